@@ -1,0 +1,72 @@
+"""deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle."""
+
+from ._access import Account, App, Caller
+from ._clock import Clock, ManualClock, SystemClock
+from ._codec import task_detail_to_api, task_from_record, task_to_api, task_to_record
+from ._errors import (
+    AuthenticationFailed,
+    DeadlineExceeded,
+    DeletionRequestError,
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    InvalidRequest,
+    StoreError,
+    TaskNotFound,
+    UnauthorizedAccount,
+)
+from ._events import LifecycleEvent, Subscriber, log_event
+from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, normalise_email
+from ._lifecycle import catch_up, status_at
+from ._memory import MemoryStore
+from ._open import UnknownStore, open_store
+from ._policy import Policy
+from ._ports import AccessStore, Store, TaskQuery, TaskStore
+from ._service import AccessAdmin, DeletionService, Page
+from ._status import Status
+from ._task import SYSTEM, DeletionTask, Transition
+
+__all__ = [
+    "MAX_IDENTIFIERS",
+    "SYSTEM",
+    "AccessAdmin",
+    "AccessStore",
+    "Account",
+    "App",
+    "AuthenticationFailed",
+    "Caller",
+    "Clock",
+    "DeadlineExceeded",
+    "DeletionRequestError",
+    "DeletionService",
+    "DeletionTask",
+    "DuplicateTask",
+    "IdempotencyKeyConflict",
+    "InvalidRequest",
+    "LifecycleEvent",
+    "ManualClock",
+    "MemoryStore",
+    "Page",
+    "Policy",
+    "Status",
+    "Store",
+    "StoreError",
+    "Subscriber",
+    "SystemClock",
+    "TaskNotFound",
+    "TaskQuery",
+    "TaskStore",
+    "Transition",
+    "UnauthorizedAccount",
+    "UnknownStore",
+    "catch_up",
+    "collect_identifiers",
+    "hash_email",
+    "log_event",
+    "normalise_email",
+    "open_store",
+    "status_at",
+    "task_detail_to_api",
+    "task_from_record",
+    "task_to_api",
+    "task_to_record",
+]

@@ -1,0 +1,128 @@
+"""Converting tasks at the edges: to the API's JSON objects, and to storage records and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.preconf.orjson import OrjsonConverter, make_converter
+
+from ._clock import as_utc
+from ._status import Status
+from ._task import DeletionTask, Transition
+
+DELETION_TYPE = "emailsDeletion"
+
+
+@attrs.frozen
+class TransitionView:
+    source: Status
+    dest: Status
+    at: dt.datetime
+    by: str
+
+
+@attrs.frozen
+class TaskView:
+    """A task as the API shows it; the field order is the spec's."""
+
+    task_id: str
+    status: Status
+    deletion_type: str
+    creation_time: dt.datetime
+    account_id: str
+    ready_time: dt.datetime | None
+    actioned_time: dt.datetime | None
+    cancelled_time: dt.datetime | None
+
+
+@attrs.frozen
+class TaskDetailView(TaskView):
+    """A single task, with its history."""
+
+    created_by: str
+    history: tuple[TransitionView, ...]
+
+
+def _scalars(converter: OrjsonConverter) -> None:
+    converter.register_unstructure_hook(Status, lambda status: status.value)
+    converter.register_unstructure_hook(dt.datetime, lambda moment: moment.isoformat())
+    converter.register_structure_hook(
+        dt.datetime, lambda value, _: as_utc(dt.datetime.fromisoformat(value), "time")
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _api_converter() -> OrjsonConverter:
+    converter = make_converter()
+    _scalars(converter)
+    converter.register_unstructure_hook(
+        TransitionView,
+        make_dict_unstructure_fn(
+            TransitionView, converter, source=override(rename="from"), dest=override(rename="to")
+        ),
+    )
+    for view in (TaskView, TaskDetailView):
+        renames = {f.name: override(rename=_camel(f.name)) for f in attrs.fields(view)}
+        converter.register_unstructure_hook(
+            view, make_dict_unstructure_fn(view, converter, **renames)
+        )
+    return converter
+
+
+def _record_converter() -> OrjsonConverter:
+    converter = make_converter()
+    _scalars(converter)
+    converter.register_unstructure_hook(frozenset, sorted)
+    for cls in (Transition, DeletionTask):
+        converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter))
+        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter))
+    return converter
+
+
+api_converter = _api_converter()
+record_converter = _record_converter()
+
+
+def _view_fields(task: DeletionTask) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "status": task.status,
+        "deletion_type": DELETION_TYPE,
+        "creation_time": task.creation_time,
+        "account_id": task.account_id,
+        "ready_time": task.ready_time,
+        "actioned_time": task.actioned_time,
+        "cancelled_time": task.cancelled_time,
+    }
+
+
+def task_to_api(task: DeletionTask) -> dict[str, Any]:
+    """The API's task object: `taskId`, `status`, `deletionType`, times, `accountId`."""
+    result: dict[str, Any] = api_converter.unstructure(TaskView(**_view_fields(task)))
+    return result
+
+
+def task_detail_to_api(task: DeletionTask) -> dict[str, Any]:
+    """The task object with `createdBy` and `history` (`from`, `to`, `at`, `by`)."""
+    history = tuple(TransitionView(t.source, t.dest, t.at, t.by) for t in task.history)
+    view = TaskDetailView(**_view_fields(task), created_by=task.created_by, history=history)
+    result: dict[str, Any] = api_converter.unstructure(view)
+    return result
+
+
+def task_to_record(task: DeletionTask) -> dict[str, Any]:
+    """A JSON-ready storage record of every field of the task."""
+    result: dict[str, Any] = record_converter.unstructure(task)
+    return result
+
+
+def task_from_record(record: dict[str, Any]) -> DeletionTask:
+    """The task a `task_to_record` record describes; raises on a malformed record."""
+    return record_converter.structure(record, DeletionTask)

@@ -1,0 +1,44 @@
+"""Telling the world about transitions, after they are stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import attrs
+
+from ._status import Status
+
+logger = logging.getLogger("deletion_requests.events")
+
+
+@attrs.frozen
+class LifecycleEvent:
+    """A stored transition: `status` is the state the task entered.
+
+    `ready`: operators are alerted to review the task. `actioned`: the task is handed to the
+    systems that delete the data. `cancelled`: a client withdrew it. Carries ids and times only,
+    never identifiers.
+    """
+
+    task_id: str
+    account_id: str
+    status: Status
+    at: dt.datetime
+    by: str
+
+
+Subscriber = Callable[[LifecycleEvent], None]
+
+
+def log_event(event: LifecycleEvent) -> None:
+    """The default subscriber: one log line per transition, ids only."""
+    logger.info(
+        "task %s of account %s is %s (at %s, by %s)",
+        event.task_id,
+        event.account_id,
+        event.status.value,
+        event.at.isoformat(),
+        event.by,
+    )

@@ -1,0 +1,103 @@
+"""Turning the identifiers of a request into the set of SHA-256 hashes a task keeps.
+
+Raw addresses live only inside these functions: they are normalised, checked and hashed, and no
+message, log line or exception ever carries one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterable
+
+from ._errors import InvalidRequest
+
+MAX_IDENTIFIERS = 10_000
+MAX_EMAIL_LENGTH = 254
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def normalise_email(raw: str) -> str:
+    """Trim and lower-case an address: `' Ann@Example.COM '` -> `'ann@example.com'`."""
+    return raw.strip().lower()
+
+
+def hash_email(raw: str) -> str:
+    """The base64 SHA-256 of the normalised address: what a client puts in `sha256Emails`."""
+    digest = hashlib.sha256(normalise_email(raw).encode("utf-8")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _email_problem(email: str) -> str | None:
+    if not email:
+        return "is empty"
+    if len(email) > MAX_EMAIL_LENGTH:
+        return f"is longer than {MAX_EMAIL_LENGTH} characters"
+    if email.count("@") != 1:
+        return "is not one email address (it needs exactly one '@')"
+    local, domain = email.split("@")
+    if not local or not domain:
+        return "is not an email address (the part before or after '@' is empty)"
+    if _FORBIDDEN.search(email):
+        return "is not an email address (it contains whitespace or control characters)"
+    return None
+
+
+def _sha256_problem(value: str) -> str | None:
+    if _HEX_DIGEST.fullmatch(value):
+        return "is not base64 of 32 bytes (it looks like hex; encode the digest as base64)"
+    if "-" in value or "_" in value:
+        return "is not standard base64 (it looks URL-safe; use '+' and '/')"
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "is not valid base64"
+    if len(decoded) != 32:
+        return f"is not base64 of 32 bytes (it decodes to {len(decoded)} bytes)"
+    return None
+
+
+def _strings(field: str, values: object) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidRequest(f"{field} must be a list of strings")
+    items = list(values)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidRequest(f"{field}[{index}] must be a string, got {type(item).__name__}")
+    return items
+
+
+def collect_identifiers(raw_emails: object = (), sha256_emails: object = ()) -> frozenset[str]:
+    """Validate both lists and merge them into one deduplicated set of base64 SHA-256 hashes.
+
+    Raises `InvalidRequest` naming the field and index of the first bad entry, when both lists
+    are empty, or when they carry more than `MAX_IDENTIFIERS` entries together.
+    """
+    raws = _strings("rawEmails", raw_emails)
+    hashes = _strings("sha256Emails", sha256_emails)
+    if not raws and not hashes:
+        raise InvalidRequest("at least one entry is required across rawEmails and sha256Emails")
+    if len(raws) + len(hashes) > MAX_IDENTIFIERS:
+        raise InvalidRequest(
+            f"a request carries at most {MAX_IDENTIFIERS} identifiers, "
+            f"got {len(raws) + len(hashes)}; split it into several requests"
+        )
+    result: set[str] = set()
+    for index, raw in enumerate(raws):
+        email = normalise_email(raw)
+        problem = _email_problem(email)
+        if problem is not None:
+            raise InvalidRequest(f"rawEmails[{index}] {problem}")
+        result.add(hash_email(email))
+    for index, value in enumerate(hashes):
+        problem = _sha256_problem(value)
+        if problem is not None:
+            raise InvalidRequest(f"sha256Emails[{index}] {problem}")
+        # Re-encode so that the few non-canonical spellings of one digest compare equal.
+        result.add(base64.b64encode(base64.b64decode(value)).decode("ascii"))
+    return frozenset(result)

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import attrs
+
+from ._access import Account, App
+from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
+from ._ports import Store, TaskQuery
+from ._status import Status
+from ._task import DeletionTask
+
+_Key = tuple[dt.datetime, str]
+
+
+class MemoryStore(Store):
+    """The reference store: everything in this process's memory, gone when it ends.
+
+    Safe to share between threads: one lock serialises every operation, so each is atomic and
+    isolated. Tasks are immutable values and are kept as given, never copied.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tasks: dict[str, DeletionTask] = {}
+        self._by_account: dict[str, list[_Key]] = {}
+        self._open: dict[Status, dict[str, None]] = {Status.PENDING: {}, Status.READY: {}}
+        self._idempotency: dict[tuple[str, str], str] = {}
+        self._accounts: dict[str, Account] = {}
+        self._apps: dict[str, App] = {}
+        self._settings: dict[str, str] = {}
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
+        with self._lock:
+            if task.task_id in self._tasks:
+                raise DuplicateTask(f"task {task.task_id} already exists")
+            if idempotency_key is not None:
+                bound = self._idempotency.get(idempotency_key)
+                if bound is not None:
+                    raise IdempotencyKeyConflict(bound)
+                self._idempotency[idempotency_key] = task.task_id
+            self._tasks[task.task_id] = task
+            keys = self._by_account.setdefault(task.account_id, [])
+            bisect.insort(keys, (task.creation_time, task.task_id))
+            self._index_status(None, task)
+
+    def get(self, task_id: str) -> DeletionTask | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
+        with self._lock:
+            task_id = self._idempotency.get((scope, key))
+            return None if task_id is None else self._tasks[task_id]
+
+    def list(self, query: TaskQuery) -> list[DeletionTask]:
+        with self._lock:
+            streams = [self._newest_first(account, query) for account in query.accounts]
+            merged = heapq.merge(*streams, key=lambda t: (t.creation_time, t.task_id), reverse=True)
+            return list(itertools.islice(merged, query.limit))
+
+    def _newest_first(self, account_id: str, query: TaskQuery) -> Iterator[DeletionTask]:
+        keys = self._by_account.get(account_id, [])
+        end = len(keys)
+        upper: _Key | None = query.before
+        if query.created_at_or_before is not None:
+            bound = (query.created_at_or_before, "\uffff")
+            upper = bound if upper is None else min(upper, bound)
+        if upper is not None:
+            end = bisect.bisect_left(keys, upper)
+        for index in range(end - 1, -1, -1):
+            created, task_id = keys[index]
+            if query.created_after is not None and created <= query.created_after:
+                return
+            task = self._tasks[task_id]
+            if query.matches(task):
+                yield task
+
+    def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        rejected: set[str] = set()
+        with self._lock:
+            for task in tasks:
+                stored = self._tasks.get(task.task_id)
+                if stored is None or stored.version != task.version - 1:
+                    rejected.add(task.task_id)
+                    continue
+                if (stored.account_id, stored.creation_time) != (
+                    task.account_id,
+                    task.creation_time,
+                ):
+                    raise StoreError(f"task {task.task_id}: account and creation time are fixed")
+                self._tasks[task.task_id] = task
+                self._index_status(stored, task)
+        return frozenset(rejected)
+
+    def due(
+        self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
+    ) -> list[DeletionTask]:
+        found: list[DeletionTask] = []
+        with self._lock:
+            for status, cutoff in ((Status.PENDING, pending_cutoff), (Status.READY, ready_cutoff)):
+                for task_id in self._open[status]:
+                    if len(found) >= limit:
+                        return found
+                    task = self._tasks[task_id]
+                    if task.creation_time <= cutoff:
+                        found.append(task)
+        return found
+
+    def _index_status(self, old: DeletionTask | None, new: DeletionTask) -> None:
+        if old is not None and old.status in self._open:
+            del self._open[old.status][old.task_id]
+        if new.status in self._open:
+            self._open[new.status][new.task_id] = None
+
+    # -- access -------------------------------------------------------------------------------
+
+    def allow_account(self, account: Account) -> Account:
+        with self._lock:
+            return self._accounts.setdefault(account.account_id, account)
+
+    def revoke_account(self, account_id: str) -> bool:
+        with self._lock:
+            return self._accounts.pop(account_id, None) is not None
+
+    def get_account(self, account_id: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def list_accounts(self) -> list[Account]:
+        with self._lock:
+            return sorted(self._accounts.values(), key=lambda a: a.account_id)
+
+    def add_app(self, app: App) -> None:
+        with self._lock:
+            if app.app_id in self._apps:
+                raise StoreError(f"app {app.app_id} already exists")
+            self._apps[app.app_id] = app
+
+    def get_app(self, app_id: str) -> App | None:
+        with self._lock:
+            return self._apps.get(app_id)
+
+    def list_apps(self) -> list[App]:
+        with self._lock:
+            return sorted(self._apps.values(), key=lambda a: a.app_id)
+
+    def revoke_app(self, app_id: str) -> bool:
+        with self._lock:
+            app = self._apps.get(app_id)
+            if app is None:
+                return False
+            self._apps[app_id] = attrs.evolve(app, revoked=True)
+            return True
+
+    def setting(self, name: str, default: Callable[[], str]) -> str:
+        with self._lock:
+            if name not in self._settings:
+                self._settings[name] = default()
+            return self._settings[name]
+
+
+def open_memory_store(url: str) -> MemoryStore:
+    """Entry point for `memory://`: a new, empty store."""
+    return MemoryStore()

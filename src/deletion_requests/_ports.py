@@ -1,0 +1,170 @@
+"""The ports: what the core needs from storage, and what every store guarantees.
+
+A store is correct when it passes `deletion_requests.testing.StoreContract` and the stateful
+comparison with `MemoryStore`. Stores hold values only: they never run the lifecycle, never read a
+clock and never decide a status.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from ._access import Account, App
+from ._task import DeletionTask
+
+Cursor = tuple[dt.datetime, str]
+"""A keyset position: (creation_time, task_id) of the last task of the previous page."""
+
+
+@attrs.frozen
+class TaskQuery:
+    """Which tasks to list, newest first by (creation_time, task_id).
+
+    `cancelled`: True for cancelled tasks only, False for tasks never cancelled, None for both.
+    `created_after` is exclusive and `created_at_or_before` inclusive. `before` continues a
+    listing strictly after the given keyset position.
+    """
+
+    accounts: frozenset[str] = attrs.field(converter=frozenset)
+    cancelled: bool | None = None
+    created_after: dt.datetime | None = None
+    created_at_or_before: dt.datetime | None = None
+    before: Cursor | None = None
+    limit: int = 100
+
+    def matches(self, task: DeletionTask) -> bool:
+        """The reference semantics of the query for one task (ordering and limit aside)."""
+        if task.account_id not in self.accounts:
+            return False
+        if self.cancelled is not None and (task.cancelled_time is not None) != self.cancelled:
+            return False
+        if self.created_after is not None and task.creation_time <= self.created_after:
+            return False
+        if (
+            self.created_at_or_before is not None
+            and task.creation_time > self.created_at_or_before
+        ):
+            return False
+        return self.before is None or (task.creation_time, task.task_id) < self.before
+
+
+class TaskStore(abc.ABC):
+    """Where tasks live.
+
+    Guarantees every implementation gives:
+
+    - **Atomic writes.** `add` and each task of `update` are all-or-nothing; a reader never sees a
+      half-written task, also after a crash of the writer.
+    - **Durable acknowledgement.** Once `add` or `update` returns, the write survives a crash of
+      the process (within the store's documented durability setting).
+    - **Compare-and-set.** `update` writes a task only when the stored version is exactly one less
+      than the new one, so two writers racing from the same read cannot both win.
+    - **Ordering.** `list` returns newest first by (creation_time, task_id), and a listing that
+      continues from a cursor neither repeats nor skips a task that existed when it began.
+    """
+
+    @abc.abstractmethod
+    def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
+        """Store a new task; with `idempotency_key` (scope, key), bind the key to it atomically.
+
+        Raises `DuplicateTask` when the id exists, and `IdempotencyKeyConflict` (carrying the
+        bound task's id) when the key is already bound; in both cases nothing is written.
+        """
+
+    @abc.abstractmethod
+    def get(self, task_id: str) -> DeletionTask | None:
+        """The stored task, or None."""
+
+    @abc.abstractmethod
+    def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
+        """The task bound to (scope, key) by `add`, or None."""
+
+    @abc.abstractmethod
+    def list(self, query: TaskQuery) -> list[DeletionTask]:
+        """Up to `query.limit` tasks matching `query`, newest first; cost O(limit), not O(store)."""
+
+    @abc.abstractmethod
+    def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        """Compare-and-set each task on its version; returns the ids that were *not* written.
+
+        A task is written when the stored version equals `task.version - 1`; otherwise (or when it
+        does not exist) it is skipped and its id returned. The writes of one call may share one
+        transaction, but each task's outcome is independent of the others'.
+        """
+
+    @abc.abstractmethod
+    def due(
+        self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
+    ) -> list[DeletionTask]:
+        """Up to `limit` tasks due for a transition.
+
+        Those whose stored status is `pending` and creation_time <= pending_cutoff, and those whose
+        stored status is `ready` and creation_time <= ready_cutoff. Order is unspecified; a caller
+        that moves the returned tasks and calls again makes progress.
+        """
+
+
+class AccessStore(abc.ABC):
+    """Where allow-listed accounts, apps and server settings live. Every write is atomic."""
+
+    @abc.abstractmethod
+    def allow_account(self, account: Account) -> Account:
+        """Allow-list an account; idempotent: an account already listed keeps its first record,
+        which is returned."""
+
+    @abc.abstractmethod
+    def revoke_account(self, account_id: str) -> bool:
+        """Remove an account from the allow-list; False when it was not listed."""
+
+    @abc.abstractmethod
+    def get_account(self, account_id: str) -> Account | None: ...
+
+    @abc.abstractmethod
+    def list_accounts(self) -> list[Account]:
+        """Every allow-listed account, by id."""
+
+    @abc.abstractmethod
+    def add_app(self, app: App) -> None:
+        """Store a new app; raises `StoreError` when the id exists."""
+
+    @abc.abstractmethod
+    def get_app(self, app_id: str) -> App | None: ...
+
+    @abc.abstractmethod
+    def list_apps(self) -> list[App]:
+        """Every app, revoked ones included, by id."""
+
+    @abc.abstractmethod
+    def revoke_app(self, app_id: str) -> bool:
+        """Mark an app revoked; False when there is no such app."""
+
+    @abc.abstractmethod
+    def setting(self, name: str, default: Callable[[], str]) -> str:
+        """The value of a server setting, creating it from `default()` on first use.
+
+        When several processes race to create it, all of them get the value that was stored first.
+        """
+
+
+class Store(TaskStore, AccessStore):
+    """A task store and an access store over one backend. Close it when done."""
+
+    def close(self) -> None:  # noqa: B027 (stores without resources need not override it)
+        """Release connections and files; the store is unusable afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from ._clock import as_utc
+from ._status import Status
+
+SYSTEM = "system"
+"""The `by` of a transition that time caused rather than a caller."""
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return as_utc(value, "time")
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else as_utc(value, "time")
+
+
+@attrs.frozen
+class Transition:
+    """One step of a task's history: from which status to which, when, and who caused it."""
+
+    source: Status = attrs.field(converter=Status)
+    dest: Status = attrs.field(converter=Status)
+    at: dt.datetime = attrs.field(converter=_utc)
+    by: str
+    """An app id, or `SYSTEM` when the passing of time caused the step."""
+
+
+@attrs.frozen
+class DeletionTask:
+    """A deletion request as stored: never holds a raw email, only SHA-256 hashes (base64).
+
+    Instances are values. The lifecycle machine (`deletion_requests._lifecycle`) is the only code
+    that produces a task with a different status; stores and the service only carry them.
+    """
+
+    task_id: str
+    account_id: str
+    status: Status = attrs.field(converter=Status)
+    creation_time: dt.datetime = attrs.field(converter=_utc)
+    identifiers: frozenset[str] = attrs.field(converter=frozenset)
+    ready_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    actioned_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    cancelled_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    created_by: str = SYSTEM
+    """The app that asked for the deletion."""
+    version: int = 1
+    """Bumped by every stored change; stores compare-and-set on it."""
+    history: tuple[Transition, ...] = attrs.field(default=(), converter=tuple)
+
+    def __repr__(self) -> str:
+        # Keep identifier hashes out of reprs, and so out of tracebacks and logs.
+        return (
+            f"DeletionTask(task_id={self.task_id!r}, account_id={self.account_id!r}, "
+            f"status={self.status.value!r}, version={self.version}, "
+            f"identifiers=<{len(self.identifiers)}>)"
+        )
