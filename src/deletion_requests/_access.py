@@ -10,6 +10,7 @@ import secrets
 import attrs
 
 from ._clock import as_utc
+from ._task import frozen_strings
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -34,7 +35,7 @@ class App:
 
     app_id: str
     secret_digest: str = attrs.field(repr=False)
-    accounts: frozenset[str] = attrs.field(converter=frozenset)
+    accounts: frozenset[str] = attrs.field(converter=frozen_strings)
     created_time: dt.datetime = attrs.field(converter=_utc)
     revoked: bool = False
 
@@ -60,4 +61,4 @@ class Caller:
     """An authenticated app and the accounts it may act for now (granted and allow-listed)."""
 
     app_id: str
-    accounts: frozenset[str] = attrs.field(converter=frozenset)
+    accounts: frozenset[str] = attrs.field(converter=frozen_strings)

@@ -9,6 +9,8 @@ UTC = dt.UTC
 
 def as_utc(moment: dt.datetime, what: str = "datetime") -> dt.datetime:
     """Return *moment* in UTC; a naive datetime is a `ValueError`, never a guess."""
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
     return moment.astimezone(UTC)

@@ -69,7 +69,9 @@ def _api_converter() -> OrjsonConverter:
         ),
     )
     for view in (TaskView, TaskDetailView):
-        renames = {f.name: override(rename=_camel(f.name)) for f in attrs.fields(view)}
+        renames: dict[str, Any] = {
+            f.name: override(rename=_camel(f.name)) for f in attrs.fields(view)
+        }
         converter.register_unstructure_hook(
             view, make_dict_unstructure_fn(view, converter, **renames)
         )

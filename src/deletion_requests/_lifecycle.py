@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, cast
 
-import attrs
 from transitions import EventData, Machine
 
 from ._errors import DeadlineExceeded
@@ -25,21 +24,21 @@ FINAL: Final = frozenset({Status.ACTIONED, Status.CANCELLED})
 
 def pending_period_over(event: EventData) -> bool:
     """become_ready guard: now >= creation + pending_period."""
-    subject: _Subject = event.model
+    subject = cast(_Subject, event.model)
     return bool(event.kwargs["now"] >= subject.policy.ready_at(subject.task.creation_time))
 
 
 def review_period_over(event: EventData) -> bool:
     """hand_off guard: now >= ready + review_period."""
-    subject: _Subject = event.model
-    ready_time = subject.task.ready_time
+    subject = cast(_Subject, event.model)
+    ready_time = subject.ready_time
     assert ready_time is not None  # a ready task always has its ready time
     return bool(event.kwargs["now"] >= ready_time + subject.policy.review_period)
 
 
 def before_deadline(event: EventData) -> bool:
     """cancel guard: now < creation + pending_period + review_period."""
-    subject: _Subject = event.model
+    subject = cast(_Subject, event.model)
     return bool(event.kwargs["now"] < subject.policy.actioned_at(subject.task.creation_time))
 
 
@@ -74,10 +73,16 @@ MACHINE_OPTIONS: Final[dict[str, Any]] = {
 }
 
 
-class _Subject:
-    """The mutable stand-in the machine moves for the span of one trigger."""
+_STATUS: Final = {status.value: status for status in Status}
 
-    __slots__ = ("by", "policy", "state", "stamp", "task")
+
+class _Subject:
+    """The mutable stand-in the machine moves for the span of one operation.
+
+    `_record` collects each transition's changes here; `result()` turns them into one new task.
+    """
+
+    __slots__ = ("by", "changes", "policy", "stamp", "state", "steps", "task")
 
     def __init__(self, task: DeletionTask, policy: Policy) -> None:
         self.task = task
@@ -85,26 +90,49 @@ class _Subject:
         self.state: str = task.status.value
         self.stamp: dt.datetime = task.creation_time
         self.by = SYSTEM
+        self.changes: dict[str, Any] = {}
+        self.steps: list[Transition] = []
+
+    @property
+    def ready_time(self) -> dt.datetime | None:
+        ready_time: dt.datetime | None = self.changes.get("ready_time", self.task.ready_time)
+        return ready_time
+
+    def result(self) -> DeletionTask:
+        if not self.steps:
+            return self.task
+        task, changes = self.task, self.changes
+        # Built field by field rather than with attrs.evolve: this is the hottest constructor.
+        return DeletionTask(
+            task_id=task.task_id,
+            account_id=task.account_id,
+            status=_STATUS[self.state],
+            creation_time=task.creation_time,
+            identifiers=task.identifiers,
+            ready_time=changes.get("ready_time", task.ready_time),
+            actioned_time=changes.get("actioned_time", task.actioned_time),
+            cancelled_time=changes.get("cancelled_time", task.cancelled_time),
+            created_by=task.created_by,
+            version=task.version + 1,
+            history=(*task.history, *self.steps),
+        )
+
+
+_TIME_FIELD: Final = {
+    Status.READY.value: "ready_time",
+    Status.ACTIONED.value: "actioned_time",
+    Status.CANCELLED.value: "cancelled_time",
+}
 
 
 def _record(event: EventData) -> None:
     """after-callback of every transition: stamp the time and append to the history."""
-    subject: _Subject = event.model
-    task = subject.task
-    source = Status(event.transition.source)
-    dest = Status(event.transition.dest)
-    at = subject.stamp
-    times: dict[str, dt.datetime] = {
-        Status.READY: {"ready_time": at},
-        Status.ACTIONED: {"actioned_time": at},
-        Status.CANCELLED: {"cancelled_time": at},
-    }[dest]
-    subject.task = attrs.evolve(
-        task,
-        status=dest,
-        history=(*task.history, Transition(source=source, dest=dest, at=at, by=subject.by)),
-        **times,
-    )
+    subject = cast(_Subject, event.model)
+    step = event.transition
+    assert step is not None  # after_state_change runs only inside a transition
+    dest = cast(str, step.dest)
+    subject.changes[_TIME_FIELD[dest]] = subject.stamp
+    subject.steps.append(Transition(_STATUS[step.source], _STATUS[dest], subject.stamp, subject.by))
 
 
 def _build_machine() -> Machine:
@@ -118,7 +146,7 @@ def _check(machine: Machine) -> None:
     edges: dict[str, set[str]] = {name: set() for name in machine.states}
     for event in machine.events.values():
         for source, transitions in event.transitions.items():
-            edges[source].update(t.dest for t in transitions)
+            edges[source].update(cast(str, t.dest) for t in transitions)
     for final in FINAL:
         if edges[final.value]:
             raise AssertionError(f"final state {final} has outgoing transitions")
@@ -143,34 +171,40 @@ def _fire(subject: _Subject, trigger: str, now: dt.datetime) -> bool:
 def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
     """Fire every transition that time has made due, stamping each at its *scheduled* time.
 
-    Returns *task* itself when nothing was due. The result's version is unchanged: the caller
-    decides whether and how to store it.
+    Returns *task* itself when nothing was due, else its successor: one version higher, ready
+    to be stored by compare-and-set. Whether to store it is the caller's choice.
     """
+    return _caught_up(task, now, policy).result()
+
+
+def _caught_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> _Subject:
     subject = _Subject(task, policy)
-    subject.stamp = policy.ready_at(task.creation_time)
+    if status_at(task.creation_time, task.cancelled_time, now, policy) is task.status:
+        return subject  # nothing is due: the common case, without a trigger
     if subject.state == Status.PENDING:
+        subject.stamp = policy.ready_at(task.creation_time)
         _fire(subject, "become_ready", now)
     if subject.state == Status.READY:
-        ready_time = subject.task.ready_time
+        ready_time = subject.ready_time
         assert ready_time is not None
         subject.stamp = ready_time + policy.review_period
         _fire(subject, "hand_off", now)
-    return subject.task
+    return subject
 
 
 def cancel(task: DeletionTask, now: dt.datetime, policy: Policy, by: str) -> DeletionTask:
-    """Cancel a task that is up to date with *now* (see `catch_up`).
+    """Catch *task* up with *now*, then cancel it; the result is the successor version.
 
     An already cancelled task is returned unchanged (cancelling is idempotent). A task past its
     `ready` state, or due to be, raises `DeadlineExceeded`.
     """
     if task.status is Status.CANCELLED:
         return task
-    subject = _Subject(task, policy)
+    subject = _caught_up(task, now, policy)
     subject.stamp = now
     subject.by = by
     if subject.state in (Status.PENDING, Status.READY) and _fire(subject, "cancel", now):
-        return subject.task
+        return subject.result()
     deadline = policy.actioned_at(task.creation_time)
     raise DeadlineExceeded(
         f"task {task.task_id} cannot be cancelled: it is past its pending and ready states "

@@ -60,7 +60,7 @@ class MemoryStore(Store):
             task_id = self._idempotency.get((scope, key))
             return None if task_id is None else self._tasks[task_id]
 
-    def list(self, query: TaskQuery) -> list[DeletionTask]:
+    def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._lock:
             streams = [self._newest_first(account, query) for account in query.accounts]
             merged = heapq.merge(*streams, key=lambda t: (t.creation_time, t.task_id), reverse=True)

@@ -24,13 +24,15 @@ class Policy:
     review_period: dt.timedelta = attrs.field(default=dt.timedelta(days=3), validator=_positive)
     action_window: dt.timedelta = attrs.field(default=dt.timedelta(days=15), validator=_positive)
 
-    @property
-    def cancel_period(self) -> dt.timedelta:
-        """How long after creation a task can still be cancelled (exclusive bound)."""
+    cancel_period: dt.timedelta = attrs.field(init=False, repr=False, eq=False)
+    """How long after creation a task can still be cancelled (exclusive bound)."""
+
+    @cancel_period.default
+    def _cancel_period(self) -> dt.timedelta:
         return self.pending_period + self.review_period
 
     def ready_at(self, creation_time: dt.datetime) -> dt.datetime:
         return creation_time + self.pending_period
 
     def actioned_at(self, creation_time: dt.datetime) -> dt.datetime:
-        return creation_time + self.pending_period + self.review_period
+        return creation_time + self.cancel_period

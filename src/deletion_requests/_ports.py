@@ -16,7 +16,7 @@ from typing import Self
 import attrs
 
 from ._access import Account, App
-from ._task import DeletionTask
+from ._task import DeletionTask, frozen_strings
 
 Cursor = tuple[dt.datetime, str]
 """A keyset position: (creation_time, task_id) of the last task of the previous page."""
@@ -31,7 +31,7 @@ class TaskQuery:
     listing strictly after the given keyset position.
     """
 
-    accounts: frozenset[str] = attrs.field(converter=frozenset)
+    accounts: frozenset[str] = attrs.field(converter=frozen_strings)
     cancelled: bool | None = None
     created_after: dt.datetime | None = None
     created_at_or_before: dt.datetime | None = None
@@ -46,10 +46,7 @@ class TaskQuery:
             return False
         if self.created_after is not None and task.creation_time <= self.created_after:
             return False
-        if (
-            self.created_at_or_before is not None
-            and task.creation_time > self.created_at_or_before
-        ):
+        if self.created_at_or_before is not None and task.creation_time > self.created_at_or_before:
             return False
         return self.before is None or (task.creation_time, task.task_id) < self.before
 
@@ -86,7 +83,7 @@ class TaskStore(abc.ABC):
         """The task bound to (scope, key) by `add`, or None."""
 
     @abc.abstractmethod
-    def list(self, query: TaskQuery) -> list[DeletionTask]:
+    def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         """Up to `query.limit` tasks matching `query`, newest first; cost O(limit), not O(store)."""
 
     @abc.abstractmethod
@@ -155,7 +152,7 @@ class AccessStore(abc.ABC):
 class Store(TaskStore, AccessStore):
     """A task store and an access store over one backend. Close it when done."""
 
-    def close(self) -> None:  # noqa: B027 (stores without resources need not override it)
+    def close(self) -> None:
         """Release connections and files; the store is unusable afterwards."""
 
     def __enter__(self) -> Self:

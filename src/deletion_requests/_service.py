@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
@@ -33,6 +35,7 @@ MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_KEY_LENGTH = 255
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DUMMY_DIGEST = digest_secret("")
 
 
@@ -55,10 +58,9 @@ def check_account_id(account_id: object, field: str = "accountId") -> str:
 
 
 def _check_task_id(task_id: str) -> str:
-    try:
-        return str(uuid.UUID(task_id))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidRequest("taskId must be a UUID") from None
+    if not isinstance(task_id, str) or not _UUID.fullmatch(task_id):
+        raise InvalidRequest("taskId must be a UUID like 3bc2e8b0-88ee-400c-8696-44897bc95cd3")
+    return task_id.lower()
 
 
 @attrs.define
@@ -135,7 +137,9 @@ class DeletionService:
         except IdempotencyKeyConflict as conflict:
             existing = self.store.get(conflict.task_id)
             if existing is None:  # pragma: no cover (a store that binds keys to nothing is broken)
-                raise StoreError(f"idempotency key bound to missing task {conflict.task_id}")
+                raise StoreError(
+                    f"idempotency key bound to missing task {conflict.task_id}"
+                ) from conflict
             return self._replay(existing, account_id, identifiers)
         return task
 
@@ -176,7 +180,7 @@ class DeletionService:
             limit=limit + 1,
             **self._status_filter(status, now),
         )
-        found = self.store.list(query) if accounts else []
+        found = self.store.list_tasks(query) if accounts else []
         tasks = tuple(lifecycle.catch_up(t, now, self.policy) for t in found[:limit])
         next_cursor = None
         if len(found) > limit:
@@ -184,7 +188,7 @@ class DeletionService:
             next_cursor = encode_cursor((last.creation_time, last.task_id))
         return Page(tasks=tasks, next_cursor=next_cursor)
 
-    def _status_filter(self, status: str | Status | None, now: dt.datetime) -> dict[str, object]:
+    def _status_filter(self, status: str | Status | None, now: dt.datetime) -> dict[str, Any]:
         """Status as creation-time bounds: a status is a function of (creation, cancelled, now)."""
         if status is None:
             return {}
@@ -195,7 +199,7 @@ class DeletionService:
             raise InvalidRequest(f"status must be one of {names}") from None
         ready_from = now - self.policy.pending_period
         actioned_from = now - self.policy.cancel_period
-        return {
+        filters: dict[Status, dict[str, Any]] = {
             Status.PENDING: {"cancelled": False, "created_after": ready_from},
             Status.READY: {
                 "cancelled": False,
@@ -204,7 +208,8 @@ class DeletionService:
             },
             Status.ACTIONED: {"cancelled": False, "created_at_or_before": actioned_from},
             Status.CANCELLED: {"cancelled": True},
-        }[wanted]
+        }
+        return filters[wanted]
 
     def cancel(self, caller: Caller, task_id: str) -> DeletionTask:
         """Cancel a pending or ready task; idempotent for a cancelled one.
@@ -231,7 +236,7 @@ class DeletionService:
             )
             if not due:
                 break
-            changes = [(old, self._next_version(old, now)) for old in due]
+            changes = [(old, lifecycle.catch_up(old, now, self.policy)) for old in due]
             changes = [(old, new) for old, new in changes if new is not old]
             rejected = self.store.update([new for _, new in changes])
             written = [(old, new) for old, new in changes if new.task_id not in rejected]
@@ -240,12 +245,6 @@ class DeletionService:
             moved += len(written)
             idle_rounds = 0 if written else idle_rounds + 1
         return moved
-
-    def _next_version(self, stored: DeletionTask, now: dt.datetime) -> DeletionTask:
-        current = lifecycle.catch_up(stored, now, self.policy)
-        if current is stored:
-            return stored
-        return attrs.evolve(current, version=stored.version + 1)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -268,20 +267,21 @@ class DeletionService:
         task_id: str,
         change: Callable[[DeletionTask, dt.datetime], DeletionTask],
     ) -> DeletionTask:
+        """Apply *change* (which catches the task up itself) by compare-and-set, re-reading
+        and retrying when another writer won."""
         for _ in range(self.max_attempts):
             stored = self._visible(caller, task_id)
-            now = self.clock.now()
-            current = lifecycle.catch_up(stored, now, self.policy)
-            changed = change(current, now)
-            if changed is stored:
+            new = change(stored, self.clock.now())
+            if new is stored:
                 return stored
-            new = attrs.evolve(changed, version=stored.version + 1)
             if not self.store.update([new]):
                 self._publish(stored, new)
                 return new
         raise StoreError(f"task {task_id} kept changing; gave up after {self.max_attempts} tries")
 
     def _publish(self, old: DeletionTask, new: DeletionTask) -> None:
+        if not self.subscribers:
+            return
         for step in lifecycle.new_transitions(old, new):
             event = LifecycleEvent(new.task_id, new.account_id, step.dest, step.at, step.by)
             for subscriber in self.subscribers:
@@ -305,7 +305,7 @@ class AccessAdmin:
     def revoke_account(self, account_id: str) -> bool:
         return self.store.revoke_account(account_id)
 
-    def list_accounts(self) -> list[Account]:
+    def list_accounts(self) -> builtins.list[Account]:
         return self.store.list_accounts()
 
     def create_app(self, accounts: Sequence[str]) -> tuple[App, str]:
@@ -321,5 +321,5 @@ class AccessAdmin:
     def revoke_app(self, app_id: str) -> bool:
         return self.store.revoke_app(app_id)
 
-    def list_apps(self) -> list[App]:
+    def list_apps(self) -> builtins.list[App]:
         return self.store.list_apps()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import attrs
 
@@ -9,6 +10,14 @@ from ._status import Status
 
 SYSTEM = "system"
 """The `by` of a transition that time caused rather than a caller."""
+
+
+def frozen_strings(values: Iterable[str]) -> frozenset[str]:
+    return values if type(values) is frozenset else frozenset(values)
+
+
+def _status(value: str) -> Status:
+    return value if type(value) is Status else Status(value)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -23,11 +32,15 @@ def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
 class Transition:
     """One step of a task's history: from which status to which, when, and who caused it."""
 
-    source: Status = attrs.field(converter=Status)
-    dest: Status = attrs.field(converter=Status)
+    source: Status = attrs.field(converter=_status)
+    dest: Status = attrs.field(converter=_status)
     at: dt.datetime = attrs.field(converter=_utc)
     by: str
     """An app id, or `SYSTEM` when the passing of time caused the step."""
+
+
+def _steps(values: Iterable[Transition]) -> tuple[Transition, ...]:
+    return values if type(values) is tuple else tuple(values)
 
 
 @attrs.frozen
@@ -40,9 +53,9 @@ class DeletionTask:
 
     task_id: str
     account_id: str
-    status: Status = attrs.field(converter=Status)
+    status: Status = attrs.field(converter=_status)
     creation_time: dt.datetime = attrs.field(converter=_utc)
-    identifiers: frozenset[str] = attrs.field(converter=frozenset)
+    identifiers: frozenset[str] = attrs.field(converter=frozen_strings)
     ready_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     actioned_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     cancelled_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
@@ -50,7 +63,7 @@ class DeletionTask:
     """The app that asked for the deletion."""
     version: int = 1
     """Bumped by every stored change; stores compare-and-set on it."""
-    history: tuple[Transition, ...] = attrs.field(default=(), converter=tuple)
+    history: tuple[Transition, ...] = attrs.field(default=(), converter=_steps)
 
     def __repr__(self) -> str:
         # Keep identifier hashes out of reprs, and so out of tracebacks and logs.

@@ -1,0 +1,158 @@
+"""Core benchmark: in-memory use cases next to a bare `transitions` trigger and a dict table.
+
+Run: uv run python -m benchmarks.core   (figures go into docs/performance.md by hand)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import statistics
+import tracemalloc
+import uuid
+
+from transitions import Machine
+
+from benchmarks._timing import median_seconds, per_op_us
+from deletion_requests import (
+    AccessAdmin,
+    DeletionService,
+    DeletionTask,
+    ManualClock,
+    MemoryStore,
+    Status,
+    hash_email,
+)
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+HASH = hash_email("someone@example.com")
+
+
+class _Plain:
+    state = "pending"
+
+
+def bare_trigger(ops: int) -> None:
+    """One transitions trigger per op on one shared machine (plus resetting the model)."""
+    model = _Plain()
+    machine = Machine(
+        model=model,
+        states=["pending", "cancelled"],
+        transitions=[{"trigger": "cancel", "source": "pending", "dest": "cancelled"}],
+        initial="pending",
+        auto_transitions=False,
+    )
+    event = machine.events["cancel"]
+    for _ in range(ops):
+        model.state = "pending"
+        event.trigger(model)
+
+
+TABLE = {("pending", "cancel"): "cancelled", ("ready", "cancel"): "cancelled"}
+
+
+def dict_table(ops: int) -> None:
+    """A plain dict-table transition per op: look up, check, assign."""
+    record = {"state": "pending"}
+    for _ in range(ops):
+        record["state"] = "pending"
+        dest = TABLE.get((record["state"], "cancel"))
+        if dest is None:
+            raise AssertionError
+        record["state"] = dest
+
+
+def world(tasks: int) -> tuple[DeletionService, object, list[str], ManualClock]:
+    clock = ManualClock(T0)
+    store = MemoryStore()
+    admin = AccessAdmin(store, clock)
+    admin.allow_account("acct-1")
+    app, secret = admin.create_app(["acct-1"])
+    service = DeletionService(store, clock, subscribers=[])
+    caller = service.authenticate(app.app_id, secret)
+    ids = [service.create(caller, "acct-1", sha256_emails=[HASH]).task_id for _ in range(tasks)]
+    return service, caller, ids, clock
+
+
+def creates_per_second(ops: int) -> float:
+    service, caller, _, _ = world(0)
+
+    def run() -> None:
+        for _ in range(ops):
+            service.create(caller, "acct-1", sha256_emails=[HASH])
+
+    return ops / median_seconds(run, 3)
+
+
+def cancel_vs_trigger(ops: int, rounds: int = 7) -> tuple[float, float, float]:
+    """Service cancels and bare triggers measured in alternation, round by round, so that the
+    machine's slow and fast moments hit both alike. Returns median us of each and the median of
+    the per-round ratios."""
+    cancels, triggers, ratios = [], [], []
+    for _ in range(rounds):
+        service, caller, ids, _ = world(ops)
+        cancel = median_seconds(lambda s=service, c=caller, i=ids: [s.cancel(c, t) for t in i], 1)
+        trigger = median_seconds(lambda: bare_trigger(ops), 1)
+        cancels.append(cancel / ops * 1e6)
+        triggers.append(trigger / ops * 1e6)
+        ratios.append(cancel / trigger)
+    return statistics.median(cancels), statistics.median(triggers), statistics.median(ratios)
+
+
+def advance_due_seconds(due: int, repeats: int = 3) -> float:
+    samples = []
+    for _ in range(repeats):
+        service, _, _, clock = world(due)
+        clock.advance(dt.timedelta(days=20))
+        samples.append(median_seconds(lambda s=service: s.advance_due(), 1))
+        assert service.advance_due() == 0
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def bytes_per_task(count: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    store = MemoryStore()
+    for i in range(count):
+        store.add(
+            DeletionTask(
+                task_id=str(uuid.uuid4()),
+                account_id="acct-1",
+                status=Status.PENDING,
+                creation_time=T0 + dt.timedelta(seconds=i),
+                identifiers=frozenset({hash_email(f"user{i}@example.com")}),
+                created_by="app_bench",
+            )
+        )
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    del store
+    return grown / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ops", type=int, default=20_000)
+    parser.add_argument("--due", type=int, default=100_000)
+    args = parser.parse_args()
+
+    cancel, trigger, ratio = cancel_vs_trigger(args.ops)
+    table = per_op_us(dict_table, args.ops)
+    creates = creates_per_second(args.ops)
+    advance = advance_due_seconds(args.due)
+    size = bytes_per_task(20_000)
+    print(f"bare transitions trigger      {trigger:8.2f} us")
+    print(f"dict-table transition         {table:8.2f} us")
+    print(f"service cancel (MemoryStore)  {cancel:8.2f} us  = {ratio:.2f}x bare trigger")
+    print(f"service creates               {creates:8.0f} /s")
+    print(f"service cancels               {1e6 / cancel:8.0f} /s")
+    print(f"advance_due, {args.due} due   {advance:8.2f} s  ({args.due / advance:.0f} tasks/s)")
+    print(f"MemoryStore bytes per task    {size:8.0f} B (one identifier)")
+
+
+if __name__ == "__main__":
+    main()

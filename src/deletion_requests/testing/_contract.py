@@ -1,0 +1,306 @@
+"""The contract every store must pass.
+
+Subclass `StoreContract` in a test module, name the subclass `Test...`, and supply the one hook,
+`create_store(directory)`. Stores that keep data across `close()` set `persistent = True`, and
+the suite then checks that a reopened store sees what was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from deletion_requests._access import Account, App
+from deletion_requests._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
+from deletion_requests._lifecycle import cancel, catch_up
+from deletion_requests._policy import Policy
+from deletion_requests._ports import Store, TaskQuery
+from deletion_requests._status import Status
+from deletion_requests._task import DeletionTask
+
+UTC = dt.UTC
+T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+POLICY = Policy()
+HASH = "kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU="
+
+
+def make_task(
+    account_id: str = "acct-1",
+    creation_time: dt.datetime = T0,
+    identifiers: frozenset[str] = frozenset({HASH}),
+) -> DeletionTask:
+    return DeletionTask(
+        task_id=str(uuid.uuid4()),
+        account_id=account_id,
+        status=Status.PENDING,
+        creation_time=creation_time,
+        identifiers=identifiers,
+        created_by="app_contract",
+    )
+
+
+def advanced(task: DeletionTask, now: dt.datetime) -> DeletionTask:
+    return catch_up(task, now, POLICY)
+
+
+class StoreContract:
+    """Behaviour every `Store` guarantees. Hook: `create_store(directory) -> Store`."""
+
+    persistent = False
+
+    def create_store(self, directory: Path) -> Store:
+        raise NotImplementedError("a store's contract test supplies create_store")
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        store = self.create_store(tmp_path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    # -- add and get ------------------------------------------------------------------------
+
+    def test_added_task_reads_back_equal(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        assert store.get(task.task_id) == task
+
+    def test_missing_task_is_none(self, store: Store) -> None:
+        assert store.get(str(uuid.uuid4())) is None
+
+    def test_every_field_round_trips(self, store: Store) -> None:
+        many = frozenset(f"{i:043d}=" for i in range(2000))
+        task = cancel(make_task(identifiers=many), T0 + dt.timedelta(hours=1), POLICY, by="app_x")
+        task = attrs.evolve(task, version=2)
+        store.add(task)
+        assert store.get(task.task_id) == task
+
+    def test_duplicate_id_is_refused_and_changes_nothing(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        other = attrs.evolve(task, account_id="acct-2")
+        with pytest.raises(DuplicateTask):
+            store.add(other)
+        assert store.get(task.task_id) == task
+
+    # -- idempotency keys --------------------------------------------------------------------
+
+    def test_idempotency_key_finds_its_task(self, store: Store) -> None:
+        task = make_task()
+        store.add(task, ("app_a", "key-1"))
+        assert store.find_by_idempotency_key("app_a", "key-1") == task
+        assert store.find_by_idempotency_key("app_b", "key-1") is None
+        assert store.find_by_idempotency_key("app_a", "key-2") is None
+
+    def test_reused_idempotency_key_names_the_bound_task_and_adds_nothing(
+        self, store: Store
+    ) -> None:
+        first, second = make_task(), make_task()
+        store.add(first, ("app_a", "key-1"))
+        with pytest.raises(IdempotencyKeyConflict) as raised:
+            store.add(second, ("app_a", "key-1"))
+        assert raised.value.task_id == first.task_id
+        assert store.get(second.task_id) is None
+
+    # -- compare-and-set -------------------------------------------------------------------
+
+    def test_update_writes_the_next_version(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        moved = advanced(task, T0 + POLICY.pending_period)
+        assert store.update([moved]) == frozenset()
+        assert store.get(task.task_id) == moved
+
+    def test_update_from_a_stale_version_is_rejected(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        first = advanced(task, T0 + POLICY.pending_period)
+        second = attrs.evolve(
+            cancel(task, T0 + dt.timedelta(days=1), POLICY, by="app_x"), version=2
+        )
+        assert store.update([first]) == frozenset()
+        assert store.update([second]) == {task.task_id}
+        assert store.get(task.task_id) == first
+
+    def test_update_of_a_missing_task_is_rejected(self, store: Store) -> None:
+        ghost = attrs.evolve(make_task(), version=2)
+        assert store.update([ghost]) == {ghost.task_id}
+        assert store.get(ghost.task_id) is None
+
+    def test_update_outcomes_are_per_task(self, store: Store) -> None:
+        tasks = [make_task() for _ in range(3)]
+        for task in tasks:
+            store.add(task)
+        now = T0 + POLICY.pending_period
+        good = [advanced(tasks[0], now), advanced(tasks[2], now)]
+        stale = attrs.evolve(advanced(tasks[1], now), version=7)
+        assert store.update([good[0], stale, good[1]]) == {tasks[1].task_id}
+        assert [store.get(t.task_id) for t in tasks] == [good[0], tasks[1], good[1]]
+
+    def test_racing_writers_from_one_read_have_one_winner(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        now = T0 + dt.timedelta(days=1)
+        contenders = [
+            attrs.evolve(cancel(task, now, POLICY, by=f"app_{i}"), version=2) for i in range(8)
+        ]
+        wins: list[DeletionTask] = []
+        barrier = threading.Barrier(len(contenders))
+
+        def race(candidate: DeletionTask) -> None:
+            barrier.wait()
+            if not store.update([candidate]):
+                wins.append(candidate)
+
+        threads = [threading.Thread(target=race, args=(c,)) for c in contenders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(wins) == 1
+        assert store.get(task.task_id) == wins[0]
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def _fill(self, store: Store, count: int = 12) -> list[DeletionTask]:
+        tasks = []
+        for i in range(count):
+            account = ("acct-1", "acct-2", "acct-3")[i % 3]
+            # pairs share a creation time, so the task id must break the tie
+            task = make_task(account, T0 + dt.timedelta(days=i // 2))
+            if i % 4 == 3:
+                task = attrs.evolve(
+                    cancel(task, task.creation_time + dt.timedelta(hours=1), POLICY, by="app"),
+                    version=2,
+                )
+            store.add(task)
+            tasks.append(task)
+        return tasks
+
+    @staticmethod
+    def _expected(tasks: list[DeletionTask], query: TaskQuery) -> list[DeletionTask]:
+        found = [t for t in tasks if query.matches(t)]
+        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=True)
+        return found[: query.limit]
+
+    def test_list_is_newest_first_and_scoped_to_accounts(self, store: Store) -> None:
+        tasks = self._fill(store)
+        query = TaskQuery(accounts={"acct-1", "acct-3"}, limit=100)
+        assert store.list_tasks(query) == self._expected(tasks, query)
+
+    def test_list_of_no_account_is_empty(self, store: Store) -> None:
+        self._fill(store)
+        assert store.list_tasks(TaskQuery(accounts=frozenset())) == []
+
+    def test_list_filters_cancelled_and_creation_bounds(self, store: Store) -> None:
+        tasks = self._fill(store)
+        everyone = {"acct-1", "acct-2", "acct-3"}
+        queries = [
+            TaskQuery(accounts=everyone, cancelled=True),
+            TaskQuery(accounts=everyone, cancelled=False),
+            TaskQuery(accounts=everyone, created_after=T0 + dt.timedelta(days=2)),
+            TaskQuery(accounts=everyone, created_at_or_before=T0 + dt.timedelta(days=2)),
+            TaskQuery(
+                accounts=everyone,
+                cancelled=False,
+                created_after=T0 + dt.timedelta(days=1),
+                created_at_or_before=T0 + dt.timedelta(days=4),
+            ),
+        ]
+        for query in queries:
+            assert store.list_tasks(query) == self._expected(tasks, query), query
+
+    def test_keyset_pages_cover_every_task_once(self, store: Store) -> None:
+        tasks = self._fill(store, 25)
+        everyone = frozenset({"acct-1", "acct-2", "acct-3"})
+        seen: list[DeletionTask] = []
+        before = None
+        while True:
+            page = store.list_tasks(TaskQuery(accounts=everyone, before=before, limit=4))
+            seen.extend(page)
+            if len(page) < 4:
+                break
+            before = (page[-1].creation_time, page[-1].task_id)
+        assert seen == self._expected(tasks, TaskQuery(accounts=everyone, limit=1000))
+
+    # -- due ---------------------------------------------------------------------------------
+
+    def test_due_finds_pending_and_ready_tasks_past_their_cutoffs(self, store: Store) -> None:
+        old = make_task(creation_time=T0)
+        young = make_task(creation_time=T0 + dt.timedelta(days=5))
+        ready = advanced(make_task(creation_time=T0 - dt.timedelta(days=13)), T0)
+        done = advanced(make_task(creation_time=T0 - dt.timedelta(days=20)), T0)
+        gone = attrs.evolve(cancel(make_task(), T0, POLICY, by="app"), version=2)
+        for task in (old, young, ready, done, gone):
+            store.add(task)
+        cutoff = T0 + dt.timedelta(days=1)
+        found = store.due(cutoff, T0 - dt.timedelta(days=10), 100)
+        assert {t.task_id for t in found} == {old.task_id, ready.task_id}
+        assert store.due(cutoff, T0 - dt.timedelta(days=14), 100) == [old]
+
+    def test_due_is_bounded_by_limit(self, store: Store) -> None:
+        for i in range(10):
+            store.add(make_task(creation_time=T0 + dt.timedelta(seconds=i)))
+        assert len(store.due(T0 + dt.timedelta(days=1), T0, 4)) == 4
+
+    # -- access ------------------------------------------------------------------------------
+
+    def test_allow_account_is_idempotent_and_keeps_the_first_record(self, store: Store) -> None:
+        first = Account("acct-1", T0)
+        assert store.allow_account(first) == first
+        assert store.allow_account(Account("acct-1", T0 + dt.timedelta(days=1))) == first
+        store.allow_account(Account("acct-0", T0))
+        assert store.list_accounts() == [Account("acct-0", T0), first]
+        assert store.get_account("acct-1") == first
+
+    def test_revoked_account_is_gone(self, store: Store) -> None:
+        store.allow_account(Account("acct-1", T0))
+        assert store.revoke_account("acct-1") is True
+        assert store.revoke_account("acct-1") is False
+        assert store.get_account("acct-1") is None
+        assert store.list_accounts() == []
+
+    def test_apps_round_trip_and_revoke(self, store: Store) -> None:
+        app = App("app_1", "ab" * 32, frozenset({"acct-1", "acct-2"}), T0)
+        store.add_app(app)
+        store.add_app(attrs.evolve(app, app_id="app_0", accounts=frozenset({"acct-9"})))
+        assert store.get_app("app_1") == app
+        assert [a.app_id for a in store.list_apps()] == ["app_0", "app_1"]
+        assert store.revoke_app("app_1") is True
+        assert store.get_app("app_1") == attrs.evolve(app, revoked=True)
+        assert store.revoke_app("app_nope") is False
+        assert store.get_app("app_nope") is None
+
+    def test_duplicate_app_is_refused(self, store: Store) -> None:
+        app = App("app_1", "ab" * 32, frozenset({"acct-1"}), T0)
+        store.add_app(app)
+        with pytest.raises(StoreError):
+            store.add_app(attrs.evolve(app, secret_digest="cd" * 32))
+        assert store.get_app("app_1") == app
+
+    def test_setting_is_created_once(self, store: Store) -> None:
+        assert store.setting("signing-key", lambda: "first") == "first"
+        assert store.setting("signing-key", lambda: "second") == "first"
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def test_reopened_store_sees_what_was_written(self, tmp_path: Path) -> None:
+        if not self.persistent:
+            pytest.skip("this store keeps nothing across close()")
+        task = make_task()
+        with self.create_store(tmp_path) as store:
+            store.add(task, ("app_a", "k"))
+            store.allow_account(Account("acct-1", T0))
+            store.setting("signing-key", lambda: "kept")
+        with self.create_store(tmp_path) as store:
+            assert store.get(task.task_id) == task
+            assert store.find_by_idempotency_key("app_a", "k") == task
+            assert store.get_account("acct-1") == Account("acct-1", T0)
+            assert store.setting("signing-key", lambda: "new") == "kept"
