@@ -88,14 +88,22 @@ class MemoryStore(Store):
         with self._lock:
             for task in tasks:
                 stored = self._tasks.get(task.task_id)
-                if stored is None or stored.version != task.version - 1:
+                if (
+                    stored is None
+                    or stored.version != task.version - 1
+                    or stored.account_id != task.account_id
+                    or stored.creation_time != task.creation_time
+                ):
                     rejected.add(task.task_id)
                     continue
-                if (stored.account_id, stored.creation_time) != (
-                    task.account_id,
-                    task.creation_time,
+                if (
+                    task.identifiers is not stored.identifiers
+                    or task.created_by != stored.created_by
                 ):
-                    raise StoreError(f"task {task.task_id}: account and creation time are fixed")
+                    # these never change once stored
+                    task = attrs.evolve(
+                        task, identifiers=stored.identifiers, created_by=stored.created_by
+                    )
                 self._tasks[task.task_id] = task
                 self._index_status(stored, task)
         return frozenset(rejected)

@@ -91,8 +91,10 @@ class TaskStore(abc.ABC):
         """Compare-and-set each task on its version; returns the ids that were *not* written.
 
         A task is written when the stored version equals `task.version - 1`; otherwise (or when it
-        does not exist) it is skipped and its id returned. The writes of one call may share one
-        transaction, but each task's outcome is independent of the others'.
+        does not exist, or its account or creation time differ from the stored ones) it is
+        skipped and its id returned. Status, times, version and history are written; the
+        identifiers and `created_by` of a stored task never change. The writes of one call may
+        share one transaction, but each task's outcome is independent of the others'.
         """
 
     @abc.abstractmethod

@@ -2,30 +2,62 @@
 
 - `StoreContract`: subclass it as `TestMyStore` and supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
+- `crash_drill(url)` and `race_drill(url)`: SIGKILL and cross-process race checks.
 
-Imports pytest and hypothesis: install the test dependencies to use it.
+Needs pytest and hypothesis. Names are imported on first use, so that the drills' child
+processes start without loading either.
 """
 
-from ._contract import StoreContract
-from ._stateful import StoreComparison
-from ._strategies import (
-    account_ids,
-    aware_datetimes,
-    emails,
-    periods,
-    policies,
-    sha256_hashes,
-    tasks,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._contract import StoreContract
+    from ._processes import crash_drill, race_drill
+    from ._stateful import StoreComparison
+    from ._strategies import (
+        account_ids,
+        aware_datetimes,
+        emails,
+        periods,
+        policies,
+        sha256_hashes,
+        tasks,
+    )
+
+_HOMES = {
+    "StoreContract": "_contract",
+    "StoreComparison": "_stateful",
+    "crash_drill": "_processes",
+    "race_drill": "_processes",
+    "account_ids": "_strategies",
+    "aware_datetimes": "_strategies",
+    "emails": "_strategies",
+    "periods": "_strategies",
+    "policies": "_strategies",
+    "sha256_hashes": "_strategies",
+    "tasks": "_strategies",
+}
 
 __all__ = [
     "StoreComparison",
     "StoreContract",
     "account_ids",
     "aware_datetimes",
+    "crash_drill",
     "emails",
     "periods",
     "policies",
+    "race_drill",
     "sha256_hashes",
     "tasks",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

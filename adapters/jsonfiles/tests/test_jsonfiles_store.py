@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from deletion_requests_jsonfiles import FORMAT_VERSION, JsonFilesStore
+
+from deletion_requests import Store, StoreError, TaskQuery, open_store
+from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
+from deletion_requests.testing._contract import make_task
+
+
+class TestJsonFilesStore(StoreContract):
+    persistent = True
+
+    def create_store(self, directory: Path) -> Store:
+        return JsonFilesStore(directory / "store")
+
+
+class JsonFilesComparison(StoreComparison):
+    def create_store(self, directory: Path) -> Store:
+        return JsonFilesStore(directory / "store")
+
+
+TestJsonFilesAgreeWithMemory = JsonFilesComparison.TestCase
+
+
+def test_url_opens_relative_and_absolute_dirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_store("jsonfiles:///rel") as store:
+        assert isinstance(store, JsonFilesStore)
+    assert (tmp_path / "rel" / "store.json").exists()
+    with open_store(f"jsonfiles:///{tmp_path}/abs") as store:
+        assert isinstance(store, JsonFilesStore)
+    assert (tmp_path / "abs" / "tasks").is_dir()
+
+
+def test_bad_url_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="not a jsonfiles URL"):
+        open_store("jsonfiles://host/dir")
+
+
+def test_one_readable_document_per_task(tmp_path: Path) -> None:
+    store = JsonFilesStore(tmp_path)
+    task = make_task()
+    store.add(task)
+    document = json.loads((tmp_path / "tasks" / f"{task.task_id}.json").read_text())
+    assert document["task_id"] == task.task_id
+    assert document["status"] == "pending"
+    assert not list((tmp_path / "tasks").glob(".tmp-*"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text[: len(text) // 2], "is not valid JSON"),
+        (lambda text: "", "is not valid JSON"),
+        (lambda text: text.replace('"pending"', '"exploded"'), "is not a valid task"),
+        (lambda text: '{"task_id": 3}', "is not a valid task"),
+    ],
+)
+def test_a_damaged_task_file_is_reported_by_name(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    store = JsonFilesStore(tmp_path)
+    good, bad = make_task(), make_task()
+    store.add(good)
+    store.add(bad)
+    path = tmp_path / "tasks" / f"{bad.task_id}.json"
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(StoreError, match=message) as raised:
+        store.get(bad.task_id)
+    assert str(path) in str(raised.value)
+    with pytest.raises(StoreError, match=bad.task_id):
+        store.list_tasks(TaskQuery(accounts=frozenset({"acct-1"})))
+    assert store.get(good.task_id) == good
+
+
+def test_a_task_file_under_the_wrong_name_is_reported(tmp_path: Path) -> None:
+    store = JsonFilesStore(tmp_path)
+    task = make_task()
+    store.add(task)
+    (tmp_path / "tasks" / f"{task.task_id}.json").rename(tmp_path / "tasks" / "other.json")
+    with pytest.raises(StoreError, match=r"other\.json holds task"):
+        store.list_tasks(TaskQuery(accounts=frozenset({"acct-1"})))
+
+
+def test_a_damaged_app_file_is_reported(tmp_path: Path) -> None:
+    store = JsonFilesStore(tmp_path)
+    from deletion_requests import AccessAdmin
+
+    app, _ = AccessAdmin(store).create_app(["acct-1"])
+    (path,) = (tmp_path / "apps").glob("*.json")
+    path.write_text('{"app_id": "x"}')
+    with pytest.raises(StoreError, match="is not a valid app"):
+        store.get_app(app.app_id)
+
+
+def test_a_newer_format_is_refused(tmp_path: Path) -> None:
+    JsonFilesStore(tmp_path).close()
+    marker = tmp_path / "store.json"
+    marker.write_text(
+        json.dumps({"format": "deletion-requests-jsonfiles", "version": FORMAT_VERSION + 1})
+    )
+    with pytest.raises(StoreError, match="newer deletion-requests-jsonfiles"):
+        JsonFilesStore(tmp_path)
+
+
+def test_leftover_temporaries_are_ignored(tmp_path: Path) -> None:
+    store = JsonFilesStore(tmp_path)
+    task = make_task()
+    store.add(task)
+    (tmp_path / "tasks" / ".tmp-abandoned").write_text('{"half": ')
+    assert store.list_tasks(TaskQuery(accounts=frozenset({"acct-1"}))) == [task]
+
+
+def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:
+    acknowledged = crash_drill(f"jsonfiles:///{tmp_path}/crash", rounds=12, seed=2)
+    assert acknowledged > 12
+
+
+def test_cancel_and_advance_race_across_processes(tmp_path: Path) -> None:
+    race_drill(f"jsonfiles:///{tmp_path}/race", tasks=100)

@@ -1,0 +1,96 @@
+"""The schema, created and migrated with sqlite-utils, one numbered migration at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.db import DescIndex
+
+from deletion_requests import StoreError
+
+
+def _v1(db: Database) -> None:
+    db.table("tasks").create(
+        {
+            "task_id": str,
+            "account_id": str,
+            "status": str,
+            "creation_us": int,
+            "ready_us": int,
+            "actioned_us": int,
+            "cancelled_us": int,
+            "created_by": str,
+            "version": int,
+        },
+        pk="task_id",
+        not_null={"account_id", "status", "creation_us", "created_by", "version"},
+    )
+    # Listing newest first per account, keyset on (creation, task id): one index range scan.
+    db.table("tasks").create_index(
+        ["account_id", DescIndex("creation_us"), DescIndex("task_id")],
+        index_name="tasks_by_account_newest",
+    )
+    # Tasks due for a transition: status, then oldest first.
+    db.table("tasks").create_index(["status", "creation_us"], index_name="tasks_due")
+    db.table("task_identifiers").create(
+        {"task_id": str, "hash": str},
+        pk=("task_id", "hash"),
+        not_null={"task_id", "hash"},
+        foreign_keys=[("task_id", "tasks", "task_id")],
+    )
+    db.table("task_history").create(
+        {"task_id": str, "seq": int, "source": str, "dest": str, "at_us": int, "by": str},
+        pk=("task_id", "seq"),
+        not_null={"task_id", "seq", "source", "dest", "at_us", "by"},
+        foreign_keys=[("task_id", "tasks", "task_id")],
+    )
+    db.table("idempotency_keys").create(
+        {"scope": str, "key": str, "task_id": str},
+        pk=("scope", "key"),
+        not_null={"scope", "key", "task_id"},
+        foreign_keys=[("task_id", "tasks", "task_id")],
+    )
+    db.table("accounts").create({"account_id": str, "allowed_us": int}, pk="account_id")
+    db.table("apps").create(
+        {"app_id": str, "secret_digest": str, "created_us": int, "revoked": int},
+        pk="app_id",
+        not_null={"secret_digest", "created_us", "revoked"},
+    )
+    db.table("app_accounts").create(
+        {"app_id": str, "account_id": str},
+        pk=("app_id", "account_id"),
+        foreign_keys=[("app_id", "apps", "app_id")],
+    )
+    db.table("settings").create({"name": str, "value": str}, pk="name", not_null={"value"})
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Bring the database at *path* to `SCHEMA_VERSION` in one immediate transaction.
+
+    Several processes may open one file at once: the first to take the write lock migrates, the
+    others then find nothing to do. A file from a newer schema is refused, never touched.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} was written by a newer deletion-requests-sqlite (schema version "
+                f"{current}; this one knows up to {SCHEMA_VERSION}): upgrade the package"
+            )
+        db = Database(conn, recursive_triggers=False)
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version - 1](db)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

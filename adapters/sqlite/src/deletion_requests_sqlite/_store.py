@@ -1,0 +1,462 @@
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from deletion_requests import (
+    Account,
+    App,
+    DeletionTask,
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    Status,
+    Store,
+    StoreError,
+    TaskQuery,
+    Transition,
+)
+
+from ._schema import migrate
+
+UTC = dt.UTC
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+Synchronous = Literal["FULL", "NORMAL"]
+
+TASK_COLUMNS = (
+    "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
+    "created_by, version"
+)
+
+
+def to_us(moment: dt.datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_us(value: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=value)
+
+
+def _opt_us(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)
+
+
+def _opt_time(value: int | None) -> dt.datetime | None:
+    return None if value is None else from_us(value)
+
+
+class SqliteStore(Store):
+    """Tasks, accounts and apps in one SQLite file.
+
+    - WAL journal, `busy_timeout`, and `BEGIN IMMEDIATE` for every write: safe for many threads
+      (one connection per thread) and many processes on one file.
+    - Durable by default: `synchronous=FULL` makes an acknowledged write survive power loss;
+      `synchronous="NORMAL"` keeps it across a crash of the process but may lose the last
+      transactions on power loss, for faster commits.
+    - Reads of a task or a page run in one read transaction, so they see one snapshot.
+    - `sqlite3` errors are raised as `StoreError`; rows that cannot be read (edited by hand)
+      are a `StoreError` naming the table and key.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        self.path = str(path)
+        self.synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with self._translated("open"):
+            migrate(self._connection(), self.path)
+
+    # -- connections and transactions ----------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError(f"store {self.path} is closed")
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite store {self.path}: {what} failed: {exc}") from exc
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._translated(what):
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._translated(what):
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    # -- rows <-> tasks ------------------------------------------------------------------------
+
+    def _tasks_from_rows(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]
+    ) -> list[DeletionTask]:
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        identifiers: dict[str, set[str]] = {task_id: set() for task_id in ids}
+        history: dict[str, list[Transition]] = {task_id: [] for task_id in ids}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            marks = ",".join("?" * len(chunk))
+            for task_id, value in conn.execute(
+                f"SELECT task_id, hash FROM task_identifiers WHERE task_id IN ({marks})",  # noqa: S608 (only placeholders are interpolated)
+                chunk,
+            ):
+                identifiers[task_id].add(value)
+            for task_id, _seq, source, dest, at_us, by in conn.execute(
+                f"SELECT task_id, seq, source, dest, at_us, by FROM task_history "  # noqa: S608
+                f"WHERE task_id IN ({marks}) ORDER BY task_id, seq",
+                chunk,
+            ):
+                try:
+                    history[task_id].append(Transition(source, dest, from_us(at_us), by))
+                except (ValueError, TypeError, OverflowError) as exc:
+                    raise StoreError(
+                        f"sqlite store {self.path}: task_history row of task {task_id} "
+                        f"cannot be read: {exc}"
+                    ) from exc
+        return [self._task(row, identifiers[row[0]], history[row[0]]) for row in rows]
+
+    def _task(
+        self, row: tuple[Any, ...], identifiers: set[str], history: list[Transition]
+    ) -> DeletionTask:
+        task_id, account_id, status, creation, ready, actioned, cancelled, by, version = row
+        try:
+            if not isinstance(version, int) or not isinstance(creation, int):
+                raise TypeError("version and creation_us must be integers")
+            return DeletionTask(
+                task_id=task_id,
+                account_id=account_id,
+                status=Status(status),
+                creation_time=from_us(creation),
+                identifiers=frozenset(identifiers),
+                ready_time=_opt_time(ready),
+                actioned_time=_opt_time(actioned),
+                cancelled_time=_opt_time(cancelled),
+                created_by=by,
+                version=version,
+                history=tuple(history),
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise StoreError(
+                f"sqlite store {self.path}: tasks row {task_id!r} cannot be read: {exc}"
+            ) from exc
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
+        with self._write("add") as conn:
+            if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone():
+                raise DuplicateTask(f"task {task.task_id} already exists")
+            if idempotency_key is not None:
+                bound = conn.execute(
+                    "SELECT task_id FROM idempotency_keys WHERE scope = ? AND key = ?",
+                    idempotency_key,
+                ).fetchone()
+                if bound is not None:
+                    raise IdempotencyKeyConflict(bound[0])
+            conn.execute(
+                f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                (
+                    task.task_id,
+                    task.account_id,
+                    task.status.value,
+                    to_us(task.creation_time),
+                    _opt_us(task.ready_time),
+                    _opt_us(task.actioned_time),
+                    _opt_us(task.cancelled_time),
+                    task.created_by,
+                    task.version,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO task_identifiers (task_id, hash) VALUES (?, ?)",
+                [(task.task_id, value) for value in task.identifiers],
+            )
+            self._insert_history(conn, task)
+            if idempotency_key is not None:
+                conn.execute(
+                    "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (?, ?, ?)",
+                    (*idempotency_key, task.task_id),
+                )
+
+    @staticmethod
+    def _insert_history(conn: sqlite3.Connection, task: DeletionTask, start: int = 0) -> None:
+        if len(task.history) > start:
+            conn.executemany(
+                "INSERT OR IGNORE INTO task_history (task_id, seq, source, dest, at_us, by) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (task.task_id, seq, step.source.value, step.dest.value, to_us(step.at), step.by)
+                    for seq, step in enumerate(task.history)
+                    if seq >= start
+                ],
+            )
+
+    def get(self, task_id: str) -> DeletionTask | None:
+        with self._read("get") as conn:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
+                (task_id,),
+            ).fetchall()
+            found = self._tasks_from_rows(conn, rows)
+        return found[0] if found else None
+
+    def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
+        with self._read("find_by_idempotency_key") as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join('t.' + c for c in TASK_COLUMNS.split(', '))} "  # noqa: S608
+                "FROM idempotency_keys k JOIN tasks t ON t.task_id = k.task_id "
+                "WHERE k.scope = ? AND k.key = ?",
+                (scope, key),
+            ).fetchall()
+            found = self._tasks_from_rows(conn, rows)
+        return found[0] if found else None
+
+    def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        conditions: list[str] = ["account_id = ?"]
+        base_args: list[object] = []
+        if query.cancelled is True:
+            conditions.append("cancelled_us IS NOT NULL")
+        elif query.cancelled is False:
+            conditions.append("cancelled_us IS NULL")
+        if query.created_after is not None:
+            conditions.append("creation_us > ?")
+            base_args.append(to_us(query.created_after))
+        if query.created_at_or_before is not None:
+            conditions.append("creation_us <= ?")
+            base_args.append(to_us(query.created_at_or_before))
+        if query.before is not None:
+            conditions.append("(creation_us, task_id) < (?, ?)")
+            base_args.extend([to_us(query.before[0]), query.before[1]])
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} "
+            "ORDER BY creation_us DESC, task_id DESC LIMIT ?"
+        )
+        with self._read("list") as conn:
+            # One index range scan per account, merged: O(accounts x limit), never O(store).
+            per_account = [
+                conn.execute(sql, (account, *base_args, query.limit)).fetchall()
+                for account in sorted(query.accounts)
+            ]
+            merged = heapq.merge(*per_account, key=lambda row: (row[3], row[0]), reverse=True)
+            rows = list(itertools.islice(merged, query.limit))
+            return self._tasks_from_rows(conn, rows)
+
+    def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        rejected: set[str] = set()
+        if not tasks:
+            return frozenset()
+        with self._write("update") as conn:
+            for task in tasks:
+                cursor = conn.execute(
+                    "UPDATE tasks SET status = ?, ready_us = ?, actioned_us = ?, "
+                    "cancelled_us = ?, version = ? "
+                    "WHERE task_id = ? AND version = ? AND account_id = ? AND creation_us = ?",
+                    (
+                        task.status.value,
+                        _opt_us(task.ready_time),
+                        _opt_us(task.actioned_time),
+                        _opt_us(task.cancelled_time),
+                        task.version,
+                        task.task_id,
+                        task.version - 1,
+                        task.account_id,
+                        to_us(task.creation_time),
+                    ),
+                )
+                if cursor.rowcount != 1:
+                    rejected.add(task.task_id)
+                    continue
+                self._insert_history(conn, task)
+        return frozenset(rejected)
+
+    def due(
+        self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
+    ) -> list[DeletionTask]:
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks INDEXED BY tasks_due "  # noqa: S608
+            "WHERE status = ? AND creation_us <= ? ORDER BY creation_us LIMIT ?"
+        )
+        with self._read("due") as conn:
+            rows = conn.execute(sql, ("pending", to_us(pending_cutoff), limit)).fetchall()
+            if len(rows) < limit:
+                rows += conn.execute(
+                    sql, ("ready", to_us(ready_cutoff), limit - len(rows))
+                ).fetchall()
+            return self._tasks_from_rows(conn, rows)
+
+    # -- access --------------------------------------------------------------------------------
+
+    def allow_account(self, account: Account) -> Account:
+        with self._write("allow_account") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO accounts (account_id, allowed_us) VALUES (?, ?)",
+                (account.account_id, to_us(account.allowed_time)),
+            )
+            (allowed,) = conn.execute(
+                "SELECT allowed_us FROM accounts WHERE account_id = ?", (account.account_id,)
+            ).fetchone()
+        return Account(account.account_id, from_us(allowed))
+
+    def revoke_account(self, account_id: str) -> bool:
+        with self._write("revoke_account") as conn:
+            return (
+                conn.execute("DELETE FROM accounts WHERE account_id = ?", (account_id,)).rowcount
+                == 1
+            )
+
+    def get_account(self, account_id: str) -> Account | None:
+        with self._read("get_account") as conn:
+            row = conn.execute(
+                "SELECT account_id, allowed_us FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+        return None if row is None else Account(row[0], from_us(row[1]))
+
+    def list_accounts(self) -> list[Account]:
+        with self._read("list_accounts") as conn:
+            rows = conn.execute(
+                "SELECT account_id, allowed_us FROM accounts ORDER BY account_id"
+            ).fetchall()
+        return [Account(account_id, from_us(allowed)) for account_id, allowed in rows]
+
+    def add_app(self, app: App) -> None:
+        with self._write("add_app") as conn:
+            if conn.execute("SELECT 1 FROM apps WHERE app_id = ?", (app.app_id,)).fetchone():
+                raise StoreError(f"app {app.app_id} already exists")
+            conn.execute(
+                "INSERT INTO apps (app_id, secret_digest, created_us, revoked) VALUES (?, ?, ?, ?)",
+                (app.app_id, app.secret_digest, to_us(app.created_time), int(app.revoked)),
+            )
+            conn.executemany(
+                "INSERT INTO app_accounts (app_id, account_id) VALUES (?, ?)",
+                [(app.app_id, account) for account in sorted(app.accounts)],
+            )
+
+    def _apps(self, where: str, args: tuple[str, ...]) -> list[App]:
+        with self._read("apps") as conn:
+            rows = conn.execute(
+                "SELECT app_id, secret_digest, created_us, revoked FROM apps "  # noqa: S608
+                f"{where} ORDER BY app_id",
+                args,
+            ).fetchall()
+            grants: dict[str, set[str]] = {row[0]: set() for row in rows}
+            for app_id, account in conn.execute(
+                f"SELECT app_id, account_id FROM app_accounts {where}",  # noqa: S608
+                args,
+            ):
+                if app_id in grants:
+                    grants[app_id].add(account)
+        return [
+            App(app_id, digest, frozenset(grants[app_id]), from_us(created), bool(revoked))
+            for app_id, digest, created, revoked in rows
+        ]
+
+    def get_app(self, app_id: str) -> App | None:
+        found = self._apps("WHERE app_id = ?", (app_id,))
+        return found[0] if found else None
+
+    def list_apps(self) -> list[App]:
+        return self._apps("", ())
+
+    def revoke_app(self, app_id: str) -> bool:
+        with self._write("revoke_app") as conn:
+            return (
+                conn.execute("UPDATE apps SET revoked = 1 WHERE app_id = ?", (app_id,)).rowcount
+                == 1
+            )
+
+    def setting(self, name: str, default: Callable[[], str]) -> str:
+        with self._read("setting") as conn:
+            row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        with self._write("setting") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)", (name, default())
+            )
+            (value,) = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return str(value)
+
+
+def open_sqlite_store(url: str) -> SqliteStore:
+    """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db` (as SQLAlchemy), with
+    optional `?synchronous=normal` and `?busy_timeout_ms=N`."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc:
+        raise StoreError(
+            f"not a sqlite URL: {url!r} (use sqlite:///relative.db or sqlite:////absolute.db)"
+        )
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path:
+        raise StoreError(f"sqlite URL {url!r} names no file")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(options) - {"synchronous", "busy_timeout_ms"}
+    if unknown:
+        raise StoreError(f"unknown sqlite URL option(s): {', '.join(sorted(unknown))}")
+    synchronous = options.get("synchronous", "full").upper()
+    if synchronous not in ("FULL", "NORMAL"):
+        raise StoreError(f"synchronous must be full or normal, got {options['synchronous']!r}")
+    try:
+        timeout = int(options.get("busy_timeout_ms", "30000"))
+    except ValueError:
+        raise StoreError("busy_timeout_ms must be an integer") from None
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise StoreError(f"sqlite store {path}: directory {parent} does not exist")
+    return SqliteStore(
+        path, synchronous="FULL" if synchronous == "FULL" else "NORMAL", busy_timeout_ms=timeout
+    )

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from deletion_requests_sqlite import SCHEMA_VERSION, SqliteStore
+
+from deletion_requests import Store, StoreError, open_store
+from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
+from deletion_requests.testing._contract import make_task
+
+
+class TestSqliteStore(StoreContract):
+    persistent = True
+
+    def create_store(self, directory: Path) -> Store:
+        return SqliteStore(directory / "tasks.db")
+
+
+class SqliteComparison(StoreComparison):
+    def create_store(self, directory: Path) -> Store:
+        return SqliteStore(directory / "tasks.db", synchronous="NORMAL")
+
+
+TestSqliteAgreesWithMemory = SqliteComparison.TestCase
+
+
+def test_url_opens_relative_and_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///relative.db") as store:
+        assert isinstance(store, SqliteStore)
+        assert store.synchronous == "FULL"
+    assert (tmp_path / "relative.db").exists()
+    with open_store(f"sqlite:///{tmp_path}/absolute.db?synchronous=normal") as store:
+        assert isinstance(store, SqliteStore)
+        assert store.synchronous == "NORMAL"
+    assert (tmp_path / "absolute.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://host/x.db", "not a sqlite URL"),
+        ("sqlite:///x.db?synchronous=off", "synchronous must be full or normal"),
+        ("sqlite:///x.db?fast=1", "unknown sqlite URL option"),
+        ("sqlite:///no/such/dir/x.db", "does not exist"),
+    ],
+)
+def test_bad_urls_are_clear_errors(url: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        open_store(url)
+
+
+def test_schema_is_versioned_and_a_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+    with conn:
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+    conn.close()
+    with pytest.raises(StoreError, match="newer deletion-requests-sqlite"):
+        SqliteStore(path)
+
+
+def test_stores_opened_together_migrate_once(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            SqliteStore(path).close()
+        except BaseException as exc:  # noqa: BLE001 (collected and reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_durability_settings_are_applied(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "tasks.db")
+    conn = store._connection()
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+
+
+def test_queries_use_their_indexes(tmp_path: Path) -> None:
+    """No OFFSET, no full scans: list and due read one index range."""
+    store = SqliteStore(tmp_path / "tasks.db")
+    conn = store._connection()
+    plans = {
+        "list": conn.execute(
+            "EXPLAIN QUERY PLAN SELECT task_id FROM tasks INDEXED BY tasks_by_account_newest "
+            "WHERE account_id = ? AND cancelled_us IS NULL AND (creation_us, task_id) < (?, ?) "
+            "ORDER BY creation_us DESC, task_id DESC LIMIT 10",
+            ("a", 1, "x"),
+        ).fetchall(),
+        "due": conn.execute(
+            "EXPLAIN QUERY PLAN SELECT task_id FROM tasks INDEXED BY tasks_due "
+            "WHERE status = ? AND creation_us <= ? ORDER BY creation_us LIMIT 10",
+            ("pending", 1),
+        ).fetchall(),
+    }
+    for name, plan in plans.items():
+        text = " ".join(str(row[-1]) for row in plan)
+        assert "USING INDEX" in text or "USING COVERING INDEX" in text, (name, text)
+        assert "TEMP B-TREE" not in text, (name, text)
+
+
+def test_a_corrupted_row_is_reported_by_table_and_key(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "tasks.db")
+    task = make_task()
+    store.add(task)
+    conn = sqlite3.connect(tmp_path / "tasks.db")
+    with conn:
+        conn.execute("UPDATE tasks SET status = 'exploded' WHERE task_id = ?", (task.task_id,))
+    with pytest.raises(StoreError, match=f"tasks row '{task.task_id}' cannot be read"):
+        store.get(task.task_id)
+    with conn:
+        conn.execute(
+            "UPDATE tasks SET status = 'pending', creation_us = 'yesterday' WHERE task_id = ?",
+            (task.task_id,),
+        )
+    with pytest.raises(StoreError, match=task.task_id):
+        store.get(task.task_id)
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"tasks\.db"):
+        SqliteStore(path)
+
+
+def test_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "tasks.db")
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.get("x")
+
+
+def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:
+    acknowledged = crash_drill(f"sqlite:///{tmp_path}/crash.db", rounds=12, seed=1)
+    assert acknowledged > 12
+
+
+def test_cancel_and_advance_race_across_processes(tmp_path: Path) -> None:
+    race_drill(f"sqlite:///{tmp_path}/race.db?synchronous=normal", tasks=150)
