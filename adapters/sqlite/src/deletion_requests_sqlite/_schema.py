@@ -12,8 +12,11 @@ from deletion_requests import StoreError
 
 
 def _v1(db: Database) -> None:
+    # `id` is the rowid: tasks, their identifiers and their history sit in creation order, so
+    # the writes of a batch (advance_due moves the oldest tasks) touch neighbouring pages.
     db.table("tasks").create(
         {
+            "id": int,
             "task_id": str,
             "account_id": str,
             "status": str,
@@ -24,9 +27,10 @@ def _v1(db: Database) -> None:
             "created_by": str,
             "version": int,
         },
-        pk="task_id",
-        not_null={"account_id", "status", "creation_us", "created_by", "version"},
+        pk="id",
+        not_null={"task_id", "account_id", "status", "creation_us", "created_by", "version"},
     )
+    db.table("tasks").create_index(["task_id"], index_name="tasks_by_task_id", unique=True)
     # Listing newest first per account, keyset on (creation, task id): one index range scan.
     db.table("tasks").create_index(
         ["account_id", DescIndex("creation_us"), DescIndex("task_id")],
@@ -35,16 +39,16 @@ def _v1(db: Database) -> None:
     # Tasks due for a transition: status, then oldest first.
     db.table("tasks").create_index(["status", "creation_us"], index_name="tasks_due")
     db.table("task_identifiers").create(
-        {"task_id": str, "hash": str},
-        pk=("task_id", "hash"),
-        not_null={"task_id", "hash"},
-        foreign_keys=[("task_id", "tasks", "task_id")],
+        {"task": int, "hash": str},
+        pk=("task", "hash"),
+        not_null={"task", "hash"},
+        foreign_keys=[("task", "tasks", "id")],
     )
     db.table("task_history").create(
-        {"task_id": str, "seq": int, "source": str, "dest": str, "at_us": int, "by": str},
-        pk=("task_id", "seq"),
-        not_null={"task_id", "seq", "source", "dest", "at_us", "by"},
-        foreign_keys=[("task_id", "tasks", "task_id")],
+        {"task": int, "seq": int, "source": str, "dest": str, "at_us": int, "by": str},
+        pk=("task", "seq"),
+        not_null={"task", "seq", "source", "dest", "at_us", "by"},
+        foreign_keys=[("task", "tasks", "id")],
     )
     db.table("idempotency_keys").create(
         {"scope": str, "key": str, "task_id": str},

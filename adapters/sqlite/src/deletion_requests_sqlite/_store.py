@@ -35,6 +35,7 @@ TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
     "created_by, version"
 )
+READ_COLUMNS = "id, " + TASK_COLUMNS
 
 
 def to_us(moment: dt.datetime) -> int:
@@ -51,6 +52,13 @@ def _opt_us(moment: dt.datetime | None) -> int | None:
 
 def _opt_time(value: int | None) -> dt.datetime | None:
     return None if value is None else from_us(value)
+
+
+def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[int, int, str, str, int, str]]:
+    return [
+        (row_id, seq, step.source.value, step.dest.value, to_us(step.at), step.by)
+        for seq, step in enumerate(task.history)
+    ]
 
 
 class SqliteStore(Store):
@@ -71,12 +79,16 @@ class SqliteStore(Store):
         path: str | Path,
         synchronous: Synchronous = "FULL",
         busy_timeout_ms: int = 30_000,
+        cache_kib: int = 65_536,
+        mmap_bytes: int = 1 << 30,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         self.path = str(path)
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
+        self.cache_kib = cache_kib
+        self.mmap_bytes = mmap_bytes
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -96,6 +108,8 @@ class SqliteStore(Store):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA cache_size = -{int(self.cache_kib)}")
+            conn.execute(f"PRAGMA mmap_size = {int(self.mmap_bytes)}")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -143,31 +157,33 @@ class SqliteStore(Store):
     def _tasks_from_rows(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]
     ) -> list[DeletionTask]:
+        """Tasks from `READ_COLUMNS` rows, with their identifiers and history."""
         if not rows:
             return []
         ids = [row[0] for row in rows]
-        identifiers: dict[str, set[str]] = {task_id: set() for task_id in ids}
-        history: dict[str, list[Transition]] = {task_id: [] for task_id in ids}
+        identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
+        history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
             marks = ",".join("?" * len(chunk))
-            for task_id, value in conn.execute(
-                f"SELECT task_id, hash FROM task_identifiers WHERE task_id IN ({marks})",  # noqa: S608 (only placeholders are interpolated)
+            for row_id, value in conn.execute(
+                f"SELECT task, hash FROM task_identifiers WHERE task IN ({marks})",  # noqa: S608 (only placeholders are interpolated)
                 chunk,
             ):
-                identifiers[task_id].add(value)
-            for task_id, _seq, source, dest, at_us, by in conn.execute(
-                f"SELECT task_id, seq, source, dest, at_us, by FROM task_history "  # noqa: S608
-                f"WHERE task_id IN ({marks}) ORDER BY task_id, seq",
+                identifiers[row_id].add(value)
+            for row_id, _seq, source, dest, at_us, by in conn.execute(
+                f"SELECT task, seq, source, dest, at_us, by FROM task_history "  # noqa: S608
+                f"WHERE task IN ({marks}) ORDER BY task, seq",
                 chunk,
             ):
                 try:
-                    history[task_id].append(Transition(source, dest, from_us(at_us), by))
+                    history[row_id].append(Transition(source, dest, from_us(at_us), by))
                 except (ValueError, TypeError, OverflowError) as exc:
+                    task_id = next(row[1] for row in rows if row[0] == row_id)
                     raise StoreError(
-                        f"sqlite store {self.path}: task_history row of task {task_id} "
+                        f"sqlite store {self.path}: task_history row {_seq} of task {task_id} "
                         f"cannot be read: {exc}"
                     ) from exc
-        return [self._task(row, identifiers[row[0]], history[row[0]]) for row in rows]
+        return [self._task(row[1:], identifiers[row[0]], history[row[0]]) for row in rows]
 
     def _task(
         self, row: tuple[Any, ...], identifiers: set[str], history: list[Transition]
@@ -207,7 +223,7 @@ class SqliteStore(Store):
                 ).fetchone()
                 if bound is not None:
                     raise IdempotencyKeyConflict(bound[0])
-            conn.execute(
+            cursor = conn.execute(
                 f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 (
                     task.task_id,
@@ -221,34 +237,27 @@ class SqliteStore(Store):
                     task.version,
                 ),
             )
+            row_id = cursor.lastrowid
+            assert row_id is not None
             conn.executemany(
-                "INSERT INTO task_identifiers (task_id, hash) VALUES (?, ?)",
-                [(task.task_id, value) for value in task.identifiers],
+                "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
+                [(row_id, value) for value in sorted(task.identifiers)],
             )
-            self._insert_history(conn, task)
+            conn.executemany(
+                "INSERT INTO task_history (task, seq, source, dest, at_us, by) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                _history_rows(row_id, task),
+            )
             if idempotency_key is not None:
                 conn.execute(
                     "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (?, ?, ?)",
                     (*idempotency_key, task.task_id),
                 )
 
-    @staticmethod
-    def _insert_history(conn: sqlite3.Connection, task: DeletionTask, start: int = 0) -> None:
-        if len(task.history) > start:
-            conn.executemany(
-                "INSERT OR IGNORE INTO task_history (task_id, seq, source, dest, at_us, by) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (task.task_id, seq, step.source.value, step.dest.value, to_us(step.at), step.by)
-                    for seq, step in enumerate(task.history)
-                    if seq >= start
-                ],
-            )
-
     def get(self, task_id: str) -> DeletionTask | None:
         with self._read("get") as conn:
             rows = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
+                f"SELECT {READ_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
                 (task_id,),
             ).fetchall()
             found = self._tasks_from_rows(conn, rows)
@@ -257,7 +266,7 @@ class SqliteStore(Store):
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
         with self._read("find_by_idempotency_key") as conn:
             rows = conn.execute(
-                f"SELECT {', '.join('t.' + c for c in TASK_COLUMNS.split(', '))} "  # noqa: S608
+                f"SELECT {', '.join('t.' + c for c in READ_COLUMNS.split(', '))} "  # noqa: S608
                 "FROM idempotency_keys k JOIN tasks t ON t.task_id = k.task_id "
                 "WHERE k.scope = ? AND k.key = ?",
                 (scope, key),
@@ -282,7 +291,7 @@ class SqliteStore(Store):
             conditions.append("(creation_us, task_id) < (?, ?)")
             base_args.extend([to_us(query.before[0]), query.before[1]])
         sql = (
-            f"SELECT {TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
+            f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
             f"WHERE {' AND '.join(conditions)} "
             "ORDER BY creation_us DESC, task_id DESC LIMIT ?"
         )
@@ -292,43 +301,72 @@ class SqliteStore(Store):
                 conn.execute(sql, (account, *base_args, query.limit)).fetchall()
                 for account in sorted(query.accounts)
             ]
-            merged = heapq.merge(*per_account, key=lambda row: (row[3], row[0]), reverse=True)
+            merged = heapq.merge(*per_account, key=lambda row: (row[4], row[1]), reverse=True)
             rows = list(itertools.islice(merged, query.limit))
             return self._tasks_from_rows(conn, rows)
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
-        rejected: set[str] = set()
         if not tasks:
             return frozenset()
+        ids = [task.task_id for task in tasks]
         with self._write("update") as conn:
-            for task in tasks:
-                cursor = conn.execute(
-                    "UPDATE tasks SET status = ?, ready_us = ?, actioned_us = ?, "
-                    "cancelled_us = ?, version = ? "
-                    "WHERE task_id = ? AND version = ? AND account_id = ? AND creation_us = ?",
-                    (
-                        task.status.value,
-                        _opt_us(task.ready_time),
-                        _opt_us(task.actioned_time),
-                        _opt_us(task.cancelled_time),
-                        task.version,
-                        task.task_id,
-                        task.version - 1,
-                        task.account_id,
-                        to_us(task.creation_time),
-                    ),
+            if len(set(ids)) == len(ids):
+                written = self._update_set(conn, tasks)
+            else:  # the same task twice: apply in order, as one writer after another would
+                written = {}
+                for task in tasks:
+                    written.update(self._update_set(conn, [task]))
+            conn.executemany(
+                "INSERT OR IGNORE INTO task_history (task, seq, source, dest, at_us, by) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    row
+                    for task in tasks
+                    if task.task_id in written
+                    for row in _history_rows(written[task.task_id], task)
+                ],
+            )
+        return frozenset(task_id for task_id in ids if task_id not in written)
+
+    @staticmethod
+    def _update_set(conn: sqlite3.Connection, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+        """Compare-and-set *tasks* (distinct ids) in one statement per chunk; returns the row
+        ids of those written, by task id. Earlier steps of the history stay as stored."""
+        written: dict[str, int] = {}
+        for start in range(0, len(tasks), 2000):
+            chunk = tasks[start : start + 2000]
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            args: list[object] = []
+            for task in chunk:
+                args += (
+                    task.task_id,
+                    task.status.value,
+                    _opt_us(task.ready_time),
+                    _opt_us(task.actioned_time),
+                    _opt_us(task.cancelled_time),
+                    task.version,
+                    task.account_id,
+                    to_us(task.creation_time),
                 )
-                if cursor.rowcount != 1:
-                    rejected.add(task.task_id)
-                    continue
-                self._insert_history(conn, task)
-        return frozenset(rejected)
+            rows = conn.execute(
+                "WITH new (task_id, status, ready_us, actioned_us, cancelled_us, version, "  # noqa: S608 (only placeholders are interpolated)
+                f"account_id, creation_us) AS (VALUES {values}) "
+                "UPDATE tasks SET status = new.status, ready_us = new.ready_us, "
+                "actioned_us = new.actioned_us, cancelled_us = new.cancelled_us, "
+                "version = new.version FROM new "
+                "WHERE tasks.task_id = new.task_id AND tasks.version = new.version - 1 "
+                "AND tasks.account_id = new.account_id AND tasks.creation_us = new.creation_us "
+                "RETURNING tasks.task_id, tasks.id",
+                args,
+            ).fetchall()
+            written.update(rows)
+        return written
 
     def due(
         self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
     ) -> list[DeletionTask]:
         sql = (
-            f"SELECT {TASK_COLUMNS} FROM tasks INDEXED BY tasks_due "  # noqa: S608
+            f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_due "  # noqa: S608
             "WHERE status = ? AND creation_us <= ? ORDER BY creation_us LIMIT ?"
         )
         with self._read("due") as conn:

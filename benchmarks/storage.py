@@ -1,0 +1,240 @@
+"""Storage benchmark: the SQLite and JSON-file stores next to raw sqlite3, in one run.
+
+Run: uv run python -m benchmarks.storage [--big 1000000]   (several minutes at full size)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from deletion_requests_jsonfiles import JsonFilesStore
+from deletion_requests_sqlite import SqliteStore
+from deletion_requests_sqlite._store import TASK_COLUMNS, to_us
+
+from benchmarks._timing import median_seconds
+from deletion_requests import (
+    Account,
+    App,
+    DeletionService,
+    DeletionTask,
+    ManualClock,
+    Status,
+    TaskQuery,
+    hash_email,
+)
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+ACCOUNT = "acct-1"
+
+
+def make_task(index: int, account: str = ACCOUNT) -> DeletionTask:
+    return DeletionTask(
+        task_id=str(uuid.uuid4()),
+        account_id=account,
+        status=Status.PENDING,
+        creation_time=T0 + dt.timedelta(seconds=index),
+        identifiers=frozenset({hash_email(f"user{index}@example.com")}),
+        created_by="app_bench",
+    )
+
+
+# -- add: the store vs raw sqlite3 ----------------------------------------------------------------
+
+
+def raw_add(conn: sqlite3.Connection, task: DeletionTask) -> None:
+    """The same rows the store writes, in the same kind of transaction, with nothing else."""
+    conn.execute("BEGIN IMMEDIATE")
+    cursor = conn.execute(
+        f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",  # noqa: S608
+        (
+            task.task_id,
+            task.account_id,
+            task.status.value,
+            to_us(task.creation_time),
+            task.created_by,
+            task.version,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
+        [(cursor.lastrowid, value) for value in task.identifiers],
+    )
+    conn.execute("COMMIT")
+
+
+def add_ratio(directory: Path, ops: int, rounds: int, synchronous: str) -> tuple[float, float]:
+    """Median adds/s through the store, and the median per-round ratio store/raw."""
+    store = SqliteStore(directory / f"store-{synchronous}.db", synchronous=synchronous)  # type: ignore[arg-type]
+    SqliteStore(directory / f"raw-{synchronous}.db").close()  # same schema for the baseline
+    conn = sqlite3.connect(directory / f"raw-{synchronous}.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    rates, ratios = [], []
+    counter = 0
+    for _ in range(rounds):
+        tasks = [make_task(counter + i) for i in range(ops)]
+        raws = [make_task(counter + i) for i in range(ops)]
+        counter += ops
+        start = time.perf_counter()
+        for task in tasks:
+            store.add(task)
+        store_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for task in raws:
+            raw_add(conn, task)
+        raw_s = time.perf_counter() - start
+        rates.append(ops / store_s)
+        ratios.append(raw_s / store_s)
+    store.close()
+    conn.close()
+    return statistics.median(rates), statistics.median(ratios)
+
+
+# -- list pages at scale --
+
+
+def populate(path: Path, count: int, accounts: int = 10) -> None:
+    """Bulk-load *count* tasks spread over *accounts* accounts (untimed)."""
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    batch_tasks, batch_ids = [], []
+    for index in range(count):
+        task_id = str(uuid.uuid4())
+        account = f"acct-{index % accounts}"
+        batch_tasks.append(
+            (index + 1, task_id, account, "pending", to_us(T0) + index * 1_000_000, "app_bench", 1)
+        )
+        batch_ids.append((index + 1, f"{index:043d}="))
+        if len(batch_tasks) == 50_000:
+            _flush(conn, batch_tasks, batch_ids)
+    _flush(conn, batch_tasks, batch_ids)
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def _flush(
+    conn: sqlite3.Connection, tasks: list[tuple[object, ...]], ids: list[tuple[int, str]]
+) -> None:
+    conn.executemany(
+        "INSERT INTO tasks (id, task_id, account_id, status, creation_us, created_by, version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        tasks,
+    )
+    conn.executemany("INSERT INTO task_identifiers (task, hash) VALUES (?, ?)", ids)
+    tasks.clear()
+    ids.clear()
+
+
+def page_latency(path: Path, count: int, samples: int, accounts: int = 10) -> list[float]:
+    """Seconds per list page of 100 for one account, first pages and deep cursors alike."""
+    store = SqliteStore(path)
+    rng = random.Random(7)
+    timings = []
+    for sample in range(samples):
+        before = None
+        if sample % 2:
+            depth = rng.randrange(101 * accounts, count)  # a full page remains below it
+            before = (T0 + dt.timedelta(seconds=depth), "\uffff")
+        account = f"acct-{sample % accounts}"
+        query = TaskQuery(accounts=frozenset({account}), before=before, limit=100)
+        start = time.perf_counter()
+        found = store.list_tasks(query)
+        timings.append(time.perf_counter() - start)
+        assert len(found) == 100, len(found)
+    store.close()
+    return timings
+
+
+# -- advance_due --
+
+
+def advance_seconds(path: Path, due: int) -> float:
+    populate(path, due, accounts=1)
+    store = SqliteStore(path)
+    store.allow_account(Account("acct-0", T0))
+    store.add_app(App("app_bench", "0" * 64, frozenset({"acct-0"}), T0))
+    clock = ManualClock(T0 + dt.timedelta(seconds=due) + dt.timedelta(days=20))
+    service = DeletionService(store, clock, subscribers=[])
+    start = time.perf_counter()
+    moved = service.advance_due()
+    elapsed = time.perf_counter() - start
+    assert moved == due, moved
+    store.close()
+    return elapsed
+
+
+# -- JSON files --
+
+
+def jsonfiles_rates(directory: Path, count: int) -> tuple[float, float]:
+    store = JsonFilesStore(directory / f"json-{count}")
+    tasks = [make_task(i) for i in range(count)]
+    start = time.perf_counter()
+    for task in tasks:
+        store.add(task)
+    adds = count / (time.perf_counter() - start)
+    query = TaskQuery(accounts=frozenset({ACCOUNT}), limit=100)
+    fresh = JsonFilesStore(directory / f"json-{count}")
+    cold = median_seconds(lambda: JsonFilesStore(directory / f"json-{count}").list_tasks(query), 3)
+    warm = median_seconds(lambda: fresh.list_tasks(query), 5)
+    print(
+        f"  jsonfiles at {count:>6}: {adds:8.0f} adds/s, list page: {1 / cold:6.1f}/s cold, "
+        f"{1 / warm:6.1f}/s warm"
+    )
+    return adds, 1 / warm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--adds", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        directory = Path(tmp)
+        for synchronous in ("FULL", "NORMAL"):
+            rate, ratio = add_ratio(directory, args.adds, 7, synchronous)
+            print(
+                f"sqlite add, synchronous={synchronous}: {rate:8.0f}/s, "
+                f"{ratio:.2f}x raw sqlite3 (median of 7 rounds)"
+            )
+
+        results = {}
+        for count in (args.small, args.big):
+            path = directory / f"list-{count}.db"
+            start = time.perf_counter()
+            populate(path, count)
+            print(f"populated {count} tasks in {time.perf_counter() - start:.1f}s")
+            timings = page_latency(path, count, 2000)
+            results[count] = statistics.median(timings)
+            p99 = sorted(timings)[int(len(timings) * 0.99)]
+            print(
+                f"  list page of 100 at {count:>8}: median {results[count] * 1e3:.2f} ms, "
+                f"p99 {p99 * 1e3:.2f} ms"
+            )
+        print(f"  ratio {args.big} / {args.small}: {results[args.big] / results[args.small]:.2f}x")
+
+        elapsed = advance_seconds(directory / "advance.db", args.due)
+        print(
+            f"sqlite advance_due over {args.due} due tasks: {elapsed:.2f}s "
+            f"({args.due / elapsed:.0f} tasks/s, synchronous=FULL)"
+        )
+
+        for count in (1_000, 10_000):
+            jsonfiles_rates(directory, count)
+
+
+if __name__ == "__main__":
+    main()
