@@ -1,0 +1,360 @@
+"""The Starlette application: HTTP in, use cases called, HTTP out. No business rules here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlencode
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deletion_requests import (
+    AuthenticationFailed,
+    Caller,
+    DeletionRequestError,
+    DeletionService,
+    StoreError,
+    task_detail_to_api,
+    task_to_api,
+)
+
+from ._openapi import openapi_document
+from ._responses import HttpError, JSONResponse, domain_error_response, error_response
+from ._tokens import TokenIssuer
+
+MAX_BODY = 1024 * 1024
+CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
+LIST_PARAMETERS = frozenset({"accountId", "status", "limit", "cursor"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+access_log = logging.getLogger("deletion_requests.http.access")
+error_log = logging.getLogger("deletion_requests.http.error")
+T = TypeVar("T")
+
+
+class RequestContext:
+    """What the middleware learns about a request, for the access log."""
+
+    __slots__ = ("app_id", "request_id")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.app_id: str | None = None
+
+
+class Observability:
+    """Outermost ASGI middleware: a request id on every response, one structured access-log
+    line per request (method, path, status, duration, app; never bodies, queries or
+    credentials), and a 500 envelope for anything unexpected."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        context = RequestContext(incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex)
+        scope.setdefault("state", {})["context"] = context
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", context.request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:  # noqa: BLE001 (the last line of defence: any error is a 500 envelope)
+            error_log.exception("unexpected error (request id %s)", context.request_id)
+            if not response_started:
+                response = error_response(
+                    "INTERNAL_SERVER_ERROR",
+                    f"internal server error (request id {context.request_id})",
+                )
+                await response(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s",
+                orjson.dumps(
+                    {
+                        "request_id": context.request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "app_id": context.app_id,
+                    }
+                ).decode(),
+            )
+
+
+def _context(request: Request) -> RequestContext:
+    context: RequestContext = request.scope["state"]["context"]
+    return context
+
+
+class Api:
+    """The endpoints, bound to one service and one token issuer."""
+
+    def __init__(self, service: DeletionService, tokens: TokenIssuer) -> None:
+        self.service = service
+        self.tokens = tokens
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a use case off the event loop: stores block on I/O."""
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    async def _caller(self, request: Request) -> Caller:
+        header = request.headers.get("authorization")
+        if not header:
+            raise AuthenticationFailed(
+                "missing Authorization header: send Bearer <token> or Basic AppId:AppSecret"
+            )
+        scheme, _, credentials = header.partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            app_id = self.tokens.verify(credentials)
+            caller = await self._call(self.service.caller_for, app_id)
+        elif scheme.lower() == "basic" and credentials:
+            app_id, secret = _basic(credentials)
+            caller = await self._call(self.service.authenticate, app_id, secret)
+        else:
+            raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
+        _context(request).app_id = caller.app_id
+        return caller
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def token(self, request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "basic" or not credentials.strip():
+            raise AuthenticationFailed("send the AppId and AppSecret as Basic credentials")
+        app_id, secret = _basic(credentials.strip())
+        body = await _body(request)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if body and content_type != "application/x-www-form-urlencoded":
+            raise HttpError(
+                "UNSUPPORTED_MEDIA_TYPE", "send the form as application/x-www-form-urlencoded"
+            )
+        try:
+            form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
+        except (UnicodeDecodeError, ValueError):
+            raise HttpError("BAD_REQUEST", "the form body is not valid") from None
+        grant = form.get("grant_type", [])
+        if grant != ["client_credentials"]:
+            raise HttpError("BAD_REQUEST", "grant_type must be client_credentials")
+        caller = await self._call(self.service.authenticate, app_id, secret)
+        _context(request).app_id = caller.app_id
+        token, lifetime = self.tokens.issue(caller.app_id)
+        return JSONResponse(
+            {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def create(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+        body = await _body(request)
+        if not body:
+            raise HttpError("BAD_REQUEST", "the request body is missing")
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise HttpError("BAD_REQUEST", "the request body must be a JSON object")
+        unknown = sorted(set(document) - CREATE_FIELDS)
+        if unknown:
+            raise HttpError(
+                "BAD_REQUEST",
+                f"unknown field(s) {', '.join(unknown)}: expected accountId, rawEmails, "
+                "sha256Emails",
+            )
+        if "accountId" not in document:
+            raise HttpError("BAD_REQUEST", "accountId is required")
+        for field in ("rawEmails", "sha256Emails"):
+            if document.get(field) is not None and not isinstance(document[field], list):
+                raise HttpError("BAD_REQUEST", f"{field} must be a list of strings")
+        key = request.headers.get("idempotency-key")
+        task = await self._call(
+            self.service.create,
+            caller,
+            document["accountId"],
+            raw_emails=document.get("rawEmails") or (),
+            sha256_emails=document.get("sha256Emails") or (),
+            idempotency_key=key,
+        )
+        return JSONResponse(
+            task_to_api(task),
+            status_code=202,
+            headers={"Location": f"/data/deletion-requests/{task.task_id}"},
+        )
+
+    async def list(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        query = request.query_params
+        unknown = sorted(set(query) - LIST_PARAMETERS)
+        if unknown:
+            raise HttpError(
+                "BAD_REQUEST",
+                f"unknown query parameter(s) {', '.join(unknown)}: expected accountId, status, "
+                "limit, cursor",
+            )
+        for name in query:
+            if len(query.getlist(name)) > 1:
+                raise HttpError("BAD_REQUEST", f"query parameter {name} is given more than once")
+        limit_text = query.get("limit", "100")
+        if not limit_text.isdigit():
+            raise HttpError("BAD_REQUEST", "limit must be an integer between 1 and 1000")
+        page = await self._call(
+            self.service.list,
+            caller,
+            account_id=query.get("accountId"),
+            status=query.get("status"),
+            limit=int(limit_text),
+            cursor=query.get("cursor"),
+        )
+        headers = {}
+        if page.next_cursor is not None:
+            following = {k: v for k, v in query.items() if k != "cursor"}
+            following["cursor"] = page.next_cursor
+            headers["Link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
+        return JSONResponse([task_to_api(task) for task in page.tasks], headers=headers)
+
+    async def task(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            return await self.cancel(request)
+        return await self.get(request)
+
+    async def get(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        task = await self._call(self.service.get, caller, request.path_params["task_id"])
+        return JSONResponse(task_detail_to_api(task))
+
+    async def cancel(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        task = await self._call(self.service.cancel, caller, request.path_params["task_id"])
+        return JSONResponse(
+            {"data": {"message": f"successful cancelled task with taskId: {task.task_id}"}}
+        )
+
+    async def health(self, request: Request) -> Response:
+        await self._call(self.service.store.get_account, "healthz")
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+
+def _basic(credentials: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise AuthenticationFailed("Basic credentials are not valid base64") from None
+    app_id, colon, secret = decoded.partition(":")
+    if not colon or not app_id or not secret:
+        raise AuthenticationFailed("Basic credentials must be AppId:AppSecret")
+    return app_id, secret
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HttpError("PAYLOAD_TOO_LARGE", f"the request body is larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HttpError(
+                "PAYLOAD_TOO_LARGE", f"the request body is larger than {MAX_BODY} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DeletionRequestError)
+    return domain_error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HttpError)
+    return error_response(exc.error, exc.message, exc.headers)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    request_id = _context(request).request_id
+    error_log.error("store error (request id %s): %s", request_id, exc)
+    return error_response(
+        "SERVICE_UNAVAILABLE", f"the store is unavailable; try again (request id {request_id})"
+    )
+
+
+async def _starlette_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})",
+            exc.headers,
+        )
+    if exc.status_code == 404:
+        return error_response("NOT_FOUND", f"no route for {request.url.path}")
+    return error_response("BAD_REQUEST", str(exc.detail))
+
+
+def create_app(
+    service: DeletionService,
+    tokens: TokenIssuer,
+    lifespan: Callable[[Starlette], Any] | None = None,
+) -> Starlette:
+    """The HTTP API over *service*; *tokens* signs and checks bearer tokens."""
+    api = Api(service, tokens)
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        DeletionRequestError: _domain_error,
+        HttpError: _http_error,
+        StoreError: _store_error,
+        HTTPException: _starlette_error,
+    }
+    app = Starlette(
+        routes=[
+            Route("/auth/oauth2/token", api.token, methods=["POST"]),
+            Route("/data/deletion-requests/emails", api.create, methods=["POST"]),
+            Route("/data/deletion-requests", api.list, methods=["GET"]),
+            Route("/data/deletion-requests/{task_id}", api.task, methods=["GET", "DELETE"]),
+            Route("/healthz", api.health, methods=["GET"]),
+            Route("/openapi.json", api.openapi, methods=["GET"]),
+        ],
+        exception_handlers=handlers,
+        lifespan=lifespan,
+    )
+    app.add_middleware(Observability)
+    return app

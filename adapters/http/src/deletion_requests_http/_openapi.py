@@ -1,0 +1,399 @@
+"""The OpenAPI 3.1 description of the HTTP API, checked against the app by schemathesis."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from deletion_requests import MAX_IDENTIFIERS, Status
+
+TIME = {"type": ["string", "null"], "format": "date-time"}
+ACCOUNT_ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
+
+
+def _error(description: str, *names: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "x-error-names": list(names),
+    }
+
+
+ERRORS = {
+    "400": _error(
+        "The request is malformed or incomplete; the message names the field.", "BAD_REQUEST"
+    ),
+    "403": _error(
+        "Credentials are missing or wrong, the token expired, the app is revoked "
+        "(AUTHENTICATION_ERROR), or the account is not authorised (UNAUTHORIZED_ACCOUNT).",
+        "AUTHENTICATION_ERROR",
+        "UNAUTHORIZED_ACCOUNT",
+    ),
+    "404": _error("No such task for this app, or no such route.", "NOT_FOUND"),
+    "405": _error("The method is not allowed on this route.", "METHOD_NOT_ALLOWED"),
+    "410": _error(
+        "The task is past pending and ready and cannot be cancelled.", "DEADLINE_EXCEEDED"
+    ),
+    "413": _error("The request body is larger than 1 MiB.", "PAYLOAD_TOO_LARGE"),
+    "415": _error("The request body has the wrong content type.", "UNSUPPORTED_MEDIA_TYPE"),
+    "500": _error(
+        "An unexpected error; the message carries the request id.", "INTERNAL_SERVER_ERROR"
+    ),
+    "503": _error("The store is unavailable; retry.", "SERVICE_UNAVAILABLE"),
+}
+
+
+def _responses(success: dict[str, Any], *codes: str) -> dict[str, Any]:
+    return {**success, **{code: ERRORS[code] for code in ("403", "405", "500", "503", *codes)}}
+
+
+def _json(
+    schema_ref: str, description: str, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+TASK_ID = {
+    "name": "taskId",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "The task id returned when the task was created.",
+}
+
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"basicAuth": []}]
+
+
+def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task object, and the task with its history (one task's GET)."""
+    task: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "taskId",
+            "status",
+            "deletionType",
+            "creationTime",
+            "accountId",
+            "readyTime",
+            "actionedTime",
+            "cancelledTime",
+        ],
+        "properties": {
+            "taskId": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": statuses},
+            "deletionType": {"const": "emailsDeletion"},
+            "creationTime": {"type": "string", "format": "date-time"},
+            "accountId": {"type": "string"},
+            "readyTime": TIME,
+            "actionedTime": TIME,
+            "cancelledTime": TIME,
+        },
+    }
+    history_entry = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["from", "to", "at", "by"],
+        "properties": {
+            "from": {"type": "string", "enum": statuses},
+            "to": {"type": "string", "enum": statuses},
+            "at": {"type": "string", "format": "date-time"},
+            "by": {"type": "string"},
+        },
+    }
+    detail = {
+        **task,
+        "required": [*task["required"], "createdBy", "history"],
+        "properties": {
+            **task["properties"],
+            "createdBy": {"type": "string"},
+            "history": {"type": "array", "items": history_entry},
+        },
+    }
+    return task, detail
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document served at /openapi.json."""
+    statuses = [status.value for status in Status]
+    task, task_detail = _task_schemas(statuses)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "deletion-requests",
+            "version": "1.0.0",
+            "description": (
+                "Data-subject deletion requests held through a fixed lifecycle: pending (12 "
+                "days), ready (3 days, operators review), then actioned. Cancel while pending or "
+                "ready. Raw emails are hashed on arrival and never stored or echoed."
+            ),
+        },
+        "paths": {
+            "/auth/oauth2/token": {
+                "post": {
+                    "summary": "Exchange AppId/AppSecret for a bearer token (client credentials).",
+                    "operationId": "token",
+                    "security": [{"basicAuth": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "grant_type": {
+                                            "type": "string",
+                                            "enum": ["client_credentials"],
+                                        }
+                                    },
+                                    "required": ["grant_type"],
+                                }
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        {"200": _json("Token", "A bearer token valid for expires_in seconds.")},
+                        "400",
+                        "413",
+                        "415",
+                    ),
+                }
+            },
+            "/data/deletion-requests/emails": {
+                "post": {
+                    "summary": "Create a deletion request for raw and/or SHA-256 emails.",
+                    "operationId": "createEmailsDeletion",
+                    "security": SECURITY,
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "description": "A retry with the same key returns the original task.",
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CreateRequest"}
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        {
+                            "202": _json(
+                                "Task",
+                                "The task, pending.",
+                                {
+                                    "Location": {
+                                        "description": "The task's URL.",
+                                        "schema": {"type": "string"},
+                                    }
+                                },
+                            )
+                        },
+                        "400",
+                        "413",
+                        "415",
+                    ),
+                }
+            },
+            "/data/deletion-requests": {
+                "get": {
+                    "summary": "List the app's tasks, newest first.",
+                    "operationId": "listDeletionRequests",
+                    "security": SECURITY,
+                    "parameters": [
+                        {"name": "accountId", "in": "query", "schema": ACCOUNT_ID},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": statuses},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 1000,
+                                "default": 100,
+                            },
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "From the previous page's Link header.",
+                        },
+                    ],
+                    "responses": _responses(
+                        {
+                            "200": {
+                                "description": "A page of tasks; Link rel=next if there is more.",
+                                "headers": {
+                                    "Link": {
+                                        "description": '<url>; rel="next"',
+                                        "schema": {"type": "string"},
+                                    }
+                                },
+                                "content": {
+                                    "application/json": {
+                                        "schema": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Task"},
+                                        }
+                                    }
+                                },
+                            }
+                        },
+                        "400",
+                    ),
+                }
+            },
+            "/data/deletion-requests/{taskId}": {
+                "parameters": [TASK_ID],
+                "get": {
+                    "summary": "One task, with its history.",
+                    "operationId": "getDeletionRequest",
+                    "security": SECURITY,
+                    "responses": _responses(
+                        {"200": _json("TaskDetail", "The task.")}, "400", "404"
+                    ),
+                },
+                "delete": {
+                    "summary": "Cancel a pending or ready task (idempotent).",
+                    "operationId": "cancelDeletionRequest",
+                    "security": SECURITY,
+                    "responses": _responses(
+                        {"200": _json("CancelResult", "Cancelled (now or before).")},
+                        "400",
+                        "404",
+                        "410",
+                    ),
+                },
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and store check for load balancers.",
+                    "operationId": "health",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The server and its store answer.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"status": {"const": "ok"}},
+                                        "required": ["status"],
+                                    }
+                                }
+                            },
+                        },
+                        "405": ERRORS["405"],
+                        "500": ERRORS["500"],
+                        "503": ERRORS["503"],
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "operationId": "openapi",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The OpenAPI document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "405": ERRORS["405"],
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic", "description": "AppId:AppSecret"},
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+            "schemas": {
+                "CreateRequest": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["accountId"],
+                    "properties": {
+                        "accountId": ACCOUNT_ID,
+                        "rawEmails": {
+                            "type": ["array", "null"],
+                            "items": {
+                                "type": "string",
+                                "maxLength": 1000,
+                                "description": "an email address; trimmed and lower-cased, "
+                                "then hashed and dropped",
+                            },
+                            "maxItems": MAX_IDENTIFIERS,
+                        },
+                        "sha256Emails": {
+                            "type": ["array", "null"],
+                            "items": {
+                                "type": "string",
+                                "pattern": "^[A-Za-z0-9+/]{43}=$",
+                                "description": "standard base64 of a 32-byte SHA-256 digest",
+                            },
+                            "maxItems": MAX_IDENTIFIERS,
+                        },
+                    },
+                    "description": "At least one entry across rawEmails and sha256Emails.",
+                },
+                "Task": task,
+                "TaskDetail": task_detail,
+                "CancelResult": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "data": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {"message": {"type": "string"}},
+                        }
+                    },
+                },
+                "Token": {
+                    "type": "object",
+                    "required": ["access_token", "token_type", "expires_in"],
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"const": "Bearer"},
+                        "expires_in": {"type": "integer"},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["code", "error", "message"],
+                            "properties": {
+                                "code": {"type": "integer"},
+                                "error": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+            },
+        },
+    }

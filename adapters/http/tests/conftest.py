@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from deletion_requests_http import TokenIssuer, create_app
+from starlette.testclient import TestClient
+
+from deletion_requests import (
+    AccessAdmin,
+    DeletionService,
+    ManualClock,
+    MemoryStore,
+    Policy,
+)
+
+T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+KEY = "k" * 48
+
+
+def basic(app_id: str, secret: str) -> dict[str, str]:
+    token = base64.b64encode(f"{app_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class World:
+    """A service on a MemoryStore with a ManualClock, its app, and two tenants A and B."""
+
+    def __init__(self) -> None:
+        self.clock = ManualClock(T0)
+        self.store = MemoryStore()
+        self.admin = AccessAdmin(self.store, self.clock)
+        for account in ("acct-a", "acct-b", "acct-unlisted-later"):
+            self.admin.allow_account(account)
+        self.service = DeletionService(self.store, self.clock, Policy())
+        self.tokens = TokenIssuer(KEY, self.clock)
+        self.app = create_app(self.service, self.tokens)
+        self.client = TestClient(self.app, raise_server_exceptions=False)
+        app_a, self.secret_a = self.admin.create_app(["acct-a", "acct-unlisted-later"])
+        app_b, self.secret_b = self.admin.create_app(["acct-b"])
+        self.app_a, self.app_b = app_a.app_id, app_b.app_id
+        self.a = basic(self.app_a, self.secret_a)
+        self.b = basic(self.app_b, self.secret_b)
+
+    def bearer(self, headers: dict[str, str]) -> dict[str, str]:
+        response = self.client.post(
+            "/auth/oauth2/token", data={"grant_type": "client_credentials"}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def create(self, headers: dict[str, str], account: str = "acct-a", **body: object) -> dict:  # type: ignore[type-arg]
+        payload = {"accountId": account, "rawEmails": ["person@example.com"], **body}
+        response = self.client.post("/data/deletion-requests/emails", json=payload, headers=headers)
+        assert response.status_code == 202, response.text
+        result: dict = response.json()  # type: ignore[type-arg]
+        return result
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    w = World()
+    with w.client:
+        yield w

@@ -1,0 +1,126 @@
+"""The CLI: every command through click's runner, errors as one line, docs cover every command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from deletion_requests_http._cli import _all_commands, main
+
+from deletion_requests import AccessAdmin, DeletionService, ManualClock, open_store
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def run(*args: str, ok: bool = True) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_accounts_allow_list_revoke(store_url: str) -> None:
+    assert "allowed acct-1" in run("accounts", "allow", "acct-1", "--store", store_url)
+    run("accounts", "allow", "acct-2", "--store", store_url)
+    listing = run("accounts", "list", "--store", store_url)
+    assert listing.splitlines()[0].split() == ["ACCOUNT", "ALLOWED"]
+    assert "acct-1" in listing
+    assert "acct-2" in listing
+    assert "revoked acct-1" in run("accounts", "revoke", "acct-1", "--store", store_url)
+    assert "acct-1" not in run("accounts", "list", "--store", store_url)
+
+
+def test_apps_create_shows_the_secret_once(store_url: str) -> None:
+    created = json.loads(
+        run("apps", "create", "--account", "a", "--account", "b", "--json", "--store", store_url)
+    )
+    assert created["accounts"] == ["a", "b"]
+    listing = run("apps", "list", "--store", store_url)
+    assert created["appId"] in listing
+    assert created["appSecret"] not in listing
+    assert "active" in listing
+    assert "revoked" in run("apps", "revoke", created["appId"], "--store", store_url)
+    assert "revoked" in run("apps", "list", "--store", store_url)
+    human = run("apps", "create", "--account", "a", "--store", store_url)
+    assert re.search(r"AppSecret: \S{20,}", human)
+
+
+def test_advance_and_tasks_list(store_url: str, tmp_path: Path) -> None:
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=13))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        old = service.create(caller, "acct-1", raw_emails=["a@b.c"])
+        clock.advance(dt.timedelta(days=13))
+        young = service.create(caller, "acct-1", raw_emails=["d@e.f"])
+    table = run("tasks", "list", "--store", store_url)
+    assert table.splitlines()[0].split() == [
+        "TASK",
+        "ACCOUNT",
+        "STATUS",
+        "CREATED",
+        "READY",
+        "ACTIONED",
+        "CANCELLED",
+    ]
+    assert old.task_id in table
+    assert young.task_id in table
+    ready = run("tasks", "list", "--status", "ready", "--store", store_url)
+    assert old.task_id in ready
+    assert young.task_id not in ready
+    assert "moved 1 task(s)" in run("advance", "--store", store_url)
+    assert "moved 0 task(s)" in run("advance", "--store", store_url)
+    assert young.task_id in run(
+        "tasks", "list", "--account", "acct-1", "--status", "pending", "--store", store_url
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["accounts", "allow", "bad id!"], "account id must be"),
+        (["accounts", "revoke", "nobody"], "is not allow-listed"),
+        (["apps", "revoke", "app_nope"], "no app app_nope"),
+        (["tasks", "list", "--store", "ftp://x"], "no store adapter for ftp://"),
+        (["advance", "--store", "sqlite:///no/such/dir/x.db"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line_and_exit_non_zero(
+    store_url: str, args: list[str], message: str
+) -> None:
+    if "--store" not in args:
+        args = [*args, "--store", store_url]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_store_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DELETION_REQUESTS_STORE", f"sqlite:///{tmp_path}/env.db")
+    run("accounts", "allow", "acct-env")
+    assert (tmp_path / "env.db").exists()
+
+
+def test_every_command_has_help() -> None:
+    for path in _all_commands():
+        assert "Usage:" in run(*path.split(), "--help")
+
+
+def test_every_command_is_documented() -> None:
+    documented = (ROOT / "docs" / "operations.md").read_text()
+    missing = [path for path in _all_commands() if f"deletion-requests {path}" not in documented]
+    assert not missing, f"docs/operations.md does not mention: {missing}"

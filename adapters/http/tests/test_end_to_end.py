@@ -1,0 +1,142 @@
+"""The README walk-through against a real server started by the CLI on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+ACCOUNT = "2456192011195196284677"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cli(*args: str, store: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "deletion_requests_http", *args, "--store", store],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def start_server(store: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "deletion_requests_http",
+                "serve",
+                "--store",
+                store,
+                "--port",
+                str(port),
+                "--advance-interval",
+                "1",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"server did not answer: {log.read_text()}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    store = f"sqlite:///{tmp_path}/deletion-requests.db"
+    port = free_port()
+    log = tmp_path / "server.log"
+    cli("accounts", "allow", ACCOUNT, store=store)
+    process = start_server(store, port, log)
+    try:
+        yield store, f"http://127.0.0.1:{port}", log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_readme_walk_through(server: tuple[str, str, Path], tmp_path: Path) -> None:
+    store, base, log = server
+    created = json.loads(cli("apps", "create", "--account", ACCOUNT, "--json", store=store))
+    app_id, secret = created["appId"], created["appSecret"]
+
+    token = httpx.post(
+        f"{base}/auth/oauth2/token",
+        auth=(app_id, secret),
+        data={"grant_type": "client_credentials"},
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    response = httpx.post(
+        f"{base}/data/deletion-requests/emails",
+        headers=bearer,
+        json={
+            "accountId": ACCOUNT,
+            "rawEmails": ["test@test.com"],
+            "sha256Emails": ["kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU="],
+        },
+    )
+    assert response.status_code == 202, response.text
+    task_id = response.json()["taskId"]
+
+    listed = httpx.get(f"{base}/data/deletion-requests", headers=bearer).json()
+    assert [t["taskId"] for t in listed] == [task_id]
+    assert listed[0]["status"] == "pending"
+
+    cancelled = httpx.delete(f"{base}/data/deletion-requests/{task_id}", headers=bearer)
+    assert cancelled.json() == {
+        "data": {"message": f"successful cancelled task with taskId: {task_id}"}
+    }
+    shown = httpx.get(f"{base}/data/deletion-requests/{task_id}", auth=(app_id, secret)).json()
+    assert shown["status"] == "cancelled"
+    assert "cancelled" in cli("tasks", "list", store=store)
+
+    time.sleep(0.5)  # let the access log flush
+    text = log.read_text()
+    assert "test@test.com" not in text
+    assert secret not in text
+    assert token not in text
+    database = Path(store.removeprefix("sqlite:///"))
+    for path in database.parent.glob(database.name + "*"):
+        assert b"test@test.com" not in path.read_bytes()
+
+
+def test_server_says_how_to_create_an_app(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/fresh.db"
+    port = free_port()
+    log = tmp_path / "server.log"
+    process = start_server(store, port, log)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=20)
+    assert "deletion-requests apps create --account" in log.read_text()
+    assert os.path.exists(tmp_path / "fresh.db")

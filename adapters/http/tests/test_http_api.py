@@ -1,0 +1,496 @@
+"""Every endpoint, status and error of the HTTP API, through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import jwt
+import pytest
+from deletion_requests_http import MAX_BODY
+
+from deletion_requests import StoreError, hash_email
+
+from .conftest import KEY, T0, World, basic
+
+DAY = dt.timedelta(days=1)
+EMAILS = "/data/deletion-requests/emails"
+TASKS = "/data/deletion-requests"
+
+
+def assert_error(response, status: int, name: str, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == status
+    assert body["error"]["error"] == name
+    for fragment in fragments:
+        assert fragment in body["error"]["message"]
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def test_token_for_valid_credentials(world: World) -> None:
+    response = world.client.post(
+        "/auth/oauth2/token", data={"grant_type": "client_credentials"}, headers=world.a
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "Bearer"  # noqa: S105 (a token type, not a password)
+    assert body["expires_in"] == 3600
+    claims = jwt.decode(
+        body["access_token"], KEY, algorithms=["HS256"], options={"verify_exp": False}
+    )
+    assert claims["sub"] == world.app_a
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("headers", "data", "status", "name"),
+    [
+        ({}, {"grant_type": "client_credentials"}, 403, "AUTHENTICATION_ERROR"),
+        (
+            {"Authorization": "Basic !!!"},
+            {"grant_type": "client_credentials"},
+            403,
+            "AUTHENTICATION_ERROR",
+        ),
+        ("wrong-secret", {"grant_type": "client_credentials"}, 403, "AUTHENTICATION_ERROR"),
+        ("good", {"grant_type": "password"}, 400, "BAD_REQUEST"),
+        ("good", {}, 400, "BAD_REQUEST"),
+    ],
+)
+def test_token_errors(
+    world: World, headers: object, data: dict[str, str], status: int, name: str
+) -> None:
+    if headers == "good":
+        headers = world.a
+    elif headers == "wrong-secret":
+        headers = basic(world.app_a, "not-the-secret")
+    response = world.client.post("/auth/oauth2/token", data=data, headers=headers)  # type: ignore[arg-type]
+    assert_error(response, status, name)
+
+
+def test_token_form_must_be_urlencoded(world: World) -> None:
+    response = world.client.post(
+        "/auth/oauth2/token", json={"grant_type": "client_credentials"}, headers=world.a
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE", "x-www-form-urlencoded")
+
+
+def test_bearer_and_basic_both_work(world: World) -> None:
+    bearer = world.bearer(world.a)
+    task = world.create(bearer)
+    assert world.client.get(f"{TASKS}/{task['taskId']}", headers=world.a).status_code == 200
+
+
+def test_expired_token_is_refused(world: World) -> None:
+    bearer = world.bearer(world.a)
+    world.clock.advance(dt.timedelta(minutes=59))
+    assert world.client.get(TASKS, headers=bearer).status_code == 200
+    world.clock.advance(dt.timedelta(minutes=1))
+    assert_error(world.client.get(TASKS, headers=bearer), 403, "AUTHENTICATION_ERROR", "expired")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        jwt.encode(
+            {"sub": "app_x", "iss": "deletion-requests", "exp": 4102444800},
+            "another-key" * 4,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": "app_x", "iss": "deletion-requests", "exp": 4102444800}, None, algorithm="none"
+        ),
+        "not.a.jwt",
+        "",
+    ],
+)
+def test_forged_tokens_are_refused(world: World, token: str) -> None:
+    response = world.client.get(TASKS, headers={"Authorization": f"Bearer {token}"})
+    assert_error(response, 403, "AUTHENTICATION_ERROR")
+
+
+def test_forged_token_for_a_real_app_is_refused(world: World) -> None:
+    forged = jwt.encode(
+        {"sub": world.app_a, "iss": "deletion-requests", "exp": 4102444800},
+        "x" * 48,
+        algorithm="HS256",
+    )
+    response = world.client.get(TASKS, headers={"Authorization": f"Bearer {forged}"})
+    assert_error(response, 403, "AUTHENTICATION_ERROR")
+
+
+def test_revoked_app_loses_credentials_and_tokens(world: World) -> None:
+    bearer = world.bearer(world.a)
+    world.admin.revoke_app(world.app_a)
+    assert_error(world.client.get(TASKS, headers=bearer), 403, "AUTHENTICATION_ERROR")
+    assert_error(world.client.get(TASKS, headers=world.a), 403, "AUTHENTICATION_ERROR")
+    response = world.client.post(
+        "/auth/oauth2/token", data={"grant_type": "client_credentials"}, headers=world.a
+    )
+    assert_error(response, 403, "AUTHENTICATION_ERROR")
+
+
+@pytest.mark.parametrize("header", ["", "Token abc", "Bearer", "Basic", "Basic Zm9v"])
+def test_malformed_authorization_is_refused(world: World, header: str) -> None:
+    headers = {"Authorization": header} if header else {}
+    assert_error(world.client.get(TASKS, headers=headers), 403, "AUTHENTICATION_ERROR")
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+def test_create_answers_202_with_the_task_and_location(world: World) -> None:
+    response = world.client.post(
+        EMAILS,
+        json={
+            "accountId": "acct-a",
+            "rawEmails": [" Person@Example.com "],
+            "sha256Emails": ["kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU="],
+        },
+        headers=world.a,
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert list(body) == [
+        "taskId",
+        "status",
+        "deletionType",
+        "creationTime",
+        "accountId",
+        "readyTime",
+        "actionedTime",
+        "cancelledTime",
+    ]
+    assert body["status"] == "pending"
+    assert body["deletionType"] == "emailsDeletion"
+    assert body["creationTime"] == "2026-03-01T09:00:00+00:00"
+    assert body["readyTime"] is None
+    assert response.headers["location"] == f"/data/deletion-requests/{body['taskId']}"
+    assert "person" not in response.text.lower()
+    stored = world.store.get(body["taskId"])
+    assert stored is not None
+    assert stored.identifiers == {
+        hash_email("person@example.com"),
+        "kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU=",
+    }
+
+
+def test_idempotency_key_replays_the_original(world: World) -> None:
+    headers = {**world.a, "Idempotency-Key": "order-1"}
+    first = world.create(headers)
+    world.clock.advance(DAY)
+    again = world.create(headers)
+    assert again == first
+    response = world.client.post(
+        EMAILS, json={"accountId": "acct-a", "rawEmails": ["other@example.com"]}, headers=headers
+    )
+    assert_error(response, 400, "BAD_REQUEST", "Idempotency-Key")
+    assert len(world.client.get(TASKS, headers=world.a).json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"accountId": "acct-a"}, "at least one entry"),
+        ({"accountId": "acct-a", "rawEmails": []}, "at least one entry"),
+        ({"rawEmails": ["a@b.c"]}, "accountId is required"),
+        (
+            {"accountId": "acct-a", "rawEmails": ["a@b.c"], "sha256Email": ["x"]},
+            "unknown field(s) sha256Email",
+        ),
+        ({"accountId": 7, "rawEmails": ["a@b.c"]}, "accountId must be a string"),
+        ({"accountId": "acct-a", "rawEmails": "a@b.c"}, "rawEmails must be a list"),
+        ({"accountId": "acct-a", "rawEmails": [1]}, "rawEmails[0] must be a string"),
+        ({"accountId": "acct-a", "rawEmails": ["not-an-email"]}, "rawEmails[0]"),
+        (
+            {
+                "accountId": "acct-a",
+                "sha256Emails": [
+                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                ],
+            },
+            "looks like hex",
+        ),
+        ({"accountId": "acct-a", "sha256Emails": ["AAAA"]}, "sha256Emails[0]"),
+        ([1, 2], "must be a JSON object"),
+        ("text", "must be a JSON object"),
+    ],
+)
+def test_bad_bodies_are_400_and_store_nothing(world: World, body: object, fragment: str) -> None:
+    response = world.client.post(EMAILS, json=body, headers=world.a)
+    assert_error(response, 400, "BAD_REQUEST", fragment)
+    assert "not-an-email" not in response.text
+    assert world.client.get(TASKS, headers=world.a).json() == []
+
+
+def test_malformed_json_is_400(world: World) -> None:
+    response = world.client.post(
+        EMAILS, content=b'{"accountId": ', headers={**world.a, "Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "BAD_REQUEST", "not valid JSON")
+
+
+def test_missing_body_is_400(world: World) -> None:
+    response = world.client.post(EMAILS, headers={**world.a, "Content-Type": "application/json"})
+    assert_error(response, 400, "BAD_REQUEST", "missing")
+
+
+def test_wrong_content_type_is_415(world: World) -> None:
+    response = world.client.post(
+        EMAILS, content=b"accountId=acct-a", headers={**world.a, "Content-Type": "text/plain"}
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE", "application/json")
+
+
+def test_body_over_one_mebibyte_is_413(world: World) -> None:
+    big = b'{"accountId": "acct-a", "rawEmails": ["' + b"a" * MAX_BODY + b'@b.c"]}'
+    response = world.client.post(
+        EMAILS, content=big, headers={**world.a, "Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b" " * 65536
+        yield b"{}"
+
+    response = world.client.post(
+        EMAILS, content=chunks(), headers={**world.a, "Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert world.client.get(TASKS, headers=world.a).json() == []
+
+
+def test_account_not_granted_or_not_listed_is_403(world: World) -> None:
+    response = world.client.post(
+        EMAILS, json={"accountId": "acct-b", "rawEmails": ["a@b.c"]}, headers=world.a
+    )
+    assert_error(response, 403, "UNAUTHORIZED_ACCOUNT", "acct-b")
+    world.admin.revoke_account("acct-unlisted-later")
+    response = world.client.post(
+        EMAILS, json={"accountId": "acct-unlisted-later", "rawEmails": ["a@b.c"]}, headers=world.a
+    )
+    assert_error(response, 403, "UNAUTHORIZED_ACCOUNT")
+
+
+# -- list, get, cancel --------------------------------------------------------------------------
+
+
+def test_list_is_a_bare_array_newest_first_with_link_paging(world: World) -> None:
+    ids = []
+    for _ in range(5):
+        ids.append(world.create(world.a)["taskId"])
+        world.clock.advance(dt.timedelta(hours=1))
+    seen: list[str] = []
+    url = f"{TASKS}?limit=2&accountId=acct-a"
+    while url:
+        response = world.client.get(url, headers=world.a)
+        assert response.status_code == 200
+        assert isinstance(response.json(), list)
+        seen += [t["taskId"] for t in response.json()]
+        link = response.headers.get("link")
+        url = link[1 : link.index(">")] if link else ""
+        if link:
+            assert link.endswith('; rel="next"')
+    assert seen == ids[::-1]
+
+
+def test_list_filters_by_status_as_the_clock_says(world: World) -> None:
+    old = world.create(world.a)["taskId"]
+    world.clock.advance(13 * DAY)
+    young = world.create(world.a)["taskId"]
+    ready = world.client.get(f"{TASKS}?status=ready", headers=world.a).json()
+    assert [t["taskId"] for t in ready] == [old]
+    assert ready[0]["readyTime"] == (T0 + 12 * DAY).isoformat()
+    pending = world.client.get(f"{TASKS}?status=pending", headers=world.a).json()
+    assert [t["taskId"] for t in pending] == [young]
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("status=done", "status must be one of"),
+        ("cursor=zzz", "cursor is not valid"),
+        ("page=2", "unknown query parameter"),
+        ("limit=1&limit=2", "more than once"),
+    ],
+)
+def test_bad_list_queries_are_400(world: World, query: str, fragment: str) -> None:
+    assert_error(
+        world.client.get(f"{TASKS}?{query}", headers=world.a), 400, "BAD_REQUEST", fragment
+    )
+
+
+def test_get_shows_the_task_with_history(world: World) -> None:
+    task = world.create(world.a)
+    world.clock.advance(DAY)
+    world.client.delete(f"{TASKS}/{task['taskId']}", headers=world.a)
+    body = world.client.get(f"{TASKS}/{task['taskId']}", headers=world.a).json()
+    assert body["status"] == "cancelled"
+    assert body["createdBy"] == world.app_a
+    assert body["history"] == [
+        {"from": "pending", "to": "cancelled", "at": (T0 + DAY).isoformat(), "by": world.app_a}
+    ]
+
+
+def test_cancel_is_idempotent_and_keeps_the_first_time(world: World) -> None:
+    task_id = world.create(world.a)["taskId"]
+    world.clock.advance(DAY)
+    first = world.client.delete(f"{TASKS}/{task_id}", headers=world.a)
+    assert first.status_code == 200
+    assert first.json() == {
+        "data": {"message": f"successful cancelled task with taskId: {task_id}"}
+    }
+    world.clock.advance(30 * DAY)
+    again = world.client.delete(f"{TASKS}/{task_id}", headers=world.a)
+    assert again.json() == first.json()
+    task = world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()
+    assert task["cancelledTime"] == (T0 + DAY).isoformat()
+
+
+def test_cancel_fifteen_days_after_creation_is_410_and_the_task_is_actioned(world: World) -> None:
+    task_id = world.create(world.a)["taskId"]
+    world.clock.advance(15 * DAY)
+    response = world.client.delete(f"{TASKS}/{task_id}", headers=world.a)
+    assert_error(response, 410, "DEADLINE_EXCEEDED", task_id)
+    task = world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()
+    assert task["status"] == "actioned"
+    assert task["readyTime"] == (T0 + 12 * DAY).isoformat()
+    assert task["actionedTime"] == (T0 + 15 * DAY).isoformat()
+    assert task["cancelledTime"] is None
+
+
+def test_tenants_are_isolated(world: World) -> None:
+    task_id = world.create(world.a)["taskId"]
+    bearer_b = world.bearer(world.b)
+    for headers in (world.b, bearer_b):
+        assert world.client.get(TASKS, headers=headers).json() == []
+        assert_error(world.client.get(f"{TASKS}/{task_id}", headers=headers), 404, "NOT_FOUND")
+        assert_error(world.client.delete(f"{TASKS}/{task_id}", headers=headers), 404, "NOT_FOUND")
+        assert_error(
+            world.client.get(f"{TASKS}?accountId=acct-a", headers=headers),
+            403,
+            "UNAUTHORIZED_ACCOUNT",
+        )
+    assert world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()["status"] == "pending"
+
+
+def test_unknown_and_malformed_task_ids(world: World) -> None:
+    assert_error(world.client.get(f"{TASKS}/{uuid.uuid4()}", headers=world.a), 404, "NOT_FOUND")
+    assert_error(
+        world.client.get(f"{TASKS}/not-a-uuid", headers=world.a), 400, "BAD_REQUEST", "UUID"
+    )
+
+
+# -- transport errors ---------------------------------------------------------------------------
+
+
+def test_unknown_route_is_404_in_the_envelope(world: World) -> None:
+    assert_error(world.client.get("/nope"), 404, "NOT_FOUND", "/nope")
+
+
+def test_wrong_method_is_405_with_allow(world: World) -> None:
+    response = world.client.put(f"{TASKS}/{uuid.uuid4()}")
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert "DELETE" in response.headers["allow"]
+    assert_error(world.client.patch(TASKS, headers=world.a), 405, "METHOD_NOT_ALLOWED")
+    # /emails is a task id on GET: not a UUID
+    assert_error(world.client.get(EMAILS, headers=world.a), 400, "BAD_REQUEST", "UUID")
+
+
+def test_unexpected_errors_are_500_without_internals(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals: /var/lib/db password=hunter2")
+
+    world.service.store.list_tasks = explode  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        response = world.client.get(TASKS, headers=world.a)
+    assert_error(response, 500, "INTERNAL_SERVER_ERROR")
+    assert "hunter2" not in response.text
+    request_id = response.headers["x-request-id"]
+    assert request_id in response.json()["error"]["message"]
+    assert request_id in caplog.text
+    assert "hunter2" in caplog.text  # the log keeps the details for operators
+
+
+def test_store_errors_are_503(world: World) -> None:
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise StoreError("disk on fire")
+
+    world.service.store.list_tasks = unavailable  # type: ignore[method-assign]
+    response = world.client.get(TASKS, headers=world.a)
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert "disk" not in response.text
+
+
+def test_request_id_is_echoed_or_made(world: World) -> None:
+    assert (
+        world.client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
+    made = world.client.get("/healthz", headers={"X-Request-Id": "bad id\x01"}).headers[
+        "x-request-id"
+    ]
+    assert len(made) == 32
+
+
+def test_healthz_and_openapi(world: World) -> None:
+    assert world.client.get("/healthz").json() == {"status": "ok"}
+    document = world.client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    assert set(document["paths"]) == {
+        "/auth/oauth2/token",
+        EMAILS,
+        TASKS,
+        "/data/deletion-requests/{taskId}",
+        "/healthz",
+        "/openapi.json",
+    }
+
+
+# -- privacy ----------------------------------------------------------------------------------
+
+
+def test_secrets_and_raw_emails_appear_in_no_response_or_log(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = "Private.Person@Example.org"
+    texts = []
+    with caplog.at_level(logging.DEBUG):
+        token_response = world.client.post(
+            "/auth/oauth2/token", data={"grant_type": "client_credentials"}, headers=world.a
+        )
+        token = token_response.json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        created = world.client.post(
+            EMAILS, json={"accountId": "acct-a", "rawEmails": [raw]}, headers=bearer
+        )
+        bad = world.client.post(
+            EMAILS, json={"accountId": "acct-a", "rawEmails": [raw, raw + " x"]}, headers=bearer
+        )
+        task_id = created.json()["taskId"]
+        texts += [created.text, bad.text]
+        texts.append(world.client.get(TASKS, headers=bearer).text)
+        texts.append(world.client.get(f"{TASKS}/{task_id}", headers=bearer).text)
+        world.clock.advance(20 * DAY)
+        world.service.advance_due()
+        texts.append(world.client.delete(f"{TASKS}/{task_id}", headers=world.a).text)
+    for text in [*texts, caplog.text]:
+        assert world.secret_a not in text
+        assert "private.person" not in text.lower()
+    assert token not in caplog.text
+    assert world.secret_a not in token_response.text
+    stored = world.store.get(task_id)
+    assert stored is not None
+    assert "private.person" not in repr(stored).lower()
+    assert all("@" not in value for value in stored.identifiers)
