@@ -21,8 +21,6 @@ from deletion_requests_sqlite._store import TASK_COLUMNS, to_us
 
 from benchmarks._timing import median_seconds
 from deletion_requests import (
-    Account,
-    App,
     DeletionService,
     DeletionTask,
     ManualClock,
@@ -159,12 +157,12 @@ def page_latency(path: Path, count: int, samples: int, accounts: int = 10) -> li
 # -- advance_due --
 
 
-def advance_seconds(path: Path, due: int) -> float:
+def advance_seconds(path: Path, due: int, age: dt.timedelta) -> float:
+    """One `advance_due` over *due* tasks whose youngest is *age* old: 13 days moves each task
+    one step (to ready), 20 days two steps (ready, then actioned)."""
     populate(path, due, accounts=1)
     store = SqliteStore(path)
-    store.allow_account(Account("acct-0", T0))
-    store.add_app(App("app_bench", "0" * 64, frozenset({"acct-0"}), T0))
-    clock = ManualClock(T0 + dt.timedelta(seconds=due) + dt.timedelta(days=20))
+    clock = ManualClock(T0 + dt.timedelta(seconds=due) + age)
     service = DeletionService(store, clock, subscribers=[])
     start = time.perf_counter()
     moved = service.advance_due()

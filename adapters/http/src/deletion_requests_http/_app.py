@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -9,12 +10,12 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +27,7 @@ from deletion_requests import (
     Caller,
     DeletionRequestError,
     DeletionService,
+    DeletionTask,
     StoreError,
     task_detail_to_api,
     task_to_api,
@@ -118,18 +120,29 @@ def _context(request: Request) -> RequestContext:
 class Api:
     """The endpoints, bound to one service and one token issuer."""
 
-    def __init__(self, service: DeletionService, tokens: TokenIssuer) -> None:
+    def __init__(self, service: DeletionService, tokens: TokenIssuer, writers: int) -> None:
         self.service = service
         self.tokens = tokens
+        # Use cases that write run on a few dedicated threads: enough for the store to commit
+        # several at once (group commit), few enough that they do not fight the event loop for
+        # the GIL. Reads are short and run on the event loop itself.
+        self.writers = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="writer")
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a use case off the event loop: stores block on I/O."""
-        return await run_in_threadpool(function, *args, **kwargs)
+    async def _as_caller(
+        self, request: Request, use_case: Callable[[Caller], T], writes: bool = False
+    ) -> T:
+        """Authenticate, then run *use_case*: on a writer thread when it writes."""
+        context = _context(request)
+        caller = self._caller(request.headers.get("authorization"))
+        context.app_id = caller.app_id
+        if writes:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.writers, use_case, caller)
+        return use_case(caller)
 
-    async def _caller(self, request: Request) -> Caller:
-        header = request.headers.get("authorization")
+    def _caller(self, header: str | None) -> Caller:
         if not header:
             raise AuthenticationFailed(
                 "missing Authorization header: send Bearer <token> or Basic AppId:AppSecret"
@@ -137,15 +150,10 @@ class Api:
         scheme, _, credentials = header.partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
-            app_id = self.tokens.verify(credentials)
-            caller = await self._call(self.service.caller_for, app_id)
-        elif scheme.lower() == "basic" and credentials:
-            app_id, secret = _basic(credentials)
-            caller = await self._call(self.service.authenticate, app_id, secret)
-        else:
-            raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
-        _context(request).app_id = caller.app_id
-        return caller
+            return self.service.caller_for(self.tokens.verify(credentials))
+        if scheme.lower() == "basic" and credentials:
+            return self.service.authenticate(*_basic(credentials))
+        raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -154,9 +162,8 @@ class Api:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "basic" or not credentials.strip():
             raise AuthenticationFailed("send the AppId and AppSecret as Basic credentials")
-        app_id, secret = _basic(credentials.strip())
         body = await _body(request)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = _media_type(request)
         if body and content_type != "application/x-www-form-urlencoded":
             raise HttpError(
                 "UNSUPPORTED_MEDIA_TYPE", "send the form as application/x-www-form-urlencoded"
@@ -165,52 +172,31 @@ class Api:
             form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError):
             raise HttpError("BAD_REQUEST", "the form body is not valid") from None
-        grant = form.get("grant_type", [])
-        if grant != ["client_credentials"]:
+        if form.get("grant_type", []) != ["client_credentials"]:
             raise HttpError("BAD_REQUEST", "grant_type must be client_credentials")
-        caller = await self._call(self.service.authenticate, app_id, secret)
-        _context(request).app_id = caller.app_id
-        token, lifetime = self.tokens.issue(caller.app_id)
+        app_id = await self._as_caller(request, lambda caller: caller.app_id)
+        token, lifetime = self.tokens.issue(app_id)
         return JSONResponse(
             {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},
             headers={"Cache-Control": "no-store"},
         )
 
     async def create(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
         body = await _body(request)
-        if not body:
-            raise HttpError("BAD_REQUEST", "the request body is missing")
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
-        if not isinstance(document, dict):
-            raise HttpError("BAD_REQUEST", "the request body must be a JSON object")
-        unknown = sorted(set(document) - CREATE_FIELDS)
-        if unknown:
-            raise HttpError(
-                "BAD_REQUEST",
-                f"unknown field(s) {', '.join(unknown)}: expected accountId, rawEmails, "
-                "sha256Emails",
-            )
-        if "accountId" not in document:
-            raise HttpError("BAD_REQUEST", "accountId is required")
-        for field in ("rawEmails", "sha256Emails"):
-            if document.get(field) is not None and not isinstance(document[field], list):
-                raise HttpError("BAD_REQUEST", f"{field} must be a list of strings")
         key = request.headers.get("idempotency-key")
-        task = await self._call(
-            self.service.create,
-            caller,
-            document["accountId"],
-            raw_emails=document.get("rawEmails") or (),
-            sha256_emails=document.get("sha256Emails") or (),
-            idempotency_key=key,
-        )
+        media_type = _media_type(request)
+
+        def create(caller: Caller) -> DeletionTask:
+            document = _create_document(media_type, body)
+            return self.service.create(
+                caller,
+                document["accountId"],
+                raw_emails=document.get("rawEmails") or (),
+                sha256_emails=document.get("sha256Emails") or (),
+                idempotency_key=key,
+            )
+
+        task = await self._as_caller(request, create, writes=True)
         return JSONResponse(
             task_to_api(task),
             status_code=202,
@@ -218,7 +204,6 @@ class Api:
         )
 
     async def list(self, request: Request) -> Response:
-        caller = await self._caller(request)
         query = request.query_params
         unknown = sorted(set(query) - LIST_PARAMETERS)
         if unknown:
@@ -233,13 +218,15 @@ class Api:
         limit_text = query.get("limit", "100")
         if not limit_text.isdigit():
             raise HttpError("BAD_REQUEST", "limit must be an integer between 1 and 1000")
-        page = await self._call(
-            self.service.list,
-            caller,
-            account_id=query.get("accountId"),
-            status=query.get("status"),
-            limit=int(limit_text),
-            cursor=query.get("cursor"),
+        page = await self._as_caller(
+            request,
+            lambda caller: self.service.list(
+                caller,
+                account_id=query.get("accountId"),
+                status=query.get("status"),
+                limit=int(limit_text),
+                cursor=query.get("cursor"),
+            ),
         )
         headers = {}
         if page.next_cursor is not None:
@@ -249,28 +236,53 @@ class Api:
         return JSONResponse([task_to_api(task) for task in page.tasks], headers=headers)
 
     async def task(self, request: Request) -> Response:
+        task_id = request.path_params["task_id"]
         if request.method == "DELETE":
-            return await self.cancel(request)
-        return await self.get(request)
-
-    async def get(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        task = await self._call(self.service.get, caller, request.path_params["task_id"])
+            task = await self._as_caller(
+                request, lambda caller: self.service.cancel(caller, task_id), writes=True
+            )
+            return JSONResponse(
+                {"data": {"message": f"successful cancelled task with taskId: {task.task_id}"}}
+            )
+        task = await self._as_caller(request, lambda caller: self.service.get(caller, task_id))
         return JSONResponse(task_detail_to_api(task))
 
-    async def cancel(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        task = await self._call(self.service.cancel, caller, request.path_params["task_id"])
-        return JSONResponse(
-            {"data": {"message": f"successful cancelled task with taskId: {task.task_id}"}}
-        )
-
     async def health(self, request: Request) -> Response:
-        await self._call(self.service.store.get_account, "healthz")
+        self.service.store.get_account("healthz")
         return JSONResponse({"status": "ok"})
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document())
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _create_document(media_type: str, body: bytes) -> dict[str, Any]:
+    """The create request's JSON object, checked for shape; the core checks the values."""
+    if media_type != "application/json":
+        raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+    if not body:
+        raise HttpError("BAD_REQUEST", "the request body is missing")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise HttpError("BAD_REQUEST", "the request body must be a JSON object")
+    unknown = sorted(set(document) - CREATE_FIELDS)
+    if unknown:
+        raise HttpError(
+            "BAD_REQUEST",
+            f"unknown field(s) {', '.join(unknown)}: expected accountId, rawEmails, sha256Emails",
+        )
+    if "accountId" not in document:
+        raise HttpError("BAD_REQUEST", "accountId is required")
+    for field in ("rawEmails", "sha256Emails"):
+        if document.get(field) is not None and not isinstance(document[field], list):
+            raise HttpError("BAD_REQUEST", f"{field} must be a list of strings")
+    return document
 
 
 def _basic(credentials: str) -> tuple[str, str]:
@@ -335,9 +347,11 @@ def create_app(
     service: DeletionService,
     tokens: TokenIssuer,
     lifespan: Callable[[Starlette], Any] | None = None,
+    writers: int = 4,
 ) -> Starlette:
-    """The HTTP API over *service*; *tokens* signs and checks bearer tokens."""
-    api = Api(service, tokens)
+    """The HTTP API over *service*; *tokens* signs and checks bearer tokens; *writers* threads
+    run the use cases that write."""
+    api = Api(service, tokens, writers)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         DeletionRequestError: _domain_error,
         HttpError: _http_error,

@@ -61,6 +61,16 @@ def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[int, int, str, 
     ]
 
 
+class _PendingAdd:
+    __slots__ = ("done", "error", "key", "task")
+
+    def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
+        self.task = task
+        self.key = key
+        self.done = False
+        self.error: Exception | None = None
+
+
 class SqliteStore(Store):
     """Tasks, accounts and apps in one SQLite file.
 
@@ -92,6 +102,11 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # Writers of this process queue on this lock rather than on SQLite's busy handler,
+        # which sleeps; other processes still wait on busy_timeout.
+        self._write_lock = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_PendingAdd] = []
         self._closed = False
         with self._translated("open"):
             migrate(self._connection(), self.path)
@@ -124,7 +139,7 @@ class SqliteStore(Store):
 
     @contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        with self._translated(what):
+        with self._write_lock, self._translated(what):
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -213,46 +228,86 @@ class SqliteStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        with self._write("add") as conn:
-            if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone():
-                raise DuplicateTask(f"task {task.task_id} already exists")
-            if idempotency_key is not None:
-                bound = conn.execute(
-                    "SELECT task_id FROM idempotency_keys WHERE scope = ? AND key = ?",
-                    idempotency_key,
-                ).fetchone()
-                if bound is not None:
-                    raise IdempotencyKeyConflict(bound[0])
-            cursor = conn.execute(
-                f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                (
-                    task.task_id,
-                    task.account_id,
-                    task.status.value,
-                    to_us(task.creation_time),
-                    _opt_us(task.ready_time),
-                    _opt_us(task.actioned_time),
-                    _opt_us(task.cancelled_time),
-                    task.created_by,
-                    task.version,
-                ),
+        # Group commit: adds from concurrent threads queue up; whichever thread takes the write
+        # lock next writes every queued add in one transaction (a savepoint each, so one add's
+        # failure is its own), commits once, and so acknowledges them all. Each add still
+        # returns only after the commit that holds it.
+        pending = _PendingAdd(task, idempotency_key)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._write_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._add_batch(batch)
+        if pending.error is not None:
+            raise pending.error
+
+    def _add_batch(self, batch: list[_PendingAdd]) -> None:
+        try:
+            with self._write("add") as conn:
+                for item in batch:
+                    conn.execute("SAVEPOINT one_add")
+                    try:
+                        self._insert(conn, item.task, item.key)
+                    except (DuplicateTask, IdempotencyKeyConflict) as exc:
+                        conn.execute("ROLLBACK TO one_add")
+                        item.error = exc
+                    conn.execute("RELEASE one_add")
+        except StoreError as exc:
+            for item in batch:
+                item.error = item.error or exc
+        except BaseException as exc:
+            for item in batch:
+                item.error = item.error or StoreError(f"sqlite store {self.path}: add failed")
+            raise exc
+        finally:
+            for item in batch:
+                item.done = True
+
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection, task: DeletionTask, idempotency_key: tuple[str, str] | None
+    ) -> None:
+        if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone():
+            raise DuplicateTask(f"task {task.task_id} already exists")
+        if idempotency_key is not None:
+            bound = conn.execute(
+                "SELECT task_id FROM idempotency_keys WHERE scope = ? AND key = ?",
+                idempotency_key,
+            ).fetchone()
+            if bound is not None:
+                raise IdempotencyKeyConflict(bound[0])
+        cursor = conn.execute(
+            f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (
+                task.task_id,
+                task.account_id,
+                task.status.value,
+                to_us(task.creation_time),
+                _opt_us(task.ready_time),
+                _opt_us(task.actioned_time),
+                _opt_us(task.cancelled_time),
+                task.created_by,
+                task.version,
+            ),
+        )
+        row_id = cursor.lastrowid
+        assert row_id is not None
+        conn.executemany(
+            "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
+            [(row_id, value) for value in sorted(task.identifiers)],
+        )
+        conn.executemany(
+            "INSERT INTO task_history (task, seq, source, dest, at_us, by) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            _history_rows(row_id, task),
+        )
+        if idempotency_key is not None:
+            conn.execute(
+                "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (?, ?, ?)",
+                (*idempotency_key, task.task_id),
             )
-            row_id = cursor.lastrowid
-            assert row_id is not None
-            conn.executemany(
-                "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
-                [(row_id, value) for value in sorted(task.identifiers)],
-            )
-            conn.executemany(
-                "INSERT INTO task_history (task, seq, source, dest, at_us, by) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                _history_rows(row_id, task),
-            )
-            if idempotency_key is not None:
-                conn.execute(
-                    "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (?, ?, ?)",
-                    (*idempotency_key, task.task_id),
-                )
 
     def get(self, task_id: str) -> DeletionTask | None:
         with self._read("get") as conn:

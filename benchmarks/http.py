@@ -1,0 +1,248 @@
+"""HTTP benchmark: the real server (uvicorn, one worker, SQLite, durable commits) against a bare
+Starlette app, in one run, with wrk as the load generator (`apt-get install wrk`).
+
+Run: uv run python -m benchmarks.http [--rounds 5] [--seconds 8] [--big 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+
+from benchmarks.storage import T0, populate
+from deletion_requests import AccessAdmin, open_store
+from deletion_requests._cursor import encode_cursor
+
+WRK_DIR = Path(__file__).parent / "wrk"
+MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running(command: list[str], port: int, log: Path) -> Iterator[str]:
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def real_server(store: str, log: Path) -> tuple[list[str], int]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "deletion_requests_http",
+        "serve",
+        "--store",
+        store,
+        "--port",
+        str(port),
+        "--advance-interval",
+        "3600",
+    ]
+    return command, port
+
+
+def bare_server(log: Path) -> tuple[list[str], int]:
+    port = free_port()
+    return [sys.executable, "-m", "benchmarks._bare_app", str(port)], port
+
+
+def wrk(script: str, url: str, seconds: int, connections: int, **env: str) -> dict[str, int]:
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(WRK_DIR / script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "WRK_DIR": str(WRK_DIR), **env},
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
+    report: dict[str, int] = json.loads(line)
+    if report["non_2xx"] or report["socket_errors"]:
+        raise RuntimeError(f"wrk saw errors: {report}\n{result.stdout}")
+    return report
+
+
+def rate(report: dict[str, int]) -> float:
+    return report["requests"] / (report["duration_us"] / 1e6)
+
+
+def make_app(store_url: str, accounts: list[str]) -> str:
+    """Allow the accounts, create an app for them; the Basic Authorization header value."""
+    with open_store(store_url) as store:
+        admin = AccessAdmin(store)
+        for account in accounts:
+            admin.allow_account(account)
+        app, secret = admin.create_app(accounts)
+    return "Basic " + base64.b64encode(f"{app.app_id}:{secret}".encode()).decode()
+
+
+def bearer(base: str, basic: str) -> str:
+    response = httpx.post(
+        f"{base}/auth/oauth2/token",
+        headers={"Authorization": basic},
+        data={"grant_type": "client_credentials"},
+    )
+    return "Bearer " + response.json()["access_token"]
+
+
+def create_throughput(directory: Path, rounds: int, seconds: int, connections: int) -> None:
+    store = f"sqlite:///{directory}/create.db"
+    basic = make_app(store, ["acct-0"])
+    log = directory / "servers.log"
+    ratios, real_rates, bare_rates = [], [], []
+    real_command, real_port = real_server(store, log)
+    bare_command, bare_port = bare_server(log)
+    with (
+        running(real_command, real_port, log) as real,
+        running(bare_command, bare_port, log) as bare,
+    ):
+        for _ in range(rounds):
+            b = rate(wrk("create.lua", bare, seconds, connections, AUTH=basic, ACCOUNT="acct-0"))
+            r = rate(wrk("create.lua", real, seconds, connections, AUTH=basic, ACCOUNT="acct-0"))
+            bare_rates.append(b)
+            real_rates.append(r)
+            ratios.append(r / b)
+    print(f"create, {connections} connections, {rounds} rounds of {seconds}s each:")
+    print(f"  bare Starlette {statistics.median(bare_rates):8.0f} req/s (median)")
+    print(
+        f"  real server    {statistics.median(real_rates):8.0f} req/s (median), "
+        f"{statistics.median(ratios):.2f}x bare (median of per-round ratios; "
+        f"rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+    )
+
+
+def list_paths(count: int, accounts: int, samples: int = 500) -> list[str]:
+    rng = random.Random(11)
+    paths = []
+    for sample in range(samples):
+        query = "accountId=acct-0&limit=100"
+        if sample % 2:
+            depth = rng.randrange(101 * accounts, count)
+            cursor = encode_cursor((T0 + dt.timedelta(seconds=depth), MAX_UUID))
+            query += f"&cursor={cursor}"
+        paths.append(f"/data/deletion-requests?{query}")
+    return paths
+
+
+def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) -> None:
+    accounts = 10
+    results: dict[int, list[dict[str, int]]] = {}
+    servers = []
+    for count in counts:
+        path = directory / f"list-{count}.db"
+        populate(path, count, accounts)
+        basic = make_app(f"sqlite:///{path}", ["acct-0"])
+        paths_file = directory / f"paths-{count}.txt"
+        paths_file.write_text("\n".join(list_paths(count, accounts)) + "\n")
+        servers.append((count, f"sqlite:///{path}", basic, paths_file))
+    log = directory / "servers.log"
+    for _ in range(rounds):
+        for count, store, basic, paths_file in servers:
+            command, port = real_server(store, log)
+            with running(command, port, log) as base:
+                wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=str(paths_file))  # warm up
+                report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=str(paths_file))
+                results.setdefault(count, []).append(report)
+    print(
+        f"GET a page of 100 (half first pages, half deep cursors), 4 connections, {rounds} rounds:"
+    )
+    p99s = {}
+    for count, reports in results.items():
+        p99s[count] = statistics.median(r["p99_us"] for r in reports)
+        p50 = statistics.median(r["p50_us"] for r in reports)
+        print(
+            f"  at {count:>8} tasks: p50 {p50 / 1000:.2f} ms, p99 {p99s[count] / 1000:.2f} ms, "
+            f"{statistics.median(rate(r) for r in reports):.0f} req/s (medians)"
+        )
+    small, big = counts
+    print(f"  p99 ratio {big} / {small}: {p99s[big] / p99s[small]:.2f}x")
+
+
+def auth_cost(directory: Path, rounds: int, seconds: int) -> None:
+    store = f"sqlite:///{directory}/auth.db"
+    basic = make_app(store, ["acct-0"])
+    paths_file = directory / "auth-paths.txt"
+    paths_file.write_text("/data/deletion-requests?limit=10\n")
+    log = directory / "servers.log"
+    command, port = real_server(store, log)
+    rates: dict[str, list[float]] = {"Basic": [], "Bearer": []}
+    with running(command, port, log) as base:
+        token = bearer(base, basic)
+        for _ in range(rounds):
+            for name, header in (("Basic", basic), ("Bearer", token)):
+                report = wrk("list.lua", base, seconds, 8, AUTH=header, PATHS_FILE=str(paths_file))
+                rates[name].append(rate(report))
+    basic_rate = statistics.median(rates["Basic"])
+    bearer_rate = statistics.median(rates["Bearer"])
+    print(f"authenticated GET (empty list), 8 connections, {rounds} rounds:")
+    print(
+        f"  Basic  {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
+        f"Bearer/Basic {bearer_rate / basic_rate:.2f}x (medians)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["create", "list", "auth"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        directory = Path(tmp)
+        if args.only in (None, "create"):
+            create_throughput(directory, args.rounds, args.seconds, args.connections)
+        if args.only in (None, "auth"):
+            auth_cost(directory, args.rounds, args.seconds)
+        if args.only in (None, "list"):
+            list_latency(directory, [args.small, args.big], args.rounds, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
