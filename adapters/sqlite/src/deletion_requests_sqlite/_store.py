@@ -453,8 +453,8 @@ class SqliteStore(Store):
             )
 
     def get_account(self, account_id: str) -> Account | None:
-        with self._read("get_account") as conn:
-            row = conn.execute(
+        with self._translated("get_account"):
+            row = self._connection().execute(
                 "SELECT account_id, allowed_us FROM accounts WHERE account_id = ?", (account_id,)
             ).fetchone()
         return None if row is None else Account(row[0], from_us(row[1]))
@@ -480,26 +480,29 @@ class SqliteStore(Store):
             )
 
     def _apps(self, where: str, args: tuple[str, ...]) -> list[App]:
-        with self._read("apps") as conn:
-            rows = conn.execute(
-                "SELECT app_id, secret_digest, created_us, revoked FROM apps "  # noqa: S608
-                f"{where} ORDER BY app_id",
+        # One statement, so one snapshot without an explicit transaction: this runs on every
+        # authenticated request.
+        with self._translated("apps"):
+            rows = self._connection().execute(
+                "SELECT a.app_id, a.secret_digest, a.created_us, a.revoked, g.account_id "  # noqa: S608
+                f"FROM apps a LEFT JOIN app_accounts g ON g.app_id = a.app_id {where} "
+                "ORDER BY a.app_id",
                 args,
             ).fetchall()
-            grants: dict[str, set[str]] = {row[0]: set() for row in rows}
-            for app_id, account in conn.execute(
-                f"SELECT app_id, account_id FROM app_accounts {where}",  # noqa: S608
-                args,
-            ):
-                if app_id in grants:
-                    grants[app_id].add(account)
+        apps: dict[str, tuple[str, int, int]] = {}
+        grants: dict[str, set[str]] = {}
+        for app_id, digest, created, revoked, account in rows:
+            apps[app_id] = (digest, created, revoked)
+            grants.setdefault(app_id, set())
+            if account is not None:
+                grants[app_id].add(account)
         return [
             App(app_id, digest, frozenset(grants[app_id]), from_us(created), bool(revoked))
-            for app_id, digest, created, revoked in rows
+            for app_id, (digest, created, revoked) in apps.items()
         ]
 
     def get_app(self, app_id: str) -> App | None:
-        found = self._apps("WHERE app_id = ?", (app_id,))
+        found = self._apps("WHERE a.app_id = ?", (app_id,))
         return found[0] if found else None
 
     def list_apps(self) -> list[App]:
