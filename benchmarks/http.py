@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from benchmarks.storage import T0, populate
+from benchmarks.storage import populate
 from deletion_requests import AccessAdmin, open_store
 from deletion_requests._cursor import encode_cursor
 
@@ -155,14 +155,14 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
     )
 
 
-def list_paths(count: int, accounts: int, samples: int = 500) -> list[str]:
+def list_paths(count: int, accounts: int, start: dt.datetime, samples: int = 500) -> list[str]:
     rng = random.Random(11)
     paths = []
     for sample in range(samples):
         query = "accountId=acct-0&limit=100"
         if sample % 2:
             depth = rng.randrange(101 * accounts, count)
-            cursor = encode_cursor((T0 + dt.timedelta(seconds=depth), MAX_UUID))
+            cursor = encode_cursor((start + dt.timedelta(seconds=depth), MAX_UUID))
             query += f"&cursor={cursor}"
         paths.append(f"/data/deletion-requests?{query}")
     return paths
@@ -174,10 +174,13 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     servers = []
     for count in counts:
         path = directory / f"list-{count}.db"
-        populate(path, count, accounts)
+        # Created over the last `count` seconds (under 12 days): pending and up to date, as a
+        # server with its background advance sees them; stale tasks would measure catch-up.
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=count + 3600)
+        populate(path, count, accounts, start)
         basic = make_app(f"sqlite:///{path}", ["acct-0"])
         paths_file = directory / f"paths-{count}.txt"
-        paths_file.write_text("\n".join(list_paths(count, accounts)) + "\n")
+        paths_file.write_text("\n".join(list_paths(count, accounts, start)) + "\n")
         servers.append((count, f"sqlite:///{path}", basic, paths_file))
     log = directory / "servers.log"
     for _ in range(rounds):

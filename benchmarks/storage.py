@@ -99,8 +99,8 @@ def add_ratio(directory: Path, ops: int, rounds: int, synchronous: str) -> tuple
 # -- list pages at scale --
 
 
-def populate(path: Path, count: int, accounts: int = 10) -> None:
-    """Bulk-load *count* tasks spread over *accounts* accounts (untimed)."""
+def populate(path: Path, count: int, accounts: int = 10, start: dt.datetime = T0) -> None:
+    """Bulk-load *count* pending tasks, one a second from *start*, over *accounts* accounts."""
     SqliteStore(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
@@ -110,7 +110,15 @@ def populate(path: Path, count: int, accounts: int = 10) -> None:
         task_id = str(uuid.uuid4())
         account = f"acct-{index % accounts}"
         batch_tasks.append(
-            (index + 1, task_id, account, "pending", to_us(T0) + index * 1_000_000, "app_bench", 1)
+            (
+                index + 1,
+                task_id,
+                account,
+                "pending",
+                to_us(start) + index * 1_000_000,
+                "app_bench",
+                1,
+            )
         )
         batch_ids.append((index + 1, f"{index:043d}="))
         if len(batch_tasks) == 50_000:

@@ -108,6 +108,26 @@ class TaskStore(abc.ABC):
         that moves the returned tasks and calls again makes progress.
         """
 
+    def transition_due(
+        self,
+        pending_cutoff: dt.datetime,
+        ready_cutoff: dt.datetime,
+        limit: int,
+        step: Callable[[DeletionTask], DeletionTask],
+    ) -> list[tuple[DeletionTask, DeletionTask]]:
+        """Claim up to `limit` due tasks (as `due` picks them), write `step(task)` for each by
+        compare-and-set, and return the (before, after) pairs that were written.
+
+        `step` returns a task's successor version (or the task itself when there is nothing to
+        do). This default reads with `due` and writes with `update`: correct under concurrency,
+        since a lost compare-and-set writes nothing. Stores that can lock rows override it so
+        that concurrent callers take different tasks instead of racing for the same ones.
+        """
+        changes = [(task, step(task)) for task in self.due(pending_cutoff, ready_cutoff, limit)]
+        changes = [(old, new) for old, new in changes if new is not old]
+        rejected = self.update([new for _, new in changes])
+        return [(old, new) for old, new in changes if new.task_id not in rejected]
+
 
 class AccessStore(abc.ABC):
     """Where allow-listed accounts, apps and server settings live. Every write is atomic."""

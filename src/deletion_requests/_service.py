@@ -231,18 +231,19 @@ class DeletionService:
         idle_rounds = 0
         now = self.clock.now()
         while idle_rounds < 3:
-            due = self.store.due(
-                now - self.policy.pending_period, now - self.policy.cancel_period, self.batch_size
+            written = self.store.transition_due(
+                now - self.policy.pending_period,
+                now - self.policy.cancel_period,
+                self.batch_size,
+                lambda task: lifecycle.catch_up(task, now, self.policy),
             )
-            if not due:
-                break
-            changes = [(old, lifecycle.catch_up(old, now, self.policy)) for old in due]
-            changes = [(old, new) for old, new in changes if new is not old]
-            rejected = self.store.update([new for _, new in changes])
-            written = [(old, new) for old, new in changes if new.task_id not in rejected]
             for old, new in written:
                 self._publish(old, new)
             moved += len(written)
+            if not written and not self.store.due(
+                now - self.policy.pending_period, now - self.policy.cancel_period, 1
+            ):
+                break
             idle_rounds = 0 if written else idle_rounds + 1
         return moved
 

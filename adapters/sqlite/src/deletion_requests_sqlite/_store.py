@@ -454,9 +454,14 @@ class SqliteStore(Store):
 
     def get_account(self, account_id: str) -> Account | None:
         with self._translated("get_account"):
-            row = self._connection().execute(
-                "SELECT account_id, allowed_us FROM accounts WHERE account_id = ?", (account_id,)
-            ).fetchone()
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT account_id, allowed_us FROM accounts WHERE account_id = ?",
+                    (account_id,),
+                )
+                .fetchone()
+            )
         return None if row is None else Account(row[0], from_us(row[1]))
 
     def list_accounts(self) -> list[Account]:
@@ -483,12 +488,16 @@ class SqliteStore(Store):
         # One statement, so one snapshot without an explicit transaction: this runs on every
         # authenticated request.
         with self._translated("apps"):
-            rows = self._connection().execute(
-                "SELECT a.app_id, a.secret_digest, a.created_us, a.revoked, g.account_id "  # noqa: S608
-                f"FROM apps a LEFT JOIN app_accounts g ON g.app_id = a.app_id {where} "
-                "ORDER BY a.app_id",
-                args,
-            ).fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT a.app_id, a.secret_digest, a.created_us, a.revoked, g.account_id "  # noqa: S608
+                    f"FROM apps a LEFT JOIN app_accounts g ON g.app_id = a.app_id {where} "
+                    "ORDER BY a.app_id",
+                    args,
+                )
+                .fetchall()
+            )
         apps: dict[str, tuple[str, int, int]] = {}
         grants: dict[str, set[str]] = {}
         for app_id, digest, created, revoked, account in rows:

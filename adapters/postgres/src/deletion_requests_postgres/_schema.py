@@ -1,0 +1,88 @@
+"""The schema, created and migrated on open under an advisory lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from deletion_requests import StoreError
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE tasks (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        task_id text NOT NULL UNIQUE,
+        account_id text NOT NULL,
+        status text NOT NULL,
+        creation_time timestamptz NOT NULL,
+        ready_time timestamptz,
+        actioned_time timestamptz,
+        cancelled_time timestamptz,
+        created_by text NOT NULL,
+        version integer NOT NULL
+    );
+    CREATE INDEX tasks_by_account_newest
+        ON tasks (account_id, creation_time DESC, task_id DESC);
+    CREATE INDEX tasks_due ON tasks (status, creation_time)
+        WHERE status IN ('pending', 'ready');
+    CREATE TABLE task_identifiers (
+        task bigint NOT NULL REFERENCES tasks (id),
+        hash text NOT NULL,
+        PRIMARY KEY (task, hash)
+    );
+    CREATE TABLE task_history (
+        task bigint NOT NULL REFERENCES tasks (id),
+        seq integer NOT NULL,
+        source text NOT NULL,
+        dest text NOT NULL,
+        at timestamptz NOT NULL,
+        by text NOT NULL,
+        PRIMARY KEY (task, seq)
+    );
+    CREATE TABLE idempotency_keys (
+        scope text NOT NULL,
+        key text NOT NULL,
+        task_id text NOT NULL REFERENCES tasks (task_id),
+        PRIMARY KEY (scope, key)
+    );
+    CREATE TABLE accounts (
+        account_id text PRIMARY KEY,
+        allowed_time timestamptz NOT NULL
+    );
+    CREATE TABLE apps (
+        app_id text PRIMARY KEY,
+        secret_digest text NOT NULL,
+        created_time timestamptz NOT NULL,
+        revoked boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE app_accounts (
+        app_id text NOT NULL REFERENCES apps (app_id),
+        account_id text NOT NULL,
+        PRIMARY KEY (app_id, account_id)
+    );
+    CREATE TABLE settings (name text PRIMARY KEY, value text NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+LOCK_KEY = 0x6465_6C72  # "delr": the advisory lock replicas take to migrate one at a time
+
+
+def migrate(conn: psycopg.Connection[tuple[Any, ...]], schema: str, where: str) -> None:
+    """Bring *schema* to `SCHEMA_VERSION` in one transaction, one replica at a time."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0] or 0) if row else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} was written by a newer deletion-requests-postgres (schema version "
+                f"{current}; this one knows up to {SCHEMA_VERSION}): upgrade the package"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            conn.execute(MIGRATIONS[version - 1].encode())
+            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))

@@ -1,0 +1,481 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors, sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from deletion_requests import (
+    Account,
+    App,
+    DeletionTask,
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    Status,
+    Store,
+    StoreError,
+    TaskQuery,
+    Transition,
+)
+
+from ._schema import migrate
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+TASK_COLUMNS = (
+    "t.id, t.task_id, t.account_id, t.status, t.creation_time, t.ready_time, t.actioned_time, "
+    "t.cancelled_time, t.created_by, t.version"
+)
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresStore(Store):
+    """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
+
+    - Every write is one transaction (`synchronous_commit` decides durability: on by default).
+    - Compare-and-set on the task's version; `transition_due` claims due rows with
+      `FOR UPDATE SKIP LOCKED`, so concurrent advancers (other servers, cron) take different
+      tasks and no transition is applied twice.
+    - Listing is a keyset scan per account (one `LATERAL` query), O(accounts x page).
+    - psycopg errors arrive as `StoreError`. A lost connection is retried once for reads; for a
+      write it is reported as a `StoreError` (the write may or may not have committed: retry
+      with the same Idempotency-Key), never as a success.
+    """
+
+    def __init__(self, conninfo: str, schema: str = "public", pool_size: int = 10) -> None:
+        if not _SCHEMA.fullmatch(schema):
+            raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        self.schema = schema
+        self._where = _redacted(conninfo)
+        try:
+            with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
+                migrate(conn, schema, self._where)
+            self._pool = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": False, "connect_timeout": 10},
+                configure=self._configure,
+                check=ConnectionPool.check_connection,
+                open=True,
+                timeout=30,
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"postgres store {self._where}: cannot open: {exc}") from exc
+
+    def _configure(self, conn: Conn) -> None:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.commit()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Conn]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except (DuplicateTask, IdempotencyKeyConflict):
+            raise
+        except psycopg.OperationalError as exc:
+            raise StoreError(
+                f"postgres store {self._where}: {what}: the connection failed; the write may "
+                f"or may not have committed ({exc})"
+            ) from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+
+    def _read(self, what: str, work: Callable[[Conn], Any]) -> Any:
+        for attempt in (1, 2):
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    return work(conn)
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+            except (psycopg.Error, PoolTimeout) as exc:
+                raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    # -- rows <-> tasks ------------------------------------------------------------------------
+
+    def _tasks(self, conn: Conn, rows: list[tuple[Any, ...]]) -> list[DeletionTask]:
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
+        history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
+        for row_id, value in conn.execute(
+            "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
+        ):
+            identifiers[row_id].add(value)
+        for row_id, source, dest, at, by in conn.execute(
+            "SELECT task, source, dest, at, by FROM task_history WHERE task = ANY(%s) "
+            "ORDER BY task, seq",
+            (ids,),
+        ):
+            history[row_id].append(Transition(source, dest, at, by))
+        found = []
+        for row in rows:
+            row_id, task_id, account, status, created, ready, actioned, cancelled, by, version = row
+            try:
+                found.append(
+                    DeletionTask(
+                        task_id=task_id,
+                        account_id=account,
+                        status=Status(status),
+                        creation_time=created,
+                        identifiers=frozenset(identifiers[row_id]),
+                        ready_time=ready,
+                        actioned_time=actioned,
+                        cancelled_time=cancelled,
+                        created_by=by,
+                        version=version,
+                        history=tuple(history[row_id]),
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                raise StoreError(
+                    f"postgres store {self._where}: tasks row {task_id!r} cannot be read: {exc}"
+                ) from exc
+        return found
+
+    @staticmethod
+    def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[Any, ...]]:
+        return [
+            (row_id, seq, step.source.value, step.dest.value, step.at, step.by)
+            for seq, step in enumerate(task.history)
+        ]
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
+        with self._write("add") as conn:
+            if idempotency_key is not None:
+                # Serialise adds of one key, so that two racing adds cannot both bind it.
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", idempotency_key
+                )
+            if conn.execute("SELECT 1 FROM tasks WHERE task_id = %s", (task.task_id,)).fetchone():
+                raise DuplicateTask(f"task {task.task_id} already exists")
+            if idempotency_key is not None:
+                bound = conn.execute(
+                    "SELECT task_id FROM idempotency_keys WHERE scope = %s AND key = %s",
+                    idempotency_key,
+                ).fetchone()
+                if bound is not None:
+                    raise IdempotencyKeyConflict(bound[0])
+            try:
+                row = conn.execute(
+                    "INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, "
+                    "actioned_time, cancelled_time, created_by, version) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (
+                        task.task_id,
+                        task.account_id,
+                        task.status.value,
+                        task.creation_time,
+                        task.ready_time,
+                        task.actioned_time,
+                        task.cancelled_time,
+                        task.created_by,
+                        task.version,
+                    ),
+                ).fetchone()
+            except errors.UniqueViolation:
+                raise DuplicateTask(f"task {task.task_id} already exists") from None
+            assert row is not None
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO task_identifiers (task, hash) VALUES (%s, %s)",
+                    [(row[0], value) for value in sorted(task.identifiers)],
+                )
+                cursor.executemany(
+                    "INSERT INTO task_history (task, seq, source, dest, at, by) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    self._history_rows(row[0], task),
+                )
+            if idempotency_key is not None:
+                conn.execute(
+                    "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (%s, %s, %s)",
+                    (*idempotency_key, task.task_id),
+                )
+
+    def get(self, task_id: str) -> DeletionTask | None:
+        def work(conn: Conn) -> list[DeletionTask]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
+                (task_id,),
+            ).fetchall()
+            return self._tasks(conn, rows)
+
+        found: list[DeletionTask] = self._read("get", work)
+        return found[0] if found else None
+
+    def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
+        def work(conn: Conn) -> list[DeletionTask]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM idempotency_keys k "  # noqa: S608
+                "JOIN tasks t ON t.task_id = k.task_id WHERE k.scope = %s AND k.key = %s",
+                (scope, key),
+            ).fetchall()
+            return self._tasks(conn, rows)
+
+        found: list[DeletionTask] = self._read("find_by_idempotency_key", work)
+        return found[0] if found else None
+
+    def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        if not query.accounts:
+            return []
+        conditions = ["t.account_id = a.account"]
+        args: list[Any] = [sorted(query.accounts)]
+        if query.cancelled is True:
+            conditions.append("t.cancelled_time IS NOT NULL")
+        elif query.cancelled is False:
+            conditions.append("t.cancelled_time IS NULL")
+        if query.created_after is not None:
+            conditions.append("t.creation_time > %s")
+            args.append(query.created_after)
+        if query.created_at_or_before is not None:
+            conditions.append("t.creation_time <= %s")
+            args.append(query.created_at_or_before)
+        if query.before is not None:
+            conditions.append("(t.creation_time, t.task_id) < (%s, %s)")
+            args.extend(query.before)
+        args += [query.limit, query.limit]
+        statement = (
+            f"SELECT page.* FROM unnest(%s::text[]) AS a(account) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t "
+            f"WHERE {' AND '.join(conditions)} "
+            "ORDER BY t.creation_time DESC, t.task_id DESC LIMIT %s) AS page "
+            "ORDER BY page.creation_time DESC, page.task_id DESC LIMIT %s"
+        )
+
+        def work(conn: Conn) -> list[DeletionTask]:
+            return self._tasks(conn, conn.execute(statement, args).fetchall())
+
+        found: list[DeletionTask] = self._read("list", work)
+        return found
+
+    def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        if not tasks:
+            return frozenset()
+        with self._write("update") as conn:
+            written = self._update(conn, tasks)
+        return frozenset(t.task_id for t in tasks if t.task_id not in written)
+
+    def _update(self, conn: Conn, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+        ids = [task.task_id for task in tasks]
+        if len(set(ids)) != len(ids):  # the same task twice: in order, as separate writers
+            written: dict[str, int] = {}
+            for task in tasks:
+                written.update(self._update(conn, [task]))
+            return written
+        rows = conn.execute(
+            "UPDATE tasks AS t SET status = n.status, ready_time = n.ready_time, "
+            "actioned_time = n.actioned_time, cancelled_time = n.cancelled_time, "
+            "version = n.version "
+            "FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
+            "%s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[]) "
+            "AS n(task_id, status, ready_time, actioned_time, cancelled_time, version, "
+            "account_id, creation_time) "
+            "WHERE t.task_id = n.task_id AND t.version = n.version - 1 "
+            "AND t.account_id = n.account_id AND t.creation_time = n.creation_time "
+            "RETURNING t.task_id, t.id",
+            (
+                ids,
+                [task.status.value for task in tasks],
+                [task.ready_time for task in tasks],
+                [task.actioned_time for task in tasks],
+                [task.cancelled_time for task in tasks],
+                [task.version for task in tasks],
+                [task.account_id for task in tasks],
+                [task.creation_time for task in tasks],
+            ),
+        ).fetchall()
+        written = dict(rows)
+        history = [
+            row
+            for task in tasks
+            if task.task_id in written
+            for row in self._history_rows(written[task.task_id], task)
+        ]
+        if history:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO task_history (task, seq, source, dest, at, by) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    history,
+                )
+        return written
+
+    def _due_rows(
+        self, conn: Conn, pending: dt.datetime, ready: dt.datetime, limit: int, lock: bool
+    ) -> list[tuple[Any, ...]]:
+        suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
+        statement = (
+            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.status = %s "  # noqa: S608
+            f"AND t.creation_time <= %s ORDER BY t.creation_time LIMIT %s{suffix}"
+        )
+        rows = conn.execute(statement, ("pending", pending, limit)).fetchall()
+        if len(rows) < limit:
+            rows += conn.execute(statement, ("ready", ready, limit - len(rows))).fetchall()
+        return rows
+
+    def due(
+        self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
+    ) -> list[DeletionTask]:
+        def work(conn: Conn) -> list[DeletionTask]:
+            return self._tasks(
+                conn, self._due_rows(conn, pending_cutoff, ready_cutoff, limit, False)
+            )
+
+        found: list[DeletionTask] = self._read("due", work)
+        return found
+
+    def transition_due(
+        self,
+        pending_cutoff: dt.datetime,
+        ready_cutoff: dt.datetime,
+        limit: int,
+        step: Callable[[DeletionTask], DeletionTask],
+    ) -> list[tuple[DeletionTask, DeletionTask]]:
+        with self._write("transition_due") as conn:
+            rows = self._due_rows(conn, pending_cutoff, ready_cutoff, limit, True)
+            changes = [(task, step(task)) for task in self._tasks(conn, rows)]
+            changes = [(old, new) for old, new in changes if new is not old]
+            written = self._update(conn, [new for _, new in changes]) if changes else {}
+        return [(old, new) for old, new in changes if new.task_id in written]
+
+    # -- access --------------------------------------------------------------------------------
+
+    def allow_account(self, account: Account) -> Account:
+        with self._write("allow_account") as conn:
+            conn.execute(
+                "INSERT INTO accounts (account_id, allowed_time) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING",
+                (account.account_id, account.allowed_time),
+            )
+            row = conn.execute(
+                "SELECT allowed_time FROM accounts WHERE account_id = %s", (account.account_id,)
+            ).fetchone()
+        assert row is not None
+        return Account(account.account_id, row[0])
+
+    def revoke_account(self, account_id: str) -> bool:
+        with self._write("revoke_account") as conn:
+            cursor = conn.execute("DELETE FROM accounts WHERE account_id = %s", (account_id,))
+            return cursor.rowcount == 1
+
+    def get_account(self, account_id: str) -> Account | None:
+        row = self._read(
+            "get_account",
+            lambda conn: conn.execute(
+                "SELECT account_id, allowed_time FROM accounts WHERE account_id = %s",
+                (account_id,),
+            ).fetchone(),
+        )
+        return None if row is None else Account(row[0], row[1])
+
+    def list_accounts(self) -> list[Account]:
+        rows = self._read(
+            "list_accounts",
+            lambda conn: conn.execute(
+                "SELECT account_id, allowed_time FROM accounts ORDER BY account_id"
+            ).fetchall(),
+        )
+        return [Account(account_id, allowed) for account_id, allowed in rows]
+
+    def add_app(self, app: App) -> None:
+        with self._write("add_app") as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO apps (app_id, secret_digest, created_time, revoked) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (app.app_id, app.secret_digest, app.created_time, app.revoked),
+                )
+            except errors.UniqueViolation:
+                raise StoreError(f"app {app.app_id} already exists") from None
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO app_accounts (app_id, account_id) VALUES (%s, %s)",
+                    [(app.app_id, account) for account in sorted(app.accounts)],
+                )
+
+    def _apps(self, where: str, args: tuple[str, ...]) -> list[App]:
+        rows = self._read(
+            "apps",
+            lambda conn: conn.execute(
+                "SELECT a.app_id, a.secret_digest, a.created_time, a.revoked, g.account_id "  # noqa: S608
+                f"FROM apps a LEFT JOIN app_accounts g ON g.app_id = a.app_id {where} "
+                "ORDER BY a.app_id",
+                args,
+            ).fetchall(),
+        )
+        apps: dict[str, tuple[str, dt.datetime, bool]] = {}
+        grants: dict[str, set[str]] = {}
+        for app_id, digest, created, revoked, account in rows:
+            apps[app_id] = (digest, created, revoked)
+            grants.setdefault(app_id, set())
+            if account is not None:
+                grants[app_id].add(account)
+        return [
+            App(app_id, digest, frozenset(grants[app_id]), created, bool(revoked))
+            for app_id, (digest, created, revoked) in apps.items()
+        ]
+
+    def get_app(self, app_id: str) -> App | None:
+        found = self._apps("WHERE a.app_id = %s", (app_id,))
+        return found[0] if found else None
+
+    def list_apps(self) -> list[App]:
+        return self._apps("", ())
+
+    def revoke_app(self, app_id: str) -> bool:
+        with self._write("revoke_app") as conn:
+            cursor = conn.execute("UPDATE apps SET revoked = true WHERE app_id = %s", (app_id,))
+            return cursor.rowcount == 1
+
+    def setting(self, name: str, default: Callable[[], str]) -> str:
+        with self._write("setting") as conn:
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (name, default()),
+            )
+            row = conn.execute("SELECT value FROM settings WHERE name = %s", (name,)).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def _redacted(conninfo: str) -> str:
+    """The connection URL without its password, for messages."""
+    parts = urlsplit(conninfo)
+    if parts.password is None:
+        return conninfo
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_postgres_store(url: str) -> PostgresStore:
+    """`postgresql://user[:password]@host[:port]/database[?schema=name&pool_size=N&...]`.
+
+    `schema` (default `public`) and `pool_size` (default 10) are this store's; other query
+    parameters go to libpq (`sslmode`, `connect_timeout`, ...).
+    """
+    parts = urlsplit(url)
+    options = dict(parse_qsl(parts.query))
+    schema = options.pop("schema", "public")
+    try:
+        pool_size = int(options.pop("pool_size", "10"))
+    except ValueError:
+        raise StoreError("pool_size must be an integer") from None
+    conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(options)))
+    return PostgresStore(conninfo, schema=schema, pool_size=pool_size)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from deletion_requests_postgres import SCHEMA_VERSION, PostgresStore
+
+from deletion_requests import Store, StoreError, open_store
+from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
+from deletion_requests.testing._contract import make_task
+
+from .conftest import SERVER, schema_for, store_url
+
+
+class TestPostgresStore(StoreContract):
+    persistent = True
+
+    def create_store(self, directory: Path) -> Store:
+        return open_store(store_url(str(directory)))
+
+
+class PostgresComparison(StoreComparison):
+    def create_store(self, directory: Path) -> Store:
+        return open_store(store_url(str(directory)))
+
+
+TestPostgresAgreesWithMemory = PostgresComparison.TestCase
+
+
+def test_url_options_pick_schema_and_pool(tmp_path: Path) -> None:
+    with open_store(store_url(str(tmp_path)) + "&pool_size=3") as store:
+        assert isinstance(store, PostgresStore)
+        assert store.schema == schema_for(str(tmp_path))
+        assert store._pool.max_size == 3
+
+
+def test_password_is_not_in_errors() -> None:
+    with pytest.raises(StoreError) as raised:
+        open_store("postgresql://someone:hunter2@127.0.0.1:1/nowhere?connect_timeout=1")
+    assert "hunter2" not in str(raised.value)
+
+
+def test_replicas_opening_together_migrate_once(tmp_path: Path) -> None:
+    url = store_url(str(tmp_path))
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            open_store(url).close()
+        except BaseException as exc:  # noqa: BLE001 (collected and reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with psycopg.connect(SERVER) as conn:
+        count = conn.execute(
+            f"SELECT count(*) FROM {schema_for(str(tmp_path))}.schema_version"  # noqa: S608
+        ).fetchone()
+    assert count == (SCHEMA_VERSION,)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = store_url(str(tmp_path))
+    open_store(url).close()
+    with psycopg.connect(SERVER) as conn:
+        conn.execute(
+            f"INSERT INTO {schema_for(str(tmp_path))}.schema_version VALUES (%s)",  # noqa: S608
+            (SCHEMA_VERSION + 1,),
+        )
+    with pytest.raises(StoreError, match="newer deletion-requests-postgres"):
+        open_store(url)
+
+
+def test_a_corrupted_row_is_reported(tmp_path: Path) -> None:
+    url = store_url(str(tmp_path))
+    with open_store(url) as store:
+        task = make_task()
+        store.add(task)
+        with psycopg.connect(SERVER) as conn:
+            conn.execute(
+                f"UPDATE {schema_for(str(tmp_path))}.tasks SET status = 'exploded' "  # noqa: S608
+                "WHERE task_id = %s",
+                (task.task_id,),
+            )
+        with pytest.raises(StoreError, match=task.task_id):
+            store.get(task.task_id)
+
+
+def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:
+    assert crash_drill(store_url(str(tmp_path)), rounds=8, seed=3) > 8
+
+
+def test_cancel_and_advance_race_across_processes(tmp_path: Path) -> None:
+    race_drill(store_url(str(tmp_path)), tasks=200, cancellers=2, advancers=3)
