@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,20 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
+from deletion_requests_http.testing import free_port, serving
 
 from benchmarks.storage import populate
 from deletion_requests import AccessAdmin, open_store
 from deletion_requests._cursor import encode_cursor
 
 WRK_DIR = Path(__file__).parent / "wrk"
+QUIET = ("--advance-interval", "3600")  # no background advance during a measurement
 MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -60,24 +54,7 @@ def running(command: list[str], port: int, log: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def real_server(store: str, log: Path) -> tuple[list[str], int]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "deletion_requests_http",
-        "serve",
-        "--store",
-        store,
-        "--port",
-        str(port),
-        "--advance-interval",
-        "3600",
-    ]
-    return command, port
-
-
-def bare_server(log: Path) -> tuple[list[str], int]:
+def bare_server() -> tuple[list[str], int]:
     port = free_port()
     return [sys.executable, "-m", "benchmarks._bare_app", str(port)], port
 
@@ -134,12 +111,9 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
     ratios, real_rates, bare_rates = [], [], []
-    real_command, real_port = real_server(store, log)
-    bare_command, bare_port = bare_server(log)
-    with (
-        running(real_command, real_port, log) as real,
-        running(bare_command, bare_port, log) as bare,
-    ):
+    bare_command, bare_port = bare_server()
+    with serving(store, log, *QUIET) as server, running(bare_command, bare_port, log) as bare:
+        real = server.base_url
         for _ in range(rounds):
             b = rate(wrk("create.lua", bare, seconds, connections, AUTH=basic, ACCOUNT="acct-0"))
             r = rate(wrk("create.lua", real, seconds, connections, AUTH=basic, ACCOUNT="acct-0"))
@@ -185,8 +159,8 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     log = directory / "servers.log"
     for _ in range(rounds):
         for count, store, basic, paths_file in servers:
-            command, port = real_server(store, log)
-            with running(command, port, log) as base:
+            with serving(store, log, *QUIET) as server:
+                base = server.base_url
                 wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=str(paths_file))  # warm up
                 report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=str(paths_file))
                 results.setdefault(count, []).append(report)
@@ -211,9 +185,9 @@ def auth_cost(directory: Path, rounds: int, seconds: int) -> None:
     paths_file = directory / "auth-paths.txt"
     paths_file.write_text("/data/deletion-requests?limit=10\n")
     log = directory / "servers.log"
-    command, port = real_server(store, log)
     rates: dict[str, list[float]] = {"Basic": [], "Bearer": []}
-    with running(command, port, log) as base:
+    with serving(store, log, *QUIET) as server:
+        base = server.base_url
         token = bearer(base, basic)
         for _ in range(rounds):
             for name, header in (("Basic", basic), ("Bearer", token)):

@@ -1,6 +1,6 @@
 """deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle."""
 
-from ._access import Account, App, Caller
+from ._access import Account, App, Caller, apps_from_grants
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import task_detail_to_api, task_from_record, task_to_api, task_to_record
 from ._errors import (
@@ -20,7 +20,7 @@ from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._policy import Policy
-from ._ports import AccessStore, Store, TaskQuery, TaskStore
+from ._ports import AccessStore, Store, TaskQuery, TaskStore, replaces
 from ._service import AccessAdmin, DeletionService, Page
 from ._status import Status
 from ._task import SYSTEM, DeletionTask, Transition
@@ -58,12 +58,14 @@ __all__ = [
     "Transition",
     "UnauthorizedAccount",
     "UnknownStore",
+    "apps_from_grants",
     "catch_up",
     "collect_identifiers",
     "hash_email",
     "log_event",
     "normalise_email",
     "open_store",
+    "replaces",
     "status_at",
     "task_detail_to_api",
     "task_from_record",

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 
 import attrs
 
@@ -42,6 +43,24 @@ class App:
     def verify(self, secret: str) -> bool:
         """Constant-time check of *secret* against the stored digest."""
         return hmac.compare_digest(digest_secret(secret), self.secret_digest)
+
+
+def apps_from_grants(
+    rows: Iterable[tuple[str, str, dt.datetime, bool, str | None]],
+) -> list[App]:
+    """Apps from rows of (app id, secret digest, created, revoked, granted account or None),
+    one row per grant, as a join of apps and their grants gives them; in first-seen order."""
+    apps: dict[str, tuple[str, dt.datetime, bool]] = {}
+    grants: dict[str, set[str]] = {}
+    for app_id, digest, created, revoked, account in rows:
+        apps[app_id] = (digest, created, revoked)
+        granted = grants.setdefault(app_id, set())
+        if account is not None:
+            granted.add(account)
+    return [
+        App(app_id, digest, frozenset(grants[app_id]), created, bool(revoked))
+        for app_id, (digest, created, revoked) in apps.items()
+    ]
 
 
 def digest_secret(secret: str) -> str:

@@ -11,7 +11,7 @@ import attrs
 
 from ._access import Account, App
 from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
-from ._ports import Store, TaskQuery
+from ._ports import Store, TaskQuery, replaces
 from ._status import Status
 from ._task import DeletionTask
 
@@ -88,12 +88,7 @@ class MemoryStore(Store):
         with self._lock:
             for task in tasks:
                 stored = self._tasks.get(task.task_id)
-                if (
-                    stored is None
-                    or stored.version != task.version - 1
-                    or stored.account_id != task.account_id
-                    or stored.creation_time != task.creation_time
-                ):
+                if stored is None or not replaces(stored, task):
                     rejected.add(task.task_id)
                     continue
                 if (

@@ -51,6 +51,16 @@ class TaskQuery:
         return self.before is None or (task.creation_time, task.task_id) < self.before
 
 
+def replaces(stored: DeletionTask | None, task: DeletionTask) -> bool:
+    """The compare-and-set rule of `TaskStore.update`: *task* may overwrite *stored*."""
+    return (
+        stored is not None
+        and stored.version == task.version - 1
+        and stored.account_id == task.account_id
+        and stored.creation_time == task.creation_time
+    )
+
+
 class TaskStore(abc.ABC):
     """Where tasks live.
 

@@ -3,86 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from deletion_requests_http.testing import run_cli, serving
 
 ACCOUNT = "2456192011195196284677"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def cli(*args: str, store: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "deletion_requests_http", *args, "--store", store],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def start_server(store: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deletion_requests_http",
-                "serve",
-                "--store",
-                store,
-                "--port",
-                str(port),
-                "--advance-interval",
-                "1",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not answer: {log.read_text()}")
+    return run_cli(*args, "--store", store)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     store = f"sqlite:///{tmp_path}/deletion-requests.db"
-    port = free_port()
     log = tmp_path / "server.log"
     cli("accounts", "allow", ACCOUNT, store=store)
-    process = start_server(store, port, log)
-    try:
-        yield store, f"http://127.0.0.1:{port}", log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(store, log, "--advance-interval", "1") as running:
+        yield store, running.base_url, log
 
 
 def test_readme_walk_through(server: tuple[str, str, Path], tmp_path: Path) -> None:
@@ -133,10 +75,8 @@ def test_readme_walk_through(server: tuple[str, str, Path], tmp_path: Path) -> N
 
 def test_server_says_how_to_create_an_app(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/fresh.db"
-    port = free_port()
     log = tmp_path / "server.log"
-    process = start_server(store, port, log)
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=20)
+    with serving(store, log):
+        pass
     assert "deletion-requests apps create --account" in log.read_text()
-    assert os.path.exists(tmp_path / "fresh.db")
+    assert (tmp_path / "fresh.db").exists()

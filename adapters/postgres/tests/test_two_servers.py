@@ -5,65 +5,15 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
+from deletion_requests_http.testing import run_cli as cli
+from deletion_requests_http.testing import serving
 
 from .conftest import store_url
 
 ACCOUNT = "acct-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "deletion_requests_http", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def serve(store: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deletion_requests_http",
-                "serve",
-                "--store",
-                store,
-                "--port",
-                str(port),
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not start: {log.read_text()}")
 
 
 def test_two_servers_share_tasks_and_survive_a_kill(tmp_path: Path) -> None:
@@ -71,9 +21,8 @@ def test_two_servers_share_tasks_and_survive_a_kill(tmp_path: Path) -> None:
     cli("accounts", "allow", ACCOUNT, "--store", store)
     app = json.loads(cli("apps", "create", "--account", ACCOUNT, "--json", "--store", store))
     auth = (app["appId"], app["appSecret"])
-    first, base_1 = serve(store, tmp_path / "one.log")
-    second, base_2 = serve(store, tmp_path / "two.log")
-    try:
+    with serving(store, tmp_path / "one.log") as one, serving(store, tmp_path / "two.log") as two:
+        first, base_1, base_2 = one.process, one.base_url, two.base_url
         # a token from one server works on the other: they share the stored signing key
         token = httpx.post(
             f"{base_1}/auth/oauth2/token", auth=auth, data={"grant_type": "client_credentials"}
@@ -112,8 +61,3 @@ def test_two_servers_share_tasks_and_survive_a_kill(tmp_path: Path) -> None:
         with httpx.Client(base_url=base_2, auth=auth) as client:
             seen = [t["taskId"] for t in client.get(url).json()]
         assert set(acknowledged) <= set(seen)
-    finally:
-        for process in (first, second):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=20)

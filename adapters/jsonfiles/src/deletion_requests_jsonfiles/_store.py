@@ -26,6 +26,7 @@ from deletion_requests import (
     Store,
     StoreError,
     TaskQuery,
+    replaces,
     task_from_record,
     task_to_record,
 )
@@ -262,12 +263,7 @@ class JsonFilesStore(Store):
             for task in tasks:
                 path = self._task_path(task.task_id)
                 stored = self._load(path)
-                if (
-                    stored is None
-                    or stored.version != task.version - 1
-                    or stored.account_id != task.account_id
-                    or stored.creation_time != task.creation_time
-                ):
+                if stored is None or not replaces(stored, task):
                     rejected.add(task.task_id)
                     continue
                 record = task_to_record(task)

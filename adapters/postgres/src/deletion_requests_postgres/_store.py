@@ -22,6 +22,7 @@ from deletion_requests import (
     StoreError,
     TaskQuery,
     Transition,
+    apps_from_grants,
 )
 
 from ._schema import migrate
@@ -420,17 +421,7 @@ class PostgresStore(Store):
                 args,
             ).fetchall(),
         )
-        apps: dict[str, tuple[str, dt.datetime, bool]] = {}
-        grants: dict[str, set[str]] = {}
-        for app_id, digest, created, revoked, account in rows:
-            apps[app_id] = (digest, created, revoked)
-            grants.setdefault(app_id, set())
-            if account is not None:
-                grants[app_id].add(account)
-        return [
-            App(app_id, digest, frozenset(grants[app_id]), created, bool(revoked))
-            for app_id, (digest, created, revoked) in apps.items()
-        ]
+        return apps_from_grants(rows)
 
     def get_app(self, app_id: str) -> App | None:
         found = self._apps("WHERE a.app_id = %s", (app_id,))

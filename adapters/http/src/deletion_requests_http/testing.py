@@ -1,0 +1,87 @@
+"""Helpers for tests and benchmarks that run real servers on loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@attrs.frozen
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def serving(store: str, log: Path, *options: str, timeout: float = 30) -> Iterator[RunningServer]:
+    """`deletion-requests serve --store STORE` on a free loopback port, output appended to *log*,
+    until `/healthz` answers; stopped with SIGTERM (or found already dead) on exit."""
+    port = free_port()
+    with log.open("ab") as sink:
+        process = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "deletion_requests_http",
+                "serve",
+                "--store",
+                store,
+                "--port",
+                str(port),
+                *options,
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        yield RunningServer(base_url, process)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def run_cli(*args: str) -> str:
+    """Run `deletion-requests ARGS...` in a child process; its output, or an AssertionError
+    carrying its error output when it fails."""
+    result = subprocess.run(  # noqa: S603 (our own CLI)
+        [sys.executable, "-m", "deletion_requests_http", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"deletion-requests {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
