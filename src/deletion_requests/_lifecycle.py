@@ -184,7 +184,9 @@ def _caught_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> _Subject
     if subject.state == Status.PENDING:
         subject.stamp = policy.ready_at(task.creation_time)
         _fire(subject, "become_ready", now)
-    if subject.state == Status.READY:
+    if subject.state == Status.READY and now >= policy.actioned_at(task.creation_time):
+        # Only when the reference says the hand-off is due: a guard that would refuse costs a
+        # whole trigger. The machine's guard still decides.
         ready_time = subject.ready_time
         assert ready_time is not None
         subject.stamp = ready_time + policy.review_period

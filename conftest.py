@@ -1,3 +1,9 @@
+"""Hypothesis settings for every test in the workspace (the core's and the adapters').
+
+Deadlines are off: stores that fsync take longer on a busy machine than hypothesis's 200 ms
+default, and a timing is not what these tests check.
+"""
+
 from __future__ import annotations
 
 import os
