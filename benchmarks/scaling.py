@@ -127,7 +127,9 @@ def create_comparison(directory: Path, seconds: int, rounds: int) -> None:
         for name, store in stores.items():
             basic = make_app(store, ["acct-0"])
             for servers in (1, 2):
-                rates = []
+                rates: list[float] = []
+                timeouts: list[int] = []
+                p99s: list[int] = []
                 with ExitStack() as stack:
                     bases = [
                         stack.enter_context(serving(store, log, *QUIET)).base_url
@@ -140,16 +142,22 @@ def create_comparison(directory: Path, seconds: int, rounds: int) -> None:
                                 [(base, seconds, 32 // servers, basic) for base in bases],
                             )
                         rates.append(sum(rate(report) for report in reports))
+                        timeouts.append(sum(report["socket_errors"] for report in reports))
+                        p99s.append(max(report["p99_us"] for report in reports))
                 print(
                     f"  {name:8} {servers} server(s): {statistics.median(rates):7.0f} req/s "
-                    f"(median; rounds {', '.join(f'{r:.0f}' for r in rates)})"
+                    f"(median; rounds {', '.join(f'{r:.0f}' for r in rates)}), "
+                    f"p99 {statistics.median(p99s) / 1000:.0f} ms, "
+                    f"requests timed out {sum(timeouts)}"
                 )
     finally:
         drop_schema(schema)
 
 
 def _wrk_create(base: str, seconds: int, connections: int, basic: str) -> dict[str, int]:
-    return wrk("create.lua", base, seconds, connections, AUTH=basic, ACCOUNT="acct-0")
+    return wrk(
+        "create.lua", base, seconds, connections, timeouts_ok=True, AUTH=basic, ACCOUNT="acct-0"
+    )
 
 
 def main() -> None:
