@@ -89,11 +89,13 @@ class DeletionService:
             raise AuthenticationFailed("invalid AppId or AppSecret")
         if not app.verify(secret):
             raise AuthenticationFailed("invalid AppId or AppSecret")
-        return self.caller_for(app_id)
+        return self._caller(app)
 
     def caller_for(self, app_id: str) -> Caller:
         """The caller for an app already authenticated (by a token): it must still be active."""
-        app = self.store.get_app(app_id)
+        return self._caller(self.store.get_app(app_id))
+
+    def _caller(self, app: App | None) -> Caller:
         if app is None or app.revoked:
             raise AuthenticationFailed("the app is unknown or has been revoked")
         allowed = {a for a in app.accounts if self.store.get_account(a) is not None}
