@@ -98,3 +98,24 @@ def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:
 
 def test_cancel_and_advance_race_across_processes(tmp_path: Path) -> None:
     race_drill(store_url(str(tmp_path)), tasks=200, cancellers=2, advancers=3)
+
+
+def test_the_store_recovers_when_the_server_drops_its_connections(tmp_path: Path) -> None:
+    """Connections killed by the server (a restart, a failover) are replaced: the next reads and
+    writes succeed, and nothing acknowledged before is lost."""
+    name = f"dr-recover-{schema_for(str(tmp_path))}"
+    with open_store(f"{store_url(str(tmp_path))}&application_name={name}") as store:
+        before = make_task()
+        store.add(before)
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (name,),
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
+        assert store.get(before.task_id) == before
+        after = make_task()
+        store.add(after)
+        assert store.get(after.task_id) == after
