@@ -60,7 +60,9 @@ class PostgresStore(Store):
                 conninfo,
                 min_size=1,
                 max_size=pool_size,
-                kwargs={"autocommit": False, "connect_timeout": 10},
+                # Autocommit: a single-statement read is one round trip; everything that needs
+                # a transaction opens one explicitly.
+                kwargs={"autocommit": True, "connect_timeout": 10},
                 configure=self._configure,
                 check=ConnectionPool.check_connection,
                 open=True,
@@ -72,7 +74,6 @@ class PostgresStore(Store):
     def _configure(self, conn: Conn) -> None:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         conn.execute("SET TIME ZONE 'UTC'")
-        conn.commit()
 
     def close(self) -> None:
         self._pool.close()
@@ -94,11 +95,16 @@ class PostgresStore(Store):
         except (psycopg.Error, PoolTimeout) as exc:
             raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
 
-    def _read(self, what: str, work: Callable[[Conn], Any]) -> Any:
+    def _read(self, what: str, work: Callable[[Conn], Any], single: bool = False) -> Any:
+        """Run *work* (reads only), in one transaction unless it is a *single* statement;
+        retried once on a lost connection."""
         for attempt in (1, 2):
             try:
-                with self._pool.connection() as conn, conn.transaction():
-                    return work(conn)
+                with self._pool.connection() as conn:
+                    if single:
+                        return work(conn)
+                    with conn.transaction():
+                        return work(conn)
             except psycopg.OperationalError as exc:
                 if attempt == 2:
                     raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
@@ -383,6 +389,7 @@ class PostgresStore(Store):
                 "SELECT account_id, allowed_time FROM accounts WHERE account_id = %s",
                 (account_id,),
             ).fetchone(),
+            single=True,
         )
         return None if row is None else Account(row[0], row[1])
 
@@ -392,6 +399,7 @@ class PostgresStore(Store):
             lambda conn: conn.execute(
                 "SELECT account_id, allowed_time FROM accounts ORDER BY account_id"
             ).fetchall(),
+            single=True,
         )
         return [Account(account_id, allowed) for account_id, allowed in rows]
 
@@ -420,6 +428,7 @@ class PostgresStore(Store):
                 "ORDER BY a.app_id",
                 args,
             ).fetchall(),
+            single=True,
         )
         return apps_from_grants(rows)
 
