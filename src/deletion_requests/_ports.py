@@ -184,6 +184,11 @@ class AccessStore(abc.ABC):
 class Store(TaskStore, AccessStore):
     """A task store and an access store over one backend. Close it when done."""
 
+    local_reads: bool = True
+    """Whether a read returns in well under a millisecond without waiting on a network (an
+    in-process or local-file store). Servers run such reads on their event loop; a store that
+    reads over a network says False, and its reads run on threads."""
+
     def close(self) -> None:
         """Release connections and files; the store is unusable afterwards."""
 

@@ -127,6 +127,9 @@ class Api:
         # several at once (group commit), few enough that they do not fight the event loop for
         # the GIL. Reads are short and run on the event loop itself.
         self.writers = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="writer")
+        # Stores that read over a network read on threads, so a slow query stalls one thread,
+        # not the server.
+        self.readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reader")
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -135,12 +138,22 @@ class Api:
     ) -> T:
         """Authenticate, then run *use_case*: on a writer thread when it writes."""
         context = _context(request)
-        caller = self._caller(request.headers.get("authorization"))
-        context.app_id = caller.app_id
-        if writes:
+        header = request.headers.get("authorization")
+        if self.service.store.local_reads:
+            caller = self._caller(header)
+            context.app_id = caller.app_id
+            if not writes:
+                return use_case(caller)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.writers, use_case, caller)
-        return use_case(caller)
+
+        def work() -> T:
+            caller = self._caller(header)
+            context.app_id = caller.app_id
+            return use_case(caller)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.writers if writes else self.readers, work)
 
     def _caller(self, header: str | None) -> Caller:
         if not header:
@@ -248,7 +261,13 @@ class Api:
         return JSONResponse(task_detail_to_api(task))
 
     async def health(self, request: Request) -> Response:
-        self.service.store.get_account("healthz")
+        store = self.service.store
+        if store.local_reads:
+            store.get_account("healthz")
+        else:
+            await asyncio.get_running_loop().run_in_executor(
+                self.readers, store.get_account, "healthz"
+            )
         return JSONResponse({"status": "ok"})
 
     async def openapi(self, request: Request) -> Response:

@@ -48,6 +48,8 @@ class PostgresStore(Store):
       with the same Idempotency-Key), never as a success.
     """
 
+    local_reads = False
+
     def __init__(self, conninfo: str, schema: str = "public", pool_size: int = 10) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
