@@ -245,6 +245,45 @@ class StoreContract:
         assert {t.task_id for t in found} == {old.task_id, ready.task_id}
         assert store.due(cutoff, T0 - dt.timedelta(days=14), 100) == [old]
 
+    def test_transition_due_writes_successors_and_returns_them(self, store: Store) -> None:
+        due = [make_task(creation_time=T0 + dt.timedelta(seconds=i)) for i in range(5)]
+        young = make_task(creation_time=T0 + dt.timedelta(days=30))
+        for task in (*due, young):
+            store.add(task)
+        now = T0 + dt.timedelta(days=20)
+        written = store.transition_due(
+            now - POLICY.pending_period,
+            now - POLICY.cancel_period,
+            3,
+            lambda task: catch_up(task, now, POLICY),
+        )
+        assert len(written) == 3
+        for before, after in written:
+            assert before in due
+            assert after == catch_up(before, now, POLICY)
+            assert after.status is Status.ACTIONED
+            assert store.get(after.task_id) == after
+        rest = store.transition_due(
+            now - POLICY.pending_period,
+            now - POLICY.cancel_period,
+            100,
+            lambda task: catch_up(task, now, POLICY),
+        )
+        assert {b.task_id for b, _ in rest} == {t.task_id for t in due} - {
+            b.task_id for b, _ in written
+        }
+        assert store.get(young.task_id) == young
+
+    def test_transition_due_skips_a_task_whose_step_changes_nothing(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        now = T0 + dt.timedelta(days=20)
+        written = store.transition_due(
+            now - POLICY.pending_period, now - POLICY.cancel_period, 10, lambda t: t
+        )
+        assert written == []
+        assert store.get(task.task_id) == task
+
     def test_due_is_bounded_by_limit(self, store: Store) -> None:
         for i in range(10):
             store.add(make_task(creation_time=T0 + dt.timedelta(seconds=i)))
