@@ -69,7 +69,14 @@ class Observability:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = next(
+            (
+                value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name == b"x-request-id"
+            ),
+            "",
+        )
         context = RequestContext(incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex)
         scope.setdefault("state", {})["context"] = context
         started = time.perf_counter()

@@ -168,8 +168,13 @@ class JsonFilesStore(Store):
 
     # -- tasks ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _usable(task_id: str) -> bool:
+        """Whether *task_id* can name a file in `tasks/` (no path, not hidden)."""
+        return "/" not in task_id and not task_id.startswith(".")
+
     def _task_path(self, task_id: str) -> Path:
-        if "/" in task_id or task_id.startswith("."):
+        if not self._usable(task_id):
             raise StoreError(f"jsonfiles store: {task_id!r} is not a usable task id")
         return self._dirs["tasks"] / f"{task_id}.json"
 
@@ -243,7 +248,7 @@ class JsonFilesStore(Store):
         return task_id if self._task_path(task_id).exists() else None
 
     def get(self, task_id: str) -> DeletionTask | None:
-        if "/" in task_id or task_id.startswith("."):
+        if not self._usable(task_id):
             return None
         return self._load(self._task_path(task_id))
 
