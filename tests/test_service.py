@@ -225,9 +225,11 @@ def test_advance_due_stores_transitions_at_their_scheduled_times(world: World) -
     assert stored.status is Status.ACTIONED
     assert stored.ready_time == T0 + 12 * DAY
     assert stored.actioned_time == T0 + 15 * DAY
-    assert [(e.status, e.at, e.by) for e in world.events] == [
-        (Status.READY, T0 + 12 * DAY, "system"),
-        (Status.ACTIONED, T0 + 15 * DAY, "system"),
+    assert stored.overdue_time == T0 + 30 * DAY  # 40 days on, and nobody completed it
+    assert [(e.status, e.event, e.at, e.by) for e in world.events] == [
+        (Status.READY, "transition", T0 + 12 * DAY, "system"),
+        (Status.ACTIONED, "transition", T0 + 15 * DAY, "system"),
+        (Status.ACTIONED, "overdue", T0 + 30 * DAY, "system"),
     ]
     assert world.service.advance_due() == 0
 

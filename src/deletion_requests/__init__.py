@@ -10,43 +10,67 @@ from ._errors import (
     DuplicateTask,
     IdempotencyKeyConflict,
     InvalidRequest,
+    NotActioned,
     StoreError,
     TaskNotFound,
     UnauthorizedAccount,
 )
 from ._events import LifecycleEvent, Subscriber, log_event
+from ._handoff import (
+    SIGNATURE_HEADER,
+    Backoff,
+    CallableSink,
+    DeliveryFailed,
+    SignatureInvalid,
+    Sink,
+    sign,
+    verify,
+)
 from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, normalise_email
 from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._policy import Policy
-from ._ports import AccessStore, Store, TaskQuery, TaskStore, replaces
-from ._service import AccessAdmin, DeletionService, Page
+from ._ports import AccessStore, Awaiting, Store, TaskQuery, TaskStore, replaces
+from ._service import AccessAdmin, DeletionService, Deliveries, Page
 from ._status import Status
-from ._task import SYSTEM, DeletionTask, Transition
+from ._task import EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
 
 __all__ = [
+    "EVENTS",
+    "HANDOFF",
     "MAX_IDENTIFIERS",
+    "REVIEW",
+    "SIGNATURE_HEADER",
     "SYSTEM",
+    "TRANSITION",
     "AccessAdmin",
     "AccessStore",
     "Account",
     "App",
     "AuthenticationFailed",
+    "Awaiting",
+    "Backoff",
+    "CallableSink",
     "Caller",
     "Clock",
     "DeadlineExceeded",
     "DeletionRequestError",
     "DeletionService",
     "DeletionTask",
+    "Deliveries",
+    "DeliveryFailed",
     "DuplicateTask",
     "IdempotencyKeyConflict",
     "InvalidRequest",
     "LifecycleEvent",
     "ManualClock",
     "MemoryStore",
+    "NotActioned",
     "Page",
     "Policy",
+    "SignatureInvalid",
+    "Sink",
     "Status",
     "Store",
     "StoreError",
@@ -66,9 +90,11 @@ __all__ = [
     "normalise_email",
     "open_store",
     "replaces",
+    "sign",
     "status_at",
     "task_detail_to_api",
     "task_from_record",
     "task_to_api",
     "task_to_record",
+    "verify",
 ]

@@ -22,6 +22,8 @@ class TransitionView:
     dest: Status
     at: dt.datetime
     by: str
+    event: str
+    detail: str | None
 
 
 @attrs.frozen
@@ -36,12 +38,15 @@ class TaskView:
     ready_time: dt.datetime | None
     actioned_time: dt.datetime | None
     cancelled_time: dt.datetime | None
+    completed_time: dt.datetime | None
+    overdue: bool
 
 
 @attrs.frozen
 class TaskDetailView(TaskView):
     """A single task, with its history."""
 
+    purged_time: dt.datetime | None
     created_by: str
     history: tuple[TransitionView, ...]
 
@@ -102,19 +107,32 @@ def _view_fields(task: DeletionTask) -> dict[str, Any]:
         "ready_time": task.ready_time,
         "actioned_time": task.actioned_time,
         "cancelled_time": task.cancelled_time,
+        "completed_time": task.completed_time,
+        "overdue": task.overdue_time is not None and task.completed_time is None,
     }
 
 
 def task_to_api(task: DeletionTask) -> dict[str, Any]:
-    """The API's task object: `taskId`, `status`, `deletionType`, times, `accountId`."""
+    """The API's task object: `taskId`, `status`, `deletionType`, times, `accountId`, and the
+    hand-off's `completedTime` and `overdue` (actioned more than the action window ago and not
+    completed; pass a task caught up with the clock)."""
     result: dict[str, Any] = api_converter.unstructure(TaskView(**_view_fields(task)))
     return result
 
 
 def task_detail_to_api(task: DeletionTask) -> dict[str, Any]:
-    """The task object with `createdBy` and `history` (`from`, `to`, `at`, `by`)."""
-    history = tuple(TransitionView(t.source, t.dest, t.at, t.by) for t in task.history)
-    view = TaskDetailView(**_view_fields(task), created_by=task.created_by, history=history)
+    """The task object with `purgedTime`, `createdBy` and `history` (`from`, `to`, `at`, `by`,
+    `event`, `detail`)."""
+    history = tuple(
+        TransitionView(t.source, t.dest, t.at, t.by, t.event, t.detail or None)
+        for t in task.history
+    )
+    view = TaskDetailView(
+        **_view_fields(task),
+        purged_time=task.purged_time,
+        created_by=task.created_by,
+        history=history,
+    )
     result: dict[str, Any] = api_converter.unstructure(view)
     return result
 

@@ -33,6 +33,12 @@ class DeadlineExceeded(DeletionRequestError):
     error = "DEADLINE_EXCEEDED"
 
 
+class NotActioned(DeletionRequestError):
+    """The task has not been handed off (it is pending, ready or cancelled): nothing to complete."""
+
+    error = "CONFLICT"
+
+
 class UnauthorizedAccount(DeletionRequestError):
     """The account is not allow-listed for deletion requests, or not granted to the caller."""
 

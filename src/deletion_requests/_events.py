@@ -15,11 +15,12 @@ logger = logging.getLogger("deletion_requests.events")
 
 @attrs.frozen
 class LifecycleEvent:
-    """A stored transition: `status` is the state the task entered.
+    """A stored step of a task's history: `status` is the state the task is in after it.
 
-    `ready`: operators are alerted to review the task. `actioned`: the task is handed to the
-    systems that delete the data. `cancelled`: a client withdrew it. Carries ids and times only,
-    never identifiers.
+    For `event == "transition"`: `ready`, operators are alerted to review the task; `actioned`,
+    the task is handed to the systems that delete the data; `cancelled`, a client withdrew it.
+    Other events (`overdue`, `completed`, `purged`, `handoff.delivered`, `handoff.failed`, ...)
+    leave the status as it was. Carries ids and times only, never identifiers.
     """
 
     task_id: str
@@ -27,6 +28,7 @@ class LifecycleEvent:
     status: Status
     at: dt.datetime
     by: str
+    event: str = "transition"
 
 
 Subscriber = Callable[[LifecycleEvent], None]
@@ -34,11 +36,22 @@ Subscriber = Callable[[LifecycleEvent], None]
 
 def log_event(event: LifecycleEvent) -> None:
     """The default subscriber: one log line per transition, ids only."""
-    logger.info(
-        "task %s of account %s is %s (at %s, by %s)",
-        event.task_id,
-        event.account_id,
-        event.status.value,
-        event.at.isoformat(),
-        event.by,
-    )
+    if event.event == "transition":
+        logger.info(
+            "task %s of account %s is %s (at %s, by %s)",
+            event.task_id,
+            event.account_id,
+            event.status.value,
+            event.at.isoformat(),
+            event.by,
+        )
+    else:
+        log = logger.warning if event.event in ("overdue", "handoff.failed") else logger.info
+        log(
+            "task %s of account %s: %s (at %s, by %s)",
+            event.task_id,
+            event.account_id,
+            event.event,
+            event.at.isoformat(),
+            event.by,
+        )

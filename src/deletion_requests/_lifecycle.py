@@ -11,12 +11,14 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, Final, cast
 
+import attrs
 from transitions import EventData, Machine
 
 from ._errors import DeadlineExceeded
+from ._handoff import mark_overdue
 from ._policy import Policy
 from ._status import Status
-from ._task import SYSTEM, DeletionTask, Transition
+from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition
 
 INITIAL: Final = Status.PENDING
 FINAL: Final = frozenset({Status.ACTIONED, Status.CANCELLED})
@@ -115,8 +117,16 @@ class _Subject:
             created_by=task.created_by,
             version=task.version + 1,
             history=(*task.history, *self.steps),
+            outbox=changes.get("outbox", task.outbox),
+            completed_time=task.completed_time,
+            overdue_time=task.overdue_time,
+            purged_time=task.purged_time,
         )
 
+
+_OWED: Final = {Status.READY.value: REVIEW, Status.ACTIONED.value: HANDOFF}
+"""The outbox entry each transition writes: operators review a ready task; the deleter gets an
+actioned one."""
 
 _TIME_FIELD: Final = {
     Status.READY.value: "ready_time",
@@ -126,12 +136,19 @@ _TIME_FIELD: Final = {
 
 
 def _record(event: EventData) -> None:
-    """after-callback of every transition: stamp the time and append to the history."""
+    """after-callback of every transition: stamp the time, append to the history, and put
+    what the transition owes the outside world in the outbox (the same version, so the same
+    atomic write). A review alert not yet sent is withdrawn when the task is cancelled."""
     subject = cast(_Subject, event.model)
     step = event.transition
     assert step is not None  # after_state_change runs only inside a transition
     dest = cast(str, step.dest)
     subject.changes[_TIME_FIELD[dest]] = subject.stamp
+    outbox: frozenset[str] = subject.changes.get("outbox", subject.task.outbox)
+    if dest in _OWED:
+        subject.changes["outbox"] = outbox | {_OWED[dest]}
+    elif dest == Status.CANCELLED.value:
+        subject.changes["outbox"] = outbox - {REVIEW}
     subject.steps.append(Transition(_STATUS[step.source], _STATUS[dest], subject.stamp, subject.by))
 
 
@@ -171,10 +188,22 @@ def _fire(subject: _Subject, trigger: str, now: dt.datetime) -> bool:
 def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
     """Fire every transition that time has made due, stamping each at its *scheduled* time.
 
+    A task actioned more than `action_window` ago and not completed is also marked overdue
+    (`_handoff.mark_overdue`), so every read shows it.
+
     Returns *task* itself when nothing was due, else its successor: one version higher, ready
     to be stored by compare-and-set. Whether to store it is the caller's choice.
     """
-    return _caught_up(task, now, policy).result()
+    result = _caught_up(task, now, policy).result()
+    if (
+        result.status is Status.ACTIONED
+        and result.overdue_time is None
+        and result.completed_time is None
+    ):
+        marked = mark_overdue(result, now, policy)
+        if marked is not result:
+            result = attrs.evolve(marked, version=task.version + 1)
+    return result
 
 
 def _caught_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> _Subject:

@@ -11,7 +11,7 @@ import attrs
 
 from ._access import Account, App
 from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
-from ._ports import Store, TaskQuery, replaces
+from ._ports import Awaiting, Store, TaskQuery, replaces
 from ._status import Status
 from ._task import DeletionTask
 
@@ -30,6 +30,8 @@ class MemoryStore(Store):
         self._tasks: dict[str, DeletionTask] = {}
         self._by_account: dict[str, list[_Key]] = {}
         self._open: dict[Status, dict[str, None]] = {Status.PENDING: {}, Status.READY: {}}
+        # Tasks some later step still has to touch (see `_settled`): what `awaiting` scans.
+        self._unsettled: dict[str, None] = {}
         self._idempotency: dict[tuple[str, str], str] = {}
         self._accounts: dict[str, Account] = {}
         self._apps: dict[str, App] = {}
@@ -91,14 +93,10 @@ class MemoryStore(Store):
                 if stored is None or not replaces(stored, task):
                     rejected.add(task.task_id)
                     continue
-                if (
-                    task.identifiers is not stored.identifiers
-                    or task.created_by != stored.created_by
-                ):
-                    # these never change once stored
-                    task = attrs.evolve(
-                        task, identifiers=stored.identifiers, created_by=stored.created_by
-                    )
+                identifiers = frozenset() if task.purged_time else stored.identifiers
+                if task.identifiers is not identifiers or task.created_by != stored.created_by:
+                    # these never change once stored, but for a purge
+                    task = attrs.evolve(task, identifiers=identifiers, created_by=stored.created_by)
                 self._tasks[task.task_id] = task
                 self._index_status(stored, task)
         return frozenset(rejected)
@@ -117,11 +115,22 @@ class MemoryStore(Store):
                         found.append(task)
         return found
 
+    def awaiting(self, what: Awaiting, cutoff: dt.datetime, limit: int) -> list[DeletionTask]:
+        with self._lock:
+            tasks = (self._tasks[task_id] for task_id in self._unsettled)
+            found = [task for task in tasks if what.matches(task, cutoff)]
+        found.sort(key=lambda t: (t.creation_time, t.task_id))
+        return found[:limit]
+
     def _index_status(self, old: DeletionTask | None, new: DeletionTask) -> None:
         if old is not None and old.status in self._open:
             del self._open[old.status][old.task_id]
         if new.status in self._open:
             self._open[new.status][new.task_id] = None
+        if _settled(new):
+            self._unsettled.pop(new.task_id, None)
+        else:
+            self._unsettled[new.task_id] = None
 
     # -- access -------------------------------------------------------------------------------
 
@@ -168,6 +177,11 @@ class MemoryStore(Store):
             if name not in self._settings:
                 self._settings[name] = default()
             return self._settings[name]
+
+
+def _settled(task: DeletionTask) -> bool:
+    """Nothing owed, and either never actioned (pending, ready, cancelled) or purged."""
+    return not task.outbox and (task.actioned_time is None or task.purged_time is not None)
 
 
 def open_memory_store(url: str) -> MemoryStore:

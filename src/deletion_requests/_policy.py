@@ -18,11 +18,14 @@ class Policy:
 
     A task is `pending` for `pending_period`, then `ready` (operators review it) for
     `review_period`, then `actioned`; the deletion must be done within `action_window` after that.
+    Once it is reported done, its identifier hashes are kept for `retention`, then purged.
     """
 
     pending_period: dt.timedelta = attrs.field(default=dt.timedelta(days=12), validator=_positive)
     review_period: dt.timedelta = attrs.field(default=dt.timedelta(days=3), validator=_positive)
     action_window: dt.timedelta = attrs.field(default=dt.timedelta(days=15), validator=_positive)
+    retention: dt.timedelta = attrs.field(default=dt.timedelta(days=30), validator=_positive)
+    """How long the identifier hashes of a completed task are kept before they are purged."""
 
     cancel_period: dt.timedelta = attrs.field(init=False, repr=False, eq=False)
     """How long after creation a task can still be cancelled (exclusive bound)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import enum
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
@@ -49,6 +50,39 @@ class TaskQuery:
         if self.created_at_or_before is not None and task.creation_time > self.created_at_or_before:
             return False
         return self.before is None or (task.creation_time, task.task_id) < self.before
+
+
+class Awaiting(enum.Enum):
+    """What `TaskStore.awaiting` looks for: the stored tasks some later step still has to touch."""
+
+    HANDOFF = "handoff"
+    """`handoff` is in the outbox (cutoff ignored)."""
+    REVIEW = "review"
+    """`review` is in the outbox (cutoff ignored)."""
+    OVERDUE = "overdue"
+    """Actioned, not completed, not yet marked overdue, actioned_time <= cutoff."""
+    INCOMPLETE = "incomplete"
+    """Actioned, not completed, actioned_time <= cutoff (overdue ones, for operators)."""
+    PURGE = "purge"
+    """Completed, not purged, completed_time <= cutoff."""
+
+    def matches(self, task: DeletionTask, cutoff: dt.datetime) -> bool:
+        """The reference semantics of the query for one task."""
+        if self is Awaiting.HANDOFF or self is Awaiting.REVIEW:
+            return self.value in task.outbox
+        if self is Awaiting.PURGE:
+            return (
+                task.purged_time is None
+                and task.completed_time is not None
+                and task.completed_time <= cutoff
+            )
+        return (
+            task.status == "actioned"
+            and task.completed_time is None
+            and (self is Awaiting.INCOMPLETE or task.overdue_time is None)
+            and task.actioned_time is not None
+            and task.actioned_time <= cutoff
+        )
 
 
 def replaces(stored: DeletionTask | None, task: DeletionTask) -> bool:
@@ -102,9 +136,10 @@ class TaskStore(abc.ABC):
 
         A task is written when the stored version equals `task.version - 1`; otherwise (or when it
         does not exist, or its account or creation time differ from the stored ones) it is
-        skipped and its id returned. Status, times, version and history are written; the
-        identifiers and `created_by` of a stored task never change. The writes of one call may
-        share one transaction, but each task's outcome is independent of the others'.
+        skipped and its id returned. Status, times, version, history and outbox are written;
+        `created_by` never changes, and the identifiers only ever change by a purge (a task with
+        `purged_time` set has no identifiers left). The writes of one call may share one
+        transaction, but each task's outcome is independent of the others'.
         """
 
     @abc.abstractmethod
@@ -116,6 +151,13 @@ class TaskStore(abc.ABC):
         Those whose stored status is `pending` and creation_time <= pending_cutoff, and those whose
         stored status is `ready` and creation_time <= ready_cutoff. Order is unspecified; a caller
         that moves the returned tasks and calls again makes progress.
+        """
+
+    @abc.abstractmethod
+    def awaiting(self, what: Awaiting, cutoff: dt.datetime, limit: int) -> list[DeletionTask]:
+        """Up to `limit` tasks matching `what` (see `Awaiting.matches`), oldest created first.
+
+        Cost O(limit) plus the tasks awaiting it, never O(store): stores index these.
         """
 
     def transition_due(

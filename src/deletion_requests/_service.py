@@ -5,11 +5,12 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Account, App, Caller, digest_secret, new_app_id, new_secret
 from ._clock import Clock, SystemClock
@@ -23,9 +24,10 @@ from ._errors import (
     UnauthorizedAccount,
 )
 from ._events import LifecycleEvent, Subscriber, log_event
+from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
 from ._policy import Policy
-from ._ports import Store, TaskQuery
+from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
 from ._task import DeletionTask
 
@@ -37,6 +39,16 @@ MAX_KEY_LENGTH = 255
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DUMMY_DIGEST = digest_secret("")
+
+
+@attrs.define
+class Deliveries:
+    """What one `DeletionService.deliver` round did."""
+
+    delivered: int = 0
+    failed: int = 0
+    waiting: int = 0
+    """Messages left for a later round: backing off, or behind a failure of their sink."""
 
 
 @attrs.frozen
@@ -78,6 +90,7 @@ class DeletionService:
     subscribers: list[Subscriber] = attrs.field(factory=lambda: [log_event])
     batch_size: int = 1000
     max_attempts: int = 50
+    backoff: Backoff = attrs.field(factory=Backoff)
 
     # -- authentication -----------------------------------------------------------------------
 
@@ -249,6 +262,111 @@ class DeletionService:
             idle_rounds = 0 if written else idle_rounds + 1
         return moved
 
+    # -- after the hand-off ---------------------------------------------------------------------
+
+    def deliver(self, sinks: Mapping[str, Sink], limit: int = 100) -> Deliveries:
+        """One round of the outbox: for each kind with a sink (`"handoff"`, `"review"`), deliver
+        up to *limit* owed messages, oldest task first, and record each outcome in the task.
+
+        At least once: a message leaves the outbox only after its sink took it, so a crash
+        between the two delivers it again. A message that failed waits out `backoff`; the first
+        failure of a sink ends that sink's round (the rest would most likely fail too).
+        """
+        report = Deliveries()
+        now = self.clock.now()
+        for kind, sink in sinks.items():
+            owed = self.store.awaiting(Awaiting(kind), now, limit)
+            for index, task in enumerate(owed):
+                retry = self.backoff.next_attempt(task, kind)
+                if retry is not None and retry > now:
+                    report.waiting += 1
+                    continue
+                if self._deliver_one(kind, sink, task):
+                    report.delivered += 1
+                    continue
+                report.failed += 1
+                report.waiting += len(owed) - index - 1
+                break
+        return report
+
+    def _deliver_one(self, kind: str, sink: Sink, task: DeletionTask) -> bool:
+        """Offer one message to *sink* and record the outcome; True when it was taken."""
+        try:
+            done = sink.deliver(task, handoff.message_body(task, kind, self.policy))
+        except Exception as exc:  # noqa: BLE001 (any failure of a sink is an attempt's outcome)
+            detail = exc.detail if isinstance(exc, DeliveryFailed) else type(exc).__name__
+            logger.warning("delivery of %s for task %s failed: %s", kind, task.task_id, detail)
+            self._settle(
+                task.task_id,
+                kind,
+                lambda t, at: handoff.delivery_failed(t, kind, at, sink.name, detail),
+            )
+            return False
+        self._settle(
+            task.task_id, kind, lambda t, at: handoff.delivered(t, kind, at, sink.name, done)
+        )
+        return True
+
+    def _settle(
+        self,
+        task_id: str,
+        kind: str,
+        outcome: Callable[[DeletionTask, dt.datetime], DeletionTask],
+    ) -> None:
+        """Record a delivery outcome, unless another process already settled that message."""
+        self._change(None, task_id, lambda t, at: outcome(t, at) if kind in t.outbox else t)
+
+    def complete(self, task_id: str, by: str) -> DeletionTask:
+        """Record that the deleter finished deleting the task's data (idempotent).
+
+        Not scoped to a caller: the deleter and operators call this, never a client app.
+        Raises `NotActioned` for a task that was not handed off, `TaskNotFound` for no task.
+        """
+        return self._change(
+            None,
+            task_id,
+            lambda task, now: handoff.complete(lifecycle.catch_up(task, now, self.policy), now, by),
+        )
+
+    def mark_overdue(self) -> int:
+        """Store the overdue mark of every task actioned more than `action_window` ago and
+        not completed; each mark is published once, as an `overdue` event."""
+        now = self.clock.now()
+        return self._sweep(
+            Awaiting.OVERDUE,
+            now - self.policy.action_window,
+            lambda task: lifecycle.catch_up(task, now, self.policy),
+        )
+
+    def purge_completed(self) -> int:
+        """Delete the identifier hashes of tasks completed more than `retention` ago."""
+        now = self.clock.now()
+        return self._sweep(
+            Awaiting.PURGE,
+            now - self.policy.retention,
+            lambda task: handoff.purge(task, now, self.policy),
+        )
+
+    def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
+        """Tasks actioned more than `action_window` ago and not completed, oldest first (for
+        operators: across every account)."""
+        now = self.clock.now()
+        found = self.store.awaiting(Awaiting.INCOMPLETE, now - self.policy.action_window, limit)
+        return [lifecycle.catch_up(task, now, self.policy) for task in found]
+
+    def maintain(self, sinks: Mapping[str, Sink] | None = None) -> dict[str, int]:
+        """Everything time makes due, in order: transitions, overdue marks, purges, and (with
+        *sinks*) one delivery round. What a server runs in the background."""
+        done = {
+            "moved": self.advance_due(),
+            "overdue": self.mark_overdue(),
+            "purged": self.purge_completed(),
+        }
+        if sinks:
+            report = self.deliver(sinks)
+            done |= {"delivered": report.delivered, "failed": report.failed}
+        return done
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _authorise(self, caller: Caller, account_id: str) -> None:
@@ -266,27 +384,64 @@ class DeletionService:
 
     def _change(
         self,
-        caller: Caller,
+        caller: Caller | None,
         task_id: str,
         change: Callable[[DeletionTask, dt.datetime], DeletionTask],
     ) -> DeletionTask:
         """Apply *change* (which catches the task up itself) by compare-and-set, re-reading
-        and retrying when another writer won."""
+        and retrying when another writer won. Without a *caller* (operators, the deliverer),
+        any task may be changed."""
         for _ in range(self.max_attempts):
-            stored = self._visible(caller, task_id)
+            stored = self._visible(caller, task_id) if caller else self._any(task_id)
             new = change(stored, self.clock.now())
             if new is stored:
                 return stored
+            if new.version != stored.version + 1:  # several steps, one stored version
+                new = attrs.evolve(new, version=stored.version + 1)
             if not self.store.update([new]):
                 self._publish(stored, new)
                 return new
         raise StoreError(f"task {task_id} kept changing; gave up after {self.max_attempts} tries")
 
+    def _any(self, task_id: str) -> DeletionTask:
+        task = self.store.get(_check_task_id(task_id))
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    def _sweep(
+        self, what: Awaiting, cutoff: dt.datetime, step: Callable[[DeletionTask], DeletionTask]
+    ) -> int:
+        """Store `step` of every task awaiting *what*, a batch at a time, until none is left
+        (or a round writes nothing: the rest lost their compare-and-set to other writers)."""
+        moved = 0
+        while True:
+            changes = [(t, step(t)) for t in self.store.awaiting(what, cutoff, self.batch_size)]
+            changes = [
+                (
+                    old,
+                    new
+                    if new.version == old.version + 1
+                    else attrs.evolve(new, version=old.version + 1),
+                )
+                for old, new in changes
+                if new is not old
+            ]
+            rejected = self.store.update([new for _, new in changes])
+            written = [(old, new) for old, new in changes if new.task_id not in rejected]
+            for old, new in written:
+                self._publish(old, new)
+            moved += len(written)
+            if not written:
+                return moved
+
     def _publish(self, old: DeletionTask, new: DeletionTask) -> None:
         if not self.subscribers:
             return
         for step in lifecycle.new_transitions(old, new):
-            event = LifecycleEvent(new.task_id, new.account_id, step.dest, step.at, step.by)
+            event = LifecycleEvent(
+                new.task_id, new.account_id, step.dest, step.at, step.by, step.event
+            )
             for subscriber in self.subscribers:
                 try:
                     subscriber(event)

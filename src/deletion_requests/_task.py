@@ -16,6 +16,26 @@ def frozen_strings(values: Iterable[str]) -> frozenset[str]:
     return values if type(values) is frozenset else frozenset(values)
 
 
+TRANSITION = "transition"
+REVIEW = "review"
+"""The outbox entry for the alert that asks operators to review a task that became ready."""
+HANDOFF = "handoff"
+"""The outbox entry for the hand-off of an actioned task to the deleter."""
+EVENTS = frozenset(
+    {
+        TRANSITION,
+        "review.delivered",
+        "review.failed",
+        "handoff.delivered",
+        "handoff.failed",
+        "completed",
+        "overdue",
+        "purged",
+    }
+)
+"""Every kind of history entry."""
+
+
 def _status(value: str) -> Status:
     return value if type(value) is Status else Status(value)
 
@@ -36,7 +56,12 @@ class Transition:
     dest: Status = attrs.field(converter=_status)
     at: dt.datetime = attrs.field(converter=_utc)
     by: str
-    """An app id, or `SYSTEM` when the passing of time caused the step."""
+    """An app id, `SYSTEM` when the passing of time caused the step, or the deliverer's name."""
+    event: str = TRANSITION
+    """`transition` for a change of status; otherwise what happened to the task while its
+    status stayed put (`source == dest`): see `EVENTS`."""
+    detail: str = ""
+    """A short, identifier-free note, such as why a delivery failed."""
 
 
 def _steps(values: Iterable[Transition]) -> tuple[Transition, ...]:
@@ -64,6 +89,17 @@ class DeletionTask:
     version: int = 1
     """Bumped by every stored change; stores compare-and-set on it."""
     history: tuple[Transition, ...] = attrs.field(default=(), converter=_steps)
+    outbox: frozenset[str] = attrs.field(default=frozenset(), converter=frozen_strings)
+    """Messages owed to the outside world (`REVIEW`, `HANDOFF`): written with the transition
+    that owes them, in the same version, and removed once delivered. A transactional outbox
+    that every store gets for free, since it is part of the task it writes atomically."""
+    completed_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    """When the deleter reported the deletion done."""
+    overdue_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    """When the task became overdue (actioned + action window, not completed), once recorded."""
+    purged_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    """When the identifier hashes were deleted (completion + retention); `identifiers` is then
+    empty, and the rest of the task stays for audit."""
 
     def __repr__(self) -> str:
         # Keep identifier hashes out of reprs, and so out of tracebacks and logs.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from deletion_requests import MAX_IDENTIFIERS, Status
+from deletion_requests import EVENTS, MAX_IDENTIFIERS, Status
 
 TIME = {"type": ["string", "null"], "format": "date-time"}
 ACCOUNT_ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
@@ -84,6 +84,8 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             "readyTime",
             "actionedTime",
             "cancelledTime",
+            "completedTime",
+            "overdue",
         ],
         "properties": {
             "taskId": {"type": "string", "format": "uuid"},
@@ -94,24 +96,40 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             "readyTime": TIME,
             "actionedTime": TIME,
             "cancelledTime": TIME,
+            "completedTime": {
+                **TIME,
+                "description": "When the deleter reported the deletion done.",
+            },
+            "overdue": {
+                "type": "boolean",
+                "description": "Actioned more than the action window (15 days) ago and not "
+                "completed.",
+            },
         },
     }
     history_entry = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["from", "to", "at", "by"],
+        "required": ["from", "to", "at", "by", "event", "detail"],
         "properties": {
             "from": {"type": "string", "enum": statuses},
             "to": {"type": "string", "enum": statuses},
             "at": {"type": "string", "format": "date-time"},
             "by": {"type": "string"},
+            "event": {"type": "string", "enum": sorted(EVENTS)},
+            "detail": {"type": ["string", "null"]},
         },
     }
     detail = {
         **task,
-        "required": [*task["required"], "createdBy", "history"],
+        "required": [*task["required"], "purgedTime", "createdBy", "history"],
         "properties": {
             **task["properties"],
+            "purgedTime": {
+                **TIME,
+                "description": "When the identifier hashes were deleted (completion plus "
+                "retention).",
+            },
             "createdBy": {"type": "string"},
             "history": {"type": "array", "items": history_entry},
         },

@@ -19,6 +19,7 @@ from cattrs.errors import BaseValidationError
 from deletion_requests import (
     Account,
     App,
+    Awaiting,
     DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -272,7 +273,7 @@ class JsonFilesStore(Store):
                     rejected.add(task.task_id)
                     continue
                 record = task_to_record(task)
-                record["identifiers"] = sorted(stored.identifiers)
+                record["identifiers"] = [] if task.purged_time else sorted(stored.identifiers)
                 record["created_by"] = stored.created_by
                 self._write(path, record)
         return frozenset(rejected)
@@ -288,6 +289,12 @@ class JsonFilesStore(Store):
                 if task.status in cutoffs and task.creation_time <= cutoffs[task.status]
             ]
         found.sort(key=lambda t: t.creation_time)
+        return found[:limit]
+
+    def awaiting(self, what: Awaiting, cutoff: dt.datetime, limit: int) -> list[DeletionTask]:
+        with self._thread_lock:
+            found = [task for task in self._scan() if what.matches(task, cutoff)]
+        found.sort(key=lambda t: (t.creation_time, t.task_id))
         return found[:limit]
 
     # -- access --------------------------------------------------------------------------------

@@ -64,6 +64,24 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE settings (name text PRIMARY KEY, value text NOT NULL);
     """,
+    # The hand-off: the outbox rides in the task's row (written with the transition that owes
+    # it), completion, overdue and purge times, and history entries that are not transitions.
+    # Partial indexes hold only the tasks some later step still has to touch.
+    """
+    ALTER TABLE tasks
+        ADD COLUMN outbox text[] NOT NULL DEFAULT '{}',
+        ADD COLUMN completed_time timestamptz,
+        ADD COLUMN overdue_time timestamptz,
+        ADD COLUMN purged_time timestamptz;
+    ALTER TABLE task_history
+        ADD COLUMN event text NOT NULL DEFAULT 'transition',
+        ADD COLUMN detail text NOT NULL DEFAULT '';
+    CREATE INDEX tasks_outbox ON tasks (creation_time) WHERE outbox <> '{}';
+    CREATE INDEX tasks_incomplete ON tasks (actioned_time)
+        WHERE status = 'actioned' AND completed_time IS NULL;
+    CREATE INDEX tasks_to_purge ON tasks (completed_time)
+        WHERE completed_time IS NOT NULL AND purged_time IS NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 LOCK_KEY = 0x6465_6C72  # "delr": the advisory lock replicas take to migrate one at a time

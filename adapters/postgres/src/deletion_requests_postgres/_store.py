@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from deletion_requests import (
     Account,
     App,
+    Awaiting,
     DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -30,7 +31,8 @@ from ._schema import migrate
 Conn = psycopg.Connection[tuple[Any, ...]]
 TASK_COLUMNS = (
     "t.id, t.task_id, t.account_id, t.status, t.creation_time, t.ready_time, t.actioned_time, "
-    "t.cancelled_time, t.created_by, t.version"
+    "t.cancelled_time, t.created_by, t.version, t.outbox, t.completed_time, t.overdue_time, "
+    "t.purged_time"
 )
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -126,15 +128,18 @@ class PostgresStore(Store):
             "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
         ):
             identifiers[row_id].add(value)
-        for row_id, source, dest, at, by in conn.execute(
-            "SELECT task, source, dest, at, by FROM task_history WHERE task = ANY(%s) "
-            "ORDER BY task, seq",
+        for row_id, source, dest, at, by, event, detail in conn.execute(
+            "SELECT task, source, dest, at, by, event, detail FROM task_history "
+            "WHERE task = ANY(%s) ORDER BY task, seq",
             (ids,),
         ):
-            history[row_id].append(Transition(source, dest, at, by))
+            history[row_id].append(Transition(source, dest, at, by, event, detail))
         found = []
         for row in rows:
-            row_id, task_id, account, status, created, ready, actioned, cancelled, by, version = row
+            (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
+                row[:10]
+            )
+            outbox, completed, overdue, purged = row[10:]
             try:
                 found.append(
                     DeletionTask(
@@ -149,6 +154,10 @@ class PostgresStore(Store):
                         created_by=by,
                         version=version,
                         history=tuple(history[row_id]),
+                        outbox=frozenset(outbox),
+                        completed_time=completed,
+                        overdue_time=overdue,
+                        purged_time=purged,
                     )
                 )
             except (ValueError, TypeError) as exc:
@@ -160,7 +169,16 @@ class PostgresStore(Store):
     @staticmethod
     def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[Any, ...]]:
         return [
-            (row_id, seq, step.source.value, step.dest.value, step.at, step.by)
+            (
+                row_id,
+                seq,
+                step.source.value,
+                step.dest.value,
+                step.at,
+                step.by,
+                step.event,
+                step.detail,
+            )
             for seq, step in enumerate(task.history)
         ]
 
@@ -185,8 +203,9 @@ class PostgresStore(Store):
             try:
                 row = conn.execute(
                     "INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, "
-                    "actioned_time, cancelled_time, created_by, version) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    "actioned_time, cancelled_time, created_by, version, outbox, "
+                    "completed_time, overdue_time, purged_time) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                     (
                         task.task_id,
                         task.account_id,
@@ -197,6 +216,10 @@ class PostgresStore(Store):
                         task.cancelled_time,
                         task.created_by,
                         task.version,
+                        sorted(task.outbox),
+                        task.completed_time,
+                        task.overdue_time,
+                        task.purged_time,
                     ),
                 ).fetchone()
             except errors.UniqueViolation:
@@ -208,8 +231,8 @@ class PostgresStore(Store):
                     [(row[0], value) for value in sorted(task.identifiers)],
                 )
                 cursor.executemany(
-                    "INSERT INTO task_history (task, seq, source, dest, at, by) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                     self._history_rows(row[0], task),
                 )
             if idempotency_key is not None:
@@ -291,11 +314,14 @@ class PostgresStore(Store):
         rows = conn.execute(
             "UPDATE tasks AS t SET status = n.status, ready_time = n.ready_time, "
             "actioned_time = n.actioned_time, cancelled_time = n.cancelled_time, "
-            "version = n.version "
+            "version = n.version, outbox = string_to_array(n.outbox, ','), "
+            "completed_time = n.completed_time, overdue_time = n.overdue_time, "
+            "purged_time = n.purged_time "
             "FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
-            "%s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[]) "
+            "%s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], %s::text[], "
+            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
             "AS n(task_id, status, ready_time, actioned_time, cancelled_time, version, "
-            "account_id, creation_time) "
+            "account_id, creation_time, outbox, completed_time, overdue_time, purged_time) "
             "WHERE t.task_id = n.task_id AND t.version = n.version - 1 "
             "AND t.account_id = n.account_id AND t.creation_time = n.creation_time "
             "RETURNING t.task_id, t.id",
@@ -308,9 +334,16 @@ class PostgresStore(Store):
                 [task.version for task in tasks],
                 [task.account_id for task in tasks],
                 [task.creation_time for task in tasks],
+                [",".join(sorted(task.outbox)) for task in tasks],
+                [task.completed_time for task in tasks],
+                [task.overdue_time for task in tasks],
+                [task.purged_time for task in tasks],
             ),
         ).fetchall()
         written = dict(rows)
+        purged = [written[t.task_id] for t in tasks if t.purged_time and t.task_id in written]
+        if purged:  # a purge is the one change that deletes identifiers
+            conn.execute("DELETE FROM task_identifiers WHERE task = ANY(%s)", (purged,))
         history = [
             row
             for task in tasks
@@ -320,8 +353,8 @@ class PostgresStore(Store):
         if history:
             with conn.cursor() as cursor:
                 cursor.executemany(
-                    "INSERT INTO task_history (task, seq, source, dest, at, by) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                     history,
                 )
         return written
@@ -363,6 +396,29 @@ class PostgresStore(Store):
             changes = [(old, new) for old, new in changes if new is not old]
             written = self._update(conn, [new for _, new in changes]) if changes else {}
         return [(old, new) for old, new in changes if new.task_id in written]
+
+    def awaiting(self, what: Awaiting, cutoff: dt.datetime, limit: int) -> list[DeletionTask]:
+        # Each condition implies one partial index, which holds only the tasks still to touch.
+        where = {
+            Awaiting.HANDOFF: "t.outbox <> '{}' AND 'handoff' = ANY(t.outbox) AND %s IS NOT NULL",
+            Awaiting.REVIEW: "t.outbox <> '{}' AND 'review' = ANY(t.outbox) AND %s IS NOT NULL",
+            Awaiting.OVERDUE: "t.status = 'actioned' AND t.completed_time IS NULL "
+            "AND t.overdue_time IS NULL AND t.actioned_time <= %s",
+            Awaiting.INCOMPLETE: "t.status = 'actioned' AND t.completed_time IS NULL "
+            "AND t.actioned_time <= %s",
+            Awaiting.PURGE: "t.completed_time IS NOT NULL AND t.purged_time IS NULL "
+            "AND t.completed_time <= %s",
+        }[what]
+        statement = (
+            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {where} "  # noqa: S608 (fixed text only)
+            "ORDER BY t.creation_time, t.task_id LIMIT %s"
+        )
+
+        def work(conn: Conn) -> list[DeletionTask]:
+            return self._tasks(conn, conn.execute(statement, (cutoff, limit)).fetchall())
+
+        found: list[DeletionTask] = self._read("awaiting", work)
+        return found
 
     # -- access --------------------------------------------------------------------------------
 

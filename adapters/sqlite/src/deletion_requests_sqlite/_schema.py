@@ -70,7 +70,29 @@ def _v1(db: Database) -> None:
     db.table("settings").create({"name": str, "value": str}, pk="name", not_null={"value"})
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1]
+def _v2(db: Database) -> None:
+    # The hand-off: the outbox rides in the task's row (written with the transition that owes
+    # it), completion, overdue and purge times, and history entries that are not transitions.
+    tasks = db.table("tasks")
+    tasks.add_column("outbox", str, not_null_default="")
+    for column in ("completed_us", "overdue_us", "purged_us"):
+        tasks.add_column(column, int)
+    history = db.table("task_history")
+    history.add_column("event", str, not_null_default="transition")
+    history.add_column("detail", str, not_null_default="")
+    # Partial indexes: each holds only the tasks some later step still has to touch.
+    db.execute("CREATE INDEX tasks_outbox ON tasks (creation_us) WHERE outbox != ''")
+    db.execute(
+        "CREATE INDEX tasks_incomplete ON tasks (actioned_us) "
+        "WHERE status = 'actioned' AND completed_us IS NULL"
+    )
+    db.execute(
+        "CREATE INDEX tasks_to_purge ON tasks (completed_us) "
+        "WHERE completed_us IS NOT NULL AND purged_us IS NULL"
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

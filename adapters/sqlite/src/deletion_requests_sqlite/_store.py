@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from deletion_requests import (
     Account,
     App,
+    Awaiting,
     DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -34,8 +35,9 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
-    "created_by, version"
+    "created_by, version, outbox, completed_us, overdue_us, purged_us"
 )
+HISTORY_COLUMNS = "task, seq, source, dest, at_us, by, event, detail"
 READ_COLUMNS = "id, " + TASK_COLUMNS
 
 
@@ -55,11 +57,24 @@ def _opt_time(value: int | None) -> dt.datetime | None:
     return None if value is None else from_us(value)
 
 
-def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[int, int, str, str, int, str]]:
+def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[object, ...]]:
     return [
-        (row_id, seq, step.source.value, step.dest.value, to_us(step.at), step.by)
+        (
+            row_id,
+            seq,
+            step.source.value,
+            step.dest.value,
+            to_us(step.at),
+            step.by,
+            step.event,
+            step.detail,
+        )
         for seq, step in enumerate(task.history)
     ]
+
+
+def _outbox(task: DeletionTask) -> str:
+    return ",".join(sorted(task.outbox))
 
 
 class _PendingAdd:
@@ -186,13 +201,15 @@ class SqliteStore(Store):
                 chunk,
             ):
                 identifiers[row_id].add(value)
-            for row_id, _seq, source, dest, at_us, by in conn.execute(
-                f"SELECT task, seq, source, dest, at_us, by FROM task_history "  # noqa: S608
+            for row_id, _seq, source, dest, at_us, by, event, detail in conn.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM task_history "  # noqa: S608
                 f"WHERE task IN ({marks}) ORDER BY task, seq",
                 chunk,
             ):
                 try:
-                    history[row_id].append(Transition(source, dest, from_us(at_us), by))
+                    history[row_id].append(
+                        Transition(source, dest, from_us(at_us), by, event, detail)
+                    )
                 except (ValueError, TypeError, OverflowError) as exc:
                     task_id = next(row[1] for row in rows if row[0] == row_id)
                     raise StoreError(
@@ -204,7 +221,21 @@ class SqliteStore(Store):
     def _task(
         self, row: tuple[Any, ...], identifiers: set[str], history: list[Transition]
     ) -> DeletionTask:
-        task_id, account_id, status, creation, ready, actioned, cancelled, by, version = row
+        (
+            task_id,
+            account_id,
+            status,
+            creation,
+            ready,
+            actioned,
+            cancelled,
+            by,
+            version,
+            outbox,
+            completed,
+            overdue,
+            purged,
+        ) = row
         try:
             if not isinstance(version, int) or not isinstance(creation, int):
                 raise TypeError("version and creation_us must be integers")
@@ -220,6 +251,10 @@ class SqliteStore(Store):
                 created_by=by,
                 version=version,
                 history=tuple(history),
+                outbox=frozenset(outbox.split(",")) if outbox else frozenset(),
+                completed_time=_opt_time(completed),
+                overdue_time=_opt_time(overdue),
+                purged_time=_opt_time(purged),
             )
         except (ValueError, TypeError, OverflowError) as exc:
             raise StoreError(
@@ -280,7 +315,8 @@ class SqliteStore(Store):
             if bound is not None:
                 raise IdempotencyKeyConflict(bound[0])
         cursor = conn.execute(
-            f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO tasks ({TASK_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.task_id,
                 task.account_id,
@@ -291,6 +327,10 @@ class SqliteStore(Store):
                 _opt_us(task.cancelled_time),
                 task.created_by,
                 task.version,
+                _outbox(task),
+                _opt_us(task.completed_time),
+                _opt_us(task.overdue_time),
+                _opt_us(task.purged_time),
             ),
         )
         row_id = cursor.lastrowid
@@ -300,8 +340,7 @@ class SqliteStore(Store):
             [(row_id, value) for value in sorted(task.identifiers)],
         )
         conn.executemany(
-            "INSERT INTO task_history (task, seq, source, dest, at_us, by) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO task_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             _history_rows(row_id, task),
         )
         if idempotency_key is not None:
@@ -373,14 +412,19 @@ class SqliteStore(Store):
                 for task in tasks:
                     written.update(self._update_set(conn, [task]))
             conn.executemany(
-                "INSERT OR IGNORE INTO task_history (task, seq, source, dest, at_us, by) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO task_history ({HISTORY_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     row
                     for task in tasks
                     if task.task_id in written
                     for row in _history_rows(written[task.task_id], task)
                 ],
+            )
+            # A purge is the one change that deletes identifiers.
+            conn.executemany(
+                "DELETE FROM task_identifiers WHERE task = ?",
+                [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
             )
         return frozenset(task_id for task_id in ids if task_id not in written)
 
@@ -391,7 +435,7 @@ class SqliteStore(Store):
         written: dict[str, int] = {}
         for start in range(0, len(tasks), 2000):
             chunk = tasks[start : start + 2000]
-            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             args: list[object] = []
             for task in chunk:
                 args += (
@@ -403,13 +447,19 @@ class SqliteStore(Store):
                     task.version,
                     task.account_id,
                     to_us(task.creation_time),
+                    _outbox(task),
+                    _opt_us(task.completed_time),
+                    _opt_us(task.overdue_time),
+                    _opt_us(task.purged_time),
                 )
             rows = conn.execute(
                 "WITH new (task_id, status, ready_us, actioned_us, cancelled_us, version, "  # noqa: S608 (only placeholders are interpolated)
-                f"account_id, creation_us) AS (VALUES {values}) "
+                "account_id, creation_us, outbox, completed_us, overdue_us, purged_us) "
+                f"AS (VALUES {values}) "
                 "UPDATE tasks SET status = new.status, ready_us = new.ready_us, "
                 "actioned_us = new.actioned_us, cancelled_us = new.cancelled_us, "
-                "version = new.version FROM new "
+                "version = new.version, outbox = new.outbox, completed_us = new.completed_us, "
+                "overdue_us = new.overdue_us, purged_us = new.purged_us FROM new "
                 "WHERE tasks.task_id = new.task_id AND tasks.version = new.version - 1 "
                 "AND tasks.account_id = new.account_id AND tasks.creation_us = new.creation_us "
                 "RETURNING tasks.task_id, tasks.id",
@@ -431,6 +481,28 @@ class SqliteStore(Store):
                 rows += conn.execute(
                     sql, ("ready", to_us(ready_cutoff), limit - len(rows))
                 ).fetchall()
+            return self._tasks_from_rows(conn, rows)
+
+    def awaiting(self, what: Awaiting, cutoff: dt.datetime, limit: int) -> list[DeletionTask]:
+        # Each query reads one partial index, which holds only the tasks still to be touched.
+        where = {
+            Awaiting.HANDOFF: "INDEXED BY tasks_outbox WHERE outbox != '' "
+            "AND instr(outbox, 'handoff') AND ?1 IS NOT NULL",
+            Awaiting.REVIEW: "INDEXED BY tasks_outbox WHERE outbox != '' "
+            "AND instr(outbox, 'review') AND ?1 IS NOT NULL",
+            Awaiting.OVERDUE: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
+            "AND completed_us IS NULL AND overdue_us IS NULL AND actioned_us <= ?1",
+            Awaiting.INCOMPLETE: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
+            "AND completed_us IS NULL AND actioned_us <= ?1",
+            Awaiting.PURGE: "INDEXED BY tasks_to_purge WHERE completed_us IS NOT NULL "
+            "AND purged_us IS NULL AND completed_us <= ?1",
+        }[what]
+        with self._read("awaiting") as conn:
+            rows = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM tasks {where} "  # noqa: S608 (fixed text only)
+                "ORDER BY creation_us, task_id LIMIT ?2",
+                (to_us(cutoff), limit),
+            ).fetchall()
             return self._tasks_from_rows(conn, rows)
 
     # -- access --------------------------------------------------------------------------------
