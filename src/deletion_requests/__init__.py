@@ -35,8 +35,10 @@ from ._ports import AccessStore, Awaiting, Store, TaskQuery, TaskStore, replaces
 from ._service import AccessAdmin, DeletionService, Deliveries, Page
 from ._status import Status
 from ._task import EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
+from ._webhook import DELIVERY_HEADER, WebhookSink
 
 __all__ = [
+    "DELIVERY_HEADER",
     "EVENTS",
     "HANDOFF",
     "MAX_IDENTIFIERS",
@@ -82,6 +84,7 @@ __all__ = [
     "Transition",
     "UnauthorizedAccount",
     "UnknownStore",
+    "WebhookSink",
     "apps_from_grants",
     "catch_up",
     "collect_identifiers",

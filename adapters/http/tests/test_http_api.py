@@ -165,6 +165,8 @@ def test_create_answers_202_with_the_task_and_location(world: World) -> None:
         "readyTime",
         "actionedTime",
         "cancelledTime",
+        "completedTime",
+        "overdue",
     ]
     assert body["status"] == "pending"
     assert body["deletionType"] == "emailsDeletion"
@@ -337,8 +339,16 @@ def test_get_shows_the_task_with_history(world: World) -> None:
     assert body["status"] == "cancelled"
     assert body["createdBy"] == world.app_a
     assert body["history"] == [
-        {"from": "pending", "to": "cancelled", "at": (T0 + DAY).isoformat(), "by": world.app_a}
+        {
+            "from": "pending",
+            "to": "cancelled",
+            "at": (T0 + DAY).isoformat(),
+            "by": world.app_a,
+            "event": "transition",
+            "detail": None,
+        }
     ]
+    assert body["purgedTime"] is None
 
 
 def test_cancel_is_idempotent_and_keeps_the_first_time(world: World) -> None:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deletion_requests import (
+    SIGNATURE_HEADER,
     AuthenticationFailed,
     Caller,
     DeletionRequestError,
@@ -31,6 +32,7 @@ from deletion_requests import (
     StoreError,
     task_detail_to_api,
     task_to_api,
+    verify,
 )
 
 from ._openapi import openapi_document
@@ -127,9 +129,16 @@ def _context(request: Request) -> RequestContext:
 class Api:
     """The endpoints, bound to one service and one token issuer."""
 
-    def __init__(self, service: DeletionService, tokens: TokenIssuer, writers: int) -> None:
+    def __init__(
+        self,
+        service: DeletionService,
+        tokens: TokenIssuer,
+        writers: int,
+        completion_secret: bytes | None,
+    ) -> None:
         self.service = service
         self.tokens = tokens
+        self.completion_secret = completion_secret
         # Use cases that write run on a few dedicated threads: enough for the store to commit
         # several at once (group commit), few enough that they do not fight the event loop for
         # the GIL. Reads are short and run on the event loop itself.
@@ -267,6 +276,38 @@ class Api:
         task = await self._as_caller(request, lambda caller: self.service.get(caller, task_id))
         return JSONResponse(task_detail_to_api(task))
 
+    async def completion(self, request: Request) -> Response:
+        """The deleter reports a task done. Authenticated by the webhook secret (the deleter
+        holds it; client apps do not), over a body that names the task, so a captured request
+        cannot complete another task."""
+        task_id = request.path_params["task_id"]
+        body = await _body(request)
+        if self.completion_secret is None:
+            raise AuthenticationFailed(
+                "completion over HTTP is not enabled: the server has no webhook secret"
+            )
+        verify(
+            self.completion_secret,
+            request.headers.get(SIGNATURE_HEADER),
+            body,
+            self.service.clock.now(),
+        )
+        if _media_type(request) != "application/json":
+            raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise HttpError("BAD_REQUEST", "the request body is not valid JSON") from None
+        if not isinstance(document, dict) or set(document) != {"taskId"}:
+            raise HttpError("BAD_REQUEST", 'the body must be {"taskId": "<the task id>"}')
+        if not isinstance(document["taskId"], str) or document["taskId"].lower() != task_id.lower():
+            raise HttpError("BAD_REQUEST", "taskId in the body must be the task id in the path")
+        context = _context(request)
+        context.app_id = "deleter"
+        loop = asyncio.get_running_loop()
+        task = await loop.run_in_executor(self.writers, self.service.complete, task_id, "deleter")
+        return JSONResponse(task_detail_to_api(task))
+
     async def health(self, request: Request) -> Response:
         store = self.service.store
         if store.local_reads:
@@ -374,10 +415,12 @@ def create_app(
     tokens: TokenIssuer,
     lifespan: Callable[[Starlette], Any] | None = None,
     writers: int = 4,
+    completion_secret: bytes | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens; *writers* threads
-    run the use cases that write."""
-    api = Api(service, tokens, writers)
+    run the use cases that write. With *completion_secret* (the webhook secret), the deleter
+    can report completion at `POST /data/deletion-requests/{taskId}/completion`."""
+    api = Api(service, tokens, writers, completion_secret)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         DeletionRequestError: _domain_error,
         HttpError: _http_error,
@@ -390,6 +433,7 @@ def create_app(
             Route("/data/deletion-requests/emails", api.create, methods=["POST"]),
             Route("/data/deletion-requests", api.list, methods=["GET"]),
             Route("/data/deletion-requests/{task_id}", api.task, methods=["GET", "DELETE"]),
+            Route("/data/deletion-requests/{task_id}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
         ],

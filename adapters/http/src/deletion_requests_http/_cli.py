@@ -21,7 +21,14 @@ from deletion_requests import (
     UnknownStore,
 )
 
-from ._wiring import DEFAULT_STORE, SIGNING_KEY_ENV, STORE_ENV, Server
+from ._wiring import (
+    DEFAULT_STORE,
+    SIGNING_KEY_ENV,
+    STORE_ENV,
+    WEBHOOK_SECRET_ENV,
+    Server,
+    sinks_for,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +43,32 @@ def store_option(function: F) -> F:
         help=f"Store URL (also ${STORE_ENV}): sqlite:///file.db, jsonfiles:///dir, "
         "postgresql://..., memory://",
     )(function)
+
+
+def webhook_options(function: F) -> F:
+    function = click.option(
+        "--webhook-secret",
+        envvar=WEBHOOK_SECRET_ENV,
+        help=f"Shared secret (at least 16 bytes; better ${WEBHOOK_SECRET_ENV}) that signs "
+        "webhooks and authenticates completions.",
+    )(function)
+    function = click.option(
+        "--review-url", help="Webhook for review alerts at ready (default: the log)."
+    )(function)
+    return click.option("--handoff-url", help="Webhook of the deleter, POSTed each actioned task.")(
+        function
+    )
+
+
+def _sinks(
+    handoff_url: str | None, review_url: str | None, webhook_secret: str | None
+) -> dict[str, Any]:
+    try:
+        return sinks_for(
+            handoff_url, review_url, webhook_secret.encode() if webhook_secret else None
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @contextmanager
@@ -84,15 +117,35 @@ def main() -> None:
     help="Seconds between background advance_due passes (reads never depend on them).",
 )
 @click.option(
+    "--deliver-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between delivery rounds of the outbox (webhooks).",
+)
+@webhook_options
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(store_url: str, host: str, port: int, advance_interval: float, log_level: str) -> None:
-    """Serve the HTTP API (uvicorn, one worker)."""
+def serve(
+    store_url: str,
+    host: str,
+    port: int,
+    advance_interval: float,
+    deliver_interval: float,
+    handoff_url: str | None,
+    review_url: str | None,
+    webhook_secret: str | None,
+    log_level: str,
+) -> None:
+    """Serve the HTTP API (uvicorn, one worker), and run transitions, overdue marks, purges and
+    webhook deliveries in the background."""
     import uvicorn
 
+    sinks = _sinks(handoff_url, review_url, webhook_secret)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -105,9 +158,20 @@ def serve(store_url: str, host: str, port: int, advance_interval: float, log_lev
                 f"  deletion-requests apps create --account ACCOUNT_ID --store {store_url}",
                 err=True,
             )
+        if not handoff_url:
+            click.echo(
+                "No --handoff-url: actioned tasks wait in the outbox until a deleter is "
+                "configured.",
+                err=True,
+            )
         click.echo(f"serving {store_url} on http://{host}:{port}", err=True)
         uvicorn.run(
-            server.app(advance_interval=advance_interval),
+            server.app(
+                advance_interval=advance_interval,
+                sinks=sinks,
+                deliver_interval=deliver_interval,
+                webhook_secret=webhook_secret.encode() if webhook_secret else None,
+            ),
             host=host,
             port=port,
             log_level=log_level,
@@ -213,9 +277,28 @@ def apps_list(store_url: str) -> None:
 @main.command()
 @store_option
 def advance(store_url: str) -> None:
-    """Store every transition that is due now; prints how many tasks moved (for cron)."""
+    """Store what time made due: transitions, overdue marks, purges (for cron)."""
     with opened(store_url) as server:
-        click.echo(f"moved {server.service.advance_due()} task(s)")
+        done = server.service.maintain()
+        click.echo(
+            f"moved {done['moved']} task(s); marked {done['overdue']} overdue; "
+            f"purged {done['purged']}"
+        )
+
+
+@main.command()
+@webhook_options
+@store_option
+def deliver(
+    handoff_url: str | None, review_url: str | None, webhook_secret: str | None, store_url: str
+) -> None:
+    """One delivery round of the outbox to the webhooks (for cron; serve does this itself)."""
+    sinks = _sinks(handoff_url, review_url, webhook_secret)
+    with opened(store_url) as server:
+        report = server.service.deliver(sinks)
+        click.echo(
+            f"delivered {report.delivered}; failed {report.failed}; waiting {report.waiting}"
+        )
 
 
 @main.group()
@@ -223,14 +306,38 @@ def tasks() -> None:
     """Deletion tasks, for operators."""
 
 
+@tasks.command("complete")
+@click.argument("task_id")
+@store_option
+def tasks_complete(task_id: str, store_url: str) -> None:
+    """Record that the deletion of TASK_ID is done (when the deleter cannot call the API)."""
+    with opened(store_url) as server:
+        task = server.service.complete(task_id, by="operator")
+        click.echo(f"completed {task.task_id} at {_time(task.completed_time)}")
+
+
 @tasks.command("list")
 @click.option("--account", "account_id", help="Only this account (allow-listed or not).")
 @click.option("--status", type=click.Choice([s.value for s in Status]))
+@click.option(
+    "--overdue",
+    is_flag=True,
+    help="Only tasks actioned more than the action window ago and not completed, oldest first.",
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @store_option
-def tasks_list(account_id: str | None, status: str | None, limit: int, store_url: str) -> None:
+def tasks_list(
+    account_id: str | None, status: str | None, overdue: bool, limit: int, store_url: str
+) -> None:
     """List tasks newest first, with their times, as the clock sees them now."""
     with opened(store_url) as server:
+        if overdue:
+            if account_id is not None or status is not None:
+                raise click.ClickException(
+                    "--overdue lists every account's; drop --account/--status"
+                )
+            _task_table(server.service.overdue(limit))
+            return
         if account_id is not None:
             accounts_ = frozenset({account_id})
         else:
@@ -246,19 +353,27 @@ def tasks_list(account_id: str | None, status: str | None, limit: int, store_url
             cursor = page.next_cursor
             if cursor is None:
                 break
-        rows = [
-            [
-                t.task_id,
-                t.account_id,
-                t.status.value,
-                _time(t.creation_time),
-                _time(t.ready_time),
-                _time(t.actioned_time),
-                _time(t.cancelled_time),
-            ]
-            for t in found
+        _task_table(found)
+
+
+def _task_table(found: list[DeletionTask]) -> None:
+    rows = [
+        [
+            t.task_id,
+            t.account_id,
+            t.status.value + (" (overdue)" if t.overdue_time and not t.completed_time else ""),
+            _time(t.creation_time),
+            _time(t.ready_time),
+            _time(t.actioned_time),
+            _time(t.cancelled_time),
+            _time(t.completed_time),
         ]
-        _table(["TASK", "ACCOUNT", "STATUS", "CREATED", "READY", "ACTIONED", "CANCELLED"], rows)
+        for t in found
+    ]
+    _table(
+        ["TASK", "ACCOUNT", "STATUS", "CREATED", "READY", "ACTIONED", "CANCELLED", "COMPLETED"],
+        rows,
+    )
 
 
 def _all_commands(group: click.Group = main, prefix: str = "") -> Iterator[str]:

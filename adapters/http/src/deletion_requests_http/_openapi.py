@@ -31,6 +31,10 @@ ERRORS = {
     ),
     "404": _error("No such task for this app, or no such route.", "NOT_FOUND"),
     "405": _error("The method is not allowed on this route.", "METHOD_NOT_ALLOWED"),
+    "409": _error(
+        "The task was not handed off (pending, ready or cancelled): nothing to complete.",
+        "CONFLICT",
+    ),
     "410": _error(
         "The task is past pending and ready and cannot be cancelled.", "DEADLINE_EXCEEDED"
     ),
@@ -300,6 +304,39 @@ def openapi_document() -> dict[str, Any]:
                     ),
                 },
             },
+            "/data/deletion-requests/{taskId}/completion": {
+                "parameters": [TASK_ID],
+                "post": {
+                    "summary": "The deleter reports the deletion done (idempotent).",
+                    "description": "Authenticated by the webhook secret: the "
+                    "Deletion-Requests-Signature header (t=<unix seconds>,v1=<hex HMAC-SHA256 "
+                    'of "<t>." + body>), within 5 minutes of the server\'s clock. The body '
+                    "names the task, so a captured request cannot complete another one.",
+                    "operationId": "completeDeletionRequest",
+                    "security": [{"webhookSignature": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["taskId"],
+                                    "properties": {"taskId": {"type": "string", "format": "uuid"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        {"200": _json("TaskDetail", "The task, completed (now or before).")},
+                        "400",
+                        "404",
+                        "409",
+                        "413",
+                        "415",
+                    ),
+                },
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness and store check for load balancers.",
@@ -343,6 +380,12 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "basicAuth": {"type": "http", "scheme": "basic", "description": "AppId:AppSecret"},
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "webhookSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Deletion-Requests-Signature",
+                    "description": "HMAC-SHA256 with the webhook secret; see docs/handoff.md.",
+                },
             },
             "schemas": {
                 "CreateRequest": {
