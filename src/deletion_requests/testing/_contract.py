@@ -16,17 +16,19 @@ from pathlib import Path
 import attrs
 import pytest
 
+from deletion_requests import _handoff as handoff
 from deletion_requests._access import Account, App
 from deletion_requests._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
 from deletion_requests._lifecycle import cancel, catch_up
 from deletion_requests._policy import Policy
-from deletion_requests._ports import Store, TaskQuery
+from deletion_requests._ports import Awaiting, Store, TaskQuery
 from deletion_requests._status import Status
-from deletion_requests._task import DeletionTask
+from deletion_requests._task import HANDOFF, REVIEW, DeletionTask
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 POLICY = Policy()
+HOUR = dt.timedelta(hours=1)
 HASH = "kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU="
 
 
@@ -288,6 +290,112 @@ class StoreContract:
         for i in range(10):
             store.add(make_task(creation_time=T0 + dt.timedelta(seconds=i)))
         assert len(store.due(T0 + dt.timedelta(days=1), T0, 4)) == 4
+
+    # -- the hand-off ------------------------------------------------------------------------
+
+    def test_the_outbox_is_written_with_the_transition_that_owes_it(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        ready = advanced(task, T0 + POLICY.pending_period)
+        assert store.update([ready]) == frozenset()
+        assert store.get(task.task_id) == ready
+        assert ready.outbox == {REVIEW}
+        actioned = advanced(ready, T0 + POLICY.cancel_period)
+        assert store.update([actioned]) == frozenset()
+        stored = store.get(task.task_id)
+        assert stored == actioned
+        assert stored.outbox == {REVIEW, HANDOFF}
+
+    def test_every_hand_off_field_round_trips(self, store: Store) -> None:
+        now = T0 + POLICY.cancel_period
+        task = make_task()
+        store.add(task)
+        steps = [advanced(task, now)]
+        steps.append(handoff.delivery_failed(steps[-1], HANDOFF, now, "webhook", "HTTP 503"))
+        steps.append(handoff.delivered(steps[-1], HANDOFF, now + HOUR, "webhook", False))
+        steps.append(handoff.complete(steps[-1], now + 2 * HOUR, "deleter"))
+        for step in steps:
+            assert store.update([step]) == frozenset()
+            assert store.get(task.task_id) == step
+        stored = store.get(task.task_id)
+        assert stored is not None
+        assert stored.outbox == {REVIEW}
+        assert stored.completed_time == now + 2 * HOUR
+        assert [(h.event, h.detail) for h in stored.history[-3:]] == [
+            ("handoff.failed", "HTTP 503"),
+            ("handoff.delivered", ""),
+            ("completed", ""),
+        ]
+
+    def test_a_purge_deletes_the_identifiers_and_keeps_the_rest(self, store: Store) -> None:
+        now = T0 + POLICY.cancel_period
+        task = make_task(identifiers=frozenset({HASH, "b" * 43 + "="}))
+        store.add(task)
+        done = handoff.complete(advanced(task, now), now, "deleter")
+        store.update([attrs.evolve(done, version=2)])
+        stored = store.get(task.task_id)
+        assert stored is not None
+        later = now + POLICY.retention
+        purged = handoff.purge(stored, later, POLICY)
+        assert purged.identifiers == frozenset()
+        assert store.update([purged]) == frozenset()
+        assert store.get(task.task_id) == purged
+        assert store.list_tasks(TaskQuery(accounts={"acct-1"})) == [purged]
+
+    def test_identifiers_change_only_by_a_purge(self, store: Store) -> None:
+        task = make_task()
+        store.add(task)
+        sneaky = attrs.evolve(advanced(task, T0 + POLICY.pending_period), identifiers=frozenset())
+        assert store.update([sneaky]) == frozenset()
+        stored = store.get(task.task_id)
+        assert stored is not None
+        assert stored.identifiers == task.identifiers
+
+    def test_awaiting_finds_each_kind_oldest_first(self, store: Store) -> None:
+        day = dt.timedelta(days=1)
+        second = dt.timedelta(seconds=1)
+        ready = advanced(make_task(creation_time=T0 + second), T0 + POLICY.pending_period + second)
+        actioned = [
+            advanced(make_task(creation_time=T0 - i * day), T0 + POLICY.cancel_period)
+            for i in range(3)
+        ]
+        done = handoff.complete(actioned[0], T0 + POLICY.cancel_period + HOUR, "deleter")
+        delivered = handoff.delivered(
+            handoff.delivered(actioned[1], HANDOFF, T0 + POLICY.cancel_period, "w", False),
+            REVIEW,
+            T0 + POLICY.cancel_period,
+            "w",
+            False,
+        )
+        pending = make_task()
+        for task in (ready, done, delivered, actioned[2], pending):
+            store.add(task)
+        far = T0 + 400 * day
+
+        def ids(what: Awaiting, cutoff: dt.datetime, limit: int = 100) -> list[str]:
+            return [t.task_id for t in store.awaiting(what, cutoff, limit)]
+
+        assert ids(Awaiting.REVIEW, far) == [actioned[2].task_id, done.task_id, ready.task_id]
+        assert ids(Awaiting.REVIEW, far, 1) == [actioned[2].task_id]
+        assert ids(Awaiting.HANDOFF, far) == [actioned[2].task_id]
+        assert ids(Awaiting.INCOMPLETE, far) == [actioned[2].task_id, delivered.task_id]
+        # actioned_time of actioned[2] is two days before that of actioned[1]
+        cutoff = actioned[2].actioned_time
+        assert cutoff is not None
+        assert ids(Awaiting.INCOMPLETE, cutoff) == [actioned[2].task_id]
+        assert ids(Awaiting.OVERDUE, far) == [actioned[2].task_id, delivered.task_id]
+        assert ids(Awaiting.PURGE, far) == [done.task_id]
+        assert ids(Awaiting.PURGE, T0) == []
+        for what in Awaiting:
+            expected = [
+                t.task_id
+                for t in sorted(
+                    (ready, done, delivered, actioned[2], pending),
+                    key=lambda t: (t.creation_time, t.task_id),
+                )
+                if what.matches(t, far)
+            ]
+            assert ids(what, far) == expected
 
     # -- access ------------------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from deletion_requests._errors import DuplicateTask, IdempotencyKeyConflict
 from deletion_requests._lifecycle import cancel, catch_up
 from deletion_requests._memory import MemoryStore
 from deletion_requests._policy import Policy
-from deletion_requests._ports import Store, TaskQuery
+from deletion_requests._ports import Awaiting, Store, TaskQuery
 from deletion_requests._status import Status
 from deletion_requests._task import DeletionTask
 
-from ._strategies import aware_datetimes, tasks
+from ._strategies import after_hand_off, aware_datetimes, tasks
 
 POLICY = Policy()
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -78,15 +78,20 @@ class StoreComparison(RuleBasedStateMachine):
     @rule(
         task_id=task_ids,
         now=times,
-        action=st.sampled_from(["advance", "cancel"]),
+        action=st.sampled_from(["advance", "cancel", "hand-off"]),
         skew=st.sampled_from([1, 1, 1, 0, 2]),
+        data=st.data(),
     )
-    def update(self, task_id: str, now: dt.datetime, action: str, skew: int) -> None:
+    def update(
+        self, task_id: str, now: dt.datetime, action: str, skew: int, data: st.DataObject
+    ) -> None:
         stored = self.reference.get(task_id)
         assert stored is not None
         moved = catch_up(stored, now, POLICY)
         if action == "cancel" and moved.status in (Status.PENDING, Status.READY):
             moved = cancel(moved, now, POLICY, by="app_a")
+        if action == "hand-off":
+            moved = data.draw(after_hand_off(moved, now, POLICY))
         new = attrs.evolve(moved, version=stored.version + skew)
         assert self.store.update([new]) == self.reference.update([new])
 
@@ -125,6 +130,16 @@ class StoreComparison(RuleBasedStateMachine):
         found = self.store.due(*args, limit)
         assert len(found) == min(limit, len(expected))
         assert set(found) <= set(expected)
+
+    @rule(
+        what=st.sampled_from(list(Awaiting)),
+        cutoff=aware_datetimes(START, WINDOW + dt.timedelta(days=400)),
+        limit=st.integers(1, 20),
+    )
+    def awaiting(self, what: Awaiting, cutoff: dt.datetime, limit: int) -> None:
+        assert self.store.awaiting(what, cutoff, limit) == self.reference.awaiting(
+            what, cutoff, limit
+        )
 
     def teardown(self) -> None:
         self.store.close()

@@ -9,6 +9,7 @@ import uuid
 import attrs
 from hypothesis import strategies as st
 
+from deletion_requests import _handoff as handoff
 from deletion_requests._lifecycle import cancel, catch_up
 from deletion_requests._policy import Policy
 from deletion_requests._status import Status
@@ -53,6 +54,27 @@ def emails() -> st.SearchStrategy[str]:
 
 
 @st.composite
+def after_hand_off(
+    draw: st.DrawFn, task: DeletionTask, now: dt.datetime, policy: Policy
+) -> DeletionTask:
+    """*task* after a few random steps of the hand-off: failed and successful deliveries,
+    completion, and a purge once the retention has passed."""
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(sorted(task.outbox) or ["none"]))
+        step = draw(st.sampled_from(["fail", "deliver", "complete", "purge"]))
+        if step == "fail" and kind != "none":
+            task = handoff.delivery_failed(task, kind, now, "webhook", "HTTP 503")
+        elif step == "deliver" and kind != "none":
+            task = handoff.delivered(task, kind, now, "webhook", draw(st.booleans()))
+        elif step == "complete" and task.status is Status.ACTIONED:
+            task = handoff.complete(task, now, "deleter")
+        elif step == "purge" and task.completed_time is not None:
+            now = now + policy.retention
+            task = handoff.purge(task, now, policy)
+    return task
+
+
+@st.composite
 def tasks(
     draw: st.DrawFn,
     policy: Policy | None = None,
@@ -75,5 +97,6 @@ def tasks(
     task = catch_up(task, now, policy)
     if task.status in (Status.PENDING, Status.READY) and draw(st.booleans()):
         task = cancel(task, now, policy, by=task.created_by)
+    task = draw(after_hand_off(task, now, policy))
     version = 1 + len(task.history) + draw(st.integers(0, 3))
     return attrs.evolve(task, version=version)
