@@ -3,6 +3,7 @@
 - `StoreContract`: subclass it as `TestMyStore` and supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
 - `crash_drill(url)` and `race_drill(url)`: SIGKILL and cross-process race checks.
+- `WebhookReceiver`: a loopback receiver that verifies webhook signatures.
 
 Needs pytest and hypothesis. Names are imported on first use, so that the drills' child
 processes start without loading either.
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._contract import StoreContract
     from ._processes import crash_drill, race_drill
+    from ._receiver import WebhookReceiver
     from ._stateful import StoreComparison
     from ._strategies import (
         account_ids,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "StoreContract": "_contract",
     "StoreComparison": "_stateful",
+    "WebhookReceiver": "_receiver",
     "crash_drill": "_processes",
     "race_drill": "_processes",
     "account_ids": "_strategies",
@@ -44,6 +47,7 @@ _HOMES = {
 __all__ = [
     "StoreComparison",
     "StoreContract",
+    "WebhookReceiver",
     "account_ids",
     "aware_datetimes",
     "crash_drill",
