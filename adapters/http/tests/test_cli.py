@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from deletion_requests_http._cli import _all_commands, main
 
 from deletion_requests import AccessAdmin, DeletionService, ManualClock, open_store
+from deletion_requests.testing import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -74,6 +75,7 @@ def test_advance_and_tasks_list(store_url: str, tmp_path: Path) -> None:
         "READY",
         "ACTIONED",
         "CANCELLED",
+        "COMPLETED",
     ]
     assert old.task_id in table
     assert young.task_id in table
@@ -84,6 +86,54 @@ def test_advance_and_tasks_list(store_url: str, tmp_path: Path) -> None:
     assert "moved 0 task(s)" in run("advance", "--store", store_url)
     assert young.task_id in run(
         "tasks", "list", "--account", "acct-1", "--status", "pending", "--store", store_url
+    )
+
+
+def test_hand_off_from_the_command_line(store_url: str) -> None:
+    """advance marks overdue tasks, tasks list --overdue shows them, tasks complete settles
+    them, and deliver sends the owed messages to a webhook."""
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=31))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        late = service.create(caller, "acct-1", raw_emails=["a@b.c"])
+        clock.advance(dt.timedelta(days=16))
+        service.advance_due()  # late: actioned 16 days ago, so overdue since yesterday
+        service.create(caller, "acct-1", raw_emails=["d@e.f"])  # actioned by `advance`
+        clock.advance(dt.timedelta(days=5))
+        young = service.create(caller, "acct-1", raw_emails=["g@h.i"])
+    assert "moved 1 task(s); marked 1 overdue" in run("advance", "--store", store_url)
+    overdue = run("tasks", "list", "--overdue", "--store", store_url)
+    assert late.task_id in overdue
+    assert "actioned (overdue)" in overdue
+    assert young.task_id not in overdue
+    assert f"completed {late.task_id}" in run(
+        "tasks", "complete", late.task_id, "--store", store_url
+    )
+    assert late.task_id not in run("tasks", "list", "--overdue", "--store", store_url)
+    message = run("tasks", "complete", young.task_id, "--store", store_url, ok=False)
+    assert "only an actioned task can be completed" in message
+    with WebhookReceiver(b"s" * 32) as receiver:
+        report = run(
+            "deliver",
+            "--handoff-url",
+            receiver.url,
+            "--review-url",
+            receiver.url,
+            "--webhook-secret",
+            "s" * 32,
+            "--store",
+            store_url,
+        )
+    assert "failed 0" in report
+    kinds = sorted((body["type"], body["taskId"]) for body in receiver.acknowledged)
+    # late was completed: its hand-off is settled; its review, and recent's two, still go out
+    assert [kind for kind, _ in kinds] == ["handoff", "review", "review"]
+    assert "needs a webhook secret" in run(
+        "deliver", "--handoff-url", receiver.url, "--store", store_url, ok=False
     )
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import jwt
+import orjson
 import pytest
-from deletion_requests_http import MAX_BODY
+from deletion_requests_http import MAX_BODY, create_app
+from starlette.testclient import TestClient
 
-from deletion_requests import StoreError, hash_email
+from deletion_requests import SIGNATURE_HEADER, StoreError, hash_email, sign
 
 from .conftest import KEY, T0, World, basic
 
@@ -463,6 +467,7 @@ def test_healthz_and_openapi(world: World) -> None:
         EMAILS,
         TASKS,
         "/data/deletion-requests/{taskId}",
+        "/data/deletion-requests/{taskId}/completion",
         "/healthz",
         "/openapi.json",
     }
@@ -504,3 +509,105 @@ def test_secrets_and_raw_emails_appear_in_no_response_or_log(
     assert stored is not None
     assert "private.person" not in repr(stored).lower()
     assert all("@" not in value for value in stored.identifiers)
+
+
+# -- completion (the deleter, signed with the webhook secret) -----------------------------------
+
+WEBHOOK_SECRET = b"w" * 32
+
+
+@pytest.fixture
+def deleter_world() -> Iterator[World]:
+    w = World()
+    w.app = create_app(w.service, w.tokens, completion_secret=WEBHOOK_SECRET)
+    w.client = TestClient(w.app, raise_server_exceptions=False)
+    with w.client:
+        yield w
+
+
+def complete(
+    world: World, task_id: str, body: bytes | None = None, secret: bytes = WEBHOOK_SECRET
+) -> Any:
+    body = orjson.dumps({"taskId": task_id}) if body is None else body
+    stamp = int(world.clock.now().timestamp())
+    return world.client.post(
+        f"{TASKS}/{task_id}/completion",
+        content=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body, stamp)},
+    )
+
+
+def test_the_deleter_completes_an_actioned_task(deleter_world: World) -> None:
+    world = deleter_world
+    task = world.create(world.a)
+    world.clock.advance(16 * DAY)
+    response = complete(world, task["taskId"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["completedTime"] == world.clock.now().isoformat()
+    assert body["overdue"] is False
+    assert body["history"][-1]["event"] == "completed"
+    assert body["history"][-1]["by"] == "deleter"
+    assert complete(world, task["taskId"]).json() == body  # idempotent
+    shown = world.client.get(f"{TASKS}/{task['taskId']}", headers=world.a).json()
+    assert shown["completedTime"] == body["completedTime"]
+
+
+def test_completion_of_a_task_not_handed_off_is_409(deleter_world: World) -> None:
+    task = deleter_world.create(deleter_world.a)
+    assert_error(complete(deleter_world, task["taskId"]), 409, "CONFLICT", "pending")
+
+
+def test_completion_needs_the_webhook_secret_and_a_matching_body(deleter_world: World) -> None:
+    world = deleter_world
+    task = world.create(world.a)
+    other = world.create(world.a)
+    world.clock.advance(16 * DAY)
+    wrong = complete(world, task["taskId"], secret=b"x" * 32)
+    assert_error(wrong, 403, "AUTHENTICATION_ERROR", "does not match")
+    unsigned = world.client.post(
+        f"{TASKS}/{task['taskId']}/completion", json={"taskId": task["taskId"]}, headers=world.a
+    )
+    assert_error(unsigned, 403, "AUTHENTICATION_ERROR", "missing Deletion-Requests-Signature")
+    # a body signed for one task, sent to another task's path
+    body = orjson.dumps({"taskId": task["taskId"]})
+    stamp = int(world.clock.now().timestamp())
+    moved = world.client.post(
+        f"{TASKS}/{other['taskId']}/completion",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, stamp),
+        },
+    )
+    assert_error(moved, 400, "BAD_REQUEST", "taskId in the body")
+    assert_error(complete(world, task["taskId"], body=b"{}"), 400, "BAD_REQUEST", "taskId")
+    world.clock.advance(dt.timedelta(minutes=10))  # the signed request above, replayed late
+    replay = world.client.post(
+        f"{TASKS}/{task['taskId']}/completion",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, stamp),
+        },
+    )
+    assert_error(replay, 403, "AUTHENTICATION_ERROR", "replay")
+    for task_id in (task["taskId"], other["taskId"]):
+        shown = world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()
+        assert shown["completedTime"] is None
+
+
+def test_completion_is_off_without_a_webhook_secret(world: World) -> None:
+    task = world.create(world.a)
+    world.clock.advance(16 * DAY)
+    assert_error(complete(world, task["taskId"]), 403, "AUTHENTICATION_ERROR", "not enabled")
+
+
+def test_an_overdue_task_says_so(world: World) -> None:
+    task = world.create(world.a)
+    world.clock.advance(30 * DAY)
+    body = world.client.get(f"{TASKS}/{task['taskId']}", headers=world.a).json()
+    assert body["overdue"] is True
+    assert body["history"][-1]["event"] == "overdue"
+    listed = world.client.get(TASKS, headers=world.a).json()
+    assert listed[0]["overdue"] is True
