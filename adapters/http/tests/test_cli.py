@@ -137,6 +137,28 @@ def test_hand_off_from_the_command_line(store_url: str) -> None:
     )
 
 
+def test_advance_purges_after_the_configured_retention(store_url: str) -> None:
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=20))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        task = service.create(
+            service.authenticate(app.app_id, secret), "acct-1", raw_emails=["a@b.c"]
+        )
+        clock.advance(dt.timedelta(days=16))
+        service.advance_due()
+        service.complete(task.task_id, by="deleter")  # four days ago
+    assert "purged 0" in run("advance", "--store", store_url)  # default: 30 days
+    assert "purged 1" in run("advance", "--retention-days", "3", "--store", store_url)
+    with open_store(store_url) as store:
+        purged = store.get(task.task_id)
+    assert purged is not None
+    assert purged.identifiers == frozenset()
+    assert purged.completed_time is not None
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -4,12 +4,19 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import attrs
 import pytest
 from deletion_requests_sqlite import SCHEMA_VERSION, SqliteStore
+from deletion_requests_sqlite._schema import MIGRATIONS
+from sqlite_utils import Database
 
-from deletion_requests import Store, StoreError, open_store
+from deletion_requests import Policy, Store, StoreError, catch_up, open_store
+from deletion_requests import _handoff as handoff
 from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
 from deletion_requests.testing._contract import make_task
+
+POLICY = Policy()
+TASK_ID = "3bc2e8b0-88ee-400c-8696-44897bc95cd3"
 
 
 class TestSqliteStore(StoreContract):
@@ -85,6 +92,55 @@ def test_stores_opened_together_migrate_once(tmp_path: Path) -> None:
     assert errors == []
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    MIGRATIONS[0](Database(conn))
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    conn.execute(
+        "INSERT INTO tasks (id, task_id, account_id, status, creation_us, ready_us, actioned_us, "
+        "cancelled_us, created_by, version) VALUES (1, ?, 'acct-1', 'ready', 1, 2, NULL, NULL, "
+        "'app_a', 2)",
+        (TASK_ID,),
+    )
+    conn.execute("INSERT INTO task_identifiers (task, hash) VALUES (1, 'h')")
+    conn.execute(
+        "INSERT INTO task_history (task, seq, source, dest, at_us, by) "
+        "VALUES (1, 0, 'pending', 'ready', 2, 'system')"
+    )
+    conn.close()
+    with SqliteStore(path) as store:
+        task = store.get(TASK_ID)
+    assert task is not None
+    assert (task.status, task.identifiers, task.outbox, task.completed_time) == (
+        "ready",
+        frozenset({"h"}),
+        frozenset(),
+        None,
+    )
+    assert [(h.event, h.detail) for h in task.history] == [("transition", "")]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_purged_hashes_leave_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    marker = "PURGEME" + "x" * 36 + "="
+    task = make_task(identifiers=frozenset({marker}))
+    now = task.creation_time + POLICY.cancel_period
+    with SqliteStore(path) as store:
+        store.add(task)
+        done = attrs.evolve(handoff.complete(catch_up(task, now, POLICY), now, "d"), version=2)
+        store.update([done])
+        store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert marker.encode() in path.read_bytes()
+        store.update([handoff.purge(done, now + POLICY.retention, POLICY)])
+        store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for file in tmp_path.iterdir():
+        assert marker.encode() not in file.read_bytes(), file.name
 
 
 def test_durability_settings_are_applied(tmp_path: Path) -> None:

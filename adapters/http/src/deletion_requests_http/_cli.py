@@ -16,6 +16,7 @@ from deletion_requests import (
     Caller,
     DeletionRequestError,
     DeletionTask,
+    Policy,
     Status,
     StoreError,
     UnknownStore,
@@ -71,11 +72,26 @@ def _sinks(
         raise click.ClickException(str(exc)) from None
 
 
+def retention_option(function: F) -> F:
+    return click.option(
+        "--retention-days",
+        envvar="DELETION_REQUESTS_RETENTION_DAYS",
+        default=30.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Days to keep a completed task's identifier hashes before purging them "
+        "(also $DELETION_REQUESTS_RETENTION_DAYS).",
+    )(function)
+
+
 @contextmanager
-def opened(store_url: str) -> Iterator[Server]:
+def opened(store_url: str, retention_days: float | None = None) -> Iterator[Server]:
     """The server's parts over *store_url*; errors become one clear line and exit code 1."""
+    policy = (
+        Policy() if retention_days is None else Policy(retention=dt.timedelta(days=retention_days))
+    )
     try:
-        server = Server.open(store_url, signing_key=os.environ.get(SIGNING_KEY_ENV))
+        server = Server.open(store_url, policy=policy, signing_key=os.environ.get(SIGNING_KEY_ENV))
     except (UnknownStore, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -124,6 +140,7 @@ def main() -> None:
     help="Seconds between delivery rounds of the outbox (webhooks).",
 )
 @webhook_options
+@retention_option
 @click.option(
     "--log-level",
     default="info",
@@ -139,6 +156,7 @@ def serve(
     handoff_url: str | None,
     review_url: str | None,
     webhook_secret: str | None,
+    retention_days: float,
     log_level: str,
 ) -> None:
     """Serve the HTTP API (uvicorn, one worker), and run transitions, overdue marks, purges and
@@ -275,10 +293,11 @@ def apps_list(store_url: str) -> None:
 
 
 @main.command()
+@retention_option
 @store_option
-def advance(store_url: str) -> None:
+def advance(retention_days: float, store_url: str) -> None:
     """Store what time made due: transitions, overdue marks, purges (for cron)."""
-    with opened(store_url) as server:
+    with opened(store_url, retention_days) as server:
         done = server.service.maintain()
         click.echo(
             f"moved {done['moved']} task(s); marked {done['overdue']} overdue; "

@@ -141,6 +141,8 @@ class SqliteStore(Store):
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA cache_size = -{int(self.cache_kib)}")
             conn.execute(f"PRAGMA mmap_size = {int(self.mmap_bytes)}")
+            # Deleted content is overwritten, so purged hashes do not linger in free pages.
+            conn.execute("PRAGMA secure_delete = ON")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
