@@ -124,9 +124,15 @@ class _Subject:
         )
 
 
-_OWED: Final = {Status.READY.value: REVIEW, Status.ACTIONED.value: HANDOFF}
+_OWED: Final = {
+    Status.READY.value: frozenset({REVIEW}),
+    Status.ACTIONED.value: frozenset({HANDOFF}),
+}
 """The outbox entry each transition writes: operators review a ready task; the deleter gets an
 actioned one."""
+
+_CANCELLED: Final = Status.CANCELLED.value
+_REVIEW_ONLY: Final = frozenset({REVIEW})
 
 _TIME_FIELD: Final = {
     Status.READY.value: "ready_time",
@@ -143,12 +149,15 @@ def _record(event: EventData) -> None:
     step = event.transition
     assert step is not None  # after_state_change runs only inside a transition
     dest = cast(str, step.dest)
-    subject.changes[_TIME_FIELD[dest]] = subject.stamp
-    outbox: frozenset[str] = subject.changes.get("outbox", subject.task.outbox)
-    if dest in _OWED:
-        subject.changes["outbox"] = outbox | {_OWED[dest]}
-    elif dest == Status.CANCELLED.value:
-        subject.changes["outbox"] = outbox - {REVIEW}
+    changes = subject.changes
+    changes[_TIME_FIELD[dest]] = subject.stamp
+    owed = _OWED.get(dest)
+    if owed is not None:
+        changes["outbox"] = changes.get("outbox", subject.task.outbox) | owed
+    elif dest == _CANCELLED:
+        outbox: frozenset[str] = changes.get("outbox", subject.task.outbox)
+        if REVIEW in outbox:
+            changes["outbox"] = outbox - _REVIEW_ONLY
     subject.steps.append(Transition(_STATUS[step.source], _STATUS[dest], subject.stamp, subject.by))
 
 
