@@ -204,14 +204,14 @@ def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTa
     to be stored by compare-and-set. Whether to store it is the caller's choice.
     """
     result = _caught_up(task, now, policy).result()
+    actioned_time = result.actioned_time
     if (
-        result.status is Status.ACTIONED
+        actioned_time is not None
+        and now >= actioned_time + policy.action_window
         and result.overdue_time is None
         and result.completed_time is None
     ):
-        marked = mark_overdue(result, now, policy)
-        if marked is not result:
-            result = attrs.evolve(marked, version=task.version + 1)
+        result = attrs.evolve(mark_overdue(result, now, policy), version=task.version + 1)
     return result
 
 
