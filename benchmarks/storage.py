@@ -51,7 +51,8 @@ def raw_add(conn: sqlite3.Connection, task: DeletionTask) -> None:
     """The same rows the store writes, in the same kind of transaction, with nothing else."""
     conn.execute("BEGIN IMMEDIATE")
     cursor = conn.execute(
-        f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",  # noqa: S608
+        f"INSERT INTO tasks ({TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
+        "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
         (
             task.task_id,
             task.account_id,

@@ -1,0 +1,33 @@
+"""The benchmarks still run against today's code: each measured function once, at toy sizes.
+
+No timing is asserted here (timings belong to `benchmarks/`, not to the test suite); this only
+keeps a schema or API change from breaking a benchmark silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from benchmarks import core, storage
+
+
+def test_core_benchmark_functions_run() -> None:
+    core.bare_trigger(10)
+    core.dict_table(10)
+    assert core.creates_per_second(10) > 0
+    assert len(core.cancel_vs_trigger(10, rounds=1)) == 3
+    assert core.advance_due_seconds(20, repeats=1) > 0
+    assert core.bytes_per_task(10) > 0
+
+
+def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
+    rate, ratio = storage.add_ratio(tmp_path, 5, 1, "NORMAL")
+    assert rate > 0
+    assert ratio > 0
+    storage.populate(tmp_path / "list.db", 2020)  # a full page for each of 10 accounts
+    assert len(storage.page_latency(tmp_path / "list.db", 2020, 5)) == 5
+    assert storage.advance_seconds(tmp_path / "advance.db", 20, dt.timedelta(days=20)) > 0
+    adds, pages = storage.jsonfiles_rates(tmp_path / "json", 10)
+    assert adds > 0
+    assert pages > 0
