@@ -36,6 +36,7 @@ class MemoryStore(Store):
         self._accounts: dict[str, Account] = {}
         self._apps: dict[str, App] = {}
         self._settings: dict[str, str] = {}
+        self._access_version = 0
 
     # -- tasks --------------------------------------------------------------------------------
 
@@ -134,12 +135,17 @@ class MemoryStore(Store):
 
     # -- access -------------------------------------------------------------------------------
 
+    def access_version(self) -> int:
+        return self._access_version
+
     def allow_account(self, account: Account) -> Account:
         with self._lock:
+            self._access_version += 1
             return self._accounts.setdefault(account.account_id, account)
 
     def revoke_account(self, account_id: str) -> bool:
         with self._lock:
+            self._access_version += 1
             return self._accounts.pop(account_id, None) is not None
 
     def get_account(self, account_id: str) -> Account | None:
@@ -154,6 +160,7 @@ class MemoryStore(Store):
         with self._lock:
             if app.app_id in self._apps:
                 raise StoreError(f"app {app.app_id} already exists")
+            self._access_version += 1
             self._apps[app.app_id] = app
 
     def get_app(self, app_id: str) -> App | None:
@@ -169,6 +176,7 @@ class MemoryStore(Store):
             app = self._apps.get(app_id)
             if app is None:
                 return False
+            self._access_version += 1
             self._apps[app_id] = attrs.evolve(app, revoked=True)
             return True
 

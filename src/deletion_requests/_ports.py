@@ -215,6 +215,14 @@ class AccessStore(abc.ABC):
     def revoke_app(self, app_id: str) -> bool:
         """Mark an app revoked; False when there is no such app."""
 
+    def access_version(self) -> int | None:
+        """A number that changes whenever accounts or apps change (in any process), so that a
+        caller may cache what it read from them; None (the default) means "do not cache".
+
+        Stores that answer this must answer it cheaply: it is read on every authenticated
+        request in place of the app and account reads it saves."""
+        return None
+
     @abc.abstractmethod
     def setting(self, name: str, default: Callable[[], str]) -> str:
         """The value of a server setting, creating it from `default()` on first use.

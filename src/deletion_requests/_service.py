@@ -91,28 +91,52 @@ class DeletionService:
     batch_size: int = 1000
     max_attempts: int = 50
     backoff: Backoff = attrs.field(factory=Backoff)
+    _access_cache: dict[str, tuple[int, App, Caller | None]] = attrs.field(
+        factory=dict, init=False, repr=False
+    )
 
     # -- authentication -----------------------------------------------------------------------
 
     def authenticate(self, app_id: str, secret: str) -> Caller:
         """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise."""
-        app = self.store.get_app(app_id)
+        app, caller = self._app(app_id)
         if app is None:
             digest_secret(secret) == _DUMMY_DIGEST  # noqa: B015 (same work as a real check)
             raise AuthenticationFailed("invalid AppId or AppSecret")
         if not app.verify(secret):
             raise AuthenticationFailed("invalid AppId or AppSecret")
-        return self._caller(app)
+        return self._active(caller)
 
     def caller_for(self, app_id: str) -> Caller:
         """The caller for an app already authenticated (by a token): it must still be active."""
-        return self._caller(self.store.get_app(app_id))
+        return self._active(self._app(app_id)[1])
 
-    def _caller(self, app: App | None) -> Caller:
-        if app is None or app.revoked:
+    def _app(self, app_id: str) -> tuple[App | None, Caller | None]:
+        """The app and its caller (None for a revoked app), read from the store or, while the
+        store's `access_version` is unchanged, from the cache: revocations are seen at once."""
+        version = self.store.access_version()
+        if version is not None:
+            cached = self._access_cache.get(app_id)
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2]
+        app = self.store.get_app(app_id)
+        if app is None:
+            return None, None
+        caller = None
+        if not app.revoked:
+            allowed = {a for a in app.accounts if self.store.get_account(a) is not None}
+            caller = Caller(app_id=app.app_id, accounts=frozenset(allowed))
+        if version is not None:
+            if len(self._access_cache) >= 10_000:
+                self._access_cache.clear()
+            self._access_cache[app_id] = (version, app, caller)
+        return app, caller
+
+    @staticmethod
+    def _active(caller: Caller | None) -> Caller:
+        if caller is None:
             raise AuthenticationFailed("the app is unknown or has been revoked")
-        allowed = {a for a in app.accounts if self.store.get_account(a) is not None}
-        return Caller(app_id=app.app_id, accounts=frozenset(allowed))
+        return caller
 
     # -- use cases ----------------------------------------------------------------------------
 

@@ -10,7 +10,16 @@ from deletion_requests_sqlite import SCHEMA_VERSION, SqliteStore
 from deletion_requests_sqlite._schema import MIGRATIONS
 from sqlite_utils import Database
 
-from deletion_requests import Policy, Store, StoreError, catch_up, open_store
+from deletion_requests import (
+    AccessAdmin,
+    AuthenticationFailed,
+    DeletionService,
+    Policy,
+    Store,
+    StoreError,
+    catch_up,
+    open_store,
+)
 from deletion_requests import _handoff as handoff
 from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
 from deletion_requests.testing._contract import make_task
@@ -213,3 +222,23 @@ def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:
 
 def test_cancel_and_advance_race_across_processes(tmp_path: Path) -> None:
     race_drill(f"sqlite:///{tmp_path}/race.db?synchronous=normal", tasks=150)
+
+
+def test_a_revocation_in_another_process_is_seen_at_once(tmp_path: Path) -> None:
+    """The service caches apps by the store's access version, which every writer bumps in the
+    file: a revocation through another connection (another process) takes effect at once."""
+    path = tmp_path / "tasks.db"
+    with SqliteStore(path) as server_store, SqliteStore(path) as cli_store:
+        admin = AccessAdmin(cli_store)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(server_store)
+        assert service.authenticate(app.app_id, secret).accounts == {"acct-1"}
+        assert service.caller_for(app.app_id).accounts == {"acct-1"}  # now from the cache
+        admin.revoke_account("acct-1")
+        assert service.caller_for(app.app_id).accounts == frozenset()
+        admin.revoke_app(app.app_id)
+        with pytest.raises(AuthenticationFailed):
+            service.authenticate(app.app_id, secret)
+        with pytest.raises(AuthenticationFailed):
+            service.caller_for(app.app_id)

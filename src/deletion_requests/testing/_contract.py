@@ -432,6 +432,23 @@ class StoreContract:
             store.add_app(attrs.evolve(app, secret_digest="cd" * 32))
         assert store.get_app("app_1") == app
 
+    def test_access_version_moves_with_every_access_write(self, store: Store) -> None:
+        if store.access_version() is None:
+            pytest.skip("this store offers no access version: callers read access every time")
+        seen = [store.access_version()]
+        store.allow_account(Account("acct-1", T0))
+        seen.append(store.access_version())
+        store.add_app(App("app_v", "0" * 64, frozenset({"acct-1"}), T0))
+        seen.append(store.access_version())
+        store.revoke_app("app_v")
+        seen.append(store.access_version())
+        store.revoke_account("acct-1")
+        seen.append(store.access_version())
+        assert len(set(seen)) == len(seen), seen
+        store.get_app("app_v")
+        store.list_tasks(TaskQuery(accounts={"acct-1"}))
+        assert store.access_version() == seen[-1]  # reads do not move it
+
     def test_setting_is_created_once(self, store: Store) -> None:
         assert store.setting("signing-key", lambda: "first") == "first"
         assert store.setting("signing-key", lambda: "second") == "first"

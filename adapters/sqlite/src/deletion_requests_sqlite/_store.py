@@ -509,8 +509,26 @@ class SqliteStore(Store):
 
     # -- access --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _bump_access_version(conn: sqlite3.Connection) -> None:
+        """In the transaction of every access write, so readers in any process see it."""
+        conn.execute(
+            "INSERT INTO settings (name, value) VALUES ('access_version', '1') "
+            "ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def access_version(self) -> int:
+        with self._translated("access_version"):
+            row = (
+                self._connection()
+                .execute("SELECT value FROM settings WHERE name = 'access_version'")
+                .fetchone()
+            )
+        return 0 if row is None else int(row[0])
+
     def allow_account(self, account: Account) -> Account:
         with self._write("allow_account") as conn:
+            self._bump_access_version(conn)
             conn.execute(
                 "INSERT OR IGNORE INTO accounts (account_id, allowed_us) VALUES (?, ?)",
                 (account.account_id, to_us(account.allowed_time)),
@@ -522,6 +540,7 @@ class SqliteStore(Store):
 
     def revoke_account(self, account_id: str) -> bool:
         with self._write("revoke_account") as conn:
+            self._bump_access_version(conn)
             return (
                 conn.execute("DELETE FROM accounts WHERE account_id = ?", (account_id,)).rowcount
                 == 1
@@ -548,6 +567,7 @@ class SqliteStore(Store):
 
     def add_app(self, app: App) -> None:
         with self._write("add_app") as conn:
+            self._bump_access_version(conn)
             if conn.execute("SELECT 1 FROM apps WHERE app_id = ?", (app.app_id,)).fetchone():
                 raise StoreError(f"app {app.app_id} already exists")
             conn.execute(
@@ -587,6 +607,7 @@ class SqliteStore(Store):
 
     def revoke_app(self, app_id: str) -> bool:
         with self._write("revoke_app") as conn:
+            self._bump_access_version(conn)
             return (
                 conn.execute("UPDATE apps SET revoked = 1 WHERE app_id = ?", (app_id,)).rowcount
                 == 1
