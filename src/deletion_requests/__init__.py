@@ -32,7 +32,7 @@ from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._policy import Policy
 from ._ports import AccessStore, Awaiting, Store, TaskQuery, TaskStore, replaces
-from ._service import AccessAdmin, DeletionService, Deliveries, Page
+from ._service import AccessAdmin, DeletionService, Deliveries, NewTask, Page
 from ._status import Status
 from ._task import EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
 from ._webhook import DELIVERY_HEADER, WebhookSink
@@ -68,6 +68,7 @@ __all__ = [
     "LifecycleEvent",
     "ManualClock",
     "MemoryStore",
+    "NewTask",
     "NotActioned",
     "Page",
     "Policy",

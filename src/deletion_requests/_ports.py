@@ -17,6 +17,7 @@ from typing import Self
 import attrs
 
 from ._access import Account, App
+from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._task import DeletionTask, frozen_strings
 
 Cursor = tuple[dt.datetime, str]
@@ -117,6 +118,27 @@ class TaskStore(abc.ABC):
         Raises `DuplicateTask` when the id exists, and `IdempotencyKeyConflict` (carrying the
         bound task's id) when the key is already bound; in both cases nothing is written.
         """
+
+    def add_many(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key); per item, None when it was added, or the
+        `DuplicateTask` / `IdempotencyKeyConflict` that `add` would raise for it (which wrote
+        nothing of it). Any other failure raises `StoreError`, and the caller must then not
+        take any of them as stored.
+
+        This default adds one at a time. A store that can write them all in one durable
+        transaction should: it is how a server commits many concurrent creates at once.
+        """
+        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
+        for task, key in items:
+            try:
+                self.add(task, key)
+            except (DuplicateTask, IdempotencyKeyConflict) as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     @abc.abstractmethod
     def get(self, task_id: str) -> DeletionTask | None:

@@ -17,6 +17,7 @@ from ._clock import Clock, SystemClock
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
     AuthenticationFailed,
+    DeletionRequestError,
     IdempotencyKeyConflict,
     InvalidRequest,
     StoreError,
@@ -49,6 +50,16 @@ class Deliveries:
     failed: int = 0
     waiting: int = 0
     """Messages left for a later round: backing off, or behind a failure of their sink."""
+
+
+@attrs.frozen
+class NewTask:
+    """A validated create request, ready to store (see `DeletionService.prepare`)."""
+
+    task: DeletionTask
+    key: tuple[str, str] | None
+    replayed: bool = False
+    """The idempotency key was already bound: `task` is the stored task, caught up."""
 
 
 @attrs.frozen
@@ -153,6 +164,31 @@ class DeletionService:
         With an `idempotency_key`, a retry of the same request returns the original task, and
         the key used with a different request is an `InvalidRequest`.
         """
+        return self.create_prepared(
+            self.prepare(caller, account_id, raw_emails, sha256_emails, idempotency_key)
+        )
+
+    def create_prepared(self, prepared: NewTask) -> DeletionTask:
+        """`store_new` for one prepared task: the task, or the error raised."""
+        outcome = self.store_new([prepared])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def prepare(
+        self,
+        caller: Caller,
+        account_id: str,
+        raw_emails: object = (),
+        sha256_emails: object = (),
+        idempotency_key: str | None = None,
+    ) -> NewTask:
+        """The checks and work of `create` before its write: validate, hash, build the task.
+
+        Raises what `create` raises for a bad request. A retry of a request whose idempotency
+        key is already bound comes back with `replayed` set, and needs no write. Pass the
+        result to `store_new`, alone or in a batch with others.
+        """
         self._authorise(caller, check_account_id(account_id))
         identifiers = collect_identifiers(raw_emails, sha256_emails)
         key = None
@@ -162,7 +198,7 @@ class DeletionService:
             key = (caller.app_id, idempotency_key)
             existing = self.store.find_by_idempotency_key(*key)
             if existing is not None:
-                return self._replay(existing, account_id, identifiers)
+                return NewTask(self._replay(existing, account_id, identifiers), key, replayed=True)
         task = DeletionTask(
             task_id=str(uuid.uuid4()),
             account_id=account_id,
@@ -171,16 +207,43 @@ class DeletionService:
             identifiers=identifiers,
             created_by=caller.app_id,
         )
-        try:
-            self.store.add(task, key)
-        except IdempotencyKeyConflict as conflict:
-            existing = self.store.get(conflict.task_id)
-            if existing is None:  # pragma: no cover (a store that binds keys to nothing is broken)
-                raise StoreError(
-                    f"idempotency key bound to missing task {conflict.task_id}"
-                ) from conflict
-            return self._replay(existing, account_id, identifiers)
-        return task
+        return NewTask(task, key)
+
+    def store_new(
+        self, prepared: Sequence[NewTask]
+    ) -> builtins.list[DeletionTask | DeletionRequestError]:
+        """Store prepared tasks, as one durable write where the store can (`add_many`); per
+        task, the task (or, for an idempotency key bound meanwhile, the task it is bound to)
+        or the `DeletionRequestError` that `create` would raise. A `StoreError` raises: then
+        none of them may be taken as stored."""
+        fresh = [item for item in prepared if not item.replayed]
+        errors = dict(
+            zip(
+                (item.task.task_id for item in fresh),
+                self.store.add_many([(item.task, item.key) for item in fresh]),
+                strict=True,
+            )
+        )
+        results: builtins.list[DeletionTask | DeletionRequestError] = []
+        for item in prepared:
+            error = None if item.replayed else errors[item.task.task_id]
+            if error is None:
+                results.append(item.task)
+            elif isinstance(error, IdempotencyKeyConflict):
+                existing = self.store.get(error.task_id)
+                if (
+                    existing is None
+                ):  # pragma: no cover (a store that binds keys to nothing is broken)
+                    raise StoreError(f"idempotency key bound to missing task {error.task_id}")
+                try:
+                    results.append(
+                        self._replay(existing, item.task.account_id, item.task.identifiers)
+                    )
+                except InvalidRequest as exc:
+                    results.append(exc)
+            else:
+                raise error
+        return results
 
     def _replay(
         self, existing: DeletionTask, account_id: str, identifiers: frozenset[str]

@@ -92,6 +92,39 @@ class StoreContract:
             store.add(other)
         assert store.get(task.task_id) == task
 
+    def test_add_many_reports_each_outcome_and_adds_the_rest(self, store: Store) -> None:
+        existing, bound = make_task(), make_task()
+        store.add(existing)
+        store.add(bound, ("app_a", "key-1"))
+        fresh = [make_task() for _ in range(3)]
+        twice = make_task()
+        items = [
+            (fresh[0], None),
+            (existing, None),  # duplicate id
+            (fresh[1], ("app_a", "key-1")),  # key bound to `bound`
+            (fresh[2], ("app_a", "key-2")),
+            (twice, ("app_a", "key-3")),
+            (attrs.evolve(make_task(), task_id=twice.task_id), None),  # same id, same batch
+        ]
+        outcomes = store.add_many(items)
+        assert [type(o).__name__ for o in outcomes] == [
+            "NoneType",
+            "DuplicateTask",
+            "IdempotencyKeyConflict",
+            "NoneType",
+            "NoneType",
+            "DuplicateTask",
+        ]
+        conflict = outcomes[2]
+        assert isinstance(conflict, IdempotencyKeyConflict)
+        assert conflict.task_id == bound.task_id
+        assert store.get(fresh[0].task_id) == fresh[0]
+        assert store.get(fresh[1].task_id) is None
+        assert store.get(fresh[2].task_id) == fresh[2]
+        assert store.get(twice.task_id) == twice
+        assert store.find_by_idempotency_key("app_a", "key-2") == fresh[2]
+        assert store.add_many([]) == []
+
     # -- idempotency keys --------------------------------------------------------------------
 
     def test_idempotency_key_finds_its_task(self, store: Store) -> None:

@@ -270,16 +270,36 @@ class SqliteStore(Store):
         # lock next writes every queued add in one transaction (a savepoint each, so one add's
         # failure is its own), commits once, and so acknowledges them all. Each add still
         # returns only after the commit that holds it.
-        pending = _PendingAdd(task, idempotency_key)
+        pending = self._commit([(task, idempotency_key)])[0]
+        if pending.error is not None:
+            raise pending.error
+
+    def add_many(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        # One transaction for all of them (and for whatever other threads queued meanwhile).
+        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
+        for pending in self._commit(items):
+            if pending.error is not None and not isinstance(
+                pending.error, DuplicateTask | IdempotencyKeyConflict
+            ):
+                raise pending.error
+            outcomes.append(pending.error)
+        return outcomes
+
+    def _commit(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[_PendingAdd]:
+        """Queue *items* and return once a commit holds them (see `add`)."""
+        mine = [_PendingAdd(task, key) for task, key in items]
         with self._queue_lock:
-            self._queue.append(pending)
+            self._queue.extend(mine)
         with self._write_lock:
-            if not pending.done:
+            if not all(pending.done for pending in mine):
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 self._add_batch(batch)
-        if pending.error is not None:
-            raise pending.error
+        return mine
 
     def _add_batch(self, batch: list[_PendingAdd]) -> None:
         try:
