@@ -4,7 +4,6 @@ import builtins
 import datetime as dt
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +26,7 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
+from ._ids import new_uuid
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
@@ -200,7 +200,7 @@ class DeletionService:
             if existing is not None:
                 return NewTask(self._replay(existing, account_id, identifiers), key, replayed=True)
         task = DeletionTask(
-            task_id=str(uuid.uuid4()),
+            task_id=str(new_uuid()),
             account_id=account_id,
             status=Status.PENDING,
             creation_time=self.clock.now(),

@@ -8,7 +8,6 @@ import binascii
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from deletion_requests import (
     DeletionTask,
     NewTask,
     StoreError,
+    new_uuid,
     task_detail_to_api,
     task_to_api,
     verify,
@@ -80,7 +80,7 @@ class Observability:
             ),
             "",
         )
-        context = RequestContext(incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex)
+        context = RequestContext(incoming if _REQUEST_ID.fullmatch(incoming) else new_uuid().hex)
         scope.setdefault("state", {})["context"] = context
         started = time.perf_counter()
         status = 500
