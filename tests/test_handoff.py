@@ -175,6 +175,18 @@ def test_a_failing_sink_ends_its_round(world: World) -> None:
     assert (report.delivered, report.failed, report.waiting) == (0, 1, 4)
 
 
+def test_messages_backing_off_do_not_hold_back_newer_ones(world: World) -> None:
+    tasks = world.actioned_tasks(4)
+    failing = Flaky(failures=1)
+    world.service.deliver({HANDOFF: failing}, limit=1)  # the oldest fails, and backs off
+    (first,) = failing.attempts
+    sink = Flaky(failures=0)
+    report = world.service.deliver({HANDOFF: sink}, limit=2)
+    assert (report.delivered, report.waiting) == (2, 2)  # `first` waits, one over the limit
+    assert first not in sink.attempts
+    assert set(sink.attempts) <= {t.task_id for t in tasks}
+
+
 def test_an_embedded_deleter_completes_the_task_when_it_returns(world: World) -> None:
     task = world.actioned_task()
     deleted: list[frozenset[str]] = []

@@ -362,12 +362,15 @@ class DeletionService:
         report = Deliveries()
         now = self.clock.now()
         for kind, sink in sinks.items():
-            owed = self.store.awaiting(Awaiting(kind), now, limit)
+            # Look past the limit, so that messages backing off do not hold back newer ones.
+            owed = self.store.awaiting(Awaiting(kind), now, max(limit, self.batch_size))
+            attempts = 0
             for index, task in enumerate(owed):
                 retry = self.backoff.next_attempt(task, kind)
-                if retry is not None and retry > now:
+                if attempts == limit or (retry is not None and retry > now):
                     report.waiting += 1
                     continue
+                attempts += 1
                 if self._deliver_one(kind, sink, task):
                     report.delivered += 1
                     continue
