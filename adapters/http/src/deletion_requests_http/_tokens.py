@@ -26,6 +26,11 @@ class TokenIssuer:
     key: str = attrs.field(repr=False)
     clock: Clock
     ttl: dt.timedelta = DEFAULT_TTL
+    _verified: dict[str, tuple[str, int]] = attrs.field(factory=dict, init=False, repr=False)
+    """Tokens whose signature this process already checked: (app id, expiry). A client sends
+    the same token for an hour; checking its signature once keeps Bearer as cheap as Basic.
+    Expiry is still judged on every use, and the app behind it is still checked by the
+    service."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.key) < 32:
@@ -40,6 +45,19 @@ class TokenIssuer:
 
     def verify(self, token: str) -> str:
         """The app id a valid, unexpired token names; `AuthenticationFailed` otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            subject, expires = known
+        else:
+            subject, expires = self._check(token)
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[token] = (subject, expires)
+        if expires <= self.clock.now().timestamp():
+            raise AuthenticationFailed("the bearer token has expired; request a new one")
+        return subject
+
+    def _check(self, token: str) -> tuple[str, int]:
         try:
             claims = jwt.decode(
                 token,
@@ -50,10 +68,7 @@ class TokenIssuer:
             )
         except jwt.InvalidTokenError:
             raise AuthenticationFailed("the bearer token is invalid") from None
-        expires = claims["exp"]
-        if not isinstance(expires, int) or expires <= self.clock.now().timestamp():
-            raise AuthenticationFailed("the bearer token has expired; request a new one")
-        subject = claims["sub"]
-        if not isinstance(subject, str):
+        expires, subject = claims["exp"], claims["sub"]
+        if not isinstance(expires, int) or not isinstance(subject, str):
             raise AuthenticationFailed("the bearer token is invalid")
-        return subject
+        return subject, expires
