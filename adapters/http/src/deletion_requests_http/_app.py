@@ -275,13 +275,9 @@ class Api:
                 idempotency_key=key,
             )
 
-        if self.service.store.local_reads:
-            # Checks and hashing on the loop; the write joins the committer's next batch.
-            task = await self.committer.store(await self._as_caller(request, prepare))
-        else:
-            task = await self._as_caller(
-                request, lambda caller: self.service.create_prepared(prepare(caller)), writes=True
-            )
+        # Checks and hashing where reads run (the loop for local stores); the write joins the
+        # committer's next batch.
+        task = await self.committer.store(await self._as_caller(request, prepare))
         return JSONResponse(
             task_to_api(task),
             status_code=202,

@@ -187,59 +187,88 @@ class PostgresStore(Store):
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
         with self._write("add") as conn:
             if idempotency_key is not None:
-                # Serialise adds of one key, so that two racing adds cannot both bind it.
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", idempotency_key
-                )
-            if conn.execute("SELECT 1 FROM tasks WHERE task_id = %s", (task.task_id,)).fetchone():
-                raise DuplicateTask(f"task {task.task_id} already exists")
-            if idempotency_key is not None:
-                bound = conn.execute(
-                    "SELECT task_id FROM idempotency_keys WHERE scope = %s AND key = %s",
-                    idempotency_key,
-                ).fetchone()
-                if bound is not None:
-                    raise IdempotencyKeyConflict(bound[0])
-            try:
-                row = conn.execute(
-                    "INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, "
-                    "actioned_time, cancelled_time, created_by, version, outbox, "
-                    "completed_time, overdue_time, purged_time) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (
-                        task.task_id,
-                        task.account_id,
-                        task.status.value,
-                        task.creation_time,
-                        task.ready_time,
-                        task.actioned_time,
-                        task.cancelled_time,
-                        task.created_by,
-                        task.version,
-                        sorted(task.outbox),
-                        task.completed_time,
-                        task.overdue_time,
-                        task.purged_time,
-                    ),
-                ).fetchone()
-            except errors.UniqueViolation:
-                raise DuplicateTask(f"task {task.task_id} already exists") from None
-            assert row is not None
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO task_identifiers (task, hash) VALUES (%s, %s)",
-                    [(row[0], value) for value in sorted(task.identifiers)],
-                )
-                cursor.executemany(
-                    "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    self._history_rows(row[0], task),
-                )
-            if idempotency_key is not None:
-                conn.execute(
-                    "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (%s, %s, %s)",
-                    (*idempotency_key, task.task_id),
-                )
+                self._lock_key(conn, idempotency_key)
+            self._insert(conn, task, idempotency_key)
+
+    def add_many(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """All in one transaction (one commit for the batch), each item in a savepoint of its
+        own, so that one item's conflict leaves the others."""
+        if not items:
+            return []
+        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
+        with self._write("add_many") as conn:
+            # Every key's lock first, in one order, so that two batches cannot deadlock.
+            for bound in sorted({key for _, key in items if key is not None}):
+                self._lock_key(conn, bound)
+            for task, key in items:
+                try:
+                    with conn.transaction():
+                        self._insert(conn, task, key)
+                except (DuplicateTask, IdempotencyKeyConflict) as exc:
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+        return outcomes
+
+    @staticmethod
+    def _lock_key(conn: Conn, key: tuple[str, str]) -> None:
+        """Serialise adds of one key, so that two racing adds cannot both bind it."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", key)
+
+    def _insert(
+        self, conn: Conn, task: DeletionTask, idempotency_key: tuple[str, str] | None
+    ) -> None:
+        if conn.execute("SELECT 1 FROM tasks WHERE task_id = %s", (task.task_id,)).fetchone():
+            raise DuplicateTask(f"task {task.task_id} already exists")
+        if idempotency_key is not None:
+            bound = conn.execute(
+                "SELECT task_id FROM idempotency_keys WHERE scope = %s AND key = %s",
+                idempotency_key,
+            ).fetchone()
+            if bound is not None:
+                raise IdempotencyKeyConflict(bound[0])
+        try:
+            row = conn.execute(
+                "INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, "
+                "actioned_time, cancelled_time, created_by, version, outbox, "
+                "completed_time, overdue_time, purged_time) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    task.task_id,
+                    task.account_id,
+                    task.status.value,
+                    task.creation_time,
+                    task.ready_time,
+                    task.actioned_time,
+                    task.cancelled_time,
+                    task.created_by,
+                    task.version,
+                    sorted(task.outbox),
+                    task.completed_time,
+                    task.overdue_time,
+                    task.purged_time,
+                ),
+            ).fetchone()
+        except errors.UniqueViolation:
+            raise DuplicateTask(f"task {task.task_id} already exists") from None
+        assert row is not None
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO task_identifiers (task, hash) VALUES (%s, %s)",
+                [(row[0], value) for value in sorted(task.identifiers)],
+            )
+            cursor.executemany(
+                "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                self._history_rows(row[0], task),
+            )
+        if idempotency_key is not None:
+            conn.execute(
+                "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (%s, %s, %s)",
+                (*idempotency_key, task.task_id),
+            )
 
     def get(self, task_id: str) -> DeletionTask | None:
         def work(conn: Conn) -> list[DeletionTask]:
