@@ -17,6 +17,7 @@ from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
     AuthenticationFailed,
     DeletionRequestError,
+    DuplicateTask,
     IdempotencyKeyConflict,
     InvalidRequest,
     StoreError,
@@ -220,7 +221,7 @@ class DeletionService:
         errors = dict(
             zip(
                 (item.task.task_id for item in fresh),
-                self.store.add_many([(item.task, item.key) for item in fresh]),
+                self._add_all([(item.task, item.key) for item in fresh]),
                 strict=True,
             )
         )
@@ -244,6 +245,18 @@ class DeletionService:
             else:
                 raise error
         return results
+
+    def _add_all(
+        self, items: builtins.list[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> builtins.list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add_many`, but a lone task goes through `add` (no batch machinery, no savepoint)."""
+        if len(items) != 1:
+            return self.store.add_many(items)
+        try:
+            self.store.add(*items[0])
+        except (DuplicateTask, IdempotencyKeyConflict) as exc:
+            return [exc]
+        return [None]
 
     def _replay(
         self, existing: DeletionTask, account_id: str, identifiers: frozenset[str]
