@@ -123,3 +123,67 @@ def test_the_deleter_completes_over_http_on_a_real_server(tmp_path: Path) -> Non
         task = store.get(task_id)
         assert task is not None
         assert task.completed_time is not None
+
+
+def _due_task(store_url: str, age_days: float) -> str:
+    task_id = str(uuid.uuid4())
+    with open_store(store_url) as store:
+        store.add(
+            DeletionTask(
+                task_id=task_id,
+                account_id="acct-1",
+                status=Status.PENDING,
+                creation_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days),
+                identifiers=frozenset({hash_email(f"{task_id}@example.com")}),
+                created_by="app_test",
+            )
+        )
+    return task_id
+
+
+def test_without_a_review_url_review_alerts_go_to_the_log(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path}/log.db"
+    task_id = _due_task(store_url, 13)  # ready: owes a review alert
+    log = tmp_path / "server.log"
+    with serving(store_url, log, "--deliver-interval", "0.2"):
+
+        def reviewed() -> bool:
+            with open_store(store_url) as store:
+                task = store.get(task_id)
+            return task is not None and "review" not in task.outbox
+
+        wait_for(reviewed)
+    text = log.read_text()
+    assert f'review alert: {{"type":"review","taskId":"{task_id}"' in text
+    assert "No --handoff-url" in text
+    with open_store(store_url) as store:
+        task = store.get(task_id)
+    assert task is not None
+    assert [(s.event, s.by) for s in task.history][-1] == ("review.delivered", "log")
+
+
+def test_a_server_started_with_no_deliver_leaves_the_outbox_to_another(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path}/two.db"
+    task_id = _due_task(store_url, 16)
+    secret = SECRET.encode()
+    with WebhookReceiver(secret) as idle, WebhookReceiver(secret) as active:
+        quiet = ("--no-deliver", "--handoff-url", idle.url, "--review-url", idle.url)
+        with serving(store_url, tmp_path / "a.log", *quiet, "--webhook-secret", SECRET):
+            time.sleep(1.5)  # several rounds' worth: it must not deliver
+            assert idle.received == []
+            with serving(
+                store_url,
+                tmp_path / "b.log",
+                "--handoff-url",
+                active.url,
+                "--review-url",
+                active.url,
+                "--webhook-secret",
+                SECRET,
+                "--deliver-interval",
+                "0.2",
+            ):
+                wait_for(lambda: len(active.acknowledged) == 2)
+    assert idle.received == []
+    assert sorted(body["type"] for body in active.acknowledged) == ["handoff", "review"]
+    assert {body["taskId"] for body in active.acknowledged} == {task_id}

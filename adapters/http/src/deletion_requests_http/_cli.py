@@ -139,6 +139,12 @@ def main() -> None:
     type=click.FloatRange(min=0.1),
     help="Seconds between delivery rounds of the outbox (webhooks).",
 )
+@click.option(
+    "--deliver/--no-deliver",
+    default=True,
+    show_default=True,
+    help="Run delivery rounds. With several servers on one store, let one deliver.",
+)
 @webhook_options
 @retention_option
 @click.option(
@@ -153,6 +159,7 @@ def serve(
     port: int,
     advance_interval: float,
     deliver_interval: float,
+    deliver: bool,
     handoff_url: str | None,
     review_url: str | None,
     webhook_secret: str | None,
@@ -176,7 +183,7 @@ def serve(
                 f"  deletion-requests apps create --account ACCOUNT_ID --store {store_url}",
                 err=True,
             )
-        if not handoff_url:
+        if deliver and not handoff_url:
             click.echo(
                 "No --handoff-url: actioned tasks wait in the outbox until a deleter is "
                 "configured.",
