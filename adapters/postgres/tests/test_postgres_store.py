@@ -119,3 +119,50 @@ def test_the_store_recovers_when_the_server_drops_its_connections(tmp_path: Path
         after = make_task()
         store.add(after)
         assert store.get(after.task_id) == after
+
+
+def test_a_write_whose_connection_dies_is_reported_not_acknowledged(tmp_path: Path) -> None:
+    """The server kills the connection in the middle of an add (here: while it waits for its
+    idempotency key's lock, held by another session). The add raises a `StoreError` that says
+    the write may or may not have committed (the HTTP adapter answers 503), never success; the
+    store then works again, and a retry with the same key is safe."""
+    name = f"dr-midwrite-{schema_for(str(tmp_path))}"
+    url = f"{store_url(str(tmp_path))}&application_name={name}&pool_size=1"
+    with open_store(url) as store, psycopg.connect(SERVER, autocommit=True) as admin:
+        task = make_task()
+        holder = psycopg.connect(SERVER)
+        holder.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", ("app_a", "key-1")
+        )
+        outcome: list[BaseException | None] = []
+
+        def add() -> None:
+            try:
+                store.add(task, ("app_a", "key-1"))
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                outcome.append(exc)
+
+        writer = threading.Thread(target=add)
+        writer.start()
+        waiting = None
+        for _ in range(100):  # until the add is blocked on the lock
+            waiting = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                "AND wait_event_type = 'Lock'",
+                (name,),
+            ).fetchone()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting is not None, "the add never waited for the key's lock"
+        admin.execute("SELECT pg_terminate_backend(%s)", (waiting[0],))
+        writer.join(30)
+        holder.close()
+        assert len(outcome) == 1
+        error = outcome[0]
+        assert isinstance(error, StoreError)
+        assert "may or may not have committed" in str(error)
+        assert store.get(task.task_id) is None  # here it had not: the retry adds it
+        store.add(task, ("app_a", "key-1"))
+        assert store.find_by_idempotency_key("app_a", "key-1") == task
