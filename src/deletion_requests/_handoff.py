@@ -19,7 +19,7 @@ import orjson
 from ._errors import AuthenticationFailed, NotActioned
 from ._policy import Policy
 from ._status import Status
-from ._task import HANDOFF, REVIEW, DeletionTask, Transition
+from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition
 
 SIGNATURE_HEADER = "Deletion-Requests-Signature"
 """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`, on every webhook and completion."""
@@ -143,7 +143,7 @@ def mark_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> Deleti
         return task
     assert task.actioned_time is not None
     due = task.actioned_time + policy.action_window
-    return _with(task, "overdue", due, "system", overdue_time=due)
+    return _with(task, "overdue", due, SYSTEM, overdue_time=due)
 
 
 def purge(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
@@ -155,7 +155,7 @@ def purge(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
         or now < task.completed_time + policy.retention
     ):
         return task
-    return _with(task, "purged", now, "system", identifiers=frozenset(), purged_time=now)
+    return _with(task, "purged", now, SYSTEM, identifiers=frozenset(), purged_time=now)
 
 
 # -- retries ----------------------------------------------------------------------------------
