@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from deletion_requests_http._cli import _all_commands, main
 
-from deletion_requests import AccessAdmin, DeletionService, ManualClock, open_store
+from deletion_requests import AccessAdmin, Caller, DeletionService, ManualClock, open_store
 from deletion_requests.testing import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,6 +22,21 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/cli.db"
+
+
+@contextmanager
+def seeded(
+    store_url: str, days_ago: float
+) -> Iterator[tuple[DeletionService, Caller, ManualClock]]:
+    """The CLI's store with acct-1 allow-listed and an app for it, and a service whose clock
+    starts *days_ago* in the past (so tasks it creates are that old for the CLI)."""
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        yield service, service.authenticate(app.app_id, secret), clock
 
 
 def run(*args: str, ok: bool = True) -> str:
@@ -56,13 +73,7 @@ def test_apps_create_shows_the_secret_once(store_url: str) -> None:
 
 
 def test_advance_and_tasks_list(store_url: str, tmp_path: Path) -> None:
-    with open_store(store_url) as store:
-        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=13))
-        admin = AccessAdmin(store, clock)
-        admin.allow_account("acct-1")
-        app, secret = admin.create_app(["acct-1"])
-        service = DeletionService(store, clock)
-        caller = service.authenticate(app.app_id, secret)
+    with seeded(store_url, days_ago=13) as (service, caller, clock):
         old = service.create(caller, "acct-1", raw_emails=["a@b.c"])
         clock.advance(dt.timedelta(days=13))
         young = service.create(caller, "acct-1", raw_emails=["d@e.f"])
@@ -92,13 +103,7 @@ def test_advance_and_tasks_list(store_url: str, tmp_path: Path) -> None:
 def test_hand_off_from_the_command_line(store_url: str) -> None:
     """advance marks overdue tasks, tasks list --overdue shows them, tasks complete settles
     them, and deliver sends the owed messages to a webhook."""
-    with open_store(store_url) as store:
-        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=31))
-        admin = AccessAdmin(store, clock)
-        admin.allow_account("acct-1")
-        app, secret = admin.create_app(["acct-1"])
-        service = DeletionService(store, clock)
-        caller = service.authenticate(app.app_id, secret)
+    with seeded(store_url, days_ago=31) as (service, caller, clock):
         late = service.create(caller, "acct-1", raw_emails=["a@b.c"])
         clock.advance(dt.timedelta(days=16))
         service.advance_due()  # late: actioned 16 days ago, so overdue since yesterday
@@ -138,15 +143,8 @@ def test_hand_off_from_the_command_line(store_url: str) -> None:
 
 
 def test_advance_purges_after_the_configured_retention(store_url: str) -> None:
-    with open_store(store_url) as store:
-        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=20))
-        admin = AccessAdmin(store, clock)
-        admin.allow_account("acct-1")
-        app, secret = admin.create_app(["acct-1"])
-        service = DeletionService(store, clock)
-        task = service.create(
-            service.authenticate(app.app_id, secret), "acct-1", raw_emails=["a@b.c"]
-        )
+    with seeded(store_url, days_ago=20) as (service, caller, clock):
+        task = service.create(caller, "acct-1", raw_emails=["a@b.c"])
         clock.advance(dt.timedelta(days=16))
         service.advance_due()
         service.complete(task.task_id, by="deleter")  # four days ago

@@ -34,22 +34,26 @@ def wait_for(condition: object, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def due_task(store_url: str, age_days: float) -> str:
+    """A pending task created *age_days* ago, added straight to the store; its id."""
+    task_id = str(uuid.uuid4())
+    with open_store(store_url) as store:
+        store.add(
+            DeletionTask(
+                task_id=task_id,
+                account_id="acct-1",
+                status=Status.PENDING,
+                creation_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days),
+                identifiers=frozenset({hash_email(f"{task_id}@example.com")}),
+                created_by="app_test",
+            )
+        )
+    return task_id
+
+
 def test_sigkill_between_transition_and_delivery_delivers_after_restart(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path}/handoff.db"
-    created = dt.datetime.now(dt.UTC) - dt.timedelta(days=16)  # due for the hand-off
-    task_ids = [str(uuid.uuid4()) for _ in range(3)]
-    with open_store(store_url) as store:
-        for task_id in task_ids:
-            store.add(
-                DeletionTask(
-                    task_id=task_id,
-                    account_id="acct-1",
-                    status=Status.PENDING,
-                    creation_time=created,
-                    identifiers=frozenset({hash_email(f"{task_id}@example.com")}),
-                    created_by="app_test",
-                )
-            )
+    task_ids = [due_task(store_url, age_days=16) for _ in range(3)]  # due for the hand-off
     log = tmp_path / "server.log"
     options = (
         "--handoff-url",
@@ -94,18 +98,7 @@ def test_sigkill_between_transition_and_delivery_delivers_after_restart(tmp_path
 
 def test_the_deleter_completes_over_http_on_a_real_server(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path}/complete.db"
-    task_id = str(uuid.uuid4())
-    with open_store(store_url) as store:
-        store.add(
-            DeletionTask(
-                task_id=task_id,
-                account_id="acct-1",
-                status=Status.PENDING,
-                creation_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=16),
-                identifiers=frozenset({hash_email("x@example.com")}),
-                created_by="app_test",
-            )
-        )
+    task_id = due_task(store_url, age_days=16)
     with serving(store_url, tmp_path / "server.log", "--webhook-secret", SECRET) as running:
         body = orjson.dumps({"taskId": task_id})
         headers = {
@@ -125,25 +118,9 @@ def test_the_deleter_completes_over_http_on_a_real_server(tmp_path: Path) -> Non
         assert task.completed_time is not None
 
 
-def _due_task(store_url: str, age_days: float) -> str:
-    task_id = str(uuid.uuid4())
-    with open_store(store_url) as store:
-        store.add(
-            DeletionTask(
-                task_id=task_id,
-                account_id="acct-1",
-                status=Status.PENDING,
-                creation_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days),
-                identifiers=frozenset({hash_email(f"{task_id}@example.com")}),
-                created_by="app_test",
-            )
-        )
-    return task_id
-
-
 def test_without_a_review_url_review_alerts_go_to_the_log(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path}/log.db"
-    task_id = _due_task(store_url, 13)  # ready: owes a review alert
+    task_id = due_task(store_url, 13)  # ready: owes a review alert
     log = tmp_path / "server.log"
     with serving(store_url, log, "--deliver-interval", "0.2"):
 
@@ -164,7 +141,7 @@ def test_without_a_review_url_review_alerts_go_to_the_log(tmp_path: Path) -> Non
 
 def test_a_server_started_with_no_deliver_leaves_the_outbox_to_another(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path}/two.db"
-    task_id = _due_task(store_url, 16)
+    task_id = due_task(store_url, 16)
     secret = SECRET.encode()
     with WebhookReceiver(secret) as idle, WebhookReceiver(secret) as active:
         quiet = ("--no-deliver", "--handoff-url", idle.url, "--review-url", idle.url)
