@@ -11,14 +11,13 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, Final, cast
 
-import attrs
 from transitions import EventData, Machine
 
 from ._errors import DeadlineExceeded
 from ._handoff import mark_overdue
 from ._policy import Policy
 from ._status import Status
-from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition
+from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition, as_successor
 
 INITIAL: Final = Status.PENDING
 FINAL: Final = frozenset({Status.ACTIONED, Status.CANCELLED})
@@ -211,7 +210,7 @@ def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTa
         and result.overdue_time is None
         and result.completed_time is None
     ):
-        result = attrs.evolve(mark_overdue(result, now, policy), version=task.version + 1)
+        result = as_successor(task, mark_overdue(result, now, policy))
     return result
 
 

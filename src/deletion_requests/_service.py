@@ -31,7 +31,7 @@ from ._ids import new_uuid
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
-from ._task import DeletionTask
+from ._task import DeletionTask, as_successor
 
 logger = logging.getLogger("deletion_requests.service")
 
@@ -499,8 +499,7 @@ class DeletionService:
             new = change(stored, self.clock.now())
             if new is stored:
                 return stored
-            if new.version != stored.version + 1:  # several steps, one stored version
-                new = attrs.evolve(new, version=stored.version + 1)
+            new = as_successor(stored, new)
             if not self.store.update([new]):
                 self._publish(stored, new)
                 return new
@@ -520,16 +519,7 @@ class DeletionService:
         moved = 0
         while True:
             changes = [(t, step(t)) for t in self.store.awaiting(what, cutoff, self.batch_size)]
-            changes = [
-                (
-                    old,
-                    new
-                    if new.version == old.version + 1
-                    else attrs.evolve(new, version=old.version + 1),
-                )
-                for old, new in changes
-                if new is not old
-            ]
+            changes = [(old, as_successor(old, new)) for old, new in changes if new is not old]
             rejected = self.store.update([new for _, new in changes])
             written = [(old, new) for old, new in changes if new.task_id not in rejected]
             for old, new in written:

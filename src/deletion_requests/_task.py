@@ -108,3 +108,11 @@ class DeletionTask:
             f"status={self.status.value!r}, version={self.version}, "
             f"identifiers=<{len(self.identifiers)}>)"
         )
+
+
+def as_successor(stored: DeletionTask, new: DeletionTask) -> DeletionTask:
+    """*new* as the one version that follows *stored*, however many steps made it (each step
+    bumps the version; compare-and-set wants exactly one more than the stored one)."""
+    if new.version == stored.version + 1:
+        return new
+    return attrs.evolve(new, version=stored.version + 1)
