@@ -582,6 +582,26 @@ def test_completion_needs_the_webhook_secret_and_a_matching_body(deleter_world: 
     )
     assert_error(moved, 400, "BAD_REQUEST", "taskId in the body")
     assert_error(complete(world, task["taskId"], body=b"{}"), 400, "BAD_REQUEST", "taskId")
+    plain = orjson.dumps({"taskId": task["taskId"]})
+    as_text = world.client.post(
+        f"{TASKS}/{task['taskId']}/completion",
+        content=plain,
+        headers={
+            "Content-Type": "text/plain",
+            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, plain, int(world.clock.now().timestamp())),
+        },
+    )
+    assert_error(as_text, 415, "UNSUPPORTED_MEDIA_TYPE", "application/json")
+    not_json = b"taskId=" + task["taskId"].encode()
+    garbled = world.client.post(
+        f"{TASKS}/{task['taskId']}/completion",
+        content=not_json,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, not_json, int(world.clock.now().timestamp())),
+        },
+    )
+    assert_error(garbled, 400, "BAD_REQUEST", "not valid JSON")
     world.clock.advance(dt.timedelta(minutes=10))  # the signed request above, replayed late
     replay = world.client.post(
         f"{TASKS}/{task['taskId']}/completion",
