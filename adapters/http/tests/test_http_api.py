@@ -526,14 +526,23 @@ def deleter_world() -> Iterator[World]:
 
 
 def complete(
-    world: World, task_id: str, body: bytes | None = None, secret: bytes = WEBHOOK_SECRET
+    world: World,
+    task_id: str,
+    body: bytes | None = None,
+    secret: bytes = WEBHOOK_SECRET,
+    *,
+    path_task_id: str | None = None,
+    content_type: str = "application/json",
+    stamp: int | None = None,
 ) -> Any:
+    """POST a completion for *task_id*, signed with *secret* at *stamp* (now by default), to
+    the path of *path_task_id* (the same task by default)."""
     body = orjson.dumps({"taskId": task_id}) if body is None else body
-    stamp = int(world.clock.now().timestamp())
+    stamp = int(world.clock.now().timestamp()) if stamp is None else stamp
     return world.client.post(
-        f"{TASKS}/{task_id}/completion",
+        f"{TASKS}/{path_task_id or task_id}/completion",
         content=body,
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body, stamp)},
+        headers={"Content-Type": content_type, SIGNATURE_HEADER: sign(secret, body, stamp)},
     )
 
 
@@ -570,47 +579,16 @@ def test_completion_needs_the_webhook_secret_and_a_matching_body(deleter_world: 
     )
     assert_error(unsigned, 403, "AUTHENTICATION_ERROR", "missing Deletion-Requests-Signature")
     # a body signed for one task, sent to another task's path
-    body = orjson.dumps({"taskId": task["taskId"]})
-    stamp = int(world.clock.now().timestamp())
-    moved = world.client.post(
-        f"{TASKS}/{other['taskId']}/completion",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, stamp),
-        },
-    )
+    moved = complete(world, task["taskId"], path_task_id=other["taskId"])
     assert_error(moved, 400, "BAD_REQUEST", "taskId in the body")
     assert_error(complete(world, task["taskId"], body=b"{}"), 400, "BAD_REQUEST", "taskId")
-    plain = orjson.dumps({"taskId": task["taskId"]})
-    as_text = world.client.post(
-        f"{TASKS}/{task['taskId']}/completion",
-        content=plain,
-        headers={
-            "Content-Type": "text/plain",
-            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, plain, int(world.clock.now().timestamp())),
-        },
-    )
+    as_text = complete(world, task["taskId"], content_type="text/plain")
     assert_error(as_text, 415, "UNSUPPORTED_MEDIA_TYPE", "application/json")
-    not_json = b"taskId=" + task["taskId"].encode()
-    garbled = world.client.post(
-        f"{TASKS}/{task['taskId']}/completion",
-        content=not_json,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, not_json, int(world.clock.now().timestamp())),
-        },
-    )
+    garbled = complete(world, task["taskId"], body=b"taskId=" + task["taskId"].encode())
     assert_error(garbled, 400, "BAD_REQUEST", "not valid JSON")
-    world.clock.advance(dt.timedelta(minutes=10))  # the signed request above, replayed late
-    replay = world.client.post(
-        f"{TASKS}/{task['taskId']}/completion",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(WEBHOOK_SECRET, body, stamp),
-        },
-    )
+    stamp = int(world.clock.now().timestamp())
+    world.clock.advance(dt.timedelta(minutes=10))  # a request signed 10 minutes ago, replayed
+    replay = complete(world, task["taskId"], stamp=stamp)
     assert_error(replay, 403, "AUTHENTICATION_ERROR", "replay")
     for task_id in (task["taskId"], other["taskId"]):
         shown = world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()
