@@ -61,6 +61,9 @@ class NewTask:
     key: tuple[str, str] | None
     replayed: bool = False
     """The idempotency key was already bound: `task` is the stored task, caught up."""
+    access_version: int | None = None
+    """The store's `access_version` the caller was read at: `store_new` checks the caller
+    again when access has changed since."""
 
 
 @attrs.frozen
@@ -109,9 +112,12 @@ class DeletionService:
 
     # -- authentication -----------------------------------------------------------------------
 
-    def authenticate(self, app_id: str, secret: str) -> Caller:
-        """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise."""
-        app, caller = self._app(app_id)
+    def authenticate(self, app_id: str, secret: str, confirmed: bool = True) -> Caller:
+        """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise.
+
+        With `confirmed=False`, an active app seen before comes from the cache without asking
+        the store whether access changed since (see `prepare`); anything else is read."""
+        app, caller = self._app(app_id, confirmed)
         if app is None:
             digest_secret(secret) == _DUMMY_DIGEST  # noqa: B015 (same work as a real check)
             raise AuthenticationFailed("invalid AppId or AppSecret")
@@ -119,13 +125,20 @@ class DeletionService:
             raise AuthenticationFailed("invalid AppId or AppSecret")
         return self._active(caller)
 
-    def caller_for(self, app_id: str) -> Caller:
-        """The caller for an app already authenticated (by a token): it must still be active."""
-        return self._active(self._app(app_id)[1])
+    def caller_for(self, app_id: str, confirmed: bool = True) -> Caller:
+        """The caller for an app already authenticated (by a token): it must still be active.
+        `confirmed` as for `authenticate`."""
+        return self._active(self._app(app_id, confirmed)[1])
 
-    def _app(self, app_id: str) -> tuple[App | None, Caller | None]:
+    def _app(self, app_id: str, confirmed: bool = True) -> tuple[App | None, Caller | None]:
         """The app and its caller (None for a revoked app), read from the store or, while the
-        store's `access_version` is unchanged, from the cache: revocations are seen at once."""
+        store's `access_version` is unchanged, from the cache: revocations are seen at once.
+        Unconfirmed, a cached active app is taken without reading the version; a refusal
+        is always confirmed with the store."""
+        if not confirmed:
+            cached = self._access_cache.get(app_id)
+            if cached is not None and cached[2] is not None:
+                return cached[1], cached[2]
         version = self.store.access_version()
         if version is not None:
             cached = self._access_cache.get(app_id)
@@ -137,7 +150,7 @@ class DeletionService:
         caller = None
         if not app.revoked:
             allowed = {a for a in app.accounts if self.store.get_account(a) is not None}
-            caller = Caller(app_id=app.app_id, accounts=frozenset(allowed))
+            caller = Caller(app.app_id, frozenset(allowed), access_version=version)
         if version is not None:
             if len(self._access_cache) >= 10_000:
                 self._access_cache.clear()
@@ -189,8 +202,15 @@ class DeletionService:
         Raises what `create` raises for a bad request. A retry of a request whose idempotency
         key is already bound comes back with `replayed` set, and needs no write. Pass the
         result to `store_new`, alone or in a batch with others.
+
+        The caller may come from `authenticate(..., confirmed=False)`: an account it lacks is
+        checked again against the store before the request is refused, and `store_new` checks
+        it again before writing when access has changed meanwhile.
         """
-        self._authorise(caller, check_account_id(account_id))
+        account_id = check_account_id(account_id)
+        if account_id not in caller.accounts and caller.access_version is not None:
+            caller = self.caller_for(caller.app_id)  # a refusal is confirmed with the store
+        self._authorise(caller, account_id)
         identifiers = collect_identifiers(raw_emails, sha256_emails)
         key = None
         if idempotency_key is not None:
@@ -208,7 +228,7 @@ class DeletionService:
             identifiers=identifiers,
             created_by=caller.app_id,
         )
-        return NewTask(task, key)
+        return NewTask(task, key, access_version=caller.access_version)
 
     def store_new(
         self, prepared: Sequence[NewTask]
@@ -216,8 +236,14 @@ class DeletionService:
         """Store prepared tasks, as one durable write where the store can (`add_many`); per
         task, the task (or, for an idempotency key bound meanwhile, the task it is bound to)
         or the `DeletionRequestError` that `create` would raise. A `StoreError` raises: then
-        none of them may be taken as stored."""
-        fresh = [item for item in prepared if not item.replayed]
+        none of them may be taken as stored.
+
+        A task prepared for a caller read before the latest change of access (a revoked app,
+        a revoked account or grant) is checked again here, and refused as `create` would."""
+        refused = self._refused_since_prepared(prepared)
+        fresh = [
+            item for item in prepared if not item.replayed and item.task.task_id not in refused
+        ]
         errors = dict(
             zip(
                 (item.task.task_id for item in fresh),
@@ -227,6 +253,9 @@ class DeletionService:
         )
         results: builtins.list[DeletionTask | DeletionRequestError] = []
         for item in prepared:
+            if item.task.task_id in refused:
+                results.append(refused[item.task.task_id])
+                continue
             error = None if item.replayed else errors[item.task.task_id]
             if error is None:
                 results.append(item.task)
@@ -245,6 +274,24 @@ class DeletionService:
             else:
                 raise error
         return results
+
+    def _refused_since_prepared(
+        self, prepared: Sequence[NewTask]
+    ) -> dict[str, DeletionRequestError]:
+        """By task id, the items whose caller may no longer create the task: the error."""
+        stale = [item for item in prepared if item.access_version is not None and not item.replayed]
+        if not stale:
+            return {}
+        version = self.store.access_version()
+        refused: dict[str, DeletionRequestError] = {}
+        for item in stale:
+            if item.access_version == version:
+                continue
+            try:
+                self._authorise(self.caller_for(item.task.created_by), item.task.account_id)
+            except (AuthenticationFailed, UnauthorizedAccount) as exc:
+                refused[item.task.task_id] = exc
+        return refused
 
     def _add_all(
         self, items: builtins.list[tuple[DeletionTask, tuple[str, str] | None]]

@@ -14,9 +14,11 @@ from deletion_requests import (
     AccessAdmin,
     AuthenticationFailed,
     DeletionService,
+    NewTask,
     Policy,
     Store,
     StoreError,
+    UnauthorizedAccount,
     catch_up,
     open_store,
 )
@@ -242,3 +244,43 @@ def test_a_revocation_in_another_process_is_seen_at_once(tmp_path: Path) -> None
             service.authenticate(app.app_id, secret)
         with pytest.raises(AuthenticationFailed):
             service.caller_for(app.app_id)
+
+
+def test_creates_authorised_from_the_cache_are_checked_again_before_the_write(
+    tmp_path: Path,
+) -> None:
+    """The HTTP server prepares creates with a cached caller (`confirmed=False`: no read of the
+    access version per request). `store_new` reads it once before writing: a revocation made
+    through another connection between prepare and write refuses the create and writes
+    nothing. A refusal from a stale cache is confirmed with the store before it is given."""
+    path = tmp_path / "tasks.db"
+    with SqliteStore(path) as server_store, SqliteStore(path) as cli_store:
+        admin = AccessAdmin(cli_store)
+        admin.allow_account("acct-1")
+        admin.allow_account("acct-2")
+        app, secret = admin.create_app(["acct-1", "acct-2"])
+        service = DeletionService(server_store)
+
+        def prepare(account: str) -> NewTask:
+            caller = service.authenticate(app.app_id, secret, confirmed=False)
+            return service.prepare(caller, account, raw_emails=[f"someone@{account}.example"])
+
+        kept, dropped = prepare("acct-1"), prepare("acct-2")
+        admin.revoke_account("acct-2")
+        stored, refused = service.store_new([kept, dropped])
+        assert stored == kept.task
+        assert isinstance(refused, UnauthorizedAccount)
+        assert server_store.get(dropped.task.task_id) is None
+
+        # The cache now lacks acct-2; allowed again elsewhere, it is not refused from the cache.
+        admin.allow_account("acct-2")
+        again = prepare("acct-2")
+        assert service.store_new([again]) == [again.task]
+
+        late = prepare("acct-1")
+        admin.revoke_app(app.app_id)
+        (outcome,) = service.store_new([late])
+        assert isinstance(outcome, AuthenticationFailed)
+        assert server_store.get(late.task.task_id) is None
+        with pytest.raises(AuthenticationFailed):
+            prepare("acct-1")
