@@ -63,9 +63,12 @@ def _sha256_problem(value: str) -> str | None:
 def _strings(field: str, values: object) -> list[str]:
     if values is None:
         return []
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+    if type(values) is list or type(values) is tuple:  # what JSON gives: skip the ABC check
+        items = list(values)
+    elif isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise InvalidRequest(f"{field} must be a list of strings")
-    items = list(values)
+    else:
+        items = list(values)
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise InvalidRequest(f"{field}[{index}] must be a string, got {type(item).__name__}")

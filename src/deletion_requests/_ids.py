@@ -19,19 +19,23 @@ class _Pool:
         self._lock = threading.Lock()
         self._bytes = b""
         self._at = _POOL_BYTES
-        self._pid = os.getpid()
 
     def take(self) -> bytes:
         with self._lock:
-            if self._at >= len(self._bytes) or self._pid != os.getpid():
-                # refill; and never share a pool with a forked child
-                self._bytes, self._at, self._pid = os.urandom(_POOL_BYTES), 0, os.getpid()
+            if self._at >= len(self._bytes):
+                self._bytes, self._at = os.urandom(_POOL_BYTES), 0
             start = self._at
             self._at += 16
             return self._bytes[start : start + 16]
 
+    def discard(self) -> None:
+        """Forget the bytes left: a forked child must not hand out its parent's next ids."""
+        self._lock = threading.Lock()
+        self._bytes, self._at = b"", _POOL_BYTES
+
 
 _pool = _Pool()
+os.register_at_fork(after_in_child=_pool.discard)
 
 
 def new_uuid() -> uuid.UUID:
