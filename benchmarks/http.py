@@ -33,8 +33,14 @@ QUIET = ("--advance-interval", "3600")  # no background advance during a measure
 MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process *pid*, all threads (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def running(command: list[str], port: int, log: Path) -> Iterator[str]:
+def running(command: list[str], port: int, log: Path) -> Iterator[tuple[str, int]]:
     with log.open("ab") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -48,7 +54,7 @@ def running(command: list[str], port: int, log: Path) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -114,21 +120,34 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
     ratios, real_rates, bare_rates = [], [], []
+    real_cpu, bare_cpu = [], []  # CPU us a request, every thread of the server process
     bare_command, bare_port = bare_server()
     with serving(store, log, *QUIET) as server, running(bare_command, bare_port, log) as bare:
         real = server.base_url
+        targets = (
+            (bare[0], bare[1], bare_rates, bare_cpu),
+            (real, server.process.pid, real_rates, real_cpu),
+        )
         for _ in range(rounds):
-            b = rate(wrk("create.lua", bare, seconds, connections, AUTH=basic, ACCOUNT="acct-0"))
-            r = rate(wrk("create.lua", real, seconds, connections, AUTH=basic, ACCOUNT="acct-0"))
-            bare_rates.append(b)
-            real_rates.append(r)
-            ratios.append(r / b)
+            for url, pid, rates, cpus in targets:
+                before = cpu_seconds(pid)
+                report = wrk("create.lua", url, seconds, connections, AUTH=basic, ACCOUNT="acct-0")
+                cpus.append((cpu_seconds(pid) - before) / report["requests"] * 1e6)
+                rates.append(rate(report))
+            ratios.append(real_rates[-1] / bare_rates[-1])
     print(f"create, {connections} connections, {rounds} rounds of {seconds}s each:")
-    print(f"  bare Starlette {statistics.median(bare_rates):8.0f} req/s (median)")
+    print(
+        f"  bare Starlette {statistics.median(bare_rates):8.0f} req/s (median), "
+        f"{statistics.median(bare_cpu):.0f} us CPU a request"
+    )
     print(
         f"  real server    {statistics.median(real_rates):8.0f} req/s (median), "
-        f"{statistics.median(ratios):.2f}x bare (median of per-round ratios; "
-        f"rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+        f"{statistics.median(real_cpu):.0f} us CPU a request"
+    )
+    print(
+        f"  ratio {statistics.median(ratios):.2f}x bare (median of per-round ratios; "
+        f"rounds: {', '.join(f'{x:.2f}' for x in ratios)}); "
+        f"CPU a request {statistics.median(real_cpu) / statistics.median(bare_cpu):.1f}x bare's"
     )
 
 

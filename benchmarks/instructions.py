@@ -1,0 +1,173 @@
+"""Instructions a create costs, counted by valgrind's callgrind: the same in every run.
+
+Timings on these machines swing by 15% from one minute to the next, more than most changes to
+the create path move them. An instruction count does not: it is the same for the same code and
+inputs whatever else the machine is doing. It counts work, not waiting (no fsync, no turn of
+the GIL), so it complements `benchmarks.http` and does not replace it.
+
+Both apps run in this process, driven through ASGI with no server and no sockets: 32 creates in
+flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve` builds, on a
+SQLite file with durable commits and the server's logging (to a file); the bare app is the same
+as `benchmarks.http`'s. Each is run for N and for 3N creates; the difference over 2N is the
+cost of a create, without start-up.
+
+Run: uv run python -m benchmarks.instructions [--creates 300]   (needs valgrind)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+Message = MutableMapping[str, Any]
+App = Callable[
+    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+IN_FLIGHT = 32
+HASHED = "kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU="
+
+
+async def drive(app: App, creates: int, authorization: str, start: int = 0) -> None:
+    """*creates* create requests through *app*, IN_FLIGHT at a time; each must answer 202."""
+    slots = asyncio.Semaphore(IN_FLIGHT)
+    statuses: list[int] = []
+
+    async def one(number: int) -> None:
+        body = orjson.dumps(
+            {
+                "accountId": "acct-0",
+                "rawEmails": [f"user{number}@example.com"],
+                "sha256Emails": [HASHED],
+            }
+        )
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/data/deletion-requests/emails",
+            "raw_path": b"/data/deletion-requests/emails",
+            "query_string": b"",
+            "root_path": "",
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "headers": [
+                (b"host", b"127.0.0.1:8000"),
+                (b"content-type", b"application/json"),
+                (b"authorization", authorization.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()  # the client stays connected
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        async with slots:
+            await app(scope, receive, send)
+
+    await asyncio.gather(*(one(start + number) for number in range(creates)))
+    if set(statuses) != {202}:
+        raise RuntimeError(f"creates answered {sorted(set(statuses))}, not only 202")
+
+
+def child(which: str, creates: int, directory: Path) -> None:
+    """Build one app, warm it up, then drive *creates* creates (the part that is counted
+    differs between runs only by the number of creates)."""
+    import uvloop
+
+    if which == "bare":
+        from benchmarks._bare_app import app
+
+        authorization = "Basic unused"
+    else:
+        from deletion_requests_http._cli import configure_logging
+        from deletion_requests_http._wiring import Server
+
+        from benchmarks.http import make_app
+
+        store = f"sqlite:///{directory}/create.db"
+        authorization = make_app(store, ["acct-0"])
+        configure_logging("info")
+        handler = logging.getLogger().handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(Path(directory / "server.log").open("a"))  # noqa: SIM115
+        app = Server.open(store).app()
+
+    async def run() -> None:
+        await drive(app, 200, authorization)
+        await drive(app, creates, authorization, start=200)
+
+    uvloop.run(run())
+
+
+def counted(which: str, creates: int) -> int:
+    """Instructions of a whole child run under callgrind."""
+    with tempfile.TemporaryDirectory() as directory:
+        result = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={directory}/callgrind.out",
+                sys.executable,
+                "-m",
+                "benchmarks.instructions",
+                "--child",
+                which,
+                "--creates",
+                str(creates),
+                "--directory",
+                directory,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_create(which: str, creates: int) -> float:
+    return (counted(which, 3 * creates) - counted(which, creates)) / (2 * creates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--creates", type=int, default=300)
+    parser.add_argument("--child", choices=["bare", "real"])
+    parser.add_argument("--directory", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.creates, args.directory)
+        return
+    bare = per_create("bare", args.creates)
+    real = per_create("real", args.creates)
+    print(f"instructions a create ({args.creates} and {3 * args.creates} creates, callgrind):")
+    print(f"  bare Starlette {bare:10,.0f}")
+    print(f"  real app       {real:10,.0f}  = {real / bare:.2f}x bare")
+
+
+if __name__ == "__main__":
+    main()
