@@ -41,3 +41,8 @@ os.register_at_fork(after_in_child=_pool.discard)
 def new_uuid() -> uuid.UUID:
     """A random (version 4) UUID."""
     return uuid.UUID(bytes=_pool.take(), version=4)
+
+
+def new_hex_id() -> str:
+    """128 random bits as 32 hex digits, for ids that need not be UUIDs (request ids)."""
+    return _pool.take().hex()

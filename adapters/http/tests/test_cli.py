@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from deletion_requests_http._cli import _all_commands, main
+from deletion_requests_http._cli import LOG_FORMAT, LogFormatter, _all_commands, main
 
 from deletion_requests import AccessAdmin, Caller, DeletionService, ManualClock, open_store
 from deletion_requests.testing import WebhookReceiver
@@ -194,3 +195,16 @@ def test_every_command_is_documented() -> None:
     documented = (ROOT / "docs" / "operations.md").read_text()
     missing = [path for path in _all_commands() if f"deletion-requests {path}" not in documented]
     assert not missing, f"docs/operations.md does not mention: {missing}"
+
+
+def test_the_log_formatter_writes_what_logging_writes() -> None:
+    """`serve`'s formatter formats the time once a second; its lines must stay the same."""
+    ours, standard = LogFormatter(LOG_FORMAT), logging.Formatter(LOG_FORMAT)
+    start = 1_790_000_000.0
+    for offset in (0.0, 0.0004, 0.5, 0.9996, 1.0, 1.0015, 59.999, 60.0, 3600.25, 3600.2501):
+        record = logging.LogRecord(
+            "deletion_requests.http.access", logging.INFO, "", 0, "m", (), None
+        )
+        record.created = start + offset
+        record.msecs = (record.created - int(record.created)) * 1000
+        assert ours.format(record) == standard.format(record)

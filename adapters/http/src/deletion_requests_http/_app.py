@@ -30,7 +30,7 @@ from deletion_requests import (
     DeletionTask,
     NewTask,
     StoreError,
-    new_uuid,
+    new_hex_id,
     task_detail_to_api,
     task_to_api,
     verify,
@@ -72,54 +72,52 @@ class Observability:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next(
-            (
-                value.decode("latin-1")
-                for name, value in scope["headers"]
-                if name == b"x-request-id"
-            ),
-            "",
-        )
-        context = RequestContext(incoming if _REQUEST_ID.fullmatch(incoming) else new_uuid().hex)
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+                break
+        if not request_id or not _REQUEST_ID.fullmatch(request_id):
+            request_id = new_hex_id()
+        context = RequestContext(request_id)
         scope.setdefault("state", {})["context"] = context
         started = time.perf_counter()
         status = 500
         response_started = False
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", context.request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:  # noqa: BLE001 (the last line of defence: any error is a 500 envelope)
-            error_log.exception("unexpected error (request id %s)", context.request_id)
+            error_log.exception("unexpected error (request id %s)", request_id)
             if not response_started:
                 response = error_response(
-                    "INTERNAL_SERVER_ERROR",
-                    f"internal server error (request id {context.request_id})",
+                    "INTERNAL_SERVER_ERROR", f"internal server error (request id {request_id})"
                 )
                 await response(scope, receive, send_with_id)
         finally:
-            access_log.info(
-                "%s",
-                orjson.dumps(
-                    {
-                        "request_id": context.request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                        "app_id": context.app_id,
-                    }
-                ).decode(),
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s",
+                    orjson.dumps(
+                        {
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                            "app_id": context.app_id,
+                        }
+                    ).decode(),
+                )
 
 
 def _context(request: Request) -> RequestContext:

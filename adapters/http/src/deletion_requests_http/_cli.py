@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -115,6 +116,38 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class LogFormatter(logging.Formatter):
+    """`logging.Formatter`, with the date and time formatted once a second rather than once a
+    record (the access log writes a record for every request). Same text, to the millisecond."""
+
+    _second = -1
+    _text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:  # under the handler's lock, like all of format()
+            self._text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return f"{self._text},{int(record.msecs):03d}"  # as default_msec_format
+
+
+def configure_logging(level: str) -> None:
+    """The server's logging: one line a record, with time, level and logger, to stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    # The format shows no thread, process or source line: do not collect them for every record.
+    # As in the logging HOWTO's "Optimization".
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deletion-requests-http")
 def main() -> None:
@@ -171,14 +204,7 @@ def serve(
     import uvicorn
 
     sinks = _sinks(handoff_url, review_url, webhook_secret)
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # The format above shows no thread, process or source line: do not collect them for every
-    # record (one access-log line a request). As in the logging HOWTO's "Optimization".
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None
-    logging.getLogger("transitions").setLevel(logging.WARNING)
+    configure_logging(log_level)
     with opened(store_url) as server:
         if not server.admin.list_apps():
             click.echo(
