@@ -27,8 +27,12 @@ def normalise_email(raw: str) -> str:
 
 def hash_email(raw: str) -> str:
     """The base64 SHA-256 of the normalised address: what a client puts in `sha256Emails`."""
-    digest = hashlib.sha256(normalise_email(raw).encode("utf-8")).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return _hash_normalised(normalise_email(raw))
+
+
+def _hash_normalised(email: str) -> str:
+    digest = hashlib.sha256(email.encode("utf-8")).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 def _email_problem(email: str) -> str | None:
@@ -96,11 +100,15 @@ def collect_identifiers(raw_emails: object = (), sha256_emails: object = ()) -> 
         problem = _email_problem(email)
         if problem is not None:
             raise InvalidRequest(f"rawEmails[{index}] {problem}")
-        result.add(hash_email(email))
+        result.add(_hash_normalised(email))
     for index, value in enumerate(hashes):
-        problem = _sha256_problem(value)
-        if problem is not None:
+        try:
+            digest = binascii.a2b_base64(value, strict_mode=True)
+        except ValueError:  # binascii.Error, or a str that is not ASCII
+            digest = b""
+        if len(digest) != 32:  # only now work out what is wrong, to say it
+            problem = _sha256_problem(value) or "is not valid base64"
             raise InvalidRequest(f"sha256Emails[{index}] {problem}")
         # Re-encode so that the few non-canonical spellings of one digest compare equal.
-        result.add(base64.b64encode(base64.b64decode(value)).decode("ascii"))
+        result.add(binascii.b2a_base64(digest, newline=False).decode("ascii"))
     return frozenset(result)
