@@ -91,6 +91,17 @@ async def drive(app: App, creates: int, authorization: str, start: int = 0) -> N
         raise RuntimeError(f"creates answered {sorted(set(statuses))}, not only 202")
 
 
+def real_app(directory: Path) -> tuple[App, str]:
+    """The app `serve` builds, on a new SQLite file in *directory*; and Basic credentials."""
+    from deletion_requests_http._wiring import Server
+
+    from benchmarks.http import make_app
+
+    store = f"sqlite:///{directory}/create.db"
+    authorization = make_app(store, ["acct-0"])
+    return Server.open(store).app(), authorization
+
+
 def child(which: str, creates: int, directory: Path) -> None:
     """Build one app, warm it up, then drive *creates* creates (the part that is counted
     differs between runs only by the number of creates)."""
@@ -102,17 +113,12 @@ def child(which: str, creates: int, directory: Path) -> None:
         authorization = "Basic unused"
     else:
         from deletion_requests_http._cli import configure_logging
-        from deletion_requests_http._wiring import Server
 
-        from benchmarks.http import make_app
-
-        store = f"sqlite:///{directory}/create.db"
-        authorization = make_app(store, ["acct-0"])
-        configure_logging("info")
+        configure_logging("info")  # the server's, to a file
         handler = logging.getLogger().handlers[0]
         assert isinstance(handler, logging.StreamHandler)
         handler.setStream(Path(directory / "server.log").open("a"))  # noqa: SIM115
-        app = Server.open(store).app()
+        app, authorization = real_app(directory)
 
     async def run() -> None:
         await drive(app, 200, authorization)

@@ -6,10 +6,14 @@ keeps a schema or API change from breaking a benchmark silently.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 from pathlib import Path
 
-from benchmarks import core, storage
+from benchmarks import core, instructions, storage
+from benchmarks._bare_app import app as bare_app
+from benchmarks.http import cpu_seconds
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -31,3 +35,14 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     adds, pages = storage.jsonfiles_rates(tmp_path / "json", 10)
     assert adds > 0
     assert pages > 0
+
+
+def test_instruction_benchmark_drives_both_apps(tmp_path: Path) -> None:
+    """What callgrind counts: creates through each app, every one answered 202 (drive checks)."""
+    app, authorization = instructions.real_app(tmp_path)
+    asyncio.run(instructions.drive(app, 40, authorization))
+    asyncio.run(instructions.drive(bare_app, 40, "Basic unused"))
+
+
+def test_cpu_seconds_reads_a_process() -> None:
+    assert cpu_seconds(os.getpid()) > 0
