@@ -14,7 +14,7 @@ import pytest
 from deletion_requests_http import MAX_BODY, create_app
 from starlette.testclient import TestClient
 
-from deletion_requests import SIGNATURE_HEADER, StoreError, hash_email, sign
+from deletion_requests import SIGNATURE_HEADER, StoreError, TaskQuery, hash_email, sign
 
 from .conftest import KEY, T0, World, basic
 
@@ -130,7 +130,16 @@ def test_forged_token_for_a_real_app_is_refused(world: World) -> None:
 
 def test_revoked_app_loses_credentials_and_tokens(world: World) -> None:
     bearer = world.bearer(world.a)
+    world.create(bearer)  # creates take the caller from the cache: now it holds app A
+    world.create(world.a)
     world.admin.revoke_app(world.app_a)
+    # First the creates, while the cache still holds app A: refused when their batch is stored.
+    for headers in (bearer, world.a):
+        response = world.client.post(
+            EMAILS, json={"accountId": "acct-a", "rawEmails": ["late@example.com"]}, headers=headers
+        )
+        assert_error(response, 403, "AUTHENTICATION_ERROR")
+    assert len(world.store.list_tasks(TaskQuery(accounts=frozenset({"acct-a"})))) == 2
     assert_error(world.client.get(TASKS, headers=bearer), 403, "AUTHENTICATION_ERROR")
     assert_error(world.client.get(TASKS, headers=world.a), 403, "AUTHENTICATION_ERROR")
     response = world.client.post(
