@@ -1,8 +1,8 @@
 """Instructions a create costs, counted by valgrind's callgrind: the same in every run.
 
 Timings on these machines swing by 15% from one minute to the next, more than most changes to
-the create path move them. An instruction count does not: it is the same for the same code and
-inputs whatever else the machine is doing. It counts work, not waiting (no fsync, no turn of
+the create path move them. An instruction count hardly does: runs of the same code differ by
+about 1%, whatever else the machine is doing. It counts work, not waiting (no fsync, no turn of
 the GIL), so it complements `benchmarks.http` and does not replace it.
 
 Both apps run in this process, driven through ASGI with no server and no sockets: 32 creates in
