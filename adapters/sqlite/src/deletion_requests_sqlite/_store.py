@@ -92,7 +92,7 @@ def _task_row(task: DeletionTask) -> tuple[object, ...]:
     )
 
 
-def _insert_rows(conn: sqlite3.Connection, into: str, rows: list[tuple[object, ...]]) -> None:
+def _insert_rows(conn: sqlite3.Connection, into: str, rows: Sequence[tuple[object, ...]]) -> None:
     """INSERT *rows* with one multi-row statement per chunk, not one statement per row: the
     thread then gives up and takes back the GIL once a chunk rather than once a row, which
     matters when it shares the GIL with a busy event loop."""
