@@ -123,6 +123,26 @@ class _PendingAdd:
         self.error: Exception | None = None
 
 
+def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
+    """INSERT new tasks with their identifiers, history and idempotency keys, one statement a
+    table. The caller holds the write lock (BEGIN IMMEDIATE), so the row ids after the current
+    largest are free to assign here."""
+    (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
+    tasks, identifiers, history, keys = [], [], [], []
+    for row_id, item in enumerate(adds, start=last + 1):
+        task = item.task
+        tasks.append((row_id, *_task_row(task)))
+        identifiers.extend([(row_id, value) for value in task.identifiers])
+        if task.history:
+            history.extend(_history_rows(row_id, task))
+        if item.key is not None:
+            keys.append((*item.key, task.task_id))
+    _insert_rows(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
+    _insert_rows(conn, "task_identifiers (task, hash)", identifiers)
+    _insert_rows(conn, f"task_history ({HISTORY_COLUMNS})", history)
+    _insert_rows(conn, "idempotency_keys (scope, key, task_id)", keys)
+
+
 class SqliteStore(Store):
     """Tasks, accounts and apps in one SQLite file.
 
@@ -345,7 +365,7 @@ class SqliteStore(Store):
                     for item in batch:
                         conn.execute("SAVEPOINT one_add")
                         try:
-                            self._insert(conn, item.task, item.key)
+                            self._insert(conn, item)
                         except (DuplicateTask, IdempotencyKeyConflict) as exc:
                             conn.execute("ROLLBACK TO one_add")
                             item.error = exc
@@ -363,25 +383,11 @@ class SqliteStore(Store):
 
     @staticmethod
     def _insert_all(conn: sqlite3.Connection, batch: list[_PendingAdd]) -> bool:
-        """Insert the whole batch with one statement per table, or nothing and False when a
-        task id or idempotency key is already taken. The caller holds the write lock (BEGIN
-        IMMEDIATE), so the row ids after the current largest are free to assign here."""
+        """Insert the whole batch, or nothing and False when a task id or idempotency key is
+        already taken."""
         conn.execute("SAVEPOINT all_adds")
         try:
-            (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
-            tasks, identifiers, history, keys = [], [], [], []
-            for row_id, item in enumerate(batch, start=last + 1):
-                task = item.task
-                tasks.append((row_id, *_task_row(task)))
-                identifiers.extend([(row_id, value) for value in task.identifiers])
-                if task.history:
-                    history.extend(_history_rows(row_id, task))
-                if item.key is not None:
-                    keys.append((*item.key, task.task_id))
-            _insert_rows(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
-            _insert_rows(conn, "task_identifiers (task, hash)", identifiers)
-            _insert_rows(conn, f"task_history ({HISTORY_COLUMNS})", history)
-            _insert_rows(conn, "idempotency_keys (scope, key, task_id)", keys)
+            _write_new(conn, batch)
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO all_adds")
             conn.execute("RELEASE all_adds")
@@ -390,38 +396,18 @@ class SqliteStore(Store):
         return True
 
     @staticmethod
-    def _insert(
-        conn: sqlite3.Connection, task: DeletionTask, idempotency_key: tuple[str, str] | None
-    ) -> None:
+    def _insert(conn: sqlite3.Connection, item: _PendingAdd) -> None:
+        """Insert one task, or raise what refuses it."""
+        task = item.task
         if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone():
             raise DuplicateTask(f"task {task.task_id} already exists")
-        if idempotency_key is not None:
+        if item.key is not None:
             bound = conn.execute(
-                "SELECT task_id FROM idempotency_keys WHERE scope = ? AND key = ?",
-                idempotency_key,
+                "SELECT task_id FROM idempotency_keys WHERE scope = ? AND key = ?", item.key
             ).fetchone()
             if bound is not None:
                 raise IdempotencyKeyConflict(bound[0])
-        cursor = conn.execute(
-            f"INSERT INTO tasks ({TASK_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _task_row(task),
-        )
-        row_id = cursor.lastrowid
-        assert row_id is not None
-        conn.executemany(
-            "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
-            [(row_id, value) for value in sorted(task.identifiers)],
-        )
-        conn.executemany(
-            f"INSERT INTO task_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-            _history_rows(row_id, task),
-        )
-        if idempotency_key is not None:
-            conn.execute(
-                "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (?, ?, ?)",
-                (*idempotency_key, task.task_id),
-            )
+        _write_new(conn, [item])
 
     def get(self, task_id: str) -> DeletionTask | None:
         with self._read("get") as conn:
