@@ -279,14 +279,16 @@ class DeletionService:
         self, prepared: Sequence[NewTask]
     ) -> dict[str, DeletionRequestError]:
         """By task id, the items whose caller may no longer create the task: the error."""
-        stale = [item for item in prepared if item.access_version is not None and not item.replayed]
-        if not stale:
+        versioned = [
+            item for item in prepared if item.access_version is not None and not item.replayed
+        ]
+        if not versioned:
             return {}
         version = self.store.access_version()
         refused: dict[str, DeletionRequestError] = {}
-        for item in stale:
+        for item in versioned:
             if item.access_version == version:
-                continue
+                continue  # access has not changed since the caller was read
             try:
                 self._authorise(self.caller_for(item.task.created_by), item.task.account_id)
             except (AuthenticationFailed, UnauthorizedAccount) as exc:
