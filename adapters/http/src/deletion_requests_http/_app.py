@@ -133,8 +133,7 @@ class Committer:
 
     A batch starts the moment the thread is free, not on a later turn of the loop: the first
     create of a burst commits alone while the loop prepares the rest, and the next batch is
-    handed over before the answers to the last one go out. The loop and the commit overlap
-    instead of taking turns."""
+    handed over before the answers to the last one go out."""
 
     def __init__(self, service: DeletionService) -> None:
         self.service = service
