@@ -39,6 +39,7 @@ TASK_COLUMNS = (
 )
 HISTORY_COLUMNS = "task, seq, source, dest, at_us, by, event, detail"
 READ_COLUMNS = "id, " + TASK_COLUMNS
+_ONE_TASK = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608
 
 
 def to_us(moment: dt.datetime) -> int:
@@ -127,9 +128,14 @@ def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
     """INSERT new tasks with their identifiers, history and idempotency keys, one statement a
     table. The caller holds the write lock (BEGIN IMMEDIATE), so the row ids after the current
     largest are free to assign here."""
-    (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
+    if len(adds) == 1:  # SQLite picks the id and says which: no max(id) to read first
+        first = conn.execute(_ONE_TASK, _task_row(adds[0].task)).lastrowid
+        assert first is not None
+    else:
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
+        first = last + 1
     tasks, identifiers, history, keys = [], [], [], []
-    for row_id, item in enumerate(adds, start=last + 1):
+    for row_id, item in enumerate(adds, start=first):
         task = item.task
         tasks.append((row_id, *_task_row(task)))
         identifiers.extend([(row_id, value) for value in task.identifiers])
@@ -137,7 +143,8 @@ def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
             history.extend(_history_rows(row_id, task))
         if item.key is not None:
             keys.append((*item.key, task.task_id))
-    _insert_rows(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
+    if len(adds) != 1:
+        _insert_rows(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
     _insert_rows(conn, "task_identifiers (task, hash)", identifiers)
     _insert_rows(conn, f"task_history ({HISTORY_COLUMNS})", history)
     _insert_rows(conn, "idempotency_keys (scope, key, task_id)", keys)
