@@ -34,6 +34,9 @@ def wait_for(condition: object, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+FAST_DELIVERY = ("--deliver-interval", "0.2")
+
+
 def due_task(store_url: str, age_days: float) -> str:
     """A pending task created *age_days* ago, added straight to the store; its id."""
     task_id = str(uuid.uuid4())
@@ -145,8 +148,17 @@ def test_a_server_started_with_no_deliver_leaves_the_outbox_to_another(tmp_path:
     secret = SECRET.encode()
     with WebhookReceiver(secret) as idle, WebhookReceiver(secret) as active:
         quiet = ("--no-deliver", "--handoff-url", idle.url, "--review-url", idle.url)
-        with serving(store_url, tmp_path / "a.log", *quiet, "--webhook-secret", SECRET):
-            time.sleep(1.5)  # several rounds' worth: it must not deliver
+        with serving(
+            store_url, tmp_path / "a.log", *quiet, "--webhook-secret", SECRET, *FAST_DELIVERY
+        ):
+
+            def owed() -> bool:  # the quiet server's advance has stored what is owed
+                with open_store(store_url) as store:
+                    task = store.get(task_id)
+                return task is not None and task.outbox == {"review", "handoff"}
+
+            wait_for(owed)
+            time.sleep(1.5)  # several delivery rounds' worth: it must not deliver
             assert idle.received == []
             with serving(
                 store_url,
@@ -157,8 +169,7 @@ def test_a_server_started_with_no_deliver_leaves_the_outbox_to_another(tmp_path:
                 active.url,
                 "--webhook-secret",
                 SECRET,
-                "--deliver-interval",
-                "0.2",
+                *FAST_DELIVERY,
             ):
                 wait_for(lambda: len(active.acknowledged) == 2)
     assert idle.received == []

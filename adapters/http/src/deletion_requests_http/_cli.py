@@ -223,7 +223,7 @@ def serve(
         uvicorn.run(
             server.app(
                 advance_interval=advance_interval,
-                sinks=sinks,
+                sinks=sinks if deliver else None,  # --no-deliver: no delivery loop at all
                 deliver_interval=deliver_interval,
                 webhook_secret=webhook_secret.encode() if webhook_secret else None,
             ),
