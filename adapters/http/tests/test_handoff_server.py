@@ -15,7 +15,9 @@ from deletion_requests_http.testing import serving
 
 from deletion_requests import (
     SIGNATURE_HEADER,
+    DeletionService,
     DeletionTask,
+    ManualClock,
     Status,
     hash_email,
     open_store,
@@ -175,3 +177,26 @@ def test_a_server_started_with_no_deliver_leaves_the_outbox_to_another(tmp_path:
     assert idle.received == []
     assert sorted(body["type"] for body in active.acknowledged) == ["handoff", "review"]
     assert {body["taskId"] for body in active.acknowledged} == {task_id}
+
+
+def test_serve_purges_after_its_configured_retention(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path}/purge.db"
+    task_id = due_task(store_url, age_days=20)
+    with open_store(store_url) as store:  # actioned 5 days ago, completed 4 days ago
+        service = DeletionService(
+            store, ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=4))
+        )
+        service.advance_due()
+        service.complete(task_id, by="deleter")
+
+    def purged() -> bool:
+        with open_store(store_url) as store:
+            task = store.get(task_id)
+        return task is not None and task.purged_time is not None
+
+    fast = ("--advance-interval", "0.2")
+    with serving(store_url, tmp_path / "a.log", *fast):  # the default keeps 30 days
+        time.sleep(1)
+        assert not purged()
+    with serving(store_url, tmp_path / "b.log", *fast, "--retention-days", "3"):
+        wait_for(purged, timeout=15)

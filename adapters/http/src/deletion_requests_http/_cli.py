@@ -205,7 +205,7 @@ def serve(
 
     sinks = _sinks(handoff_url, review_url, webhook_secret)
     configure_logging(log_level)
-    with opened(store_url) as server:
+    with opened(store_url, retention_days) as server:
         if not server.admin.list_apps():
             click.echo(
                 "No app exists yet. Create one with:\n"
