@@ -134,17 +134,19 @@ def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
     else:
         (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
         first = last + 1
-    tasks, identifiers, history, keys = [], [], [], []
+        _insert_rows(
+            conn,
+            f"tasks (id, {TASK_COLUMNS})",
+            [(row_id, *_task_row(item.task)) for row_id, item in enumerate(adds, start=first)],
+        )
+    identifiers, history, keys = [], [], []
     for row_id, item in enumerate(adds, start=first):
         task = item.task
-        tasks.append((row_id, *_task_row(task)))
         identifiers.extend([(row_id, value) for value in task.identifiers])
         if task.history:
             history.extend(_history_rows(row_id, task))
         if item.key is not None:
             keys.append((*item.key, task.task_id))
-    if len(adds) != 1:
-        _insert_rows(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
     _insert_rows(conn, "task_identifiers (task, hash)", identifiers)
     _insert_rows(conn, f"task_history ({HISTORY_COLUMNS})", history)
     _insert_rows(conn, "idempotency_keys (scope, key, task_id)", keys)
