@@ -1,6 +1,7 @@
 """Storage benchmark: the SQLite and JSON-file stores next to raw sqlite3, in one run.
 
-Run: uv run python -m benchmarks.storage [--big 1000000]   (several minutes at full size)
+Run: uv run python -m benchmarks.storage [--big 1000000] [--only add|batch|list|advance|jsonfiles]
+(several minutes at full size)
 """
 
 from __future__ import annotations
@@ -95,6 +96,89 @@ def add_ratio(directory: Path, ops: int, rounds: int, synchronous: str) -> tuple
     store.close()
     conn.close()
     return statistics.median(rates), statistics.median(ratios)
+
+
+# -- batched adds into a store that already holds many tasks (the server's create path) --
+
+
+def raw_add_batch(conn: sqlite3.Connection, tasks: list[DeletionTask]) -> None:
+    """The rows the store writes for a batch, in one transaction, with nothing else."""
+    conn.execute("BEGIN IMMEDIATE")
+    (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
+    conn.executemany(
+        f"INSERT INTO tasks (id, {TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
+        "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
+        [
+            (
+                row_id,
+                task.task_id,
+                task.account_id,
+                task.status.value,
+                to_us(task.creation_time),
+                task.created_by,
+                task.version,
+            )
+            for row_id, task in enumerate(tasks, start=last + 1)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
+        [
+            (row_id, value)
+            for row_id, task in enumerate(tasks, start=last + 1)
+            for value in task.identifiers
+        ],
+    )
+    conn.execute("COMMIT")
+
+
+def batch_cost(directory: Path, existing: int, size: int, batches: int, rounds: int) -> None:
+    """`add_many` in batches of *size* into a store of *existing* tasks, as the server's
+    committer writes creates: CPU and wall time a task (every thread of this process), with
+    raw sqlite3 writing the same rows into a copy of the same file as the baseline."""
+    path = directory / f"batch-{existing}.db"
+    populate(path, existing, accounts=1)
+    raw_path = directory / f"batch-{existing}-raw.db"
+    raw_path.write_bytes(path.read_bytes())
+    store = SqliteStore(path)
+    conn = sqlite3.connect(raw_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    counter = existing
+    measured: dict[str, list[tuple[float, float]]] = {"store": [], "raw": []}
+    for _ in range(rounds):
+        for name in ("store", "raw"):
+            work = [
+                [make_task(counter + size * b + i) for i in range(size)] for b in range(batches)
+            ]
+            counter += size * batches
+            wall, cpu = time.perf_counter(), time.process_time()
+            for batch in work:
+                if name == "store":
+                    store.add_many([(task, None) for task in batch])
+                else:
+                    raw_add_batch(conn, batch)
+            tasks = size * batches
+            measured[name].append(
+                (
+                    (time.perf_counter() - wall) / tasks * 1e6,
+                    (time.process_time() - cpu) / tasks * 1e6,
+                )
+            )
+    store.close()
+    written = existing + rounds * size * batches
+    for side in (conn, sqlite3.connect(path)):  # each side wrote every row it was given
+        assert side.execute("SELECT count(*) FROM tasks").fetchone() == (written,)
+        side.close()
+    for name, runs in measured.items():
+        print(
+            f"  {name:5}: {statistics.median(w for w, _ in runs):6.1f} us wall, "
+            f"{statistics.median(c for _, c in runs):6.1f} us CPU a task (medians of {rounds})"
+        )
+    ratio = statistics.median(
+        r[0] / s[0] for s, r in zip(measured["store"], measured["raw"], strict=True)
+    )
+    print(f"  store/raw throughput: {ratio:.2f}x (median of per-round ratios)")
 
 
 # -- list pages at scale --
@@ -208,18 +292,25 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--adds", type=int, default=500)
+    parser.add_argument("--existing", type=int, default=100_000)
+    parser.add_argument("--only", choices=["add", "batch", "list", "advance", "jsonfiles"])
     args = parser.parse_args()
+    wanted = {args.only} if args.only else {"add", "batch", "list", "advance", "jsonfiles"}
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         directory = Path(tmp)
-        for synchronous in ("FULL", "NORMAL"):
+        for synchronous in ("FULL", "NORMAL") if "add" in wanted else ():
             rate, ratio = add_ratio(directory, args.adds, 7, synchronous)
             print(
                 f"sqlite add, synchronous={synchronous}: {rate:8.0f}/s, "
                 f"{ratio:.2f}x raw sqlite3 (median of 7 rounds)"
             )
 
+        if "batch" in wanted:
+            print(f"sqlite add_many, batches of 16 into {args.existing} tasks, synchronous=FULL:")
+            batch_cost(directory, args.existing, 16, 300, 5)
+
         results = {}
-        for count in (args.small, args.big):
+        for count in (args.small, args.big) if "list" in wanted else ():
             path = directory / f"list-{count}.db"
             start = time.perf_counter()
             populate(path, count)
@@ -231,9 +322,13 @@ def main() -> None:
                 f"  list page of 100 at {count:>8}: median {results[count] * 1e3:.2f} ms, "
                 f"p99 {p99 * 1e3:.2f} ms"
             )
-        print(f"  ratio {args.big} / {args.small}: {results[args.big] / results[args.small]:.2f}x")
+        if results:
+            print(
+                f"  ratio {args.big} / {args.small}: {results[args.big] / results[args.small]:.2f}x"
+            )
 
-        for steps, age in ((1, dt.timedelta(days=13)), (2, dt.timedelta(days=20))):
+        advances = ((1, dt.timedelta(days=13)), (2, dt.timedelta(days=20)))
+        for steps, age in advances if "advance" in wanted else ():
             runs = [
                 advance_seconds(directory / f"advance-{steps}-{n}.db", args.due, age)
                 for n in range(3)
@@ -245,7 +340,7 @@ def main() -> None:
                 f"synchronous=FULL; runs {', '.join(f'{r:.2f}' for r in runs)})"
             )
 
-        for count in (1_000, 10_000):
+        for count in (1_000, 10_000) if "jsonfiles" in wanted else ():
             jsonfiles_rates(directory, count)
 
 

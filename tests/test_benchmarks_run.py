@@ -29,6 +29,7 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     rate, ratio = storage.add_ratio(tmp_path, 5, 1, "NORMAL")
     assert rate > 0
     assert ratio > 0
+    storage.batch_cost(tmp_path, 50, 4, 3, 1)
     storage.populate(tmp_path / "list.db", 2020)  # a full page for each of 10 accounts
     assert len(storage.page_latency(tmp_path / "list.db", 2020, 5)) == 5
     assert storage.advance_seconds(tmp_path / "advance.db", 20, dt.timedelta(days=20)) > 0
