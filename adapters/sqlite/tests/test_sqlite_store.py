@@ -160,6 +160,7 @@ def test_durability_settings_are_applied(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    assert conn.execute("PRAGMA temp_store").fetchone() == (2,)  # MEMORY: no pages in /var/tmp
 
 
 def test_queries_use_their_indexes(tmp_path: Path) -> None:

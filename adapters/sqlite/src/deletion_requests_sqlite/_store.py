@@ -208,6 +208,10 @@ class SqliteStore(Store):
             conn.execute(f"PRAGMA mmap_size = {int(self.mmap_bytes)}")
             # Deleted content is overwritten, so purged hashes do not linger in free pages.
             conn.execute("PRAGMA secure_delete = ON")
+            # Statement journals (a multi-row INSERT inside a batch needs one) and other temporary
+            # tables stay in memory: no temporary file is created, written and unlinked for
+            # every batch, and no copy of a page, hashes included, goes to /var/tmp.
+            conn.execute("PRAGMA temp_store = MEMORY")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
