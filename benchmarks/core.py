@@ -10,7 +10,6 @@ import datetime as dt
 import gc
 import statistics
 import tracemalloc
-import uuid
 
 from transitions import Machine
 
@@ -23,6 +22,7 @@ from deletion_requests import (
     MemoryStore,
     Status,
     hash_email,
+    new_task_uuid,
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -120,7 +120,7 @@ def bytes_per_task(count: int) -> float:
     for i in range(count):
         store.add(
             DeletionTask(
-                task_id=str(uuid.uuid4()),
+                task_id=str(new_task_uuid(T0 + dt.timedelta(seconds=i))),
                 account_id="acct-1",
                 status=Status.PENDING,
                 creation_time=T0 + dt.timedelta(seconds=i),

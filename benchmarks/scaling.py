@@ -25,7 +25,7 @@ from psycopg import sql
 
 from benchmarks.http import QUIET, make_app, rate, wrk
 from benchmarks.storage import T0, populate
-from deletion_requests import DeletionService, ManualClock, open_store
+from deletion_requests import DeletionService, ManualClock, new_task_uuid, open_store
 
 SERVER = os.environ.get(
     "DELETION_REQUESTS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,7 +48,7 @@ def populate_postgres(schema: str, count: int) -> None:
             for index in range(count):
                 copy.write_row(
                     (
-                        str(uuid.uuid4()),
+                        str(new_task_uuid(T0 + dt.timedelta(seconds=index))),
                         "acct-0",
                         "pending",
                         T0 + dt.timedelta(seconds=index),

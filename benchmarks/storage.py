@@ -13,7 +13,6 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from deletion_requests_jsonfiles import JsonFilesStore
@@ -28,6 +27,7 @@ from deletion_requests import (
     Status,
     TaskQuery,
     hash_email,
+    new_task_uuid,
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -35,11 +35,12 @@ ACCOUNT = "acct-1"
 
 
 def make_task(index: int, account: str = ACCOUNT) -> DeletionTask:
+    created = T0 + dt.timedelta(seconds=index)
     return DeletionTask(
-        task_id=str(uuid.uuid4()),
+        task_id=str(new_task_uuid(created)),  # as the service makes them
         account_id=account,
         status=Status.PENDING,
-        creation_time=T0 + dt.timedelta(seconds=index),
+        creation_time=created,
         identifiers=frozenset({hash_email(f"user{index}@example.com")}),
         created_by="app_bench",
     )
@@ -192,7 +193,7 @@ def populate(path: Path, count: int, accounts: int = 10, start: dt.datetime = T0
     conn.execute("BEGIN")
     batch_tasks, batch_ids = [], []
     for index in range(count):
-        task_id = str(uuid.uuid4())
+        task_id = str(new_task_uuid(start + dt.timedelta(seconds=index)))
         account = f"acct-{index % accounts}"
         batch_tasks.append(
             (

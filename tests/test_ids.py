@@ -1,30 +1,75 @@
-"""Task and request ids: random version-4 UUIDs from pooled OS randomness."""
+"""Task ids (version-7 UUIDs) and request ids, from pooled OS randomness."""
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import uuid
 
-from deletion_requests import new_uuid
+from hypothesis import given
+
+from deletion_requests import new_hex_id, new_task_uuid
+from deletion_requests.testing import aware_datetimes
+
+T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+times = aware_datetimes(
+    dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+)
 
 
-def test_ids_are_distinct_random_v4_uuids() -> None:
-    ids = [new_uuid() for _ in range(20_000)]  # several refills of the pool
+def unix_millis(at: dt.datetime) -> int:
+    return (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+def test_task_ids_are_distinct_v7_uuids() -> None:
+    ids = [new_task_uuid(T0) for _ in range(20_000)]  # one millisecond, several pool refills
     assert len(set(ids)) == len(ids)
-    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+
+
+def test_the_74_random_bits_vary() -> None:
+    """Every bit that is neither time, version nor variant takes both values."""
+    ids = [new_task_uuid(T0).int for _ in range(2_000)]
+    fixed = ((1 << 48) - 1) << 80 | 0xF << 76 | 0b11 << 62
+    varying = 0
+    for value in ids:
+        varying |= value ^ ids[0]
+    assert varying == ((1 << 128) - 1) & ~fixed
+
+
+@given(times)
+def test_a_task_id_carries_its_creation_millisecond(at: dt.datetime) -> None:
+    assert new_task_uuid(at).int >> 80 == unix_millis(at)
+
+
+@given(times, times)
+def test_ids_from_different_milliseconds_sort_by_time_as_text(
+    a: dt.datetime, b: dt.datetime
+) -> None:
+    """Stores index the text form: it must sort as creation does."""
+    if unix_millis(a) == unix_millis(b):
+        return
+    earlier, later = sorted((a, b))
+    assert str(new_task_uuid(earlier)) < str(new_task_uuid(later))
+
+
+def test_request_ids_are_distinct_hex() -> None:
+    ids = [new_hex_id() for _ in range(1_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
 
 
 def _child_ids(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    queue.put([new_uuid() for _ in range(10)])
+    queue.put([new_task_uuid(T0) for _ in range(10)])
 
 
 def test_a_forked_child_does_not_repeat_the_parents_ids() -> None:
-    new_uuid()  # the parent's pool is filled
+    new_task_uuid(T0)  # the parent's pool is filled
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_child_ids, args=(queue,))
     child.start()
     theirs = queue.get(timeout=30)
     child.join(30)
-    ours = [new_uuid() for _ in range(10)]
+    ours = [new_task_uuid(T0) for _ in range(10)]
     assert not set(theirs) & set(ours)

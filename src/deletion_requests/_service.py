@@ -27,7 +27,7 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
-from ._ids import new_uuid
+from ._ids import new_task_uuid
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
@@ -220,11 +220,12 @@ class DeletionService:
             existing = self.store.find_by_idempotency_key(*key)
             if existing is not None:
                 return NewTask(self._replay(existing, account_id, identifiers), key, replayed=True)
+        now = self.clock.now()
         task = DeletionTask(
-            task_id=str(new_uuid()),
+            task_id=str(new_task_uuid(now)),
             account_id=account_id,
             status=Status.PENDING,
-            creation_time=self.clock.now(),
+            creation_time=now,
             identifiers=identifiers,
             created_by=caller.app_id,
         )
