@@ -115,40 +115,51 @@ def bearer(base: str, basic: str) -> str:
     return "Bearer " + response.json()["access_token"]
 
 
+def minimal_server(directory: Path, authorization: str) -> tuple[list[str], int]:
+    port = free_port()
+    path = str(directory / "minimal.db")
+    command = [sys.executable, "-m", "benchmarks._minimal_app", str(port), path]
+    return [*command, authorization, "acct-0"], port
+
+
 def create_throughput(directory: Path, rounds: int, seconds: int, connections: int) -> None:
+    """Creates a second: the real server, the bare app (the ceiling) and the minimal durable
+    create (`benchmarks._minimal_app`: what storing alone costs), in turn in every round."""
     store = f"sqlite:///{directory}/create.db"
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
-    ratios, real_rates, bare_rates = [], [], []
-    real_cpu, bare_cpu = [], []  # CPU us a request, every thread of the server process
+    names = ("bare", "minimal", "real")
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names}  # CPU us a request, all threads
     bare_command, bare_port = bare_server()
-    with serving(store, log, *QUIET) as server, running(bare_command, bare_port, log) as bare:
-        real = server.base_url
-        targets = (
-            (bare[0], bare[1], bare_rates, bare_cpu),
-            (real, server.process.pid, real_rates, real_cpu),
-        )
+    minimal_command, minimal_port = minimal_server(directory, basic)
+    with (
+        serving(store, log, *QUIET) as server,
+        running(bare_command, bare_port, log) as bare,
+        running(minimal_command, minimal_port, log) as minimal,
+    ):
+        targets = {"bare": bare, "minimal": minimal, "real": (server.base_url, server.process.pid)}
         for _ in range(rounds):
-            for url, pid, rates, cpus in targets:
+            for name in names:
+                url, pid = targets[name]
                 before = cpu_seconds(pid)
                 report = wrk("create.lua", url, seconds, connections, AUTH=basic, ACCOUNT="acct-0")
-                cpus.append((cpu_seconds(pid) - before) / report["requests"] * 1e6)
-                rates.append(rate(report))
-            ratios.append(real_rates[-1] / bare_rates[-1])
+                cpus[name].append((cpu_seconds(pid) - before) / report["requests"] * 1e6)
+                rates[name].append(rate(report))
     print(f"create, {connections} connections, {rounds} rounds of {seconds}s each:")
-    print(
-        f"  bare Starlette {statistics.median(bare_rates):8.0f} req/s (median), "
-        f"{statistics.median(bare_cpu):.0f} us CPU a request"
-    )
-    print(
-        f"  real server    {statistics.median(real_rates):8.0f} req/s (median), "
-        f"{statistics.median(real_cpu):.0f} us CPU a request"
-    )
-    print(
-        f"  ratio {statistics.median(ratios):.2f}x bare (median of per-round ratios; "
-        f"rounds: {', '.join(f'{x:.2f}' for x in ratios)}); "
-        f"CPU a request {statistics.median(real_cpu) / statistics.median(bare_cpu):.1f}x bare's"
-    )
+    labels = {"bare": "bare Starlette", "minimal": "minimal durable", "real": "real server"}
+    for name in names:
+        print(
+            f"  {labels[name]:15} {statistics.median(rates[name]):8.0f} req/s (median), "
+            f"{statistics.median(cpus[name]):.0f} us CPU a request"
+        )
+    for name, against in (("real", "bare"), ("minimal", "bare"), ("real", "minimal")):
+        ratios = [r / b for r, b in zip(rates[name], rates[against], strict=True)]
+        cpu_ratio = statistics.median(cpus[name]) / statistics.median(cpus[against])
+        print(
+            f"  {name}/{against}: {statistics.median(ratios):.2f}x (median of per-round ratios; "
+            f"rounds: {', '.join(f'{x:.2f}' for x in ratios)}); CPU a request {cpu_ratio:.1f}x"
+        )
 
 
 def list_paths(count: int, accounts: int, start: dt.datetime, samples: int = 500) -> list[str]:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import sqlite3
 from pathlib import Path
 
+import pytest
+
+from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
 from benchmarks.http import cpu_seconds
@@ -43,6 +47,18 @@ def test_instruction_benchmark_drives_both_apps(tmp_path: Path) -> None:
     app, authorization = instructions.real_app(tmp_path)
     asyncio.run(instructions.drive(app, 40, authorization))
     asyncio.run(instructions.drive(bare_app, 40, "Basic unused"))
+
+
+def test_minimal_app_stores_every_create_it_answers(tmp_path: Path) -> None:
+    path = tmp_path / "minimal.db"
+    app = minimal_app.build(str(path), "Basic yes", "acct-0")
+    asyncio.run(instructions.drive(app, 40, "Basic yes"))  # each answered 202 (drive checks)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (40,)
+        assert conn.execute("SELECT count(DISTINCT task) FROM task_identifiers").fetchone() == (40,)
+    refused = minimal_app.build(str(tmp_path / "refused.db"), "Basic other", "acct-0")
+    with pytest.raises(RuntimeError, match="403"):
+        asyncio.run(instructions.drive(refused, 1, "Basic yes"))
 
 
 def test_cpu_seconds_reads_a_process() -> None:
