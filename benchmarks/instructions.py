@@ -5,11 +5,11 @@ the create path move them. An instruction count hardly does: runs of the same co
 about 1%, whatever else the machine is doing. It counts work, not waiting (no fsync, no turn of
 the GIL), so it complements `benchmarks.http` and does not replace it.
 
-Both apps run in this process, driven through ASGI with no server and no sockets: 32 creates in
+Each app runs in this process, driven through ASGI with no server and no sockets: 32 creates in
 flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve` builds, on a
-SQLite file with durable commits and the server's logging (to a file); the bare app is the same
-as `benchmarks.http`'s. Each is run for N and for 3N creates; the difference over 2N is the
-cost of a create, without start-up.
+SQLite file with durable commits and the server's logging (to a file); the bare app and the
+minimal durable create are the same as `benchmarks.http`'s. Each is run for N and for 3N
+creates; the difference over 2N is the cost of a create, without start-up.
 
 Run: uv run python -m benchmarks.instructions [--creates 300]   (needs valgrind)
 """
@@ -111,6 +111,11 @@ def child(which: str, creates: int, directory: Path) -> None:
         from benchmarks._bare_app import app
 
         authorization = "Basic unused"
+    elif which == "minimal":
+        from benchmarks._minimal_app import build
+
+        authorization = "Basic minimal"
+        app = build(str(directory / "minimal.db"), authorization, "acct-0")
     else:
         from deletion_requests_http._cli import configure_logging
 
@@ -162,17 +167,21 @@ def per_create(which: str, creates: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--creates", type=int, default=300)
-    parser.add_argument("--child", choices=["bare", "real"])
+    parser.add_argument("--child", choices=["bare", "minimal", "real"])
     parser.add_argument("--directory", type=Path)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.creates, args.directory)
         return
     bare = per_create("bare", args.creates)
+    minimal = per_create("minimal", args.creates)
     real = per_create("real", args.creates)
     print(f"instructions a create ({args.creates} and {3 * args.creates} creates, callgrind):")
-    print(f"  bare Starlette {bare:10,.0f}")
-    print(f"  real app       {real:10,.0f}  = {real / bare:.2f}x bare")
+    print(f"  bare Starlette  {bare:10,.0f}")
+    print(f"  minimal durable {minimal:10,.0f}  = {minimal / bare:.2f}x bare")
+    print(
+        f"  real app        {real:10,.0f}  = {real / bare:.2f}x bare, {real / minimal:.2f}x minimal"
+    )
 
 
 if __name__ == "__main__":
