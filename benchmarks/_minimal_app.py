@@ -4,9 +4,10 @@ durably what the real server stores, on the same Starlette and uvicorn settings.
 It checks one Basic header, parses the body, hashes `rawEmails`, decodes `sha256Emails`, makes a
 time-ordered task id, and writes the task and its identifiers into the real server's SQLite
 schema (`synchronous=FULL`, WAL), in batches on one thread as the real committer does, with
-one multi-row INSERT per table. It answers 202 with the task only after the commit. It has no
-error envelope, no access log, no request ids, no idempotency, no tokens, no access-change
-checks and no history: it is a yardstick, not a server. Between the bare app and this one is
+one multi-row INSERT per table (the store's own `_insert_rows`). It answers 202 with the task
+only after the commit. It has no error envelope, no access log, no request ids, no
+idempotency, no tokens, no access-change checks and no history: it is a yardstick, not a
+server. Between the bare app and this one is
 what durable storage costs; between this one and the real server is everything else.
 
 Run: python -m benchmarks._minimal_app PORT DB_PATH AUTHORIZATION ACCOUNT
@@ -19,16 +20,14 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
-import itertools
 import sqlite3
 import sys
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import orjson
 import uvicorn
 from deletion_requests_sqlite import SqliteStore
-from deletion_requests_sqlite._store import TASK_COLUMNS, to_us
+from deletion_requests_sqlite._store import TASK_COLUMNS, _insert_rows, to_us
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -89,20 +88,12 @@ class Batcher:
                 for row_id, (_, values) in enumerate(rows, start=last + 1)
                 for value in values
             ]
-            _insert(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
-            _insert(conn, "task_identifiers (task, hash)", hashes)
+            _insert_rows(conn, f"tasks (id, {TASK_COLUMNS})", tasks)
+            _insert_rows(conn, "task_identifiers (task, hash)", hashes)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-
-
-def _insert(conn: sqlite3.Connection, into: str, rows: Sequence[tuple[object, ...]]) -> None:
-    values = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
-    conn.execute(
-        f"INSERT INTO {into} VALUES {values}",  # noqa: S608 (only placeholders are interpolated)
-        list(itertools.chain.from_iterable(rows)),
-    )
 
 
 def build(path: str, authorization: str, account: str) -> Starlette:

@@ -49,20 +49,26 @@ def make_task(index: int, account: str = ACCOUNT) -> DeletionTask:
 # -- add: the store vs raw sqlite3 ----------------------------------------------------------------
 
 
+def raw_values(task: DeletionTask) -> tuple[object, ...]:
+    """The values of a new task's row that are not NULL or empty: the raw baselines write
+    these, and nothing the store derives."""
+    return (
+        task.task_id,
+        task.account_id,
+        task.status.value,
+        to_us(task.creation_time),
+        task.created_by,
+        task.version,
+    )
+
+
 def raw_add(conn: sqlite3.Connection, task: DeletionTask) -> None:
     """The same rows the store writes, in the same kind of transaction, with nothing else."""
     conn.execute("BEGIN IMMEDIATE")
     cursor = conn.execute(
         f"INSERT INTO tasks ({TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
         "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
-        (
-            task.task_id,
-            task.account_id,
-            task.status.value,
-            to_us(task.creation_time),
-            task.created_by,
-            task.version,
-        ),
+        raw_values(task),
     )
     conn.executemany(
         "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
@@ -109,18 +115,7 @@ def raw_add_batch(conn: sqlite3.Connection, tasks: list[DeletionTask]) -> None:
     conn.executemany(
         f"INSERT INTO tasks (id, {TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
         "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
-        [
-            (
-                row_id,
-                task.task_id,
-                task.account_id,
-                task.status.value,
-                to_us(task.creation_time),
-                task.created_by,
-                task.version,
-            )
-            for row_id, task in enumerate(tasks, start=last + 1)
-        ],
+        [(row_id, *raw_values(task)) for row_id, task in enumerate(tasks, start=last + 1)],
     )
     conn.executemany(
         "INSERT INTO task_identifiers (task, hash) VALUES (?, ?)",
