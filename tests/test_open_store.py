@@ -4,6 +4,7 @@ import pytest
 
 from deletion_requests import UnknownStore, open_store
 from deletion_requests._open import _PACKAGES
+from deletion_requests.testing import open_together
 
 
 def test_unknown_scheme_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,3 +21,9 @@ def test_unknown_scheme_lists_what_is_installed() -> None:
 def test_url_without_scheme_suggests_one() -> None:
     with pytest.raises(UnknownStore, match="sqlite:///"):
         open_store("deletion-requests.db")
+
+
+def test_open_together_opens_every_store_and_raises_what_an_open_met() -> None:
+    open_together("memory://", 4)
+    with pytest.raises(UnknownStore, match="ftp://"):
+        open_together("ftp://example/x", 4)

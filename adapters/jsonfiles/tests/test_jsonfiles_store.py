@@ -7,7 +7,13 @@ import pytest
 from deletion_requests_jsonfiles import FORMAT_VERSION, JsonFilesStore
 
 from deletion_requests import Store, StoreError, TaskQuery, open_store
-from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
+from deletion_requests.testing import (
+    StoreComparison,
+    StoreContract,
+    crash_drill,
+    open_together,
+    race_drill,
+)
 from deletion_requests.testing._contract import make_task
 
 
@@ -113,6 +119,12 @@ def test_leftover_temporaries_are_ignored(tmp_path: Path) -> None:
     store.add(task)
     (tmp_path / "tasks" / ".tmp-abandoned").write_text('{"half": ')
     assert store.list_tasks(TaskQuery(accounts=frozenset({"acct-1"}))) == [task]
+
+
+def test_stores_opened_together_write_one_valid_marker(tmp_path: Path) -> None:
+    open_together(f"jsonfiles:///{tmp_path}/store", 8)
+    marker = json.loads((tmp_path / "store" / "store.json").read_text())
+    assert marker == {"format": "deletion-requests-jsonfiles", "version": FORMAT_VERSION}
 
 
 def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ import pytest
 from deletion_requests_postgres import SCHEMA_VERSION, PostgresStore
 
 from deletion_requests import Store, StoreError, open_store
-from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
+from deletion_requests.testing import (
+    StoreComparison,
+    StoreContract,
+    crash_drill,
+    open_together,
+    race_drill,
+)
 from deletion_requests.testing._contract import make_task
 
 from .conftest import SERVER, schema_for, store_url
@@ -43,21 +49,7 @@ def test_password_is_not_in_errors() -> None:
 
 
 def test_replicas_opening_together_migrate_once(tmp_path: Path) -> None:
-    url = store_url(str(tmp_path))
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        try:
-            open_store(url).close()
-        except BaseException as exc:  # noqa: BLE001 (collected and reported below)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    open_together(store_url(str(tmp_path)), 6)
     with psycopg.connect(SERVER) as conn:
         count = conn.execute(
             f"SELECT count(*) FROM {schema_for(str(tmp_path))}.schema_version"  # noqa: S608

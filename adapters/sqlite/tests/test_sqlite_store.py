@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import attrs
@@ -23,7 +22,13 @@ from deletion_requests import (
     open_store,
 )
 from deletion_requests import _handoff as handoff
-from deletion_requests.testing import StoreComparison, StoreContract, crash_drill, race_drill
+from deletion_requests.testing import (
+    StoreComparison,
+    StoreContract,
+    crash_drill,
+    open_together,
+    race_drill,
+)
 from deletion_requests.testing._contract import make_task
 
 POLICY = Policy()
@@ -87,20 +92,7 @@ def test_schema_is_versioned_and_a_newer_file_is_refused(tmp_path: Path) -> None
 
 def test_stores_opened_together_migrate_once(tmp_path: Path) -> None:
     path = tmp_path / "tasks.db"
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        try:
-            SqliteStore(path).close()
-        except BaseException as exc:  # noqa: BLE001 (collected and reported below)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    open_together(f"sqlite:///{path}", 8)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
 

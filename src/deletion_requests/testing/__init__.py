@@ -3,6 +3,7 @@
 - `StoreContract`: subclass it as `TestMyStore` and supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
 - `crash_drill(url)` and `race_drill(url)`: SIGKILL and cross-process race checks.
+- `open_together(url)`: stores opened at the same moment (a schema set up once).
 - `WebhookReceiver`: a loopback receiver that verifies webhook signatures.
 
 Needs pytest and hypothesis. Names are imported on first use, so that the drills' child
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._contract import StoreContract
-    from ._processes import crash_drill, race_drill
+    from ._processes import crash_drill, open_together, race_drill
     from ._receiver import WebhookReceiver
     from ._stateful import StoreComparison
     from ._strategies import (
@@ -34,6 +35,7 @@ _HOMES = {
     "StoreComparison": "_stateful",
     "WebhookReceiver": "_receiver",
     "crash_drill": "_processes",
+    "open_together": "_processes",
     "race_drill": "_processes",
     "account_ids": "_strategies",
     "aware_datetimes": "_strategies",
@@ -52,6 +54,7 @@ __all__ = [
     "aware_datetimes",
     "crash_drill",
     "emails",
+    "open_together",
     "periods",
     "policies",
     "race_drill",

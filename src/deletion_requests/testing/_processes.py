@@ -6,6 +6,8 @@
 - `race_drill(url, ...)`: processes cancel tasks at the last instant while others run
   `advance_due` at the deadline; every task must end cancelled or actioned, never both, with
   each transition announced by exactly one process.
+- `open_together(url, count)`: `count` threads open the store at once (so a store that creates
+  or migrates its schema on open does it while others do too); every open must succeed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -213,6 +216,28 @@ def race_drill(url: str, tasks: int = 200, cancellers: int = 2, advancers: int =
             else:
                 assert (task_id, "actioned") in announced
                 assert (task_id, "cancelled") not in announced
+
+
+def open_together(url: str, count: int = 8) -> None:
+    """Open and close *count* stores on *url* at the same moment, one thread each; raises the
+    first error any of them met. The caller then checks the schema was set up once."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            barrier.wait(timeout=60)
+            open_store(url).close()
+        except BaseException as exc:  # noqa: BLE001 (collected and raised below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _main(argv: list[str]) -> None:
