@@ -72,6 +72,8 @@ class Batcher:
             self.busy = False
         error = done.exception()
         for _, future in batch:
+            if future.done():  # the client went away
+                continue
             if error is None:
                 future.set_result(None)
             else:
