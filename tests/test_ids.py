@@ -6,6 +6,7 @@ import datetime as dt
 import multiprocessing
 import uuid
 
+import pytest
 from hypothesis import given
 
 from deletion_requests import new_hex_id, new_task_uuid
@@ -51,6 +52,12 @@ def test_ids_from_different_milliseconds_sort_by_time_as_text(
         return
     earlier, later = sorted((a, b))
     assert str(new_task_uuid(earlier)) < str(new_task_uuid(later))
+
+
+def test_a_naive_creation_time_is_refused_by_name() -> None:
+    """A clock that gives naive times is a configuration error: say so, as DeletionTask does."""
+    with pytest.raises(ValueError, match="creation time must be timezone-aware"):
+        new_task_uuid(dt.datetime(2026, 11, 26, 12, 0))  # noqa: DTZ001 (naive on purpose)
 
 
 def test_request_ids_are_distinct_hex() -> None:

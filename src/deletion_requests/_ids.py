@@ -20,6 +20,8 @@ import os
 import threading
 import uuid
 
+from ._clock import as_utc
+
 _POOL_BYTES = 4096
 
 
@@ -59,7 +61,7 @@ _RAND_B = (1 << 62) - 1  # 62 random bits after the variant
 def new_task_uuid(at: dt.datetime) -> uuid.UUID:
     """A version-7 UUID for a task created *at* (an aware datetime): its Unix milliseconds in
     the first 48 bits, so ids sort by creation to the millisecond, then 74 random bits."""
-    millis = max(0, (at - _EPOCH) // _MILLISECOND) & _TIME_BITS
+    millis = max(0, (as_utc(at, "a task's creation time") - _EPOCH) // _MILLISECOND) & _TIME_BITS
     random = int.from_bytes(_pool.take())
     return uuid.UUID(
         int=(millis << 80) | _VERSION_7 | (random & _RAND_A) | _RFC_VARIANT | (random & _RAND_B)
