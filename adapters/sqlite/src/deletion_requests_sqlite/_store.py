@@ -152,6 +152,10 @@ def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
     _insert_rows(conn, "idempotency_keys (scope, key, task_id)", keys)
 
 
+class _Refused(Exception):
+    """A batch hit a taken task id or idempotency key: roll it back and add one by one."""
+
+
 class SqliteStore(Store):
     """Tasks, accounts and apps in one SQLite file.
 
@@ -336,9 +340,10 @@ class SqliteStore(Store):
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
         # Group commit: adds from concurrent threads queue up; whichever thread takes the write
-        # lock next writes every queued add in one transaction (a savepoint each, so one add's
-        # failure is its own), commits once, and so acknowledges them all. Each add still
-        # returns only after the commit that holds it.
+        # lock next writes every queued add in one transaction, commits once, and so
+        # acknowledges them all (when one is refused, the batch is written again with a
+        # savepoint each, so one add's failure is its own). Each add still returns only after
+        # the commit that holds it.
         pending = self._commit([(task, idempotency_key)])[0]
         if pending.error is not None:
             raise pending.error
@@ -372,9 +377,16 @@ class SqliteStore(Store):
 
     def _add_batch(self, batch: list[_PendingAdd]) -> None:
         try:
-            with self._write("add") as conn:
-                if not self._insert_all(conn, batch):
-                    # Some add is refused: find which, one savepoint each.
+            try:
+                with self._write("add") as conn:
+                    try:
+                        _write_new(conn, batch)
+                    except sqlite3.IntegrityError:
+                        raise _Refused from None  # `_write` rolls the whole batch back
+            except _Refused:
+                # Some add is refused (a task id or idempotency key already taken): again, in a
+                # new transaction, one savepoint each, to find which and keep the others.
+                with self._write("add") as conn:
                     for item in batch:
                         conn.execute("SAVEPOINT one_add")
                         try:
@@ -393,20 +405,6 @@ class SqliteStore(Store):
         finally:
             for item in batch:
                 item.done = True
-
-    @staticmethod
-    def _insert_all(conn: sqlite3.Connection, batch: list[_PendingAdd]) -> bool:
-        """Insert the whole batch, or nothing and False when a task id or idempotency key is
-        already taken."""
-        conn.execute("SAVEPOINT all_adds")
-        try:
-            _write_new(conn, batch)
-        except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK TO all_adds")
-            conn.execute("RELEASE all_adds")
-            return False
-        conn.execute("RELEASE all_adds")
-        return True
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, item: _PendingAdd) -> None:
