@@ -112,7 +112,8 @@ def bearer(base: str, basic: str) -> str:
         headers={"Authorization": basic},
         data={"grant_type": "client_credentials"},
     )
-    return "Bearer " + response.json()["access_token"]
+    token: str = response.json()["access_token"]
+    return "Bearer " + token
 
 
 def minimal_server(directory: Path, authorization: str) -> tuple[list[str], int]:

@@ -107,6 +107,7 @@ def child(which: str, creates: int, directory: Path) -> None:
     differs between runs only by the number of creates)."""
     import uvloop
 
+    app: App
     if which == "bare":
         from benchmarks._bare_app import app
 

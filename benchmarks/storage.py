@@ -186,7 +186,8 @@ def populate(path: Path, count: int, accounts: int = 10, start: dt.datetime = T0
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
-    batch_tasks, batch_ids = [], []
+    batch_tasks: list[tuple[object, ...]] = []
+    batch_ids: list[tuple[int, str]] = []
     for index in range(count):
         task_id = str(new_task_uuid(start + dt.timedelta(seconds=index)))
         account = f"acct-{index % accounts}"
