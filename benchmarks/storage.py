@@ -77,13 +77,19 @@ def raw_add(conn: sqlite3.Connection, task: DeletionTask) -> None:
     conn.execute("COMMIT")
 
 
+def raw_connection(path: Path, synchronous: str) -> sqlite3.Connection:
+    """The baselines' connection: WAL and *synchronous*, as the store has, and nothing else."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
 def add_ratio(directory: Path, ops: int, rounds: int, synchronous: str) -> tuple[float, float]:
     """Median adds/s through the store, and the median per-round ratio store/raw."""
     store = SqliteStore(directory / f"store-{synchronous}.db", synchronous=synchronous)  # type: ignore[arg-type]
     SqliteStore(directory / f"raw-{synchronous}.db").close()  # same schema for the baseline
-    conn = sqlite3.connect(directory / f"raw-{synchronous}.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn = raw_connection(directory / f"raw-{synchronous}.db", synchronous)
     rates, ratios = [], []
     counter = 0
     for _ in range(rounds):
@@ -137,9 +143,7 @@ def batch_cost(directory: Path, existing: int, size: int, batches: int, rounds: 
     raw_path = directory / f"batch-{existing}-raw.db"
     raw_path.write_bytes(path.read_bytes())
     store = SqliteStore(path)
-    conn = sqlite3.connect(raw_path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
+    conn = raw_connection(raw_path, "FULL")
     counter = existing
     measured: dict[str, list[tuple[float, float]]] = {"store": [], "raw": []}
     for _ in range(rounds):
