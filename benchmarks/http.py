@@ -123,38 +123,61 @@ def minimal_server(directory: Path, authorization: str) -> tuple[list[str], int]
     return [*command, authorization, "acct-0"], port
 
 
+def memory_server(directory: Path) -> tuple[list[str], int, Path]:
+    port = free_port()
+    credentials = directory / "memory-credentials.txt"
+    command = [sys.executable, "-m", "benchmarks._memory_server", str(port), str(credentials)]
+    return command, port, credentials
+
+
 def create_throughput(directory: Path, rounds: int, seconds: int, connections: int) -> None:
-    """Creates a second: the real server, the bare app (the ceiling) and the minimal durable
-    create (`benchmarks._minimal_app`: what storing alone costs), in turn in every round."""
+    """Creates a second, in turn in every round: the bare app (the ceiling), the minimal durable
+    create (`benchmarks._minimal_app`: what storing alone costs), the real server on the
+    in-memory store (`benchmarks._memory_server`: everything but storing) and the real server."""
     store = f"sqlite:///{directory}/create.db"
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
-    names = ("bare", "minimal", "real")
+    names = ("bare", "minimal", "memory", "real")
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpus: dict[str, list[float]] = {name: [] for name in names}  # CPU us a request, all threads
     bare_command, bare_port = bare_server()
     minimal_command, minimal_port = minimal_server(directory, basic)
+    memory_command, memory_port, memory_credentials = memory_server(directory)
     with (
         serving(store, log, *QUIET) as server,
         running(bare_command, bare_port, log) as bare,
         running(minimal_command, minimal_port, log) as minimal,
+        running(memory_command, memory_port, log) as memory,
     ):
-        targets = {"bare": bare, "minimal": minimal, "real": (server.base_url, server.process.pid)}
+        targets = {
+            "bare": (*bare, basic),
+            "minimal": (*minimal, basic),
+            "memory": (*memory, memory_credentials.read_text()),
+            "real": (server.base_url, server.process.pid, basic),
+        }
         for _ in range(rounds):
             for name in names:
-                url, pid = targets[name]
+                url, pid, authorization = targets[name]
                 before = cpu_seconds(pid)
-                report = wrk("create.lua", url, seconds, connections, AUTH=basic, ACCOUNT="acct-0")
+                report = wrk(
+                    "create.lua", url, seconds, connections, AUTH=authorization, ACCOUNT="acct-0"
+                )
                 cpus[name].append((cpu_seconds(pid) - before) / report["requests"] * 1e6)
                 rates[name].append(rate(report))
     print(f"create, {connections} connections, {rounds} rounds of {seconds}s each:")
-    labels = {"bare": "bare Starlette", "minimal": "minimal durable", "real": "real server"}
+    labels = {
+        "bare": "bare Starlette",
+        "minimal": "minimal durable",
+        "memory": "real, in memory",
+        "real": "real server",
+    }
     for name in names:
         print(
             f"  {labels[name]:15} {statistics.median(rates[name]):8.0f} req/s (median), "
             f"{statistics.median(cpus[name]):.0f} us CPU a request"
         )
-    for name, against in (("real", "bare"), ("minimal", "bare"), ("real", "minimal")):
+    pairs = (("real", "bare"), ("minimal", "bare"), ("memory", "bare"), ("real", "minimal"))
+    for name, against in (*pairs, ("real", "memory")):
         ratios = [r / b for r, b in zip(rates[name], rates[against], strict=True)]
         cpu_ratio = statistics.median(cpus[name]) / statistics.median(cpus[against])
         print(

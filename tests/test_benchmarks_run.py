@@ -12,12 +12,13 @@ import os
 import sqlite3
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 
 from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
-from benchmarks.http import cpu_seconds
+from benchmarks.http import cpu_seconds, memory_server, running
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -63,3 +64,20 @@ def test_minimal_app_stores_every_create_it_answers(tmp_path: Path) -> None:
 
 def test_cpu_seconds_reads_a_process() -> None:
     assert cpu_seconds(os.getpid()) > 0
+
+
+def test_memory_server_is_the_real_app_on_the_memory_store(tmp_path: Path) -> None:
+    """The in-memory yardstick answers a create as the real server does, and keeps the task."""
+    command, port, credentials = memory_server(tmp_path)
+    with running(command, port, tmp_path / "server.log") as (base, _):
+        headers = {"Authorization": credentials.read_text()}
+        created = httpx.post(
+            f"{base}/data/deletion-requests/emails",
+            headers=headers,
+            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
+        )
+        assert created.status_code == 202, created.text
+        task_id = created.json()["taskId"]
+        listed = httpx.get(f"{base}/data/deletion-requests", headers=headers)
+        assert [task["taskId"] for task in listed.json()] == [task_id]
+        assert "someone@example.com" not in (tmp_path / "server.log").read_text()
