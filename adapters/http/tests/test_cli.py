@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -208,3 +210,18 @@ def test_the_log_formatter_writes_what_logging_writes() -> None:
         record.created = start + offset
         record.msecs = (record.created - int(record.created)) * 1000
         assert ours.format(record) == standard.format(record)
+
+
+def test_serving_gc_freezes_start_up_and_raises_the_young_threshold() -> None:
+    """In a process of its own: the setting is process-wide, and this one runs the tests."""
+    probe = (
+        "import gc; from deletion_requests_http._cli import GC_THRESHOLD, serving_gc; "
+        "before = gc.get_threshold(); serving_gc(); after = gc.get_threshold(); "
+        "assert after == (GC_THRESHOLD, *before[1:]), (before, after); "
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count(); "
+        "assert gc.isenabled(); print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr
