@@ -7,8 +7,9 @@ the GIL), so it complements `benchmarks.http` and does not replace it.
 
 Each app runs in this process, driven through ASGI with no server and no sockets: 32 creates in
 flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve` builds, on a
-SQLite file with durable commits and the server's logging (to a file); the bare app and the
-minimal durable create are the same as `benchmarks.http`'s. Each is run for N and for 3N
+SQLite file with durable commits and the server's logging (to a file) and garbage collector
+settings; "real, in memory" is the same on the in-memory store. The bare app and the minimal
+durable create are the same as `benchmarks.http`'s. Each is run for N and for 3N
 creates; the difference over 2N is the cost of a create, without start-up.
 
 Run: uv run python -m benchmarks.instructions [--creates 300]   (needs valgrind)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import logging
 import re
 import subprocess
@@ -102,6 +104,17 @@ def real_app(directory: Path) -> tuple[App, str]:
     return Server.open(store).app(), authorization
 
 
+def memory_app() -> tuple[App, str]:
+    """The same app on the in-memory store (`benchmarks._memory_server`); Basic credentials."""
+    from deletion_requests_http._wiring import Server
+
+    server = Server.open("memory://")
+    server.admin.allow_account("acct-0")
+    app, secret = server.admin.create_app(["acct-0"])
+    authorization = "Basic " + base64.b64encode(f"{app.app_id}:{secret}".encode()).decode()
+    return server.app(), authorization
+
+
 def child(which: str, creates: int, directory: Path) -> None:
     """Build one app, warm it up, then drive *creates* creates (the part that is counted
     differs between runs only by the number of creates)."""
@@ -118,13 +131,14 @@ def child(which: str, creates: int, directory: Path) -> None:
         authorization = "Basic minimal"
         app = build(str(directory / "minimal.db"), authorization, "acct-0")
     else:
-        from deletion_requests_http._cli import configure_logging
+        from deletion_requests_http._cli import configure_logging, serving_gc
 
         configure_logging("info")  # the server's, to a file
         handler = logging.getLogger().handlers[0]
         assert isinstance(handler, logging.StreamHandler)
         handler.setStream(Path(directory / "server.log").open("a"))  # noqa: SIM115
-        app, authorization = real_app(directory)
+        app, authorization = real_app(directory) if which == "real" else memory_app()
+        serving_gc()  # as `serve` sets it
 
     async def run() -> None:
         await drive(app, 200, authorization)
@@ -168,7 +182,7 @@ def per_create(which: str, creates: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--creates", type=int, default=300)
-    parser.add_argument("--child", choices=["bare", "minimal", "real"])
+    parser.add_argument("--child", choices=["bare", "minimal", "memory", "real"])
     parser.add_argument("--directory", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -176,10 +190,12 @@ def main() -> None:
         return
     bare = per_create("bare", args.creates)
     minimal = per_create("minimal", args.creates)
+    memory = per_create("memory", args.creates)
     real = per_create("real", args.creates)
     print(f"instructions a create ({args.creates} and {3 * args.creates} creates, callgrind):")
     print(f"  bare Starlette  {bare:10,.0f}")
     print(f"  minimal durable {minimal:10,.0f}  = {minimal / bare:.2f}x bare")
+    print(f"  real, in memory {memory:10,.0f}  = {memory / bare:.2f}x bare")
     print(
         f"  real app        {real:10,.0f}  = {real / bare:.2f}x bare, {real / minimal:.2f}x minimal"
     )

@@ -43,11 +43,13 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     assert pages > 0
 
 
-def test_instruction_benchmark_drives_both_apps(tmp_path: Path) -> None:
+def test_instruction_benchmark_drives_the_apps(tmp_path: Path) -> None:
     """What callgrind counts: creates through each app, every one answered 202 (drive checks)."""
     app, authorization = instructions.real_app(tmp_path)
     asyncio.run(instructions.drive(app, 40, authorization))
     asyncio.run(instructions.drive(bare_app, 40, "Basic unused"))
+    memory_app, authorization = instructions.memory_app()
+    asyncio.run(instructions.drive(memory_app, 40, authorization))
 
 
 def test_minimal_app_stores_every_create_it_answers(tmp_path: Path) -> None:

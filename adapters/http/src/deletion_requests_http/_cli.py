@@ -241,11 +241,11 @@ def serving_gc() -> None:
     """Set the garbage collector for a server process: freeze what start-up made, then collect
     the young generation after GC_THRESHOLD new objects rather than 700.
 
-    A create is a few hundred short-lived objects, held until its batch commits. With 32
+    A create makes many short-lived objects and holds them until its batch commits. With 32
     requests in flight, the default threshold ran the collector every few requests, over
     objects that were about to be freed anyway: 8-9% of the event loop's CPU under load
-    (docs/performance.md). Almost
-    all of them now die before a collection starts; cycles are still collected, a little later.
+    (docs/performance.md). Most of them now die before a collection starts; cycles are still
+    collected, a little later.
     Only `serve` does this; an application that embeds `create_app` keeps its own settings."""
     gc.collect()
     gc.freeze()
