@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import logging
 import re
 import subprocess
@@ -106,12 +105,9 @@ def real_app(directory: Path) -> tuple[App, str]:
 
 def memory_app() -> tuple[App, str]:
     """The same app on the in-memory store (`benchmarks._memory_server`); Basic credentials."""
-    from deletion_requests_http._wiring import Server
+    from benchmarks._memory_server import in_memory
 
-    server = Server.open("memory://")
-    server.admin.allow_account("acct-0")
-    app, secret = server.admin.create_app(["acct-0"])
-    authorization = "Basic " + base64.b64encode(f"{app.app_id}:{secret}".encode()).decode()
+    server, authorization = in_memory()
     return server.app(), authorization
 
 
