@@ -176,8 +176,14 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
             f"  {labels[name]:15} {statistics.median(rates[name]):8.0f} req/s (median), "
             f"{statistics.median(cpus[name]):.0f} us CPU a request"
         )
-    pairs = (("real", "bare"), ("minimal", "bare"), ("memory", "bare"), ("real", "minimal"))
-    for name, against in (*pairs, ("real", "memory")):
+    pairs = (
+        ("real", "bare"),
+        ("minimal", "bare"),
+        ("memory", "bare"),
+        ("real", "minimal"),
+        ("real", "memory"),
+    )
+    for name, against in pairs:
         ratios = [r / b for r, b in zip(rates[name], rates[against], strict=True)]
         cpu_ratio = statistics.median(cpus[name]) / statistics.median(cpus[against])
         print(

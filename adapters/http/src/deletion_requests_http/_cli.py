@@ -246,6 +246,7 @@ def serving_gc() -> None:
     objects that were about to be freed anyway: 8-9% of the event loop's CPU under load
     (docs/performance.md). Most of them now die before a collection starts; cycles are still
     collected, a little later.
+
     Only `serve` does this; an application that embeds `create_app` keeps its own settings."""
     gc.collect()
     gc.freeze()
