@@ -10,17 +10,31 @@ on SQLite is what durable storage costs.
 The in-memory store lives in this process, so this process allows the account and creates the
 app, and writes the Basic Authorization header to CREDENTIALS_FILE.
 
-Run: python -m benchmarks._memory_server PORT CREDENTIALS_FILE
+With `--stripped` it also drops, for the benchmark's fifth server, four things the issue asks
+of the real server: the access log, the outermost middleware (request ids and the 500 envelope),
+checking the credentials on every request (the first check's caller is kept for its header) and
+the JSON task view (the 202 carries `taskId` and `status` only). That server answers what no
+client should get, and stores what the real one stores: it only shows how far those four parts
+are from explaining the gap to the bare app.
+
+Run: python -m benchmarks._memory_server PORT CREDENTIALS_FILE [--stripped]
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import sys
 from pathlib import Path
+from typing import Any
 
+from deletion_requests_http import _app
 from deletion_requests_http._cli import configure_logging, run_uvicorn
 from deletion_requests_http._wiring import Server, sinks_for
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from deletion_requests import Caller, DeletionTask
 
 ACCOUNT = "acct-0"
 
@@ -34,6 +48,35 @@ def in_memory() -> tuple[Server, str]:
     return server, "Basic " + base64.b64encode(f"{app.app_id}:{secret}".encode()).decode()
 
 
+def stripped(app: Starlette) -> ASGIApp:
+    """*app* (built by `create_app`, not yet called) without its access log, its outermost
+    middleware, a credentials check a request, or the JSON task view; see the module's text."""
+    logging.getLogger("deletion_requests.http.access").disabled = True
+    observability: object = _app.Observability
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not observability]
+    check = _app.Api._caller
+    callers: dict[tuple[str | None, bool], Caller] = {}
+
+    def remembered(api: _app.Api, header: str | None, confirmed: bool = True) -> Caller:
+        key = (header, confirmed)
+        if key not in callers:
+            callers[key] = check(api, header, confirmed)
+        return callers[key]
+
+    def two_fields(task: DeletionTask) -> dict[str, Any]:
+        return {"taskId": task.task_id, "status": task.status.value}
+
+    setattr(_app.Api, "_caller", remembered)  # noqa: B010 (a yardstick's patch, not a server's)
+    setattr(_app, "task_to_api", two_fields)  # noqa: B010
+
+    async def with_context(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["context"] = _app.RequestContext("stripped")
+        await app(scope, receive, send)
+
+    return with_context
+
+
 if __name__ == "__main__":
     port, credentials = int(sys.argv[1]), Path(sys.argv[2])
     server, authorization = in_memory()
@@ -41,4 +84,5 @@ if __name__ == "__main__":
     configure_logging("info")
     # As `serve` with the benchmark's `--advance-interval 3600`: review alerts to the log.
     quiet = server.app(advance_interval=3600, sinks=sinks_for(None, None, None))
-    run_uvicorn(quiet, "127.0.0.1", port, "info")
+    served = stripped(quiet) if "--stripped" in sys.argv[3:] else quiet
+    run_uvicorn(served, "127.0.0.1", port, "info")

@@ -123,36 +123,41 @@ def minimal_server(directory: Path, authorization: str) -> tuple[list[str], int]
     return [*command, authorization, "acct-0"], port
 
 
-def memory_server(directory: Path) -> tuple[list[str], int, Path]:
+def memory_server(directory: Path, stripped: bool = False) -> tuple[list[str], int, Path]:
     port = free_port()
-    credentials = directory / "memory-credentials.txt"
+    credentials = directory / f"memory-credentials-{port}.txt"
     command = [sys.executable, "-m", "benchmarks._memory_server", str(port), str(credentials)]
-    return command, port, credentials
+    return [*command, "--stripped"] if stripped else command, port, credentials
 
 
 def create_throughput(directory: Path, rounds: int, seconds: int, connections: int) -> None:
     """Creates a second, in turn in every round: the bare app (the ceiling), the minimal durable
     create (`benchmarks._minimal_app`: what storing alone costs), the real server on the
-    in-memory store (`benchmarks._memory_server`: everything but storing) and the real server."""
+    in-memory store (`benchmarks._memory_server`: everything but storing), the same stripped of
+    its access log, request ids, per-request credentials check and JSON view (`--stripped`), and
+    the real server."""
     store = f"sqlite:///{directory}/create.db"
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
-    names = ("bare", "minimal", "memory", "real")
+    names = ("bare", "minimal", "memory", "stripped", "real")
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpus: dict[str, list[float]] = {name: [] for name in names}  # CPU us a request, all threads
     bare_command, bare_port = bare_server()
     minimal_command, minimal_port = minimal_server(directory, basic)
     memory_command, memory_port, memory_credentials = memory_server(directory)
+    stripped_command, stripped_port, stripped_credentials = memory_server(directory, True)
     with (
         serving(store, log, *QUIET) as server,
         running(bare_command, bare_port, log) as bare,
         running(minimal_command, minimal_port, log) as minimal,
         running(memory_command, memory_port, log) as memory,
+        running(stripped_command, stripped_port, log) as stripped,
     ):
         targets = {
             "bare": (*bare, basic),
             "minimal": (*minimal, basic),
             "memory": (*memory, memory_credentials.read_text()),
+            "stripped": (*stripped, stripped_credentials.read_text()),
             "real": (server.base_url, server.process.pid, basic),
         }
         for _ in range(rounds):
@@ -169,17 +174,19 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
         "bare": "bare Starlette",
         "minimal": "minimal durable",
         "memory": "real, in memory",
+        "stripped": "memory, stripped",
         "real": "real server",
     }
     for name in names:
         print(
-            f"  {labels[name]:15} {statistics.median(rates[name]):8.0f} req/s (median), "
+            f"  {labels[name]:16} {statistics.median(rates[name]):8.0f} req/s (median), "
             f"{statistics.median(cpus[name]):.0f} us CPU a request"
         )
     pairs = (
         ("real", "bare"),
         ("minimal", "bare"),
         ("memory", "bare"),
+        ("stripped", "bare"),
         ("real", "minimal"),
         ("real", "memory"),
     )

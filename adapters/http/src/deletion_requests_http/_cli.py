@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from deletion_requests import (
     Caller,
@@ -253,7 +253,7 @@ def serving_gc() -> None:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def run_uvicorn(app: Starlette, host: str, port: int, log_level: str) -> None:
+def run_uvicorn(app: ASGIApp, host: str, port: int, log_level: str) -> None:
     """Serve *app* as `serve` does: one uvicorn worker on uvloop and httptools (measured: 3-3.7x
     the requests of h11 and asyncio), without uvicorn's access log (ours has no query strings
     or credentials).
