@@ -50,7 +50,10 @@ def in_memory() -> tuple[Server, str]:
 
 def stripped(app: Starlette) -> ASGIApp:
     """*app* (built by `create_app`, not yet called) without its access log, its outermost
-    middleware, a credentials check a request, or the JSON task view; see the module's text."""
+    middleware, a credentials check a request, or the JSON task view; see the module's text.
+
+    It patches the HTTP adapter's module for the whole process: call it only in a process of
+    its own (a server, or a `benchmarks.instructions` child)."""
     logging.getLogger("deletion_requests.http.access").disabled = True
     observability: object = _app.Observability
     app.user_middleware = [m for m in app.user_middleware if m.cls is not observability]

@@ -8,7 +8,9 @@ the GIL), so it complements `benchmarks.http` and does not replace it.
 Each app runs in this process, driven through ASGI with no server and no sockets: 32 creates in
 flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve` builds, on a
 SQLite file with durable commits and the server's logging (to a file) and garbage collector
-settings; "real, in memory" is the same on the in-memory store. The bare app and the minimal
+settings; "real, in memory" is the same on the in-memory store, and "in memory, stripped" that
+one without its access log, request ids, per-request credentials check and JSON view
+(`benchmarks._memory_server.stripped`). The bare app and the minimal
 durable create are the same as `benchmarks.http`'s. Each is run for N and for 3N
 creates; the difference over 2N is the cost of a create, without start-up.
 
@@ -103,12 +105,14 @@ def real_app(directory: Path) -> tuple[App, str]:
     return Server.open(store).app(), authorization
 
 
-def memory_app() -> tuple[App, str]:
-    """The same app on the in-memory store (`benchmarks._memory_server`); Basic credentials."""
-    from benchmarks._memory_server import in_memory
+def memory_app(stripped: bool = False) -> tuple[App, str]:
+    """The same app on the in-memory store (`benchmarks._memory_server`), *stripped* or not;
+    Basic credentials."""
+    from benchmarks import _memory_server
 
-    server, authorization = in_memory()
-    return server.app(), authorization
+    server, authorization = _memory_server.in_memory()
+    app = server.app()
+    return _memory_server.stripped(app) if stripped else app, authorization
 
 
 def child(which: str, creates: int, directory: Path) -> None:
@@ -133,7 +137,9 @@ def child(which: str, creates: int, directory: Path) -> None:
         handler = logging.getLogger().handlers[0]
         assert isinstance(handler, logging.StreamHandler)
         handler.setStream(Path(directory / "server.log").open("a"))  # noqa: SIM115
-        app, authorization = real_app(directory) if which == "real" else memory_app()
+        app, authorization = (
+            real_app(directory) if which == "real" else memory_app(which == "stripped")
+        )
         serving_gc()  # as `serve` sets it
 
     async def run() -> None:
@@ -178,7 +184,7 @@ def per_create(which: str, creates: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--creates", type=int, default=300)
-    parser.add_argument("--child", choices=["bare", "minimal", "memory", "real"])
+    parser.add_argument("--child", choices=["bare", "minimal", "memory", "stripped", "real"])
     parser.add_argument("--directory", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -187,11 +193,13 @@ def main() -> None:
     bare = per_create("bare", args.creates)
     minimal = per_create("minimal", args.creates)
     memory = per_create("memory", args.creates)
+    stripped = per_create("stripped", args.creates)
     real = per_create("real", args.creates)
     print(f"instructions a create ({args.creates} and {3 * args.creates} creates, callgrind):")
     print(f"  bare Starlette  {bare:10,.0f}")
     print(f"  minimal durable {minimal:10,.0f}  = {minimal / bare:.2f}x bare")
     print(f"  real, in memory {memory:10,.0f}  = {memory / bare:.2f}x bare")
+    print(f"  memory stripped {stripped:10,.0f}  = {stripped / bare:.2f}x bare")
     print(
         f"  real app        {real:10,.0f}  = {real / bare:.2f}x bare, {real / minimal:.2f}x minimal"
     )

@@ -10,6 +10,8 @@ import asyncio
 import datetime as dt
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx2 as httpx
@@ -50,6 +52,9 @@ def test_instruction_benchmark_drives_the_apps(tmp_path: Path) -> None:
     asyncio.run(instructions.drive(bare_app, 40, "Basic unused"))
     memory_app, authorization = instructions.memory_app()
     asyncio.run(instructions.drive(memory_app, 40, authorization))
+    # The stripped app patches the adapter's module, so it runs in a child, as under callgrind.
+    child = ["--child", "stripped", "--creates", "40", "--directory", str(tmp_path)]
+    subprocess.run([sys.executable, "-m", "benchmarks.instructions", *child], check=True)
 
 
 def test_minimal_app_stores_every_create_it_answers(tmp_path: Path) -> None:
