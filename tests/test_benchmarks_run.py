@@ -73,46 +73,35 @@ def test_cpu_seconds_reads_a_process() -> None:
     assert cpu_seconds(os.getpid()) > 0
 
 
-def test_memory_server_is_the_real_app_on_the_memory_store(tmp_path: Path) -> None:
-    """The in-memory yardstick answers a create as the real server does, and keeps the task."""
-    command, port, credentials = memory_server(tmp_path)
-    with running(command, port, tmp_path / "server.log") as (base, _):
-        headers = {"Authorization": credentials.read_text()}
-        created = httpx.post(
-            f"{base}/data/deletion-requests/emails",
-            headers=headers,
-            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
-        )
-        assert created.status_code == 202, created.text
-        task_id = created.json()["taskId"]
-        listed = httpx.get(f"{base}/data/deletion-requests", headers=headers)
-        assert [task["taskId"] for task in listed.json()] == [task_id]
-    logged = (tmp_path / "server.log").read_text()
-    assert "deletion_requests.http.access" in logged
-    assert "someone@example.com" not in logged
-
-
-def test_stripped_memory_server_drops_the_view_but_still_checks_and_stores(tmp_path: Path) -> None:
-    """The stripped yardstick answers with two fields and no request id, logs no access line,
-    still refuses bad credentials, and keeps what it created."""
-    command, port, credentials = memory_server(tmp_path, stripped=True)
+@pytest.mark.parametrize("stripped", [False, True], ids=["whole", "stripped"])
+def test_memory_server_answers_checks_and_keeps_creates(tmp_path: Path, stripped: bool) -> None:
+    """The in-memory yardstick answers a create as the real server does, refuses bad credentials
+    and keeps the task. Stripped, it answers with two fields and no request id, and logs no
+    access line."""
+    command, port, credentials = memory_server(tmp_path, stripped)
     log = tmp_path / "server.log"
     with running(command, port, log) as (base, _):
-        headers = {"Authorization": credentials.read_text()}
-        created = httpx.post(
-            f"{base}/data/deletion-requests/emails",
-            headers=headers,
-            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
-        )
+
+        def create(authorization: str) -> httpx.Response:
+            return httpx.post(
+                f"{base}/data/deletion-requests/emails",
+                headers={"Authorization": authorization},
+                json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
+            )
+
+        created = create(credentials.read_text())
         assert created.status_code == 202, created.text
-        assert set(created.json()) == {"taskId", "status"}
-        assert "x-request-id" not in created.headers
-        refused = httpx.post(
-            f"{base}/data/deletion-requests/emails",
-            headers={"Authorization": "Basic bm86c3VjaA=="},
-            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
+        if stripped:
+            assert set(created.json()) == {"taskId", "status"}
+            assert "x-request-id" not in created.headers
+        else:
+            assert "creationTime" in created.json()
+            assert "x-request-id" in created.headers
+        assert create("Basic bm86c3VjaA==").status_code == 403
+        listed = httpx.get(
+            f"{base}/data/deletion-requests", headers={"Authorization": credentials.read_text()}
         )
-        assert refused.status_code == 403
-        listed = httpx.get(f"{base}/data/deletion-requests", headers=headers)
         assert [task["taskId"] for task in listed.json()] == [created.json()["taskId"]]
-    assert "deletion_requests.http.access" not in log.read_text()
+    logged = log.read_text()
+    assert ("deletion_requests.http.access" in logged) is not stripped
+    assert "someone@example.com" not in logged
