@@ -10,9 +10,9 @@ flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve
 SQLite file with durable commits and the server's logging (to a file) and garbage collector
 settings; "real, in memory" is the same on the in-memory store, and "in memory, stripped" that
 one without its access log, request ids, per-request credentials check and JSON view
-(`benchmarks._memory_server.stripped`). The bare app and the minimal
-durable create are the same as `benchmarks.http`'s. Each is run for N and for 3N
-creates; the difference over 2N is the cost of a create, without start-up.
+(`benchmarks._memory_server.stripped`). The bare app and the minimal durable create are the
+same as `benchmarks.http`'s. Each is run for N and for 3N creates; the difference over 2N is the
+cost of a create, without start-up.
 
 Run: uv run python -m benchmarks.instructions [--creates 300]   (needs valgrind)
 """

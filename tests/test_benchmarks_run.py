@@ -89,7 +89,8 @@ def test_memory_server_answers_checks_and_keeps_creates(tmp_path: Path, stripped
                 json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
             )
 
-        created = create(credentials.read_text())
+        authorization = credentials.read_text()
+        created = create(authorization)
         assert created.status_code == 202, created.text
         if stripped:
             assert set(created.json()) == {"taskId", "status"}
@@ -99,7 +100,7 @@ def test_memory_server_answers_checks_and_keeps_creates(tmp_path: Path, stripped
             assert "x-request-id" in created.headers
         assert create("Basic bm86c3VjaA==").status_code == 403
         listed = httpx.get(
-            f"{base}/data/deletion-requests", headers={"Authorization": credentials.read_text()}
+            f"{base}/data/deletion-requests", headers={"Authorization": authorization}
         )
         assert [task["taskId"] for task in listed.json()] == [created.json()["taskId"]]
     logged = log.read_text()
