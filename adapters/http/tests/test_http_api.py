@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -444,6 +445,48 @@ def test_unexpected_errors_are_500_without_internals(
     assert request_id in response.json()["error"]["message"]
     assert request_id in caplog.text
     assert "hunter2" in caplog.text  # the log keeps the details for operators
+
+
+def test_a_client_that_leaves_mid_body_is_logged_as_499_not_as_an_error(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = [
+        {"type": "http.request", "body": b'{"accountId": "acct-a", ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": EMAILS,
+        "raw_path": EMAILS.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", world.a["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    with caplog.at_level(logging.INFO):
+        asyncio.run(world.app(scope, receive, send))
+    assert sent == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    access = [r.getMessage() for r in caplog.records if r.name.endswith(".access")]
+    assert len(access) == 1
+    assert '"status":499' in access[0]
+    assert world.client.get(TASKS, headers=world.a).json() == []
 
 
 def test_store_errors_are_503(world: World) -> None:

@@ -43,6 +43,7 @@ from ._tokens import TokenIssuer
 MAX_BODY = 1024 * 1024
 CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
 LIST_PARAMETERS = frozenset({"accountId", "status", "limit", "cursor"})
+CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request its client abandoned
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 access_log = logging.getLogger("deletion_requests.http.access")
@@ -96,6 +97,11 @@ class Observability:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away before its request was read: nobody to answer, nothing
+            # wrong here. Logged as nginx does, "client closed request".
+            if not response_started:
+                status = CLIENT_CLOSED_REQUEST
         except Exception:  # noqa: BLE001 (the last line of defence: any error is a 500 envelope)
             error_log.exception("unexpected error (request id %s)", request_id)
             if not response_started:
