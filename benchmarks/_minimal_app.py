@@ -7,10 +7,14 @@ schema (`synchronous=FULL`, WAL), in batches on one thread as the real committer
 one multi-row INSERT per table (the store's own `_insert_rows`). It answers 202 with the task
 only after the commit. It has no error envelope, no access log, no request ids, no
 idempotency, no tokens, no access-change checks and no history: it is a yardstick, not a
-server. Between the bare app and this one is
-what durable storage costs; between this one and the real server is everything else.
+server. Between the bare app and this one is what durable storage costs; between this one and
+the real server is everything else.
 
-Run: python -m benchmarks._minimal_app PORT DB_PATH AUTHORIZATION ACCOUNT
+With `--plain` it serves the same create as a plain ASGI app, without Starlette's router,
+middleware, request and response, as the real server serves its creates (`AsgiEndpoint`): the
+least a durable create costs in this shape (one uvicorn worker, Python, SQLite).
+
+Run: python -m benchmarks._minimal_app PORT DB_PATH AUTHORIZATION ACCOUNT [--plain]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deletion_requests import new_task_uuid
 
@@ -98,17 +103,22 @@ class Batcher:
         conn.execute("COMMIT")
 
 
-def build(path: str, authorization: str, account: str) -> Starlette:
-    batcher = Batcher(path)
-    expected = authorization.encode()
+class MinimalCreate:
+    """The create itself, whatever serves it: from the Authorization header and the body, the
+    status, the JSON answer and the Location."""
 
-    async def create(request: Request) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            return Response(b"", status_code=403)
-        document = orjson.loads(await request.body())
+    def __init__(self, path: str, authorization: str, account: str) -> None:
+        self.batcher = Batcher(path)
+        self.expected = authorization.encode()
+        self.account = account
+
+    async def answer(self, authorization: bytes, body: bytes) -> tuple[int, bytes, str | None]:
+        if not hmac.compare_digest(authorization, self.expected):
+            return 403, b"", None
+        document = orjson.loads(body)
+        account = self.account
         if document["accountId"] != account:
-            return Response(b"", status_code=403)
+            return 403, b"", None
         hashes = {
             binascii.b2a_base64(
                 hashlib.sha256(raw.strip().lower().encode()).digest(), newline=False
@@ -117,13 +127,13 @@ def build(path: str, authorization: str, account: str) -> Starlette:
         }
         for value in document.get("sha256Emails") or ():
             if len(binascii.a2b_base64(value, strict_mode=True)) != 32:
-                return Response(b"", status_code=400)
+                return 400, b"", None
             hashes.add(value)
         now = dt.datetime.now(dt.UTC)
         task_id = str(new_task_uuid(now))
         row = (task_id, account, "pending", to_us(now), None, None, None, "app", 1, "")
-        await batcher.store(((*row, None, None, None), sorted(hashes)))
-        body = orjson.dumps(
+        await self.batcher.store(((*row, None, None, None), sorted(hashes)))
+        content = orjson.dumps(
             {
                 "taskId": task_id,
                 "status": "pending",
@@ -132,12 +142,19 @@ def build(path: str, authorization: str, account: str) -> Starlette:
                 "accountId": account,
             }
         )
-        return Response(
-            body,
-            status_code=202,
-            media_type="application/json",
-            headers={"Location": f"/data/deletion-requests/{task_id}"},
+        return 202, content, f"/data/deletion-requests/{task_id}"
+
+
+def build(path: str, authorization: str, account: str) -> Starlette:
+    """The minimal create on Starlette, as the bare app is served."""
+    minimal = MinimalCreate(path, authorization, account)
+
+    async def create(request: Request) -> Response:
+        status, content, location = await minimal.answer(
+            request.headers.get("authorization", "").encode(), await request.body()
         )
+        headers = {"Location": location} if location else None
+        return Response(content, status, headers=headers, media_type="application/json")
 
     async def health(request: Request) -> Response:
         return Response(b"ok")
@@ -150,10 +167,41 @@ def build(path: str, authorization: str, account: str) -> Starlette:
     )
 
 
+def build_plain(path: str, authorization: str, account: str) -> ASGIApp:
+    """The same create as a plain ASGI app, as the real server serves creates: no Starlette
+    request or response objects, no router, no middleware. Every POST is a create; any other
+    request answers 200 (the benchmark's health check)."""
+    minimal = MinimalCreate(path, authorization, account)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        status, content, location = 200, b"ok", None
+        if scope["method"] == "POST":
+            given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+            chunks, more = [], True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            status, content, location = await minimal.answer(given, b"".join(chunks))
+        headers = [(b"content-length", b"%d" % len(content))]
+        if location:
+            headers += [(b"content-type", b"application/json"), (b"location", location.encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    return app
+
+
 if __name__ == "__main__":
     port, path, authorization, account = sys.argv[1:5]
+    builder = build_plain if "--plain" in sys.argv[5:] else build
     uvicorn.run(
-        build(path, authorization, account),
+        builder(path, authorization, account),
         host="127.0.0.1",
         port=int(port),
         log_level="warning",

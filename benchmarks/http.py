@@ -116,11 +116,13 @@ def bearer(base: str, basic: str) -> str:
     return "Bearer " + token
 
 
-def minimal_server(directory: Path, authorization: str) -> tuple[list[str], int]:
+def minimal_server(
+    directory: Path, authorization: str, plain: bool = False
+) -> tuple[list[str], int]:
     port = free_port()
-    path = str(directory / "minimal.db")
+    path = str(directory / f"minimal-{port}.db")
     command = [sys.executable, "-m", "benchmarks._minimal_app", str(port), path]
-    return [*command, authorization, "acct-0"], port
+    return [*command, authorization, "acct-0", *(["--plain"] if plain else [])], port
 
 
 def memory_server(directory: Path, stripped: bool = False) -> tuple[list[str], int, Path]:
@@ -132,30 +134,34 @@ def memory_server(directory: Path, stripped: bool = False) -> tuple[list[str], i
 
 def create_throughput(directory: Path, rounds: int, seconds: int, connections: int) -> None:
     """Creates a second, in turn in every round: the bare app (the ceiling), the minimal durable
-    create (`benchmarks._minimal_app`: what storing alone costs), the real server on the
-    in-memory store (`benchmarks._memory_server`: everything but storing), the same stripped of
-    its access log, request ids, per-request credentials check and JSON view (`--stripped`), and
-    the real server."""
+    create (`benchmarks._minimal_app`: what storing alone costs) on Starlette and as a plain
+    ASGI app (`--plain`: the least a durable create costs), the real server on the in-memory
+    store (`benchmarks._memory_server`: everything but storing), the same stripped of its access
+    log, request ids, per-request credentials check and JSON view (`--stripped`), and the real
+    server."""
     store = f"sqlite:///{directory}/create.db"
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
-    names = ("bare", "minimal", "memory", "stripped", "real")
+    names = ("bare", "minimal", "plain", "memory", "stripped", "real")
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpus: dict[str, list[float]] = {name: [] for name in names}  # CPU us a request, all threads
     bare_command, bare_port = bare_server()
     minimal_command, minimal_port = minimal_server(directory, basic)
+    plain_command, plain_port = minimal_server(directory, basic, plain=True)
     memory_command, memory_port, memory_credentials = memory_server(directory)
     stripped_command, stripped_port, stripped_credentials = memory_server(directory, True)
     with (
         serving(store, log, *QUIET) as server,
         running(bare_command, bare_port, log) as bare,
         running(minimal_command, minimal_port, log) as minimal,
+        running(plain_command, plain_port, log) as plain,
         running(memory_command, memory_port, log) as memory,
         running(stripped_command, stripped_port, log) as stripped,
     ):
         targets = {
             "bare": (*bare, basic),
             "minimal": (*minimal, basic),
+            "plain": (*plain, basic),
             "memory": (*memory, memory_credentials.read_text()),
             "stripped": (*stripped, stripped_credentials.read_text()),
             "real": (server.base_url, server.process.pid, basic),
@@ -173,6 +179,7 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
     labels = {
         "bare": "bare Starlette",
         "minimal": "minimal durable",
+        "plain": "minimal, plain",
         "memory": "real, in memory",
         "stripped": "memory, stripped",
         "real": "real server",
@@ -185,9 +192,11 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
     pairs = (
         ("real", "bare"),
         ("minimal", "bare"),
+        ("plain", "bare"),
         ("memory", "bare"),
         ("stripped", "bare"),
         ("real", "minimal"),
+        ("real", "plain"),
         ("real", "memory"),
     )
     for name, against in pairs:

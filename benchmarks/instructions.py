@@ -10,9 +10,9 @@ flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve
 SQLite file with durable commits and the server's logging (to a file) and garbage collector
 settings; "real, in memory" is the same on the in-memory store, and "in memory, stripped" that
 one without its access log, request ids, per-request credentials check and JSON view
-(`benchmarks._memory_server.stripped`). The bare app and the minimal durable create are the
-same as `benchmarks.http`'s. Each is run for N and for 3N creates; the difference over 2N is the
-cost of a create, without start-up.
+(`benchmarks._memory_server.stripped`). The bare app and the minimal durable create, on
+Starlette and plain, are the same as `benchmarks.http`'s. Each is run for N and for 3N creates;
+the difference over 2N is the cost of a create, without start-up.
 
 Run: uv run python -m benchmarks.instructions [--creates 300]   (needs valgrind)
 """
@@ -125,11 +125,12 @@ def child(which: str, creates: int, directory: Path) -> None:
         from benchmarks._bare_app import app
 
         authorization = "Basic unused"
-    elif which == "minimal":
-        from benchmarks._minimal_app import build
+    elif which in ("minimal", "plain"):
+        from benchmarks._minimal_app import build, build_plain
 
         authorization = "Basic minimal"
-        app = build(str(directory / "minimal.db"), authorization, "acct-0")
+        builder = build_plain if which == "plain" else build
+        app = builder(str(directory / "minimal.db"), authorization, "acct-0")
     else:
         from deletion_requests_http._cli import configure_logging, serving_gc
 
@@ -184,7 +185,9 @@ def per_create(which: str, creates: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--creates", type=int, default=300)
-    parser.add_argument("--child", choices=["bare", "minimal", "memory", "stripped", "real"])
+    parser.add_argument(
+        "--child", choices=["bare", "minimal", "plain", "memory", "stripped", "real"]
+    )
     parser.add_argument("--directory", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -192,12 +195,14 @@ def main() -> None:
         return
     bare = per_create("bare", args.creates)
     minimal = per_create("minimal", args.creates)
+    plain = per_create("plain", args.creates)
     memory = per_create("memory", args.creates)
     stripped = per_create("stripped", args.creates)
     real = per_create("real", args.creates)
     print(f"instructions a create ({args.creates} and {3 * args.creates} creates, callgrind):")
     print(f"  bare Starlette  {bare:10,.0f}")
     print(f"  minimal durable {minimal:10,.0f}  = {minimal / bare:.2f}x bare")
+    print(f"  minimal, plain  {plain:10,.0f}  = {plain / bare:.2f}x bare")
     print(f"  real, in memory {memory:10,.0f}  = {memory / bare:.2f}x bare")
     print(f"  memory stripped {stripped:10,.0f}  = {stripped / bare:.2f}x bare")
     print(

@@ -20,7 +20,7 @@ import pytest
 from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
-from benchmarks.http import cpu_seconds, memory_server, running
+from benchmarks.http import cpu_seconds, memory_server, minimal_server, running
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -57,16 +57,31 @@ def test_instruction_benchmark_drives_the_apps(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.instructions", *child], check=True)
 
 
-def test_minimal_app_stores_every_create_it_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plain", [False, True], ids=["starlette", "plain"])
+def test_minimal_app_stores_every_create_it_answers(tmp_path: Path, plain: bool) -> None:
+    builder = minimal_app.build_plain if plain else minimal_app.build
     path = tmp_path / "minimal.db"
-    app = minimal_app.build(str(path), "Basic yes", "acct-0")
+    app = builder(str(path), "Basic yes", "acct-0")
     asyncio.run(instructions.drive(app, 40, "Basic yes"))  # each answered 202 (drive checks)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (40,)
         assert conn.execute("SELECT count(DISTINCT task) FROM task_identifiers").fetchone() == (40,)
-    refused = minimal_app.build(str(tmp_path / "refused.db"), "Basic other", "acct-0")
+    refused = builder(str(tmp_path / "refused.db"), "Basic other", "acct-0")
     with pytest.raises(RuntimeError, match="403"):
         asyncio.run(instructions.drive(refused, 1, "Basic yes"))
+
+
+def test_plain_minimal_server_serves_creates_over_http(tmp_path: Path) -> None:
+    """As `benchmarks.http` runs it: uvicorn's lifespan, the health check, a create."""
+    command, port = minimal_server(tmp_path, "Basic yes", plain=True)
+    with running(command, port, tmp_path / "server.log") as (base, _):
+        created = httpx.post(
+            f"{base}/data/deletion-requests/emails",
+            headers={"Authorization": "Basic yes"},
+            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
+        )
+        assert created.status_code == 202, created.text
+        assert created.headers["location"] == f"/data/deletion-requests/{created.json()['taskId']}"
 
 
 def test_cpu_seconds_reads_a_process() -> None:
