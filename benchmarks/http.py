@@ -2,6 +2,7 @@
 Starlette app, in one run, with wrk as the load generator (`apt-get install wrk`).
 
 Run: uv run python -m benchmarks.http [--rounds 5] [--seconds 8] [--big 1000000]
+     [--only create|list|auth] [--baseline-python OTHER_CHECKOUT/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -132,17 +134,41 @@ def memory_server(directory: Path, stripped: bool = False) -> tuple[list[str], i
     return [*command, "--stripped"] if stripped else command, port, credentials
 
 
-def create_throughput(directory: Path, rounds: int, seconds: int, connections: int) -> None:
+def baseline_server(python: str, store: str) -> tuple[list[str], int]:
+    """`serve` from another checkout (by its virtual environment's *python*), as `serving` runs
+    this one's."""
+    port = free_port()
+    command = [python, "-m", "deletion_requests_http", "serve", "--store", store]
+    return [*command, "--port", str(port), *QUIET], port
+
+
+def create_throughput(
+    directory: Path,
+    rounds: int,
+    seconds: int,
+    connections: int,
+    baseline_python: str | None = None,
+) -> None:
     """Creates a second, in turn in every round: the bare app (the ceiling), the minimal durable
     create (`benchmarks._minimal_app`: what storing alone costs) on Starlette and as a plain
     ASGI app (`--plain`: the least a durable create costs), the real server on the in-memory
     store (`benchmarks._memory_server`: everything but storing), the same stripped of its access
     log, request ids, per-request credentials check and JSON view (`--stripped`), and the real
-    server."""
+    server.
+
+    With *baseline_python* (`--baseline-python`, another checkout's `.venv/bin/python`), that
+    checkout's real server runs too, on a copy of the same store (so the two must share a schema
+    version), for a before-and-after in one run: "baseline"."""
     store = f"sqlite:///{directory}/create.db"
     basic = make_app(store, ["acct-0"])
     log = directory / "servers.log"
-    names = ("bare", "minimal", "plain", "memory", "stripped", "real")
+    names: tuple[str, ...] = ("bare", "minimal", "plain", "memory", "stripped", "real")
+    if baseline_python:
+        names += ("baseline",)
+        shutil.copy(directory / "create.db", directory / "baseline.db")
+        baseline_command, baseline_port = baseline_server(
+            baseline_python, f"sqlite:///{directory}/baseline.db"
+        )
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpus: dict[str, list[float]] = {name: [] for name in names}  # CPU us a request, all threads
     bare_command, bare_port = bare_server()
@@ -151,6 +177,7 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
     memory_command, memory_port, memory_credentials = memory_server(directory)
     stripped_command, stripped_port, stripped_credentials = memory_server(directory, True)
     with (
+        contextlib.ExitStack() as more,
         serving(store, log, *QUIET) as server,
         running(bare_command, bare_port, log) as bare,
         running(minimal_command, minimal_port, log) as minimal,
@@ -166,6 +193,9 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
             "stripped": (*stripped, stripped_credentials.read_text()),
             "real": (server.base_url, server.process.pid, basic),
         }
+        if baseline_python:
+            running_baseline = running(baseline_command, baseline_port, log)
+            targets["baseline"] = (*more.enter_context(running_baseline), basic)
         for _ in range(rounds):
             for name in names:
                 url, pid, authorization = targets[name]
@@ -183,13 +213,14 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
         "memory": "real, in memory",
         "stripped": "memory, stripped",
         "real": "real server",
+        "baseline": "baseline real",
     }
     for name in names:
         print(
             f"  {labels[name]:16} {statistics.median(rates[name]):8.0f} req/s (median), "
             f"{statistics.median(cpus[name]):.0f} us CPU a request"
         )
-    pairs = (
+    pairs: tuple[tuple[str, str], ...] = (
         ("real", "bare"),
         ("minimal", "bare"),
         ("plain", "bare"),
@@ -199,6 +230,8 @@ def create_throughput(directory: Path, rounds: int, seconds: int, connections: i
         ("real", "plain"),
         ("real", "memory"),
     )
+    if baseline_python:
+        pairs += (("baseline", "bare"), ("real", "baseline"))
     for name, against in pairs:
         ratios = [r / b for r, b in zip(rates[name], rates[against], strict=True)]
         cpu_ratio = statistics.median(cpus[name]) / statistics.median(cpus[against])
@@ -289,11 +322,17 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["create", "list", "auth"])
+    parser.add_argument(
+        "--baseline-python",
+        help="creates: also run `serve` from another checkout, by its virtualenv's python",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         directory = Path(tmp)
         if args.only in (None, "create"):
-            create_throughput(directory, args.rounds, args.seconds, args.connections)
+            create_throughput(
+                directory, args.rounds, args.seconds, args.connections, args.baseline_python
+            )
         if args.only in (None, "auth"):
             auth_cost(directory, args.rounds, args.seconds)
         if args.only in (None, "list"):

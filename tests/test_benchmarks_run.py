@@ -20,7 +20,14 @@ import pytest
 from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
-from benchmarks.http import cpu_seconds, memory_server, minimal_server, running
+from benchmarks.http import (
+    baseline_server,
+    cpu_seconds,
+    make_app,
+    memory_server,
+    minimal_server,
+    running,
+)
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -121,3 +128,18 @@ def test_memory_server_answers_checks_and_keeps_creates(tmp_path: Path, stripped
     logged = log.read_text()
     assert ("deletion_requests.http.access" in logged) is not stripped
     assert "someone@example.com" not in logged
+
+
+def test_baseline_server_is_serve_run_by_the_python_given(tmp_path: Path) -> None:
+    """`--baseline-python`: here this checkout's own python stands in for another checkout's."""
+    store = f"sqlite:///{tmp_path}/baseline.db"
+    authorization = make_app(store, ["acct-0"])
+    command, port = baseline_server(sys.executable, store)
+    assert command[0] == sys.executable
+    with running(command, port, tmp_path / "server.log") as (base, _):
+        created = httpx.post(
+            f"{base}/data/deletion-requests/emails",
+            headers={"Authorization": authorization},
+            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
+        )
+        assert created.status_code == 202, created.text
