@@ -308,8 +308,8 @@ class Api:
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`POST /data/deletion-requests/emails`, the one request the API serves at volume, as a
         plain ASGI endpoint: it reads the headers it needs in one pass and sends its answer
-        itself, without Starlette's request and response objects (a tenth of a create's CPU:
-        docs/performance.md). Its errors raise as every endpoint's do, into the same handlers."""
+        itself, without Starlette's request and response objects (a tenth of a create's
+        instructions: docs/performance.md). Its errors raise as every endpoint's do, into the same handlers."""
         authorization = key = None
         media_type = declared = ""
         for name, value in scope["headers"]:
