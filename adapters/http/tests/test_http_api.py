@@ -447,6 +447,15 @@ def test_unexpected_errors_are_500_without_internals(
     assert "hunter2" in caplog.text  # the log keeps the details for operators
 
 
+def test_a_repeated_header_counts_once_the_first_on_creates_as_elsewhere(world: World) -> None:
+    good, bad = world.a["Authorization"], "Basic bm86c3VjaA=="
+    body = {"accountId": "acct-a", "rawEmails": ["person@example.com"]}
+    for first, second, created, listed in ((good, bad, 202, 200), (bad, good, 403, 403)):
+        headers = [("Authorization", first), ("Authorization", second)]
+        assert world.client.post(EMAILS, json=body, headers=headers).status_code == created
+        assert world.client.get(TASKS, headers=headers).status_code == listed
+
+
 def test_a_client_that_leaves_mid_body_is_logged_as_499_not_as_an_error(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
