@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from deletion_requests_http.testing import http_scope
 
 Message = MutableMapping[str, Any]
 App = Callable[
@@ -54,25 +55,15 @@ async def drive(app: App, creates: int, authorization: str, start: int = 0) -> N
                 "sha256Emails": [HASHED],
             }
         )
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/data/deletion-requests/emails",
-            "raw_path": b"/data/deletion-requests/emails",
-            "query_string": b"",
-            "root_path": "",
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "headers": [
-                (b"host", b"127.0.0.1:8000"),
+        scope = http_scope(
+            "POST",
+            "/data/deletion-requests/emails",
+            [
                 (b"content-type", b"application/json"),
                 (b"authorization", authorization.encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
-        }
+        )
         sent = False
 
         async def receive() -> Message:

@@ -13,6 +13,7 @@ import jwt
 import orjson
 import pytest
 from deletion_requests_http import MAX_BODY, create_app
+from deletion_requests_http.testing import http_scope
 from starlette.testclient import TestClient
 
 from deletion_requests import SIGNATURE_HEADER, StoreError, TaskQuery, hash_email, sign
@@ -471,23 +472,14 @@ def test_a_client_that_leaves_mid_body_is_logged_as_499_not_as_an_error(
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": EMAILS,
-        "raw_path": EMAILS.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
+    scope = http_scope(
+        "POST",
+        EMAILS,
+        [
             (b"content-type", b"application/json"),
             (b"authorization", world.a["Authorization"].encode()),
         ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    )
     with caplog.at_level(logging.INFO):
         asyncio.run(world.app(scope, receive, send))
     assert sent == []

@@ -1,4 +1,5 @@
-"""Helpers for tests and benchmarks that run real servers on loopback ports."""
+"""Helpers for tests and benchmarks that run real servers on loopback ports, or drive an app
+through ASGI with no server."""
 
 from __future__ import annotations
 
@@ -11,8 +12,28 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
+
+
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """An ASGI HTTP scope as uvicorn builds it for a request from loopback, to drive an app
+    with no server and no sockets."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+    }
 
 
 def free_port() -> int:
