@@ -511,6 +511,13 @@ def test_request_id_is_echoed_or_made(world: World) -> None:
     assert len(made) == 32
 
 
+def test_routes_are_named_after_their_endpoints(world: World) -> None:
+    """For an embedding app's `url_path_for`; the create route is an ASGI endpoint, named too."""
+    assert world.app.url_path_for("create") == EMAILS
+    assert world.app.url_path_for("list") == TASKS
+    assert world.app.url_path_for("task", task_id="x") == f"{TASKS}/x"
+
+
 def test_healthz_and_openapi(world: World) -> None:
     assert world.client.get("/healthz").json() == {"status": "ok"}
     document = world.client.get("/openapi.json").json()

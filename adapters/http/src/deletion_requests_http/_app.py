@@ -568,7 +568,12 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/auth/oauth2/token", api.token, methods=["POST"]),
-            Route("/data/deletion-requests/emails", AsgiEndpoint(api.create), methods=["POST"]),
+            Route(
+                "/data/deletion-requests/emails",
+                AsgiEndpoint(api.create),
+                methods=["POST"],
+                name="create",  # as the method's name gave it before, for `url_path_for`
+            ),
             Route("/data/deletion-requests", api.list, methods=["GET"]),
             Route("/data/deletion-requests/{task_id}", api.task, methods=["GET", "DELETE"]),
             Route("/data/deletion-requests/{task_id}/completion", api.completion, methods=["POST"]),
