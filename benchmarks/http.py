@@ -134,14 +134,6 @@ def memory_server(directory: Path, stripped: bool = False) -> tuple[list[str], i
     return [*command, "--stripped"] if stripped else command, port, credentials
 
 
-def baseline_server(python: str, store: str) -> tuple[list[str], int]:
-    """`serve` from another checkout (by its virtual environment's *python*), as `serving` runs
-    this one's."""
-    port = free_port()
-    command = [python, "-m", "deletion_requests_http", "serve", "--store", store]
-    return [*command, "--port", str(port), *QUIET], port
-
-
 def create_throughput(
     directory: Path,
     rounds: int,
@@ -166,9 +158,6 @@ def create_throughput(
     if baseline_python:
         names += ("baseline",)
         shutil.copy(directory / "create.db", directory / "baseline.db")
-        baseline_command, baseline_port = baseline_server(
-            baseline_python, f"sqlite:///{directory}/baseline.db"
-        )
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpus: dict[str, list[float]] = {name: [] for name in names}  # CPU us a request, all threads
     bare_command, bare_port = bare_server()
@@ -194,8 +183,11 @@ def create_throughput(
             "real": (server.base_url, server.process.pid, basic),
         }
         if baseline_python:
-            running_baseline = running(baseline_command, baseline_port, log)
-            targets["baseline"] = (*more.enter_context(running_baseline), basic)
+            baseline_store = f"sqlite:///{directory}/baseline.db"
+            baseline = more.enter_context(
+                serving(baseline_store, log, *QUIET, python=baseline_python)
+            )
+            targets["baseline"] = (baseline.base_url, baseline.process.pid, basic)
         for _ in range(rounds):
             for name in names:
                 url, pid, authorization = targets[name]

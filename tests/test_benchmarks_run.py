@@ -16,18 +16,12 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from deletion_requests_http.testing import serving
 
 from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
-from benchmarks.http import (
-    baseline_server,
-    cpu_seconds,
-    make_app,
-    memory_server,
-    minimal_server,
-    running,
-)
+from benchmarks.http import cpu_seconds, make_app, memory_server, minimal_server, running
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -78,15 +72,20 @@ def test_minimal_app_stores_every_create_it_answers(tmp_path: Path, plain: bool)
         asyncio.run(instructions.drive(refused, 1, "Basic yes"))
 
 
+def _create(base: str, authorization: str) -> httpx.Response:
+    """The create every server test sends: one raw address for acct-0."""
+    return httpx.post(
+        f"{base}/data/deletion-requests/emails",
+        headers={"Authorization": authorization},
+        json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
+    )
+
+
 def test_plain_minimal_server_serves_creates_over_http(tmp_path: Path) -> None:
     """As `benchmarks.http` runs it: uvicorn's lifespan, the health check, a create."""
     command, port = minimal_server(tmp_path, "Basic yes", plain=True)
     with running(command, port, tmp_path / "server.log") as (base, _):
-        created = httpx.post(
-            f"{base}/data/deletion-requests/emails",
-            headers={"Authorization": "Basic yes"},
-            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
-        )
+        created = _create(base, "Basic yes")
         assert created.status_code == 202, created.text
         assert created.headers["location"] == f"/data/deletion-requests/{created.json()['taskId']}"
 
@@ -103,16 +102,8 @@ def test_memory_server_answers_checks_and_keeps_creates(tmp_path: Path, stripped
     command, port, credentials = memory_server(tmp_path, stripped)
     log = tmp_path / "server.log"
     with running(command, port, log) as (base, _):
-
-        def create(authorization: str) -> httpx.Response:
-            return httpx.post(
-                f"{base}/data/deletion-requests/emails",
-                headers={"Authorization": authorization},
-                json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
-            )
-
         authorization = credentials.read_text()
-        created = create(authorization)
+        created = _create(base, authorization)
         assert created.status_code == 202, created.text
         if stripped:
             assert set(created.json()) == {"taskId", "status"}
@@ -120,7 +111,7 @@ def test_memory_server_answers_checks_and_keeps_creates(tmp_path: Path, stripped
         else:
             assert "creationTime" in created.json()
             assert "x-request-id" in created.headers
-        assert create("Basic bm86c3VjaA==").status_code == 403
+        assert _create(base, "Basic bm86c3VjaA==").status_code == 403
         listed = httpx.get(
             f"{base}/data/deletion-requests", headers={"Authorization": authorization}
         )
@@ -134,12 +125,7 @@ def test_baseline_server_is_serve_run_by_the_python_given(tmp_path: Path) -> Non
     """`--baseline-python`: here this checkout's own python stands in for another checkout's."""
     store = f"sqlite:///{tmp_path}/baseline.db"
     authorization = make_app(store, ["acct-0"])
-    command, port = baseline_server(sys.executable, store)
-    assert command[0] == sys.executable
-    with running(command, port, tmp_path / "server.log") as (base, _):
-        created = httpx.post(
-            f"{base}/data/deletion-requests/emails",
-            headers={"Authorization": authorization},
-            json={"accountId": "acct-0", "rawEmails": ["someone@example.com"]},
-        )
+    with serving(store, tmp_path / "server.log", python=sys.executable) as server:
+        assert server.process.args[0] == sys.executable  # type: ignore[index]
+        created = _create(server.base_url, authorization)
         assert created.status_code == 202, created.text

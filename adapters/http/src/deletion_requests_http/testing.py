@@ -51,14 +51,17 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def serving(store: str, log: Path, *options: str, timeout: float = 30) -> Iterator[RunningServer]:
+def serving(
+    store: str, log: Path, *options: str, timeout: float = 30, python: str = sys.executable
+) -> Iterator[RunningServer]:
     """`deletion-requests serve --store STORE` on a free loopback port, output appended to *log*,
-    until `/healthz` answers; stopped with SIGTERM (or found already dead) on exit."""
+    until `/healthz` answers; stopped with SIGTERM (or found already dead) on exit. *python*
+    runs it: another checkout's virtual environment runs that checkout's server."""
     port = free_port()
     with log.open("ab") as sink:
         process = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
             [
-                sys.executable,
+                python,
                 "-m",
                 "deletion_requests_http",
                 "serve",
