@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
@@ -39,6 +40,7 @@ from deletion_requests import (
 from ._openapi import openapi_document
 from ._responses import HttpError, JSONResponse, domain_error_response, error_response
 from ._tokens import TokenIssuer
+from ._writer import WriterProcess
 
 MAX_BODY = 1024 * 1024
 CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
@@ -215,11 +217,12 @@ class Api:
         tokens: TokenIssuer,
         writers: int,
         completion_secret: bytes | None,
+        writer_process: WriterProcess | None = None,
     ) -> None:
         self.service = service
         self.tokens = tokens
         self.completion_secret = completion_secret
-        self.committer = Committer(service)
+        self.committer: Committer | WriterProcess = writer_process or Committer(service)
         # Use cases that write run on a few dedicated threads: enough for the store to commit
         # several at once (group commit), few enough that they do not fight the event loop for
         # the GIL. Reads are short and run on the event loop itself.
@@ -335,8 +338,9 @@ class Api:
 
         context: RequestContext = scope["state"]["context"]
         if self.service.store.local_reads:
-            # Checks and hashing on the loop; the write joins the committer's next batch, which
-            # confirms the caller's access (so the loop need not read it for every create).
+            # Checks and hashing on the loop; the write joins the committer's next batch (on its
+            # thread, or in the writer process), which confirms the caller's access (so the
+            # loop need not read it for every create).
             task = await self.committer.store(
                 await self._run_as(authorization, context, prepare, confirmed=False)
             )
@@ -554,11 +558,17 @@ def create_app(
     lifespan: Callable[[Starlette], Any] | None = None,
     writers: int = 4,
     completion_secret: bytes | None = None,
+    writer_process: WriterProcess | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens; *writers* threads
     run the use cases that write. With *completion_secret* (the webhook secret), the deleter
-    can report completion at `POST /data/deletion-requests/{taskId}/completion`."""
-    api = Api(service, tokens, writers, completion_secret)
+    can report completion at `POST /data/deletion-requests/{taskId}/completion`. With
+    *writer_process* (over the service's own SQLite store), creates are committed in that
+    process rather than on a thread; the app's lifespan starts and stops it."""
+    api = Api(service, tokens, writers, completion_secret, writer_process)
+    create = AsgiEndpoint(api.create)
+    if writer_process is not None:
+        lifespan = _with_writer(writer_process, lifespan)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         DeletionRequestError: _domain_error,
         HttpError: _http_error,
@@ -570,7 +580,7 @@ def create_app(
             Route("/auth/oauth2/token", api.token, methods=["POST"]),
             Route(
                 "/data/deletion-requests/emails",
-                AsgiEndpoint(api.create),
+                create,
                 methods=["POST"],
                 name="create",  # as the method's name gave it before, for `url_path_for`
             ),
@@ -585,3 +595,20 @@ def create_app(
     )
     app.add_middleware(Observability)
     return app
+
+
+def _with_writer(
+    writer_process: WriterProcess, lifespan: Callable[[Starlette], Any] | None
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """*lifespan*, with the writer process started first and stopped last."""
+
+    @contextlib.asynccontextmanager
+    async def with_writer(app: Starlette) -> AsyncIterator[None]:
+        await writer_process.start()
+        try:
+            async with lifespan(app) if lifespan else contextlib.nullcontext():
+                yield
+        finally:
+            await writer_process.stop()
+
+    return with_writer

@@ -226,6 +226,7 @@ def serve(
                 sinks=sinks if deliver else None,  # --no-deliver: no delivery loop at all
                 deliver_interval=deliver_interval,
                 webhook_secret=webhook_secret.encode() if webhook_secret else None,
+                writer_process=True,
             ),
             host,
             port,

@@ -26,6 +26,7 @@ from deletion_requests import (
 
 from ._app import create_app
 from ._tokens import TokenIssuer, stored_signing_key
+from ._writer import WriterProcess
 
 DEFAULT_STORE = "sqlite:///deletion-requests.db"
 STORE_ENV = "DELETION_REQUESTS_STORE"
@@ -43,6 +44,8 @@ class Server:
     service: DeletionService
     admin: AccessAdmin
     tokens: TokenIssuer
+    url: str | None = None
+    """The store's URL, when the server opened it from one."""
 
     @classmethod
     def open(
@@ -56,7 +59,7 @@ class Server:
         clock = clock or SystemClock()
         service = DeletionService(store, clock, policy or Policy())
         tokens = TokenIssuer(signing_key or stored_signing_key(store), clock)
-        return cls(store, service, AccessAdmin(store, clock), tokens)
+        return cls(store, service, AccessAdmin(store, clock), tokens, url)
 
     def app(
         self,
@@ -64,18 +67,28 @@ class Server:
         sinks: Mapping[str, Sink] | None = None,
         deliver_interval: float = 5.0,
         webhook_secret: bytes | None = None,
+        writer_process: bool = False,
     ) -> Starlette:
         """The HTTP app. With *advance_interval* seconds, background loops: every interval,
         transitions, overdue marks and purges (`maintain`); every *deliver_interval*, a
-        delivery round to *sinks*. With *webhook_secret*, the completion endpoint."""
+        delivery round to *sinks*. With *webhook_secret*, the completion endpoint. With
+        *writer_process*, a SQLite store's creates are committed in a child process
+        (`WriterProcess`); other stores ignore it."""
         lifespan = None
         if advance_interval is not None:
             loops = [(self._maintain, advance_interval)]
             if sinks:
                 loops.append((lambda: self._deliver(sinks), deliver_interval))
             lifespan = _background(loops)
+        writer = None
+        if writer_process and self.url is not None and self.url.startswith("sqlite:"):
+            writer = WriterProcess(self.url, self.service)
         return create_app(
-            self.service, self.tokens, lifespan=lifespan, completion_secret=webhook_secret
+            self.service,
+            self.tokens,
+            lifespan=lifespan,
+            completion_secret=webhook_secret,
+            writer_process=writer,
         )
 
     def _maintain(self) -> None:

@@ -1,0 +1,262 @@
+"""Creates committed by a writer process, so that storing them takes no time from the event loop.
+
+The thread committer (`Committer`) shares the server's GIL: its batch waits for the loop to let
+go of the GIL before it starts, and again around every SQLite call. Measured under `wrk` at 32
+connections, a batch waited about 1.8 ms to start and spent 2.3 ms storing 0.9 ms of work
+(docs/performance.md, "Creates (eighth session)"). A child process has a GIL of its own: the
+loop hands it a batch over a socket and goes on serving.
+
+The child is this module run as a program. It opens the same SQLite store (which is safe for
+several processes on one file), runs `DeletionService.store_new` on each batch, and answers on
+the same socket; each message is a 4-byte length and a pickle. Only the server and its own child
+hold the two ends of that socket. The child leaves when the socket closes, so it never outlives
+the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+from typing import Any, BinaryIO, cast
+
+from deletion_requests import (
+    DeletionRequestError,
+    DeletionService,
+    DeletionTask,
+    NewTask,
+    Policy,
+    StoreError,
+    open_store,
+)
+
+_LENGTH = struct.Struct("!I")
+_CHILD = "import sys; from deletion_requests_http._writer import main; main(int(sys.argv[1]))"
+logger = logging.getLogger("deletion_requests.http.writer")
+
+Outcome = DeletionTask | DeletionRequestError | StoreError | None
+"""What the child answers for one prepared create: None for stored as prepared, the task an
+idempotency key is bound to, or the error."""
+
+
+def _frame(value: object) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+class WriterProcess:
+    """Stores prepared creates in batches in a child process: the same contract as
+    `Committer.store`, with one batch in flight at a time and the next gathering meanwhile.
+
+    The app's lifespan starts the child (`start`), or else the first create does, and stops it
+    (`stop`). If it dies, the creates it held or that waited for it fail with `StoreError`
+    (503: whether they were stored is unknown, and a retry with the same Idempotency-Key is
+    safe), and the next create starts a new child."""
+
+    def __init__(self, store_url: str, service: DeletionService) -> None:
+        self.store_url = store_url
+        self.service = service
+        self.waiting: list[tuple[NewTask, asyncio.Future[DeletionTask]]] = []
+        self.sent: list[tuple[NewTask, asyncio.Future[DeletionTask]]] | None = None
+        self.child: _Child | None = None
+        self.starting: asyncio.Future[_Child] | None = None
+
+    async def store(self, prepared: NewTask) -> DeletionTask:
+        if prepared.replayed:
+            return prepared.task
+        await self.start()
+        future: asyncio.Future[DeletionTask] = asyncio.get_running_loop().create_future()
+        self.waiting.append((prepared, future))
+        if self.sent is None:
+            self._send()
+        return await future
+
+    async def _started(self) -> None:
+        if self.starting is None:
+            self.starting = asyncio.ensure_future(self._start())
+        try:
+            self.child = await asyncio.shield(self.starting)
+        except OSError as exc:
+            raise StoreError(f"the writer process did not start: {exc}") from exc
+        finally:
+            self.starting = None
+
+    async def _start(self) -> _Child:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = subprocess.Popen(  # noqa: S603 (this module, fixed arguments)
+                [sys.executable, "-c", _CHILD, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+            )
+        child = _Child(self, process)
+        try:
+            transport, _ = await asyncio.get_running_loop().create_connection(
+                lambda: child, sock=ours
+            )
+        except BaseException:
+            ours.close()
+            process.kill()
+            process.wait()
+            raise
+        child.connection_made(transport)  # uvloop may call it only on a later turn of the loop
+        child.write((self.store_url, self.service.policy))
+        return child
+
+    def _send(self) -> None:
+        """Hand everything waiting to the child, with the time by the server's clock."""
+        assert self.child is not None
+        self.sent, self.waiting = self.waiting, []
+        self.child.write((self.service.clock.now(), [item for item, _ in self.sent]))
+
+    def _answered(self, outcomes: list[Outcome] | StoreError) -> None:
+        batch, self.sent = self.sent or [], None
+        if self.waiting and self.child is not None:
+            self._send()
+        if isinstance(outcomes, StoreError):
+            outcomes = [outcomes] * len(batch)
+        for (item, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # the client went away
+                continue
+            if outcome is None:
+                future.set_result(item.task)
+            elif isinstance(outcome, DeletionTask):
+                future.set_result(outcome)
+            else:
+                future.set_exception(outcome)
+
+    def _lost(self, child: _Child) -> None:
+        """The child is gone: the creates it held and those waiting for it fail (503), and
+        the next create starts a new child."""
+        if child is not self.child:
+            return
+        self.child = None
+        logger.error("the writer process exited (status %s)", child.process.poll())
+        if self.sent is not None:
+            self._answered(StoreError("the writer process exited; the create may not be stored"))
+        waiting, self.waiting = self.waiting, []
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(StoreError("the writer process exited"))
+
+    async def start(self) -> None:
+        """Start the child now rather than with the first create (which would wait for it)."""
+        if self.child is None or self.child.closed:
+            await self._started()
+
+    async def stop(self) -> None:
+        """Stop the child: it sees the socket close, finishes the batch it holds and exits."""
+        child, self.child = self.child, None
+        if child is not None:
+            child.close()
+            await asyncio.to_thread(child.reap)
+
+
+class _Child(asyncio.Protocol):
+    """The server's end of the socket to one child process."""
+
+    def __init__(self, writer: WriterProcess, process: subprocess.Popen[bytes]) -> None:
+        self.writer = writer
+        self.process = process
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(
+            asyncio.Transport, transport
+        )  # once from `create_connection`, maybe once more from the loop
+
+    def write(self, value: object) -> None:
+        assert self.transport is not None
+        self.transport.write(_frame(value))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self.buffer)
+            if len(self.buffer) < _LENGTH.size + length:
+                return
+            message = pickle.loads(self.buffer[_LENGTH.size : _LENGTH.size + length])  # noqa: S301 (from our own child)
+            del self.buffer[: _LENGTH.size + length]
+            self.writer._answered(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.process.poll()  # collects a child that died; one still exiting is reaped by `stop`
+        self.writer._lost(self)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def reap(self) -> None:
+        """Wait for the child to exit (blocks: call it on a thread)."""
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- the child ---------------------------------------------------------------------------------
+
+
+class _BatchClock:
+    """The time the server sent with the batch: the child answers as of the server's clock."""
+
+    def __init__(self) -> None:
+        self.at = dt.datetime.now(dt.UTC)
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+
+def _read(incoming: BinaryIO) -> Any:
+    header = incoming.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(header)
+    return pickle.loads(incoming.read(length))  # noqa: S301 (from the server that started us)
+
+
+def _store(service: DeletionService, items: list[NewTask]) -> list[Outcome] | StoreError:
+    try:
+        stored = service.store_new(items)
+    except StoreError as exc:
+        return StoreError(str(exc))
+    except Exception as exc:  # reported to the server, which answers 503
+        logger.exception("writer process: store_new failed")
+        return StoreError(f"the writer process failed: {type(exc).__name__}")
+    return [
+        None if outcome is item.task else outcome
+        for outcome, item in zip(stored, items, strict=True)
+    ]
+
+
+def main(fd: int) -> None:
+    """Serve batches from the server on socket *fd* until it closes."""
+    with socket.socket(fileno=fd) as connection, connection.makefile("rb") as incoming:
+        config = _read(incoming)
+        if config is None:
+            return
+        store_url, policy = config
+        assert isinstance(policy, Policy)
+        clock = _BatchClock()
+        store = open_store(store_url)
+        try:
+            service = DeletionService(store, clock, policy)
+            while (message := _read(incoming)) is not None:
+                clock.at, items = message
+                connection.sendall(_frame(_store(service, items)))
+        finally:
+            store.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

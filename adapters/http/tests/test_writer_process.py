@@ -1,0 +1,178 @@
+"""Creates committed by a writer process (`WriterProcess`): what crosses the process boundary
+comes back as the thread committer would give it, on the server's clock."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from deletion_requests_http._wiring import Server
+from deletion_requests_http._writer import WriterProcess
+from starlette.testclient import TestClient
+
+from deletion_requests import (
+    AuthenticationFailed,
+    DeletionTask,
+    ManualClock,
+    NewTask,
+    Status,
+    StoreError,
+    UnauthorizedAccount,
+)
+
+from .conftest import KEY, T0, basic
+
+
+class Setup:
+    """A SQLite store with two allow-listed accounts and an app for both, a server on it with a
+    manual clock, and a writer process over the same store."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.url = f"sqlite:///{tmp_path}/writer.db"
+        self.clock = ManualClock(T0)
+        self.server = Server.open(self.url, clock=self.clock, signing_key=KEY)
+        for account in ("acct-1", "acct-2"):
+            self.server.admin.allow_account(account)
+        app, self.secret = self.server.admin.create_app(["acct-1", "acct-2"])
+        self.app_id = app.app_id
+        self.writer = WriterProcess(self.url, self.server.service)
+
+    def prepare(self, email: str, account: str = "acct-1", key: str | None = None) -> NewTask:
+        service = self.server.service
+        caller = service.authenticate(self.app_id, self.secret, confirmed=False)
+        return service.prepare(caller, account, raw_emails=[email], idempotency_key=key)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    s = Setup(tmp_path)
+    yield s
+    s.server.close()
+
+
+def test_a_batch_is_stored_and_each_create_gets_its_own_task(setup: Setup) -> None:
+    async def run() -> list[DeletionTask]:
+        await setup.writer.start()
+        try:
+            return await asyncio.gather(
+                *(setup.writer.store(setup.prepare(f"p{n}@example.com")) for n in range(20))
+            )
+        finally:
+            await setup.writer.stop()
+
+    tasks = asyncio.run(run())
+    assert len({task.task_id for task in tasks}) == 20
+    for task in tasks:
+        assert setup.server.store.get(task.task_id) == task
+
+
+def test_a_key_bound_meanwhile_replays_the_bound_task_on_the_servers_clock(setup: Setup) -> None:
+    prepared = setup.prepare("same@example.com", key="key-1")
+    first = setup.prepare("same@example.com", key="key-1")
+    setup.server.service.store_new([first])  # binds the key after `prepared` was prepared
+    setup.clock.advance(dt.timedelta(days=13))  # the child's own clock would not know this
+
+    async def run() -> DeletionTask:
+        try:
+            return await setup.writer.store(prepared)
+        finally:
+            await setup.writer.stop()
+
+    replayed = asyncio.run(run())
+    assert replayed.task_id == first.task.task_id
+    assert replayed.status is Status.READY
+
+
+def test_access_revoked_after_prepare_is_refused_with_the_same_errors(setup: Setup) -> None:
+    for_revoked_account = setup.prepare("a@example.com", account="acct-2")
+    setup.server.admin.revoke_account("acct-2")
+
+    async def run() -> tuple[BaseException | DeletionTask, ...]:
+        try:
+            refused = await asyncio.gather(
+                setup.writer.store(for_revoked_account), return_exceptions=True
+            )
+            setup.server.admin.revoke_app(setup.app_id)  # prepare's caller comes from its cache
+            refused += await asyncio.gather(
+                setup.writer.store(setup.prepare("b@example.com")), return_exceptions=True
+            )
+            return tuple(refused)
+        finally:
+            await setup.writer.stop()
+
+    account_refusal, app_refusal = asyncio.run(run())
+    assert isinstance(account_refusal, UnauthorizedAccount)
+    assert isinstance(app_refusal, AuthenticationFailed)
+    assert setup.server.store.get(for_revoked_account.task.task_id) is None
+
+
+def test_a_dead_child_fails_its_creates_with_store_error_and_the_next_create_starts_another(
+    setup: Setup,
+) -> None:
+    async def run() -> tuple[BaseException | DeletionTask, DeletionTask, int | None]:
+        await setup.writer.start()
+        assert setup.writer.child is not None
+        first_child = setup.writer.child.process
+        os.kill(first_child.pid, signal.SIGKILL)
+        lost = await asyncio.gather(
+            setup.writer.store(setup.prepare("lost@example.com")), return_exceptions=True
+        )
+        stored = await setup.writer.store(setup.prepare("kept@example.com"))
+        await setup.writer.stop()
+        return lost[0], stored, first_child.poll()
+
+    lost, stored, status = asyncio.run(run())
+    assert isinstance(lost, StoreError)
+    assert setup.server.store.get(stored.task_id) == stored
+    assert status == -signal.SIGKILL
+
+
+def test_the_apps_lifespan_starts_and_stops_the_writer_process(setup: Setup) -> None:
+    app = setup.server.app(writer_process=True)
+    with TestClient(app) as client:
+        response = client.post(
+            "/data/deletion-requests/emails",
+            json={"accountId": "acct-1", "rawEmails": ["person@example.com"]},
+            headers=basic(setup.app_id, setup.secret),
+        )
+        assert response.status_code == 202, response.text
+        children = _writer_children()
+        assert len(children) == 1
+    assert setup.server.store.get(response.json()["taskId"]) is not None
+    assert all(not Path(f"/proc/{pid}").exists() for pid in children)
+
+
+def test_stores_other_than_sqlite_keep_the_thread_committer() -> None:
+    server = Server.open("memory://", signing_key=KEY)
+    server.admin.allow_account("acct-1")
+    app, secret = server.admin.create_app(["acct-1"])
+    with TestClient(server.app(writer_process=True)) as client:
+        response = client.post(
+            "/data/deletion-requests/emails",
+            json={"accountId": "acct-1", "rawEmails": ["person@example.com"]},
+            headers=basic(app.app_id, secret),
+        )
+        assert response.status_code == 202, response.text
+        assert _writer_children() == []
+
+
+def _writer_children() -> list[int]:
+    """Process ids of this process's children that run the writer."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+        if int(parent.split()[1]) == os.getpid() and b"_writer" in command:
+            found.append(int(entry.name))
+    return found
