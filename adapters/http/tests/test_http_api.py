@@ -14,6 +14,8 @@ import orjson
 import pytest
 from deletion_requests_http import MAX_BODY, create_app
 from deletion_requests_http.testing import http_scope
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from deletion_requests import SIGNATURE_HEADER, StoreError, TaskQuery, hash_email, sign
@@ -446,6 +448,42 @@ def test_unexpected_errors_are_500_without_internals(
     assert request_id in response.json()["error"]["message"]
     assert request_id in caplog.text
     assert "hunter2" in caplog.text  # the log keeps the details for operators
+
+
+def test_creates_served_ahead_of_the_router_keep_the_error_handling(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Creates skip Starlette's router and exception middleware (`DirectRoutes`): their
+    errors still get the envelope, and anything unexpected a 500 with a request id."""
+    body = {"accountId": "acct-a", "rawEmails": ["person@example.com"]}
+    broken = {**world.a, "Content-Type": "application/json"}
+    assert_error(world.client.post(EMAILS, content=b"{", headers=broken), 400, "BAD_REQUEST")
+    assert_error(world.client.post(EMAILS, json=body), 403, "AUTHENTICATION_ERROR")
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    world.store.find_by_idempotency_key = explode  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        response = world.client.post(EMAILS, json=body, headers={**world.a, "Idempotency-Key": "k"})
+    assert_error(response, 500, "INTERNAL_SERVER_ERROR")
+    assert "hunter2" not in response.text
+    assert response.headers["x-request-id"] in caplog.text
+
+
+def test_creates_are_served_when_the_app_is_mounted_under_a_prefix(world: World) -> None:
+    outer = Starlette(routes=[Mount("/privacy", app=world.app)])
+    body = {"accountId": "acct-a", "rawEmails": ["person@example.com"]}
+    with TestClient(outer) as client:
+        response = client.post(f"/privacy{EMAILS}", json=body, headers=world.a)
+        assert response.status_code == 202, response.text
+        assert world.store.get(response.json()["taskId"]) is not None
+        # what the direct route does not take goes on to the router: here its slash redirect
+        redirect = client.post(
+            f"/privacy{EMAILS}/", json=body, headers=world.a, follow_redirects=False
+        )
+        assert redirect.status_code == 307
+        assert redirect.headers["location"].endswith(f"/privacy{EMAILS}")
 
 
 def test_a_repeated_header_counts_once_the_first_on_creates_as_elsewhere(world: World) -> None:
