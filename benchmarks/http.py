@@ -36,9 +36,17 @@ MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process *pid*, all threads (Linux `/proc`)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time of process *pid* and of its child processes (`serve`'s writer
+    process), all threads (Linux `/proc`). A child that has exited is no longer counted."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process has exited
+            continue
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

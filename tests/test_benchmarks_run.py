@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -90,8 +92,25 @@ def test_plain_minimal_server_serves_creates_over_http(tmp_path: Path) -> None:
         assert created.headers["location"] == f"/data/deletion-requests/{created.json()['taskId']}"
 
 
-def test_cpu_seconds_reads_a_process() -> None:
+BURN_THEN_WAIT = (
+    "import time\nend = time.process_time() + 0.5\n"
+    "while time.process_time() < end: pass\ntime.sleep(30)"
+)
+
+
+def test_cpu_seconds_reads_a_process_and_counts_its_children() -> None:
     assert cpu_seconds(os.getpid()) > 0
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {BURN_THEN_WAIT!r}])"
+    # its child burns 0.5 s of CPU; a session of their own, to stop both
+    parent = subprocess.Popen([sys.executable, "-c", child], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while cpu_seconds(parent.pid) < 0.45 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cpu_seconds(parent.pid) >= 0.45  # the parent alone spends far less
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
 
 
 @pytest.mark.parametrize("stripped", [False, True], ids=["whole", "stripped"])
