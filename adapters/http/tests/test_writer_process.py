@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import pickle
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from deletion_requests_http._wiring import Server
-from deletion_requests_http._writer import WriterProcess
+from deletion_requests_http._writer import WriterProcess, _frame
 from starlette.testclient import TestClient
 
 from deletion_requests import (
@@ -22,6 +23,7 @@ from deletion_requests import (
     NewTask,
     Status,
     StoreError,
+    Transition,
     UnauthorizedAccount,
 )
 
@@ -176,3 +178,29 @@ def _writer_children() -> list[int]:
         if int(parent.split()[1]) == os.getpid() and b"_writer" in command:
             found.append(int(entry.name))
     return found
+
+
+def test_the_wire_format_keeps_every_field_of_a_task() -> None:
+    """Tasks cross the socket by field position (`_by_position`): a task with every field set
+    comes back equal, and so does the prepared create around it."""
+    at = T0 + dt.timedelta(days=16)
+    task = DeletionTask(
+        task_id="01a233ff-e2fd-70b8-acc9-c677efa392f3",
+        account_id="acct-1",
+        status=Status.ACTIONED,
+        creation_time=T0,
+        identifiers={"kJbnntuJYvQBhPiiHQcz6OSn0EyvzVeOBmtsG2sWkyU="},
+        ready_time=T0 + dt.timedelta(days=12),
+        actioned_time=T0 + dt.timedelta(days=15),
+        created_by="app_1",
+        version=3,
+        history=(Transition(Status.PENDING, Status.READY, T0 + dt.timedelta(days=12), "system"),),
+        outbox={"handoff"},
+        completed_time=at,
+        overdue_time=at,
+        purged_time=at,
+    )
+    prepared = NewTask(task, ("app_1", "key-1"), replayed=False, access_version=7)
+    frame = _frame((at, [prepared]))
+    assert int.from_bytes(frame[:4]) == len(frame) - 4
+    assert pickle.loads(frame[4:]) == (at, [prepared])  # noqa: S301 (our own frame)
