@@ -603,7 +603,6 @@ def create_app(
     *writer_process* (over the service's own SQLite store), creates are committed in that
     process rather than on a thread; the app's lifespan starts and stops it."""
     api = Api(service, tokens, writers, completion_secret, writer_process)
-    create = AsgiEndpoint(api.create)
     if writer_process is not None:
         lifespan = _with_writer(writer_process, lifespan)
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
@@ -617,7 +616,7 @@ def create_app(
             Route("/auth/oauth2/token", api.token, methods=["POST"]),
             Route(  # served by `DirectRoutes`; here for 405s and `url_path_for`
                 "/data/deletion-requests/emails",
-                create,
+                AsgiEndpoint(api.create),
                 methods=["POST"],
                 name="create",  # as the method's name gave it before
             ),
@@ -631,7 +630,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(
-        DirectRoutes, routes={("POST", "/data/deletion-requests/emails"): create}, handlers=handlers
+        DirectRoutes,
+        routes={("POST", "/data/deletion-requests/emails"): api.create},
+        handlers=handlers,
     )
     app.add_middleware(Observability)  # outside DirectRoutes: every request is logged
     return app
