@@ -7,9 +7,10 @@ the GIL), so it complements `benchmarks.http` and does not replace it.
 
 Each app runs in this process, driven through ASGI with no server and no sockets: 32 creates in
 flight at a time, on uvloop, as `wrk` sends them. The real app is the one `serve` builds, on a
-SQLite file with durable commits and the server's logging (to a file) and garbage collector
-settings; "real, in memory" is the same on the in-memory store, and "in memory, stripped" that
-one without its access log, request ids, per-request credentials check and JSON view
+SQLite file with durable commits, its writer process (whose instructions count too: callgrind
+follows child processes) and the server's logging (to a file) and garbage collector settings;
+"real, in memory" is the same on the in-memory store, and "in memory, stripped" that one
+without its access log, request ids, per-request credentials check and JSON view
 (`benchmarks._memory_server.stripped`). The bare app and the minimal durable create, on
 Starlette and plain, are the same as `benchmarks.http`'s. Each is run for N and for 3N creates;
 the difference over 2N is the cost of a create, without start-up.
@@ -86,14 +87,15 @@ async def drive(app: App, creates: int, authorization: str, start: int = 0) -> N
 
 
 def real_app(directory: Path) -> tuple[App, str]:
-    """The app `serve` builds, on a new SQLite file in *directory*; and Basic credentials."""
+    """The app `serve` builds, on a new SQLite file in *directory*, its writer process
+    included (started by the first create, as no lifespan runs here); and Basic credentials."""
     from deletion_requests_http._wiring import Server
 
     from benchmarks.http import make_app
 
     store = f"sqlite:///{directory}/create.db"
     authorization = make_app(store, ["acct-0"])
-    return Server.open(store).app(), authorization
+    return Server.open(store).app(writer_process=True), authorization
 
 
 def memory_app(stripped: bool = False) -> tuple[App, str]:
@@ -148,7 +150,8 @@ def counted(which: str, creates: int) -> int:
             [
                 "valgrind",
                 "--tool=callgrind",
-                f"--callgrind-out-file={directory}/callgrind.out",
+                "--trace-children=yes",  # the real app's writer process works for it too
+                f"--callgrind-out-file={directory}/callgrind.out.%p",
                 sys.executable,
                 "-m",
                 "benchmarks.instructions",
@@ -163,10 +166,10 @@ def counted(which: str, creates: int) -> int:
             text=True,
             check=True,
         )
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if found is None:
+    found = re.findall(r"Collected : (\d+)", result.stderr)  # one for each process
+    if not found:
         raise RuntimeError(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
-    return int(found.group(1))
+    return sum(int(count) for count in found)
 
 
 def per_create(which: str, creates: int) -> float:
