@@ -2,7 +2,8 @@
 Starlette app, in one run, with wrk as the load generator (`apt-get install wrk`).
 
 Run: uv run python -m benchmarks.http [--rounds 5] [--seconds 8] [--big 1000000]
-     [--only create|list|auth] [--baseline-python OTHER_CHECKOUT/.venv/bin/python]
+     [--only create|peaks|list|auth] [--connections 32] [--levels 16,32,64,128,256]
+     [--baseline-python OTHER_CHECKOUT/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -291,6 +292,68 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     print(f"  p99 ratio {big} / {small}: {p99s[big] / p99s[small]:.2f}x")
 
 
+def create_peaks(directory: Path, rounds: int, seconds: int, levels: list[int]) -> None:
+    """Peak create throughput of the bare app and of the real server, over a sweep of
+    connection counts (*levels*), in one run.
+
+    Closed-loop load (each connection waits for its answer) measures a server's throughput only
+    once there are connections enough to keep it busy. The bare app is busy with a few; the real
+    server's answers wait for a durable commit, so it needs more connections in flight to reach
+    its own peak. A fixed connection count compares latency as much as throughput, so this
+    compares peaks: in every round, each server at every level in turn; a round's ratio is the
+    real server's best level over the bare app's best level; the median of the rounds' ratios is
+    reported, with the per-level medians and ratios beside it."""
+    store = f"sqlite:///{directory}/peaks.db"
+    basic = make_app(store, ["acct-0"])
+    names = ("bare", "real")
+    rates: dict[tuple[str, int], list[float]] = {(n, c): [] for n in names for c in levels}
+    peaks: dict[str, list[float]] = {name: [] for name in names}
+    bare_command, bare_port = bare_server()
+    with (
+        serving(store, directory / "peaks.log", *QUIET) as server,
+        running(bare_command, bare_port, directory / "peaks.log") as bare,
+    ):
+        urls = {"bare": bare[0], "real": server.base_url}
+        for name in names:  # warm up
+            wrk("create.lua", urls[name], 2, levels[0], AUTH=basic, ACCOUNT="acct-0")
+        for _ in range(rounds):
+            best = dict.fromkeys(names, 0.0)
+            for connections in levels:
+                for name in names:
+                    report = wrk(
+                        "create.lua",
+                        urls[name],
+                        seconds,
+                        connections,
+                        timeouts_ok=connections > 256,
+                        AUTH=basic,
+                        ACCOUNT="acct-0",
+                    )
+                    rates[(name, connections)].append(rate(report))
+                    best[name] = max(best[name], rate(report))
+            for name in names:
+                peaks[name].append(best[name])
+    print(f"create peaks, connections {levels}, {rounds} rounds of {seconds}s a level:")
+    for connections in levels:
+        bare_rate = statistics.median(rates[("bare", connections)])
+        real_rate = statistics.median(rates[("real", connections)])
+        ratios = [
+            r / b
+            for r, b in zip(rates[("real", connections)], rates[("bare", connections)], strict=True)
+        ]
+        print(
+            f"  {connections:4} connections: bare {bare_rate:8.0f} req/s, real {real_rate:8.0f}"
+            f" req/s (medians); real/bare {statistics.median(ratios):.2f}x"
+        )
+    ratios = [r / b for r, b in zip(peaks["real"], peaks["bare"], strict=True)]
+    print(
+        f"  peaks: bare {statistics.median(peaks['bare']):.0f} req/s, real "
+        f"{statistics.median(peaks['real']):.0f} req/s (medians); real/bare "
+        f"{statistics.median(ratios):.2f}x (median of per-round ratios; rounds: "
+        f"{', '.join(f'{x:.2f}' for x in ratios)})"
+    )
+
+
 def auth_cost(directory: Path, rounds: int, seconds: int) -> None:
     store = f"sqlite:///{directory}/auth.db"
     basic = make_app(store, ["acct-0"])
@@ -321,7 +384,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["create", "list", "auth"])
+    parser.add_argument("--only", choices=["create", "peaks", "list", "auth"])
+    parser.add_argument(
+        "--levels",
+        default="16,32,64,128,256",
+        help="peaks: the connection counts to sweep, comma-separated",
+    )
     parser.add_argument(
         "--baseline-python",
         help="creates: also run `serve` from another checkout, by its virtualenv's python",
@@ -333,6 +401,9 @@ def main() -> None:
             create_throughput(
                 directory, args.rounds, args.seconds, args.connections, args.baseline_python
             )
+        if args.only in (None, "peaks"):
+            levels = [int(level) for level in args.levels.split(",")]
+            create_peaks(directory, args.rounds, args.seconds, levels)
         if args.only in (None, "auth"):
             auth_cost(directory, args.rounds, args.seconds)
         if args.only in (None, "list"):
