@@ -6,11 +6,11 @@ connections, a batch waited about 1.8 ms to start and spent 2.3 ms storing 0.9 m
 (docs/performance.md, "Creates (eighth session)"). A child process has a GIL of its own: the
 loop hands it a batch over a socket and goes on serving.
 
-The child is this module run as a program. It opens the same SQLite store (which is safe for
-several processes on one file), runs `DeletionService.store_new` on each batch, and answers on
-the same socket; each message is a 4-byte length and a pickle. Only the server and its own child
-hold the two ends of that socket. The child leaves when the socket closes, so it never outlives
-the server.
+The child is a new Python process running this module's `main`. It opens the same SQLite store
+(which is safe for several processes on one file), runs `DeletionService.store_new` on each
+batch, and answers on the same socket; each message is a 4-byte length and a pickle. Only the
+server and its own child hold the two ends of that socket. The child leaves when the socket
+closes, so it never outlives the server.
 """
 
 from __future__ import annotations
@@ -190,9 +190,8 @@ class _Child(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(
-            asyncio.Transport, transport
-        )  # once from `create_connection`, maybe once more from the loop
+        # Called by `_start` with what `create_connection` returned, maybe again by the loop.
+        self.transport = cast(asyncio.Transport, transport)
 
     def write(self, value: object) -> None:
         assert self.transport is not None
@@ -279,7 +278,3 @@ def main(fd: int) -> None:
                 connection.sendall(_frame(_store(service, items)))
         finally:
             store.close()
-
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]))
