@@ -28,6 +28,7 @@ if __name__ == "__main__":
         port=int(sys.argv[1]),
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # as `serve` runs it
         loop="uvloop",
         http="httptools",
     )

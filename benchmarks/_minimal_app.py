@@ -206,6 +206,7 @@ if __name__ == "__main__":
         port=int(port),
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # as `serve` runs it
         loop="uvloop",
         http="httptools",
     )
