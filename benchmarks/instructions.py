@@ -143,8 +143,9 @@ def child(which: str, creates: int, directory: Path) -> None:
     uvloop.run(run())
 
 
-def counted(which: str, creates: int) -> int:
-    """Instructions of a whole child run under callgrind."""
+def counted(which: str, creates: int) -> list[int]:
+    """Instructions of a whole child run under callgrind: one count for each process, in the
+    order they started (the app's, then its writer process's, if any)."""
     with tempfile.TemporaryDirectory() as directory:
         result = subprocess.run(
             [
@@ -166,14 +167,16 @@ def counted(which: str, creates: int) -> int:
             text=True,
             check=True,
         )
-    found = re.findall(r"Collected : (\d+)", result.stderr)  # one for each process
+    found = re.findall(r"==(\d+)== Collected : (\d+)", result.stderr)  # one for each process
     if not found:
         raise RuntimeError(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
-    return sum(int(count) for count in found)
+    return [int(count) for _, count in sorted(found, key=lambda pid_count: int(pid_count[0]))]
 
 
-def per_create(which: str, creates: int) -> float:
-    return (counted(which, 3 * creates) - counted(which, creates)) / (2 * creates)
+def per_create(which: str, creates: int) -> list[float]:
+    """Instructions a create, for each process of the run (see `counted`)."""
+    fewer, more = counted(which, creates), counted(which, 3 * creates)
+    return [(m - f) / (2 * creates) for f, m in zip(fewer, more, strict=True)]
 
 
 def main() -> None:
@@ -187,12 +190,12 @@ def main() -> None:
     if args.child:
         child(args.child, args.creates, args.directory)
         return
-    bare = per_create("bare", args.creates)
-    minimal = per_create("minimal", args.creates)
-    plain = per_create("plain", args.creates)
-    memory = per_create("memory", args.creates)
-    stripped = per_create("stripped", args.creates)
-    real = per_create("real", args.creates)
+    bare, minimal, plain, memory, stripped = (
+        sum(per_create(which, args.creates))
+        for which in ("bare", "minimal", "plain", "memory", "stripped")
+    )
+    real_processes = per_create("real", args.creates)
+    real = sum(real_processes)
     print(f"instructions a create ({args.creates} and {3 * args.creates} creates, callgrind):")
     print(f"  bare Starlette  {bare:10,.0f}")
     print(f"  minimal durable {minimal:10,.0f}  = {minimal / bare:.2f}x bare")
@@ -201,6 +204,11 @@ def main() -> None:
     print(f"  memory stripped {stripped:10,.0f}  = {stripped / bare:.2f}x bare")
     print(
         f"  real app        {real:10,.0f}  = {real / bare:.2f}x bare, {real / minimal:.2f}x minimal"
+    )
+    print(
+        "    by process    "
+        + ", ".join(f"{count:,.0f}" for count in real_processes)
+        + "  (the server's, then its writer process's)"
     )
 
 
