@@ -71,6 +71,7 @@ def test_url_opens_relative_and_absolute_paths(
         ("sqlite:///x.db?synchronous=off", "synchronous must be full or normal"),
         ("sqlite:///x.db?fast=1", "unknown sqlite URL option"),
         ("sqlite:///no/such/dir/x.db", "does not exist"),
+        ("sqlite:///:memory:", "use memory://"),
     ],
 )
 def test_bad_urls_are_clear_errors(url: str, message: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
+from urllib.parse import urlsplit
 
 import attrs
 from starlette.applications import Starlette
@@ -81,7 +82,7 @@ class Server:
                 loops.append((lambda: self._deliver(sinks), deliver_interval))
             lifespan = _background(loops)
         writer = None
-        if writer_process and self.url is not None and self.url.startswith("sqlite:"):
+        if writer_process and self.url is not None and urlsplit(self.url).scheme == "sqlite":
             writer = WriterProcess(self.url, self.service)
         return create_app(
             self.service,

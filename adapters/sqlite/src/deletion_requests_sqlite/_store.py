@@ -706,6 +706,12 @@ def open_sqlite_store(url: str) -> SqliteStore:
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     if not path:
         raise StoreError(f"sqlite URL {url!r} names no file")
+    if path == ":memory:":
+        # Each connection (the store has one a thread) would get a database of its own.
+        raise StoreError(
+            f"sqlite URL {url!r} names no file: an in-memory SQLite database is private to one "
+            "connection; use memory:// for a store in memory"
+        )
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(options) - {"synchronous", "busy_timeout_ms"}
     if unknown:
