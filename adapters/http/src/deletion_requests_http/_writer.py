@@ -25,7 +25,7 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, cast
 
 import attrs
@@ -72,6 +72,21 @@ def _frame(value: object) -> bytes:
     return bytes(frame)
 
 
+def settle(
+    batch: Sequence[tuple[NewTask, asyncio.Future[DeletionTask]]],
+    outcomes: Sequence[DeletionTask | Exception],
+) -> None:
+    """Answer each create of *batch* with its outcome: the task, or the error to raise. A
+    create whose client went away (its future cancelled) is skipped."""
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 class WriterProcess:
     """Stores prepared creates in batches in a child process: the same contract as
     `Committer.store`, with one batch in flight at a time and the next gathering meanwhile.
@@ -92,7 +107,8 @@ class WriterProcess:
     async def store(self, prepared: NewTask) -> DeletionTask:
         if prepared.replayed:
             return prepared.task
-        await self.start()
+        if self.child is None or self.child.closed:
+            await self._started()
         future: asyncio.Future[DeletionTask] = asyncio.get_running_loop().create_future()
         self.waiting.append((prepared, future))
         if self.sent is None:
@@ -141,16 +157,10 @@ class WriterProcess:
         if self.waiting and self.child is not None:
             self._send()
         if isinstance(outcomes, StoreError):
-            outcomes = [outcomes] * len(batch)
-        for (item, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():  # the client went away
-                continue
-            if outcome is None:
-                future.set_result(item.task)
-            elif isinstance(outcome, DeletionTask):
-                future.set_result(outcome)
-            else:
-                future.set_exception(outcome)
+            settle(batch, [outcomes] * len(batch))
+        else:
+            stored = zip(batch, outcomes, strict=True)
+            settle(batch, [item.task if out is None else out for (item, _), out in stored])
 
     def _lost(self, child: _Child) -> None:
         """The child is gone: the creates it held and those waiting for it fail (503), and
