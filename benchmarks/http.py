@@ -234,12 +234,20 @@ def create_throughput(
     if baseline_python:
         pairs += (("baseline", "bare"), ("real", "baseline"))
     for name, against in pairs:
-        ratios = [r / b for r, b in zip(rates[name], rates[against], strict=True)]
         cpu_ratio = statistics.median(cpus[name]) / statistics.median(cpus[against])
         print(
-            f"  {name}/{against}: {statistics.median(ratios):.2f}x (median of per-round ratios; "
-            f"rounds: {', '.join(f'{x:.2f}' for x in ratios)}); CPU a request {cpu_ratio:.1f}x"
+            f"  {name}/{against}: {per_round(rates[name], rates[against])}; "
+            f"CPU a request {cpu_ratio:.1f}x"
         )
+
+
+def per_round(rates: list[float], against: list[float]) -> str:
+    """The median of the per-round ratios of *rates* to *against*, with every round's."""
+    ratios = [r / b for r, b in zip(rates, against, strict=True)]
+    return (
+        f"{statistics.median(ratios):.2f}x (median of per-round ratios; "
+        f"rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+    )
 
 
 def list_paths(count: int, accounts: int, start: dt.datetime, samples: int = 500) -> list[str]:
@@ -335,22 +343,16 @@ def create_peaks(directory: Path, rounds: int, seconds: int, levels: list[int]) 
                 peaks[name].append(best[name])
     print(f"create peaks, connections {levels}, {rounds} rounds of {seconds}s a level:")
     for connections in levels:
-        bare_rate = statistics.median(rates[("bare", connections)])
-        real_rate = statistics.median(rates[("real", connections)])
-        ratios = [
-            r / b
-            for r, b in zip(rates[("real", connections)], rates[("bare", connections)], strict=True)
-        ]
+        real_rates, bare_rates = rates[("real", connections)], rates[("bare", connections)]
         print(
-            f"  {connections:4} connections: bare {bare_rate:8.0f} req/s, real {real_rate:8.0f}"
-            f" req/s (medians); real/bare {statistics.median(ratios):.2f}x"
+            f"  {connections:4} connections: bare {statistics.median(bare_rates):8.0f} req/s, "
+            f"real {statistics.median(real_rates):8.0f} req/s (medians); real/bare "
+            f"{per_round(real_rates, bare_rates)}"
         )
-    ratios = [r / b for r, b in zip(peaks["real"], peaks["bare"], strict=True)]
     print(
         f"  peaks: bare {statistics.median(peaks['bare']):.0f} req/s, real "
         f"{statistics.median(peaks['real']):.0f} req/s (medians); real/bare "
-        f"{statistics.median(ratios):.2f}x (median of per-round ratios; rounds: "
-        f"{', '.join(f'{x:.2f}' for x in ratios)})"
+        f"{per_round(peaks['real'], peaks['bare'])}"
     )
 
 
