@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,7 +25,10 @@ from deletion_requests import (
     hash_email,
     status_at,
     task_from_record,
+    task_to_api,
+    task_to_api_json,
     task_to_record,
+    tasks_to_api_json,
 )
 from deletion_requests.testing import aware_datetimes, emails, periods, policies, tasks
 
@@ -189,6 +194,24 @@ def test_second_cancel_succeeds_and_changes_nothing(
 def test_codec_round_trips_every_task(task: DeletionTask) -> None:
     """Property 4: storage records round-trip."""
     assert task_from_record(task_to_record(task)) == task
+
+
+@given(task=tasks(), times=st.lists(aware_datetimes(), min_size=5, max_size=5))
+def test_the_fast_json_view_is_the_converters_view(
+    task: DeletionTask, times: list[dt.datetime]
+) -> None:
+    """`task_to_api_json` writes the bytes the cattrs view gives, whatever the times hold
+    (microseconds or none) and whichever are set."""
+    fields = ("ready_time", "actioned_time", "cancelled_time", "completed_time", "overdue_time")
+    for at, name in zip(times, fields, strict=True):
+        if getattr(task, name) is not None:
+            task = attrs.evolve(task, **{name: at})
+    expected = orjson.dumps(task_to_api(task))
+    assert task_to_api_json(task) == expected
+    assert tasks_to_api_json([task, task]) == b"[" + expected + b"," + expected + b"]"
+    if task.creation_time.microsecond:
+        whole = attrs.evolve(task, creation_time=task.creation_time.replace(microsecond=0))
+        assert task_to_api_json(whole) == orjson.dumps(task_to_api(whole))
 
 
 @given(

@@ -2,7 +2,14 @@
 
 from ._access import Account, App, Caller, apps_from_grants
 from ._clock import Clock, ManualClock, SystemClock
-from ._codec import task_detail_to_api, task_from_record, task_to_api, task_to_record
+from ._codec import (
+    task_detail_to_api,
+    task_from_record,
+    task_to_api,
+    task_to_api_json,
+    task_to_record,
+    tasks_to_api_json,
+)
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
@@ -102,6 +109,8 @@ __all__ = [
     "task_detail_to_api",
     "task_from_record",
     "task_to_api",
+    "task_to_api_json",
     "task_to_record",
+    "tasks_to_api_json",
     "verify",
 ]

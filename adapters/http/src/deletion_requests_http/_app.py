@@ -33,7 +33,8 @@ from deletion_requests import (
     StoreError,
     new_hex_id,
     task_detail_to_api,
-    task_to_api,
+    task_to_api_json,
+    tasks_to_api_json,
     verify,
 )
 
@@ -385,7 +386,7 @@ class Api:
                 lambda caller: self.service.create_prepared(prepare(caller)),
                 writes=True,
             )
-        content = orjson.dumps(task_to_api(task))
+        content = task_to_api_json(task)
         answer_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", b"%d" % len(content)),
@@ -424,7 +425,9 @@ class Api:
             following = {k: v for k, v in query.items() if k != "cursor"}
             following["cursor"] = page.next_cursor
             headers["Link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
-        return JSONResponse([task_to_api(task) for task in page.tasks], headers=headers)
+        return Response(
+            tasks_to_api_json(page.tasks), headers=headers, media_type="application/json"
+        )
 
     async def task(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
