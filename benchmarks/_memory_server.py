@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from deletion_requests_http import _app
-from deletion_requests_http._cli import configure_logging, run_uvicorn
+from deletion_requests_http._cli import run_uvicorn
+from deletion_requests_http._logs import configure_logging
 from deletion_requests_http._wiring import Server, sinks_for
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send

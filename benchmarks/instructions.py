@@ -95,7 +95,8 @@ def real_app(directory: Path) -> tuple[App, str]:
 
     store = f"sqlite:///{directory}/create.db"
     authorization = make_app(store, ["acct-0"])
-    return Server.open(store).app(writer_process=True), authorization
+    app = Server.open(store).app(writer_process=True, log_level="info")  # as `serve` builds it
+    return app, authorization
 
 
 def memory_app(stripped: bool = False) -> tuple[App, str]:
@@ -125,7 +126,8 @@ def child(which: str, creates: int, directory: Path) -> None:
         builder = build_plain if which == "plain" else build
         app = builder(str(directory / "minimal.db"), authorization, "acct-0")
     else:
-        from deletion_requests_http._cli import configure_logging, serving_gc
+        from deletion_requests_http._cli import serving_gc
+        from deletion_requests_http._logs import configure_logging
 
         configure_logging("info")  # the server's, to a file
         handler = logging.getLogger().handlers[0]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from deletion_requests_http._cli import LOG_FORMAT, LogFormatter, _all_commands, main
+from deletion_requests_http._cli import _all_commands, main
+from deletion_requests_http._logs import LOG_FORMAT, LogFormatter
 
 from deletion_requests import AccessAdmin, Caller, DeletionService, ManualClock, open_store
 from deletion_requests.testing import WebhookReceiver

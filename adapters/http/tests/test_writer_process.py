@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import pickle
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
+from deletion_requests_http._logs import LOG_FORMAT, AccessEntry, LogFormatter
 from deletion_requests_http._wiring import Server
 from deletion_requests_http._writer import WriterProcess, _frame
 from starlette.testclient import TestClient
@@ -204,3 +207,89 @@ def test_the_wire_format_keeps_every_field_of_a_task() -> None:
     frame = _frame((at, [prepared]))
     assert int.from_bytes(frame[:4]) == len(frame) - 4
     assert pickle.loads(frame[4:]) == (at, [prepared])  # noqa: S301 (our own frame)
+
+
+ENDED = 1_790_000_000.25  # a fixed end time, so the line's time is known
+
+
+def _entry(number: int, app_id: str | None = "app_1") -> AccessEntry:
+    return (
+        ENDED + number,
+        f"request-{number}",
+        "POST",
+        "/data/deletion-requests/emails",
+        202,
+        1.5,
+        app_id,
+    )
+
+
+def _message(entry: AccessEntry) -> str:
+    keys = ("request_id", "method", "path", "status", "duration_ms", "app_id")
+    return orjson.dumps(dict(zip(keys, entry[1:], strict=True))).decode()
+
+
+def _line(entry: AccessEntry) -> str:
+    """The line `serve`'s logging writes for *entry*."""
+    record = logging.LogRecord(
+        "deletion_requests.http.access", logging.INFO, "", 0, _message(entry), (), None
+    )
+    record.created = entry[0]
+    record.msecs = (entry[0] - int(entry[0])) * 1000
+    return LogFormatter(LOG_FORMAT).format(record)
+
+
+def test_with_a_log_level_the_child_writes_the_access_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Entries go to the child a turn of the loop at a time; it writes them, in order and at
+    the times the requests ended, to the stderr it shares with the server."""
+    setup = Setup(tmp_path)
+    writer = WriterProcess(setup.url, setup.server.service, log_level="info")
+
+    async def run() -> None:
+        await writer.start()
+        writer.log_access(_entry(0))
+        writer.log_access(_entry(1))
+        await asyncio.sleep(0)  # the next turn ships those two
+        assert writer.entries == []
+        writer.log_access(_entry(2))
+        await writer.stop()  # ships the last one before the socket closes
+
+    asyncio.run(run())
+    setup.server.close()
+    written = [line for line in capfd.readouterr().err.splitlines() if ".http.access" in line]
+    assert written == [_line(_entry(n)) for n in range(3)]
+
+
+def test_without_a_child_the_server_writes_the_access_log_itself(
+    setup: Setup, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    writer = WriterProcess(setup.url, setup.server.service, log_level="info")
+    with caplog.at_level(logging.INFO, logger="deletion_requests.http.access"):
+        writer.log_access(_entry(0, app_id=None))  # no child started
+    (record,) = caplog.records
+    assert record.created == ENDED
+    assert record.getMessage() == _message(_entry(0, app_id=None))
+    assert ".http.access" not in capfd.readouterr().err  # not sent anywhere else
+
+
+def test_serve_s_app_logs_each_request_once_from_the_writer_process(
+    setup: Setup, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = setup.server.app(writer_process=True, log_level="info")
+    with caplog.at_level(logging.INFO), TestClient(app) as client:
+        headers = basic(setup.app_id, setup.secret)
+        created = client.post(
+            "/data/deletion-requests/emails",
+            json={"accountId": "acct-1", "rawEmails": ["person@example.com"]},
+            headers=headers,
+        )
+        listed = client.get("/data/deletion-requests", headers=headers)
+    assert [created.status_code, listed.status_code] == [202, 200]
+    written = [line for line in capfd.readouterr().err.splitlines() if ".http.access" in line]
+    assert len(written) == 2
+    assert created.headers["x-request-id"] in written[0]
+    assert listed.headers["x-request-id"] in written[1]
+    assert "person@example.com" not in "\n".join(written)
+    assert not [r for r in caplog.records if r.name.endswith(".access")]  # none written here

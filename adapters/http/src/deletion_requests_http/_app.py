@@ -38,6 +38,7 @@ from deletion_requests import (
     verify,
 )
 
+from ._logs import AccessEntry, access_log, write_access
 from ._openapi import openapi_document
 from ._responses import HttpError, JSONResponse, domain_error_response, error_response
 from ._tokens import TokenIssuer
@@ -52,7 +53,6 @@ LIST_PARAMETERS = frozenset({"accountId", "status", "limit", "cursor"})
 CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request its client abandoned
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-access_log = logging.getLogger("deletion_requests.http.access")
 error_log = logging.getLogger("deletion_requests.http.error")
 T = TypeVar("T")
 
@@ -72,8 +72,9 @@ class Observability:
     line per request (method, path, status, duration, app; never bodies, queries or
     credentials), and a 500 envelope for anything unexpected."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access: Callable[[AccessEntry], None] = write_access) -> None:
         self.app = app
+        self.access = access  # writes the line here, or hands it to the writer process
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,18 +118,16 @@ class Observability:
                 await response(scope, receive, send_with_id)
         finally:
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "%s",
-                    orjson.dumps(
-                        {
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                            "app_id": context.app_id,
-                        }
-                    ).decode(),
+                self.access(
+                    (
+                        time.time(),
+                        request_id,
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        round((time.perf_counter() - started) * 1000, 3),
+                        context.app_id,
+                    )
                 )
 
 
@@ -631,7 +630,13 @@ def create_app(
         routes={("POST", "/data/deletion-requests/emails"): api.create},
         handlers=handlers,
     )
-    app.add_middleware(Observability)  # outside DirectRoutes: every request is logged
+    # Outside DirectRoutes: every request is logged.
+    app.add_middleware(
+        Observability,
+        access=writer_process.log_access
+        if writer_process and writer_process.log_level
+        else write_access,
+    )
     return app
 
 

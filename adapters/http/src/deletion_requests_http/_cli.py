@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
-import logging
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -25,6 +23,7 @@ from deletion_requests import (
     UnknownStore,
 )
 
+from ._logs import configure_logging
 from ._wiring import (
     DEFAULT_STORE,
     SIGNING_KEY_ENV,
@@ -118,38 +117,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-
-
-class LogFormatter(logging.Formatter):
-    """`logging.Formatter`, with the date and time formatted once a second rather than once a
-    record (the access log writes a record for every request). Same text, to the millisecond."""
-
-    _second = -1
-    _text = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt is not None:
-            return super().formatTime(record, datefmt)
-        second = int(record.created)
-        if second != self._second:  # under the handler's lock, like all of format()
-            self._text = time.strftime(self.default_time_format, self.converter(record.created))
-            self._second = second
-        return f"{self._text},{int(record.msecs):03d}"  # as default_msec_format
-
-
-def configure_logging(level: str) -> None:
-    """The server's logging: one line a record, with time, level and logger, to stderr."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(LogFormatter(LOG_FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
-    # The format shows no thread, process or source line: do not collect them for every record.
-    # As in the logging HOWTO's "Optimization".
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None
-    logging.getLogger("transitions").setLevel(logging.WARNING)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deletion-requests-http")
 def main() -> None:
@@ -227,6 +194,7 @@ def serve(
                 deliver_interval=deliver_interval,
                 webhook_secret=webhook_secret.encode() if webhook_secret else None,
                 writer_process=True,
+                log_level=log_level,  # the writer process writes the access log too
             ),
             host,
             port,

@@ -69,12 +69,15 @@ class Server:
         deliver_interval: float = 5.0,
         webhook_secret: bytes | None = None,
         writer_process: bool = False,
+        log_level: str | None = None,
     ) -> Starlette:
         """The HTTP app. With *advance_interval* seconds, background loops: every interval,
         transitions, overdue marks and purges (`maintain`); every *deliver_interval*, a
         delivery round to *sinks*. With *webhook_secret*, the completion endpoint. With
         *writer_process*, a SQLite store's creates are committed in a child process
-        (`WriterProcess`); other stores ignore it."""
+        (`WriterProcess`); other stores ignore it. With *log_level* too (the level `serve`
+        configured with `configure_logging`), that process also writes the access log, with
+        the same logging configuration."""
         lifespan = None
         if advance_interval is not None:
             loops = [(self._maintain, advance_interval)]
@@ -83,7 +86,7 @@ class Server:
             lifespan = _background(loops)
         writer = None
         if writer_process and self.url is not None and urlsplit(self.url).scheme == "sqlite":
-            writer = WriterProcess(self.url, self.service)
+            writer = WriterProcess(self.url, self.service, log_level)
         return create_app(
             self.service,
             self.tokens,

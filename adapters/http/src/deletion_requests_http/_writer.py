@@ -11,6 +11,10 @@ The child is a new Python process running this module's `main`. It opens the sam
 batch, and answers on the same socket; each message is a 4-byte length and a pickle. Only the
 server and its own child hold the two ends of that socket. The child leaves when the socket
 closes, so it never outlives the server.
+
+Given a log level (`serve` gives its own), the child also writes the server's access log: it
+configures its logging as `serve` does, to the stderr it shares with the server, and the server
+sends it each turn of the event loop's entries in one message, which it answers with nothing.
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ from deletion_requests import (
     open_store,
 )
 
+from ._logs import AccessEntry, configure_logging, write_access
+
 _LENGTH = struct.Struct("!I")
+_STORE, _LOG = "store", "log"  # what a message from the server asks of the child
 _CHILD = "import sys; from deletion_requests_http._writer import main; main(int(sys.argv[1]))"
 logger = logging.getLogger("deletion_requests.http.writer")
 
@@ -90,15 +97,21 @@ def settle(
 class WriterProcess:
     """Stores prepared creates in batches in a child process: the same contract as
     `Committer.store`, with one batch in flight at a time and the next gathering meanwhile.
+    With *log_level*, the child also writes the access log (`log_access`).
 
     The app's lifespan starts the child (`start`), or else the first create does, and stops it
     (`stop`). If it dies, the creates it held or that waited for it fail with `StoreError`
     (503: whether they were stored is unknown, and a retry with the same Idempotency-Key is
-    safe), and the next create starts a new child."""
+    safe), and the next create starts a new child. While no child runs, the server writes its
+    access log itself; the entries a child had not written when it died are lost."""
 
-    def __init__(self, store_url: str, service: DeletionService) -> None:
+    def __init__(
+        self, store_url: str, service: DeletionService, log_level: str | None = None
+    ) -> None:
         self.store_url = store_url
         self.service = service
+        self.log_level = log_level
+        self.entries: list[AccessEntry] = []  # access-log entries for the child, this turn
         self.waiting: list[tuple[NewTask, asyncio.Future[DeletionTask]]] = []
         self.sent: list[tuple[NewTask, asyncio.Future[DeletionTask]]] | None = None
         self.child: _Child | None = None
@@ -143,14 +156,14 @@ class WriterProcess:
             process.wait()
             raise
         child.connection_made(transport)  # uvloop may call it only on a later turn of the loop
-        child.write((self.store_url, self.service.policy))
+        child.write((self.store_url, self.service.policy, self.log_level))
         return child
 
     def _send(self) -> None:
         """Hand everything waiting to the child, with the time by the server's clock."""
         assert self.child is not None
         self.sent, self.waiting = self.waiting, []
-        self.child.write((self.service.clock.now(), [item for item, _ in self.sent]))
+        self.child.write((_STORE, self.service.clock.now(), [item for item, _ in self.sent]))
 
     def _answered(self, outcomes: list[Outcome] | StoreError) -> None:
         batch, self.sent = self.sent or [], None
@@ -161,6 +174,26 @@ class WriterProcess:
         else:
             stored = zip(batch, outcomes, strict=True)
             settle(batch, [item.task if out is None else out for (item, _), out in stored])
+
+    def log_access(self, entry: AccessEntry) -> None:
+        """Have the child write *entry* to the access log: the entries of one turn of the event
+        loop go in one message, at the start of the next. Without a child, written here."""
+        if self.child is None or self.child.closed:
+            write_access(entry)
+            return
+        self.entries.append(entry)
+        if len(self.entries) == 1:
+            self.child.loop.call_soon(self._ship)
+
+    def _ship(self) -> None:
+        entries, self.entries = self.entries, []
+        if not entries:
+            return
+        if self.child is None or self.child.closed:
+            for entry in entries:
+                write_access(entry)
+        else:
+            self.child.write((_LOG, entries))
 
     def _lost(self, child: _Child) -> None:
         """The child is gone: the creates it held and those waiting for it fail (503), and
@@ -182,7 +215,9 @@ class WriterProcess:
             await self._started()
 
     async def stop(self) -> None:
-        """Stop the child: it sees the socket close, finishes the batch it holds and exits."""
+        """Stop the child: it sees the socket close, finishes the batch it holds, writes the
+        access-log entries sent to it, and exits."""
+        self._ship()
         child, self.child = self.child, None
         if child is not None:
             child.close()
@@ -194,6 +229,7 @@ class _Child(asyncio.Protocol):
 
     def __init__(self, writer: WriterProcess, process: subprocess.Popen[bytes]) -> None:
         self.writer = writer
+        self.loop = asyncio.get_running_loop()
         self.process = process
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
@@ -277,14 +313,20 @@ def main(fd: int) -> None:
         config = _read(incoming)
         if config is None:
             return
-        store_url, policy = config
+        store_url, policy, log_level = config
         assert isinstance(policy, Policy)
+        if log_level is not None:
+            configure_logging(log_level)
         clock = _BatchClock()
         store = open_store(store_url)
         try:
             service = DeletionService(store, clock, policy)
             while (message := _read(incoming)) is not None:
-                clock.at, items = message
+                if message[0] == _LOG:
+                    for entry in message[1]:
+                        write_access(entry)
+                    continue
+                _, clock.at, items = message
                 connection.sendall(_frame(_store(service, items)))
         finally:
             store.close()
