@@ -25,12 +25,13 @@ import io
 import logging
 import operator
 import pickle
+import select
 import socket
 import struct
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO, cast
+from typing import Any, cast
 
 import attrs
 
@@ -48,6 +49,7 @@ from ._logs import AccessEntry, configure_logging, write_access
 
 _LENGTH = struct.Struct("!I")
 _STORE, _LOG = "store", "log"  # what a message from the server asks of the child
+_MANY_LINES = 256
 _CHILD = "import sys; from deletion_requests_http._writer import main; main(int(sys.argv[1]))"
 logger = logging.getLogger("deletion_requests.http.writer")
 
@@ -285,12 +287,31 @@ class _BatchClock:
         return self.at
 
 
-def _read(incoming: BinaryIO) -> Any:
-    header = incoming.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
-        return None
-    (length,) = _LENGTH.unpack(header)
-    return pickle.loads(incoming.read(length))  # noqa: S301 (from the server that started us)
+class _Incoming:
+    """The frames the server sends: a 4-byte length, then a pickle."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.buffer = bytearray()
+
+    def read(self) -> Any:
+        """The next message; None once the server has closed the socket."""
+        while True:
+            if len(self.buffer) >= _LENGTH.size:
+                (length,) = _LENGTH.unpack_from(self.buffer)
+                end = _LENGTH.size + length
+                if len(self.buffer) >= end:
+                    message = pickle.loads(self.buffer[_LENGTH.size : end])  # noqa: S301 (from the server that started us)
+                    del self.buffer[:end]
+                    return message
+            chunk = self.connection.recv(1 << 20)
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+    def waiting(self) -> bool:
+        """Whether more has arrived (or is arriving) than `read` has returned."""
+        return bool(self.buffer) or bool(select.select([self.connection], [], [], 0)[0])
 
 
 def _store(service: DeletionService, items: list[NewTask]) -> list[Outcome] | StoreError:
@@ -309,8 +330,9 @@ def _store(service: DeletionService, items: list[NewTask]) -> list[Outcome] | St
 
 def main(fd: int) -> None:
     """Serve batches from the server on socket *fd* until it closes."""
-    with socket.socket(fileno=fd) as connection, connection.makefile("rb") as incoming:
-        config = _read(incoming)
+    with socket.socket(fileno=fd) as connection:
+        incoming = _Incoming(connection)
+        config = incoming.read()
         if config is None:
             return
         store_url, policy, log_level = config
@@ -321,12 +343,25 @@ def main(fd: int) -> None:
         store = open_store(store_url)
         try:
             service = DeletionService(store, clock, policy)
-            while (message := _read(incoming)) is not None:
+            lines: list[AccessEntry] = []  # access-log entries not yet written
+            while True:
+                # Batches first, as they hold requests up; lines when nothing waits, or many do.
+                if lines and (len(lines) >= _MANY_LINES or not incoming.waiting()):
+                    _write_lines(lines)
+                message = incoming.read()
+                if message is None:
+                    break
                 if message[0] == _LOG:
-                    for entry in message[1]:
-                        write_access(entry)
+                    lines += message[1]
                     continue
                 _, clock.at, items = message
                 connection.sendall(_frame(_store(service, items)))
+            _write_lines(lines)
         finally:
             store.close()
+
+
+def _write_lines(lines: list[AccessEntry]) -> None:
+    for entry in lines:
+        write_access(entry)
+    lines.clear()
