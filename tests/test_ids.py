@@ -9,7 +9,7 @@ import uuid
 import pytest
 from hypothesis import given
 
-from deletion_requests import new_hex_id, new_task_uuid
+from deletion_requests import new_hex_id, new_task_id, new_task_uuid
 from deletion_requests.testing import aware_datetimes
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -43,6 +43,17 @@ def test_a_task_id_carries_its_creation_millisecond(at: dt.datetime) -> None:
     assert new_task_uuid(at).int >> 80 == unix_millis(at)
 
 
+@given(times)
+def test_the_text_form_is_the_uuids_text(at: dt.datetime) -> None:
+    """`new_task_id` spells what `str(UUID)` spells: a v7 UUID of the same millisecond."""
+    text = new_task_id(at)
+    parsed = uuid.UUID(text)
+    assert str(parsed) == text
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+    assert parsed.int >> 80 == unix_millis(at)
+
+
 @given(times, times)
 def test_ids_from_different_milliseconds_sort_by_time_as_text(
     a: dt.datetime, b: dt.datetime
@@ -52,6 +63,7 @@ def test_ids_from_different_milliseconds_sort_by_time_as_text(
         return
     earlier, later = sorted((a, b))
     assert str(new_task_uuid(earlier)) < str(new_task_uuid(later))
+    assert new_task_id(earlier) < new_task_id(later)
 
 
 def test_a_naive_creation_time_is_refused_by_name() -> None:

@@ -34,7 +34,7 @@ from ._handoff import (
     verify,
 )
 from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, normalise_email
-from ._ids import new_hex_id, new_task_uuid
+from ._ids import new_hex_id, new_task_id, new_task_uuid
 from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
@@ -100,6 +100,7 @@ __all__ = [
     "hash_email",
     "log_event",
     "new_hex_id",
+    "new_task_id",
     "new_task_uuid",
     "normalise_email",
     "open_store",

@@ -61,11 +61,20 @@ _RAND_B = (1 << 62) - 1  # 62 random bits after the variant
 def new_task_uuid(at: dt.datetime) -> uuid.UUID:
     """A version-7 UUID for a task created *at* (an aware datetime): its Unix milliseconds in
     the first 48 bits, so ids sort by creation to the millisecond, then 74 random bits."""
+    return uuid.UUID(int=_v7(at))
+
+
+def new_task_id(at: dt.datetime) -> str:
+    """`str(new_task_uuid(at))`, without the `UUID` object: 2.1 against 3.0 us (timeit, best
+    of 7), on the path of every create."""
+    digits = "%032x" % _v7(at)  # noqa: UP031 (the fastest of the spellings, timeit)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _v7(at: dt.datetime) -> int:
     millis = max(0, (as_utc(at, "a task's creation time") - _EPOCH) // _MILLISECOND) & _TIME_BITS
     random = int.from_bytes(_pool.take())
-    return uuid.UUID(
-        int=(millis << 80) | _VERSION_7 | (random & _RAND_A) | _RFC_VARIANT | (random & _RAND_B)
-    )
+    return (millis << 80) | _VERSION_7 | (random & _RAND_A) | _RFC_VARIANT | (random & _RAND_B)
 
 
 def new_hex_id() -> str:

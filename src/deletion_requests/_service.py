@@ -27,7 +27,7 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
-from ._ids import new_task_uuid
+from ._ids import new_task_id
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
@@ -222,7 +222,7 @@ class DeletionService:
                 return NewTask(self._replay(existing, account_id, identifiers), key, replayed=True)
         now = self.clock.now()
         task = DeletionTask(
-            task_id=str(new_task_uuid(now)),
+            task_id=new_task_id(now),
             account_id=account_id,
             status=Status.PENDING,
             creation_time=now,
