@@ -26,8 +26,8 @@ import base64
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
+import orjson
 from deletion_requests_http import _app
 from deletion_requests_http._cli import run_uvicorn
 from deletion_requests_http._logs import configure_logging
@@ -67,11 +67,11 @@ def stripped(app: Starlette) -> ASGIApp:
             callers[key] = check(api, header, confirmed)
         return callers[key]
 
-    def two_fields(task: DeletionTask) -> dict[str, Any]:
-        return {"taskId": task.task_id, "status": task.status.value}
+    def two_fields(task: DeletionTask) -> bytes:
+        return orjson.dumps({"taskId": task.task_id, "status": task.status.value})
 
     setattr(_app.Api, "_caller", remembered)  # noqa: B010 (a yardstick's patch, not a server's)
-    setattr(_app, "task_to_api", two_fields)  # noqa: B010
+    setattr(_app, "task_to_api_json", two_fields)  # noqa: B010
 
     async def with_context(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
