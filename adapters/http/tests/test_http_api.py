@@ -13,10 +13,13 @@ import jwt
 import orjson
 import pytest
 from deletion_requests_http import MAX_BODY, create_app
+from deletion_requests_http._app import Observability
 from deletion_requests_http.testing import http_scope
 from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.routing import Mount
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deletion_requests import SIGNATURE_HEADER, StoreError, TaskQuery, hash_email, sign
 
@@ -469,6 +472,28 @@ def test_creates_served_ahead_of_the_router_keep_the_error_handling(
     assert_error(response, 500, "INTERNAL_SERVER_ERROR")
     assert "hunter2" not in response.text
     assert response.headers["x-request-id"] in caplog.text
+
+
+def test_an_error_in_middleware_added_outside_still_gets_starlettes_500(world: World) -> None:
+    """The app leaves out Starlette's ServerErrorMiddleware only while `Observability` is the
+    outermost middleware; middleware an embedder adds outside it keeps Starlette's 500."""
+    app = create_app(world.service, world.tokens)
+    assert isinstance(app.build_middleware_stack(), Observability)
+
+    class Broken:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                raise RuntimeError("broken outer middleware")
+            await self.app(scope, receive, send)
+
+    app.add_middleware(Broken)
+    assert isinstance(app.build_middleware_stack(), ServerErrorMiddleware)
+    response = TestClient(app, raise_server_exceptions=False).get("/healthz")
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"  # Starlette's, not the envelope
 
 
 def test_creates_are_served_when_the_app_is_mounted_under_a_prefix(world: World) -> None:
