@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import logging
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import orjson
@@ -49,29 +50,44 @@ def in_memory() -> tuple[Server, str]:
     return server, "Basic " + base64.b64encode(f"{app.app_id}:{secret}".encode()).decode()
 
 
-def stripped(app: Starlette) -> ASGIApp:
-    """*app* (built by `create_app`, not yet called) without its access log, its outermost
-    middleware, a credentials check a request, or the JSON task view; see the module's text.
+PARTS = ("access-log", "observability", "credentials", "view")
+"""What `stripped` can leave out: the access log; the outermost middleware (request ids, the 500
+envelope, and so the access log too); a credentials check a request (the first check's caller
+is kept for its header); the JSON task view (the 202 carries `taskId` and `status` only)."""
+
+
+def stripped(app: Starlette, parts: Collection[str] = PARTS) -> ASGIApp:
+    """*app* (built by `create_app`, not yet called) without *parts* (`PARTS`, all of them by
+    default); see the module's text.
 
     It patches the HTTP adapter's module for the whole process: call it only in a process of
     its own (a server, or a `benchmarks.instructions` child)."""
-    logging.getLogger("deletion_requests.http.access").disabled = True
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"no such part: {sorted(unknown)}; the parts are {PARTS}")
+    if "access-log" in parts:
+        logging.getLogger("deletion_requests.http.access").disabled = True
+    if "credentials" in parts:
+        check = _app.Api._caller
+        callers: dict[tuple[str | None, bool], Caller] = {}
+
+        def remembered(api: _app.Api, header: str | None, confirmed: bool = True) -> Caller:
+            key = (header, confirmed)
+            if key not in callers:
+                callers[key] = check(api, header, confirmed)
+            return callers[key]
+
+        setattr(_app.Api, "_caller", remembered)  # noqa: B010 (a yardstick's patch)
+    if "view" in parts:
+
+        def two_fields(task: DeletionTask) -> bytes:
+            return orjson.dumps({"taskId": task.task_id, "status": task.status.value})
+
+        setattr(_app, "task_to_api_json", two_fields)  # noqa: B010
+    if "observability" not in parts:
+        return app
     observability: object = _app.Observability
     app.user_middleware = [m for m in app.user_middleware if m.cls is not observability]
-    check = _app.Api._caller
-    callers: dict[tuple[str | None, bool], Caller] = {}
-
-    def remembered(api: _app.Api, header: str | None, confirmed: bool = True) -> Caller:
-        key = (header, confirmed)
-        if key not in callers:
-            callers[key] = check(api, header, confirmed)
-        return callers[key]
-
-    def two_fields(task: DeletionTask) -> bytes:
-        return orjson.dumps({"taskId": task.task_id, "status": task.status.value})
-
-    setattr(_app.Api, "_caller", remembered)  # noqa: B010 (a yardstick's patch, not a server's)
-    setattr(_app, "task_to_api_json", two_fields)  # noqa: B010
 
     async def with_context(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -16,6 +16,7 @@ Starlette and plain, are the same as `benchmarks.http`'s. Each is run for N and 
 the difference over 2N is the cost of a create, without start-up.
 
 Run: uv run python -m benchmarks.instructions [--creates 300]   (needs valgrind)
+     uv run python -m benchmarks.instructions --parts   (the real app without each of its parts)
 """
 
 from __future__ import annotations
@@ -109,9 +110,10 @@ def memory_app(stripped: bool = False) -> tuple[App, str]:
     return _memory_server.stripped(app) if stripped else app, authorization
 
 
-def child(which: str, creates: int, directory: Path) -> None:
+def child(which: str, creates: int, directory: Path, without: str | None = None) -> None:
     """Build one app, warm it up, then drive *creates* creates (the part that is counted
-    differs between runs only by the number of creates)."""
+    differs between runs only by the number of creates). *without*: one of
+    `benchmarks._memory_server.PARTS`, left out of the real app (`--parts`)."""
     import uvloop
 
     app: App
@@ -136,6 +138,10 @@ def child(which: str, creates: int, directory: Path) -> None:
         app, authorization = (
             real_app(directory) if which == "real" else memory_app(which == "stripped")
         )
+        if without is not None:
+            from benchmarks._memory_server import stripped
+
+            app = stripped(app, [without])  # type: ignore[arg-type]
         serving_gc()  # as `serve` sets it
 
     async def run() -> None:
@@ -145,7 +151,7 @@ def child(which: str, creates: int, directory: Path) -> None:
     uvloop.run(run())
 
 
-def counted(which: str, creates: int) -> list[int]:
+def counted(which: str, creates: int, without: str | None = None) -> list[int]:
     """Instructions of a whole child run under callgrind: one count for each process, in the
     order they started (the app's, then its writer process's, if any)."""
     with tempfile.TemporaryDirectory() as directory:
@@ -164,6 +170,7 @@ def counted(which: str, creates: int) -> list[int]:
                 str(creates),
                 "--directory",
                 directory,
+                *(["--without", without] if without else []),
             ],
             capture_output=True,
             text=True,
@@ -175,10 +182,26 @@ def counted(which: str, creates: int) -> list[int]:
     return [int(count) for _, count in sorted(found, key=lambda pid_count: int(pid_count[0]))]
 
 
-def per_create(which: str, creates: int) -> list[float]:
+def per_create(which: str, creates: int, without: str | None = None) -> list[float]:
     """Instructions a create, for each process of the run (see `counted`)."""
-    fewer, more = counted(which, creates), counted(which, 3 * creates)
+    fewer, more = counted(which, creates, without), counted(which, 3 * creates, without)
     return [(m - f) / (2 * creates) for f, m in zip(fewer, more, strict=True)]
+
+
+def parts(creates: int) -> None:
+    """`--parts`: the real app whole, then without each part of `_memory_server.PARTS` in
+    turn; what each part costs the server process and the writer process."""
+    from benchmarks._memory_server import PARTS
+
+    whole = per_create("real", creates)
+    print(f"real app by part ({creates} and {3 * creates} creates, callgrind):")
+    print(f"  whole              server {whole[0]:9,.0f}  writer {whole[1]:9,.0f}")
+    for part in PARTS:
+        server, writer = per_create("real", creates, part)
+        print(
+            f"  without {part:13}  server {server:9,.0f} ({server - whole[0]:+8,.0f})  "
+            f"writer {writer:9,.0f} ({writer - whole[1]:+8,.0f})"
+        )
 
 
 def main() -> None:
@@ -188,9 +211,16 @@ def main() -> None:
         "--child", choices=["bare", "minimal", "plain", "memory", "stripped", "real"]
     )
     parser.add_argument("--directory", type=Path)
+    parser.add_argument("--without", help="a child's real app without this part")
+    parser.add_argument(
+        "--parts", action="store_true", help="what each part of the real app costs (~15 min)"
+    )
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.creates, args.directory)
+        child(args.child, args.creates, args.directory, args.without)
+        return
+    if args.parts:
+        parts(args.creates)
         return
     bare, minimal, plain, memory, stripped = (
         sum(per_create(which, args.creates))

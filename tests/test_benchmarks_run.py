@@ -20,6 +20,7 @@ import httpx2 as httpx
 import pytest
 from deletion_requests_http.testing import serving
 
+from benchmarks import _memory_server as memory_server_module
 from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
@@ -58,6 +59,23 @@ def test_instruction_benchmark_drives_the_apps(tmp_path: Path) -> None:
     # The stripped app patches the adapter's module, so it runs in a child, as under callgrind.
     child = ["--child", "stripped", "--creates", "40", "--directory", str(tmp_path)]
     subprocess.run([sys.executable, "-m", "benchmarks.instructions", *child], check=True)
+
+
+@pytest.mark.parametrize("part", memory_server_module.PARTS)
+def test_instruction_benchmark_drives_the_real_app_without_each_part(
+    tmp_path: Path, part: str
+) -> None:
+    """`--parts`: the real app (SQLite, its writer process) without one part still answers
+    every create 202 (drive checks)."""
+    child = ["--child", "real", "--creates", "20", "--directory", str(tmp_path)]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.instructions", *child, "--without", part], check=True
+    )
+
+
+def test_stripping_an_unknown_part_is_refused() -> None:
+    with pytest.raises(ValueError, match="no such part"):
+        memory_server_module.stripped(memory_server_module.in_memory()[0].app(), ["logs"])
 
 
 @pytest.mark.parametrize("plain", [False, True], ids=["starlette", "plain"])
