@@ -99,19 +99,30 @@ api_converter = _api_converter()
 record_converter = _record_converter()
 
 
-def _view_fields(task: DeletionTask) -> dict[str, Any]:
+def _api_object(task: DeletionTask) -> dict[str, Any]:
+    """The view's fields by their API names, in `TaskView`'s order, with the task's own
+    datetimes and status: orjson writes it as is (`task_to_api_json`), and the converter's
+    views are built from its values (`_view_fields`)."""
     return {
-        "task_id": task.task_id,
+        "taskId": task.task_id,
         "status": task.status,
-        "deletion_type": DELETION_TYPE,
-        "creation_time": task.creation_time,
-        "account_id": task.account_id,
-        "ready_time": task.ready_time,
-        "actioned_time": task.actioned_time,
-        "cancelled_time": task.cancelled_time,
-        "completed_time": task.completed_time,
+        "deletionType": DELETION_TYPE,
+        "creationTime": task.creation_time,
+        "accountId": task.account_id,
+        "readyTime": task.ready_time,
+        "actionedTime": task.actioned_time,
+        "cancelledTime": task.cancelled_time,
+        "completedTime": task.completed_time,
         "overdue": task.overdue_time is not None and task.completed_time is None,
     }
+
+
+_VIEW_NAMES = tuple(field.name for field in attrs.fields(TaskView))
+
+
+def _view_fields(task: DeletionTask) -> dict[str, Any]:
+    """`_api_object`'s values by `TaskView`'s field names, for the converter's views."""
+    return dict(zip(_VIEW_NAMES, _api_object(task).values(), strict=True))
 
 
 def task_to_api(task: DeletionTask) -> dict[str, Any]:
@@ -134,22 +145,6 @@ def task_to_api_json(task: DeletionTask) -> bytes:
 def tasks_to_api_json(tasks: Iterable[DeletionTask]) -> bytes:
     """A JSON array of `task_to_api_json` objects."""
     return orjson.dumps([_api_object(task) for task in tasks])
-
-
-def _api_object(task: DeletionTask) -> dict[str, Any]:
-    """The view's fields by their API names, with the task's own datetimes and status."""
-    return {
-        "taskId": task.task_id,
-        "status": task.status,
-        "deletionType": DELETION_TYPE,
-        "creationTime": task.creation_time,
-        "accountId": task.account_id,
-        "readyTime": task.ready_time,
-        "actionedTime": task.actioned_time,
-        "cancelledTime": task.cancelled_time,
-        "completedTime": task.completed_time,
-        "overdue": task.overdue_time is not None and task.completed_time is None,
-    }
 
 
 def task_detail_to_api(task: DeletionTask) -> dict[str, Any]:
