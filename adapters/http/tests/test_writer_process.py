@@ -16,7 +16,7 @@ import orjson
 import pytest
 from deletion_requests_http._logs import LOG_FORMAT, AccessEntry, LogFormatter
 from deletion_requests_http._wiring import Server
-from deletion_requests_http._writer import WriterProcess, _frame
+from deletion_requests_http._writer import _INCOMPLETE, WriterProcess, _frame, _take_frame
 from starlette.testclient import TestClient
 
 from deletion_requests import (
@@ -207,6 +207,21 @@ def test_the_wire_format_keeps_every_field_of_a_task() -> None:
     frame = _frame((at, [prepared]))
     assert int.from_bytes(frame[:4]) == len(frame) - 4
     assert pickle.loads(frame[4:]) == (at, [prepared])  # noqa: S301 (our own frame)
+
+
+def test_frames_are_read_whole_however_the_bytes_arrive() -> None:
+    """Both ends read with `_take_frame`: nothing until a frame is complete, then each frame
+    once, in order, leaving the start of the next in the buffer."""
+    frames = _frame(("log", ["first"])) + _frame(("log", ["second"]))
+    buffer, read = bytearray(), []
+    for at in range(len(frames)):  # one byte at a time
+        buffer += frames[at : at + 1]
+        while (message := _take_frame(buffer)) is not _INCOMPLETE:
+            read.append(message)
+        if at < len(frames) // 2 - 1:
+            assert read == []
+    assert read == [("log", ["first"]), ("log", ["second"])]
+    assert buffer == bytearray()
 
 
 ENDED = 1_790_000_000.25  # a fixed end time, so the line's time is known

@@ -81,6 +81,24 @@ def _frame(value: object) -> bytes:
     return bytes(frame)
 
 
+_INCOMPLETE = object()
+
+
+def _take_frame(buffer: bytearray) -> Any:
+    """The first whole message in *buffer* (see `_frame`), unpickled and removed from it; or
+    `_INCOMPLETE` while it has not all arrived. Both ends read with it: each other's frames
+    only, from the socket pair that only the server and its own child hold."""
+    if len(buffer) < _LENGTH.size:
+        return _INCOMPLETE
+    (length,) = _LENGTH.unpack_from(buffer)
+    end = _LENGTH.size + length
+    if len(buffer) < end:
+        return _INCOMPLETE
+    message = pickle.loads(buffer[_LENGTH.size : end])  # noqa: S301 (see above)
+    del buffer[:end]
+    return message
+
+
 def settle(
     batch: Sequence[tuple[NewTask, asyncio.Future[DeletionTask]]],
     outcomes: Sequence[DeletionTask | Exception],
@@ -247,12 +265,7 @@ class _Child(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while len(self.buffer) >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(self.buffer)
-            if len(self.buffer) < _LENGTH.size + length:
-                return
-            message = pickle.loads(self.buffer[_LENGTH.size : _LENGTH.size + length])  # noqa: S301 (from our own child)
-            del self.buffer[: _LENGTH.size + length]
+        while (message := _take_frame(self.buffer)) is not _INCOMPLETE:
             self.writer._answered(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -296,18 +309,12 @@ class _Incoming:
 
     def read(self) -> Any:
         """The next message; None once the server has closed the socket."""
-        while True:
-            if len(self.buffer) >= _LENGTH.size:
-                (length,) = _LENGTH.unpack_from(self.buffer)
-                end = _LENGTH.size + length
-                if len(self.buffer) >= end:
-                    message = pickle.loads(self.buffer[_LENGTH.size : end])  # noqa: S301 (from the server that started us)
-                    del self.buffer[:end]
-                    return message
+        while (message := _take_frame(self.buffer)) is _INCOMPLETE:
             chunk = self.connection.recv(1 << 20)
             if not chunk:
                 return None
             self.buffer += chunk
+        return message
 
     def waiting(self) -> bool:
         """Whether more has arrived (or is arriving) than `read` has returned."""
