@@ -137,10 +137,15 @@ class WriterProcess:
         self.child: _Child | None = None
         self.starting: asyncio.Future[_Child] | None = None
 
+    @property
+    def running(self) -> bool:
+        """Whether a child is there to take batches and access-log entries."""
+        return self.child is not None and not self.child.closed
+
     async def store(self, prepared: NewTask) -> DeletionTask:
         if prepared.replayed:
             return prepared.task
-        if self.child is None or self.child.closed:
+        if not self.running:
             await self._started()
         future: asyncio.Future[DeletionTask] = asyncio.get_running_loop().create_future()
         self.waiting.append((prepared, future))
@@ -198,22 +203,22 @@ class WriterProcess:
     def log_access(self, entry: AccessEntry) -> None:
         """Have the child write *entry* to the access log: the entries of one turn of the event
         loop go in one message, at the start of the next. Without a child, written here."""
-        if self.child is None or self.child.closed:
+        if not self.running:
             write_access(entry)
             return
         self.entries.append(entry)
         if len(self.entries) == 1:
-            self.child.loop.call_soon(self._ship)
+            asyncio.get_running_loop().call_soon(self._ship)
 
     def _ship(self) -> None:
         entries, self.entries = self.entries, []
         if not entries:
             return
-        if self.child is None or self.child.closed:
-            for entry in entries:
-                write_access(entry)
-        else:
+        if self.running:
+            assert self.child is not None
             self.child.write((_LOG, entries))
+        else:
+            _write_lines(entries)
 
     def _lost(self, child: _Child) -> None:
         """The child is gone: the creates it held and those waiting for it fail (503), and
@@ -225,13 +230,11 @@ class WriterProcess:
         if self.sent is not None:
             self._answered(StoreError("the writer process exited; the create may not be stored"))
         waiting, self.waiting = self.waiting, []
-        for _, future in waiting:
-            if not future.done():
-                future.set_exception(StoreError("the writer process exited"))
+        settle(waiting, [StoreError("the writer process exited")] * len(waiting))
 
     async def start(self) -> None:
         """Start the child now rather than with the first create (which would wait for it)."""
-        if self.child is None or self.child.closed:
+        if not self.running:
             await self._started()
 
     async def stop(self) -> None:
@@ -249,7 +252,6 @@ class _Child(asyncio.Protocol):
 
     def __init__(self, writer: WriterProcess, process: subprocess.Popen[bytes]) -> None:
         self.writer = writer
-        self.loop = asyncio.get_running_loop()
         self.process = process
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
