@@ -338,7 +338,7 @@ def create_peaks(directory: Path, rounds: int, seconds: int, levels: list[int]) 
                         ACCOUNT="acct-0",
                     )
                     rates[(name, connections)].append(rate(report))
-                    best[name] = max(best[name], rate(report))
+                    best[name] = max(best[name], rates[(name, connections)][-1])
             for name in names:
                 peaks[name].append(best[name])
     print(f"create peaks, connections {levels}, {rounds} rounds of {seconds}s a level:")
