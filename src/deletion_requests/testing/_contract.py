@@ -84,6 +84,24 @@ class StoreContract:
         store.add(task)
         assert store.get(task.task_id) == task
 
+    def test_a_batch_of_tasks_in_every_state_round_trips(self, store: Store) -> None:
+        # One add_many, as a server's batch of creates is written: tasks with no time but
+        # their creation, with some, and with every one (an empty time must stay empty, a
+        # set one must keep its value, whatever its neighbours in the batch hold; a time of
+        # zero microseconds is a value too).
+        epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+        now = T0 + POLICY.cancel_period
+        actioned = advanced(make_task(), now)
+        done = handoff.complete(advanced(make_task(), now), now + HOUR, "deleter")
+        purged = attrs.evolve(
+            done, purged_time=now + 2 * HOUR, overdue_time=now + HOUR, identifiers=frozenset()
+        )
+        cancelled = cancel(make_task(), T0 + HOUR, POLICY, by="app_x")
+        at_zero = cancel(make_task(creation_time=epoch), epoch, POLICY, by="app_x")
+        tasks = [make_task(), actioned, purged, cancelled, at_zero]
+        assert store.add_many([(task, None) for task in tasks]) == [None] * len(tasks)
+        assert [store.get(task.task_id) for task in tasks] == tasks
+
     def test_duplicate_id_is_refused_and_changes_nothing(self, store: Store) -> None:
         task = make_task()
         store.add(task)
