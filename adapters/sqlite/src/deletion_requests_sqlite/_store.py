@@ -44,6 +44,7 @@ READ_COLUMNS = "id, " + TASK_COLUMNS
 # for the six empty times of a new task's row (timeit). An integer never equals ''.
 _TASK_VALUES = "(?, ?, ?, ?, {0}, {0}, {0}, ?, ?, ?, {0}, {0}, {0})".format("nullif(?, '')")
 _ONE_TASK = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES {_TASK_VALUES}"  # noqa: S608
+_ID_AND_TASK_VALUES = "(?, " + _TASK_VALUES.removeprefix("(")  # the row id first, for a batch
 
 
 def to_us(moment: dt.datetime) -> int:
@@ -153,7 +154,7 @@ def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
             conn,
             f"tasks (id, {TASK_COLUMNS})",
             [(row_id, *_task_row(item.task)) for row_id, item in enumerate(adds, start=first)],
-            "(?, " + _TASK_VALUES[1:],
+            _ID_AND_TASK_VALUES,
         )
     identifiers, history, keys = [], [], []
     for row_id, item in enumerate(adds, start=first):
