@@ -142,7 +142,7 @@ def create_comparison(directory: Path, seconds: int, rounds: int) -> None:
                                 [(base, seconds, 32 // servers, basic) for base in bases],
                             )
                         rates.append(sum(rate(report) for report in reports))
-                        timeouts.append(sum(report["socket_errors"] for report in reports))
+                        timeouts.append(sum(report["timeouts"] for report in reports))
                         p99s.append(max(report["p99_us"] for report in reports))
                 print(
                     f"  {name:8} {servers} server(s): {statistics.median(rates):7.0f} req/s "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -24,7 +25,16 @@ from benchmarks import _memory_server as memory_server_module
 from benchmarks import _minimal_app as minimal_app
 from benchmarks import core, instructions, storage
 from benchmarks._bare_app import app as bare_app
-from benchmarks.http import cpu_seconds, make_app, memory_server, minimal_server, running
+from benchmarks.http import (
+    acceptable,
+    bare_server,
+    cpu_seconds,
+    make_app,
+    memory_server,
+    minimal_server,
+    running,
+    wrk,
+)
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -114,6 +124,27 @@ BURN_THEN_WAIT = (
     "import time\nend = time.process_time() + 0.5\n"
     "while time.process_time() < end: pass\ntime.sleep(30)"
 )
+
+
+def test_a_wrk_run_fails_on_errors_and_on_timeouts_unless_they_are_allowed() -> None:
+    clean = {"requests": 10, "non_2xx": 0, "socket_errors": 0, "timeouts": 0}
+    assert acceptable(clean)
+    assert not acceptable({**clean, "non_2xx": 1}, timeouts_ok=True)
+    assert not acceptable({**clean, "socket_errors": 1}, timeouts_ok=True)
+    assert not acceptable({**clean, "timeouts": 1})
+    assert acceptable({**clean, "timeouts": 1}, timeouts_ok=True)
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_wrk_reports_requests_and_timeouts_apart_from_other_errors(tmp_path: Path) -> None:
+    command, port = bare_server()
+    with running(command, port, tmp_path / "bare.log") as (url, _):
+        report = wrk("create.lua", url, 1, 2, AUTH="Basic eDp5", ACCOUNT="acct-0")
+    assert report["requests"] > 0
+    assert report["non_2xx"] == report["socket_errors"] == report["timeouts"] == 0
+    assert report["p50_us"] <= report["p99_us"]
 
 
 def test_cpu_seconds_reads_a_process_and_counts_its_children() -> None:

@@ -2,8 +2,9 @@
 function report(summary, latency)
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
-    '"non_2xx": %d, "socket_errors": %d}\n',
+    '"non_2xx": %d, "socket_errors": %d, "timeouts": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write,
+    summary.errors.timeout))
 end
