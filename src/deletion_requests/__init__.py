@@ -40,13 +40,11 @@ from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._policy import Policy
 from ._ports import AccessStore, Awaiting, Store, TaskQuery, TaskStore, replaces
-from ._service import AccessAdmin, DeletionService, Deliveries, NewTask, Page
+from ._service import AccessAdmin, DeletionService, Deliveries, Page
 from ._status import Status
 from ._task import EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
-from ._webhook import DELIVERY_HEADER, WebhookSink
 
 __all__ = [
-    "DELIVERY_HEADER",
     "EVENTS",
     "HANDOFF",
     "MAX_IDENTIFIERS",
@@ -76,7 +74,6 @@ __all__ = [
     "LifecycleEvent",
     "ManualClock",
     "MemoryStore",
-    "NewTask",
     "NotActioned",
     "Page",
     "Policy",
@@ -93,7 +90,6 @@ __all__ = [
     "Transition",
     "UnauthorizedAccount",
     "UnknownStore",
-    "WebhookSink",
     "apps_from_grants",
     "catch_up",
     "collect_identifiers",

@@ -81,5 +81,3 @@ class Caller:
 
     app_id: str
     accounts: frozenset[str] = attrs.field(converter=frozen_strings)
-    access_version: int | None = attrs.field(default=None, eq=False)
-    """The store's `access_version` when this was read; None where the store keeps none."""

@@ -26,7 +26,7 @@ def decode_cursor(text: str) -> Cursor:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         created, task_id = orjson.loads(raw)
         position = (as_utc(dt.datetime.fromisoformat(created)), str(uuid.UUID(task_id)))
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError) as exc:
         raise InvalidRequest(
             "cursor is not valid: pass the cursor from a previous page's Link header unchanged"
         ) from exc

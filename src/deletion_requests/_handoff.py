@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,6 +25,8 @@ from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition
 SIGNATURE_HEADER = "Deletion-Requests-Signature"
 """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`, on every webhook and completion."""
 SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
+_STAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() also reads "²" and "٣"
+_MAC = re.compile(r"[0-9a-f]{64}")
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -215,10 +218,11 @@ def verify(
         raise SignatureInvalid(f"missing {SIGNATURE_HEADER} header")
     fields = dict(part.partition("=")[::2] for part in header.split(","))
     stamp, mac = fields.get("t", ""), fields.get("v1", "")
-    if not stamp.isdigit() or not mac:
-        raise SignatureInvalid(f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex>")
-    sent = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
-    if abs(now - sent) > tolerance:
+    if not _STAMP.fullmatch(stamp) or not _MAC.fullmatch(mac):
+        raise SignatureInvalid(
+            f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<64 lower-case hex digits>"
+        )
+    if abs(now.timestamp() - int(stamp)) > tolerance.total_seconds():
         raise SignatureInvalid(
             f"{SIGNATURE_HEADER} timestamp is more than {int(tolerance.total_seconds())} s "
             "from now: refused as a possible replay"

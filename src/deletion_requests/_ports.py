@@ -237,6 +237,16 @@ class AccessStore(abc.ABC):
     def revoke_app(self, app_id: str) -> bool:
         """Mark an app revoked; False when there is no such app."""
 
+    def app_access(self, app_id: str) -> tuple[App, frozenset[str]] | None:
+        """The app and those of its granted accounts that are allow-listed now; None for no
+        such app. Read on every authenticated request that the access cache cannot answer:
+        a store over a network answers it in one round trip. This default reads the app,
+        then each account."""
+        app = self.get_app(app_id)
+        if app is None:
+            return None
+        return app, frozenset(a for a in app.accounts if self.get_account(a) is not None)
+
     def access_version(self) -> int | None:
         """A number that changes whenever accounts or apps change (in any process), so that a
         caller may cache what it read from them; None (the default) means "do not cache".
@@ -256,10 +266,12 @@ class AccessStore(abc.ABC):
 class Store(TaskStore, AccessStore):
     """A task store and an access store over one backend. Close it when done."""
 
-    local_reads: bool = True
-    """Whether a read returns in well under a millisecond without waiting on a network (an
-    in-process or local-file store). Servers run such reads on their event loop; a store that
-    reads over a network says False, and its reads run on threads."""
+    def check(self) -> None:
+        """Raise `StoreError` unless the store can take a write now (for health checks).
+
+        Writes nothing. This default reads; stores that can test for a write without
+        making one (a write lock taken and released) do so."""
+        self.get_account("health-check")
 
     def close(self) -> None:
         """Release connections and files; the store is unusable afterwards."""

@@ -16,8 +16,6 @@ from ._clock import Clock, SystemClock
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
     AuthenticationFailed,
-    DeletionRequestError,
-    DuplicateTask,
     IdempotencyKeyConflict,
     InvalidRequest,
     StoreError,
@@ -51,19 +49,6 @@ class Deliveries:
     failed: int = 0
     waiting: int = 0
     """Messages left for a later round: backing off, or behind a failure of their sink."""
-
-
-@attrs.frozen
-class NewTask:
-    """A validated create request, ready to store (see `DeletionService.prepare`)."""
-
-    task: DeletionTask
-    key: tuple[str, str] | None
-    replayed: bool = False
-    """The idempotency key was already bound: `task` is the stored task, caught up."""
-    access_version: int | None = None
-    """The store's `access_version` the caller was read at: `store_new` checks the caller
-    again when access has changed since."""
 
 
 @attrs.frozen
@@ -112,12 +97,9 @@ class DeletionService:
 
     # -- authentication -----------------------------------------------------------------------
 
-    def authenticate(self, app_id: str, secret: str, confirmed: bool = True) -> Caller:
-        """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise.
-
-        With `confirmed=False`, an active app seen before comes from the cache without asking
-        the store whether access changed since (see `prepare`); anything else is read."""
-        app, caller = self._app(app_id, confirmed)
+    def authenticate(self, app_id: str, secret: str) -> Caller:
+        """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise."""
+        app, caller = self._app(app_id)
         if app is None:
             digest_secret(secret) == _DUMMY_DIGEST  # noqa: B015 (same work as a real check)
             raise AuthenticationFailed("invalid AppId or AppSecret")
@@ -125,32 +107,23 @@ class DeletionService:
             raise AuthenticationFailed("invalid AppId or AppSecret")
         return self._active(caller)
 
-    def caller_for(self, app_id: str, confirmed: bool = True) -> Caller:
-        """The caller for an app already authenticated (by a token): it must still be active.
-        `confirmed` as for `authenticate`."""
-        return self._active(self._app(app_id, confirmed)[1])
+    def caller_for(self, app_id: str) -> Caller:
+        """The caller for an app already authenticated (by a token): it must still be active."""
+        return self._active(self._app(app_id)[1])
 
-    def _app(self, app_id: str, confirmed: bool = True) -> tuple[App | None, Caller | None]:
+    def _app(self, app_id: str) -> tuple[App | None, Caller | None]:
         """The app and its caller (None for a revoked app), read from the store or, while the
-        store's `access_version` is unchanged, from the cache: revocations are seen at once.
-        Unconfirmed, a cached active app is taken without reading the version; a refusal
-        is always confirmed with the store."""
-        if not confirmed:
-            cached = self._access_cache.get(app_id)
-            if cached is not None and cached[2] is not None:
-                return cached[1], cached[2]
+        store's `access_version` is unchanged, from the cache: revocations are seen at once."""
         version = self.store.access_version()
         if version is not None:
             cached = self._access_cache.get(app_id)
             if cached is not None and cached[0] == version:
                 return cached[1], cached[2]
-        app = self.store.get_app(app_id)
-        if app is None:
+        access = self.store.app_access(app_id)
+        if access is None:
             return None, None
-        caller = None
-        if not app.revoked:
-            allowed = {a for a in app.accounts if self.store.get_account(a) is not None}
-            caller = Caller(app.app_id, frozenset(allowed), access_version=version)
+        app, allowed = access
+        caller = None if app.revoked else Caller(app.app_id, allowed)
         if version is not None:
             if len(self._access_cache) >= 10_000:
                 self._access_cache.clear()
@@ -176,40 +149,10 @@ class DeletionService:
         """Create a pending task for the identifiers; raw emails are hashed here and dropped.
 
         With an `idempotency_key`, a retry of the same request returns the original task, and
-        the key used with a different request is an `InvalidRequest`.
-        """
-        return self.create_prepared(
-            self.prepare(caller, account_id, raw_emails, sha256_emails, idempotency_key)
-        )
-
-    def create_prepared(self, prepared: NewTask) -> DeletionTask:
-        """`store_new` for one prepared task: the task, or the error raised."""
-        outcome = self.store_new([prepared])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def prepare(
-        self,
-        caller: Caller,
-        account_id: str,
-        raw_emails: object = (),
-        sha256_emails: object = (),
-        idempotency_key: str | None = None,
-    ) -> NewTask:
-        """The checks and work of `create` before its write: validate, hash, build the task.
-
-        Raises what `create` raises for a bad request. A retry of a request whose idempotency
-        key is already bound comes back with `replayed` set, and needs no write. Pass the
-        result to `store_new`, alone or in a batch with others.
-
-        The caller may come from `authenticate(..., confirmed=False)`: an account it lacks is
-        checked again against the store before the request is refused, and `store_new` checks
-        it again before writing when access has changed meanwhile.
+        the key used with a different request is an `InvalidRequest`. Concurrent creates are
+        committed together where the store batches its adds.
         """
         account_id = check_account_id(account_id)
-        if account_id not in caller.accounts and caller.access_version is not None:
-            caller = self.caller_for(caller.app_id)  # a refusal is confirmed with the store
         self._authorise(caller, account_id)
         identifiers = collect_identifiers(raw_emails, sha256_emails)
         key = None
@@ -219,7 +162,7 @@ class DeletionService:
             key = (caller.app_id, idempotency_key)
             existing = self.store.find_by_idempotency_key(*key)
             if existing is not None:
-                return NewTask(self._replay(existing, account_id, identifiers), key, replayed=True)
+                return self._replay(existing, account_id, identifiers)
         now = self.clock.now()
         task = DeletionTask(
             task_id=new_task_id(now),
@@ -229,84 +172,14 @@ class DeletionService:
             identifiers=identifiers,
             created_by=caller.app_id,
         )
-        return NewTask(task, key, access_version=caller.access_version)
-
-    def store_new(
-        self, prepared: Sequence[NewTask]
-    ) -> builtins.list[DeletionTask | DeletionRequestError]:
-        """Store prepared tasks, as one durable write where the store can (`add_many`); per
-        task, the task (or, for an idempotency key bound meanwhile, the task it is bound to)
-        or the `DeletionRequestError` that `create` would raise. A `StoreError` raises: then
-        none of them may be taken as stored.
-
-        A task prepared for a caller read before the latest change of access (a revoked app,
-        a revoked account or grant) is checked again here, and refused as `create` would."""
-        refused = self._refused_since_prepared(prepared)
-        fresh = [
-            item for item in prepared if not item.replayed and item.task.task_id not in refused
-        ]
-        errors = dict(
-            zip(
-                (item.task.task_id for item in fresh),
-                self._add_all([(item.task, item.key) for item in fresh]),
-                strict=True,
-            )
-        )
-        results: builtins.list[DeletionTask | DeletionRequestError] = []
-        for item in prepared:
-            if item.task.task_id in refused:
-                results.append(refused[item.task.task_id])
-                continue
-            error = None if item.replayed else errors[item.task.task_id]
-            if error is None:
-                results.append(item.task)
-            elif isinstance(error, IdempotencyKeyConflict):
-                existing = self.store.get(error.task_id)
-                if (
-                    existing is None
-                ):  # pragma: no cover (a store that binds keys to nothing is broken)
-                    raise StoreError(f"idempotency key bound to missing task {error.task_id}")
-                try:
-                    results.append(
-                        self._replay(existing, item.task.account_id, item.task.identifiers)
-                    )
-                except InvalidRequest as exc:
-                    results.append(exc)
-            else:
-                raise error
-        return results
-
-    def _refused_since_prepared(
-        self, prepared: Sequence[NewTask]
-    ) -> dict[str, DeletionRequestError]:
-        """By task id, the items whose caller may no longer create the task: the error."""
-        versioned = [
-            item for item in prepared if item.access_version is not None and not item.replayed
-        ]
-        if not versioned:
-            return {}
-        version = self.store.access_version()
-        refused: dict[str, DeletionRequestError] = {}
-        for item in versioned:
-            if item.access_version == version:
-                continue  # access has not changed since the caller was read
-            try:
-                self._authorise(self.caller_for(item.task.created_by), item.task.account_id)
-            except (AuthenticationFailed, UnauthorizedAccount) as exc:
-                refused[item.task.task_id] = exc
-        return refused
-
-    def _add_all(
-        self, items: builtins.list[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> builtins.list[DuplicateTask | IdempotencyKeyConflict | None]:
-        """`add_many`, but a lone task goes through `add` (no batch machinery, no savepoint)."""
-        if len(items) != 1:
-            return self.store.add_many(items)
         try:
-            self.store.add(*items[0])
-        except (DuplicateTask, IdempotencyKeyConflict) as exc:
-            return [exc]
-        return [None]
+            self.store.add(task, key)
+        except IdempotencyKeyConflict as exc:  # a racing create bound the key first
+            bound = self.store.get(exc.task_id)
+            if bound is None:  # pragma: no cover (a store that binds keys to nothing is broken)
+                raise StoreError(f"idempotency key bound to missing task {exc.task_id}") from exc
+            return self._replay(bound, account_id, identifiers)
+        return task
 
     def _replay(
         self, existing: DeletionTask, account_id: str, identifiers: frozenset[str]
