@@ -6,6 +6,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from deletion_requests_postgres import SCHEMA_VERSION, PostgresStore
+from psycopg import sql
 
 from deletion_requests import Store, StoreError, open_store
 from deletion_requests.testing import (
@@ -115,16 +116,27 @@ def test_the_store_recovers_when_the_server_drops_its_connections(tmp_path: Path
 
 def test_a_write_whose_connection_dies_is_reported_not_acknowledged(tmp_path: Path) -> None:
     """The server kills the connection in the middle of an add (here: while it waits for its
-    idempotency key's lock, held by another session). The add raises a `StoreError` that says
-    the write may or may not have committed (the HTTP adapter answers 503), never success; the
-    store then works again, and a retry with the same key is safe."""
+    idempotency key, which another session is inserting and has not committed). The add
+    raises a `StoreError` that says the write may or may not have committed (the HTTP adapter
+    answers 503), never success; the store then works again, and a retry with the same key is
+    safe."""
     name = f"dr-midwrite-{schema_for(str(tmp_path))}"
     url = f"{store_url(str(tmp_path))}&application_name={name}&pool_size=1"
     with open_store(url) as store, psycopg.connect(SERVER, autocommit=True) as admin:
         task = make_task()
         holder = psycopg.connect(SERVER)
         holder.execute(
-            "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", ("app_a", "key-1")
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(schema_for(str(tmp_path))))
+        )
+        other = make_task()
+        holder.execute(
+            "INSERT INTO tasks (task_id, account_id, status, creation_time, created_by, version) "
+            "VALUES (%s, %s, 'pending', now(), 'app_a', 1)",
+            (other.task_id, other.account_id),
+        )
+        holder.execute(
+            "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (%s, %s, %s)",
+            ("app_a", "key-1", other.task_id),
         )
         outcome: list[BaseException | None] = []
 

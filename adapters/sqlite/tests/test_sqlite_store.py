@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -13,7 +19,6 @@ from deletion_requests import (
     AccessAdmin,
     AuthenticationFailed,
     DeletionService,
-    NewTask,
     Policy,
     Store,
     StoreError,
@@ -240,13 +245,11 @@ def test_a_revocation_in_another_process_is_seen_at_once(tmp_path: Path) -> None
             service.caller_for(app.app_id)
 
 
-def test_creates_authorised_from_the_cache_are_checked_again_before_the_write(
+def test_a_revocation_through_another_connection_refuses_the_next_create(
     tmp_path: Path,
 ) -> None:
-    """The HTTP server prepares creates with a cached caller (`confirmed=False`: no read of the
-    access version per request). `store_new` reads it once before writing: a revocation made
-    through another connection between prepare and write refuses the create and writes
-    nothing. A refusal from a stale cache is confirmed with the store before it is given."""
+    """The service caches callers by the store's access version: a revocation written by
+    another process (here, another connection) is seen by the very next request."""
     path = tmp_path / "tasks.db"
     with SqliteStore(path) as server_store, SqliteStore(path) as cli_store:
         admin = AccessAdmin(cli_store)
@@ -255,26 +258,121 @@ def test_creates_authorised_from_the_cache_are_checked_again_before_the_write(
         app, secret = admin.create_app(["acct-1", "acct-2"])
         service = DeletionService(server_store)
 
-        def prepare(account: str) -> NewTask:
-            caller = service.authenticate(app.app_id, secret, confirmed=False)
-            return service.prepare(caller, account, raw_emails=[f"someone@{account}.example"])
+        def create(account: str) -> object:
+            caller = service.authenticate(app.app_id, secret)
+            return service.create(caller, account, raw_emails=[f"someone@{account}.example"])
 
-        kept, dropped = prepare("acct-1"), prepare("acct-2")
+        create("acct-2")
         admin.revoke_account("acct-2")
-        stored, refused = service.store_new([kept, dropped])
-        assert stored == kept.task
-        assert isinstance(refused, UnauthorizedAccount)
-        assert server_store.get(dropped.task.task_id) is None
-
-        # The cache now lacks acct-2; allowed again elsewhere, it is not refused from the cache.
+        with pytest.raises(UnauthorizedAccount):
+            create("acct-2")
         admin.allow_account("acct-2")
-        again = prepare("acct-2")
-        assert service.store_new([again]) == [again.task]
-
-        late = prepare("acct-1")
+        create("acct-2")
         admin.revoke_app(app.app_id)
-        (outcome,) = service.store_new([late])
-        assert isinstance(outcome, AuthenticationFailed)
-        assert server_store.get(late.task.task_id) is None
         with pytest.raises(AuthenticationFailed):
-            prepare("acct-1")
+            create("acct-1")
+
+
+def test_files_that_hold_secrets_are_private(tmp_path: Path) -> None:
+    """The database (token signing key, secret digests) and its WAL and shared-memory files
+    are created readable by their owner only, whatever the umask."""
+    path = tmp_path / "tasks.db"
+    previous = os.umask(0o022)
+    try:
+        with SqliteStore(path) as store:
+            AccessAdmin(store).allow_account("acct-1")
+            files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+            assert all(f.exists() for f in files)
+            assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+    finally:
+        os.umask(previous)
+
+
+def test_a_database_deleted_under_the_store_is_an_error_not_a_new_empty_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tasks.db"
+    with SqliteStore(path) as store:
+        AccessAdmin(store).allow_account("acct-1")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink()
+        # a new thread opens a connection of its own
+        with ThreadPoolExecutor(1) as thread, pytest.raises(StoreError):
+            thread.submit(store.list_accounts).result()
+    assert not path.exists()
+
+
+def test_check_fails_while_another_writer_holds_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    with SqliteStore(path, busy_timeout_ms=50) as store:
+        store.check()
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="locked"):
+            store.check()
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.check()
+
+
+RECOVERY_CHILD = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from deletion_requests import AccessAdmin, StoreError
+from deletion_requests_sqlite import SqliteStore
+
+store = SqliteStore(sys.argv[1])
+admin = AccessAdmin(store)
+writer = ThreadPoolExecutor(1)  # one thread, so one connection, for every write below
+print("opened", flush=True)
+sys.stdin.readline()  # the file is read-only now: the thread's connection opens read-only
+try:
+    writer.submit(admin.allow_account, "acct-while-read-only").result()
+    print("written", flush=True)
+except StoreError as exc:
+    print("refused", "readonly" in str(exc), flush=True)
+sys.stdin.readline()  # the file is writable again
+writer.submit(admin.allow_account, "acct-after").result()
+print("recovered", [a.account_id for a in admin.list_accounts()], flush=True)
+"""
+
+
+def _without_root_file_access() -> list[str]:
+    """A command prefix under which even root obeys file modes (it drops the capabilities
+    that let root write any file); none when not root."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_a_store_whose_file_turned_read_only_recovers_once_it_is_writable(
+    tmp_path: Path,
+) -> None:
+    """Writes fail while the file is read-only, and succeed again once it is writable, with no
+    restart: a connection SQLite opened read-only is not kept."""
+    path = tmp_path / "tasks.db"
+    with SqliteStore(path):
+        pass
+    child = subprocess.Popen(
+        [*_without_root_file_access(), sys.executable, "-c", RECOVERY_CHILD, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "opened"
+    for file in tmp_path.iterdir():
+        os.chmod(file, 0o400)
+    child.stdin.write("\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == "refused True"
+    for file in tmp_path.iterdir():
+        os.chmod(file, 0o600)
+    child.stdin.write("\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == "recovered ['acct-after']"
+    assert child.wait(timeout=30) == 0

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -37,10 +38,119 @@ TASK_COLUMNS = (
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+_INSERT_BATCH = """
+WITH n AS (
+    SELECT * FROM unnest(
+        %(task_id)s::text[], %(account_id)s::text[], %(status)s::text[],
+        %(creation_time)s::timestamptz[], %(ready_time)s::timestamptz[],
+        %(actioned_time)s::timestamptz[], %(cancelled_time)s::timestamptz[],
+        %(created_by)s::text[], %(version)s::int[], %(outbox)s::text[],
+        %(completed_time)s::timestamptz[], %(overdue_time)s::timestamptz[],
+        %(purged_time)s::timestamptz[]
+    ) AS n (task_id, account_id, status, creation_time, ready_time, actioned_time,
+            cancelled_time, created_by, version, outbox, completed_time, overdue_time,
+            purged_time)
+), t AS (
+    INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, actioned_time,
+                       cancelled_time, created_by, version, outbox, completed_time,
+                       overdue_time, purged_time)
+    SELECT task_id, account_id, status, creation_time, ready_time, actioned_time,
+           cancelled_time, created_by, version, string_to_array(outbox, ','),
+           completed_time, overdue_time, purged_time FROM n
+    RETURNING id, task_id
+), i AS (
+    INSERT INTO task_identifiers (task, hash)
+    SELECT t.id, x.hash FROM unnest(%(identifier_task)s::text[], %(identifier)s::text[])
+        AS x (task_id, hash) JOIN t ON t.task_id = x.task_id
+), h AS (
+    INSERT INTO task_history (task, seq, source, dest, at, by, event, detail)
+    SELECT t.id, x.seq, x.source, x.dest, x.at, x.by, x.event, x.detail
+    FROM unnest(%(history_task)s::text[], %(seq)s::int[], %(source)s::text[],
+                %(dest)s::text[], %(at)s::timestamptz[], %(by)s::text[], %(event)s::text[],
+                %(detail)s::text[])
+        AS x (task_id, seq, source, dest, at, by, event, detail)
+    JOIN t ON t.task_id = x.task_id
+)
+INSERT INTO idempotency_keys (scope, key, task_id)
+SELECT * FROM unnest(%(scope)s::text[], %(key)s::text[], %(key_task)s::text[])
+"""
+
+
+class _Add:
+    """One queued add: the task, its key, and (once `done`) the error that refused it."""
+
+    __slots__ = ("done", "error", "key", "task")
+
+    def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
+        self.task = task
+        self.key = key
+        self.done = False
+        self.error: Exception | None = None
+
+
+def _batch_arguments(batch: Sequence[_Add]) -> dict[str, list[Any]]:
+    """The arrays `_INSERT_BATCH` takes, by parameter name."""
+    tasks = [
+        (
+            t.task_id,
+            t.account_id,
+            t.status.value,
+            t.creation_time,
+            t.ready_time,
+            t.actioned_time,
+            t.cancelled_time,
+            t.created_by,
+            t.version,
+            ",".join(sorted(t.outbox)),
+            t.completed_time,
+            t.overdue_time,
+            t.purged_time,
+        )
+        for t in (item.task for item in batch)
+    ]
+    identifiers = [(i.task.task_id, value) for i in batch for value in sorted(i.task.identifiers)]
+    history = [
+        (i.task.task_id, seq, s.source.value, s.dest.value, s.at, s.by, s.event, s.detail)
+        for i in batch
+        for seq, s in enumerate(i.task.history)
+    ]
+    keys = [(*i.key, i.task.task_id) for i in batch if i.key is not None]
+    return {
+        **_columns(_TASK_PARAMETERS, tasks),
+        **_columns(("identifier_task", "identifier"), identifiers),
+        **_columns(_HISTORY_PARAMETERS, history),
+        **_columns(("scope", "key", "key_task"), keys),
+    }
+
+
+def _columns(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    return {name: [row[index] for row in rows] for index, name in enumerate(names)}
+
+
+_TASK_PARAMETERS = [
+    "task_id",
+    "account_id",
+    "status",
+    "creation_time",
+    "ready_time",
+    "actioned_time",
+    "cancelled_time",
+    "created_by",
+    "version",
+    "outbox",
+    "completed_time",
+    "overdue_time",
+    "purged_time",
+]
+_HISTORY_PARAMETERS = ["history_task", "seq", "source", "dest", "at", "by", "event", "detail"]
+
+
 class PostgresStore(Store):
     """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
 
     - Every write is one transaction (`synchronous_commit` decides durability: on by default).
+    - Concurrent `add`s in one process are committed together: one statement and one commit
+      for every add that arrived while the previous batch was committing.
     - Compare-and-set on the task's version; `transition_due` claims due rows with
       `FOR UPDATE SKIP LOCKED`, so concurrent advancers (other servers, cron) take different
       tasks and no transition is applied twice.
@@ -50,13 +160,14 @@ class PostgresStore(Store):
       with the same Idempotency-Key), never as a success.
     """
 
-    local_reads = False
-
     def __init__(self, conninfo: str, schema: str = "public", pool_size: int = 10) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
         self._where = _redacted(conninfo)
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Add] = []
+        self._batch_lock = threading.Lock()
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
                 migrate(conn, schema, self._where)
@@ -185,90 +296,87 @@ class PostgresStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        with self._write("add") as conn:
-            if idempotency_key is not None:
-                self._lock_key(conn, idempotency_key)
-            self._insert(conn, task, idempotency_key)
+        pending = self._commit([(task, idempotency_key)])[0]
+        if pending.error is not None:
+            raise pending.error
 
     def add_many(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
     ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        """All in one transaction (one commit for the batch), each item in a savepoint of its
-        own, so that one item's conflict leaves the others."""
-        if not items:
-            return []
         outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        with self._write("add_many") as conn:
-            # Every key's lock first, in one order, so that two batches cannot deadlock.
-            for bound in sorted({key for _, key in items if key is not None}):
-                self._lock_key(conn, bound)
-            for task, key in items:
-                try:
-                    with conn.transaction():
-                        self._insert(conn, task, key)
-                except (DuplicateTask, IdempotencyKeyConflict) as exc:
-                    outcomes.append(exc)
-                else:
-                    outcomes.append(None)
+        for pending in self._commit(items):
+            if pending.error is not None and not isinstance(
+                pending.error, DuplicateTask | IdempotencyKeyConflict
+            ):
+                raise pending.error
+            outcomes.append(pending.error)
         return outcomes
 
-    @staticmethod
-    def _lock_key(conn: Conn, key: tuple[str, str]) -> None:
-        """Serialise adds of one key, so that two racing adds cannot both bind it."""
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", key)
+    def _commit(self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]) -> list[_Add]:
+        """Queue *items*, and return once a commit holds them: whichever thread takes the
+        batch lock next writes everything queued, its own items and other threads' alike."""
+        mine = [_Add(task, key) for task, key in items]
+        with self._queue_lock:
+            self._queue.extend(mine)
+        with self._batch_lock:
+            if not all(pending.done for pending in mine):
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._add_batch(batch)
+        return mine
 
-    def _insert(
-        self, conn: Conn, task: DeletionTask, idempotency_key: tuple[str, str] | None
-    ) -> None:
-        if conn.execute("SELECT 1 FROM tasks WHERE task_id = %s", (task.task_id,)).fetchone():
-            raise DuplicateTask(f"task {task.task_id} already exists")
-        if idempotency_key is not None:
-            bound = conn.execute(
-                "SELECT task_id FROM idempotency_keys WHERE scope = %s AND key = %s",
-                idempotency_key,
-            ).fetchone()
-            if bound is not None:
-                raise IdempotencyKeyConflict(bound[0])
+    def _add_batch(self, batch: list[_Add]) -> None:
         try:
-            row = conn.execute(
-                "INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, "
-                "actioned_time, cancelled_time, created_by, version, outbox, "
-                "completed_time, overdue_time, purged_time) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    task.task_id,
-                    task.account_id,
-                    task.status.value,
-                    task.creation_time,
-                    task.ready_time,
-                    task.actioned_time,
-                    task.cancelled_time,
-                    task.created_by,
-                    task.version,
-                    sorted(task.outbox),
-                    task.completed_time,
-                    task.overdue_time,
-                    task.purged_time,
-                ),
-            ).fetchone()
+            try:
+                # One statement in autocommit: one round trip and one commit for the batch.
+                with self._pool.connection() as conn:
+                    conn.execute(_INSERT_BATCH, _batch_arguments(batch))
+            except errors.UniqueViolation:
+                # A task id or idempotency key is taken: nothing was written. Again, one
+                # savepoint each, to find which and keep the others.
+                with self._write("add") as conn:
+                    for item in batch:
+                        item.error = self._insert_one(conn, item)
+        except psycopg.OperationalError as exc:
+            error = StoreError(
+                f"postgres store {self._where}: add: the connection failed; the write may or "
+                f"may not have committed ({exc})"
+            )
+            for item in batch:
+                item.error = item.error or error
+        except (psycopg.Error, PoolTimeout) as exc:
+            error = StoreError(f"postgres store {self._where}: add failed: {exc}")
+            for item in batch:
+                item.error = item.error or error
+        except StoreError as exc:
+            for item in batch:
+                item.error = item.error or exc
+        except BaseException as exc:
+            for item in batch:
+                item.error = item.error or StoreError(f"postgres store {self._where}: add failed")
+            raise exc
+        finally:
+            for item in batch:
+                item.done = True
+
+    @staticmethod
+    def _insert_one(conn: Conn, item: _Add) -> DuplicateTask | IdempotencyKeyConflict | None:
+        """Insert one task in a savepoint of its own; what refuses it, or None."""
+        if conn.execute("SELECT 1 FROM tasks WHERE task_id = %s", (item.task.task_id,)).fetchone():
+            return DuplicateTask(f"task {item.task.task_id} already exists")
+        try:
+            with conn.transaction():
+                conn.execute(_INSERT_BATCH, _batch_arguments([item]))
         except errors.UniqueViolation:
-            raise DuplicateTask(f"task {task.task_id} already exists") from None
-        assert row is not None
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO task_identifiers (task, hash) VALUES (%s, %s)",
-                [(row[0], value) for value in sorted(task.identifiers)],
-            )
-            cursor.executemany(
-                "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                self._history_rows(row[0], task),
-            )
-        if idempotency_key is not None:
-            conn.execute(
-                "INSERT INTO idempotency_keys (scope, key, task_id) VALUES (%s, %s, %s)",
-                (*idempotency_key, task.task_id),
-            )
+            if item.key is not None:
+                bound = conn.execute(
+                    "SELECT task_id FROM idempotency_keys WHERE scope = %s AND key = %s",
+                    item.key,
+                ).fetchone()
+                if bound is not None:
+                    return IdempotencyKeyConflict(bound[0])
+            return DuplicateTask(f"task {item.task.task_id} already exists")
+        return None
 
     def get(self, task_id: str) -> DeletionTask | None:
         def work(conn: Conn) -> list[DeletionTask]:
@@ -525,6 +633,23 @@ class PostgresStore(Store):
 
     def list_apps(self) -> list[App]:
         return self._apps("", ())
+
+    def app_access(self, app_id: str) -> tuple[App, frozenset[str]] | None:
+        rows = self._read(
+            "app_access",
+            lambda conn: conn.execute(
+                "SELECT a.app_id, a.secret_digest, a.created_time, a.revoked, g.account_id, "
+                "c.account_id IS NOT NULL FROM apps a "
+                "LEFT JOIN app_accounts g ON g.app_id = a.app_id "
+                "LEFT JOIN accounts c ON c.account_id = g.account_id WHERE a.app_id = %s",
+                (app_id,),
+            ).fetchall(),
+            single=True,
+        )
+        if not rows:
+            return None
+        (app,) = apps_from_grants(row[:5] for row in rows)
+        return app, frozenset(row[4] for row in rows if row[5])
 
     def revoke_app(self, app_id: str) -> bool:
         with self._write("revoke_app") as conn:

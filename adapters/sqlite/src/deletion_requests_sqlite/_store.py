@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import itertools
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -10,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import pathname2url
 
 from deletion_requests import (
     Account,
@@ -32,6 +35,8 @@ UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
 Synchronous = Literal["FULL", "NORMAL"]
+# Result codes after which a connection is reopened: READONLY, IOERR, CANTOPEN.
+_REOPEN_ON = frozenset({8, 10, 14})
 
 TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
@@ -210,6 +215,18 @@ class SqliteStore(Store):
         self._queue_lock = threading.Lock()
         self._queue: list[_PendingAdd] = []
         self._closed = False
+        if not os.path.exists(self.path):
+            # Created private: the file holds the token signing key and secret digests, and
+            # SQLite gives its -wal and -shm files the database file's mode. (Only a new file
+            # is opened here: closing a descriptor of a file that SQLite has open in this
+            # process would drop SQLite's locks on it.)
+            with contextlib.suppress(FileExistsError):
+                try:
+                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                except FileExistsError:
+                    raise
+                except OSError as exc:
+                    raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
         with self._translated("open"):
             migrate(self._connection(), self.path)
 
@@ -220,7 +237,10 @@ class SqliteStore(Store):
         if conn is None:
             if self._closed:
                 raise StoreError(f"store {self.path} is closed")
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # mode=rw: never create a file here (a database deleted under a running server is
+            # an error, not a new empty store).
+            uri = f"file:{pathname2url(os.path.abspath(self.path))}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
@@ -229,20 +249,35 @@ class SqliteStore(Store):
             conn.execute(f"PRAGMA mmap_size = {int(self.mmap_bytes)}")
             # Deleted content is overwritten, so purged hashes do not linger in free pages.
             conn.execute("PRAGMA secure_delete = ON")
-            # Statement journals (a multi-row INSERT inside a batch needs one) and other temporary
-            # tables stay in memory: no temporary file is created, written and unlinked for
-            # every batch, and no copy of a page, hashes included, goes to /var/tmp.
+            # Statement journals and other temporary tables stay in memory: no copy of a page,
+            # hashes included, goes to a temporary file.
             conn.execute("PRAGMA temp_store = MEMORY")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
 
+    def _forget_connection(self) -> None:
+        """Close this thread's connection, so that the next call opens the file afresh: a
+        connection that SQLite opened read-only (the file was not writable then) stays
+        read-only for good, and one that lost its file cannot find it again."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
         try:
             yield
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _REOPEN_ON:
+                self._forget_connection()
             raise StoreError(f"sqlite store {self.path}: {what} failed: {exc}") from exc
 
     @contextmanager
@@ -266,6 +301,13 @@ class SqliteStore(Store):
                 yield conn
             finally:
                 conn.execute("COMMIT")
+
+    def check(self) -> None:
+        """Take the write lock and let it go: fails while the file cannot be written."""
+        with self._write_lock, self._translated("check"):
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:
