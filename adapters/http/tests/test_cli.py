@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +12,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from deletion_requests_http._cli import _all_commands, main
-from deletion_requests_http._logs import LOG_FORMAT, LogFormatter
 
 from deletion_requests import AccessAdmin, Caller, DeletionService, ManualClock, open_store
 from deletion_requests.testing import WebhookReceiver
@@ -198,31 +194,3 @@ def test_every_command_is_documented() -> None:
     documented = (ROOT / "docs" / "operations.md").read_text()
     missing = [path for path in _all_commands() if f"deletion-requests {path}" not in documented]
     assert not missing, f"docs/operations.md does not mention: {missing}"
-
-
-def test_the_log_formatter_writes_what_logging_writes() -> None:
-    """`serve`'s formatter formats the time once a second; its lines must stay the same."""
-    ours, standard = LogFormatter(LOG_FORMAT), logging.Formatter(LOG_FORMAT)
-    start = 1_790_000_000.0
-    for offset in (0.0, 0.0004, 0.5, 0.9996, 1.0, 1.0015, 59.999, 60.0, 3600.25, 3600.2501):
-        record = logging.LogRecord(
-            "deletion_requests.http.access", logging.INFO, "", 0, "m", (), None
-        )
-        record.created = start + offset
-        record.msecs = (record.created - int(record.created)) * 1000
-        assert ours.format(record) == standard.format(record)
-
-
-def test_serving_gc_freezes_start_up_and_raises_the_young_threshold() -> None:
-    """In a process of its own: the setting is process-wide, and this one runs the tests."""
-    probe = (
-        "import gc; from deletion_requests_http._cli import GC_THRESHOLD, serving_gc; "
-        "before = gc.get_threshold(); serving_gc(); after = gc.get_threshold(); "
-        "assert after == (GC_THRESHOLD, *before[1:]), (before, after); "
-        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count(); "
-        "assert gc.isenabled(); print('ok')"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
-    )
-    assert result.stdout.strip() == "ok", result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -11,19 +10,21 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from starlette.types import ASGIApp
 
 from deletion_requests import (
     Caller,
     DeletionRequestError,
     DeletionTask,
     Policy,
+    Sink,
     Status,
     StoreError,
     UnknownStore,
 )
 
 from ._logs import configure_logging
+from ._serve import Settings, port_in_use
+from ._serve import serve as run_server
 from ._wiring import (
     DEFAULT_STORE,
     SIGNING_KEY_ENV,
@@ -65,7 +66,7 @@ def webhook_options(function: F) -> F:
 
 def _sinks(
     handoff_url: str | None, review_url: str | None, webhook_secret: str | None
-) -> dict[str, Any]:
+) -> dict[str, Sink]:
     try:
         return sinks_for(
             handoff_url, review_url, webhook_secret.encode() if webhook_secret else None
@@ -86,14 +87,22 @@ def retention_option(function: F) -> F:
     )(function)
 
 
+def policy_for(retention_days: float | None) -> Policy:
+    """The policy, with the retention `--retention-days` gives (the default without)."""
+    if retention_days is None:
+        return Policy()
+    return Policy(retention=dt.timedelta(days=retention_days))
+
+
 @contextmanager
 def opened(store_url: str, retention_days: float | None = None) -> Iterator[Server]:
     """The server's parts over *store_url*; errors become one clear line and exit code 1."""
-    policy = (
-        Policy() if retention_days is None else Policy(retention=dt.timedelta(days=retention_days))
-    )
     try:
-        server = Server.open(store_url, policy=policy, signing_key=os.environ.get(SIGNING_KEY_ENV))
+        server = Server.open(
+            store_url,
+            policy=policy_for(retention_days),
+            signing_key=os.environ.get(SIGNING_KEY_ENV),
+        )
     except (UnknownStore, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -128,6 +137,13 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes serving the port: one per core uses the machine.",
+)
+@click.option(
     "--advance-interval",
     default=60.0,
     show_default=True,
@@ -159,6 +175,7 @@ def serve(
     store_url: str,
     host: str,
     port: int,
+    workers: int,
     advance_interval: float,
     deliver_interval: float,
     deliver: bool,
@@ -168,14 +185,20 @@ def serve(
     retention_days: float,
     log_level: str,
 ) -> None:
-    """Serve the HTTP API (uvicorn, one worker), and run transitions, overdue marks, purges and
-    webhook deliveries in the background."""
+    """Serve the HTTP API, and run transitions, overdue marks, purges and webhook deliveries
+    in the background (once, however many workers serve). SIGINT or SIGTERM stops it after
+    the requests in flight are answered."""
     sinks = _sinks(handoff_url, review_url, webhook_secret)
     configure_logging(log_level)
+    if port_in_use(host, port):
+        raise click.ClickException(
+            f"port {port} on {host} is in use: stop the server already running there, or "
+            "choose another --port"
+        )
     with opened(store_url, retention_days) as server:
         if not server.admin.list_apps():
             click.echo(
-                "No app exists yet. Create one with:\n"
+                "No app exists yet. Create one with (from a clone, put `uv run` in front):\n"
                 f"  deletion-requests accounts allow ACCOUNT_ID --store {store_url}\n"
                 f"  deletion-requests apps create --account ACCOUNT_ID --store {store_url}",
                 err=True,
@@ -186,62 +209,16 @@ def serve(
                 "configured.",
                 err=True,
             )
-        click.echo(f"serving {store_url} on http://{host}:{port}", err=True)
-        run_uvicorn(
-            server.app(
-                advance_interval=advance_interval,
-                sinks=sinks if deliver else None,  # --no-deliver: no delivery loop at all
-                deliver_interval=deliver_interval,
-                webhook_secret=webhook_secret.encode() if webhook_secret else None,
-                writer_process=True,
-                log_level=log_level,  # the writer process writes the access log too
-            ),
-            host,
-            port,
-            log_level,
+        click.echo(
+            f"serving {store_url} on http://{host}:{port} with {workers} worker(s)", err=True
         )
-
-
-# Young objects the collector lets pile up before it runs (CPython's default is 700).
-GC_THRESHOLD = 50_000
-
-
-def serving_gc() -> None:
-    """Set the garbage collector for a server process: freeze what start-up made, then collect
-    the young generation after GC_THRESHOLD new objects rather than 700.
-
-    A create makes many short-lived objects and holds them until its batch commits. With 32
-    requests in flight, the default threshold ran the collector every few requests, over
-    objects that were about to be freed anyway: 8-9% of the event loop's CPU under load
-    (docs/performance.md). Most of them now die before a collection starts; cycles are still
-    collected, a little later.
-
-    Only `serve` does this; an application that embeds `create_app` keeps its own settings."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
-
-
-def run_uvicorn(app: ASGIApp, host: str, port: int, log_level: str) -> None:
-    """Serve *app* as `serve` does: one uvicorn worker on uvloop and httptools (measured: 3-3.7x
-    the requests of h11 and asyncio), without uvicorn's access log (ours has no query strings
-    or credentials), and without its proxy-headers middleware: nothing here reads the client's
-    address or scheme, which is all `X-Forwarded-For` and `X-Forwarded-Proto` would change.
-
-    It also sets the process's garbage collector for serving (`serving_gc`)."""
-    import uvicorn
-
-    serving_gc()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        proxy_headers=False,
-        loop="uvloop",
-        http="httptools",
-    )
+        settings = Settings(store_url, retention_days, log_level, webhook_secret, workers)
+        background = server.background(
+            advance_interval, sinks if deliver else None, deliver_interval
+        )
+        status = run_server(settings, host, port, background)
+    if status != 0:
+        raise click.ClickException(f"the server stopped with status {status}")
 
 
 @main.group()

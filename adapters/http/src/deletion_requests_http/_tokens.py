@@ -1,4 +1,4 @@
-"""OAuth2 client-credentials bearer tokens: HS256 JWTs whose expiry is judged by the service's
+"""OAuth2 client-credentials bearer tokens: HS256 JWTs whose times are judged by the service's
 clock (so tests can move time), never by the wall clock inside the JWT library."""
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from deletion_requests import AuthenticationFailed, Clock, Store
 ISSUER = "deletion-requests"
 SIGNING_KEY_SETTING = "jwt-signing-key"
 DEFAULT_TTL = dt.timedelta(hours=1)
+CLOCK_SKEW = dt.timedelta(seconds=30)
+"""How far in the future a token's `iat` may be: servers on several machines disagree a little
+about the time."""
 
 
 def stored_signing_key(store: Store) -> str:
@@ -23,14 +26,13 @@ def stored_signing_key(store: Store) -> str:
 
 @attrs.frozen
 class TokenIssuer:
+    """Issues tokens for `ttl`, and accepts only tokens it could have issued: signed with
+    `key`, from `ISSUER`, issued no later than now (give or take `CLOCK_SKEW`), not expired,
+    and valid for no longer than `ttl`."""
+
     key: str = attrs.field(repr=False)
     clock: Clock
     ttl: dt.timedelta = DEFAULT_TTL
-    _verified: dict[str, tuple[str, int]] = attrs.field(factory=dict, init=False, repr=False)
-    """Tokens whose signature this process already checked: (app id, expiry). A client sends
-    the same token for an hour; checking its signature once keeps Bearer as cheap as Basic.
-    Expiry is still judged on every use, and the app behind it is still checked by the
-    service."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.key) < 32:
@@ -45,30 +47,31 @@ class TokenIssuer:
 
     def verify(self, token: str) -> str:
         """The app id a valid, unexpired token names; `AuthenticationFailed` otherwise."""
-        known = self._verified.get(token)
-        if known is not None:
-            subject, expires = known
-        else:
-            subject, expires = self._check(token)
-            if len(self._verified) >= 10_000:
-                self._verified.clear()
-            self._verified[token] = (subject, expires)
-        if expires <= self.clock.now().timestamp():
-            raise AuthenticationFailed("the bearer token has expired; request a new one")
-        return subject
-
-    def _check(self, token: str) -> tuple[str, int]:
         try:
             claims = jwt.decode(
                 token,
                 self.key,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iat", "sub"],
+                },
             )
         except jwt.InvalidTokenError:
             raise AuthenticationFailed("the bearer token is invalid") from None
-        expires, subject = claims["exp"], claims["sub"]
-        if not isinstance(expires, int) or not isinstance(subject, str):
+        issued, expires, subject = claims["iat"], claims["exp"], claims["sub"]
+        if not all(type(value) is int for value in (issued, expires)) or not isinstance(
+            subject, str
+        ):
             raise AuthenticationFailed("the bearer token is invalid")
-        return subject, expires
+        now = self.clock.now().timestamp()
+        if issued > now + CLOCK_SKEW.total_seconds():
+            raise AuthenticationFailed("the bearer token is issued in the future")
+        if expires - issued > self.ttl.total_seconds():
+            raise AuthenticationFailed("the bearer token is valid for longer than tokens are")
+        if expires <= now:
+            raise AuthenticationFailed("the bearer token has expired; request a new one")
+        return subject

@@ -1,12 +1,12 @@
-"""The one place that picks concrete parts: a store from a URL, the clock, the token key."""
+"""The one place that picks concrete parts: a store from a URL, the clock, the token key, the
+webhook sinks, and the background work."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from urllib.parse import urlsplit
 
 import attrs
 from starlette.applications import Starlette
@@ -21,13 +21,12 @@ from deletion_requests import (
     Sink,
     Store,
     SystemClock,
-    WebhookSink,
     open_store,
 )
 
-from ._app import create_app
+from ._app import MIN_SECRET_BYTES, create_app
 from ._tokens import TokenIssuer, stored_signing_key
-from ._writer import WriterProcess
+from ._webhooks import WebhookSink
 
 DEFAULT_STORE = "sqlite:///deletion-requests.db"
 STORE_ENV = "DELETION_REQUESTS_STORE"
@@ -35,6 +34,15 @@ SIGNING_KEY_ENV = "DELETION_REQUESTS_SIGNING_KEY"
 WEBHOOK_SECRET_ENV = "DELETION_REQUESTS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 
 logger = logging.getLogger("deletion_requests.server")
+
+
+def check_webhook_secret(secret: bytes | None) -> None:
+    """A secret, when one is set, is at least `MIN_SECRET_BYTES` long (`ValueError`)."""
+    if secret is not None and len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes: set "
+            f"${WEBHOOK_SECRET_ENV} to a long random string (openssl rand -hex 32)"
+        )
 
 
 @attrs.define
@@ -45,8 +53,6 @@ class Server:
     service: DeletionService
     admin: AccessAdmin
     tokens: TokenIssuer
-    url: str | None = None
-    """The store's URL, when the server opened it from one."""
 
     @classmethod
     def open(
@@ -60,40 +66,47 @@ class Server:
         clock = clock or SystemClock()
         service = DeletionService(store, clock, policy or Policy())
         tokens = TokenIssuer(signing_key or stored_signing_key(store), clock)
-        return cls(store, service, AccessAdmin(store, clock), tokens, url)
+        return cls(store, service, AccessAdmin(store, clock), tokens)
 
     def app(
         self,
+        webhook_secret: bytes | None = None,
         advance_interval: float | None = None,
         sinks: Mapping[str, Sink] | None = None,
         deliver_interval: float = 5.0,
-        webhook_secret: bytes | None = None,
-        writer_process: bool = False,
-        log_level: str | None = None,
+        close_on_shutdown: bool = False,
     ) -> Starlette:
-        """The HTTP app. With *advance_interval* seconds, background loops: every interval,
-        transitions, overdue marks and purges (`maintain`); every *deliver_interval*, a
-        delivery round to *sinks*. With *webhook_secret*, the completion endpoint. With
-        *writer_process*, a SQLite store's creates are committed in a child process
-        (`WriterProcess`); other stores ignore it. With *log_level* too (the level `serve`
-        configured with `configure_logging`), that process also writes the access log, with
-        the same logging configuration."""
-        lifespan = None
+        """The HTTP app. With *webhook_secret*, the completion endpoint. With
+        *advance_interval*, the app's lifespan runs this server's `background` work. With
+        *close_on_shutdown*, the app's shutdown closes the store."""
+        check_webhook_secret(webhook_secret)
+        work = None
         if advance_interval is not None:
-            loops = [(self._maintain, advance_interval)]
-            if sinks:
-                loops.append((lambda: self._deliver(sinks), deliver_interval))
-            lifespan = _background(loops)
-        writer = None
-        if writer_process and self.url is not None and urlsplit(self.url).scheme == "sqlite":
-            writer = WriterProcess(self.url, self.service, log_level)
-        return create_app(
-            self.service,
-            self.tokens,
-            lifespan=lifespan,
-            completion_secret=webhook_secret,
-            writer_process=writer,
-        )
+            work = self.background(advance_interval, sinks, deliver_interval)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            try:
+                with work or contextlib.nullcontext():
+                    yield
+            finally:
+                if close_on_shutdown:
+                    self.close()
+
+        return create_app(self.service, self.tokens, webhook_secret, lifespan)
+
+    def background(
+        self,
+        advance_interval: float,
+        sinks: Mapping[str, Sink] | None = None,
+        deliver_interval: float = 5.0,
+    ) -> Background:
+        """Every *advance_interval* seconds, transitions, overdue marks and purges
+        (`maintain`); with *sinks*, every *deliver_interval*, a delivery round."""
+        loops: list[tuple[Callable[[], None], float]] = [(self._maintain, advance_interval)]
+        if sinks:
+            loops.append((lambda: self._deliver(sinks), deliver_interval))
+        return Background(loops)
 
     def _maintain(self) -> None:
         done = self.service.maintain()
@@ -114,6 +127,43 @@ class Server:
         self.store.close()
 
 
+@attrs.define
+class Background:
+    """Work repeated at intervals, each on a thread of its own, from `start` (or entering the
+    context) until `stop`; a failure is logged and tried again at the next interval. `stop`
+    waits for a round in progress to end."""
+
+    loops: list[tuple[Callable[[], None], float]]
+    _stopping: threading.Event = attrs.field(factory=threading.Event, init=False)
+    _threads: list[threading.Thread] = attrs.field(factory=list, init=False)
+
+    def start(self) -> None:
+        for work, interval in self.loops:
+            thread = threading.Thread(target=self._repeat, args=(work, interval), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _repeat(self, work: Callable[[], None], interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                work()
+            except Exception:
+                logger.exception("background work failed; retrying in %s s", interval)
+            self._stopping.wait(interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join()
+
+    def __enter__(self) -> Background:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def sinks_for(
     handoff_url: str | None,
     review_url: str | None,
@@ -123,6 +173,7 @@ def sinks_for(
     """Webhook sinks for the configured URLs; both need the shared *secret*. Without a review
     URL, review alerts go to the log (operators still see them); without a hand-off URL,
     hand-offs wait in the outbox until one is configured."""
+    check_webhook_secret(secret)
     if (handoff_url or review_url) and not secret:
         raise ValueError(f"a webhook URL needs a webhook secret (set ${WEBHOOK_SECRET_ENV})")
     now = clock.now if clock is not None else SystemClock().now
@@ -144,29 +195,3 @@ class LogSink:
     def deliver(self, task: object, body: bytes) -> bool:
         logger.warning("review alert: %s", body.decode())
         return False
-
-
-def _background(
-    loops: list[tuple[Callable[[], None], float]],
-) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
-    async def loop(work: Callable[[], None], interval: float) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(work)
-            except Exception:
-                logger.exception("background work failed; retrying in %s s", interval)
-            await asyncio.sleep(interval)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(loop(work, interval)) for work, interval in loops]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    return lifespan

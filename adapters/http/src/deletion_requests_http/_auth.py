@@ -1,0 +1,38 @@
+"""Who is calling: the app behind a request's `Authorization` header."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from deletion_requests import AuthenticationFailed, Caller, DeletionService
+
+from ._tokens import TokenIssuer
+
+
+def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) -> Caller:
+    """The caller for `Bearer <token>` or `Basic base64(AppId:AppSecret)`; reads the store, so
+    call it where blocking is allowed. `AuthenticationFailed` for anything else."""
+    if not header:
+        raise AuthenticationFailed(
+            "missing Authorization header: send Bearer <token> or Basic AppId:AppSecret"
+        )
+    scheme, _, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and credentials:
+        return service.caller_for(tokens.verify(credentials))
+    if scheme.lower() == "basic" and credentials:
+        return service.authenticate(*basic_credentials(credentials))
+    raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
+
+
+def basic_credentials(credentials: str) -> tuple[str, str]:
+    """(AppId, AppSecret) from the base64 part of a Basic header."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise AuthenticationFailed("Basic credentials are not valid base64") from None
+    app_id, colon, secret = decoded.partition(":")
+    if not colon or not app_id or not secret:
+        raise AuthenticationFailed("Basic credentials must be AppId:AppSecret")
+    return app_id, secret

@@ -1,0 +1,236 @@
+"""The endpoints: parse the request, call a use case of `DeletionService`, render the answer.
+
+Use cases read and write the store, so each runs on Starlette's thread pool, together with
+the authentication it needs. Domain errors raise out of the handlers into the exception
+handlers of `_errors`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlencode
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from deletion_requests import (
+    SIGNATURE_HEADER,
+    AuthenticationFailed,
+    Caller,
+    DeletionService,
+    task_detail_to_api,
+    task_to_api_json,
+    tasks_to_api_json,
+    verify,
+)
+
+from ._auth import caller
+from ._errors import HttpError, JSONResponse
+from ._openapi import openapi_document
+from ._tokens import TokenIssuer
+
+MAX_BODY = 1024 * 1024
+CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
+LIST_PARAMETERS = frozenset({"accountId", "status", "limit", "cursor"})
+_LIMIT = re.compile(r"[0-9]{1,7}")
+T = TypeVar("T")
+
+
+class Endpoints:
+    """The handlers, bound to one service, one token issuer and the completion secret."""
+
+    def __init__(
+        self, service: DeletionService, tokens: TokenIssuer, completion_secret: bytes | None
+    ) -> None:
+        self.service = service
+        self.tokens = tokens
+        self.completion_secret = completion_secret
+
+    async def _as_caller(self, request: Request, use_case: Callable[[Caller], T]) -> T:
+        """Authenticate the request's caller and run *use_case* for it, on the thread pool."""
+        header = request.headers.get("authorization")
+
+        def work() -> T:
+            who = caller(self.service, self.tokens, header)
+            request.state.app_id = who.app_id
+            return use_case(who)
+
+        return await run_in_threadpool(work)
+
+    async def token(self, request: Request) -> Response:
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic" or not credentials.strip():
+            raise AuthenticationFailed("send the AppId and AppSecret as Basic credentials")
+        body = await read_body(request)
+        if body and media_type(request) != "application/x-www-form-urlencoded":
+            raise HttpError(
+                "UNSUPPORTED_MEDIA_TYPE", "send the form as application/x-www-form-urlencoded"
+            )
+        try:
+            form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
+        except (UnicodeDecodeError, ValueError):
+            raise HttpError("BAD_REQUEST", "the form body is not valid") from None
+        if form.get("grant_type", []) != ["client_credentials"]:
+            raise HttpError("BAD_REQUEST", "grant_type must be client_credentials")
+        app_id = await self._as_caller(request, lambda who: who.app_id)
+        token, lifetime = self.tokens.issue(app_id)
+        return JSONResponse(
+            {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def create(self, request: Request) -> Response:
+        body = await read_body(request)
+        key = request.headers.get("idempotency-key")
+
+        def create(who: Caller) -> Any:
+            document = create_document(media_type(request), body)
+            return self.service.create(
+                who,
+                document["accountId"],
+                raw_emails=document.get("rawEmails") or (),
+                sha256_emails=document.get("sha256Emails") or (),
+                idempotency_key=key,
+            )
+
+        task = await self._as_caller(request, create)
+        return Response(
+            task_to_api_json(task),
+            status_code=202,
+            media_type="application/json",
+            headers={"Location": f"/data/deletion-requests/{task.task_id}"},
+        )
+
+    async def list(self, request: Request) -> Response:
+        query = request.query_params
+        unknown = sorted(set(query) - LIST_PARAMETERS)
+        if unknown:
+            raise HttpError(
+                "BAD_REQUEST",
+                f"unknown query parameter(s) {', '.join(unknown)[:200]}: expected accountId, "
+                "status, limit, cursor",
+            )
+        for name in query:
+            if len(query.getlist(name)) > 1:
+                raise HttpError("BAD_REQUEST", f"query parameter {name} is given more than once")
+        limit = query.get("limit", "100")
+        if not _LIMIT.fullmatch(limit):
+            raise HttpError("BAD_REQUEST", "limit must be an integer between 1 and 1000")
+        page = await self._as_caller(
+            request,
+            lambda who: self.service.list(
+                who,
+                account_id=query.get("accountId"),
+                status=query.get("status"),
+                limit=int(limit),
+                cursor=query.get("cursor"),
+            ),
+        )
+        headers = {}
+        if page.next_cursor is not None:
+            following = {k: v for k, v in query.items() if k != "cursor"}
+            following["cursor"] = page.next_cursor
+            headers["Link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
+        return Response(
+            tasks_to_api_json(page.tasks), headers=headers, media_type="application/json"
+        )
+
+    async def task(self, request: Request) -> Response:
+        """GET shows the task, DELETE cancels it."""
+        return await (self.cancel if request.method == "DELETE" else self.show)(request)
+
+    async def show(self, request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        task = await self._as_caller(request, lambda who: self.service.get(who, task_id))
+        return JSONResponse(task_detail_to_api(task))
+
+    async def cancel(self, request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        task = await self._as_caller(request, lambda who: self.service.cancel(who, task_id))
+        return JSONResponse(
+            {"data": {"message": f"successful cancelled task with taskId: {task.task_id}"}}
+        )
+
+    async def completion(self, request: Request) -> Response:
+        """The deleter reports a task done. Authenticated by the webhook secret (the deleter
+        holds it; client apps do not), over a body that names the task, so a captured request
+        cannot complete another task."""
+        task_id = request.path_params["task_id"]
+        body = await read_body(request)
+        if self.completion_secret is None:
+            raise AuthenticationFailed(
+                "completion over HTTP is not enabled: the server has no webhook secret"
+            )
+        signature = request.headers.get(SIGNATURE_HEADER)
+        verify(self.completion_secret, signature, body, self.service.clock.now())
+        if media_type(request) != "application/json":
+            raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise HttpError("BAD_REQUEST", "the request body is not valid JSON") from None
+        if not isinstance(document, dict) or set(document) != {"taskId"}:
+            raise HttpError("BAD_REQUEST", 'the body must be {"taskId": "<the task id>"}')
+        if not isinstance(document["taskId"], str) or document["taskId"].lower() != task_id.lower():
+            raise HttpError("BAD_REQUEST", "taskId in the body must be the task id in the path")
+        request.state.app_id = "deleter"
+        task = await run_in_threadpool(self.service.complete, task_id, "deleter")
+        return JSONResponse(task_detail_to_api(task))
+
+    async def health(self, request: Request) -> Response:
+        """200 while the store can take a write; 503 (the store error's envelope) otherwise."""
+        await run_in_threadpool(self.service.store.check)
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, without parameters, in lower case."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def create_document(media: str, body: bytes) -> dict[str, Any]:
+    """The create request's JSON object, checked for shape; the core checks the values."""
+    if media != "application/json":
+        raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+    if not body:
+        raise HttpError("BAD_REQUEST", "the request body is missing")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise HttpError("BAD_REQUEST", "the request body must be a JSON object")
+    unknown = sorted(set(document) - CREATE_FIELDS)
+    if unknown:
+        raise HttpError(
+            "BAD_REQUEST",
+            f"unknown field(s) {', '.join(unknown)[:200]}: expected accountId, rawEmails, "
+            "sha256Emails",
+        )
+    if "accountId" not in document:
+        raise HttpError("BAD_REQUEST", "accountId is required")
+    for field in ("rawEmails", "sha256Emails"):
+        if document.get(field) is not None and not isinstance(document[field], list):
+            raise HttpError("BAD_REQUEST", f"{field} must be a list of strings")
+    return document
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body; 413 once it passes MAX_BODY, at once when Content-Length says so."""
+    declared = request.headers.get("content-length", "")
+    too_large = HttpError("PAYLOAD_TOO_LARGE", f"the request body is larger than {MAX_BODY} bytes")
+    if (_LIMIT.fullmatch(declared) and int(declared) > MAX_BODY) or len(declared) > 7:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)

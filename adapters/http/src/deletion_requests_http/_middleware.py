@@ -1,0 +1,60 @@
+"""The one middleware: a request id on every response, and an access-log line a request."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deletion_requests import new_hex_id
+
+from ._logs import log_access
+
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request its client abandoned
+
+
+class RequestLog:
+    """Pure ASGI middleware. Takes the client's `X-Request-Id` when it is short and plain
+    (else makes one), puts it in `scope["state"]["request_id"]` and on the response, and logs
+    the request when it ends, with the `app_id` a handler left in the state."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = given.decode() if _REQUEST_ID.fullmatch(given) else new_hex_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = CLIENT_CLOSED_REQUEST
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            if status == CLIENT_CLOSED_REQUEST:
+                status = 500
+            raise
+        finally:
+            route = scope.get("route")
+            log_access(
+                request_id,
+                scope["method"],
+                getattr(route, "path", None) or "(no route)",
+                status,
+                round((time.perf_counter() - started) * 1000, 3),
+                state.get("app_id"),
+            )
