@@ -1,12 +1,9 @@
-"""The ceiling for the HTTP benchmark: bare Starlette that parses the same JSON body and
-answers 202, served by the same uvicorn settings as the real server."""
+"""The yardstick for the HTTP benchmark: bare Starlette that parses the same JSON body and
+answers 202, served by Hypercorn with `serve`'s settings (`benchmarks.http` starts it)."""
 
 from __future__ import annotations
 
-import sys
-
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,16 +16,13 @@ async def create(request: Request) -> Response:
     return Response(body, status_code=202, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/data/deletion-requests/emails", create, methods=["POST"])])
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
 
-if __name__ == "__main__":
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # as `serve` runs it
-        loop="uvloop",
-        http="httptools",
-    )
+
+app = Starlette(
+    routes=[
+        Route("/data/deletion-requests/emails", create, methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+)

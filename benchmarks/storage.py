@@ -17,7 +17,6 @@ from pathlib import Path
 
 from deletion_requests_jsonfiles import JsonFilesStore
 from deletion_requests_sqlite import SqliteStore
-from deletion_requests_sqlite._store import TASK_COLUMNS, to_us
 
 from benchmarks._timing import median_seconds
 from deletion_requests import (
@@ -29,6 +28,19 @@ from deletion_requests import (
     hash_email,
     new_task_uuid,
 )
+
+# The SQLite store's tasks table, for the raw sqlite3 baseline that writes the same rows.
+TASK_COLUMNS = (
+    "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
+    "created_by, version, outbox, completed_us, overdue_us, purged_us"
+)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_us(moment: dt.datetime) -> int:
+    """Microseconds since the epoch: how the SQLite store keeps times."""
+    return (moment - EPOCH) // dt.timedelta(microseconds=1)
+
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 ACCOUNT = "acct-1"
