@@ -3,26 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import logging
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import orjson
 import pytest
-from deletion_requests_http import MAX_BODY, create_app
+from deletion_requests_http import MAX_BODY, TokenIssuer, create_app
 from deletion_requests_http.testing import http_scope
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from deletion_requests import SIGNATURE_HEADER, StoreError, TaskQuery, hash_email, sign
+from deletion_requests import (
+    SIGNATURE_HEADER,
+    DeletionService,
+    ManualClock,
+    StoreError,
+    TaskQuery,
+    hash_email,
+    open_store,
+    sign,
+)
 
 from .conftest import KEY, T0, World, basic
 
 DAY = dt.timedelta(days=1)
+
+
+def encode_cursor_text(created: str) -> str:
+    """A cursor as the server makes them, around a creation time it would never write."""
+    raw = orjson.dumps([created, "3bc2e8b0-88ee-400c-8696-44897bc95cd3"])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 EMAILS = "/data/deletion-requests/emails"
 TASKS = "/data/deletion-requests"
 
@@ -120,6 +143,29 @@ def test_expired_token_is_refused(world: World) -> None:
 def test_forged_tokens_are_refused(world: World, token: str) -> None:
     response = world.client.get(TASKS, headers={"Authorization": f"Bearer {token}"})
     assert_error(response, 403, "AUTHENTICATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    ("claims", "fragment"),
+    [
+        ({"iat": 0, "exp": 10 * 365 * 86400}, "longer than tokens are"),
+        ({"iat": 3600, "exp": 7200}, "in the future"),
+        ({"exp": 3600}, "invalid"),
+        ({"iat": "0", "exp": 3600}, "invalid"),
+    ],
+)
+def test_tokens_the_server_would_not_issue_are_refused(
+    world: World, claims: dict[str, object], fragment: str
+) -> None:
+    """Signed with the real key, yet valid for ten years, issued an hour from now, or without
+    a (numeric) issue time: refused, whatever the expiry says."""
+    now = int(world.clock.now().timestamp())
+    shifted = {k: now + v if isinstance(v, int) else v for k, v in claims.items()}
+    token = jwt.encode(
+        {"sub": world.app_a, "iss": "deletion-requests", **shifted}, KEY, algorithm="HS256"
+    )
+    response = world.client.get(TASKS, headers={"Authorization": f"Bearer {token}"})
+    assert_error(response, 403, "AUTHENTICATION_ERROR", fragment)
 
 
 def test_forged_token_for_a_real_app_is_refused(world: World) -> None:
@@ -340,6 +386,10 @@ def test_list_filters_by_status_as_the_clock_says(world: World) -> None:
         ("cursor=zzz", "cursor is not valid"),
         ("page=2", "unknown query parameter"),
         ("limit=1&limit=2", "more than once"),
+        ("limit=%C2%B2", "limit"),  # a digit to str.isdigit, not to int()
+        ("limit=" + "9" * 5000, "limit"),
+        ("cursor=" + encode_cursor_text("9999-12-31T23:59:59.999999-23:59"), "cursor"),
+        ("cursor=" + encode_cursor_text("0001-01-01T00:00:00+14:00"), "cursor"),
     ],
 )
 def test_bad_list_queries_are_400(world: World, query: str, fragment: str) -> None:
@@ -686,3 +736,141 @@ def test_an_overdue_task_says_so(world: World) -> None:
     assert body["history"][-1]["event"] == "overdue"
     listed = world.client.get(TASKS, headers=world.a).json()
     assert listed[0]["overdue"] is True
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "t=\u00b2,v1=" + "0" * 64,
+        "t=" + "9" * 5000 + ",v1=" + "0" * 64,
+        f"t={2**63 + 1},v1=" + "0" * 64,
+        "t=1772357400,v1=\u00e9" + "0" * 63,
+    ],
+    ids=["superscript-two", "5000-digits", "past-2**63", "non-ascii-mac"],
+)
+def test_malformed_completion_signatures_are_403_not_500(
+    deleter_world: World, signature: str
+) -> None:
+    world = deleter_world
+    task = world.create(world.a)
+    world.clock.advance(16 * DAY)
+    response = world.client.post(
+        f"{TASKS}/{task['taskId']}/completion",
+        content=orjson.dumps({"taskId": task["taskId"]}),
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature.encode()},  # type: ignore[dict-item]
+    )
+    assert_error(response, 403, "AUTHENTICATION_ERROR", SIGNATURE_HEADER)
+
+
+def test_a_webhook_secret_under_sixteen_bytes_is_refused(world: World) -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        create_app(world.service, world.tokens, completion_secret=b"abc")
+
+
+def test_healthz_is_503_in_the_envelope_while_the_store_cannot_write(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    with open_store(f"sqlite:///{path}?busy_timeout_ms=50") as store:
+        service = DeletionService(store, ManualClock(T0))
+        client = TestClient(create_app(service, TokenIssuer(KEY, service.clock)))
+        assert client.get("/healthz").json() == {"status": "ok"}
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            assert_error(client.get("/healthz"), 503, "SERVICE_UNAVAILABLE")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert client.get("/healthz").status_code == 200
+
+
+# -- nothing a client sends is a 500 -----------------------------------------------------------
+
+FUZZ_WORLD = World()
+KNOWN_TASK = FUZZ_WORLD.create(FUZZ_WORLD.a)["taskId"]
+header_values = st.one_of(
+    st.binary(max_size=80),
+    st.sampled_from(
+        [
+            FUZZ_WORLD.a["Authorization"].encode(),
+            b"Basic " + base64.b64encode(b"\xff\xfe:\x00"),
+            b"Bearer " + b"e" * 300,
+            b"application/json",
+            b"application/x-www-form-urlencoded",
+            b"t=\xc2\xb2,v1=00",
+            b"\xc2\xb2",
+        ]
+    ),
+)
+query_values = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["\u00b2", "9" * 5000, encode_cursor_text("9999-12-31T23:59:59-23:59")]),
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(lambda v: orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS)),
+    st.fixed_dictionaries(
+        {"accountId": json_values, "rawEmails": json_values, "sha256Emails": json_values},
+    ).map(orjson.dumps),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    method=st.sampled_from(["GET", "POST", "DELETE", "PUT", "HEAD"]),
+    path=st.sampled_from(
+        [
+            "/auth/oauth2/token",
+            EMAILS,
+            TASKS,
+            f"{TASKS}/{KNOWN_TASK}",
+            f"{TASKS}/{KNOWN_TASK}/completion",
+            f"{TASKS}/not-a-uuid",
+            "/healthz",
+            "/nope/",
+        ]
+    ),
+    headers=st.dictionaries(
+        st.sampled_from(
+            [
+                b"authorization",
+                b"content-type",
+                b"idempotency-key",
+                b"x-request-id",
+                SIGNATURE_HEADER.lower().encode(),
+            ]
+        ),
+        header_values,
+        max_size=5,
+    ),
+    query=st.dictionaries(
+        st.sampled_from(["limit", "cursor", "status", "accountId", "x"]), query_values, max_size=4
+    ),
+    body=bodies,
+)
+def test_no_request_a_client_can_send_is_answered_with_a_5xx(
+    method: str, path: str, headers: dict[bytes, bytes], query: dict[str, str], body: bytes
+) -> None:
+    """Headers, query strings and bodies beyond what the schema describes: every answer is
+    below 500, and every error is the envelope."""
+    scope = http_scope(method, path, list(headers.items()))
+    scope["query_string"] = urlencode(query).encode()
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(FUZZ_WORLD.app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] < 500, (start, sent[1:])
+    if start["status"] >= 400 and method != "HEAD":
+        content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        assert set(orjson.loads(content)) == {"error"}

@@ -139,7 +139,9 @@ class Background:
 
     def start(self) -> None:
         for work, interval in self.loops:
-            thread = threading.Thread(target=self._repeat, args=(work, interval), daemon=True)
+            thread = threading.Thread(
+                target=self._repeat, args=(work, interval), name="background", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 

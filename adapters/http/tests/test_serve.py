@@ -1,0 +1,178 @@
+"""`deletion-requests serve` as an operator runs it: worker processes, stopping, limits."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from deletion_requests_http._serve import HEADER_TIMEOUT, SETTINGS_ENV, worker_app
+from deletion_requests_http.testing import free_port, run_cli, serving
+from starlette.testclient import TestClient
+
+from deletion_requests import open_store
+
+SERVE = [sys.executable, "-m", "deletion_requests_http", "serve"]
+
+
+def allowed_app(store: str) -> tuple[str, str]:
+    run_cli("accounts", "allow", "acct-1", "--store", store)
+    app = json.loads(run_cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
+    return app["appId"], app["appSecret"]
+
+
+def wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("workers", "stop"),
+    [(1, signal.SIGTERM), (2, signal.SIGTERM), (2, signal.SIGINT)],
+    ids=["one-process-sigterm", "two-workers-sigterm", "two-workers-sigint"],
+)
+def test_a_stop_during_a_burst_answers_in_flight_requests_and_keeps_every_202(
+    tmp_path: Path, workers: int, stop: signal.Signals
+) -> None:
+    """The signal goes to the whole process group, as a terminal's Ctrl+C or a service
+    manager's stop does. Every create answered 202 is stored; the server exits 0, with no
+    traceback and no ERROR line."""
+    store = f"sqlite:///{tmp_path}/stop.db"
+    auth = allowed_app(store)
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*SERVE, "--store", store, "--port", str(port), "--workers", str(workers)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, signalled whole below
+        )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_serving(base, process, log)
+    accepted: list[str] = []
+    statuses: list[int] = []
+    stopping = threading.Event()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=base, auth=auth, timeout=30) as http:
+            i = 0
+            while not stopping.is_set() or i < 3:
+                i += 1
+                body = {"accountId": "acct-1", "rawEmails": [f"p{n}.{i}@example.com"]}
+                try:
+                    response = http.post("/data/deletion-requests/emails", json=body)
+                except httpx.TransportError:
+                    return  # the server has stopped listening
+                statuses.append(response.status_code)
+                if response.status_code == 202:
+                    accepted.append(response.json()["taskId"])
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    os.killpg(process.pid, stop)
+    stopping.set()
+    assert process.wait(timeout=60) == 0
+    for thread in threads:
+        thread.join(30)
+    output = log.read_text()
+    assert accepted, output
+    assert set(statuses) <= {202, 503}, output  # 503: the store refused (never seen so far)
+    assert "Traceback" not in output
+    assert " ERROR " not in output
+    with open_store(store) as opened:
+        missing = [task_id for task_id in accepted if opened.get(task_id) is None]
+    assert missing == []
+
+
+def test_heads_are_bounded_in_size_and_in_time(tmp_path: Path) -> None:
+    """No proxy in front: a 1 MiB header is refused, and a connection that stops mid-head is
+    closed after HEADER_TIMEOUT seconds rather than held open."""
+    store = f"sqlite:///{tmp_path}/limits.db"
+    with serving(store, tmp_path / "server.log") as running:
+        port = int(running.base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as big:
+            head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20)
+            with contextlib.suppress(OSError):  # refused before it was all sent
+                big.sendall(head + b"\r\n\r\n")
+            answer = big.recv(200)
+        assert answer.startswith(b"HTTP/1.1 431")
+        with socket.create_connection(("127.0.0.1", port), timeout=HEADER_TIMEOUT + 10) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+            started = time.monotonic()
+            assert slow.recv(200) == b""  # closed by the server
+            assert time.monotonic() - started < HEADER_TIMEOUT + 5
+
+
+def test_a_webhook_secret_under_sixteen_bytes_stops_serve_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [*SERVE, "--store", f"sqlite:///{tmp_path}/s.db", "--no-deliver"],
+        env={**os.environ, "DELETION_REQUESTS_WEBHOOK_SECRET": "abc"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "at least 16 bytes" in result.stderr
+    assert "serving" not in result.stderr
+
+
+def test_a_second_serve_on_a_taken_port_says_so_and_does_not_claim_to_serve(
+    tmp_path: Path,
+) -> None:
+    store = f"sqlite:///{tmp_path}/twice.db"
+    with serving(store, tmp_path / "server.log") as running:
+        port = running.base_url.rsplit(":", 1)[1]
+        result = subprocess.run(
+            [*SERVE, "--store", store, "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr
+    assert "stop the server already running there" in result.stderr
+    assert "serving" not in result.stderr
+
+
+def test_a_worker_app_runs_no_background_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background work runs in the `serve` process only, so N workers do not run it N
+    times: a worker's app starts no thread of its own."""
+    settings = {
+        "store_url": f"sqlite:///{tmp_path}/w.db",
+        "retention_days": 30.0,
+        "log_level": "warning",
+        "webhook_secret": None,
+        "workers": 1,
+    }
+    monkeypatch.setenv(SETTINGS_ENV, json.dumps(settings))
+    before = set(threading.enumerate())
+    with TestClient(worker_app()) as client:
+        assert client.get("/healthz").status_code == 200
+        started = {t for t in threading.enumerate() if t not in before}
+        assert not [t for t in started if "background" in t.name]
