@@ -1,5 +1,5 @@
 """The yardstick for the HTTP benchmark: bare Starlette that parses the same JSON body and
-answers 202, served by Hypercorn with `serve`'s settings (`benchmarks.http` starts it)."""
+answers 202, served by Granian with `serve`'s workers (`benchmarks.http` starts it)."""
 
 from __future__ import annotations
 

@@ -40,18 +40,23 @@ POSTGRES = os.environ.get("DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postg
 
 @contextlib.contextmanager
 def bare_app(workers: int, log: Path) -> Iterator[str]:
-    """The bare app under Hypercorn with *workers* (0: in one process), as `serve` runs."""
+    """The bare app under Granian with *workers*, as `serve` runs its app."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
-        "hypercorn",
-        "--bind",
-        f"127.0.0.1:{port}",
+        "granian",
+        "--interface",
+        "asgi",
+        "--http",
+        "1",
+        "--no-ws",
+        "--port",
+        str(port),
         "--workers",
         str(workers),
-        "--worker-class",
-        "uvloop",
+        "--log-level",
+        "warning",
         "benchmarks._bare_app:app",
     ]
     with log.open("ab") as sink:
@@ -180,7 +185,7 @@ def case(
                 "current": stack.enter_context(
                     serving(urls["current"], log, *QUIET, "--workers", str(workers))
                 ).base_url,
-                "bare": stack.enter_context(bare_app(0 if workers == 1 else workers, log)),
+                "bare": stack.enter_context(bare_app(workers, log)),
             }
             if baseline:  # the code before: one process, as it served (it has no --workers)
                 bases["baseline"] = stack.enter_context(

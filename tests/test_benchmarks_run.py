@@ -63,7 +63,7 @@ def test_a_wrk_run_fails_on_errors_and_on_timeouts_unless_they_are_allowed() -> 
     shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
 )
 def test_wrk_reports_requests_and_timeouts_apart_from_other_errors(tmp_path: Path) -> None:
-    with bare_app(0, tmp_path / "bare.log") as url:
+    with bare_app(1, tmp_path / "bare.log") as url:
         report = wrk("create.lua", url, 1, 2, AUTH="Basic eDp5", ACCOUNT="acct-0")
     assert report["requests"] > 0
     assert report["non_2xx"] == report["socket_errors"] == report["timeouts"] == 0

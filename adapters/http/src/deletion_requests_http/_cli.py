@@ -216,9 +216,7 @@ def serve(
         background = server.background(
             advance_interval, sinks if deliver else None, deliver_interval
         )
-        status = run_server(settings, host, port, background)
-    if status != 0:
-        raise click.ClickException(f"the server stopped with status {status}")
+        run_server(settings, host, port, background)
 
 
 @main.group()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.config
+from typing import Any
 
 import orjson
 
@@ -32,9 +34,22 @@ def log_access(
         )
 
 
+def logging_config(level: str) -> dict[str, Any]:
+    """The logging configuration (`logging.config.dictConfig`) of every process of the server:
+    one line a record, with time, level and logger, to stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            "transitions": {"level": "WARNING"},
+            "_granian": {"level": level.upper(), "handlers": [], "propagate": True},
+        },
+    }
+
+
 def configure_logging(level: str) -> None:
-    """One line a record, with time, level and logger, to stderr."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    logging.getLogger("transitions").setLevel(logging.WARNING)
+    """`logging_config` for this process."""
+    logging.config.dictConfig(logging_config(level))

@@ -1,37 +1,36 @@
-"""`serve`: the app under Hypercorn, in one process or in worker processes on one port.
+"""`serve`: the app under Granian, in worker processes that share one port.
 
 Each worker builds its own app and store from the settings `serve` leaves in
 `SETTINGS_ENV` (workers are new Python processes, so they learn them from the environment).
 The background work (transitions, purges, deliveries) runs once, in the `serve` process, not
-in the workers. Hypercorn's limits are set for a server with no proxy in front: headers are at
-most `MAX_HEADER_BYTES`, and a connection that has not sent a whole request head within
-`HEADER_TIMEOUT` seconds is closed.
+in the workers. Granian's limits are set for a server with no proxy in front: a request head
+is at most `MAX_HEADER_BYTES`, and a connection that has not sent a whole head within
+`HEADER_TIMEOUT` seconds is closed. On SIGINT or SIGTERM each worker stops taking
+connections, answers the requests it has, and exits; `serve` waits for them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import multiprocessing
 import os
-import signal
 import socket
 
 import attrs
 import cattrs
 import orjson
-from hypercorn.config import Config
-from hypercorn.run import run
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from starlette.applications import Starlette
 
-from ._logs import configure_logging
+from ._logs import configure_logging, logging_config
 from ._wiring import Background, Server
 
 SETTINGS_ENV = "DELETION_REQUESTS_SERVE_SETTINGS"
-MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 5
 GRACEFUL_TIMEOUT = 30
-
-logger = logging.getLogger("deletion_requests.server")
 
 
 @attrs.frozen
@@ -56,32 +55,34 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def serve(settings: Settings, host: str, port: int, background: Background | None) -> int:
-    """Serve until SIGINT or SIGTERM, then answer the requests in flight and return 0."""
+def serve(settings: Settings, host: str, port: int, background: Background | None) -> None:
+    """Serve until SIGINT or SIGTERM, then answer the requests in flight and return."""
     os.environ[SETTINGS_ENV] = orjson.dumps(cattrs.unstructure(settings)).decode()
-    config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    config.application_path = "deletion_requests_http._serve:worker_app()"
-    config.workers = 0 if settings.workers == 1 else settings.workers  # 0: in this process
-    config.worker_class = "uvloop"
-    config.h11_max_incomplete_size = MAX_HEADER_BYTES
-    config.keep_alive_timeout = HEADER_TIMEOUT  # an idle connection, or one mid-head
-    config.graceful_timeout = GRACEFUL_TIMEOUT
-    config.include_server_header = False
-    config.accesslog = None  # ours has no query strings or credentials
-    config.errorlog = logging.getLogger("hypercorn.error")
+    # Workers start as new interpreters, not forks: they inherit no store, thread or lock of
+    # this process (which keeps its own store for the background work).
+    multiprocessing.set_start_method("spawn", force=True)
+    server = Granian(
+        "deletion_requests_http._serve:worker_app",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=HEADER_TIMEOUT * 1000, max_buffer_size=MAX_HEADER_BYTES
+        ),
+        log_dictconfig=logging_config(settings.log_level),
+        workers_kill_timeout=GRACEFUL_TIMEOUT,
+    )
     with background or contextlib.nullcontext():
-        return run(config)
+        server.serve()
 
 
 def worker_app() -> Starlette:
     """The app of one worker, from the settings `serve` left in the environment."""
     settings = cattrs.structure(orjson.loads(os.environ[SETTINGS_ENV]), Settings)
-    if settings.workers > 1:
-        # The supervisor owns shutdown: on SIGINT or SIGTERM it tells every worker through
-        # Hypercorn's shutdown event, and they finish their requests. (Hypercorn's workers
-        # already ignore SIGINT; a SIGTERM to the whole process group would end them at once.)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(settings.log_level)
     from ._cli import policy_for  # the CLI's reading of --retention-days
 
