@@ -4,7 +4,10 @@ Starlette app under the same server and workers, in one run, rounds alternating.
 load generator (`apt-get install wrk`).
 
 Run: uv run python -m benchmarks.http [--baseline REF | --baseline-python PYTHON]
-     [--rounds 3] [--seconds 8] [--only sqlite-w2,sqlite-w1,postgres-w2]
+     [--rounds 3] [--seconds 8] [--only sqlite-w2,sqlite-w2-c32,sqlite-w1,postgres-w2,list,auth]
+
+`list` measures the p99 of a page of 100 at 10,000 and at 1,000,000 tasks; `auth` the requests
+a second of Bearer against Basic.
 
 `--baseline REF` checks REF out into a temporary git worktree and builds its environment with
 `uv sync`; `--baseline-python` names another checkout's `.venv/bin/python` instead. Without
@@ -17,23 +20,30 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import datetime as dt
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx2 as httpx
 import psycopg
 from deletion_requests_http.testing import free_port, serving
 
-from deletion_requests import AccessAdmin, open_store
+from benchmarks.storage import populate
+from deletion_requests import AccessAdmin, Caller, DeletionService, open_store
 
 WRK_DIR = Path(__file__).parent / "wrk"
+MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 QUIET = ("--advance-interval", "3600", "--no-deliver")  # no background work while measuring
 POSTGRES = os.environ.get("DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/test")
 
@@ -71,8 +81,6 @@ def bare_app(workers: int, log: Path) -> Iterator[str]:
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import urllib.request
-
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -235,6 +243,100 @@ def case(
             )
 
 
+def bearer(base: str, basic: str) -> str:
+    response = httpx.post(
+        f"{base}/auth/oauth2/token",
+        headers={"Authorization": basic},
+        data={"grant_type": "client_credentials"},
+    )
+    token: str = response.json()["access_token"]
+    return "Bearer " + token
+
+
+def list_paths(store_url: str, samples: int = 500) -> list[str]:
+    """Half first pages, half pages at a random depth of acct-0's tasks, by cursors taken from
+    walking the listing (`Page.next_cursor`)."""
+    cursors: list[str] = []
+    with open_store(store_url) as store:
+        service = DeletionService(store, subscribers=[])
+        caller = Caller("benchmark", frozenset({"acct-0"}))
+        cursor = None
+        while True:
+            page = service.list(caller, limit=1000, cursor=cursor)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+            cursors.append(cursor)
+    rng = random.Random(11)
+    paths = []
+    for sample in range(samples):
+        query = {"accountId": "acct-0", "limit": "100"}
+        if sample % 2 and cursors:
+            query["cursor"] = rng.choice(cursors)
+        paths.append(f"/data/deletion-requests?{urlencode(query)}")
+    return paths
+
+
+def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) -> None:
+    accounts = 10
+    results: dict[int, list[dict[str, int]]] = {}
+    servers = []
+    for count in counts:
+        path = directory / f"list-{count}.db"
+        # Created over the last `count` seconds (under 12 days): pending and up to date, as a
+        # server with its background advance sees them; stale tasks would measure catch-up.
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=count + 3600)
+        populate(path, count, accounts, start)
+        basic = make_app(f"sqlite:///{path}", ["acct-0"])
+        paths_file = directory / f"paths-{count}.txt"
+        paths_file.write_text("\n".join(list_paths(f"sqlite:///{path}")) + "\n")
+        servers.append((count, f"sqlite:///{path}", basic, paths_file))
+    log = directory / "servers.log"
+    for _ in range(rounds):
+        for count, store, basic, paths_file in servers:
+            with serving(store, log, *QUIET) as server:
+                base = server.base_url
+                wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=str(paths_file))  # warm up
+                report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=str(paths_file))
+                results.setdefault(count, []).append(report)
+    print(
+        f"GET a page of 100 (half first pages, half deep cursors), 4 connections, {rounds} rounds:"
+    )
+    p99s = {}
+    for count, reports in results.items():
+        p99s[count] = statistics.median(r["p99_us"] for r in reports)
+        p50 = statistics.median(r["p50_us"] for r in reports)
+        print(
+            f"  at {count:>8} tasks: p50 {p50 / 1000:.2f} ms, p99 {p99s[count] / 1000:.2f} ms, "
+            f"{statistics.median(rate(r) for r in reports):.0f} req/s (medians)"
+        )
+    small, big = counts
+    print(f"  p99 ratio {big} / {small}: {p99s[big] / p99s[small]:.2f}x")
+
+
+def auth_cost(directory: Path, rounds: int, seconds: int) -> None:
+    store = f"sqlite:///{directory}/auth.db"
+    basic = make_app(store, ["acct-0"])
+    paths_file = directory / "auth-paths.txt"
+    paths_file.write_text("/data/deletion-requests?limit=10\n")
+    log = directory / "servers.log"
+    rates: dict[str, list[float]] = {"Basic": [], "Bearer": []}
+    with serving(store, log, *QUIET) as server:
+        base = server.base_url
+        token = bearer(base, basic)
+        for _ in range(rounds):
+            for name, header in (("Basic", basic), ("Bearer", token)):
+                report = wrk("list.lua", base, seconds, 8, AUTH=header, PATHS_FILE=str(paths_file))
+                rates[name].append(rate(report))
+    basic_rate = statistics.median(rates["Basic"])
+    bearer_rate = statistics.median(rates["Bearer"])
+    print(f"authenticated GET (empty list), 8 connections, {rounds} rounds:")
+    print(
+        f"  Basic  {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
+        f"Bearer/Basic {bearer_rate / basic_rate:.2f}x (medians)"
+    )
+
+
 CASES = {
     "sqlite-w2": ("sqlite", 2, 64),
     "sqlite-w2-c32": ("sqlite", 2, 32),
@@ -247,7 +349,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument(
+        "--only",
+        default=",".join([*CASES, "list", "auth"]),
+        help=f"comma-separated: {', '.join(CASES)}, list, auth",
+    )
+    parser.add_argument("--small", type=int, default=10_000, help="list: the small store")
+    parser.add_argument("--big", type=int, default=1_000_000, help="list: the big store")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--baseline", help="a git ref: the code before, built in a worktree")
     source.add_argument("--baseline-python", help="another checkout's .venv/bin/python")
@@ -259,8 +367,13 @@ def main() -> None:
             baseline = baseline_python(args.baseline, directory)
         try:
             for name in args.only.split(","):
-                kind, workers, connections = CASES[name]
-                case(directory, kind, workers, connections, args.rounds, args.seconds, baseline)
+                if name == "list":
+                    list_latency(directory, [args.small, args.big], args.rounds, args.seconds)
+                elif name == "auth":
+                    auth_cost(directory, args.rounds, args.seconds)
+                else:
+                    kind, workers, connections = CASES[name]
+                    case(directory, kind, workers, connections, args.rounds, args.seconds, baseline)
         finally:
             if args.baseline:
                 subprocess.run(

@@ -23,6 +23,7 @@ from ._errors import (
     UnauthorizedAccount,
 )
 from ._events import LifecycleEvent, Subscriber, log_event
+from ._group_commit import GroupCommit
 from ._handoff import (
     SIGNATURE_HEADER,
     Backoff,
@@ -69,6 +70,7 @@ __all__ = [
     "Deliveries",
     "DeliveryFailed",
     "DuplicateTask",
+    "GroupCommit",
     "IdempotencyKeyConflict",
     "InvalidRequest",
     "LifecycleEvent",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from deletion_requests import (
     Awaiting,
     DeletionTask,
     DuplicateTask,
+    GroupCommit,
     IdempotencyKeyConflict,
     Status,
     Store,
@@ -77,14 +77,13 @@ SELECT * FROM unnest(%(scope)s::text[], %(key)s::text[], %(key_task)s::text[])
 
 
 class _Add:
-    """One queued add: the task, its key, and (once `done`) the error that refused it."""
+    """One queued add: the task, its key, and (once written) the error that refused it."""
 
-    __slots__ = ("done", "error", "key", "task")
+    __slots__ = ("error", "key", "task")
 
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.done = False
         self.error: Exception | None = None
 
 
@@ -165,9 +164,7 @@ class PostgresStore(Store):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
         self._where = _redacted(conninfo)
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Add] = []
-        self._batch_lock = threading.Lock()
+        self._adds: GroupCommit[_Add] = GroupCommit(self._add_batch)
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
                 migrate(conn, schema, self._where)
@@ -313,16 +310,10 @@ class PostgresStore(Store):
         return outcomes
 
     def _commit(self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]) -> list[_Add]:
-        """Queue *items*, and return once a commit holds them: whichever thread takes the
-        batch lock next writes everything queued, its own items and other threads' alike."""
+        """Queue *items*, and return once a commit holds them, with the adds of every other
+        thread that arrived while the previous batch was committing (`GroupCommit`)."""
         mine = [_Add(task, key) for task, key in items]
-        with self._queue_lock:
-            self._queue.extend(mine)
-        with self._batch_lock:
-            if not all(pending.done for pending in mine):
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._add_batch(batch)
+        self._adds.submit(mine)
         return mine
 
     def _add_batch(self, batch: list[_Add]) -> None:
@@ -351,13 +342,6 @@ class PostgresStore(Store):
         except StoreError as exc:
             for item in batch:
                 item.error = item.error or exc
-        except BaseException as exc:
-            for item in batch:
-                item.error = item.error or StoreError(f"postgres store {self._where}: add failed")
-            raise exc
-        finally:
-            for item in batch:
-                item.done = True
 
     @staticmethod
     def _insert_one(conn: Conn, item: _Add) -> DuplicateTask | IdempotencyKeyConflict | None:

@@ -20,6 +20,7 @@ from deletion_requests import (
     Awaiting,
     DeletionTask,
     DuplicateTask,
+    GroupCommit,
     IdempotencyKeyConflict,
     Status,
     Store,
@@ -136,12 +137,11 @@ def _outbox(task: DeletionTask) -> str:
 
 
 class _PendingAdd:
-    __slots__ = ("done", "error", "key", "task")
+    __slots__ = ("error", "key", "task")
 
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.done = False
         self.error: Exception | None = None
 
 
@@ -212,8 +212,7 @@ class SqliteStore(Store):
         # Writers of this process queue on this lock rather than on SQLite's busy handler,
         # which sleeps; other processes still wait on busy_timeout.
         self._write_lock = threading.RLock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_PendingAdd] = []
+        self._adds: GroupCommit[_PendingAdd] = GroupCommit(self._add_batch)
         self._closed = False
         if not os.path.exists(self.path):
             # Created private: the file holds the token signing key and secret digests, and
@@ -398,11 +397,9 @@ class SqliteStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        # Group commit: adds from concurrent threads queue up; whichever thread takes the write
-        # lock next writes every queued add in one transaction, commits once, and so
-        # acknowledges them all (when one is refused, the batch is written again with a
-        # savepoint each, so one add's failure is its own). Each add still returns only after
-        # the commit that holds it.
+        # Group commit: adds from concurrent threads are written in one transaction, committed
+        # once (when one is refused, the batch is written again with a savepoint each, so one
+        # add's failure is its own). Each add returns only after the commit that holds it.
         pending = self._commit([(task, idempotency_key)])[0]
         if pending.error is not None:
             raise pending.error
@@ -425,16 +422,11 @@ class SqliteStore(Store):
     ) -> list[_PendingAdd]:
         """Queue *items* and return once a commit holds them (see `add`)."""
         mine = [_PendingAdd(task, key) for task, key in items]
-        with self._queue_lock:
-            self._queue.extend(mine)
-        with self._write_lock:
-            if not all(pending.done for pending in mine):
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._add_batch(batch)
+        self._adds.submit(mine)
         return mine
 
     def _add_batch(self, batch: list[_PendingAdd]) -> None:
+        """Write *batch* in one transaction; each add's refusal is set on it."""
         try:
             try:
                 with self._write("add") as conn:
@@ -457,13 +449,6 @@ class SqliteStore(Store):
         except StoreError as exc:
             for item in batch:
                 item.error = item.error or exc
-        except BaseException as exc:
-            for item in batch:
-                item.error = item.error or StoreError(f"sqlite store {self.path}: add failed")
-            raise exc
-        finally:
-            for item in batch:
-                item.done = True
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, item: _PendingAdd) -> None:
