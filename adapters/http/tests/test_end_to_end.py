@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +15,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from deletion_requests_http.testing import run_cli, serving
+
+from deletion_requests import open_store
 
 ACCOUNT = "2456192011195196284677"
 
@@ -90,3 +97,40 @@ def test_server_says_how_to_create_an_app(tmp_path: Path) -> None:
         pass
     assert "deletion-requests apps create --account" in log.read_text()
     assert (tmp_path / "fresh.db").exists()
+
+
+@pytest.mark.skipif(
+    shutil.which("jq") is None or shutil.which("curl") is None, reason="needs jq and curl"
+)
+def test_the_readme_walk_through_runs_as_written(tmp_path: Path) -> None:
+    """The README's first shell block, line by line, against a real server: only the port and
+    the way the CLI is run (`uv run` from the clone) differ."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    walk = readme.split("## A walk-through with curl", 1)[1]
+    script = re.search(r"```sh\n(.*?)```", walk, re.DOTALL)
+    assert script is not None
+    store = f"sqlite:///{tmp_path}/deletion-requests.db"
+    run_cli("accounts", "list", "--store", store)  # the store exists before the server
+    with serving(store, tmp_path / "server.log") as running:
+        port = running.base_url.rsplit(":", 1)[1]
+        text = script.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        text = text.replace(
+            "uv run deletion-requests", f"{sys.executable} -m deletion_requests_http"
+        )
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", text + '\necho "TASK=$TASK_ID"'],
+            cwd=tmp_path,
+            env={**os.environ, "DELETION_REQUESTS_STORE": store},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    task_id = result.stdout.rsplit("TASK=", 1)[1].strip()
+    assert len(task_id) == 36
+    assert "successful cancelled task with taskId" in result.stdout
+    with open_store(store) as opened:
+        cancelled = opened.get(task_id)
+    assert cancelled is not None
+    assert cancelled.status.value == "cancelled"

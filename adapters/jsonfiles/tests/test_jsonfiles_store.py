@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from deletion_requests_jsonfiles import FORMAT_VERSION, JsonFilesStore
 
-from deletion_requests import Store, StoreError, TaskQuery, open_store
+from deletion_requests import AccessAdmin, Store, StoreError, TaskQuery, open_store
 from deletion_requests.testing import (
     StoreComparison,
     StoreContract,
@@ -134,3 +136,18 @@ def test_survives_sigkill_of_a_writer(tmp_path: Path) -> None:
 
 def test_cancel_and_advance_race_across_processes(tmp_path: Path) -> None:
     race_drill(f"jsonfiles:///{tmp_path}/race", tasks=100)
+
+
+def test_files_that_hold_secrets_are_private(tmp_path: Path) -> None:
+    """Directories 0700 and files 0600, whatever the umask: the store holds the token signing
+    key and the apps' secret digests."""
+    previous = os.umask(0o022)
+    try:
+        with JsonFilesStore(tmp_path / "store") as store:
+            AccessAdmin(store).create_app(["acct-1"])
+            store.setting("signing-key", lambda: "k" * 48)
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "store").rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path

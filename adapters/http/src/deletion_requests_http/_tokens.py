@@ -33,6 +33,9 @@ class TokenIssuer:
     key: str = attrs.field(repr=False)
     clock: Clock
     ttl: dt.timedelta = DEFAULT_TTL
+    _checked: dict[str, tuple[str, int, int]] = attrs.field(factory=dict, init=False, repr=False)
+    """Tokens whose signature and claims this process already checked: (app id, iat, exp). A
+    client sends one token for an hour; its signature is checked once, its times every time."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.key) < 32:
@@ -47,6 +50,22 @@ class TokenIssuer:
 
     def verify(self, token: str) -> str:
         """The app id a valid, unexpired token names; `AuthenticationFailed` otherwise."""
+        checked = self._checked.get(token)
+        if checked is None:
+            checked = self._claims(token)
+            if len(self._checked) >= 10_000:
+                self._checked.clear()
+            self._checked[token] = checked
+        subject, issued, expires = checked
+        now = self.clock.now().timestamp()
+        if issued > now + CLOCK_SKEW.total_seconds():
+            raise AuthenticationFailed("the bearer token is issued in the future")
+        if expires <= now:
+            raise AuthenticationFailed("the bearer token has expired; request a new one")
+        return subject
+
+    def _claims(self, token: str) -> tuple[str, int, int]:
+        """(app id, iat, exp) of a token signed with our key, by us, for no longer than `ttl`."""
         try:
             claims = jwt.decode(
                 token,
@@ -67,11 +86,6 @@ class TokenIssuer:
             subject, str
         ):
             raise AuthenticationFailed("the bearer token is invalid")
-        now = self.clock.now().timestamp()
-        if issued > now + CLOCK_SKEW.total_seconds():
-            raise AuthenticationFailed("the bearer token is issued in the future")
         if expires - issued > self.ttl.total_seconds():
             raise AuthenticationFailed("the bearer token is valid for longer than tokens are")
-        if expires <= now:
-            raise AuthenticationFailed("the bearer token has expired; request a new one")
-        return subject
+        return subject, issued, expires

@@ -65,9 +65,11 @@ class JsonFilesStore(Store):
         self._thread_lock = threading.RLock()
         self._cache: dict[str, tuple[tuple[int, int, int], DeletionTask]] = {}
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            # Private, like every file in it (written by `mkstemp`, mode 0600): the store holds
+            # the token signing key and the apps' secret digests.
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             for directory in self._dirs.values():
-                directory.mkdir(exist_ok=True)
+                directory.mkdir(mode=0o700, exist_ok=True)
             self._lock_fd: int | None = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"jsonfiles store {self.root}: cannot open: {exc}") from exc

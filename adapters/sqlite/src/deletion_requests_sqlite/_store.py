@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import heapq
 import itertools
 import os
@@ -46,8 +47,8 @@ TASK_COLUMNS = (
 HISTORY_COLUMNS = "task, seq, source, dest, at_us, by, event, detail"
 READ_COLUMNS = "id, " + TASK_COLUMNS
 # A new task's VALUES: a time it lacks is bound as '' and stored as NULL, since binding None costs
-# `sqlite3` a failed adapter lookup (two AttributeErrors made and dropped) each time: 1.0 us
-# for the six empty times of a new task's row (timeit). An integer never equals ''.
+# `sqlite3` a failed adapter lookup (two AttributeErrors made and dropped) each time. An integer
+# never equals ''.
 _TASK_VALUES = "(?, ?, ?, ?, {0}, {0}, {0}, ?, ?, ?, {0}, {0}, {0})".format("nullif(?, '')")
 _ONE_TASK = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES {_TASK_VALUES}"  # noqa: S608
 _ID_AND_TASK_VALUES = "(?, " + _TASK_VALUES.removeprefix("(")  # the row id first, for a batch
@@ -209,9 +210,11 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        # Writers of this process queue on this lock rather than on SQLite's busy handler,
-        # which sleeps; other processes still wait on busy_timeout.
+        # Writers queue on these locks rather than on SQLite's busy handler, which sleeps:
+        # threads of this process on the lock, processes on an flock of a file beside the
+        # database (see `_exclusive`).
         self._write_lock = threading.RLock()
+        self._write_depth = 0
         self._adds: GroupCommit[_PendingAdd] = GroupCommit(self._add_batch)
         self._closed = False
         if not os.path.exists(self.path):
@@ -226,6 +229,10 @@ class SqliteStore(Store):
                     raise
                 except OSError as exc:
                     raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
+        try:
+            self._lock_fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
         with self._translated("open"):
             migrate(self._connection(), self.path)
 
@@ -280,8 +287,30 @@ class SqliteStore(Store):
             raise StoreError(f"sqlite store {self.path}: {what} failed: {exc}") from exc
 
     @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This store's turn to write, among the threads of this process and the processes that
+        use this store on the same file: both queue, and wake the moment the writer before
+        them is done. (Writers that do not take it, such as the sqlite3 shell, still meet
+        ours in SQLite's busy handler.)"""
+        with self._write_lock:
+            self._write_depth += 1
+            try:
+                if self._write_depth == 1:
+                    try:
+                        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                    except OSError as exc:
+                        raise StoreError(f"sqlite store {self.path}: cannot lock: {exc}") from exc
+                try:
+                    yield
+                finally:
+                    if self._write_depth == 1:
+                        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            finally:
+                self._write_depth -= 1
+
+    @contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        with self._write_lock, self._translated(what):
+        with self._exclusive(), self._translated(what):
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -303,7 +332,7 @@ class SqliteStore(Store):
 
     def check(self) -> None:
         """Take the write lock and let it go: fails while the file cannot be written."""
-        with self._write_lock, self._translated("check"):
+        with self._exclusive(), self._translated("check"):
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
@@ -315,6 +344,8 @@ class SqliteStore(Store):
         for conn in connections:
             conn.close()
         self._local = threading.local()
+        with contextlib.suppress(OSError):
+            os.close(self._lock_fd)
 
     # -- rows <-> tasks ------------------------------------------------------------------------
 
