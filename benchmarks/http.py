@@ -40,7 +40,7 @@ import psycopg
 from deletion_requests_http.testing import free_port, serving
 
 from benchmarks.storage import populate
-from deletion_requests import AccessAdmin, Caller, DeletionService, open_store
+from deletion_requests import Caller, DeletionService, open_store
 
 WRK_DIR = Path(__file__).parent / "wrk"
 MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -126,14 +126,20 @@ def rate(report: dict[str, int]) -> float:
     return report["requests"] / (report["duration_us"] / 1e6)
 
 
-def make_app(store_url: str, accounts: list[str]) -> str:
-    """Allow the accounts, create an app for them; the Basic Authorization header value."""
-    with open_store(store_url) as store:
-        admin = AccessAdmin(store)
-        for account in accounts:
-            admin.allow_account(account)
-        app, secret = admin.create_app(accounts)
-    return "Basic " + base64.b64encode(f"{app.app_id}:{secret}".encode()).decode()
+def make_app(store_url: str, accounts: list[str], python: str = sys.executable) -> str:
+    """Allow the accounts and create an app for them with the CLI that *python* runs (so a
+    baseline's store is set up by the baseline's own code, at its own schema version); the
+    Basic Authorization header value."""
+
+    def cli(*args: str) -> str:
+        command = [python, "-m", "deletion_requests_http", *args, "--store", store_url]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    for account in accounts:
+        cli("accounts", "allow", account)
+    app = json.loads(cli("apps", "create", *(f"--account={a}" for a in accounts), "--json"))
+    token = base64.b64encode(f"{app['appId']}:{app['appSecret']}".encode()).decode()
+    return f"Basic {token}"
 
 
 def commits(database_url: str) -> int:
@@ -184,7 +190,8 @@ def case(
     urls = {"current": store_url(kind, "current", directory)}
     if baseline:
         urls["baseline"] = store_url(kind, "baseline", directory)
-    auth = {name: make_app(url, ["acct-0"]) for name, url in urls.items()}
+    pythons = {"current": sys.executable, "baseline": baseline or sys.executable}
+    auth = {name: make_app(url, ["acct-0"], pythons[name]) for name, url in urls.items()}
     reports: dict[str, list[dict[str, int]]] = {name: [] for name in [*urls, "bare"]}
     per_create: dict[str, list[float]] = {name: [] for name in urls}
     try:

@@ -92,7 +92,12 @@ def world() -> World:
 
 
 def events(task: DeletionTask) -> list[tuple[str, str]]:
-    return [(step.event, step.detail) for step in task.history if step.event != "transition"]
+    """The history entries that are not transitions nor the creation."""
+    return [
+        (step.event, step.detail)
+        for step in task.history
+        if step.event not in ("transition", "created")
+    ]
 
 
 # -- the outbox -------------------------------------------------------------------------------
@@ -300,10 +305,10 @@ def test_purge_deletes_hashes_after_retention_and_keeps_the_audit_trail(world: W
     assert completed is not None
     assert completed.completed_time is not None
     world.clock.advance(30 * DAY - dt.timedelta(seconds=1))
-    assert world.service.purge_completed() == 0
+    assert world.service.purge_settled() == 0
     world.clock.advance(dt.timedelta(seconds=1))
-    assert world.service.purge_completed() == 1
-    assert world.service.purge_completed() == 0
+    assert world.service.purge_settled() == 1
+    assert world.service.purge_settled() == 0
     purged = world.store.get(task.task_id)
     assert purged is not None
     assert purged.identifiers == frozenset()

@@ -258,6 +258,7 @@ def test_cancel_of_a_lagging_ready_task_records_both_steps(world: World) -> None
     world.clock.advance(13 * DAY)
     cancelled = world.service.cancel(world.a, task.task_id)
     assert [(h.source, h.dest, h.by) for h in cancelled.history] == [
+        (Status.PENDING, Status.PENDING, world.a.app_id),  # created
         (Status.PENDING, Status.READY, "system"),
         (Status.READY, Status.CANCELLED, world.a.app_id),
     ]

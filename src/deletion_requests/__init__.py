@@ -39,13 +39,15 @@ from ._ids import new_hex_id, new_task_id, new_task_uuid
 from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
+from ._operators import Operators, operator_by
 from ._policy import Policy
 from ._ports import AccessStore, Awaiting, Store, TaskQuery, TaskStore, replaces
 from ._service import AccessAdmin, DeletionService, Deliveries, Page
 from ._status import Status
-from ._task import EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
+from ._task import CREATED, EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
 
 __all__ = [
+    "CREATED",
     "EVENTS",
     "HANDOFF",
     "MAX_IDENTIFIERS",
@@ -77,6 +79,7 @@ __all__ = [
     "ManualClock",
     "MemoryStore",
     "NotActioned",
+    "Operators",
     "Page",
     "Policy",
     "SignatureInvalid",
@@ -102,6 +105,7 @@ __all__ = [
     "new_task_uuid",
     "normalise_email",
     "open_store",
+    "operator_by",
     "replaces",
     "sign",
     "status_at",

@@ -149,14 +149,25 @@ def mark_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> Deleti
     return _with(task, "overdue", due, SYSTEM, overdue_time=due)
 
 
+def settled_at(task: DeletionTask) -> dt.datetime | None:
+    """When the task's identifiers stopped being needed: when it was completed, cancelled, or
+    (never reported complete) its hand-off delivered. None while the deletion is still to
+    come."""
+    if task.completed_time is not None:
+        return task.completed_time
+    if task.cancelled_time is not None:
+        return task.cancelled_time
+    for step in task.history:
+        if step.event == f"{HANDOFF}.delivered":
+            return step.at
+    return None
+
+
 def purge(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
-    """Delete the identifier hashes of a task completed more than `retention` ago. The task, its
-    times and its history stay for audit. Unchanged when not yet due."""
-    if (
-        task.purged_time is not None
-        or task.completed_time is None
-        or now < task.completed_time + policy.retention
-    ):
+    """Delete the identifier hashes of a task settled (`settled_at`) more than `retention`
+    ago. The task, its times and its history stay for audit. Unchanged when not yet due."""
+    settled = settled_at(task)
+    if task.purged_time is not None or settled is None or now < settled + policy.retention:
         return task
     return _with(task, "purged", now, SYSTEM, identifiers=frozenset(), purged_time=now)
 

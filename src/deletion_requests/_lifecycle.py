@@ -83,7 +83,7 @@ class _Subject:
     `_record` collects each transition's changes here; `result()` turns them into one new task.
     """
 
-    __slots__ = ("by", "changes", "policy", "stamp", "state", "steps", "task")
+    __slots__ = ("by", "changes", "detail", "policy", "stamp", "state", "steps", "task")
 
     def __init__(self, task: DeletionTask, policy: Policy) -> None:
         self.task = task
@@ -91,6 +91,7 @@ class _Subject:
         self.state: str = task.status.value
         self.stamp: dt.datetime = task.creation_time
         self.by = SYSTEM
+        self.detail = ""
         self.changes: dict[str, Any] = {}
         self.steps: list[Transition] = []
 
@@ -157,7 +158,11 @@ def _record(event: EventData) -> None:
         outbox: frozenset[str] = changes.get("outbox", subject.task.outbox)
         if REVIEW in outbox:
             changes["outbox"] = outbox - _REVIEW_ONLY
-    subject.steps.append(Transition(_STATUS[step.source], _STATUS[dest], subject.stamp, subject.by))
+    subject.steps.append(
+        Transition(
+            _STATUS[step.source], _STATUS[dest], subject.stamp, subject.by, detail=subject.detail
+        )
+    )
 
 
 def _build_machine() -> Machine:
@@ -231,8 +236,11 @@ def _caught_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> _Subject
     return subject
 
 
-def cancel(task: DeletionTask, now: dt.datetime, policy: Policy, by: str) -> DeletionTask:
-    """Catch *task* up with *now*, then cancel it; the result is the successor version.
+def cancel(
+    task: DeletionTask, now: dt.datetime, policy: Policy, by: str, reason: str = ""
+) -> DeletionTask:
+    """Catch *task* up with *now*, then cancel it; the result is the successor version. The
+    cancel's history entry names *by* and, for an operator's decision, the *reason*.
 
     An already cancelled task is returned unchanged (cancelling is idempotent). A task past its
     `ready` state, or due to be, raises `DeadlineExceeded`.
@@ -242,6 +250,7 @@ def cancel(task: DeletionTask, now: dt.datetime, policy: Policy, by: str) -> Del
     subject = _caught_up(task, now, policy)
     subject.stamp = now
     subject.by = by
+    subject.detail = reason
     if subject.state in (Status.PENDING, Status.READY) and _fire(subject, "cancel", now):
         return subject.result()
     deadline = policy.actioned_at(task.creation_time)

@@ -63,6 +63,12 @@ class MemoryStore(Store):
             task_id = self._idempotency.get((scope, key))
             return None if task_id is None else self._tasks[task_id]
 
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        with self._lock:
+            found = [task for task in self._tasks.values() if identifier in task.identifiers]
+        found.sort(key=lambda task: (task.creation_time, task.task_id))
+        return found[:limit]
+
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._lock:
             streams = [self._newest_first(account, query) for account in query.accounts]
@@ -188,10 +194,20 @@ class MemoryStore(Store):
 
 
 def _settled(task: DeletionTask) -> bool:
-    """Nothing owed, and either never actioned (pending, ready, cancelled) or purged."""
-    return not task.outbox and (task.actioned_time is None or task.purged_time is not None)
+    """Nothing owed, and either purged or still pending or ready (whose next steps are
+    transitions, found through `_open`)."""
+    if task.outbox:
+        return False
+    return task.purged_time is not None or (
+        task.actioned_time is None and task.cancelled_time is None
+    )
 
 
-def open_memory_store(url: str) -> MemoryStore:
-    """Entry point for `memory://`: a new, empty store."""
+def open_memory_store(url: str, create: bool = True) -> MemoryStore:
+    """Entry point for `memory://`: a new, empty store. There is never an existing one to
+    open (`create=False`): a memory store lives inside one process."""
+    if not create:
+        raise StoreError(
+            "no store at memory://: a memory store lives inside the process that made it"
+        )
     return MemoryStore()

@@ -17,15 +17,20 @@ _PACKAGES = {
 
 
 class StoreOpener(Protocol):
-    def __call__(self, url: str) -> Store: ...
+    """An adapter's opener. With `create=False` it opens only a store that exists, and raises
+    `StoreError` ("no store at ...") rather than create one."""
+
+    def __call__(self, url: str, create: bool = True) -> Store: ...
 
 
 class UnknownStore(ValueError):
     """No installed adapter serves the URL's scheme."""
 
 
-def open_store(url: str) -> Store:
-    """Open the store a URL names, through the adapter registered for its scheme.
+def open_store(url: str, create: bool = True) -> Store:
+    """Open the store a URL names, through the adapter registered for its scheme; with
+    `create=False`, only one that exists (`StoreError` otherwise: read-only commands use it,
+    so that a mistyped URL is an error, not a new empty store).
 
     `memory://`, `sqlite:///path/to/file.db`, `jsonfiles:///path/to/dir`,
     `postgresql://user@host/db`. Adapters register under the `deletion_requests.stores` entry
@@ -43,4 +48,4 @@ def open_store(url: str) -> Store:
             f"no store adapter for {scheme}:// URLs{hint} (installed: {known or 'none'})"
         )
     opener = cast(StoreOpener, next(iter(found)).load())
-    return opener(url)
+    return opener(url) if create else opener(url, create=False)

@@ -66,11 +66,32 @@ class Awaiting(enum.Enum):
     """Actioned, not completed, actioned_time <= cutoff (overdue ones, for operators)."""
     PURGE = "purge"
     """Completed, not purged, completed_time <= cutoff."""
+    PURGE_CANCELLED = "purge-cancelled"
+    """Cancelled, not purged, cancelled_time <= cutoff."""
+    PURGE_DELIVERED = "purge-delivered"
+    """Actioned, its hand-off delivered (not in the outbox) but not completed, not purged,
+    actioned_time <= cutoff. Candidates only: the hand-off was delivered after it was
+    actioned, and `purge` decides by the delivery's time in the history."""
 
     def matches(self, task: DeletionTask, cutoff: dt.datetime) -> bool:
         """The reference semantics of the query for one task."""
         if self is Awaiting.HANDOFF or self is Awaiting.REVIEW:
             return self.value in task.outbox
+        if self is Awaiting.PURGE_CANCELLED:
+            return (
+                task.purged_time is None
+                and task.cancelled_time is not None
+                and task.cancelled_time <= cutoff
+            )
+        if self is Awaiting.PURGE_DELIVERED:
+            return (
+                task.purged_time is None
+                and task.status == "actioned"
+                and task.completed_time is None
+                and "handoff" not in task.outbox
+                and task.actioned_time is not None
+                and task.actioned_time <= cutoff
+            )
         if self is Awaiting.PURGE:
             return (
                 task.purged_time is None
@@ -147,6 +168,12 @@ class TaskStore(abc.ABC):
     @abc.abstractmethod
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
         """The task bound to (scope, key) by `add`, or None."""
+
+    @abc.abstractmethod
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        """Up to `limit` tasks holding *identifier* (a base64 SHA-256 hash), oldest created
+        first. A purged task holds none. Stores index identifiers for this (operators look a
+        subject up), or say in their docs that they scan."""
 
     @abc.abstractmethod
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:

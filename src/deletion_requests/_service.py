@@ -29,7 +29,7 @@ from ._ids import new_task_id
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
-from ._task import DeletionTask, as_successor
+from ._task import CREATED, DeletionTask, Transition, as_successor
 
 logger = logging.getLogger("deletion_requests.service")
 
@@ -69,7 +69,7 @@ def check_account_id(account_id: object, field: str = "accountId") -> str:
     return account_id
 
 
-def _check_task_id(task_id: str) -> str:
+def check_task_id(task_id: str) -> str:
     if not isinstance(task_id, str) or not _UUID.fullmatch(task_id):
         raise InvalidRequest("taskId must be a UUID like 3bc2e8b0-88ee-400c-8696-44897bc95cd3")
     return task_id.lower()
@@ -171,6 +171,7 @@ class DeletionService:
             creation_time=now,
             identifiers=identifiers,
             created_by=caller.app_id,
+            history=(Transition(Status.PENDING, Status.PENDING, now, caller.app_id, CREATED),),
         )
         try:
             self.store.add(task, key)
@@ -364,13 +365,15 @@ class DeletionService:
             lambda task: lifecycle.catch_up(task, now, self.policy),
         )
 
-    def purge_completed(self) -> int:
-        """Delete the identifier hashes of tasks completed more than `retention` ago."""
+    def purge_settled(self) -> int:
+        """Delete the identifier hashes of every task settled more than `retention` ago:
+        completed, cancelled, or handed off and never reported complete (counted from the
+        delivery). The tasks, their times and their histories stay."""
         now = self.clock.now()
-        return self._sweep(
-            Awaiting.PURGE,
-            now - self.policy.retention,
-            lambda task: handoff.purge(task, now, self.policy),
+        cutoff = now - self.policy.retention
+        return sum(
+            self._sweep(kind, cutoff, lambda task: handoff.purge(task, now, self.policy))
+            for kind in (Awaiting.PURGE, Awaiting.PURGE_CANCELLED, Awaiting.PURGE_DELIVERED)
         )
 
     def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
@@ -386,7 +389,7 @@ class DeletionService:
         done = {
             "moved": self.advance_due(),
             "overdue": self.mark_overdue(),
-            "purged": self.purge_completed(),
+            "purged": self.purge_settled(),
         }
         if sinks:
             report = self.deliver(sinks)
@@ -403,7 +406,7 @@ class DeletionService:
             )
 
     def _visible(self, caller: Caller, task_id: str) -> DeletionTask:
-        task = self.store.get(_check_task_id(task_id))
+        task = self.store.get(check_task_id(task_id))
         if task is None or task.account_id not in caller.accounts:
             raise TaskNotFound(task_id)
         return task
@@ -429,7 +432,7 @@ class DeletionService:
         raise StoreError(f"task {task_id} kept changing; gave up after {self.max_attempts} tries")
 
     def _any(self, task_id: str) -> DeletionTask:
-        task = self.store.get(_check_task_id(task_id))
+        task = self.store.get(check_task_id(task_id))
         if task is None:
             raise TaskNotFound(task_id)
         return task
@@ -483,10 +486,16 @@ class AccessAdmin:
         return self.store.list_accounts()
 
     def create_app(self, accounts: Sequence[str]) -> tuple[App, str]:
-        """A new app granted *accounts*; returns it and its secret, which is not kept."""
+        """A new app granted *accounts*, which must be allow-listed; returns it and its
+        secret, which is not kept."""
         if not accounts:
             raise InvalidRequest("an app needs at least one account")
         granted = frozenset(check_account_id(a, "account id") for a in accounts)
+        unlisted = sorted(a for a in granted if self.store.get_account(a) is None)
+        if unlisted:
+            raise InvalidRequest(
+                f"account(s) {', '.join(unlisted)} not allow-listed: allow them first"
+            )
         secret = new_secret()
         app = App(new_app_id(), digest_secret(secret), granted, self.clock.now())
         self.store.add_app(app)

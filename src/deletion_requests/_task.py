@@ -17,12 +17,15 @@ def frozen_strings(values: Iterable[str]) -> frozenset[str]:
 
 
 TRANSITION = "transition"
+CREATED = "created"
+"""The first entry of every task's history: who asked for the deletion, and when."""
 REVIEW = "review"
 """The outbox entry for the alert that asks operators to review a task that became ready."""
 HANDOFF = "handoff"
 """The outbox entry for the hand-off of an actioned task to the deleter."""
 EVENTS = frozenset(
     {
+        CREATED,
         TRANSITION,
         "review.delivered",
         "review.failed",

@@ -58,6 +58,8 @@ def test_accounts_allow_list_revoke(store_url: str) -> None:
 
 
 def test_apps_create_shows_the_secret_once(store_url: str) -> None:
+    run("accounts", "allow", "a", "--store", store_url)
+    run("accounts", "allow", "b", "--store", store_url)
     created = json.loads(
         run("apps", "create", "--account", "a", "--account", "b", "--json", "--store", store_url)
     )
@@ -170,6 +172,7 @@ def test_advance_purges_after_the_configured_retention(store_url: str) -> None:
 def test_errors_are_one_line_and_exit_non_zero(
     store_url: str, args: list[str], message: str
 ) -> None:
+    run("accounts", "allow", "acct-1", "--store", store_url)  # the store exists
     if "--store" not in args:
         args = [*args, "--store", store_url]
     result = CliRunner().invoke(main, args)

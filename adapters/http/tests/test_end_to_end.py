@@ -110,7 +110,6 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path) -> None:
     script = re.search(r"```sh\n(.*?)```", walk, re.DOTALL)
     assert script is not None
     store = f"sqlite:///{tmp_path}/deletion-requests.db"
-    run_cli("accounts", "list", "--store", store)  # the store exists before the server
     with serving(store, tmp_path / "server.log") as running:
         port = running.base_url.rsplit(":", 1)[1]
         text = script.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{port}")

@@ -409,12 +409,20 @@ def test_get_shows_the_task_with_history(world: World) -> None:
     assert body["history"] == [
         {
             "from": "pending",
+            "to": "pending",
+            "at": T0.isoformat(),
+            "by": world.app_a,
+            "event": "created",
+            "detail": None,
+        },
+        {
+            "from": "pending",
             "to": "cancelled",
             "at": (T0 + DAY).isoformat(),
             "by": world.app_a,
             "event": "transition",
             "detail": None,
-        }
+        },
     ]
     assert body["purgedTime"] is None
 

@@ -50,7 +50,11 @@ def world() -> World:
 
 
 def events(task: DeletionTask) -> list[tuple[str, str]]:
-    return [(step.event, step.detail) for step in task.history if step.event != "transition"]
+    return [
+        (step.event, step.detail)
+        for step in task.history
+        if step.event not in ("transition", "created")
+    ]
 
 
 def test_webhook_delivery_is_signed_retried_and_recorded(world: World) -> None:

@@ -98,6 +98,7 @@ def test_a_damaged_app_file_is_reported(tmp_path: Path) -> None:
     store = JsonFilesStore(tmp_path)
     from deletion_requests import AccessAdmin
 
+    AccessAdmin(store).allow_account("acct-1")
     app, _ = AccessAdmin(store).create_app(["acct-1"])
     (path,) = (tmp_path / "apps").glob("*.json")
     path.write_text('{"app_id": "x"}')
@@ -144,6 +145,7 @@ def test_files_that_hold_secrets_are_private(tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:
         with JsonFilesStore(tmp_path / "store") as store:
+            AccessAdmin(store).allow_account("acct-1")
             AccessAdmin(store).create_app(["acct-1"])
             store.setting("signing-key", lambda: "k" * 48)
     finally:

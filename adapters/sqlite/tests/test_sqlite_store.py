@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -16,14 +17,20 @@ from deletion_requests_sqlite._schema import MIGRATIONS
 from sqlite_utils import Database
 
 from deletion_requests import (
+    HANDOFF,
     AccessAdmin,
     AuthenticationFailed,
+    CallableSink,
     DeletionService,
+    DeletionTask,
+    DeliveryFailed,
+    ManualClock,
     Policy,
     Store,
     StoreError,
     UnauthorizedAccount,
     catch_up,
+    hash_email,
     open_store,
 )
 from deletion_requests import _handoff as handoff
@@ -376,3 +383,51 @@ def test_a_store_whose_file_turned_read_only_recovers_once_it_is_writable(
     child.stdin.flush()
     assert child.stdout.readline().strip() == "recovered ['acct-after']"
     assert child.wait(timeout=30) == 0
+
+
+def test_a_purge_leaves_no_hash_of_a_cancelled_or_a_delivered_task_in_any_file(
+    tmp_path: Path,
+) -> None:
+    """A cancelled task, and a task handed off (after a failed attempt) but never reported
+    complete, lose their hashes `retention` after the cancel and the delivery: no file of the
+    store holds them afterwards, the WAL included, with no checkpoint by hand."""
+    path = tmp_path / "tasks.db"
+    clock = ManualClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    attempts: list[str] = []
+
+    def deleter(task: DeletionTask) -> None:
+        attempts.append(task.task_id)
+        if len(attempts) == 1:
+            raise DeliveryFailed("HTTP 503")
+
+    with SqliteStore(path) as store:
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        cancelled = service.create(caller, "acct-1", raw_emails=["cancelled@example.com"])
+        handed = service.create(caller, "acct-1", raw_emails=["handed@example.com"])
+        service.cancel(caller, cancelled.task_id)
+        sink = {HANDOFF: CallableSink(deleter, completes=False)}
+        clock.advance(POLICY.cancel_period)
+        service.maintain(sink)  # the first attempt fails
+        clock.advance(dt.timedelta(hours=2))
+        service.maintain(sink)  # delivered, never reported complete
+        hashes = [hash_email("cancelled@example.com"), hash_email("handed@example.com")]
+        assert any(h.encode() in path.read_bytes() + _wal(path) for h in hashes)
+        clock.advance(POLICY.retention)
+        assert service.maintain()["purged"] == 2
+        for task_id in (cancelled.task_id, handed.task_id):
+            stored = store.get(task_id)
+            assert stored is not None
+            assert stored.identifiers == frozenset()
+            assert stored.history[-1].event == "purged"
+        for file in tmp_path.iterdir():
+            content = file.read_bytes()
+            assert not [h for h in hashes if h.encode() in content], file.name
+
+
+def _wal(path: Path) -> bytes:
+    wal = Path(f"{path}-wal")
+    return wal.read_bytes() if wal.exists() else b""

@@ -393,6 +393,24 @@ class StoreContract:
         assert store.get(task.task_id) == purged
         assert store.list_tasks(TaskQuery(accounts={"acct-1"})) == [purged]
 
+    def test_find_by_identifier_finds_the_tasks_holding_it_oldest_first(self, store: Store) -> None:
+        other = "b" * 43 + "="
+        older = make_task(creation_time=T0, identifiers=frozenset({HASH, other}))
+        newer = make_task(account_id="acct-2", creation_time=T0 + HOUR)
+        unrelated = make_task(identifiers=frozenset({other}))
+        for task in (newer, unrelated, older):
+            store.add(task)
+        assert store.find_by_identifier(HASH, 10) == [older, newer]
+        assert store.find_by_identifier(HASH, 1) == [older]
+        assert store.find_by_identifier("c" * 43 + "=", 10) == []
+        now = T0 + POLICY.cancel_period
+        done = attrs.evolve(handoff.complete(advanced(older, now), now, "deleter"), version=2)
+        store.update([done])
+        stored = store.get(older.task_id)
+        assert stored is not None
+        store.update([handoff.purge(stored, now + POLICY.retention, POLICY)])
+        assert store.find_by_identifier(HASH, 10) == [newer]  # a purged task holds none
+
     def test_identifiers_change_only_by_a_purge(self, store: Store) -> None:
         task = make_task()
         store.add(task)

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as dt
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
 from deletion_requests import (
-    Caller,
     DeletionRequestError,
     DeletionTask,
+    Operators,
     Policy,
     Sink,
     Status,
     StoreError,
+    TaskNotFound,
     UnknownStore,
+    task_detail_to_api,
 )
 
 from ._logs import configure_logging
@@ -95,22 +101,47 @@ def policy_for(retention_days: float | None) -> Policy:
 
 
 @contextmanager
-def opened(store_url: str, retention_days: float | None = None) -> Iterator[Server]:
-    """The server's parts over *store_url*; errors become one clear line and exit code 1."""
+def opened(
+    store_url: str, retention_days: float | None = None, create: bool = True
+) -> Iterator[Server]:
+    """The server's parts over *store_url* (an existing store only, unless *create*); errors
+    become one clear line and exit code 1."""
     try:
         server = Server.open(
             store_url,
             policy=policy_for(retention_days),
             signing_key=os.environ.get(SIGNING_KEY_ENV),
+            create=create,
         )
     except (UnknownStore, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
         yield server
+    except TaskNotFound as exc:
+        raise click.ClickException(f"no task {exc.task_id} in {store_url}") from None
     except (DeletionRequestError, StoreError) as exc:
         raise click.ClickException(getattr(exc, "message", str(exc))) from None
     finally:
         server.close()
+
+
+def reading(store_url: str) -> contextlib.AbstractContextManager[Server]:
+    """`opened` for a command that only reads: a store that does not exist is an error."""
+    return opened(store_url, create=False)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")(
+        function
+    )
+
+
+def _echo_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=None))
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _time(moment: dt.datetime | None) -> str:
@@ -190,6 +221,12 @@ def serve(
     the requests in flight are answered."""
     sinks = _sinks(handoff_url, review_url, webhook_secret)
     configure_logging(log_level)
+    if urlsplit(store_url).scheme == "memory":
+        raise click.ClickException(
+            "memory:// cannot be served: each worker would have a store of its own, empty, that "
+            "no command can reach to allow an account or create an app. Serve a file instead: "
+            f"--store {DEFAULT_STORE}"
+        )
     if port_in_use(host, port):
         raise click.ClickException(
             f"port {port} on {host} is in use: stop the server already running there, or "
@@ -239,19 +276,25 @@ def accounts_allow(account_id: str, store_url: str) -> None:
 @store_option
 def accounts_revoke(account_id: str, store_url: str) -> None:
     """Remove ACCOUNT_ID from the allow-list."""
-    with opened(store_url) as server:
+    with opened(store_url, create=False) as server:
         if not server.admin.revoke_account(account_id):
             raise click.ClickException(f"account {account_id} is not allow-listed")
         click.echo(f"revoked {account_id}")
 
 
 @accounts.command("list")
+@json_option
 @store_option
-def accounts_list(store_url: str) -> None:
+def accounts_list(as_json: bool, store_url: str) -> None:
     """List allow-listed accounts."""
-    with opened(store_url) as server:
-        rows = [[a.account_id, _time(a.allowed_time)] for a in server.admin.list_accounts()]
-        _table(["ACCOUNT", "ALLOWED"], rows)
+    with reading(store_url) as server:
+        found = server.admin.list_accounts()
+        if as_json:
+            _echo_json(
+                [{"accountId": a.account_id, "allowedTime": _iso(a.allowed_time)} for a in found]
+            )
+            return
+        _table(["ACCOUNT", "ALLOWED"], [[a.account_id, _time(a.allowed_time)] for a in found])
 
 
 @main.group()
@@ -289,17 +332,31 @@ def apps_create(accounts_: tuple[str, ...], as_json: bool, store_url: str) -> No
 @store_option
 def apps_revoke(app_id: str, store_url: str) -> None:
     """Revoke APP_ID: its credentials and tokens stop working at once."""
-    with opened(store_url) as server:
+    with opened(store_url, create=False) as server:
         if not server.admin.revoke_app(app_id):
             raise click.ClickException(f"no app {app_id}")
         click.echo(f"revoked {app_id}")
 
 
 @apps.command("list")
+@json_option
 @store_option
-def apps_list(store_url: str) -> None:
+def apps_list(as_json: bool, store_url: str) -> None:
     """List apps (never their secrets)."""
-    with opened(store_url) as server:
+    with reading(store_url) as server:
+        if as_json:
+            _echo_json(
+                [
+                    {
+                        "appId": a.app_id,
+                        "accounts": sorted(a.accounts),
+                        "createdTime": _iso(a.created_time),
+                        "revoked": a.revoked,
+                    }
+                    for a in server.admin.list_apps()
+                ]
+            )
+            return
         rows = [
             [
                 a.app_id,
@@ -317,7 +374,7 @@ def apps_list(store_url: str) -> None:
 @store_option
 def advance(retention_days: float, store_url: str) -> None:
     """Store what time made due: transitions, overdue marks, purges (for cron)."""
-    with opened(store_url, retention_days) as server:
+    with opened(store_url, retention_days, create=False) as server:
         done = server.service.maintain()
         click.echo(
             f"moved {done['moved']} task(s); marked {done['overdue']} overdue; "
@@ -333,7 +390,7 @@ def deliver(
 ) -> None:
     """One delivery round of the outbox to the webhooks (for cron; serve does this itself)."""
     sinks = _sinks(handoff_url, review_url, webhook_secret)
-    with opened(store_url) as server:
+    with opened(store_url, create=False) as server:
         report = server.service.deliver(sinks)
         click.echo(
             f"delivered {report.delivered}; failed {report.failed}; waiting {report.waiting}"
@@ -350,9 +407,58 @@ def tasks() -> None:
 @store_option
 def tasks_complete(task_id: str, store_url: str) -> None:
     """Record that the deletion of TASK_ID is done (when the deleter cannot call the API)."""
-    with opened(store_url) as server:
+    with opened(store_url, create=False) as server:
         task = server.service.complete(task_id, by="operator")
         click.echo(f"completed {task.task_id} at {_time(task.completed_time)}")
+
+
+OPERATOR_ENV = "DELETION_REQUESTS_OPERATOR"
+
+
+def operator_option(function: F) -> F:
+    return click.option(
+        "--operator",
+        envvar=OPERATOR_ENV,
+        help=f"Your name, recorded with the decision as operator:NAME (also ${OPERATOR_ENV}).",
+    )(function)
+
+
+def _operator(name: str | None) -> str:
+    if not name:
+        raise click.ClickException(
+            f"who decides? Give --operator NAME or set ${OPERATOR_ENV}: the task's history "
+            "records every decision with the operator's name"
+        )
+    return name
+
+
+@tasks.command("cancel")
+@click.argument("task_ids", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: recorded in each task's history.")
+@operator_option
+@store_option
+def tasks_cancel(
+    task_ids: tuple[str, ...], reason: str, operator: str | None, store_url: str
+) -> None:
+    """Cancel TASK_ID... as an operator, while each is pending or ready (as a client's cancel
+    is guarded). Every task is tried; the command fails if any could not be cancelled."""
+    name = _operator(operator)
+    failed = 0
+    with opened(store_url, create=False) as server:
+        operators = Operators(server.service)
+        for task_id in task_ids:
+            try:
+                task = operators.cancel(task_id, name, reason)
+            except TaskNotFound:
+                click.echo(f"{task_id}: no such task", err=True)
+            except DeletionRequestError as exc:
+                click.echo(f"{task_id}: {exc.message}", err=True)
+            else:
+                click.echo(f"cancelled {task.task_id} at {_time(task.cancelled_time)}")
+                continue
+            failed += 1
+    if failed:
+        raise click.ClickException(f"{failed} of {len(task_ids)} task(s) not cancelled")
 
 
 @tasks.command("list")
@@ -363,36 +469,164 @@ def tasks_complete(task_id: str, store_url: str) -> None:
     is_flag=True,
     help="Only tasks actioned more than the action window ago and not completed, oldest first.",
 )
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1), help="Rows at most."
+)
+@click.option("--all", "show_all", is_flag=True, help="Every row, however many.")
+@json_option
 @store_option
 def tasks_list(
-    account_id: str | None, status: str | None, overdue: bool, limit: int, store_url: str
+    account_id: str | None,
+    status: str | None,
+    overdue: bool,
+    limit: int,
+    show_all: bool,
+    as_json: bool,
+    store_url: str,
 ) -> None:
-    """List tasks newest first, with their times, as the clock sees them now."""
-    with opened(store_url) as server:
+    """List tasks newest first, with their times, as the clock sees them now: every account
+    that ever had tasks, revoked ones included. Says on stderr when there are more rows than
+    it shows."""
+    with reading(store_url) as server:
+        operators = Operators(server.service)
+        wanted = None if show_all else limit
         if overdue:
             if account_id is not None or status is not None:
                 raise click.ClickException(
                     "--overdue lists every account's; drop --account/--status"
                 )
-            _task_table(server.service.overdue(limit))
-            return
-        if account_id is not None:
-            accounts_ = frozenset({account_id})
+            found = operators.overdue(10**9 if wanted is None else wanted + 1)
+            more = wanted is not None and len(found) > wanted
+            found = found[:wanted]
         else:
-            accounts_ = frozenset(a.account_id for a in server.admin.list_accounts())
-        operator = Caller("operator", accounts_)
-        found: list[DeletionTask] = []
-        cursor: str | None = None
-        while len(found) < limit:
-            page = server.service.list(
-                operator, status=status, limit=min(1000, limit - len(found)), cursor=cursor
+            found, more = _listed(operators, account_id, status, wanted)
+        if as_json:
+            _echo_json([_task_json(task) for task in found])
+        else:
+            _task_table(found)
+        if more:
+            click.echo(
+                f"(more tasks than the {len(found)} shown: raise --limit, or use --all)", err=True
             )
-            found.extend(page.tasks)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        _task_table(found)
+
+
+def _listed(
+    operators: Operators, account_id: str | None, status: str | None, wanted: int | None
+) -> tuple[list[DeletionTask], bool]:
+    """Up to *wanted* tasks (all when None), and whether more exist."""
+    found: list[DeletionTask] = []
+    cursor: str | None = None
+    while wanted is None or len(found) < wanted:
+        step = 1000 if wanted is None else min(1000, wanted - len(found))
+        page = operators.list(account_id, status, limit=step, cursor=cursor)
+        found.extend(page.tasks)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found, False
+    return found, True
+
+
+@tasks.command("show")
+@click.argument("task_id")
+@json_option
+@store_option
+def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
+    """Every field of TASK_ID and its whole history, with who did what and why."""
+    with reading(store_url) as server:
+        task = Operators(server.service).show(task_id)
+        if as_json:
+            _echo_json(_task_json(task, history=True))
+            return
+        detail = task_detail_to_api(task)
+        for name, value in detail.items():
+            if name != "history":
+                click.echo(f"{name + ':':15} {'-' if value is None else value}")
+        click.echo(f"{'identifiers:':15} {len(task.identifiers)} (hashes; --json shows none)")
+        click.echo("history:")
+        for step in task.history:
+            change = step.event if step.event != "transition" else f"{step.source} -> {step.dest}"
+            note = f"  ({step.detail})" if step.detail else ""
+            click.echo(f"  {_time(step.at)}  {change:20}  by {step.by}{note}")
+
+
+@tasks.command("find")
+@click.option("--email", help="An email address: hashed as a create hashes it, never kept.")
+@click.option("--sha256", help="The base64 SHA-256 of a normalised email address.")
+@json_option
+@store_option
+def tasks_find(email: str | None, sha256: str | None, as_json: bool, store_url: str) -> None:
+    """The tasks that hold a subject, oldest first (purged tasks hold none)."""
+    if (email is None) == (sha256 is None):
+        raise click.UsageError("give --email or --sha256 (one of them)")
+    with reading(store_url) as server:
+        found = Operators(server.service).find(email=email, sha256=sha256)
+        if as_json:
+            _echo_json([_task_json(task) for task in found])
+        else:
+            _task_table(found)
+
+
+EXPORT_FIELDS = [
+    "taskId",
+    "accountId",
+    "status",
+    "creationTime",
+    "readyTime",
+    "actionedTime",
+    "cancelledTime",
+    "completedTime",
+    "purgedTime",
+    "overdue",
+    "createdBy",
+    "history",
+]
+
+
+@tasks.command("export")
+@click.option(
+    "--format", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--since", type=click.DateTime(), help="Created after this date (UTC).")
+@click.option("--until", type=click.DateTime(), help="Created at or before this date (UTC).")
+@click.option("--with-hashes", is_flag=True, help="Include the identifier hashes.")
+@store_option
+def tasks_export(
+    form: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    with_hashes: bool,
+    store_url: str,
+) -> None:
+    """Every task with its times, decisions and history, to stdout, newest first: one JSON
+    object a line, or CSV (the history as JSON in one column). For audits; no identifier
+    hashes unless --with-hashes."""
+    bounds = [None if d is None else d.replace(tzinfo=dt.UTC) for d in (since, until)]
+    with reading(store_url) as server:
+        tasks_ = Operators(server.service).export(*bounds)
+        writer = None
+        if form == "csv":
+            fields = [*EXPORT_FIELDS, *(["identifiers"] if with_hashes else [])]
+            writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+        for task in tasks_:
+            record = _task_json(task, history=True)
+            if with_hashes:
+                record["identifiers"] = sorted(task.identifiers)
+            if writer is None:
+                click.echo(json.dumps(record))
+                continue
+            writer.writerow(
+                {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in record.items()}
+            )
+
+
+def _task_json(task: DeletionTask, history: bool = False) -> dict[str, Any]:
+    """A task for operators: the API's detail view (with `createdBy` and `purgedTime`),
+    with or without its history. Never identifiers."""
+    record: dict[str, Any] = task_detail_to_api(task)
+    if not history:
+        record.pop("history")
+    return record
 
 
 def _task_table(found: list[DeletionTask]) -> None:

@@ -61,8 +61,10 @@ class Server:
         clock: Clock | None = None,
         policy: Policy | None = None,
         signing_key: str | None = None,
+        create: bool = True,
     ) -> Server:
-        store = open_store(url)
+        """The parts over the store at *url*; with `create=False`, only a store that exists."""
+        store = open_store(url, create=create)
         clock = clock or SystemClock()
         service = DeletionService(store, clock, policy or Policy())
         tokens = TokenIssuer(signing_key or stored_signing_key(store), clock)

@@ -259,6 +259,13 @@ class JsonFilesStore(Store):
         task_id = self._bound_task(self._key_path(scope, key))
         return None if task_id is None else self.get(task_id)
 
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        # No index: a scan of every task, as `list_tasks` does.
+        with self._thread_lock:
+            found = [task for task in self._scan() if identifier in task.identifiers]
+        found.sort(key=lambda task: (task.creation_time, task.task_id))
+        return found[:limit]
+
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._thread_lock:
             found = [task for task in self._scan() if query.matches(task)]
@@ -409,8 +416,9 @@ class JsonFilesStore(Store):
         return value
 
 
-def open_jsonfiles_store(url: str) -> JsonFilesStore:
-    """`jsonfiles:///relative/dir` or `jsonfiles:////absolute/dir`, as for sqlite URLs."""
+def open_jsonfiles_store(url: str, create: bool = True) -> JsonFilesStore:
+    """`jsonfiles:///relative/dir` or `jsonfiles:////absolute/dir`, as for sqlite URLs. With
+    `create=False`, the directory must hold a store."""
     parts = urlsplit(url)
     if parts.scheme != "jsonfiles" or parts.netloc or parts.query:
         raise StoreError(
@@ -420,4 +428,6 @@ def open_jsonfiles_store(url: str) -> JsonFilesStore:
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     if not path:
         raise StoreError(f"jsonfiles URL {url!r} names no directory")
+    if not create and not (Path(path) / "tasks").is_dir():
+        raise StoreError(f"no store at {path} (no JSON-files store in that directory)")
     return JsonFilesStore(path)

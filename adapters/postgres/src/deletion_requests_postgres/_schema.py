@@ -82,6 +82,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX tasks_to_purge ON tasks (completed_time)
         WHERE completed_time IS NOT NULL AND purged_time IS NULL;
     """,
+    # Operators look a subject up by its hash (`find_by_identifier`); cancelled tasks are
+    # purged too, `retention` after their cancellation.
+    """
+    CREATE INDEX task_identifiers_by_hash ON task_identifiers (hash);
+    CREATE INDEX tasks_cancelled_to_purge ON tasks (cancelled_time)
+        WHERE cancelled_time IS NOT NULL AND purged_time IS NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 LOCK_KEY = 0x6465_6C72  # "delr": the advisory lock replicas take to migrate one at a time

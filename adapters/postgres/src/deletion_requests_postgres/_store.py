@@ -159,7 +159,9 @@ class PostgresStore(Store):
       with the same Idempotency-Key), never as a success.
     """
 
-    def __init__(self, conninfo: str, schema: str = "public", pool_size: int = 10) -> None:
+    def __init__(
+        self, conninfo: str, schema: str = "public", pool_size: int = 10, create: bool = True
+    ) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
@@ -167,6 +169,8 @@ class PostgresStore(Store):
         self._adds: GroupCommit[_Add] = GroupCommit(self._add_batch)
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
+                if not create and not _exists(conn, schema):
+                    raise StoreError(f"no store at {self._where} (schema {schema})")
                 migrate(conn, schema, self._where)
             self._pool = ConnectionPool(
                 conninfo,
@@ -385,6 +389,19 @@ class PostgresStore(Store):
         found: list[DeletionTask] = self._read("find_by_idempotency_key", work)
         return found[0] if found else None
 
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        def work(conn: Conn) -> list[DeletionTask]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id IN "  # noqa: S608 (fixed text)
+                "(SELECT task FROM task_identifiers WHERE hash = %s) "
+                "ORDER BY t.creation_time, t.task_id LIMIT %s",
+                (identifier, limit),
+            ).fetchall()
+            return self._tasks(conn, rows)
+
+        found: list[DeletionTask] = self._read("find_by_identifier", work)
+        return found
+
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         if not query.accounts:
             return []
@@ -529,6 +546,11 @@ class PostgresStore(Store):
             "AND t.actioned_time <= %s",
             Awaiting.PURGE: "t.completed_time IS NOT NULL AND t.purged_time IS NULL "
             "AND t.completed_time <= %s",
+            Awaiting.PURGE_CANCELLED: "t.cancelled_time IS NOT NULL AND t.purged_time IS NULL "
+            "AND t.cancelled_time <= %s",
+            Awaiting.PURGE_DELIVERED: "t.status = 'actioned' AND t.completed_time IS NULL "
+            "AND t.purged_time IS NULL AND NOT ('handoff' = ANY(t.outbox)) "
+            "AND t.actioned_time <= %s",
         }[what]
         statement = (
             f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {where} "  # noqa: S608 (fixed text only)
@@ -651,6 +673,16 @@ class PostgresStore(Store):
         return str(row[0])
 
 
+def _exists(conn: Conn, schema: str) -> bool:
+    """Whether *schema* holds a store (its `schema_version` table)."""
+    row = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_name = 'schema_version'",
+        (schema,),
+    ).fetchone()
+    return row is not None
+
+
 def _redacted(conninfo: str) -> str:
     """The connection URL without its password, for messages."""
     parts = urlsplit(conninfo)
@@ -660,11 +692,12 @@ def _redacted(conninfo: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_postgres_store(url: str) -> PostgresStore:
+def open_postgres_store(url: str, create: bool = True) -> PostgresStore:
     """`postgresql://user[:password]@host[:port]/database[?schema=name&pool_size=N&...]`.
 
     `schema` (default `public`) and `pool_size` (default 10) are this store's; other query
-    parameters go to libpq (`sslmode`, `connect_timeout`, ...).
+    parameters go to libpq (`sslmode`, `connect_timeout`, ...). With `create=False`, the
+    schema must already hold a store.
     """
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
@@ -674,4 +707,4 @@ def open_postgres_store(url: str) -> PostgresStore:
     except ValueError:
         raise StoreError("pool_size must be an integer") from None
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(options)))
-    return PostgresStore(conninfo, schema=schema, pool_size=pool_size)
+    return PostgresStore(conninfo, schema=schema, pool_size=pool_size, create=create)

@@ -92,7 +92,17 @@ def _v2(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2]
+def _v3(db: Database) -> None:
+    # Operators look a subject up by its hash (`find_by_identifier`); cancelled tasks are
+    # purged too, `retention` after their cancellation.
+    db.execute("CREATE INDEX task_identifiers_by_hash ON task_identifiers (hash)")
+    db.execute(
+        "CREATE INDEX tasks_cancelled_to_purge ON tasks (cancelled_us) "
+        "WHERE cancelled_us IS NOT NULL AND purged_us IS NULL"
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

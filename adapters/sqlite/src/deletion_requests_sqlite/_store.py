@@ -515,6 +515,16 @@ class SqliteStore(Store):
             found = self._tasks_from_rows(conn, rows)
         return found[0] if found else None
 
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        with self._read("find_by_identifier") as conn:
+            rows = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM tasks WHERE id IN "  # noqa: S608 (fixed text only)
+                "(SELECT task FROM task_identifiers WHERE hash = ?) "
+                "ORDER BY creation_us, task_id LIMIT ?",
+                (identifier, limit),
+            ).fetchall()
+            return self._tasks_from_rows(conn, rows)
+
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         conditions: list[str] = ["account_id = ?"]
         base_args: list[object] = []
@@ -568,11 +578,21 @@ class SqliteStore(Store):
                 ],
             )
             # A purge is the one change that deletes identifiers.
-            conn.executemany(
+            purged = conn.executemany(
                 "DELETE FROM task_identifiers WHERE task = ?",
                 [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
-            )
+            ).rowcount
+        if purged > 0:
+            self._forget_purged()
         return frozenset(task_id for task_id in ids if task_id not in written)
+
+    def _forget_purged(self) -> None:
+        """Copy the WAL into the database and empty it, so that the page images that still
+        held purged hashes leave the WAL too (`secure_delete` has already overwritten them in
+        the database). A reader in another process can hold the copy back; the next purge
+        tries again."""
+        with self._exclusive(), self._translated("checkpoint"):
+            self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @staticmethod
     def _update_set(conn: sqlite3.Connection, tasks: Sequence[DeletionTask]) -> dict[str, int]:
@@ -642,6 +662,11 @@ class SqliteStore(Store):
             "AND completed_us IS NULL AND actioned_us <= ?1",
             Awaiting.PURGE: "INDEXED BY tasks_to_purge WHERE completed_us IS NOT NULL "
             "AND purged_us IS NULL AND completed_us <= ?1",
+            Awaiting.PURGE_CANCELLED: "INDEXED BY tasks_cancelled_to_purge WHERE cancelled_us "
+            "IS NOT NULL AND purged_us IS NULL AND cancelled_us <= ?1",
+            Awaiting.PURGE_DELIVERED: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
+            "AND completed_us IS NULL AND purged_us IS NULL AND instr(outbox, 'handoff') = 0 "
+            "AND actioned_us <= ?1",
         }[what]
         with self._read("awaiting") as conn:
             rows = conn.execute(
@@ -770,9 +795,10 @@ class SqliteStore(Store):
         return str(value)
 
 
-def open_sqlite_store(url: str) -> SqliteStore:
+def open_sqlite_store(url: str, create: bool = True) -> SqliteStore:
     """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db` (as SQLAlchemy), with
-    optional `?synchronous=normal` and `?busy_timeout_ms=N`."""
+    optional `?synchronous=normal` and `?busy_timeout_ms=N`. With `create=False`, the file
+    must exist."""
     parts = urlsplit(url)
     if parts.scheme != "sqlite" or parts.netloc:
         raise StoreError(
@@ -801,6 +827,8 @@ def open_sqlite_store(url: str) -> SqliteStore:
     parent = Path(path).parent
     if not parent.is_dir():
         raise StoreError(f"sqlite store {path}: directory {parent} does not exist")
+    if not create and not Path(path).is_file():
+        raise StoreError(f"no store at {path} (no such SQLite file)")
     return SqliteStore(
         path, synchronous="FULL" if synchronous == "FULL" else "NORMAL", busy_timeout_ms=timeout
     )

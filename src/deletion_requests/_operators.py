@@ -1,0 +1,145 @@
+"""Use cases for operators: every account's tasks, as the clock sees them, and subjects."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import attrs
+
+from . import _lifecycle as lifecycle
+from ._access import Caller
+from ._errors import InvalidRequest, TaskNotFound
+from ._handoff import is_overdue
+from ._identifiers import collect_identifiers
+from ._ports import Awaiting, TaskQuery
+from ._service import DEFAULT_PAGE, DeletionService, Page, check_task_id
+from ._status import Status
+from ._task import DeletionTask
+
+OPERATOR = "operator"
+"""The `Caller` app id of operator listings (never an app's)."""
+MAX_REASON = 500
+_OPERATOR_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+
+
+def operator_by(name: str) -> str:
+    """The `by` of an operator's decision in a task's history: `operator:<name>`."""
+    if not isinstance(name, str) or not _OPERATOR_NAME.fullmatch(name):
+        raise InvalidRequest("an operator's name is 1 to 64 letters, digits, '.', '_', '@' or '-'")
+    return f"{OPERATOR}:{name}"
+
+
+def check_reason(reason: str) -> str:
+    """A decision's reason: some words, on one line, at most `MAX_REASON` characters."""
+    reason = " ".join(str(reason).split())
+    if not reason:
+        raise InvalidRequest("a decision needs a reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidRequest(f"a reason is at most {MAX_REASON} characters")
+    return reason
+
+
+@attrs.define
+class Operators:
+    """What operators (the CLI, the console, an embedding service) do across accounts.
+
+    Unlike `DeletionService`'s use cases, these are not scoped to an app: they see the tasks of
+    every account that ever had one, revoked accounts included, since their tasks stay in the
+    lifecycle. Every task is shown caught up with the clock, as the API shows it.
+    """
+
+    service: DeletionService
+
+    def accounts(self) -> frozenset[str]:
+        """Every account that may hold tasks: those allow-listed now, and those granted to any
+        app, revoked ones included."""
+        store = self.service.store
+        granted = {account for app in store.list_apps() for account in app.accounts}
+        return frozenset(granted | {account.account_id for account in store.list_accounts()})
+
+    def show(self, task_id: str) -> DeletionTask:
+        """One task, whichever account holds it; `TaskNotFound` when there is none."""
+        task = self.service.store.get(check_task_id(task_id))
+        if task is None:
+            raise TaskNotFound(task_id)
+        return self._caught_up(task)
+
+    def list(
+        self,
+        account_id: str | None = None,
+        status: str | Status | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> Page:
+        """A page of every account's tasks (or *account_id*'s), newest first."""
+        accounts = frozenset({account_id}) if account_id is not None else self.accounts()
+        return self.service.list(
+            Caller(OPERATOR, accounts),
+            account_id=account_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
+        """Tasks actioned more than the action window ago and not completed, oldest actioned
+        first. Caught up on read: a task stored `pending` or `ready` whose hand-off and action
+        window have passed is among them before any `advance` has stored its transitions."""
+        now = self.service.clock.now()
+        policy = self.service.policy
+        cutoff = now - policy.action_window
+        stored = self.service.store.awaiting(Awaiting.INCOMPLETE, cutoff, limit)
+        # Not yet moved: created so long ago that catching up makes them actioned and overdue.
+        created_by = cutoff - policy.cancel_period
+        lagging = self.service.store.due(created_by, created_by, limit)
+        found = {task.task_id: self._caught_up(task) for task in [*stored, *lagging]}
+        late = [task for task in found.values() if is_overdue(task, now, policy)]
+        late.sort(key=lambda task: (task.actioned_time, task.task_id))
+        return late[:limit]
+
+    def find(
+        self, email: str | None = None, sha256: str | None = None, limit: int = 1000
+    ) -> builtins.list[DeletionTask]:
+        """The tasks that hold a subject, oldest first: an email address (hashed as a create
+        hashes it, and not kept) or a base64 SHA-256 of one."""
+        if (email is None) == (sha256 is None):
+            raise InvalidRequest("give an email address or a SHA-256 hash, not both")
+        (identifier,) = collect_identifiers([email] if email else [], [sha256] if sha256 else [])
+        found = self.service.store.find_by_identifier(identifier, limit)
+        return [self._caught_up(task) for task in found]
+
+    def export(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> Iterator[DeletionTask]:
+        """Every task created after *since* and at or before *until*, newest first, caught up,
+        a page at a time (the store is read as it goes)."""
+        query = TaskQuery(
+            accounts=self.accounts(),
+            created_after=since,
+            created_at_or_before=until,
+            limit=1000,
+        )
+        while True:
+            page = self.service.store.list_tasks(query)
+            for task in page:
+                yield self._caught_up(task)
+            if len(page) < query.limit:
+                return
+            last = page[-1]
+            query = attrs.evolve(query, before=(last.creation_time, last.task_id))
+
+    def cancel(self, task_id: str, operator: str, reason: str) -> DeletionTask:
+        """An operator cancels a task, with a reason, under the guard a client's cancel has:
+        only while it is pending or ready (`DeadlineExceeded` after). Recorded as
+        `operator:<name>`; idempotent for a cancelled task."""
+        by, why = operator_by(operator), check_reason(reason)
+        policy = self.service.policy
+        return self.service._change(
+            None, task_id, lambda task, now: lifecycle.cancel(task, now, policy, by, why)
+        )
+
+    def _caught_up(self, task: DeletionTask) -> DeletionTask:
+        return lifecycle.catch_up(task, self.service.clock.now(), self.service.policy)
