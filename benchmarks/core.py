@@ -16,6 +16,7 @@ from transitions import Machine
 
 from benchmarks._timing import median_seconds, per_op_us
 from deletion_requests import (
+    CREATED,
     AccessAdmin,
     Caller,
     DeletionService,
@@ -23,6 +24,7 @@ from deletion_requests import (
     ManualClock,
     MemoryStore,
     Status,
+    Transition,
     hash_email,
     new_task_uuid,
 )
@@ -132,6 +134,15 @@ def bytes_per_task(count: int) -> float:
                 status=Status.PENDING,
                 creation_time=T0 + dt.timedelta(seconds=i),
                 identifiers=frozenset({hash_email(f"user{i}@example.com")}),
+                history=(  # the creation, as every task created now has
+                    Transition(
+                        Status.PENDING,
+                        Status.PENDING,
+                        T0 + dt.timedelta(seconds=i),
+                        "app_1",
+                        CREATED,
+                    ),
+                ),
                 created_by="app_bench",
             )
         )
