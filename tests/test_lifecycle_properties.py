@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import attrs
 import orjson
@@ -19,8 +20,11 @@ from deletion_requests import (
     DeletionTask,
     ManualClock,
     MemoryStore,
+    Operators,
     Policy,
     Status,
+    Transition,
+    _lifecycle,
     catch_up,
     hash_email,
     status_at,
@@ -68,6 +72,27 @@ def test_cancel_succeeds_iff_before_pending_plus_review(
             service.cancel(caller, task.task_id)
         assert service.store.get(task.task_id) == stored_before
         assert service.get(caller, task.task_id).status is Status.ACTIONED
+
+
+def test_the_cancel_guard_itself_refuses_at_the_deadline() -> None:
+    """The guard decides, not only the catch-up before it: a `ready` subject fired `cancel`
+    at exactly creation + pending + review is refused by `before_deadline`, and one
+    microsecond earlier is allowed. (Catch-up would have actioned it first: this checks the
+    guard on its own, so that `<` turned into `<=` fails here.)"""
+    policy = Policy()
+    created = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    ready = DeletionTask(
+        task_id="3bc2e8b0-88ee-400c-8696-44897bc95cd3",
+        account_id="acct-1",
+        status=Status.READY,
+        creation_time=created,
+        identifiers=frozenset(),
+        ready_time=created + policy.pending_period,
+    )
+    deadline = policy.actioned_at(created)
+    assert not _lifecycle._fire(_lifecycle._Subject(ready, policy), "cancel", deadline)
+    early = deadline - dt.timedelta(microseconds=1)
+    assert _lifecycle._fire(_lifecycle._Subject(ready, policy), "cancel", early)
 
 
 def test_cancel_at_exactly_the_deadline_fails() -> None:
@@ -138,6 +163,50 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
         assert task.ready_time == (expect_ready if reached_ready and now >= expect_ready else None)
         expect_actioned = expect_ready + self.policy.review_period
         assert task.actioned_time == (expect_actioned if status is Status.ACTIONED else None)
+
+    @precondition(lambda self: bool(self.created))
+    @rule(data=st.data(), reason=st.text(min_size=1, max_size=30).filter(str.strip))
+    def operator_cancel(self, data: st.DataObject, reason: str) -> None:
+        """An operator's decision follows the client's guard, and never changes a task
+        that is past it (actioned) or already decided (cancelled)."""
+        task_id = data.draw(st.sampled_from(sorted(self.created)))
+        now = self.clock.now()
+        expected = status_at(self.created[task_id], self.cancelled.get(task_id), now, self.policy)
+        before = self.service.store.get(task_id)
+        operators = Operators(self.service)
+        if expected in (Status.PENDING, Status.READY):
+            task = operators.cancel(task_id, "ana", reason)
+            assert (task.history[-1].by, task.history[-1].detail) == (
+                "operator:ana",
+                " ".join(reason.split()),
+            )
+            self.cancelled[task_id] = now
+            return
+        if expected is Status.CANCELLED:
+            operators.cancel(task_id, "ana", reason)
+        else:
+            with pytest.raises(DeadlineExceeded):
+                operators.cancel(task_id, "ana", reason)
+        assert self.service.store.get(task_id) == before
+
+    @rule()
+    def maintain(self) -> None:
+        self.service.maintain()
+
+    @invariant()
+    def history_is_append_only_and_in_time_order(self) -> None:
+        if not hasattr(self, "service"):
+            return
+        seen: dict[str, tuple[Transition, ...]] = getattr(self, "histories", {})
+        for task_id in self.created:
+            stored = self.service.store.get(task_id)
+            assert stored is not None
+            history = stored.history
+            assert history[0].event == "created"
+            assert history[: len(seen.get(task_id, ()))] == seen.get(task_id, ())
+            assert all(a.at <= b.at for a, b in itertools.pairwise(history))
+            seen[task_id] = history
+        self.histories = seen
 
     @invariant()
     def every_read_matches_the_reference(self) -> None:

@@ -883,3 +883,35 @@ def test_no_request_a_client_can_send_is_answered_with_a_5xx(
     if start["status"] >= 400 and method != "HEAD":
         content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         assert set(orjson.loads(content)) == {"error"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    age=st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=60)),
+    advanced=st.booleans(),
+    token=st.booleans(),
+)
+def test_over_http_a_cancel_after_ready_is_always_the_410_envelope(
+    age: dt.timedelta, advanced: bool, token: bool
+) -> None:
+    """The lifecycle's promise through the API, with the clock injected: a DELETE before
+    creation + 15 days cancels; at or after it, every DELETE is 410 DEADLINE_EXCEEDED in the
+    envelope and the task stays actioned, whether or not the background advance stored the
+    hand-off first."""
+    world = World()
+    with world.client:
+        headers = world.bearer(world.a) if token else world.a
+        task_id = world.create(headers)["taskId"]
+        world.clock.advance(age)
+        if advanced:
+            world.service.advance_due()
+        headers = world.bearer(world.a) if token else world.a  # a token of this moment
+        response = world.client.delete(f"{TASKS}/{task_id}", headers=headers)
+        shown = world.client.get(f"{TASKS}/{task_id}", headers=headers).json()
+    if age < dt.timedelta(days=15):
+        assert response.status_code == 200, response.text
+        assert shown["status"] == "cancelled"
+    else:
+        assert_error(response, 410, "DEADLINE_EXCEEDED", "cannot be cancelled")
+        assert shown["status"] == "actioned"
+        assert shown["cancelledTime"] is None

@@ -15,13 +15,23 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deletion_requests import _handoff as handoff
-from deletion_requests._access import Account, App
-from deletion_requests._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
+from deletion_requests._access import Account, App, Caller
+from deletion_requests._clock import ManualClock
+from deletion_requests._errors import (
+    DeadlineExceeded,
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    StoreError,
+)
 from deletion_requests._lifecycle import cancel, catch_up
+from deletion_requests._operators import Operators
 from deletion_requests._policy import Policy
 from deletion_requests._ports import Awaiting, Store, TaskQuery
+from deletion_requests._service import DeletionService
 from deletion_requests._status import Status
 from deletion_requests._task import HANDOFF, REVIEW, DeletionTask
 
@@ -392,6 +402,45 @@ class StoreContract:
         assert store.update([purged]) == frozenset()
         assert store.get(task.task_id) == purged
         assert store.list_tasks(TaskQuery(accounts={"acct-1"})) == [purged]
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,  # one store, a new task an example
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,  # each store's subclass runs this same test
+        ],
+    )
+    @given(
+        age=st.timedeltas(min_value=POLICY.cancel_period, max_value=POLICY.cancel_period * 30),
+        stored_steps=st.sampled_from(["none", "ready", "actioned"]),
+        by_operator=st.booleans(),
+    )
+    def test_a_cancel_once_past_ready_is_deadline_exceeded_and_stores_nothing(
+        self, store: Store, age: dt.timedelta, stored_steps: str, by_operator: bool
+    ) -> None:
+        """The lifecycle's promise, through this store: at or after creation + pending +
+        review, a cancel (a client's or an operator's) raises `DeadlineExceeded`, whatever
+        the store holds of the task's steps, and the stored task is left as it was."""
+        task = make_task()
+        store.add(task)
+        if stored_steps != "none":
+            moved = advanced(task, T0 + (POLICY.pending_period if stored_steps == "ready" else age))
+            assert store.update([moved]) == frozenset()
+        before = store.get(task.task_id)
+        service = DeletionService(store, ManualClock(T0 + age), POLICY, subscribers=[])
+        caller = Caller("app_contract", {"acct-1"})
+
+        def cancel() -> object:
+            if by_operator:
+                return Operators(service).cancel(task.task_id, "ana", "too late")
+            return service.cancel(caller, task.task_id)
+
+        with pytest.raises(DeadlineExceeded):
+            cancel()
+        assert store.get(task.task_id) == before
+        assert service.get(caller, task.task_id).status is Status.ACTIONED
 
     def test_find_by_identifier_finds_the_tasks_holding_it_oldest_first(self, store: Store) -> None:
         other = "b" * 43 + "="
