@@ -13,6 +13,7 @@ from ._codec import (
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
+    DecisionRefused,
     DeletionRequestError,
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -66,6 +67,7 @@ __all__ = [
     "Caller",
     "Clock",
     "DeadlineExceeded",
+    "DecisionRefused",
     "DeletionRequestError",
     "DeletionService",
     "DeletionTask",

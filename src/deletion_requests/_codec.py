@@ -42,6 +42,7 @@ class TaskView:
     cancelled_time: dt.datetime | None
     completed_time: dt.datetime | None
     overdue: bool
+    held_time: dt.datetime | None
 
 
 @attrs.frozen
@@ -114,6 +115,7 @@ def _api_object(task: DeletionTask) -> dict[str, Any]:
         "cancelledTime": task.cancelled_time,
         "completedTime": task.completed_time,
         "overdue": task.overdue_time is not None and task.completed_time is None,
+        "heldTime": task.held_time,
     }
 
 
@@ -147,11 +149,17 @@ def tasks_to_api_json(tasks: Iterable[DeletionTask]) -> bytes:
     return orjson.dumps([_api_object(task) for task in tasks])
 
 
-def task_detail_to_api(task: DeletionTask) -> dict[str, Any]:
+OPERATOR_PREFIX = "operator:"
+
+
+def task_detail_to_api(task: DeletionTask, for_operators: bool = False) -> dict[str, Any]:
     """The task object with `purgedTime`, `createdBy` and `history` (`from`, `to`, `at`, `by`,
-    `event`, `detail`)."""
+    `event`, `detail`). Who among the operators decided, and why, is for operators only: a
+    client app sees such an entry's `by` as `operator` and no `detail`."""
     history = tuple(
         TransitionView(t.source, t.dest, t.at, t.by, t.event, t.detail or None)
+        if for_operators or not t.by.startswith(OPERATOR_PREFIX)
+        else TransitionView(t.source, t.dest, t.at, "operator", t.event, None)
         for t in task.history
     )
     view = TaskDetailView(

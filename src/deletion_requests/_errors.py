@@ -69,3 +69,10 @@ class IdempotencyKeyConflict(StoreError):
 
 class DuplicateTask(StoreError):
     """`add` was given a task id that already exists."""
+
+
+class DecisionRefused(DeletionRequestError):
+    """An operator's decision that the task's state does not allow: a hold on an actioned,
+    cancelled or held task, a release of a task not held."""
+
+    error = "CONFLICT"

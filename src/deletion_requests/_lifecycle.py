@@ -13,11 +13,11 @@ from typing import Any, Final, cast
 
 from transitions import EventData, Machine
 
-from ._errors import DeadlineExceeded
+from ._errors import DeadlineExceeded, DecisionRefused
 from ._handoff import mark_overdue
 from ._policy import Policy
 from ._status import Status
-from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition, as_successor
+from ._task import HANDOFF, HELD, RELEASED, REVIEW, SYSTEM, DeletionTask, Transition, as_successor
 
 INITIAL: Final = Status.PENDING
 FINAL: Final = frozenset({Status.ACTIONED, Status.CANCELLED})
@@ -37,10 +37,37 @@ def review_period_over(event: EventData) -> bool:
     return bool(event.kwargs["now"] >= ready_time + subject.policy.review_period)
 
 
-def before_deadline(event: EventData) -> bool:
-    """cancel guard: now < creation + pending_period + review_period."""
+def before_deadline_or_held(event: EventData) -> bool:
+    """cancel guard: now < creation + pending_period + review_period, or the task is held (a
+    held task is never handed off, so it can still be cancelled)."""
     subject = cast(_Subject, event.model)
+    if subject.held_time is not None:
+        return True
     return bool(event.kwargs["now"] < subject.policy.actioned_at(subject.task.creation_time))
+
+
+def not_held(event: EventData) -> bool:
+    """hand_off and hold guard: the task is not on hold."""
+    return cast(_Subject, event.model).held_time is None
+
+
+def is_held(event: EventData) -> bool:
+    """release guard: the task is on hold."""
+    return cast(_Subject, event.model).held_time is not None
+
+
+def _held(event: EventData) -> None:
+    """after-callback of `hold`: the hold begins now, by an operator, for a reason."""
+    subject = cast(_Subject, event.model)
+    subject.changes["held_time"] = subject.stamp
+    subject.note(HELD)
+
+
+def _released(event: EventData) -> None:
+    """after-callback of `release`: the hold ends."""
+    subject = cast(_Subject, event.model)
+    subject.changes["held_time"] = None
+    subject.note(RELEASED)
 
 
 TRANSITIONS: Final[list[dict[str, Any]]] = [
@@ -54,13 +81,28 @@ TRANSITIONS: Final[list[dict[str, Any]]] = [
         "trigger": "hand_off",
         "source": Status.READY.value,
         "dest": Status.ACTIONED.value,
-        "conditions": [review_period_over],
+        "conditions": [review_period_over, not_held],
     },
     {
         "trigger": "cancel",
         "source": [Status.PENDING.value, Status.READY.value],
         "dest": Status.CANCELLED.value,
-        "conditions": [before_deadline],
+        "conditions": [before_deadline_or_held],
+    },
+    # Holds keep the status the client knows: internal transitions (no change of state).
+    {
+        "trigger": "hold",
+        "source": [Status.PENDING.value, Status.READY.value],
+        "dest": None,
+        "conditions": [not_held],
+        "after": [_held],
+    },
+    {
+        "trigger": "release",
+        "source": [Status.PENDING.value, Status.READY.value],
+        "dest": None,
+        "conditions": [is_held],
+        "after": [_released],
     },
 ]
 
@@ -100,6 +142,16 @@ class _Subject:
         ready_time: dt.datetime | None = self.changes.get("ready_time", self.task.ready_time)
         return ready_time
 
+    @property
+    def held_time(self) -> dt.datetime | None:
+        held_time: dt.datetime | None = self.changes.get("held_time", self.task.held_time)
+        return held_time
+
+    def note(self, event: str) -> None:
+        """A history entry for an event that leaves the status as it is."""
+        status = _STATUS[self.state]
+        self.steps.append(Transition(status, status, self.stamp, self.by, event, self.detail))
+
     def result(self) -> DeletionTask:
         if not self.steps:
             return self.task
@@ -121,6 +173,7 @@ class _Subject:
             completed_time=task.completed_time,
             overdue_time=task.overdue_time,
             purged_time=task.purged_time,
+            held_time=changes.get("held_time", task.held_time),
         )
 
 
@@ -144,11 +197,14 @@ _TIME_FIELD: Final = {
 def _record(event: EventData) -> None:
     """after-callback of every transition: stamp the time, append to the history, and put
     what the transition owes the outside world in the outbox (the same version, so the same
-    atomic write). A review alert not yet sent is withdrawn when the task is cancelled."""
+    atomic write). A review alert not yet sent is withdrawn, and a hold ended, when the task is
+    cancelled."""
     subject = cast(_Subject, event.model)
     step = event.transition
     assert step is not None  # after_state_change runs only inside a transition
-    dest = cast(str, step.dest)
+    if step.dest is None:
+        return  # an internal transition (hold, release) records itself
+    dest = step.dest
     changes = subject.changes
     changes[_TIME_FIELD[dest]] = subject.stamp
     owed = _OWED.get(dest)
@@ -158,6 +214,7 @@ def _record(event: EventData) -> None:
         outbox: frozenset[str] = changes.get("outbox", subject.task.outbox)
         if REVIEW in outbox:
             changes["outbox"] = outbox - _REVIEW_ONLY
+        changes["held_time"] = None  # a cancel ends a hold
     subject.steps.append(
         Transition(
             _STATUS[step.source], _STATUS[dest], subject.stamp, subject.by, detail=subject.detail
@@ -176,7 +233,8 @@ def _check(machine: Machine) -> None:
     edges: dict[str, set[str]] = {name: set() for name in machine.states}
     for event in machine.events.values():
         for source, transitions in event.transitions.items():
-            edges[source].update(cast(str, t.dest) for t in transitions)
+            # internal transitions (hold, release) lead nowhere else
+            edges[source].update(t.dest for t in transitions if t.dest is not None)
     for final in FINAL:
         if edges[final.value]:
             raise AssertionError(f"final state {final} has outgoing transitions")
@@ -221,12 +279,13 @@ def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTa
 
 def _caught_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> _Subject:
     subject = _Subject(task, policy)
-    if status_at(task.creation_time, task.cancelled_time, now, policy) is task.status:
+    held = task.held_time is not None
+    if status_at(task.creation_time, task.cancelled_time, now, policy, held) is task.status:
         return subject  # nothing is due: the common case, without a trigger
     if subject.state == Status.PENDING:
         subject.stamp = policy.ready_at(task.creation_time)
         _fire(subject, "become_ready", now)
-    if subject.state == Status.READY and now >= policy.actioned_at(task.creation_time):
+    if subject.state == Status.READY and not held and now >= policy.actioned_at(task.creation_time):
         # Only when the reference says the hand-off is due: a guard that would refuse costs a
         # whole trigger. The machine's guard still decides.
         ready_time = subject.ready_time
@@ -260,6 +319,39 @@ def cancel(
     )
 
 
+def hold(
+    task: DeletionTask, now: dt.datetime, policy: Policy, by: str, reason: str
+) -> DeletionTask:
+    """Put *task* on hold (caught up with *now* first): it stays pending or ready, and is not
+    handed off until released. `DecisionRefused` for a task actioned, cancelled or already
+    held."""
+    subject = _caught_up(task, now, policy)
+    subject.stamp, subject.by, subject.detail = now, by, reason
+    if subject.state in (Status.PENDING, Status.READY) and _fire(subject, "hold", now):
+        return subject.result()
+    if subject.held_time is not None:
+        raise DecisionRefused(f"task {task.task_id} is already on hold")
+    raise DecisionRefused(
+        f"task {task.task_id} is {subject.state}: only a pending or ready task can be held"
+    )
+
+
+def release(
+    task: DeletionTask, now: dt.datetime, policy: Policy, by: str, reason: str = ""
+) -> DeletionTask:
+    """End *task*'s hold. If its hand-off moment passed while it was held, it is actioned now
+    (`actionedTime` is the release); otherwise its times stand as they were. `DecisionRefused`
+    for a task not on hold."""
+    subject = _caught_up(task, now, policy)
+    subject.stamp, subject.by, subject.detail = now, by, reason
+    if subject.state not in (Status.PENDING, Status.READY) or not _fire(subject, "release", now):
+        raise DecisionRefused(f"task {task.task_id} is not on hold")
+    if subject.state == Status.READY and now >= policy.actioned_at(task.creation_time):
+        subject.by, subject.detail = SYSTEM, ""
+        _fire(subject, "hand_off", now)
+    return subject.result()
+
+
 def new_transitions(before: DeletionTask, after: DeletionTask) -> Iterator[Transition]:
     """The history entries *after* gained over *before*."""
     return iter(after.history[len(before.history) :])
@@ -270,11 +362,13 @@ def status_at(
     cancelled_time: dt.datetime | None,
     now: dt.datetime,
     policy: Policy,
+    held: bool = False,
 ) -> Status:
-    """The reference: the status a caller sees is a pure function of these arguments."""
+    """The reference: the status a caller sees is a pure function of these arguments (for a
+    task never released late from a hold: that one was actioned at its release)."""
     if cancelled_time is not None and cancelled_time <= now:
         return Status.CANCELLED
-    if now >= policy.actioned_at(creation_time):
+    if now >= policy.actioned_at(creation_time) and not held:
         return Status.ACTIONED
     if now >= policy.ready_at(creation_time):
         return Status.READY

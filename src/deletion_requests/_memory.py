@@ -118,7 +118,8 @@ class MemoryStore(Store):
                     if len(found) >= limit:
                         return found
                     task = self._tasks[task_id]
-                    if task.creation_time <= cutoff:
+                    held = status is Status.READY and task.held_time is not None
+                    if task.creation_time <= cutoff and not held:
                         found.append(task)
         return found
 

@@ -141,5 +141,30 @@ class Operators:
             None, task_id, lambda task, now: lifecycle.cancel(task, now, policy, by, why)
         )
 
+    def hold(self, task_id: str, operator: str, reason: str) -> DeletionTask:
+        """An operator puts a pending or ready task on hold, with a reason: it keeps its status
+        and is not handed off until released (`DecisionRefused` for an actioned, cancelled or
+        held task)."""
+        by, why = operator_by(operator), check_reason(reason)
+        policy = self.service.policy
+        return self.service._change(
+            None, task_id, lambda task, now: lifecycle.hold(task, now, policy, by, why)
+        )
+
+    def release(self, task_id: str, operator: str, reason: str = "") -> DeletionTask:
+        """An operator ends a hold. A task whose hand-off moment passed while it was held is
+        actioned now; any other keeps its times (`DecisionRefused` for a task not held)."""
+        by = operator_by(operator)
+        why = check_reason(reason) if reason.strip() else ""
+        policy = self.service.policy
+        return self.service._change(
+            None, task_id, lambda task, now: lifecycle.release(task, now, policy, by, why)
+        )
+
+    def held(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
+        """The tasks on hold, every account's, newest first."""
+        query = TaskQuery(accounts=self.accounts(), held=True, cancelled=False, limit=limit)
+        return [self._caught_up(task) for task in self.service.store.list_tasks(query)]
+
     def _caught_up(self, task: DeletionTask) -> DeletionTask:
         return lifecycle.catch_up(task, self.service.clock.now(), self.service.policy)

@@ -28,9 +28,9 @@ Cursor = tuple[dt.datetime, str]
 class TaskQuery:
     """Which tasks to list, newest first by (creation_time, task_id).
 
-    `cancelled`: True for cancelled tasks only, False for tasks never cancelled, None for both.
-    `created_after` is exclusive and `created_at_or_before` inclusive. `before` continues a
-    listing strictly after the given keyset position.
+    `cancelled`: True for cancelled tasks only, False for tasks never cancelled, None for both;
+    `held` likewise for tasks on hold. `created_after` is exclusive and `created_at_or_before`
+    inclusive. `before` continues a listing strictly after the given keyset position.
     """
 
     accounts: frozenset[str] = attrs.field(converter=frozen_strings)
@@ -39,12 +39,15 @@ class TaskQuery:
     created_at_or_before: dt.datetime | None = None
     before: Cursor | None = None
     limit: int = 100
+    held: bool | None = None
 
     def matches(self, task: DeletionTask) -> bool:
         """The reference semantics of the query for one task (ordering and limit aside)."""
         if task.account_id not in self.accounts:
             return False
         if self.cancelled is not None and (task.cancelled_time is not None) != self.cancelled:
+            return False
+        if self.held is not None and (task.held_time is not None) != self.held:
             return False
         if self.created_after is not None and task.creation_time <= self.created_after:
             return False
@@ -197,9 +200,9 @@ class TaskStore(abc.ABC):
     ) -> list[DeletionTask]:
         """Up to `limit` tasks due for a transition.
 
-        Those whose stored status is `pending` and creation_time <= pending_cutoff, and those whose
-        stored status is `ready` and creation_time <= ready_cutoff. Order is unspecified; a caller
-        that moves the returned tasks and calls again makes progress.
+        Those whose stored status is `pending` and creation_time <= pending_cutoff, and those
+        whose stored status is `ready`, not held, and creation_time <= ready_cutoff. Order is
+        unspecified; a caller that moves the returned tasks and calls again makes progress.
         """
 
     @abc.abstractmethod

@@ -213,13 +213,13 @@ class DeletionService:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         now = self.clock.now()
-        query = TaskQuery(
-            accounts=accounts,
-            before=None if cursor is None else decode_cursor(cursor),
-            limit=limit + 1,
-            **self._status_filter(status, now),
-        )
-        found = self.store.list_tasks(query) if accounts else []
+        before = None if cursor is None else decode_cursor(cursor)
+        found: builtins.list[DeletionTask] = []
+        if accounts:
+            for bounds in self._status_filter(status, now):
+                query = TaskQuery(accounts=accounts, before=before, limit=limit + 1, **bounds)
+                found.extend(self.store.list_tasks(query))
+            found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=True)
         tasks = tuple(lifecycle.catch_up(t, now, self.policy) for t in found[:limit])
         next_cursor = None
         if len(found) > limit:
@@ -227,10 +227,14 @@ class DeletionService:
             next_cursor = encode_cursor((last.creation_time, last.task_id))
         return Page(tasks=tasks, next_cursor=next_cursor)
 
-    def _status_filter(self, status: str | Status | None, now: dt.datetime) -> dict[str, Any]:
-        """Status as creation-time bounds: a status is a function of (creation, cancelled, now)."""
+    def _status_filter(
+        self, status: str | Status | None, now: dt.datetime
+    ) -> builtins.list[dict[str, Any]]:
+        """Status as store queries (their union): a status is a function of the creation time,
+        the cancel and the hold. A held task is never actioned: it stays `ready` past the
+        hand-off moment, until it is released."""
         if status is None:
-            return {}
+            return [{}]
         try:
             wanted = Status(status)
         except ValueError:
@@ -238,15 +242,20 @@ class DeletionService:
             raise InvalidRequest(f"status must be one of {names}") from None
         ready_from = now - self.policy.pending_period
         actioned_from = now - self.policy.cancel_period
-        filters: dict[Status, dict[str, Any]] = {
-            Status.PENDING: {"cancelled": False, "created_after": ready_from},
-            Status.READY: {
-                "cancelled": False,
-                "created_after": actioned_from,
-                "created_at_or_before": ready_from,
-            },
-            Status.ACTIONED: {"cancelled": False, "created_at_or_before": actioned_from},
-            Status.CANCELLED: {"cancelled": True},
+        filters: dict[Status, builtins.list[dict[str, Any]]] = {
+            Status.PENDING: [{"cancelled": False, "created_after": ready_from}],
+            Status.READY: [
+                {
+                    "cancelled": False,
+                    "created_after": actioned_from,
+                    "created_at_or_before": ready_from,
+                },
+                {"cancelled": False, "held": True, "created_at_or_before": actioned_from},
+            ],
+            Status.ACTIONED: [
+                {"cancelled": False, "held": False, "created_at_or_before": actioned_from}
+            ],
+            Status.CANCELLED: [{"cancelled": True}],
         }
         return filters[wanted]
 

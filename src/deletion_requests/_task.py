@@ -19,6 +19,10 @@ def frozen_strings(values: Iterable[str]) -> frozenset[str]:
 TRANSITION = "transition"
 CREATED = "created"
 """The first entry of every task's history: who asked for the deletion, and when."""
+HELD = "held"
+"""An operator put the task on hold: it is not handed off until released."""
+RELEASED = "released"
+"""An operator ended a hold."""
 REVIEW = "review"
 """The outbox entry for the alert that asks operators to review a task that became ready."""
 HANDOFF = "handoff"
@@ -27,6 +31,8 @@ EVENTS = frozenset(
     {
         CREATED,
         TRANSITION,
+        HELD,
+        RELEASED,
         "review.delivered",
         "review.failed",
         "handoff.delivered",
@@ -103,6 +109,9 @@ class DeletionTask:
     purged_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the identifier hashes were deleted (completion + retention); `identifiers` is then
     empty, and the rest of the task stays for audit."""
+    held_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    """When the hold the task is under began; None when it is not held. A held task is never
+    handed off (see `docs/lifecycle.md`)."""
 
     def __repr__(self) -> str:
         # Keep identifier hashes out of reprs, and so out of tracebacks and logs.

@@ -231,3 +231,27 @@ def test_an_operator_cancels_with_a_reason_and_a_name_under_the_clients_guard(
         json.loads(run("tasks", "show", late.task_id, "--json", "--store", store_url))["status"]
         == "actioned"
     )
+
+
+def test_hold_and_release_from_the_command_line(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with seeded(store_url, days_ago=13) as (service, caller, _):
+        task = service.create(caller, "acct-1", raw_emails=["held@example.com"])
+    monkeypatch.setenv("DELETION_REQUESTS_OPERATOR", "ana")
+    held = run("tasks", "hold", task.task_id, "--reason", "legal hold", "--store", store_url)
+    assert f"held {task.task_id} (ready)" in held
+    assert "ready (held)" in run("tasks", "list", "--store", store_url)
+    (listed,) = json.loads(run("tasks", "list", "--held", "--json", "--store", store_url))
+    assert listed["taskId"] == task.task_id
+    assert listed["heldTime"] is not None
+    again = fails("tasks", "hold", task.task_id, "--reason", "twice", "--store", store_url)
+    assert "already on hold" in again
+    released = run("tasks", "release", task.task_id, "--store", store_url)
+    assert f"released {task.task_id}: ready" in released
+    detail = json.loads(run("tasks", "show", task.task_id, "--json", "--store", store_url))
+    assert [(s["event"], s["by"]) for s in detail["history"][-2:]] == [
+        ("held", "operator:ana"),
+        ("released", "operator:ana"),
+    ]
+    assert json.loads(run("tasks", "list", "--held", "--json", "--store", store_url)) == []

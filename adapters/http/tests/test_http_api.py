@@ -29,6 +29,7 @@ from deletion_requests import (
     SIGNATURE_HEADER,
     DeletionService,
     ManualClock,
+    Operators,
     StoreError,
     TaskQuery,
     hash_email,
@@ -231,6 +232,7 @@ def test_create_answers_202_with_the_task_and_location(world: World) -> None:
         "cancelledTime",
         "completedTime",
         "overdue",
+        "heldTime",
     ]
     assert body["status"] == "pending"
     assert body["deletionType"] == "emailsDeletion"
@@ -915,3 +917,20 @@ def test_over_http_a_cancel_after_ready_is_always_the_410_envelope(
         assert_error(response, 410, "DEADLINE_EXCEEDED", "cannot be cancelled")
         assert shown["status"] == "actioned"
         assert shown["cancelledTime"] is None
+
+
+def test_a_held_task_shows_the_status_the_client_knows_with_held_time(world: World) -> None:
+    task_id = world.create(world.a)["taskId"]
+    world.clock.advance(13 * DAY)
+    Operators(world.service).hold(task_id, "ana", "subject disputes it")
+    world.clock.advance(10 * DAY)  # past the hand-off moment
+    shown = world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()
+    assert shown["status"] == "ready"
+    assert shown["heldTime"] == (T0 + 13 * DAY).isoformat()
+    assert "ana" not in str(shown)
+    assert "disputes" not in str(shown)
+    ready = world.client.get(f"{TASKS}?status=ready", headers=world.a).json()
+    assert [t["taskId"] for t in ready] == [task_id]
+    assert world.client.get(f"{TASKS}?status=actioned", headers=world.a).json() == []
+    cancelled = world.client.delete(f"{TASKS}/{task_id}", headers=world.a)
+    assert cancelled.status_code == 200  # held, so not past the deadline

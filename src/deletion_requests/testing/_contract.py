@@ -27,7 +27,7 @@ from deletion_requests._errors import (
     IdempotencyKeyConflict,
     StoreError,
 )
-from deletion_requests._lifecycle import cancel, catch_up
+from deletion_requests._lifecycle import cancel, catch_up, hold, release
 from deletion_requests._operators import Operators
 from deletion_requests._policy import Policy
 from deletion_requests._ports import Awaiting, Store, TaskQuery
@@ -441,6 +441,32 @@ class StoreContract:
             cancel()
         assert store.get(task.task_id) == before
         assert service.get(caller, task.task_id).status is Status.ACTIONED
+
+    def test_a_hold_round_trips_is_never_due_for_hand_off_and_is_listed_apart(
+        self, store: Store
+    ) -> None:
+        held, plain = make_task(), make_task(creation_time=T0 + HOUR)
+        for task in (held, plain):
+            store.add(task)
+        now = T0 + POLICY.pending_period + HOUR
+        # one version each: caught up (and, for the first, held) with now
+        moved = [hold(held, now, POLICY, "operator:ana", "legal hold"), advanced(plain, now)]
+        assert store.update(moved) == frozenset()
+        stored = store.get(held.task_id)
+        assert stored == moved[0]
+        assert stored is not None
+        assert stored.held_time == now
+        later = T0 + POLICY.cancel_period * 2
+        due = store.due(later, later, 10)
+        assert [task.task_id for task in due] == [plain.task_id]  # held: not due
+        everyone = frozenset({"acct-1"})
+        assert store.list_tasks(TaskQuery(everyone, held=True)) == [stored]
+        assert store.list_tasks(TaskQuery(everyone, held=False)) == [moved[1]]
+        released = release(stored, later, POLICY, "operator:ana")
+        assert store.update([released]) == frozenset()
+        assert store.get(held.task_id) == released
+        assert released.status is Status.ACTIONED
+        assert store.list_tasks(TaskQuery(everyone, held=True)) == []
 
     def test_find_by_identifier_finds_the_tasks_holding_it_oldest_first(self, store: Store) -> None:
         other = "b" * 43 + "="

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, multiple, rule
 
 from deletion_requests._errors import DuplicateTask, IdempotencyKeyConflict
-from deletion_requests._lifecycle import cancel, catch_up
+from deletion_requests._lifecycle import cancel, catch_up, hold, release
 from deletion_requests._memory import MemoryStore
 from deletion_requests._policy import Policy
 from deletion_requests._ports import Awaiting, Store, TaskQuery
@@ -78,7 +78,7 @@ class StoreComparison(RuleBasedStateMachine):
     @rule(
         task_id=task_ids,
         now=times,
-        action=st.sampled_from(["advance", "cancel", "hand-off"]),
+        action=st.sampled_from(["advance", "cancel", "hand-off", "hold", "release"]),
         skew=st.sampled_from([1, 1, 1, 0, 2]),
         data=st.data(),
     )
@@ -92,12 +92,18 @@ class StoreComparison(RuleBasedStateMachine):
             moved = cancel(moved, now, POLICY, by="app_a")
         if action == "hand-off":
             moved = data.draw(after_hand_off(moved, now, POLICY))
+        holdable = moved.status in (Status.PENDING, Status.READY) and moved.held_time is None
+        if action == "hold" and holdable:
+            moved = hold(moved, now, POLICY, "operator:ana", "legal hold")
+        if action == "release" and moved.held_time is not None:
+            moved = release(moved, now, POLICY, "operator:ana", "cleared")
         new = attrs.evolve(moved, version=stored.version + skew)
         assert self.store.update([new]) == self.reference.update([new])
 
     @rule(
         accounts=st.frozensets(st.sampled_from(ACCOUNTS)),
         cancelled=st.none() | st.booleans(),
+        held=st.none() | st.booleans(),
         after=st.none() | times,
         until=st.none() | times,
         limit=st.integers(1, 8),
@@ -107,6 +113,7 @@ class StoreComparison(RuleBasedStateMachine):
         self,
         accounts: frozenset[str],
         cancelled: bool | None,
+        held: bool | None,
         after: dt.datetime | None,
         until: dt.datetime | None,
         limit: int,
@@ -120,7 +127,7 @@ class StoreComparison(RuleBasedStateMachine):
             if everything:
                 last = everything[cursor_from % len(everything)]
                 before = (last.creation_time, last.task_id)
-        query = TaskQuery(accounts, cancelled, after, until, before, limit)
+        query = TaskQuery(accounts, cancelled, after, until, before, limit, held)
         assert self.store.list_tasks(query) == self.reference.list_tasks(query)
 
     @rule(now=times, limit=st.integers(1, 10_000))

@@ -432,6 +432,33 @@ def _operator(name: str | None) -> str:
     return name
 
 
+@tasks.command("hold")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why: recorded in the task's history.")
+@operator_option
+@store_option
+def tasks_hold(task_id: str, reason: str, operator: str | None, store_url: str) -> None:
+    """Put TASK_ID on hold (pending or ready): it is not handed off until released, and the
+    client still sees pending or ready, with heldTime."""
+    name = _operator(operator)
+    with opened(store_url, create=False) as server:
+        task = Operators(server.service).hold(task_id, name, reason)
+        click.echo(f"held {task.task_id} ({task.status.value}) at {_time(task.held_time)}")
+
+
+@tasks.command("release")
+@click.argument("task_id")
+@click.option("--reason", default="", help="Why (optional): recorded in the task's history.")
+@operator_option
+@store_option
+def tasks_release(task_id: str, reason: str, operator: str | None, store_url: str) -> None:
+    """End TASK_ID's hold. If its hand-off moment passed meanwhile, it is actioned now."""
+    name = _operator(operator)
+    with opened(store_url, create=False) as server:
+        task = Operators(server.service).release(task_id, name, reason)
+        click.echo(f"released {task.task_id}: {task.status.value}")
+
+
 @tasks.command("cancel")
 @click.argument("task_ids", nargs=-1, required=True)
 @click.option("--reason", required=True, help="Why: recorded in each task's history.")
@@ -469,6 +496,7 @@ def tasks_cancel(
     is_flag=True,
     help="Only tasks actioned more than the action window ago and not completed, oldest first.",
 )
+@click.option("--held", is_flag=True, help="Only tasks on hold, newest first.")
 @click.option(
     "--limit", default=100, show_default=True, type=click.IntRange(1), help="Rows at most."
 )
@@ -479,6 +507,7 @@ def tasks_list(
     account_id: str | None,
     status: str | None,
     overdue: bool,
+    held: bool,
     limit: int,
     show_all: bool,
     as_json: bool,
@@ -490,12 +519,14 @@ def tasks_list(
     with reading(store_url) as server:
         operators = Operators(server.service)
         wanted = None if show_all else limit
-        if overdue:
-            if account_id is not None or status is not None:
+        if overdue or held:
+            if account_id is not None or status is not None or (overdue and held):
                 raise click.ClickException(
-                    "--overdue lists every account's; drop --account/--status"
+                    "--overdue and --held list every account's: use one, without "
+                    "--account or --status"
                 )
-            found = operators.overdue(10**9 if wanted is None else wanted + 1)
+            listing = operators.overdue if overdue else operators.held
+            found = listing(10**9 if wanted is None else wanted + 1)
             more = wanted is not None and len(found) > wanted
             found = found[:wanted]
         else:
@@ -537,7 +568,7 @@ def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
         if as_json:
             _echo_json(_task_json(task, history=True))
             return
-        detail = task_detail_to_api(task)
+        detail = task_detail_to_api(task, for_operators=True)
         for name, value in detail.items():
             if name != "history":
                 click.echo(f"{name + ':':15} {'-' if value is None else value}")
@@ -623,7 +654,7 @@ def tasks_export(
 def _task_json(task: DeletionTask, history: bool = False) -> dict[str, Any]:
     """A task for operators: the API's detail view (with `createdBy` and `purgedTime`),
     with or without its history. Never identifiers."""
-    record: dict[str, Any] = task_detail_to_api(task)
+    record: dict[str, Any] = task_detail_to_api(task, for_operators=True)
     if not history:
         record.pop("history")
     return record
@@ -634,7 +665,9 @@ def _task_table(found: list[DeletionTask]) -> None:
         [
             t.task_id,
             t.account_id,
-            t.status.value + (" (overdue)" if t.overdue_time and not t.completed_time else ""),
+            t.status.value
+            + (" (overdue)" if t.overdue_time and not t.completed_time else "")
+            + (" (held)" if t.held_time else ""),
             _time(t.creation_time),
             _time(t.ready_time),
             _time(t.actioned_time),

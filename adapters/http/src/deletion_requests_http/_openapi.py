@@ -90,6 +90,7 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             "cancelledTime",
             "completedTime",
             "overdue",
+            "heldTime",
         ],
         "properties": {
             "taskId": {"type": "string", "format": "uuid"},
@@ -108,6 +109,12 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
                 "type": "boolean",
                 "description": "Actioned more than the action window (15 days) ago and not "
                 "completed.",
+            },
+            "heldTime": {
+                **TIME,
+                "description": "When an operator put the task on hold, or null. A held task "
+                "keeps its status (pending or ready) and is not handed off until released; "
+                "it can still be cancelled.",
             },
         },
     }
@@ -131,8 +138,8 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             **task["properties"],
             "purgedTime": {
                 **TIME,
-                "description": "When the identifier hashes were deleted (completion plus "
-                "retention).",
+                "description": "When the identifier hashes were deleted (retention after the "
+                "task was completed, cancelled or delivered).",
             },
             "createdBy": {"type": "string"},
             "history": {"type": "array", "items": history_entry},

@@ -295,7 +295,9 @@ class JsonFilesStore(Store):
             found = [
                 task
                 for task in self._scan()
-                if task.status in cutoffs and task.creation_time <= cutoffs[task.status]
+                if task.status in cutoffs
+                and task.creation_time <= cutoffs[task.status]
+                and (task.status is Status.PENDING or task.held_time is None)
             ]
         found.sort(key=lambda t: t.creation_time)
         return found[:limit]

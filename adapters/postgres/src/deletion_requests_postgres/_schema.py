@@ -88,6 +88,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX task_identifiers_by_hash ON task_identifiers (hash);
     CREATE INDEX tasks_cancelled_to_purge ON tasks (cancelled_time)
         WHERE cancelled_time IS NOT NULL AND purged_time IS NULL;
+    ALTER TABLE tasks ADD COLUMN held_time timestamptz;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

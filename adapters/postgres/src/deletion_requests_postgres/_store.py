@@ -33,7 +33,7 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 TASK_COLUMNS = (
     "t.id, t.task_id, t.account_id, t.status, t.creation_time, t.ready_time, t.actioned_time, "
     "t.cancelled_time, t.created_by, t.version, t.outbox, t.completed_time, t.overdue_time, "
-    "t.purged_time"
+    "t.purged_time, t.held_time"
 )
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -46,17 +46,17 @@ WITH n AS (
         %(actioned_time)s::timestamptz[], %(cancelled_time)s::timestamptz[],
         %(created_by)s::text[], %(version)s::int[], %(outbox)s::text[],
         %(completed_time)s::timestamptz[], %(overdue_time)s::timestamptz[],
-        %(purged_time)s::timestamptz[]
+        %(purged_time)s::timestamptz[], %(held_time)s::timestamptz[]
     ) AS n (task_id, account_id, status, creation_time, ready_time, actioned_time,
             cancelled_time, created_by, version, outbox, completed_time, overdue_time,
-            purged_time)
+            purged_time, held_time)
 ), t AS (
     INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, actioned_time,
                        cancelled_time, created_by, version, outbox, completed_time,
-                       overdue_time, purged_time)
+                       overdue_time, purged_time, held_time)
     SELECT task_id, account_id, status, creation_time, ready_time, actioned_time,
            cancelled_time, created_by, version, string_to_array(outbox, ','),
-           completed_time, overdue_time, purged_time FROM n
+           completed_time, overdue_time, purged_time, held_time FROM n
     RETURNING id, task_id
 ), i AS (
     INSERT INTO task_identifiers (task, hash)
@@ -104,6 +104,7 @@ def _batch_arguments(batch: Sequence[_Add]) -> dict[str, list[Any]]:
             t.completed_time,
             t.overdue_time,
             t.purged_time,
+            t.held_time,
         )
         for t in (item.task for item in batch)
     ]
@@ -140,6 +141,7 @@ _TASK_PARAMETERS = [
     "completed_time",
     "overdue_time",
     "purged_time",
+    "held_time",
 ]
 _HISTORY_PARAMETERS = ["history_task", "seq", "source", "dest", "at", "by", "event", "detail"]
 
@@ -251,7 +253,7 @@ class PostgresStore(Store):
             (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
                 row[:10]
             )
-            outbox, completed, overdue, purged = row[10:]
+            outbox, completed, overdue, purged, held = row[10:]
             try:
                 found.append(
                     DeletionTask(
@@ -270,6 +272,7 @@ class PostgresStore(Store):
                         completed_time=completed,
                         overdue_time=overdue,
                         purged_time=purged,
+                        held_time=held,
                     )
                 )
             except (ValueError, TypeError) as exc:
@@ -411,6 +414,10 @@ class PostgresStore(Store):
             conditions.append("t.cancelled_time IS NOT NULL")
         elif query.cancelled is False:
             conditions.append("t.cancelled_time IS NULL")
+        if query.held is True:
+            conditions.append("t.held_time IS NOT NULL")
+        elif query.held is False:
+            conditions.append("t.held_time IS NULL")
         if query.created_after is not None:
             conditions.append("t.creation_time > %s")
             args.append(query.created_after)
@@ -454,12 +461,13 @@ class PostgresStore(Store):
             "actioned_time = n.actioned_time, cancelled_time = n.cancelled_time, "
             "version = n.version, outbox = string_to_array(n.outbox, ','), "
             "completed_time = n.completed_time, overdue_time = n.overdue_time, "
-            "purged_time = n.purged_time "
+            "purged_time = n.purged_time, held_time = n.held_time "
             "FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
             "%s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], %s::text[], "
-            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
             "AS n(task_id, status, ready_time, actioned_time, cancelled_time, version, "
-            "account_id, creation_time, outbox, completed_time, overdue_time, purged_time) "
+            "account_id, creation_time, outbox, completed_time, overdue_time, purged_time, "
+            "held_time) "
             "WHERE t.task_id = n.task_id AND t.version = n.version - 1 "
             "AND t.account_id = n.account_id AND t.creation_time = n.creation_time "
             "RETURNING t.task_id, t.id",
@@ -476,6 +484,7 @@ class PostgresStore(Store):
                 [task.completed_time for task in tasks],
                 [task.overdue_time for task in tasks],
                 [task.purged_time for task in tasks],
+                [task.held_time for task in tasks],
             ),
         ).fetchall()
         written = dict(rows)
@@ -503,7 +512,8 @@ class PostgresStore(Store):
         suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
         statement = (
             f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.status = %s "  # noqa: S608
-            f"AND t.creation_time <= %s ORDER BY t.creation_time LIMIT %s{suffix}"
+            "AND t.creation_time <= %s AND (t.status = 'pending' OR t.held_time IS NULL) "
+            f"ORDER BY t.creation_time LIMIT %s{suffix}"
         )
         rows = conn.execute(statement, ("pending", pending, limit)).fetchall()
         if len(rows) < limit:

@@ -96,6 +96,8 @@ def _v3(db: Database) -> None:
     # Operators look a subject up by its hash (`find_by_identifier`); cancelled tasks are
     # purged too, `retention` after their cancellation.
     db.execute("CREATE INDEX task_identifiers_by_hash ON task_identifiers (hash)")
+    # Operators hold tasks: a held task is never handed off.
+    db.table("tasks").add_column("held_us", int)
     db.execute(
         "CREATE INDEX tasks_cancelled_to_purge ON tasks (cancelled_us) "
         "WHERE cancelled_us IS NOT NULL AND purged_us IS NULL"

@@ -42,14 +42,14 @@ _REOPEN_ON = frozenset({8, 10, 14})
 
 TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
-    "created_by, version, outbox, completed_us, overdue_us, purged_us"
+    "created_by, version, outbox, completed_us, overdue_us, purged_us, held_us"
 )
 HISTORY_COLUMNS = "task, seq, source, dest, at_us, by, event, detail"
 READ_COLUMNS = "id, " + TASK_COLUMNS
 # A new task's VALUES: a time it lacks is bound as '' and stored as NULL, since binding None costs
 # `sqlite3` a failed adapter lookup (two AttributeErrors made and dropped) each time. An integer
 # never equals ''.
-_TASK_VALUES = "(?, ?, ?, ?, {0}, {0}, {0}, ?, ?, ?, {0}, {0}, {0})".format("nullif(?, '')")
+_TASK_VALUES = "(?, ?, ?, ?, {0}, {0}, {0}, ?, ?, ?, {0}, {0}, {0}, {0})".format("nullif(?, '')")
 _ONE_TASK = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES {_TASK_VALUES}"  # noqa: S608
 _ID_AND_TASK_VALUES = "(?, " + _TASK_VALUES.removeprefix("(")  # the row id first, for a batch
 
@@ -106,6 +106,7 @@ def _task_row(task: DeletionTask) -> tuple[object, ...]:
         _us_or_blank(task.completed_time),
         _us_or_blank(task.overdue_time),
         _us_or_blank(task.purged_time),
+        _us_or_blank(task.held_time),
     )
 
 
@@ -399,6 +400,7 @@ class SqliteStore(Store):
             completed,
             overdue,
             purged,
+            held,
         ) = row
         try:
             if not isinstance(version, int) or not isinstance(creation, int):
@@ -419,6 +421,7 @@ class SqliteStore(Store):
                 completed_time=_opt_time(completed),
                 overdue_time=_opt_time(overdue),
                 purged_time=_opt_time(purged),
+                held_time=_opt_time(held),
             )
         except (ValueError, TypeError, OverflowError) as exc:
             raise StoreError(
@@ -532,6 +535,10 @@ class SqliteStore(Store):
             conditions.append("cancelled_us IS NOT NULL")
         elif query.cancelled is False:
             conditions.append("cancelled_us IS NULL")
+        if query.held is True:
+            conditions.append("held_us IS NOT NULL")
+        elif query.held is False:
+            conditions.append("held_us IS NULL")
         if query.created_after is not None:
             conditions.append("creation_us > ?")
             base_args.append(to_us(query.created_after))
@@ -601,7 +608,7 @@ class SqliteStore(Store):
         written: dict[str, int] = {}
         for start in range(0, len(tasks), 2000):
             chunk = tasks[start : start + 2000]
-            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             args: list[object] = []
             for task in chunk:
                 args += (
@@ -617,15 +624,17 @@ class SqliteStore(Store):
                     _opt_us(task.completed_time),
                     _opt_us(task.overdue_time),
                     _opt_us(task.purged_time),
+                    _opt_us(task.held_time),
                 )
             rows = conn.execute(
                 "WITH new (task_id, status, ready_us, actioned_us, cancelled_us, version, "  # noqa: S608 (only placeholders are interpolated)
-                "account_id, creation_us, outbox, completed_us, overdue_us, purged_us) "
+                "account_id, creation_us, outbox, completed_us, overdue_us, purged_us, held_us) "
                 f"AS (VALUES {values}) "
                 "UPDATE tasks SET status = new.status, ready_us = new.ready_us, "
                 "actioned_us = new.actioned_us, cancelled_us = new.cancelled_us, "
                 "version = new.version, outbox = new.outbox, completed_us = new.completed_us, "
-                "overdue_us = new.overdue_us, purged_us = new.purged_us FROM new "
+                "overdue_us = new.overdue_us, purged_us = new.purged_us, held_us = new.held_us "
+                "FROM new "
                 "WHERE tasks.task_id = new.task_id AND tasks.version = new.version - 1 "
                 "AND tasks.account_id = new.account_id AND tasks.creation_us = new.creation_us "
                 "RETURNING tasks.task_id, tasks.id",
@@ -639,7 +648,8 @@ class SqliteStore(Store):
     ) -> list[DeletionTask]:
         sql = (
             f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_due "  # noqa: S608
-            "WHERE status = ? AND creation_us <= ? ORDER BY creation_us LIMIT ?"
+            "WHERE status = ? AND creation_us <= ? AND (status = 'pending' OR held_us IS NULL) "
+            "ORDER BY creation_us LIMIT ?"
         )
         with self._read("due") as conn:
             rows = conn.execute(sql, ("pending", to_us(pending_cutoff), limit)).fetchall()
