@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
+import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from deletion_requests_http import TokenIssuer, create_app
+from psycopg import sql
 from starlette.testclient import TestClient
 
 from deletion_requests import (
@@ -64,3 +68,25 @@ def world() -> Iterator[World]:
     w = World()
     with w.client:
         yield w
+
+
+POSTGRES = os.environ.get(
+    "DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A store URL on the test PostgreSQL server, in a schema of its own that is dropped
+    afterwards. Without a server: a skip, with the reason, except in CI (CI=true), where it
+    fails."""
+    schema = f"dr_http_{uuid.uuid4().hex[:12]}"
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc}")
+    yield f"{POSTGRES}?schema={schema}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

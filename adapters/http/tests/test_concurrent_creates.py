@@ -4,40 +4,22 @@ each gets its own task, keys replay, and every answered task is stored."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx
-import psycopg
 import pytest
 from deletion_requests_http.testing import run_cli, serving
-from psycopg import sql
 
 from deletion_requests import open_store
 
-POSTGRES = os.environ.get(
-    "DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/batched.db"
-        return
-    schema = f"dr_creates_{uuid.uuid4().hex[:12]}"
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc}")
-    yield f"{POSTGRES}?schema={schema}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        return f"sqlite:///{tmp_path}/batched.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 def test_concurrent_creates_each_get_their_own_task_and_keys_replay(

@@ -11,16 +11,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
-import psycopg
 import pytest
 from deletion_requests_http._serve import HEADER_TIMEOUT, SETTINGS_ENV, worker_app
 from deletion_requests_http.testing import free_port, run_cli, serving
-from psycopg import sql
 from starlette.testclient import TestClient
 
 from deletion_requests import open_store
@@ -47,26 +43,6 @@ def wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path) -
         time.sleep(0.1)
 
 
-POSTGRES = os.environ.get(
-    "DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """A schema of its own on the test PostgreSQL server, dropped afterwards."""
-    schema = f"dr_stop_{uuid.uuid4().hex[:12]}"
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc}")
-    yield schema
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 @pytest.mark.parametrize(
     ("kind", "workers", "stop"),
     [
@@ -91,7 +67,7 @@ def test_a_stop_during_a_burst_answers_in_flight_requests_and_keeps_every_202(
     if kind == "sqlite":
         store = f"sqlite:///{tmp_path}/stop.db"
     else:
-        store = f"{POSTGRES}?schema={request.getfixturevalue('postgres_schema')}"
+        store = request.getfixturevalue("postgres_url")
     auth = allowed_app(store)
     port = free_port()
     log = tmp_path / "server.log"
