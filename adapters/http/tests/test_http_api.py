@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import importlib.metadata
 import json
 import logging
 import sqlite3
@@ -934,3 +935,21 @@ def test_a_held_task_shows_the_status_the_client_knows_with_held_time(world: Wor
     assert world.client.get(f"{TASKS}?status=actioned", headers=world.a).json() == []
     cancelled = world.client.delete(f"{TASKS}/{task_id}", headers=world.a)
     assert cancelled.status_code == 200  # held, so not past the deadline
+
+
+def test_every_answer_carries_nosniff_and_no_store(world: World) -> None:
+    for response in (
+        world.client.get("/healthz"),
+        world.client.get(TASKS, headers=world.a),
+        world.client.get("/nope"),
+        world.client.post(
+            "/auth/oauth2/token", data={"grant_type": "client_credentials"}, headers=world.a
+        ),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers.get_list("cache-control") == ["no-store"]
+
+
+def test_the_openapi_document_carries_the_package_version(world: World) -> None:
+    document = world.client.get("/openapi.json").json()
+    assert document["info"]["version"] == importlib.metadata.version("deletion-requests-http")

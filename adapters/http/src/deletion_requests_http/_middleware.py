@@ -1,4 +1,5 @@
-"""The one middleware: a request id on every response, and an access-log line a request."""
+"""The one middleware: a request id and the API's safety headers on every response, and an
+access-log line a request."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from deletion_requests import new_hex_id
 from ._logs import log_access
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+SAFETY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),  # JSON is never sniffed as anything else
+    (b"cache-control", b"no-store"),  # answers hold personal data: no cache keeps them
+)
+"""Added to every response that does not set them itself."""
 CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request its client abandoned
 
 
 class RequestLog:
     """Pure ASGI middleware. Takes the client's `X-Request-Id` when it is short and plain
-    (else makes one), puts it in `scope["state"]["request_id"]` and on the response, and logs
-    the request when it ends, with the `app_id` a handler left in the state."""
+    (else makes one), puts it in `scope["state"]["request_id"]` and on the response with
+    `SAFETY_HEADERS`, and logs the request when it ends, with the `app_id` a handler left in
+    the state."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,7 +45,10 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                given = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in given}
+                extra = [h for h in SAFETY_HEADERS if h[0] not in names]
+                headers = [*given, *extra, (b"x-request-id", request_id.encode())]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from importlib.metadata import version
 from typing import Any
 
 from deletion_requests import EVENTS, MAX_IDENTIFIERS, Status
@@ -157,7 +158,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "deletion-requests",
-            "version": "1.0.0",
+            "version": version("deletion-requests-http"),
             "description": (
                 "Data-subject deletion requests held through a fixed lifecycle: pending (12 "
                 "days), ready (3 days, operators review), then actioned. Cancel while pending or "
