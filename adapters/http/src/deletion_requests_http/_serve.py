@@ -24,6 +24,7 @@ from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from starlette.applications import Starlette
 
+from ._cli_common import policy_for
 from ._logs import configure_logging, logging_config
 from ._wiring import Background, Server
 
@@ -84,8 +85,6 @@ def worker_app() -> Starlette:
     """The app of one worker, from the settings `serve` left in the environment."""
     settings = cattrs.structure(orjson.loads(os.environ[SETTINGS_ENV]), Settings)
     configure_logging(settings.log_level)
-    from ._cli import policy_for  # the CLI's reading of --retention-days
-
     server = Server.open(settings.store_url, policy=policy_for(settings.retention_days))
     secret = settings.webhook_secret.encode() if settings.webhook_secret else None
 

@@ -1,0 +1,147 @@
+"""What the CLI's commands share: the store and webhook options, opening a store, output."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from deletion_requests import (
+    DeletionRequestError,
+    Policy,
+    Sink,
+    StoreError,
+    TaskNotFound,
+    UnknownStore,
+)
+
+from ._wiring import (
+    DEFAULT_STORE,
+    SIGNING_KEY_ENV,
+    STORE_ENV,
+    WEBHOOK_SECRET_ENV,
+    Server,
+    sinks_for,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_option(function: F) -> F:
+    return click.option(
+        "--store",
+        "store_url",
+        envvar=STORE_ENV,
+        default=DEFAULT_STORE,
+        show_default=True,
+        help=f"Store URL (also ${STORE_ENV}): sqlite:///file.db, jsonfiles:///dir, "
+        "postgresql://..., memory://",
+    )(function)
+
+
+def webhook_options(function: F) -> F:
+    function = click.option(
+        "--webhook-secret",
+        envvar=WEBHOOK_SECRET_ENV,
+        help=f"Shared secret (at least 16 bytes; better ${WEBHOOK_SECRET_ENV}) that signs "
+        "webhooks and authenticates completions.",
+    )(function)
+    function = click.option(
+        "--review-url", help="Webhook for review alerts at ready (default: the log)."
+    )(function)
+    return click.option("--handoff-url", help="Webhook of the deleter, POSTed each actioned task.")(
+        function
+    )
+
+
+def _sinks(
+    handoff_url: str | None, review_url: str | None, webhook_secret: str | None
+) -> dict[str, Sink]:
+    try:
+        return sinks_for(
+            handoff_url, review_url, webhook_secret.encode() if webhook_secret else None
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def retention_option(function: F) -> F:
+    return click.option(
+        "--retention-days",
+        envvar="DELETION_REQUESTS_RETENTION_DAYS",
+        default=30.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Days to keep a completed task's identifier hashes before purging them "
+        "(also $DELETION_REQUESTS_RETENTION_DAYS).",
+    )(function)
+
+
+def policy_for(retention_days: float | None) -> Policy:
+    """The policy, with the retention `--retention-days` gives (the default without)."""
+    if retention_days is None:
+        return Policy()
+    return Policy(retention=dt.timedelta(days=retention_days))
+
+
+@contextmanager
+def opened(
+    store_url: str, retention_days: float | None = None, create: bool = True
+) -> Iterator[Server]:
+    """The server's parts over *store_url* (an existing store only, unless *create*); errors
+    become one clear line and exit code 1."""
+    try:
+        server = Server.open(
+            store_url,
+            policy=policy_for(retention_days),
+            signing_key=os.environ.get(SIGNING_KEY_ENV),
+            create=create,
+        )
+    except (UnknownStore, StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield server
+    except TaskNotFound as exc:
+        raise click.ClickException(f"no task {exc.task_id} in {store_url}") from None
+    except (DeletionRequestError, StoreError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+    finally:
+        server.close()
+
+
+def reading(store_url: str) -> contextlib.AbstractContextManager[Server]:
+    """`opened` for a command that only reads: a store that does not exist is an error."""
+    return opened(store_url, create=False)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")(
+        function
+    )
+
+
+def _echo_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=None))
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _time(moment: dt.datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

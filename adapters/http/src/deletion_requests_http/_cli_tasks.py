@@ -1,0 +1,316 @@
+"""`deletion-requests tasks`: the operators' commands over deletion tasks."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from deletion_requests import (
+    DeletionRequestError,
+    DeletionTask,
+    Operators,
+    Status,
+    TaskNotFound,
+    task_detail_to_api,
+)
+
+from ._cli_common import (
+    F,
+    _echo_json,
+    _table,
+    _time,
+    json_option,
+    opened,
+    reading,
+    store_option,
+)
+
+
+@click.group()
+def tasks() -> None:
+    """Deletion tasks, for operators."""
+
+
+@tasks.command("complete")
+@click.argument("task_id")
+@store_option
+def tasks_complete(task_id: str, store_url: str) -> None:
+    """Record that the deletion of TASK_ID is done (when the deleter cannot call the API)."""
+    with opened(store_url, create=False) as server:
+        task = server.service.complete(task_id, by="operator")
+        click.echo(f"completed {task.task_id} at {_time(task.completed_time)}")
+
+
+OPERATOR_ENV = "DELETION_REQUESTS_OPERATOR"
+
+
+def operator_option(function: F) -> F:
+    return click.option(
+        "--operator",
+        envvar=OPERATOR_ENV,
+        help=f"Your name, recorded with the decision as operator:NAME (also ${OPERATOR_ENV}).",
+    )(function)
+
+
+def _operator(name: str | None) -> str:
+    if not name:
+        raise click.ClickException(
+            f"who decides? Give --operator NAME or set ${OPERATOR_ENV}: the task's history "
+            "records every decision with the operator's name"
+        )
+    return name
+
+
+@tasks.command("hold")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why: recorded in the task's history.")
+@operator_option
+@store_option
+def tasks_hold(task_id: str, reason: str, operator: str | None, store_url: str) -> None:
+    """Put TASK_ID on hold (pending or ready): it is not handed off until released, and the
+    client still sees pending or ready, with heldTime."""
+    name = _operator(operator)
+    with opened(store_url, create=False) as server:
+        task = Operators(server.service).hold(task_id, name, reason)
+        click.echo(f"held {task.task_id} ({task.status.value}) at {_time(task.held_time)}")
+
+
+@tasks.command("release")
+@click.argument("task_id")
+@click.option("--reason", default="", help="Why (optional): recorded in the task's history.")
+@operator_option
+@store_option
+def tasks_release(task_id: str, reason: str, operator: str | None, store_url: str) -> None:
+    """End TASK_ID's hold. If its hand-off moment passed meanwhile, it is actioned now."""
+    name = _operator(operator)
+    with opened(store_url, create=False) as server:
+        task = Operators(server.service).release(task_id, name, reason)
+        click.echo(f"released {task.task_id}: {task.status.value}")
+
+
+@tasks.command("cancel")
+@click.argument("task_ids", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: recorded in each task's history.")
+@operator_option
+@store_option
+def tasks_cancel(
+    task_ids: tuple[str, ...], reason: str, operator: str | None, store_url: str
+) -> None:
+    """Cancel TASK_ID... as an operator, while each is pending or ready (as a client's cancel
+    is guarded). Every task is tried; the command fails if any could not be cancelled."""
+    name = _operator(operator)
+    failed = 0
+    with opened(store_url, create=False) as server:
+        operators = Operators(server.service)
+        for task_id in task_ids:
+            try:
+                task = operators.cancel(task_id, name, reason)
+            except TaskNotFound:
+                click.echo(f"{task_id}: no such task", err=True)
+            except DeletionRequestError as exc:
+                click.echo(f"{task_id}: {exc.message}", err=True)
+            else:
+                click.echo(f"cancelled {task.task_id} at {_time(task.cancelled_time)}")
+                continue
+            failed += 1
+    if failed:
+        raise click.ClickException(f"{failed} of {len(task_ids)} task(s) not cancelled")
+
+
+@tasks.command("list")
+@click.option("--account", "account_id", help="Only this account (allow-listed or not).")
+@click.option("--status", type=click.Choice([s.value for s in Status]))
+@click.option(
+    "--overdue",
+    is_flag=True,
+    help="Only tasks actioned more than the action window ago and not completed, oldest first.",
+)
+@click.option("--held", is_flag=True, help="Only tasks on hold, newest first.")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1), help="Rows at most."
+)
+@click.option("--all", "show_all", is_flag=True, help="Every row, however many.")
+@json_option
+@store_option
+def tasks_list(
+    account_id: str | None,
+    status: str | None,
+    overdue: bool,
+    held: bool,
+    limit: int,
+    show_all: bool,
+    as_json: bool,
+    store_url: str,
+) -> None:
+    """List tasks newest first, with their times, as the clock sees them now: every account
+    that ever had tasks, revoked ones included. Says on stderr when there are more rows than
+    it shows."""
+    with reading(store_url) as server:
+        operators = Operators(server.service)
+        wanted = None if show_all else limit
+        if overdue or held:
+            if account_id is not None or status is not None or (overdue and held):
+                raise click.ClickException(
+                    "--overdue and --held list every account's: use one, without "
+                    "--account or --status"
+                )
+            listing = operators.overdue if overdue else operators.held
+            found = listing(10**9 if wanted is None else wanted + 1)
+            more = wanted is not None and len(found) > wanted
+            found = found[:wanted]
+        else:
+            found, more = _listed(operators, account_id, status, wanted)
+        if as_json:
+            _echo_json([_task_json(task) for task in found])
+        else:
+            _task_table(found)
+        if more:
+            click.echo(
+                f"(more tasks than the {len(found)} shown: raise --limit, or use --all)", err=True
+            )
+
+
+def _listed(
+    operators: Operators, account_id: str | None, status: str | None, wanted: int | None
+) -> tuple[list[DeletionTask], bool]:
+    """Up to *wanted* tasks (all when None), and whether more exist."""
+    found: list[DeletionTask] = []
+    cursor: str | None = None
+    while wanted is None or len(found) < wanted:
+        step = 1000 if wanted is None else min(1000, wanted - len(found))
+        page = operators.list(account_id, status, limit=step, cursor=cursor)
+        found.extend(page.tasks)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found, False
+    return found, True
+
+
+@tasks.command("show")
+@click.argument("task_id")
+@json_option
+@store_option
+def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
+    """Every field of TASK_ID and its whole history, with who did what and why."""
+    with reading(store_url) as server:
+        task = Operators(server.service).show(task_id)
+        if as_json:
+            _echo_json(_task_json(task, history=True))
+            return
+        detail = task_detail_to_api(task, for_operators=True)
+        for name, value in detail.items():
+            if name != "history":
+                click.echo(f"{name + ':':15} {'-' if value is None else value}")
+        click.echo(f"{'identifiers:':15} {len(task.identifiers)} (hashes; --json shows none)")
+        click.echo("history:")
+        for step in task.history:
+            change = step.event if step.event != "transition" else f"{step.source} -> {step.dest}"
+            note = f"  ({step.detail})" if step.detail else ""
+            click.echo(f"  {_time(step.at)}  {change:20}  by {step.by}{note}")
+
+
+@tasks.command("find")
+@click.option("--email", help="An email address: hashed as a create hashes it, never kept.")
+@click.option("--sha256", help="The base64 SHA-256 of a normalised email address.")
+@json_option
+@store_option
+def tasks_find(email: str | None, sha256: str | None, as_json: bool, store_url: str) -> None:
+    """The tasks that hold a subject, oldest first (purged tasks hold none)."""
+    if (email is None) == (sha256 is None):
+        raise click.UsageError("give --email or --sha256 (one of them)")
+    with reading(store_url) as server:
+        found = Operators(server.service).find(email=email, sha256=sha256)
+        if as_json:
+            _echo_json([_task_json(task) for task in found])
+        else:
+            _task_table(found)
+
+
+EXPORT_FIELDS = [
+    "taskId",
+    "accountId",
+    "status",
+    "creationTime",
+    "readyTime",
+    "actionedTime",
+    "cancelledTime",
+    "completedTime",
+    "purgedTime",
+    "overdue",
+    "createdBy",
+    "history",
+]
+
+
+@tasks.command("export")
+@click.option(
+    "--format", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--since", type=click.DateTime(), help="Created after this date (UTC).")
+@click.option("--until", type=click.DateTime(), help="Created at or before this date (UTC).")
+@click.option("--with-hashes", is_flag=True, help="Include the identifier hashes.")
+@store_option
+def tasks_export(
+    form: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    with_hashes: bool,
+    store_url: str,
+) -> None:
+    """Every task with its times, decisions and history, to stdout, newest first: one JSON
+    object a line, or CSV (the history as JSON in one column). For audits; no identifier
+    hashes unless --with-hashes."""
+    bounds = [None if d is None else d.replace(tzinfo=dt.UTC) for d in (since, until)]
+    with reading(store_url) as server:
+        tasks_ = Operators(server.service).export(*bounds)
+        writer = None
+        if form == "csv":
+            fields = [*EXPORT_FIELDS, *(["identifiers"] if with_hashes else [])]
+            writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+        for task in tasks_:
+            record = _task_json(task, history=True)
+            if with_hashes:
+                record["identifiers"] = sorted(task.identifiers)
+            if writer is None:
+                click.echo(json.dumps(record))
+                continue
+            writer.writerow(
+                {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in record.items()}
+            )
+
+
+def _task_json(task: DeletionTask, history: bool = False) -> dict[str, Any]:
+    """A task for operators: the API's detail view (with `createdBy` and `purgedTime`),
+    with or without its history. Never identifiers."""
+    record: dict[str, Any] = task_detail_to_api(task, for_operators=True)
+    if not history:
+        record.pop("history")
+    return record
+
+
+def _task_table(found: list[DeletionTask]) -> None:
+    rows = [
+        [
+            t.task_id,
+            t.account_id,
+            t.status.value
+            + (" (overdue)" if t.overdue_time and not t.completed_time else "")
+            + (" (held)" if t.held_time else ""),
+            _time(t.creation_time),
+            _time(t.ready_time),
+            _time(t.actioned_time),
+            _time(t.cancelled_time),
+            _time(t.completed_time),
+        ]
+        for t in found
+    ]
+    _table(
+        ["TASK", "ACCOUNT", "STATUS", "CREATED", "READY", "ACTIONED", "CANCELLED", "COMPLETED"],
+        rows,
+    )
