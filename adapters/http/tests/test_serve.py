@@ -189,3 +189,33 @@ def test_a_worker_app_runs_no_background_work(
         assert client.get("/healthz").status_code == 200
         started = {t for t in threading.enumerate() if t not in before}
         assert not [t for t in started if "background" in t.name]
+
+
+def test_every_serve_option_can_come_from_its_environment_variable(tmp_path: Path) -> None:
+    """DELETION_REQUESTS_<OPTION>: read (a bad value is refused by name), and listed in
+    `serve --help`."""
+    help_text = " ".join(run_cli("serve", "--help").split())
+    for option in ("HOST", "PORT", "WORKERS", "ADVANCE_INTERVAL", "DELIVER_INTERVAL", "LOG_LEVEL"):
+        assert f"DELETION_REQUESTS_{option}" in help_text
+    result = subprocess.run(
+        [*SERVE, "--store", f"sqlite:///{tmp_path}/env.db"],
+        env={**os.environ, "DELETION_REQUESTS_WORKERS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr
+    with serving(f"sqlite:///{tmp_path}/taken.db", tmp_path / "server.log") as running:
+        port = running.base_url.rsplit(":", 1)[1]
+        taken = subprocess.run(
+            [*SERVE, "--store", f"sqlite:///{tmp_path}/env.db"],
+            env={**os.environ, "DELETION_REQUESTS_PORT": port},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert taken.returncode == 1
+    assert f"port {port}" in taken.stderr

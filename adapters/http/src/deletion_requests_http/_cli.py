@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -34,16 +35,26 @@ def main() -> None:
     """Data-subject deletion requests: serve the API, manage accounts, apps and tasks."""
 
 
+def _env(option: str) -> dict[str, Any]:
+    """An option of `serve` that its environment variable can give: DELETION_REQUESTS_<OPTION>."""
+    return {"envvar": f"DELETION_REQUESTS_{option}", "show_envvar": True}
+
+
 @main.command()
 @store_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to listen on.", **_env("HOST")
+)
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), **_env("PORT")
+)
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
     help="Worker processes serving the port: one per core uses the machine.",
+    **_env("WORKERS"),
 )
 @click.option(
     "--advance-interval",
@@ -51,6 +62,7 @@ def main() -> None:
     show_default=True,
     type=click.FloatRange(min=0.1),
     help="Seconds between background advance_due passes (reads never depend on them).",
+    **_env("ADVANCE_INTERVAL"),
 )
 @click.option(
     "--deliver-interval",
@@ -58,12 +70,14 @@ def main() -> None:
     show_default=True,
     type=click.FloatRange(min=0.1),
     help="Seconds between delivery rounds of the outbox (webhooks).",
+    **_env("DELIVER_INTERVAL"),
 )
 @click.option(
     "--deliver/--no-deliver",
     default=True,
     show_default=True,
     help="Run delivery rounds. With several servers on one store, let one deliver.",
+    **_env("DELIVER"),
 )
 @webhook_options
 @retention_option
@@ -72,6 +86,7 @@ def main() -> None:
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
+    **_env("LOG_LEVEL"),
 )
 def serve(
     store_url: str,

@@ -53,11 +53,17 @@ def webhook_options(function: F) -> F:
         "webhooks and authenticates completions.",
     )(function)
     function = click.option(
-        "--review-url", help="Webhook for review alerts at ready (default: the log)."
+        "--review-url",
+        envvar="DELETION_REQUESTS_REVIEW_URL",
+        show_envvar=True,
+        help="Webhook for review alerts at ready (default: the log).",
     )(function)
-    return click.option("--handoff-url", help="Webhook of the deleter, POSTed each actioned task.")(
-        function
-    )
+    return click.option(
+        "--handoff-url",
+        envvar="DELETION_REQUESTS_HANDOFF_URL",
+        show_envvar=True,
+        help="Webhook of the deleter, POSTed each actioned task.",
+    )(function)
 
 
 def _sinks(
