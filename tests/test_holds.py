@@ -73,7 +73,7 @@ def test_a_held_task_is_never_actioned_whatever_the_clock_and_the_advance_do(
         assert status is Status.READY or world.clock.now() < T0 + POLICY.pending_period
         assert task_id in world.listed(status)
         assert task_id not in world.listed(Status.ACTIONED)
-        assert world.operators.overdue() == []
+        assert world.service.overdue() == []
         shown = task_to_api(world.service.get(world.caller, task_id))
         assert shown["heldTime"] == (T0 + hold_at).isoformat()
         assert shown["actionedTime"] is None

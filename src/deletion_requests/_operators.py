@@ -11,11 +11,10 @@ import attrs
 
 from . import _lifecycle as lifecycle
 from ._access import Caller
-from ._errors import InvalidRequest, TaskNotFound
-from ._handoff import is_overdue
+from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
-from ._ports import Awaiting, TaskQuery
-from ._service import DEFAULT_PAGE, DeletionService, Page, check_task_id
+from ._ports import TaskQuery
+from ._service import DEFAULT_PAGE, DeletionService, Page
 from ._status import Status
 from ._task import DeletionTask
 
@@ -62,10 +61,7 @@ class Operators:
 
     def show(self, task_id: str) -> DeletionTask:
         """One task, whichever account holds it; `TaskNotFound` when there is none."""
-        task = self.service.store.get(check_task_id(task_id))
-        if task is None:
-            raise TaskNotFound(task_id)
-        return self._caught_up(task)
+        return self._caught_up(self.service._any(task_id))
 
     def list(
         self,
@@ -83,22 +79,6 @@ class Operators:
             limit=limit,
             cursor=cursor,
         )
-
-    def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
-        """Tasks actioned more than the action window ago and not completed, oldest actioned
-        first. Caught up on read: a task stored `pending` or `ready` whose hand-off and action
-        window have passed is among them before any `advance` has stored its transitions."""
-        now = self.service.clock.now()
-        policy = self.service.policy
-        cutoff = now - policy.action_window
-        stored = self.service.store.awaiting(Awaiting.INCOMPLETE, cutoff, limit)
-        # Not yet moved: created so long ago that catching up makes them actioned and overdue.
-        created_by = cutoff - policy.cancel_period
-        lagging = self.service.store.due(created_by, created_by, limit)
-        found = {task.task_id: self._caught_up(task) for task in [*stored, *lagging]}
-        late = [task for task in found.values() if is_overdue(task, now, policy)]
-        late.sort(key=lambda task: (task.actioned_time, task.task_id))
-        return late[:limit]
 
     def find(
         self, email: str | None = None, sha256: str | None = None, limit: int = 1000

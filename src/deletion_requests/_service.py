@@ -69,7 +69,7 @@ def check_account_id(account_id: object, field: str = "accountId") -> str:
     return account_id
 
 
-def check_task_id(task_id: str) -> str:
+def _check_task_id(task_id: str) -> str:
     if not isinstance(task_id, str) or not _UUID.fullmatch(task_id):
         raise InvalidRequest("taskId must be a UUID like 3bc2e8b0-88ee-400c-8696-44897bc95cd3")
     return task_id.lower()
@@ -386,11 +386,20 @@ class DeletionService:
         )
 
     def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
-        """Tasks actioned more than `action_window` ago and not completed, oldest first (for
-        operators: across every account)."""
+        """Tasks actioned more than `action_window` ago and not completed, oldest actioned
+        first, across every account (for operators). Caught up on read: a task stored
+        `pending` or `ready` whose hand-off and action window have passed is among them before
+        any `advance_due` has stored its transitions."""
         now = self.clock.now()
-        found = self.store.awaiting(Awaiting.INCOMPLETE, now - self.policy.action_window, limit)
-        return [lifecycle.catch_up(task, now, self.policy) for task in found]
+        cutoff = now - self.policy.action_window
+        stored = self.store.awaiting(Awaiting.INCOMPLETE, cutoff, limit)
+        # Not yet moved: created so long ago that catching up makes them actioned and overdue.
+        created_by = cutoff - self.policy.cancel_period
+        lagging = self.store.due(created_by, created_by, limit)
+        found = {t.task_id: lifecycle.catch_up(t, now, self.policy) for t in [*stored, *lagging]}
+        late = [task for task in found.values() if handoff.is_overdue(task, now, self.policy)]
+        late.sort(key=lambda task: (task.actioned_time, task.task_id))
+        return late[:limit]
 
     def maintain(self, sinks: Mapping[str, Sink] | None = None) -> dict[str, int]:
         """Everything time makes due, in order: transitions, overdue marks, purges, and (with
@@ -415,7 +424,7 @@ class DeletionService:
             )
 
     def _visible(self, caller: Caller, task_id: str) -> DeletionTask:
-        task = self.store.get(check_task_id(task_id))
+        task = self.store.get(_check_task_id(task_id))
         if task is None or task.account_id not in caller.accounts:
             raise TaskNotFound(task_id)
         return task
@@ -441,7 +450,7 @@ class DeletionService:
         raise StoreError(f"task {task_id} kept changing; gave up after {self.max_attempts} tries")
 
     def _any(self, task_id: str) -> DeletionTask:
-        task = self.store.get(check_task_id(task_id))
+        task = self.store.get(_check_task_id(task_id))
         if task is None:
             raise TaskNotFound(task_id)
         return task

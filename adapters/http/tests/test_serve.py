@@ -24,6 +24,18 @@ from deletion_requests import open_store
 SERVE = [sys.executable, "-m", "deletion_requests_http", "serve"]
 
 
+def serve_refused(store: str, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`serve` that is expected to refuse to start: its outcome, stderr included."""
+    return subprocess.run(
+        [*SERVE, "--store", store, *options],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def allowed_app(store: str) -> tuple[str, str]:
     run_cli("accounts", "allow", "acct-1", "--store", store)
     app = json.loads(run_cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
@@ -139,13 +151,10 @@ def test_heads_are_bounded_in_size_and_in_time(tmp_path: Path) -> None:
 def test_a_webhook_secret_under_sixteen_bytes_stops_serve_before_it_starts(
     tmp_path: Path,
 ) -> None:
-    result = subprocess.run(
-        [*SERVE, "--store", f"sqlite:///{tmp_path}/s.db", "--no-deliver"],
-        env={**os.environ, "DELETION_REQUESTS_WEBHOOK_SECRET": "abc"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = serve_refused(
+        f"sqlite:///{tmp_path}/s.db",
+        "--no-deliver",
+        DELETION_REQUESTS_WEBHOOK_SECRET="abc",  # noqa: S106 (a short secret, refused)
     )
     assert result.returncode == 1
     assert "at least 16 bytes" in result.stderr
@@ -158,13 +167,7 @@ def test_a_second_serve_on_a_taken_port_says_so_and_does_not_claim_to_serve(
     store = f"sqlite:///{tmp_path}/twice.db"
     with serving(store, tmp_path / "server.log") as running:
         port = running.base_url.rsplit(":", 1)[1]
-        result = subprocess.run(
-            [*SERVE, "--store", store, "--port", port],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = serve_refused(store, "--port", port)
     assert result.returncode == 1
     assert f"port {port}" in result.stderr
     assert "stop the server already running there" in result.stderr
@@ -197,25 +200,11 @@ def test_every_serve_option_can_come_from_its_environment_variable(tmp_path: Pat
     help_text = " ".join(run_cli("serve", "--help").split())
     for option in ("HOST", "PORT", "WORKERS", "ADVANCE_INTERVAL", "DELIVER_INTERVAL", "LOG_LEVEL"):
         assert f"DELETION_REQUESTS_{option}" in help_text
-    result = subprocess.run(
-        [*SERVE, "--store", f"sqlite:///{tmp_path}/env.db"],
-        env={**os.environ, "DELETION_REQUESTS_WORKERS": "0"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = serve_refused(f"sqlite:///{tmp_path}/env.db", DELETION_REQUESTS_WORKERS="0")
     assert result.returncode == 2
     assert "--workers" in result.stderr
     with serving(f"sqlite:///{tmp_path}/taken.db", tmp_path / "server.log") as running:
         port = running.base_url.rsplit(":", 1)[1]
-        taken = subprocess.run(
-            [*SERVE, "--store", f"sqlite:///{tmp_path}/env.db"],
-            env={**os.environ, "DELETION_REQUESTS_PORT": port},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        taken = serve_refused(f"sqlite:///{tmp_path}/env.db", DELETION_REQUESTS_PORT=port)
     assert taken.returncode == 1
     assert f"port {port}" in taken.stderr

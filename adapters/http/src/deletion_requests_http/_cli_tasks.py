@@ -159,7 +159,7 @@ def tasks_list(
                     "--overdue and --held list every account's: use one, without "
                     "--account or --status"
                 )
-            listing = operators.overdue if overdue else operators.held
+            listing = server.service.overdue if overdue else operators.held
             found = listing(10**9 if wanted is None else wanted + 1)
             more = wanted is not None and len(found) > wanted
             found = found[:wanted]
