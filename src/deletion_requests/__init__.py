@@ -40,9 +40,27 @@ from ._ids import new_hex_id, new_task_id, new_task_uuid
 from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
+from ._operator_accounts import (
+    Operator,
+    check_operator_name,
+    hash_password,
+    new_password,
+    spend_a_check,
+    verify_password,
+)
 from ._operators import Operators, operator_by
 from ._policy import Policy
-from ._ports import AccessStore, Awaiting, Store, TaskQuery, TaskStore, replaces
+from ._ports import (
+    AccessStore,
+    Awaiting,
+    DayCount,
+    Store,
+    TaskQuery,
+    TaskStore,
+    counted_status,
+    day_counts,
+    replaces,
+)
 from ._service import AccessAdmin, DeletionService, Deliveries, Page
 from ._status import Status
 from ._task import CREATED, EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
@@ -66,6 +84,7 @@ __all__ = [
     "CallableSink",
     "Caller",
     "Clock",
+    "DayCount",
     "DeadlineExceeded",
     "DecisionRefused",
     "DeletionRequestError",
@@ -81,6 +100,7 @@ __all__ = [
     "ManualClock",
     "MemoryStore",
     "NotActioned",
+    "Operator",
     "Operators",
     "Page",
     "Policy",
@@ -99,10 +119,15 @@ __all__ = [
     "UnknownStore",
     "apps_from_grants",
     "catch_up",
+    "check_operator_name",
     "collect_identifiers",
+    "counted_status",
+    "day_counts",
     "hash_email",
+    "hash_password",
     "log_event",
     "new_hex_id",
+    "new_password",
     "new_task_id",
     "new_task_uuid",
     "normalise_email",
@@ -110,6 +135,7 @@ __all__ = [
     "operator_by",
     "replaces",
     "sign",
+    "spend_a_check",
     "status_at",
     "task_detail_to_api",
     "task_from_record",
@@ -118,4 +144,5 @@ __all__ = [
     "task_to_record",
     "tasks_to_api_json",
     "verify",
+    "verify_password",
 ]

@@ -11,7 +11,16 @@ import attrs
 
 from ._access import Account, App
 from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
-from ._ports import Awaiting, Store, TaskQuery, replaces
+from ._operator_accounts import Operator
+from ._ports import (
+    Awaiting,
+    DayCount,
+    Store,
+    TaskQuery,
+    counted_status,
+    day_counts,
+    replaces,
+)
 from ._status import Status
 from ._task import DeletionTask
 
@@ -36,6 +45,8 @@ class MemoryStore(Store):
         self._accounts: dict[str, Account] = {}
         self._apps: dict[str, App] = {}
         self._settings: dict[str, str] = {}
+        self._app_uses: dict[str, dt.datetime] = {}
+        self._operators: dict[str, Operator] = {}
         self._access_version = 0
 
     # -- tasks --------------------------------------------------------------------------------
@@ -140,6 +151,18 @@ class MemoryStore(Store):
         else:
             self._unsettled[new.task_id] = None
 
+    def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
+        counts = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        with self._lock:
+            for task in self._tasks.values():
+                counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
+                counts["held"] += task.held_time is not None
+        return counts
+
+    def daily_counts(self, since: dt.datetime) -> list[DayCount]:
+        with self._lock:
+            return day_counts(list(self._tasks.values()), since)
+
     # -- access -------------------------------------------------------------------------------
 
     def access_version(self) -> int:
@@ -186,6 +209,34 @@ class MemoryStore(Store):
             self._access_version += 1
             self._apps[app_id] = attrs.evolve(app, revoked=True)
             return True
+
+    def record_app_use(self, app_id: str, moment: dt.datetime) -> None:
+        with self._lock:
+            last = self._app_uses.get(app_id)
+            if last is None or moment > last:
+                self._app_uses[app_id] = moment
+
+    def app_last_used(self) -> dict[str, dt.datetime]:
+        with self._lock:
+            return dict(self._app_uses)
+
+    def add_operator(self, operator: Operator) -> None:
+        with self._lock:
+            if operator.name in self._operators:
+                raise StoreError(f"operator {operator.name} already exists")
+            self._operators[operator.name] = operator
+
+    def get_operator(self, name: str) -> Operator | None:
+        with self._lock:
+            return self._operators.get(name)
+
+    def list_operators(self) -> list[Operator]:
+        with self._lock:
+            return sorted(self._operators.values(), key=lambda o: o.name)
+
+    def remove_operator(self, name: str) -> bool:
+        with self._lock:
+            return self._operators.pop(name, None) is not None
 
     def setting(self, name: str, default: Callable[[], str]) -> str:
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import re
 from collections.abc import Iterator
 
 import attrs
@@ -13,6 +12,7 @@ from . import _lifecycle as lifecycle
 from ._access import Caller
 from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
+from ._operator_accounts import check_operator_name
 from ._ports import TaskQuery
 from ._service import DEFAULT_PAGE, DeletionService, Page
 from ._status import Status
@@ -21,14 +21,11 @@ from ._task import DeletionTask
 OPERATOR = "operator"
 """The `Caller` app id of operator listings (never an app's)."""
 MAX_REASON = 500
-_OPERATOR_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def operator_by(name: str) -> str:
     """The `by` of an operator's decision in a task's history: `operator:<name>`."""
-    if not isinstance(name, str) or not _OPERATOR_NAME.fullmatch(name):
-        raise InvalidRequest("an operator's name is 1 to 64 letters, digits, '.', '_', '@' or '-'")
-    return f"{OPERATOR}:{name}"
+    return f"{OPERATOR}:{check_operator_name(name)}"
 
 
 def check_reason(reason: str) -> str:

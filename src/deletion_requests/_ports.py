@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -18,6 +18,7 @@ import attrs
 
 from ._access import Account, App
 from ._errors import DuplicateTask, IdempotencyKeyConflict
+from ._operator_accounts import Operator
 from ._task import DeletionTask, frozen_strings
 
 Cursor = tuple[dt.datetime, str]
@@ -108,6 +109,40 @@ class Awaiting(enum.Enum):
             and task.actioned_time is not None
             and task.actioned_time <= cutoff
         )
+
+
+def counted_status(
+    task: DeletionTask, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime
+) -> str:
+    """The reference semantics of `TaskStore.count_tasks` for one task: its stored status,
+    moved on as `due` would move it (the status the clock gives it, read from stored times)."""
+    if task.status in ("pending", "ready"):
+        if task.held_time is None and task.creation_time <= ready_cutoff:
+            return "actioned"
+        if task.creation_time <= pending_cutoff:
+            return "ready"
+    return task.status
+
+
+@attrs.frozen
+class DayCount:
+    """What happened on one UTC day: tasks created, cancelled and actioned."""
+
+    day: dt.date
+    created: int = 0
+    cancelled: int = 0
+    actioned: int = 0
+
+
+def day_counts(tasks: Iterable[DeletionTask], since: dt.datetime) -> list[DayCount]:
+    """The reference semantics of `TaskStore.daily_counts`, by scanning *tasks*."""
+    days: dict[dt.date, list[int]] = {}
+    for task in tasks:
+        moments = (task.creation_time, task.cancelled_time, task.actioned_time)
+        for i, moment in enumerate(moments):
+            if moment is not None and moment >= since:
+                days.setdefault(moment.date(), [0, 0, 0])[i] += 1
+    return [DayCount(day, *counts) for day, counts in sorted(days.items())]
 
 
 def replaces(stored: DeletionTask | None, task: DeletionTask) -> bool:
@@ -212,6 +247,18 @@ class TaskStore(abc.ABC):
         Cost O(limit) plus the tasks awaiting it, never O(store): stores index these.
         """
 
+    @abc.abstractmethod
+    def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
+        """How many tasks there are by status (see `counted_status`: the stored status, moved
+        on as `due` would move it), purged ones included, and how many are on hold (`held`).
+        Every status and `held` is a key, zero or not. Stores count in the database; they
+        may scan the tasks once, and say so."""
+
+    @abc.abstractmethod
+    def daily_counts(self, since: dt.datetime) -> list[DayCount]:
+        """Per UTC day, the tasks created, cancelled and actioned at or after *since* (by
+        their stored times), oldest day first; days with none are left out."""
+
     def transition_due(
         self,
         pending_cutoff: dt.datetime,
@@ -284,6 +331,30 @@ class AccessStore(abc.ABC):
         Stores that answer this must answer it cheaply: it is read on every authenticated
         request in place of the app and account reads it saves."""
         return None
+
+    @abc.abstractmethod
+    def record_app_use(self, app_id: str, moment: dt.datetime) -> None:
+        """Note that *app_id* was used at *moment*; the latest moment is kept (an earlier one
+        changes nothing). Callers note uses sparingly: it is a write."""
+
+    @abc.abstractmethod
+    def app_last_used(self) -> dict[str, dt.datetime]:
+        """When each app was last used, for the apps used at all."""
+
+    @abc.abstractmethod
+    def add_operator(self, operator: Operator) -> None:
+        """Store a new operator; raises `StoreError` when the name is taken."""
+
+    @abc.abstractmethod
+    def get_operator(self, name: str) -> Operator | None: ...
+
+    @abc.abstractmethod
+    def list_operators(self) -> list[Operator]:
+        """Every operator, by name."""
+
+    @abc.abstractmethod
+    def remove_operator(self, name: str) -> bool:
+        """Remove an operator; False when there was none of that name."""
 
     @abc.abstractmethod
     def setting(self, name: str, default: Callable[[], str]) -> str:

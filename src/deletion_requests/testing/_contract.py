@@ -28,9 +28,10 @@ from deletion_requests._errors import (
     StoreError,
 )
 from deletion_requests._lifecycle import cancel, catch_up, hold, release
+from deletion_requests._operator_accounts import Operator
 from deletion_requests._operators import Operators
 from deletion_requests._policy import Policy
-from deletion_requests._ports import Awaiting, Store, TaskQuery
+from deletion_requests._ports import Awaiting, Store, TaskQuery, counted_status, day_counts
 from deletion_requests._service import DeletionService
 from deletion_requests._status import Status
 from deletion_requests._task import HANDOFF, REVIEW, DeletionTask
@@ -593,6 +594,53 @@ class StoreContract:
         store.list_tasks(TaskQuery(accounts={"acct-1"}))
         assert store.access_version() == seen[-1]  # reads do not move it
 
+    def test_app_use_keeps_the_latest_moment(self, store: Store) -> None:
+        assert store.app_last_used() == {}
+        store.record_app_use("app_1", T0 + HOUR)
+        store.record_app_use("app_1", T0)  # earlier: changes nothing
+        store.record_app_use("app_2", T0)
+        store.record_app_use("app_2", T0 + 2 * HOUR)
+        assert store.app_last_used() == {"app_1": T0 + HOUR, "app_2": T0 + 2 * HOUR}
+
+    def test_operators_round_trip_and_are_removed(self, store: Store) -> None:
+        alice = Operator("alice", "scrypt$1$1$1$c2FsdA==$aGFzaA==", T0)
+        store.add_operator(alice)
+        store.add_operator(Operator("bob@example", "scrypt$x", T0 + HOUR))
+        with pytest.raises(StoreError):
+            store.add_operator(attrs.evolve(alice, password_hash="other"))  # noqa: S106
+        assert store.get_operator("alice") == alice
+        assert [o.name for o in store.list_operators()] == ["alice", "bob@example"]
+        assert store.remove_operator("alice") is True
+        assert store.remove_operator("alice") is False
+        assert store.get_operator("alice") is None
+        assert store.get_operator("nobody") is None
+        assert [o.name for o in store.list_operators()] == ["bob@example"]
+
+    def test_counts_by_status_and_by_day_follow_the_reference(self, store: Store) -> None:
+        now = T0 + dt.timedelta(days=40)
+        tasks = []
+        for days_ago in (0, 1, 11, 13, 14, 16, 20, 30, 39):
+            created = now - dt.timedelta(days=days_ago, hours=1)
+            tasks.append(make_task(creation_time=created))
+        tasks[1] = cancel(tasks[1], tasks[1].creation_time + HOUR, POLICY, "app_x")
+        tasks[3] = hold(tasks[3], now - HOUR, POLICY, "operator:o", "why")
+        tasks[6] = advanced(tasks[6], now)  # stored actioned; the others stored as created
+        tasks[7] = advanced(tasks[7], now - dt.timedelta(days=10))
+        tasks[8] = attrs.evolve(advanced(tasks[8], now), identifiers=frozenset())
+        tasks[8] = attrs.evolve(tasks[8], purged_time=now)
+        tasks.append(make_task(account_id="acct-2", creation_time=now - HOUR))
+        for task in tasks:
+            store.add(task)
+        pending_cutoff, ready_cutoff = now - POLICY.pending_period, now - POLICY.cancel_period
+        expected = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        for task in tasks:
+            expected[counted_status(task, pending_cutoff, ready_cutoff)] += 1
+            expected["held"] += task.held_time is not None
+        assert store.count_tasks(pending_cutoff, ready_cutoff) == expected
+        assert expected == {"pending": 3, "ready": 2, "actioned": 4, "cancelled": 1, "held": 1}
+        for since in (T0, now - dt.timedelta(days=14), now):
+            assert store.daily_counts(since) == day_counts(tasks, since), since
+
     def test_setting_is_created_once(self, store: Store) -> None:
         assert store.setting("signing-key", lambda: "first") == "first"
         assert store.setting("signing-key", lambda: "second") == "first"
@@ -607,7 +655,11 @@ class StoreContract:
             store.add(task, ("app_a", "k"))
             store.allow_account(Account("acct-1", T0))
             store.setting("signing-key", lambda: "kept")
+            store.add_operator(Operator("alice", "scrypt$kept", T0))
+            store.record_app_use("app_a", T0)
         with self.create_store(tmp_path) as store:
+            assert store.get_operator("alice") == Operator("alice", "scrypt$kept", T0)
+            assert store.app_last_used() == {"app_a": T0}
             assert store.get(task.task_id) == task
             assert store.find_by_idempotency_key("app_a", "k") == task
             assert store.get_account("acct-1") == Account("acct-1", T0)

@@ -20,13 +20,17 @@ from deletion_requests import (
     Account,
     App,
     Awaiting,
+    DayCount,
     DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
+    Operator,
     Status,
     Store,
     StoreError,
     TaskQuery,
+    counted_status,
+    day_counts,
     replaces,
     task_from_record,
     task_to_record,
@@ -61,7 +65,8 @@ class JsonFilesStore(Store):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._dirs = {name: self.root / name for name in ("tasks", "keys", "accounts", "apps")}
-        self._dirs["settings"] = self.root / "settings"
+        for name in ("settings", "operators", "app_uses"):
+            self._dirs[name] = self.root / name
         self._thread_lock = threading.RLock()
         self._cache: dict[str, tuple[tuple[int, int, int], DeletionTask]] = {}
         try:
@@ -308,6 +313,18 @@ class JsonFilesStore(Store):
         found.sort(key=lambda t: (t.creation_time, t.task_id))
         return found[:limit]
 
+    def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
+        counts = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        with self._thread_lock:
+            for task in self._scan():
+                counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
+                counts["held"] += task.held_time is not None
+        return counts
+
+    def daily_counts(self, since: dt.datetime) -> list[DayCount]:
+        with self._thread_lock:
+            return day_counts(list(self._scan()), since)
+
     # -- access --------------------------------------------------------------------------------
 
     def _account_path(self, account_id: str) -> Path:
@@ -402,6 +419,67 @@ class JsonFilesStore(Store):
                 App(app.app_id, app.secret_digest, app.accounts, app.created_time, True)
             )
             return True
+
+    def record_app_use(self, app_id: str, moment: dt.datetime) -> None:
+        path = self._dirs["app_uses"] / f"{_digest(app_id)}.json"
+        with self._locked():
+            last = self._app_use(path)
+            if last is None or moment > last[1]:
+                self._write(path, {"app_id": app_id, "last_used_time": moment.isoformat()})
+
+    def _app_use(self, path: Path) -> tuple[str, dt.datetime] | None:
+        document = self._read(path)
+        if document is None:
+            return None
+        try:
+            return document["app_id"], dt.datetime.fromisoformat(document["last_used_time"])
+        except _BAD_RECORD as exc:
+            raise StoreError(f"jsonfiles store: {path} is not a valid app use: {exc}") from exc
+
+    def app_last_used(self) -> dict[str, dt.datetime]:
+        found = [self._app_use(p) for p in self._dirs["app_uses"].glob("[!.]*.json")]
+        return dict(use for use in found if use is not None)
+
+    def _operator_path(self, name: str) -> Path:
+        return self._dirs["operators"] / f"{_digest(name)}.json"
+
+    def _operator(self, path: Path) -> Operator | None:
+        document = self._read(path)
+        if document is None:
+            return None
+        try:
+            return Operator(
+                document["name"],
+                document["password_hash"],
+                dt.datetime.fromisoformat(document["created_time"]),
+            )
+        except _BAD_RECORD as exc:
+            raise StoreError(f"jsonfiles store: {path} is not a valid operator: {exc}") from exc
+
+    def add_operator(self, operator: Operator) -> None:
+        path = self._operator_path(operator.name)
+        with self._locked():
+            if path.exists():
+                raise StoreError(f"operator {operator.name} already exists")
+            self._write(
+                path,
+                {
+                    "name": operator.name,
+                    "password_hash": operator.password_hash,
+                    "created_time": operator.created_time.isoformat(),
+                },
+            )
+
+    def get_operator(self, name: str) -> Operator | None:
+        return self._operator(self._operator_path(name))
+
+    def list_operators(self) -> list[Operator]:
+        found = [self._operator(p) for p in self._dirs["operators"].glob("[!.]*.json")]
+        return sorted((o for o in found if o is not None), key=lambda o: o.name)
+
+    def remove_operator(self, name: str) -> bool:
+        with self._locked():
+            return self._delete(self._operator_path(name))
 
     def setting(self, name: str, default: Callable[[], str]) -> str:
         path = self._dirs["settings"] / f"{_digest(name)}.json"

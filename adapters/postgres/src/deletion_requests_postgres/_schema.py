@@ -90,6 +90,15 @@ MIGRATIONS: list[str] = [
         WHERE cancelled_time IS NOT NULL AND purged_time IS NULL;
     ALTER TABLE tasks ADD COLUMN held_time timestamptz;
     """,
+    # Operators sign in to the console; each app's last use is shown to them.
+    """
+    CREATE TABLE operators (
+        name text PRIMARY KEY,
+        password_hash text NOT NULL,
+        created_time timestamptz NOT NULL
+    );
+    CREATE TABLE app_uses (app_id text PRIMARY KEY, last_used_time timestamptz NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 LOCK_KEY = 0x6465_6C72  # "delr": the advisory lock replicas take to migrate one at a time

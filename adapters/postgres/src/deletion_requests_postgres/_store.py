@@ -15,10 +15,12 @@ from deletion_requests import (
     Account,
     App,
     Awaiting,
+    DayCount,
     DeletionTask,
     DuplicateTask,
     GroupCommit,
     IdempotencyKeyConflict,
+    Operator,
     Status,
     Store,
     StoreError,
@@ -573,6 +575,42 @@ class PostgresStore(Store):
         found: list[DeletionTask] = self._read("awaiting", work)
         return found
 
+    def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
+        # One pass over the tasks (no index narrows a count of all of them).
+        counts = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        rows = self._read(
+            "count_tasks",
+            lambda conn: conn.execute(
+                "SELECT CASE WHEN status IN ('pending', 'ready') AND held_time IS NULL "
+                "AND creation_time <= %(ready)s THEN 'actioned' WHEN status = 'pending' "
+                "AND creation_time <= %(pending)s THEN 'ready' ELSE status END AS counted, "
+                "count(*), count(held_time) FROM tasks GROUP BY counted",
+                {"pending": pending_cutoff, "ready": ready_cutoff},
+            ).fetchall(),
+            single=True,
+        )
+        for status, number, held in rows:
+            counts[status] += number
+            counts["held"] += held
+        return counts
+
+    def daily_counts(self, since: dt.datetime) -> list[DayCount]:
+        rows = self._read(
+            "daily_counts",
+            lambda conn: conn.execute(
+                "SELECT (at AT TIME ZONE 'UTC')::date AS day, sum(c), sum(x), sum(a) FROM ("
+                "SELECT creation_time AS at, 1 AS c, 0 AS x, 0 AS a FROM tasks "
+                "WHERE creation_time >= %(since)s "
+                "UNION ALL SELECT cancelled_time, 0, 1, 0 FROM tasks "
+                "WHERE cancelled_time >= %(since)s "
+                "UNION ALL SELECT actioned_time, 0, 0, 1 FROM tasks "
+                "WHERE actioned_time >= %(since)s) AS moments GROUP BY day ORDER BY day",
+                {"since": since},
+            ).fetchall(),
+            single=True,
+        )
+        return [DayCount(day, int(c), int(x), int(a)) for day, c, x, a in rows]
+
     # -- access --------------------------------------------------------------------------------
 
     def allow_account(self, account: Account) -> Account:
@@ -671,6 +709,56 @@ class PostgresStore(Store):
         with self._write("revoke_app") as conn:
             cursor = conn.execute("UPDATE apps SET revoked = true WHERE app_id = %s", (app_id,))
             return cursor.rowcount == 1
+
+    def record_app_use(self, app_id: str, moment: dt.datetime) -> None:
+        with self._write("record_app_use") as conn:
+            conn.execute(
+                "INSERT INTO app_uses (app_id, last_used_time) VALUES (%(app)s, %(at)s) "
+                "ON CONFLICT (app_id) DO UPDATE "
+                "SET last_used_time = greatest(app_uses.last_used_time, %(at)s)",
+                {"app": app_id, "at": moment},
+            )
+
+    def app_last_used(self) -> dict[str, dt.datetime]:
+        rows = self._read(
+            "app_last_used",
+            lambda conn: conn.execute("SELECT app_id, last_used_time FROM app_uses").fetchall(),
+            single=True,
+        )
+        return {app_id: used for app_id, used in rows}
+
+    def add_operator(self, operator: Operator) -> None:
+        with self._write("add_operator") as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO operators (name, password_hash, created_time) VALUES (%s, %s, %s)",
+                    (operator.name, operator.password_hash, operator.created_time),
+                )
+            except errors.UniqueViolation:
+                raise StoreError(f"operator {operator.name} already exists") from None
+
+    def _operators(self, where: str, args: tuple[str, ...]) -> list[Operator]:
+        rows = self._read(
+            "operators",
+            lambda conn: conn.execute(
+                "SELECT name, password_hash, created_time FROM operators "  # noqa: S608
+                f"{where} ORDER BY name",
+                args,
+            ).fetchall(),
+            single=True,
+        )
+        return [Operator(name, hashed, created) for name, hashed, created in rows]
+
+    def get_operator(self, name: str) -> Operator | None:
+        found = self._operators("WHERE name = %s", (name,))
+        return found[0] if found else None
+
+    def list_operators(self) -> list[Operator]:
+        return self._operators("", ())
+
+    def remove_operator(self, name: str) -> bool:
+        with self._write("remove_operator") as conn:
+            return conn.execute("DELETE FROM operators WHERE name = %s", (name,)).rowcount == 1
 
     def setting(self, name: str, default: Callable[[], str]) -> str:
         with self._write("setting") as conn:

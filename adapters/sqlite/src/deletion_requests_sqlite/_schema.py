@@ -104,7 +104,19 @@ def _v3(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3]
+def _v4(db: Database) -> None:
+    # Operators sign in to the console; each app's last use is shown to them.
+    db.table("operators").create(
+        {"name": str, "password_hash": str, "created_us": int},
+        pk="name",
+        not_null={"password_hash", "created_us"},
+    )
+    db.table("app_uses").create(
+        {"app_id": str, "last_used_us": int}, pk="app_id", not_null={"last_used_us"}
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,10 +19,12 @@ from deletion_requests import (
     Account,
     App,
     Awaiting,
+    DayCount,
     DeletionTask,
     DuplicateTask,
     GroupCommit,
     IdempotencyKeyConflict,
+    Operator,
     Status,
     Store,
     StoreError,
@@ -686,6 +688,37 @@ class SqliteStore(Store):
             ).fetchall()
             return self._tasks_from_rows(conn, rows)
 
+    def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
+        # One pass over the tasks (no index narrows a count of all of them).
+        counts = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        with self._read("count_tasks") as conn:
+            rows = conn.execute(
+                "SELECT CASE WHEN status IN ('pending', 'ready') AND held_us IS NULL "
+                "AND creation_us <= ?2 THEN 'actioned' WHEN status = 'pending' "
+                "AND creation_us <= ?1 THEN 'ready' ELSE status END AS counted, "
+                "count(*), count(held_us) FROM tasks GROUP BY counted",
+                (to_us(pending_cutoff), to_us(ready_cutoff)),
+            ).fetchall()
+        for status, number, held in rows:
+            counts[status] += number
+            counts["held"] += held
+        return counts
+
+    def daily_counts(self, since: dt.datetime) -> list[DayCount]:
+        day = 86_400_000_000
+        with self._read("daily_counts") as conn:
+            rows = conn.execute(
+                f"SELECT day, sum(c), sum(x), sum(a) FROM ("  # noqa: S608 (a constant)
+                f"SELECT creation_us / {day} AS day, 1 AS c, 0 AS x, 0 AS a FROM tasks "
+                "WHERE creation_us >= ?1 "
+                f"UNION ALL SELECT cancelled_us / {day}, 0, 1, 0 FROM tasks "
+                "WHERE cancelled_us >= ?1 "
+                f"UNION ALL SELECT actioned_us / {day}, 0, 0, 1 FROM tasks "
+                "WHERE actioned_us >= ?1) GROUP BY day ORDER BY day",
+                (to_us(since),),
+            ).fetchall()
+        return [DayCount((EPOCH + dt.timedelta(days=d)).date(), c, x, a) for d, c, x, a in rows]
+
     # -- access --------------------------------------------------------------------------------
 
     @staticmethod
@@ -791,6 +824,49 @@ class SqliteStore(Store):
                 conn.execute("UPDATE apps SET revoked = 1 WHERE app_id = ?", (app_id,)).rowcount
                 == 1
             )
+
+    def record_app_use(self, app_id: str, moment: dt.datetime) -> None:
+        with self._write("record_app_use") as conn:
+            conn.execute(
+                "INSERT INTO app_uses (app_id, last_used_us) VALUES (?1, ?2) "
+                "ON CONFLICT (app_id) DO UPDATE SET last_used_us = max(last_used_us, ?2)",
+                (app_id, to_us(moment)),
+            )
+
+    def app_last_used(self) -> dict[str, dt.datetime]:
+        with self._read("app_last_used") as conn:
+            rows = conn.execute("SELECT app_id, last_used_us FROM app_uses").fetchall()
+        return {app_id: from_us(used) for app_id, used in rows}
+
+    def add_operator(self, operator: Operator) -> None:
+        with self._write("add_operator") as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO operators (name, password_hash, created_us) VALUES (?, ?, ?)",
+                    (operator.name, operator.password_hash, to_us(operator.created_time)),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"operator {operator.name} already exists") from None
+
+    def _operators(self, where: str, args: tuple[str, ...]) -> list[Operator]:
+        with self._read("operators") as conn:
+            rows = conn.execute(
+                "SELECT name, password_hash, created_us FROM operators "  # noqa: S608
+                f"{where} ORDER BY name",
+                args,
+            ).fetchall()
+        return [Operator(name, hashed, from_us(created)) for name, hashed, created in rows]
+
+    def get_operator(self, name: str) -> Operator | None:
+        found = self._operators("WHERE name = ?", (name,))
+        return found[0] if found else None
+
+    def list_operators(self) -> list[Operator]:
+        return self._operators("", ())
+
+    def remove_operator(self, name: str) -> bool:
+        with self._write("remove_operator") as conn:
+            return conn.execute("DELETE FROM operators WHERE name = ?", (name,)).rowcount == 1
 
     def setting(self, name: str, default: Callable[[], str]) -> str:
         with self._read("setting") as conn:
