@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 import sys
-from typing import Any
 
 import click
 
@@ -29,6 +26,8 @@ from ._cli_common import (
     reading,
     store_option,
 )
+from ._export import export_csv, export_jsonl
+from ._export import task_json as _task_json
 
 
 @click.group()
@@ -231,22 +230,6 @@ def tasks_find(email: str | None, sha256: str | None, as_json: bool, store_url: 
             _task_table(found)
 
 
-EXPORT_FIELDS = [
-    "taskId",
-    "accountId",
-    "status",
-    "creationTime",
-    "readyTime",
-    "actionedTime",
-    "cancelledTime",
-    "completedTime",
-    "purgedTime",
-    "overdue",
-    "createdBy",
-    "history",
-]
-
-
 @tasks.command("export")
 @click.option(
     "--format", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
@@ -267,31 +250,12 @@ def tasks_export(
     hashes unless --with-hashes."""
     bounds = [None if d is None else d.replace(tzinfo=dt.UTC) for d in (since, until)]
     with reading(store_url) as server:
-        tasks_ = Operators(server.service).export(*bounds)
-        writer = None
-        if form == "csv":
-            fields = [*EXPORT_FIELDS, *(["identifiers"] if with_hashes else [])]
-            writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-        for task in tasks_:
-            record = _task_json(task, history=True)
-            if with_hashes:
-                record["identifiers"] = sorted(task.identifiers)
-            if writer is None:
-                click.echo(json.dumps(record))
-                continue
-            writer.writerow(
-                {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in record.items()}
-            )
-
-
-def _task_json(task: DeletionTask, history: bool = False) -> dict[str, Any]:
-    """A task for operators: the API's detail view (with `createdBy` and `purgedTime`),
-    with or without its history. Never identifiers."""
-    record: dict[str, Any] = task_detail_to_api(task, for_operators=True)
-    if not history:
-        record.pop("history")
-    return record
+        found = Operators(server.service).export(*bounds)
+        lines = (
+            export_csv(found, with_hashes) if form == "csv" else export_jsonl(found, with_hashes)
+        )
+        for line in lines:
+            sys.stdout.write(line)
 
 
 def _task_table(found: list[DeletionTask]) -> None:
