@@ -13,11 +13,12 @@ from ._access import Caller
 from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
 from ._operator_accounts import check_operator_name
-from ._ports import TaskQuery
+from ._ports import DayCount, TaskQuery
 from ._service import DEFAULT_PAGE, DeletionService, Page
 from ._status import Status
 from ._task import DeletionTask
 
+_SLICE = dt.timedelta(hours=1)
 OPERATOR = "operator"
 """The `Caller` app id of operator listings (never an app's)."""
 MAX_REASON = 500
@@ -141,6 +142,56 @@ class Operators:
     def held(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
         """The tasks on hold, every account's, newest first."""
         query = TaskQuery(accounts=self.accounts(), held=True, cancelled=False, limit=limit)
+        return [self._caught_up(task) for task in self.service.store.list_tasks(query)]
+
+    def counts(self) -> dict[str, int]:
+        """How many tasks there are by status, as the clock sees them, and how many are held
+        (`TaskStore.count_tasks`). One pass over the tasks in the store."""
+        now, policy = self.service.clock.now(), self.service.policy
+        return self.service.store.count_tasks(
+            now - policy.pending_period, now - policy.cancel_period
+        )
+
+    def trend(self, days: int = 60) -> builtins.list[DayCount]:
+        """Tasks created, cancelled and actioned on each of the last *days* UTC days, today
+        included, oldest first, with a zero count for a day that had none."""
+        today = self.service.clock.now().date()
+        first = today - dt.timedelta(days=days - 1)
+        since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+        found = {day.day: day for day in self.service.store.daily_counts(since)}
+        return [
+            found.get(first + dt.timedelta(days=i), DayCount(first + dt.timedelta(days=i)))
+            for i in range(days)
+        ]
+
+    def ready(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
+        """Up to *limit* of the tasks in their review window now (ready, held or not), soonest
+        hand-off first: every account's tasks created between `cancel_period` and
+        `pending_period` ago, not cancelled. Read an hour of creations at a time from the
+        oldest, so that the soonest come first however many the window holds (exact while
+        no hour holds more than *limit*)."""
+        now, policy = self.service.clock.now(), self.service.policy
+        start, end = now - policy.cancel_period, now - policy.pending_period
+        found: builtins.list[DeletionTask] = []
+        accounts = self.accounts()
+        while start < end and len(found) < limit:
+            query = TaskQuery(
+                accounts=accounts,
+                cancelled=False,
+                created_after=start,
+                created_at_or_before=min(start + _SLICE, end),
+                limit=limit,
+            )
+            hour = [self._caught_up(task) for task in self.service.store.list_tasks(query)]
+            found += [task for task in reversed(hour) if task.status is Status.READY]
+            start += _SLICE
+        return found[:limit]
+
+    def created_since(
+        self, since: dt.datetime, limit: int = DEFAULT_PAGE
+    ) -> builtins.list[DeletionTask]:
+        """Every account's tasks created after *since*, newest first."""
+        query = TaskQuery(accounts=self.accounts(), created_after=since, limit=limit)
         return [self._caught_up(task) for task in self.service.store.list_tasks(query)]
 
     def _caught_up(self, task: DeletionTask) -> DeletionTask:

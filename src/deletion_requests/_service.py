@@ -26,6 +26,15 @@ from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
 from ._ids import new_task_id
+from ._operator_accounts import (
+    OPERATOR_NAME,
+    Operator,
+    check_operator_name,
+    hash_password,
+    new_password,
+    spend_a_check,
+    verify_password,
+)
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
@@ -39,6 +48,8 @@ MAX_KEY_LENGTH = 255
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DUMMY_DIGEST = digest_secret("")
+USE_PRECISION = dt.timedelta(minutes=1)
+"""How exactly an app's last use is kept (`DeletionService` notes it at most this often)."""
 
 
 @attrs.define
@@ -94,6 +105,7 @@ class DeletionService:
     _access_cache: dict[str, tuple[int, App, Caller | None]] = attrs.field(
         factory=dict, init=False, repr=False
     )
+    _uses_noted: dict[str, dt.datetime] = attrs.field(factory=dict, init=False, repr=False)
 
     # -- authentication -----------------------------------------------------------------------
 
@@ -105,11 +117,28 @@ class DeletionService:
             raise AuthenticationFailed("invalid AppId or AppSecret")
         if not app.verify(secret):
             raise AuthenticationFailed("invalid AppId or AppSecret")
-        return self._active(caller)
+        return self._note_use(self._active(caller))
 
     def caller_for(self, app_id: str) -> Caller:
         """The caller for an app already authenticated (by a token): it must still be active."""
-        return self._active(self._app(app_id)[1])
+        return self._note_use(self._active(self._app(app_id)[1]))
+
+    def _note_use(self, caller: Caller) -> Caller:
+        """Store that the app was used, at most once a `USE_PRECISION` for each app in this
+        process: operators see when each app was last used, to that precision. A failed write
+        is logged and does not fail the request."""
+        now = self.clock.now()
+        noted = self._uses_noted.get(caller.app_id)
+        if noted is not None and now - noted < USE_PRECISION and now >= noted:
+            return caller
+        if len(self._uses_noted) >= 10_000:
+            self._uses_noted.clear()
+        self._uses_noted[caller.app_id] = now
+        try:
+            self.store.record_app_use(caller.app_id, now)
+        except StoreError as exc:
+            logger.warning("could not note the use of app %s: %s", caller.app_id, exc)
+        return caller
 
     def _app(self, app_id: str) -> tuple[App | None, Caller | None]:
         """The app and its caller (None for a revoked app), read from the store or, while the
@@ -524,3 +553,40 @@ class AccessAdmin:
 
     def list_apps(self) -> builtins.list[App]:
         return self.store.list_apps()
+
+    def app_last_used(self) -> dict[str, dt.datetime]:
+        """When each app was last used (to within `USE_PRECISION`), for the apps used at all."""
+        return self.store.app_last_used()
+
+    def add_operator(self, name: str, password: str | None = None) -> tuple[Operator, str]:
+        """A new operator for the console, and the password: *password*, or a generated one
+        when None. Only its scrypt hash is stored. `InvalidRequest` for a bad name, a short
+        password, or a name already taken."""
+        name = check_operator_name(name)
+        password = new_password() if password is None else password
+        operator = Operator(name, hash_password(password), self.clock.now())
+        if self.store.get_operator(name) is not None:
+            raise InvalidRequest(f"there is already an operator named {name}")
+        try:
+            self.store.add_operator(operator)
+        except StoreError:
+            if self.store.get_operator(name) is not None:  # added meanwhile by another process
+                raise InvalidRequest(f"there is already an operator named {name}") from None
+            raise
+        return operator, password
+
+    def remove_operator(self, name: str) -> bool:
+        """Remove an operator: their sessions end at their next request."""
+        return self.store.remove_operator(name)
+
+    def list_operators(self) -> builtins.list[Operator]:
+        return self.store.list_operators()
+
+    def sign_in(self, name: str, password: str) -> Operator | None:
+        """The operator when *password* is theirs, else None. Takes as long (one scrypt) for
+        a name that has no operator as for a wrong password."""
+        operator = self.store.get_operator(name) if OPERATOR_NAME.fullmatch(name) else None
+        if operator is None:
+            spend_a_check(password)
+            return None
+        return operator if verify_password(password, operator.password_hash) else None
