@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from deletion_requests import DeletionService
 
@@ -33,10 +34,12 @@ def create_app(
     tokens: TokenIssuer,
     completion_secret: bytes | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+    console: ASGIApp | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
     *completion_secret* (the webhook secret, at least 16 bytes), the deleter can report
-    completion at `POST /data/deletion-requests/{taskId}/completion`."""
+    completion at `POST /data/deletion-requests/{taskId}/completion`. With *console* (the
+    operators' console app), it is mounted at `/console`."""
     if completion_secret is not None and len(completion_secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes")
     api = Endpoints(service, tokens, completion_secret)
@@ -50,6 +53,7 @@ def create_app(
             Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
+            *([Mount("/console", app=console)] if console is not None else []),
         ],
         middleware=[Middleware(RequestLog)],
         exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: _client_closed},

@@ -22,11 +22,13 @@ from ._cli_common import (
     store_option,
     webhook_options,
 )
+from ._cli_operators import operators
 from ._cli_tasks import tasks
 from ._logs import configure_logging
 from ._serve import Settings, port_in_use
 from ._serve import serve as run_server
 from ._wiring import DEFAULT_STORE
+from .console import ConsoleSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,6 +84,28 @@ def _env(option: str) -> dict[str, Any]:
 @webhook_options
 @retention_option
 @click.option(
+    "--console/--no-console",
+    default=True,
+    show_default=True,
+    help="Serve the operators' console under /console/.",
+    **_env("CONSOLE"),
+)
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark the console's session cookie Secure: set it when the console is reached over "
+    "HTTPS (as behind a TLS proxy).",
+    **_env("SECURE_COOKIES"),
+)
+@click.option(
+    "--console-idle-minutes",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1, max=24 * 60),
+    help="A console session ends after this long without a request.",
+    **_env("CONSOLE_IDLE_MINUTES"),
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -100,6 +124,9 @@ def serve(
     review_url: str | None,
     webhook_secret: str | None,
     retention_days: float,
+    console: bool,
+    secure_cookies: bool,
+    console_idle_minutes: float,
     log_level: str,
 ) -> None:
     """Serve the HTTP API, and run transitions, overdue marks, purges and webhook deliveries
@@ -135,7 +162,23 @@ def serve(
         click.echo(
             f"serving {store_url} on http://{host}:{port} with {workers} worker(s)", err=True
         )
-        settings = Settings(store_url, retention_days, log_level, webhook_secret, workers)
+        console_settings = ConsoleSettings(
+            secure_cookies=secure_cookies, idle_timeout=round(console_idle_minutes * 60)
+        )
+        if console and not server.admin.list_operators():
+            click.echo(
+                "No operator can sign in to the console yet. Add one with:\n"
+                f"  deletion-requests operators add NAME --store {store_url}",
+                err=True,
+            )
+        settings = Settings(
+            store_url,
+            retention_days,
+            log_level,
+            webhook_secret,
+            workers,
+            console_settings if console else None,
+        )
         background = server.background(
             advance_interval, sinks if deliver else None, deliver_interval
         )
@@ -284,6 +327,7 @@ def deliver(
 
 
 main.add_command(tasks)
+main.add_command(operators)
 
 
 def _all_commands(group: click.Group = main, prefix: str = "") -> Iterator[str]:

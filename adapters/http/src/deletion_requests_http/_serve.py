@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from ._cli_common import policy_for
 from ._logs import configure_logging, logging_config
 from ._wiring import Background, Server
+from .console import ConsoleSettings
 
 SETTINGS_ENV = "DELETION_REQUESTS_SERVE_SETTINGS"
 MAX_HEADER_BYTES = 64 * 1024
@@ -43,6 +44,7 @@ class Settings:
     log_level: str
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     workers: int = 1
+    console: ConsoleSettings | None = attrs.field(factory=ConsoleSettings)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -88,4 +90,4 @@ def worker_app() -> Starlette:
     server = Server.open(settings.store_url, policy=policy_for(settings.retention_days))
     secret = settings.webhook_secret.encode() if settings.webhook_secret else None
 
-    return server.app(webhook_secret=secret, close_on_shutdown=True)
+    return server.app(webhook_secret=secret, close_on_shutdown=True, console=settings.console)

@@ -27,6 +27,7 @@ from deletion_requests import (
 from ._app import MIN_SECRET_BYTES, create_app
 from ._tokens import TokenIssuer, stored_signing_key
 from ._webhooks import WebhookSink
+from .console import Console, ConsoleSettings
 
 DEFAULT_STORE = "sqlite:///deletion-requests.db"
 STORE_ENV = "DELETION_REQUESTS_STORE"
@@ -77,10 +78,12 @@ class Server:
         sinks: Mapping[str, Sink] | None = None,
         deliver_interval: float = 5.0,
         close_on_shutdown: bool = False,
+        console: ConsoleSettings | None = None,
     ) -> Starlette:
         """The HTTP app. With *webhook_secret*, the completion endpoint. With
         *advance_interval*, the app's lifespan runs this server's `background` work. With
-        *close_on_shutdown*, the app's shutdown closes the store."""
+        *close_on_shutdown*, the app's shutdown closes the store. With *console*, the
+        operators' console under `/console/`."""
         check_webhook_secret(webhook_secret)
         work = None
         if advance_interval is not None:
@@ -95,7 +98,8 @@ class Server:
                 if close_on_shutdown:
                     self.close()
 
-        return create_app(self.service, self.tokens, webhook_secret, lifespan)
+        pages = None if console is None else Console(self.service, self.admin, console).app()
+        return create_app(self.service, self.tokens, webhook_secret, lifespan, pages)
 
     def background(
         self,

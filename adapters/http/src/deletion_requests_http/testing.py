@@ -3,10 +3,12 @@ through ASGI with no server."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -94,6 +96,41 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def serving_app(app: Any, timeout: float = 30) -> Iterator[str]:
+    """*app* under Granian's embedded server on a free loopback port, in a thread of this
+    process (so that a test can drive the app's `ManualClock`); yields the base URL, and
+    stops the server on exit."""
+    from granian.constants import Interfaces
+    from granian.server.embed import Server as EmbeddedServer
+
+    port = free_port()
+    server = EmbeddedServer(app, address="127.0.0.1", port=port, interface=Interfaces.ASGI)
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.serve())
+
+    thread = threading.Thread(target=run, name="embedded-granian", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310
+                break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the embedded server did not start") from None
+            time.sleep(0.05)
+    try:
+        yield base_url
+    finally:
+        loop.call_soon_threadsafe(server.stop)
+        thread.join(timeout)
 
 
 def run_cli(*args: str) -> str:

@@ -1,0 +1,6 @@
+"""The operators' console: server-rendered pages for reviewing deletion requests, under
+`/console/`, with its own sign-in. See docs/console.md."""
+
+from ._app import Console, ConsoleSettings
+
+__all__ = ["Console", "ConsoleSettings"]

@@ -1,0 +1,76 @@
+"""The trend chart, drawn on the server as SVG: tasks created, cancelled and actioned a day."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup
+
+from deletion_requests import DayCount
+
+WIDTH, HEIGHT = 720, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
+SERIES = (
+    # (field, label, class): each line has its own colour and dash pattern, and a legend.
+    ("created", "Created", "created"),
+    ("cancelled", "Cancelled", "cancelled"),
+    ("actioned", "Actioned", "actioned"),
+)
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest of 2, 4, 10, 20, 40, 100, ... at or above *value*: even, so that the
+    middle tick is a whole number too."""
+    step = 1
+    while True:
+        for factor in (2, 4, 10):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def trend_svg(days: Sequence[DayCount]) -> Markup:
+    """An SVG line chart of *days* (oldest first), with axes, a legend, and a title and
+    description for screen readers. Every number in it is computed here, none is the user's."""
+    top = _nice_ceiling(max([1, *(max(d.created, d.cancelled, d.actioned) for d in days)]))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / max(1, len(days) - 1)
+
+    def x(i: int) -> float:
+        return LEFT + i * step
+
+    def y(value: int) -> float:
+        return TOP + plot_h - value / top * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 28}" '
+        'role="img" aria-labelledby="trend-title trend-desc" class="trend">',
+        '<title id="trend-title">Tasks a day</title>',
+        f'<desc id="trend-desc">Tasks created, cancelled and actioned on each of the last '
+        f"{len(days)} days; the table below gives every number.</desc>",
+    ]
+    for tick in (0, top // 2, top):
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" '
+            f'y2="{y(tick):.1f}"/><text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
+            f'text-anchor="end">{tick}</text>'
+        )
+    for i, day in enumerate(days):
+        if i % 10 == 0 or i == len(days) - 1:
+            anchor = "end" if i == len(days) - 1 else "middle"
+            parts.append(
+                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 18}" '
+                f'text-anchor="{anchor}">{day.day.strftime("%d %b")}</text>'
+            )
+    for field, _, css in SERIES:
+        points = " ".join(f"{x(i):.1f},{y(getattr(d, field)):.1f}" for i, d in enumerate(days))
+        parts.append(f'<polyline class="series {css}" points="{points}"/>')
+    for n, (_, label, css) in enumerate(SERIES):
+        lx = LEFT + n * 140
+        parts.append(
+            f'<line class="series {css}" x1="{lx}" x2="{lx + 28}" y1="{HEIGHT + 14}" '
+            f'y2="{HEIGHT + 14}"/><text class="legend" x="{lx + 34}" y="{HEIGHT + 18}">'
+            f"{label}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 (built from numbers, dates and fixed text)
