@@ -96,7 +96,8 @@ def test_trend_has_a_row_for_every_day_of_the_window(world) -> None:  # type: ig
 def test_operators_sign_in_with_their_password_only(world) -> None:  # type: ignore[no-untyped-def]
     _, _, admin, _, _ = world
     alice, password = admin.add_operator("alice")
-    assert len(password) >= 16 and password not in alice.password_hash
+    assert len(password) >= 16
+    assert password not in alice.password_hash
     assert verify_password(password, alice.password_hash)
     assert admin.sign_in("alice", password) == alice
     assert admin.sign_in("alice", password + "x") is None

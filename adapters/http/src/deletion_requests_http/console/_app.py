@@ -377,6 +377,8 @@ class Console:
         revoke = {"apps": self.admin.revoke_app, "accounts": self.admin.revoke_account}.get(kind)
         if revoke is None:
             raise HTTPException(404)
+        if request.state.form.get("confirm") != "yes":
+            return self._page(request, "confirm.html", kind=kind[:-1], name=name)
         if not await run_in_threadpool(revoke, name):
             raise HTTPException(404)
         logger.info("console: operator %s revoked %s %s", request.state.operator, kind[:-1], name)
