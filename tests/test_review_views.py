@@ -25,8 +25,11 @@ HOUR = dt.timedelta(hours=1)
 T0 = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)
 
 
+World = tuple[ManualClock, DeletionService, AccessAdmin, str, str]
+
+
 @pytest.fixture
-def world() -> tuple[ManualClock, DeletionService, AccessAdmin, str, str]:
+def world() -> World:
     clock = ManualClock(T0)
     store = MemoryStore()
     admin = AccessAdmin(store, clock)
@@ -36,8 +39,8 @@ def world() -> tuple[ManualClock, DeletionService, AccessAdmin, str, str]:
     return clock, service, admin, app.app_id, secret
 
 
-def test_ready_queue_is_soonest_hand_off_first_and_counts_follow_the_clock(world) -> None:  # type: ignore[no-untyped-def]
-    clock, service, admin, app_id, secret = world
+def test_ready_queue_is_soonest_hand_off_first_and_counts_follow_the_clock(world: World) -> None:
+    clock, service, _, app_id, secret = world
     caller = service.authenticate(app_id, secret)
     made = []
     for _ in range(4):
@@ -71,7 +74,7 @@ def test_ready_queue_is_soonest_hand_off_first_and_counts_follow_the_clock(world
     assert [t.task_id for t in operators.held()] == [made[2]]
 
 
-def test_trend_has_a_row_for_every_day_of_the_window(world) -> None:  # type: ignore[no-untyped-def]
+def test_trend_has_a_row_for_every_day_of_the_window(world: World) -> None:
     clock, service, _, app_id, secret = world
     caller = service.authenticate(app_id, secret)
     first = service.create(caller, "acct-1", raw_emails=["a@b.c"]).task_id
@@ -93,7 +96,7 @@ def test_trend_has_a_row_for_every_day_of_the_window(world) -> None:  # type: ig
     }
 
 
-def test_operators_sign_in_with_their_password_only(world) -> None:  # type: ignore[no-untyped-def]
+def test_operators_sign_in_with_their_password_only(world: World) -> None:
     _, _, admin, _, _ = world
     alice, password = admin.add_operator("alice")
     assert len(password) >= 16
@@ -117,7 +120,7 @@ def test_operators_sign_in_with_their_password_only(world) -> None:  # type: ign
     assert admin.sign_in("bob", "correct horse battery") == bob
 
 
-def test_an_app_use_is_noted_once_a_minute(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_app_use_is_noted_once_a_minute(world: World) -> None:
     clock, service, admin, app_id, secret = world
     assert admin.app_last_used() == {}
     service.authenticate(app_id, secret)
@@ -130,7 +133,7 @@ def test_an_app_use_is_noted_once_a_minute(world) -> None:  # type: ignore[no-un
     assert admin.app_last_used() == {app_id: T0 + dt.timedelta(seconds=61)}
 
 
-def test_created_since_lists_the_newest_first(world) -> None:  # type: ignore[no-untyped-def]
+def test_created_since_lists_the_newest_first(world: World) -> None:
     clock, service, _, app_id, secret = world
     caller = service.authenticate(app_id, secret)
     old = service.create(caller, "acct-1", raw_emails=["a@b.c"]).task_id
