@@ -159,15 +159,18 @@ class Console:
     # -- rendering ----------------------------------------------------------------------------
 
     def _page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
-        flash = request.session.pop("flash", None) if "session" in request.scope else None
+        session = request.session if "session" in request.scope else {}
+        # Pages that skip the sign-in check (errors) show the nav to whoever the signed
+        # cookie names; nothing on them depends on it.
+        operator = request.scope.get("state", {}).get("operator") or session.get("operator")
         return self.templates.TemplateResponse(
             request,
             template,
             {
-                "operator": request.scope.get("state", {}).get("operator"),
+                "operator": operator,
+                "flash": session.pop("flash", None),
                 "csrf_field": CSRF_FIELD,
                 "csrf": csrf_token(request) if "session" in request.scope else "",
-                "flash": flash,
                 "now": self.service.clock.now(),
                 **context,
             },

@@ -1,0 +1,328 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright, against the app
+served by Granian on a loopback port, with a `ManualClock` the test moves.
+
+Each test keeps a screenshot of the page it checked in `test-artifacts/console/`. Off CI, the
+tests skip (with the reason) when Chromium is not installed; on CI they fail instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from deletion_requests_http._wiring import Server
+from deletion_requests_http.console import ConsoleSettings
+from deletion_requests_http.testing import serving_app
+
+from deletion_requests import ManualClock
+
+from .conftest import T0, basic
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
+PASSWORD = "correct horse battery"  # noqa: S105 (a test operator's password)
+DAY = dt.timedelta(days=1)
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+class Deployment:
+    """One server for the module: a SQLite store, an app, operator alice, and the clock."""
+
+    def __init__(self, directory: Path) -> None:
+        self.clock = ManualClock(T0)
+        self.server = Server.open(f"sqlite:///{directory}/console.db", clock=self.clock)
+        self.server.admin.allow_account("acct-1")
+        app, secret = self.server.admin.create_app(["acct-1"])
+        self.headers = basic(app.app_id, secret)
+        self.server.admin.add_operator("alice", PASSWORD)
+        self.app = self.server.app(console=ConsoleSettings())
+        self.base_url = ""
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=10)
+
+    def create(self, email: str | None = None) -> str:
+        with self.api() as client:
+            answer = client.post(
+                "/data/deletion-requests/emails",
+                json={"accountId": "acct-1", "rawEmails": [email or f"{uuid.uuid4()}@example.com"]},
+            )
+        assert answer.status_code == 202, answer.text
+        task_id: str = answer.json()["taskId"]
+        return task_id
+
+    def api_task(self, task_id: str) -> dict[str, object]:
+        with self.api() as client:
+            answer = client.get(f"/data/deletion-requests/{task_id}")
+        assert answer.status_code == 200, answer.text
+        found: dict[str, object] = answer.json()
+        return found
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    made = Deployment(tmp_path_factory.mktemp("console"))
+    with serving_app(made.app) as base_url:
+        made.base_url = base_url
+        yield made
+    made.server.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(
+    browser: sync_api.Browser, deployment: Deployment, request: pytest.FixtureRequest
+) -> Iterator[sync_api.Page]:
+    """A new browser context signed in as alice; the page it ends on is kept as a screenshot."""
+    context = browser.new_context(
+        base_url=deployment.base_url, viewport={"width": 1280, "height": 900}
+    )
+    opened = context.new_page()
+    opened.goto("/console/")
+    assert opened.url.endswith("/console/sign-in?next=/console/")
+    opened.get_by_label("Operator name").fill("alice")
+    opened.get_by_label("Password").fill(PASSWORD)
+    opened.get_by_role("button", name="Sign in").click()
+    sync_api.expect(opened.get_by_role("heading", name="Review queue")).to_be_visible()
+    yield opened
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    opened.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+
+
+def ready_section(page: sync_api.Page) -> sync_api.Locator:
+    return page.get_by_role("region", name="Ready for review")
+
+
+def test_a_task_reaches_the_ready_queue_at_thirteen_days(
+    page: sync_api.Page, deployment: Deployment
+) -> None:
+    task_id = deployment.create()
+    page.reload()
+    sync_api.expect(ready_section(page).get_by_role("link", name=task_id)).to_have_count(0)
+    sync_api.expect(
+        page.get_by_role("region", name="Created today").get_by_role("link", name=task_id)
+    ).to_be_visible()
+    deployment.clock.advance(13 * DAY)
+    page.reload()
+    row = ready_section(page).get_by_role("row").filter(has_text=task_id)
+    sync_api.expect(row).to_contain_text("in 2 d 0 h")
+    sync_api.expect(row).to_contain_text("ready")
+
+
+def test_a_hold_shows_its_reason_and_operator_and_the_api_still_says_ready(
+    page: sync_api.Page, deployment: Deployment
+) -> None:
+    task_id = deployment.create()
+    deployment.clock.advance(13 * DAY)
+    page.reload()
+    ready_section(page).get_by_role("link", name=task_id).click()
+    page.get_by_label("Reason to hold").fill("Legal asked us to wait")
+    page.get_by_role("button", name="Hold this task").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text("The task is on hold.")
+    history = page.get_by_role("region", name="History")
+    held = history.get_by_role("row").filter(has_text="held")
+    sync_api.expect(held).to_contain_text("operator:alice")
+    sync_api.expect(held).to_contain_text("Legal asked us to wait")
+    seen = deployment.api_task(task_id)
+    assert seen["status"] == "ready"
+    assert seen["heldTime"] == deployment.clock.now().isoformat()
+    assert "Legal" not in json.dumps(seen)  # clients see the hold, not the operator's reason
+    page.goto("/console/")
+    held_row = (
+        page.get_by_role("region", name="On hold").get_by_role("row").filter(has_text=task_id)
+    )
+    sync_api.expect(held_row).to_contain_text("operator:alice: Legal asked us to wait")
+
+
+def test_release_one_then_cancel_another_with_a_reason(
+    page: sync_api.Page, deployment: Deployment
+) -> None:
+    first, second = deployment.create(), deployment.create()
+    deployment.clock.advance(13 * DAY)
+    page.goto(f"/console/tasks/{first}")
+    page.get_by_label("Reason to hold").fill("checking with the account")
+    page.get_by_role("button", name="Hold this task").click()
+    page.get_by_label("Reason to release (optional)").fill("account confirmed")
+    page.get_by_role("button", name="Release this task").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text("The hold is released.")
+    released = (
+        page.get_by_role("region", name="History").get_by_role("row").filter(has_text="released")
+    )
+    sync_api.expect(released).to_contain_text("account confirmed")
+    assert deployment.api_task(first)["heldTime"] is None
+    page.goto(f"/console/tasks/{second}")
+    page.get_by_label("Reason to cancel").fill("duplicate of another request")
+    page.get_by_role("button", name="Cancel this task").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text("The task is cancelled.")
+    sync_api.expect(page.get_by_text("The lifecycle allows no decision")).to_be_visible()
+    cancelled = (
+        page.get_by_role("region", name="History")
+        .get_by_role("row")
+        .filter(has_text="ready → cancelled")
+    )
+    sync_api.expect(cancelled).to_contain_text("operator:alice")
+    sync_api.expect(cancelled).to_contain_text("duplicate of another request")
+    assert deployment.api_task(second)["status"] == "cancelled"
+
+
+def test_find_a_task_by_email(page: sync_api.Page, deployment: Deployment) -> None:
+    email = f"find-{uuid.uuid4().hex[:8]}@example.com"
+    task_id = deployment.create(email)
+    page.get_by_role("link", name="Find").click()
+    page.get_by_label("Task id, email address, or base64 SHA-256").fill(email.upper())
+    page.get_by_role("button", name="Find").click()
+    sync_api.expect(
+        page.get_by_role("heading", name="1 task for that email address")
+    ).to_be_visible()
+    sync_api.expect(page.get_by_role("link", name=task_id)).to_be_visible()
+    assert email not in page.content().lower()
+
+
+def test_download_the_export(page: sync_api.Page, deployment: Deployment) -> None:
+    task_id = deployment.create()
+    page.get_by_role("link", name="Export").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    saved = download.value.path()
+    lines = Path(saved).read_text().splitlines()
+    assert download.value.suggested_filename.endswith(".csv")
+    assert lines[0].startswith("taskId,accountId,status,creationTime")
+    assert any(line.startswith(task_id) for line in lines[1:])
+    page.get_by_label("JSON Lines").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    records = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    assert task_id in {record["taskId"] for record in records}
+    assert all("identifiers" not in record for record in records)
+
+
+def test_a_form_without_its_csrf_token_is_refused(
+    page: sync_api.Page, deployment: Deployment
+) -> None:
+    task_id = deployment.create()
+    page.goto(f"/console/tasks/{task_id}")
+    form = page.locator("form.decision.hold")
+    form.locator("input[name=csrf]").evaluate("input => input.remove()")
+    page.get_by_label("Reason to hold").fill("should not be recorded")
+    with page.expect_response(f"**/console/tasks/{task_id}/hold") as answer:
+        page.get_by_role("button", name="Hold this task").click()
+    assert answer.value.status == 403
+    sync_api.expect(page.get_by_role("heading", name="Form refused")).to_be_visible()
+    assert deployment.api_task(task_id)["heldTime"] is None
+
+
+def test_a_client_token_cannot_open_the_console(
+    browser: sync_api.Browser, deployment: Deployment, page: sync_api.Page
+) -> None:
+    with deployment.api() as client:
+        token = client.post("/auth/oauth2/token", data={"grant_type": "client_credentials"}).json()[
+            "access_token"
+        ]
+    for credentials in (f"Bearer {token}", deployment.headers["Authorization"]):
+        context = browser.new_context(
+            base_url=deployment.base_url, extra_http_headers={"Authorization": credentials}
+        )
+        client_page = context.new_page()
+        client_page.goto("/console/")
+        assert "/console/sign-in" in client_page.url
+        sync_api.expect(client_page.get_by_role("heading", name="Sign in")).to_be_visible()
+        sync_api.expect(client_page.get_by_text("Review queue")).to_have_count(0)
+        client_page.screenshot(path=_artifact("client-token-refused.png"))
+        context.close()
+    page.goto("/console/")  # the operator's own session is untouched
+
+
+def test_sign_out(page: sync_api.Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    page.goto("/console/access")
+    assert "/console/sign-in?next=/console/access" in page.url
+    sync_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name
+
+
+def test_every_page_passes_axe_including_contrast(
+    page: sync_api.Page, deployment: Deployment
+) -> None:
+    """axe-core's WCAG 2 A and AA rules (labels, contrast, landmarks, names) on every page,
+    each with something in it."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+    task_id = deployment.create("axe@example.com")
+    deployment.clock.advance(13 * DAY)
+    deployment.create()
+    pages = [
+        "/console/",
+        f"/console/tasks/{task_id}",
+        "/console/find",
+        "/console/access",
+        "/console/export",
+        "/console/trend",
+        "/console/no-such-page",
+    ]
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}}
+    for path in pages:
+        page.goto(path)
+        results = axe.run(page, options=options)
+        assert results.violations_count == 0, (path, results.generate_report())
+    page.get_by_role("link", name="Find").click()
+    page.get_by_label("Task id, email address, or base64 SHA-256").fill("axe@example.com")
+    page.get_by_role("button", name="Find").click()
+    assert axe.run(page, options=options).violations_count == 0
+    page.get_by_role("button", name="Sign out").click()
+    results = axe.run(page, options=options)  # the sign-in page
+    assert results.violations_count == 0, results.generate_report()
+
+
+def test_sign_in_and_hold_from_the_keyboard_alone(
+    browser: sync_api.Browser, deployment: Deployment
+) -> None:
+    task_id = deployment.create()
+    context = browser.new_context(base_url=deployment.base_url)
+    keyboard_page = context.new_page()
+    keyboard_page.goto(f"/console/tasks/{task_id}")
+    tab_to(keyboard_page, "name")
+    keyboard_page.keyboard.type("alice")
+    keyboard_page.keyboard.press("Tab")
+    keyboard_page.keyboard.type(PASSWORD)
+    keyboard_page.keyboard.press("Enter")
+    sync_api.expect(keyboard_page.get_by_role("heading", name=f"Task {task_id}")).to_be_visible()
+    tab_to(keyboard_page, "reason-hold")
+    keyboard_page.keyboard.type("reached by keyboard")
+    keyboard_page.keyboard.press("Enter")
+    sync_api.expect(keyboard_page.get_by_role("status")).to_have_text("The task is on hold.")
+    keyboard_page.screenshot(path=_artifact("keyboard-hold.png"), full_page=True)
+    context.close()
+    assert deployment.api_task(task_id)["heldTime"] is not None
+
+
+def tab_to(page: sync_api.Page, element_id: str) -> None:
+    """Press Tab until the element with *element_id* has the focus."""
+    for _ in range(40):
+        if page.evaluate("document.activeElement.id") == element_id:
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"Tab never reached #{element_id}")
