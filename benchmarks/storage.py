@@ -1,6 +1,7 @@
 """Storage benchmark: the SQLite and JSON-file stores next to raw sqlite3, in one run.
 
-Run: uv run python -m benchmarks.storage [--big 1000000] [--only add|batch|list|advance|jsonfiles]
+Run: uv run python -m benchmarks.storage [--big 1000000]
+     [--only add|batch|list|advance|jsonfiles|console]
 (several minutes at full size)
 """
 
@@ -20,9 +21,11 @@ from deletion_requests_sqlite import SqliteStore
 
 from benchmarks._timing import median_seconds
 from deletion_requests import (
+    AccessAdmin,
     DeletionService,
     DeletionTask,
     ManualClock,
+    Operators,
     Status,
     TaskQuery,
     hash_email,
@@ -260,6 +263,55 @@ def page_latency(path: Path, count: int, samples: int, accounts: int = 10) -> li
     return timings
 
 
+# -- the console's reads --
+
+
+def console_costs(path: Path, count: int, repeats: int = 5) -> dict[str, float]:
+    """Median seconds of what the console's queue and trend pages read, over *count* tasks
+    (as `populate` makes them: one a second, so that the oldest are ready now), next to raw
+    sqlite3's `count(*)` over the same table: the cost of one pass. The queue page is fetched
+    whole, signed in, through the console app in this process."""
+    from deletion_requests_http import TokenIssuer, create_app
+    from deletion_requests_http.console import Console, ConsoleSettings
+    from starlette.testclient import TestClient
+
+    populate(path, count)
+    store = SqliteStore(path)
+    clock = ManualClock(T0 + dt.timedelta(seconds=count, days=1))
+    service = DeletionService(store, clock, subscribers=[])
+    operators = Operators(service)
+    now, policy = clock.now(), service.policy
+    raw = sqlite3.connect(path)
+    admin = AccessAdmin(store, clock)
+    admin.add_operator("bench", "benchmark password")
+    console = Console(service, admin, ConsoleSettings()).app()
+    client = TestClient(create_app(service, TokenIssuer("k" * 48, clock), console=console))
+    page = client.get("/console/sign-in")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    client.post(
+        "/console/sign-in", data={"csrf": token, "name": "bench", "password": "benchmark password"}
+    )
+    assert client.get("/console/").status_code == 200
+    costs = {
+        "raw sqlite3 count(*)": median_seconds(
+            lambda: raw.execute("SELECT count(*) FROM tasks").fetchone(), repeats
+        ),
+        "count_tasks": median_seconds(
+            lambda: store.count_tasks(now - policy.pending_period, now - policy.cancel_period),
+            repeats,
+        ),
+        "daily_counts, 60 days": median_seconds(
+            lambda: store.daily_counts(now - dt.timedelta(days=60)), repeats
+        ),
+        "ready queue, 100": median_seconds(lambda: operators.ready(100), repeats),
+        "queue page": median_seconds(lambda: client.get("/console/"), repeats),
+        "trend page": median_seconds(lambda: client.get("/console/trend"), repeats),
+    }
+    raw.close()
+    store.close()
+    return costs
+
+
 # -- advance_due --
 
 
@@ -306,9 +358,10 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--adds", type=int, default=500)
     parser.add_argument("--existing", type=int, default=100_000)
-    parser.add_argument("--only", choices=["add", "batch", "list", "advance", "jsonfiles"])
+    cases = ["add", "batch", "list", "advance", "jsonfiles", "console"]
+    parser.add_argument("--only", choices=cases)
     args = parser.parse_args()
-    wanted = {args.only} if args.only else {"add", "batch", "list", "advance", "jsonfiles"}
+    wanted = {args.only} if args.only else set(cases)
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         directory = Path(tmp)
         for synchronous in ("FULL", "NORMAL") if "add" in wanted else ():
@@ -355,6 +408,13 @@ def main() -> None:
 
         for count in (1_000, 10_000) if "jsonfiles" in wanted else ():
             jsonfiles_rates(directory, count)
+
+        if "console" in wanted:
+            costs = console_costs(directory / "console.db", args.big)
+            print(f"console reads over {args.big} tasks (medians of 5):")
+            one_pass = costs["raw sqlite3 count(*)"]
+            for name, seconds in costs.items():
+                print(f"  {name:<24} {seconds * 1e3:9.1f} ms  {seconds / one_pass:6.1f}x one pass")
 
 
 if __name__ == "__main__":

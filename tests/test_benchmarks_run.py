@@ -36,6 +36,8 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     storage.populate(tmp_path / "list.db", 2020)  # a full page for each of 10 accounts
     assert len(storage.page_latency(tmp_path / "list.db", 2020, 5)) == 5
     assert storage.advance_seconds(tmp_path / "advance.db", 20, dt.timedelta(days=20)) > 0
+    costs = storage.console_costs(tmp_path / "console.db", 2000, repeats=1)
+    assert costs["queue page"] > 0
     adds, pages = storage.jsonfiles_rates(tmp_path / "json", 10)
     assert adds > 0
     assert pages > 0

@@ -689,19 +689,37 @@ class SqliteStore(Store):
             return self._tasks_from_rows(conn, rows)
 
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
-        # One pass over the tasks (no index narrows a count of all of them).
+        # From indexes only: the stored statuses (one pass over `tasks_due`, which holds no
+        # row data), the pending and ready tasks old enough to move (two range counts on it),
+        # and the held tasks, which do not all move (a partial index of the few held ones).
+        pending_us, ready_us = to_us(pending_cutoff), to_us(ready_cutoff)
         counts = dict.fromkeys([*(s.value for s in Status), "held"], 0)
         with self._read("count_tasks") as conn:
-            rows = conn.execute(
-                "SELECT CASE WHEN status IN ('pending', 'ready') AND held_us IS NULL "
-                "AND creation_us <= ?2 THEN 'actioned' WHEN status = 'pending' "
-                "AND creation_us <= ?1 THEN 'ready' ELSE status END AS counted, "
-                "count(*), count(held_us) FROM tasks GROUP BY counted",
-                (to_us(pending_cutoff), to_us(ready_cutoff)),
+            for status, number in conn.execute(
+                "SELECT status, count(*) FROM tasks INDEXED BY tasks_due GROUP BY status"
+            ):
+                counts[status] += number
+            (to_ready,) = conn.execute(
+                "SELECT count(*) FROM tasks INDEXED BY tasks_due "
+                "WHERE status = 'pending' AND creation_us <= ?",
+                (pending_us,),
+            ).fetchone()
+            (to_actioned,) = conn.execute(
+                "SELECT count(*) FROM tasks INDEXED BY tasks_due "
+                "WHERE status IN ('pending', 'ready') AND creation_us <= ?",
+                (ready_us,),
+            ).fetchone()
+            held = conn.execute(
+                "SELECT status, creation_us FROM tasks INDEXED BY tasks_held "
+                "WHERE held_us IS NOT NULL"
             ).fetchall()
-        for status, number, held in rows:
-            counts[status] += number
-            counts["held"] += held
+        counts["held"] = len(held)
+        to_actioned -= sum(
+            1 for status, created in held if status in ("pending", "ready") and created <= ready_us
+        )
+        counts["pending"] -= to_ready
+        counts["ready"] += to_ready - to_actioned
+        counts["actioned"] += to_actioned
         return counts
 
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
