@@ -4,6 +4,7 @@ separation between the console and the client API."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import time
@@ -349,3 +350,20 @@ def test_no_console_when_it_is_not_mounted() -> None:
         answer = client.get("/console/")
         assert answer.status_code == 404
         assert answer.json()["error"]["error"] == "NOT_FOUND"
+
+
+def test_the_access_log_names_console_routes_by_template(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "deletion_requests.http.access")
+    site.sign_in()
+    site.client.get(f"/console/tasks/{TASK}")
+    site.client.get("/console/person@example.com")
+    site.client.get("/console/static/console.css")
+    paths = [json.loads(r.getMessage())["path"] for r in caplog.records]
+    assert "/console/tasks/{task_id}" in paths
+    assert "/console/{path}" in paths
+    assert "/console/static/{path}" in paths
+    assert not any(
+        "example.com" in r.getMessage() or TASK in r.getMessage() for r in caplog.records
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deletion_requests import new_hex_id
@@ -59,12 +60,24 @@ class RequestLog:
                 status = 500
             raise
         finally:
-            route = scope.get("route")
             log_access(
                 request_id,
                 scope["method"],
-                getattr(route, "path", None) or "(no route)",
+                route_template(scope),
                 status,
                 round((time.perf_counter() - started) * 1000, 3),
                 state.get("app_id"),
             )
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (`/console/tasks/{task_id}`), never the path
+    the client sent: under a mount, the mount's path first; a mount's own unmatched or
+    static paths as `{path}`."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if template is None:
+        return "(no route)"
+    if isinstance(route, Mount):
+        return f"{scope.get('root_path', '')}/{{path}}"
+    return f"{scope.get('root_path', '')}{template}"
