@@ -1,0 +1,111 @@
+"""The distributions as people install them: wheels built from this checkout, installed into
+fresh virtual environments with the extras, serving and running the README's example."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from deletion_requests_http.testing import serving
+
+ROOT = Path(__file__).resolve().parent.parent
+UV = shutil.which("uv")
+
+pytestmark = pytest.mark.skipif(UV is None, reason="uv is not on PATH (pip install uv)")
+
+
+def run(*args: str | Path, cwd: Path = ROOT) -> str:
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("dist")
+    run(UV or "uv", "build", "--all-packages", "--wheel", "--out-dir", out)
+    found = {}
+    for wheel in out.glob("*.whl"):
+        name = wheel.name.split("-")[0].replace("_", "-")
+        found[name] = wheel
+    assert set(found) == {
+        "deletion-requests",
+        "deletion-requests-http",
+        "deletion-requests-sqlite",
+        "deletion-requests-postgres",
+        "deletion-requests-jsonfiles",
+    }, found
+    return found
+
+
+def venv(directory: Path) -> Path:
+    run(UV or "uv", "venv", "--quiet", "--python", sys.executable, directory)
+    return directory / "bin" / "python"
+
+
+def install(python: Path, *requirements: str | Path) -> None:
+    run(UV or "uv", "pip", "install", "--quiet", "--python", python, *requirements)
+
+
+def test_the_core_wheel_declares_every_extra(wheels: dict[str, Path]) -> None:
+    with zipfile.ZipFile(wheels["deletion-requests"]) as wheel:
+        metadata = next(n for n in wheel.namelist() if n.endswith("METADATA"))
+        text = wheel.read(metadata).decode()
+    extras = set(re.findall(r"^Provides-Extra: (\S+)$", text, re.MULTILINE))
+    assert extras == {"http", "sqlite", "postgres", "jsonfiles", "testing", "all"}
+    assert "License-Expression: Apache-2.0" in text
+    assert "Project-URL: Changelog" in text
+
+
+def test_http_and_sqlite_extras_serve_and_run_the_readme_example(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    python = venv(tmp_path / "venv")
+    install(
+        python,
+        f"{wheels['deletion-requests']}[http,sqlite]",
+        wheels["deletion-requests-http"],
+        wheels["deletion-requests-sqlite"],
+    )
+    # The README's library example, as written.
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"## The library in ten lines\n\n```python\n(.*?)```", readme, re.DOTALL)
+    assert example
+    run(python, "-c", example.group(1), cwd=tmp_path)
+    # The installed command serves, with the console.
+    store = f"sqlite:///{tmp_path}/served.db"
+    cli = tmp_path / "venv" / "bin" / "deletion-requests"
+    run(cli, "accounts", "allow", "acct-1", "--store", store)
+    with serving(store, tmp_path / "serve.log", python=str(python)) as running:
+        assert httpx.get(f"{running.base_url}/healthz").status_code == 200
+        assert httpx.get(f"{running.base_url}/console/sign-in").status_code == 200
+    # Nothing from this checkout leaked in: the package comes from the venv.
+    where = run(
+        python, "-c", "import deletion_requests_http; print(deletion_requests_http.__file__)"
+    )
+    assert str(tmp_path / "venv") in where
+
+
+def test_the_testing_extra_brings_what_the_contract_suite_needs(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    python = venv(tmp_path / "venv")
+    install(python, wheels["deletion-requests"])
+    missing = subprocess.run(
+        [str(python), "-c", "from deletion_requests.testing import StoreContract"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode != 0
+    assert "No module named 'pytest'" in missing.stderr
+    install(python, f"{wheels['deletion-requests']}[testing]")
+    run(python, "-c", "from deletion_requests.testing import StoreContract")
