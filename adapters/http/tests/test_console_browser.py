@@ -1,5 +1,6 @@
-"""The console in a real browser: Debian's Chromium driven by Playwright, against the app
-served by Granian on a loopback port, with a `ManualClock` the test moves.
+"""The console, and the API's docs page, in a real browser: Debian's Chromium driven by
+Playwright, against the app served by Granian on a loopback port, with a `ManualClock` the
+test moves.
 
 Each test keeps a screenshot of the page it checked in `test-artifacts/console/`. Off CI, the
 tests skip (with the reason) when Chromium is not installed; on CI they fail instead.
@@ -45,6 +46,7 @@ class Deployment:
         self.server = Server.open(f"sqlite:///{directory}/console.db", clock=self.clock)
         self.server.admin.allow_account("acct-1")
         app, secret = self.server.admin.create_app(["acct-1"])
+        self.app_id, self.secret = app.app_id, secret
         self.headers = basic(app.app_id, secret)
         self.server.admin.add_operator("alice", PASSWORD)
         self.app = self.server.app(console=ConsoleSettings())
@@ -326,3 +328,33 @@ def tab_to(page: sync_api.Page, element_id: str) -> None:
             return
         page.keyboard.press("Tab")
     pytest.fail(f"Tab never reached #{element_id}")
+
+
+def test_the_api_docs_page_loads_nothing_from_elsewhere_and_authorizes(
+    browser: sync_api.Browser, deployment: Deployment
+) -> None:
+    context = browser.new_context(base_url=deployment.base_url)
+    elsewhere: list[str] = []
+
+    def only_here(route: sync_api.Route) -> None:
+        if route.request.url.startswith(deployment.base_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_here)
+    docs = context.new_page()
+    docs.goto("/docs")
+    sync_api.expect(docs.locator(".info .title")).to_contain_text("deletion-requests")
+    sync_api.expect(docs.get_by_text("/data/deletion-requests/emails")).to_be_visible()
+    docs.get_by_role("button", name="Authorize").first.click()
+    docs.get_by_label("client_id:").fill(deployment.app_id)
+    docs.get_by_label("client_secret:").fill(deployment.secret)
+    with docs.expect_response("**/auth/oauth2/token") as token:
+        docs.get_by_role("button", name="Apply given OAuth2 credentials").click()
+    assert token.value.status == 200
+    sync_api.expect(docs.get_by_role("button", name="Remove authorization").first).to_be_visible()
+    docs.screenshot(path=_artifact("api-docs-authorized.png"))
+    context.close()
+    assert elsewhere == []

@@ -8,6 +8,7 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -953,3 +954,16 @@ def test_every_answer_carries_nosniff_and_no_store(world: World) -> None:
 def test_the_openapi_document_carries_the_package_version(world: World) -> None:
     document = world.client.get("/openapi.json").json()
     assert document["info"]["version"] == importlib.metadata.version("deletion-requests-http")
+
+
+def test_the_docs_page_is_served_from_bundled_assets(world: World) -> None:
+    page = world.client.get("/docs")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets
+    assert all(asset.startswith("/docs/") for asset in assets), assets
+    for asset in assets:
+        assert world.client.get(asset).status_code == 200, asset
+    scheme = world.client.get("/openapi.json").json()["components"]["securitySchemes"]["oauth2"]
+    assert scheme["flows"]["clientCredentials"]["tokenUrl"] == "/auth/oauth2/token"

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from deletion_requests import DeletionService
 
+from ._api_docs import docs_routes
 from ._endpoints import Endpoints
 from ._errors import EXCEPTION_HANDLERS
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
@@ -53,6 +54,7 @@ def create_app(
             Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
+            *docs_routes(),
             *([Mount("/console", app=console)] if console is not None else []),
         ],
         middleware=[Middleware(RequestLog)],

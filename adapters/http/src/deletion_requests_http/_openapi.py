@@ -72,7 +72,7 @@ TASK_ID = {
     "description": "The task id returned when the task was created.",
 }
 
-SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"basicAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"oauth2": []}, {"bearerAuth": []}, {"basicAuth": []}]
 
 
 def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -386,6 +386,14 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "The AppId and AppSecret as client id and secret, sent as "
+                    "Basic credentials to the token endpoint.",
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": "/auth/oauth2/token", "scopes": {}}
+                    },
+                },
                 "basicAuth": {"type": "http", "scheme": "basic", "description": "AppId:AppSecret"},
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "webhookSignature": {
