@@ -39,7 +39,7 @@ from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, norm
 from ._ids import new_hex_id, new_task_id, new_task_uuid
 from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
-from ._open import UnknownStore, open_store
+from ._open import UnknownStore, open_store, redacted_url
 from ._operator_accounts import (
     Operator,
     check_operator_name,
@@ -133,6 +133,7 @@ __all__ = [
     "normalise_email",
     "open_store",
     "operator_by",
+    "redacted_url",
     "replaces",
     "sign",
     "spend_a_check",

@@ -35,7 +35,16 @@ Subscriber = Callable[[LifecycleEvent], None]
 
 
 def log_event(event: LifecycleEvent) -> None:
-    """The default subscriber: one log line per transition, ids only."""
+    """The default subscriber: one log record per stored history entry, ids and times only,
+    with them as fields (`task_id`, `account_id`, `status`, `event`, `at`, `by`)."""
+    fields = {
+        "task_id": event.task_id,
+        "account_id": event.account_id,
+        "status": event.status.value,
+        "event": event.event,
+        "at": event.at.isoformat(),
+        "by": event.by,
+    }
     if event.event == "transition":
         logger.info(
             "task %s of account %s is %s (at %s, by %s)",
@@ -44,6 +53,7 @@ def log_event(event: LifecycleEvent) -> None:
             event.status.value,
             event.at.isoformat(),
             event.by,
+            extra=fields,
         )
     else:
         log = logger.warning if event.event in ("overdue", "handoff.failed") else logger.info
@@ -54,4 +64,5 @@ def log_event(event: LifecycleEvent) -> None:
             event.event,
             event.at.isoformat(),
             event.by,
+            extra=fields,
         )

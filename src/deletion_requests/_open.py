@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 from typing import Protocol, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ._ports import Store
 
@@ -49,3 +49,12 @@ def open_store(url: str, create: bool = True) -> Store:
         )
     opener = cast(StoreOpener, next(iter(found)).load())
     return opener(url) if create else opener(url, create=False)
+
+
+def redacted_url(url: str) -> str:
+    """*url* with its password, if any, replaced by `***`: for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -130,3 +130,18 @@ def test_serve_says_when_no_operator_can_sign_in(store_url: str, tmp_path: Path)
     with serving(store_url, log):
         pass
     assert "deletion-requests operators add NAME" in log.read_text()
+
+
+def test_log_format_text_makes_every_server_line_text(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELETION_REQUESTS_LOG_FORMAT", "text")
+    log = tmp_path / "text.log"
+    with serving(store_url, log) as running:
+        httpx.get(f"{running.base_url}/healthz")
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    starts = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) \S+ \[")
+    records = [line for line in lines if starts.match(line)]
+    assert any("_granian" in line for line in records)
+    assert any("deletion_requests.http.access" in line for line in records)
+    assert not any(line.startswith("{") for line in lines)

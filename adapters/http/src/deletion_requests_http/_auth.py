@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 
 from deletion_requests import AuthenticationFailed, Caller, DeletionService
 
 from ._tokens import TokenIssuer
+
+auth_log = logging.getLogger("deletion_requests.http.auth")
 
 
 def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) -> Caller:
@@ -20,9 +23,24 @@ def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) ->
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer" and credentials:
-        return service.caller_for(tokens.verify(credentials))
+        try:
+            return service.caller_for(tokens.verify(credentials))
+        except AuthenticationFailed as exc:
+            auth_log.warning("bearer token refused: %s", exc.message, extra={"reason": exc.message})
+            raise
     if scheme.lower() == "basic" and credentials:
-        return service.authenticate(*basic_credentials(credentials))
+        app_id, secret = basic_credentials(credentials)
+        try:
+            return service.authenticate(app_id, secret)
+        except AuthenticationFailed as exc:
+            tried = app_id[:128]
+            auth_log.warning(
+                "authentication failed for AppId %r: %s",
+                tried,
+                exc.message,
+                extra={"app_id_tried": tried, "reason": exc.message},
+            )
+            raise
     raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
 
 

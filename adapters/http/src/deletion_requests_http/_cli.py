@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from deletion_requests import redacted_url
+
 from ._cli_common import (
     _echo_json,
     _iso,
@@ -24,17 +26,30 @@ from ._cli_common import (
 )
 from ._cli_operators import operators
 from ._cli_tasks import tasks
-from ._logs import configure_logging
+from ._logs import FORMATS, LogFormat, configure_logging, default_format
 from ._serve import Settings, port_in_use
 from ._serve import serve as run_server
 from ._wiring import DEFAULT_STORE
+from ._wiring import logger as server_log
 from .console import ConsoleSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deletion-requests-http")
-def main() -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default=None,
+    envvar="DELETION_REQUESTS_LOG_FORMAT",
+    show_envvar=True,
+    help="How every command and the server log: one JSON object a line, or text. "
+    "Default: text on a terminal, json otherwise.",
+)
+@click.pass_context
+def main(context: click.Context, log_format: LogFormat | None) -> None:
     """Data-subject deletion requests: serve the API, manage accounts, apps and tasks."""
+    context.obj = log_format or default_format()
+    configure_logging("warning", context.obj)
 
 
 def _env(option: str) -> dict[str, Any]:
@@ -133,7 +148,8 @@ def serve(
     in the background (once, however many workers serve). SIGINT or SIGTERM stops it after
     the requests in flight are answered."""
     sinks = _sinks(handoff_url, review_url, webhook_secret)
-    configure_logging(log_level)
+    log_format: LogFormat = click.get_current_context().find_root().obj or default_format()
+    configure_logging(log_level, log_format)
     if urlsplit(store_url).scheme == "memory":
         raise click.ClickException(
             "memory:// cannot be served: each worker would have a store of its own, empty, that "
@@ -147,30 +163,34 @@ def serve(
         )
     with opened(store_url, retention_days) as server:
         if not server.admin.list_apps():
-            click.echo(
+            server_log.warning(
                 "No app exists yet. Create one with (from a clone, put `uv run` in front):\n"
-                f"  deletion-requests accounts allow ACCOUNT_ID --store {store_url}\n"
-                f"  deletion-requests apps create --account ACCOUNT_ID --store {store_url}",
-                err=True,
+                "  deletion-requests accounts allow ACCOUNT_ID --store %s\n"
+                "  deletion-requests apps create --account ACCOUNT_ID --store %s",
+                redacted_url(store_url),
+                redacted_url(store_url),
             )
         if deliver and not handoff_url:
-            click.echo(
-                "No --handoff-url: actioned tasks wait in the outbox until a deleter is "
-                "configured.",
-                err=True,
+            server_log.warning(
+                "No --handoff-url: actioned tasks wait in the outbox until a deleter is configured."
             )
-        click.echo(
-            f"serving {store_url} on http://{host}:{port} with {workers} worker(s)", err=True
-        )
         console_settings = ConsoleSettings(
             secure_cookies=secure_cookies, idle_timeout=round(console_idle_minutes * 60)
         )
         if console and not server.admin.list_operators():
-            click.echo(
+            server_log.warning(
                 "No operator can sign in to the console yet. Add one with:\n"
-                f"  deletion-requests operators add NAME --store {store_url}",
-                err=True,
+                "  deletion-requests operators add NAME --store %s",
+                redacted_url(store_url),
             )
+        server_log.info(
+            "serving %s on http://%s:%s with %s worker(s)",
+            redacted_url(store_url),
+            host,
+            port,
+            workers,
+            extra={"host": host, "port": port, "workers": workers},
+        )
         settings = Settings(
             store_url,
             retention_days,
@@ -178,6 +198,7 @@ def serve(
             webhook_secret,
             workers,
             console_settings if console else None,
+            log_format,
         )
         background = server.background(
             advance_interval, sinks if deliver else None, deliver_interval

@@ -1,47 +1,105 @@
-"""The server's logging: one handler to stderr, and the access log."""
+"""The server's and the CLI's logging: one format for every logger, JSON or text.
+
+JSON (python-json-logger) is one object a line: `time` (UTC, ISO 8601), `level`, `logger`,
+`request_id` (null outside a request), `message`, and the record's fields (`extra=`). Text is
+one line of time, level, logger, request id and message. No logger is given identifiers,
+credentials or bodies."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import logging.config
-from typing import Any
+import sys
+import time
+from typing import Any, Literal
 
-import orjson
+from pythonjsonlogger.core import RESERVED_ATTRS
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LogFormat = Literal["json", "text"]
+FORMATS = ("json", "text")
 
 access_log = logging.getLogger("deletion_requests.http.access")
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+"""The id of the request being handled, for every record logged while handling it (set by
+`RequestLog`; inherited by the thread pool's work)."""
+
+
+class RequestId(logging.Filter):
+    """Puts the current request's id on every record, as `request_id` (None outside a
+    request) and `request` (`-` outside one, for text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        record.request_id = request_id
+        record.request = request_id or "-"
+        return True
+
+
+class UtcFormatter(logging.Formatter):
+    """The standard formatter, its times in UTC."""
+
+    def converter(self, seconds: float | None) -> time.struct_time:
+        return time.gmtime(seconds)
+
+
+def default_format() -> LogFormat:
+    """Text when stderr is a terminal, JSON otherwise (a service manager, a container)."""
+    return "text" if sys.stderr.isatty() else "json"
 
 
 def log_access(
     request_id: str, method: str, path: str, status: int, duration_ms: float, app_id: str | None
 ) -> None:
-    """One access-log line: a JSON object of the request's id, method, route path, status,
-    duration and app. Never bodies, query strings or credentials."""
+    """One access-log record: the request's method, route template, status, duration and app.
+    Never bodies, query strings or credentials."""
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(
-            "%s",
-            orjson.dumps(
-                {
-                    "request_id": request_id,
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "app_id": app_id,
-                }
-            ).decode(),
+            "%s %s %s %.1f ms",
+            method,
+            path,
+            status,
+            duration_ms,
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "app_id": app_id,
+            },
         )
 
 
-def logging_config(level: str) -> dict[str, Any]:
-    """The logging configuration (`logging.config.dictConfig`) of every process of the server:
-    one line a record, with time, level and logger, to stderr."""
+def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
+    """The logging configuration (`logging.config.dictConfig`) of every process of the server
+    and of the CLI: one handler to stderr, in *form*, for every logger."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"format": LOG_FORMAT}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
+        "filters": {"request_id": {"()": RequestId}},
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(levelname)s %(name)s %(request_id)s %(message)s",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "reserved_attrs": [*RESERVED_ATTRS, "request"],
+                "timestamp": "time",
+            },
+            "text": {
+                "()": UtcFormatter,
+                "fmt": "%(asctime)s %(levelname)s %(name)s [%(request)s] %(message)s",
+            },
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": form,
+                "filters": ["request_id"],
+            }
+        },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "transitions": {"level": "WARNING"},
@@ -50,6 +108,6 @@ def logging_config(level: str) -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str) -> None:
-    """`logging_config` for this process."""
-    logging.config.dictConfig(logging_config(level))
+def configure_logging(level: str, form: LogFormat | None = None) -> None:
+    """`logging_config` for this process (*form* by default: `default_format()`)."""
+    logging.config.dictConfig(logging_config(level, form or default_format()))

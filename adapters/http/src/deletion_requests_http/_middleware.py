@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deletion_requests import new_hex_id
 
-from ._logs import log_access
+from ._logs import log_access, request_id_var
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 SAFETY_HEADERS = (
@@ -39,6 +39,7 @@ class RequestLog:
         request_id = given.decode() if _REQUEST_ID.fullmatch(given) else new_hex_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        context = request_id_var.set(request_id)
         started = time.perf_counter()
         status = CLIENT_CLOSED_REQUEST
 
@@ -68,6 +69,7 @@ class RequestLog:
                 round((time.perf_counter() - started) * 1000, 3),
                 state.get("app_id"),
             )
+            request_id_var.reset(context)
 
 
 def route_template(scope: Scope) -> str:

@@ -25,7 +25,7 @@ from granian.http import HTTP1Settings
 from starlette.applications import Starlette
 
 from ._cli_common import policy_for
-from ._logs import configure_logging, logging_config
+from ._logs import LogFormat, configure_logging, logging_config
 from ._wiring import Background, Server
 from .console import ConsoleSettings
 
@@ -45,6 +45,7 @@ class Settings:
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     workers: int = 1
     console: ConsoleSettings | None = attrs.field(factory=ConsoleSettings)
+    log_format: LogFormat = "json"
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -76,7 +77,7 @@ def serve(settings: Settings, host: str, port: int, background: Background | Non
         http1_settings=HTTP1Settings(
             header_read_timeout=HEADER_TIMEOUT * 1000, max_buffer_size=MAX_HEADER_BYTES
         ),
-        log_dictconfig=logging_config(settings.log_level),
+        log_dictconfig=logging_config(settings.log_level, settings.log_format),
         workers_kill_timeout=GRACEFUL_TIMEOUT,
     )
     with background or contextlib.nullcontext():
@@ -86,7 +87,7 @@ def serve(settings: Settings, host: str, port: int, background: Background | Non
 def worker_app() -> Starlette:
     """The app of one worker, from the settings `serve` left in the environment."""
     settings = cattrs.structure(orjson.loads(os.environ[SETTINGS_ENV]), Settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     server = Server.open(settings.store_url, policy=policy_for(settings.retention_days))
     secret = settings.webhook_secret.encode() if settings.webhook_secret else None
 

@@ -27,6 +27,7 @@ from deletion_requests import (
     TaskQuery,
     Transition,
     apps_from_grants,
+    redacted_url,
 )
 
 from ._schema import migrate
@@ -169,7 +170,7 @@ class PostgresStore(Store):
         if not _SCHEMA.fullmatch(schema):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
-        self._where = _redacted(conninfo)
+        self._where = redacted_url(conninfo)
         self._adds: GroupCommit[_Add] = GroupCommit(self._add_batch)
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
@@ -779,15 +780,6 @@ def _exists(conn: Conn, schema: str) -> bool:
         (schema,),
     ).fetchone()
     return row is not None
-
-
-def _redacted(conninfo: str) -> str:
-    """The connection URL without its password, for messages."""
-    parts = urlsplit(conninfo)
-    if parts.password is None:
-        return conninfo
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_postgres_store(url: str, create: bool = True) -> PostgresStore:
