@@ -38,6 +38,7 @@ from deletion_requests._handoff import Backoff
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
 SECRET = b"a-webhook-secret-of-enough-bytes"
 
 
@@ -177,7 +178,7 @@ def test_a_failing_sink_ends_its_round(world: World) -> None:
     world.clock.advance(15 * DAY)
     world.service.advance_due()
     report = world.service.deliver({HANDOFF: Flaky(failures=100)})
-    assert (report.delivered, report.failed, report.waiting) == (0, 1, 4)
+    assert (report.delivered, report.failed, report.waiting) == (0, 1, 5)  # all still owed
 
 
 def test_messages_backing_off_do_not_hold_back_newer_ones(world: World) -> None:
@@ -190,6 +191,28 @@ def test_messages_backing_off_do_not_hold_back_newer_ones(world: World) -> None:
     assert (report.delivered, report.waiting) == (2, 2)  # `first` waits, one over the limit
     assert first not in sink.attempts
     assert set(sink.attempts) <= {t.task_id for t in tasks}
+
+
+def test_a_round_reports_the_whole_backlog_and_stops_at_its_limit(world: World) -> None:
+    world.actioned_tasks(250)
+    sink = Flaky(failures=0)
+    report = world.service.deliver({HANDOFF: sink}, limit=100)
+    assert (report.delivered, report.failed, report.waiting) == (100, 0, 150)
+    assert world.store.backlog(HANDOFF).count == 150
+
+
+def test_a_message_leased_to_another_server_is_left_to_it(world: World) -> None:
+    tasks = world.actioned_tasks(3)
+    now = world.clock.now()
+    taken = world.store.claim(HANDOFF, [tasks[0].task_id], "another", now, now + HOUR)
+    assert taken == {tasks[0].task_id}
+    sink = Flaky(failures=0)
+    report = world.service.deliver({HANDOFF: sink})
+    assert (report.delivered, report.waiting) == (2, 1)
+    assert tasks[0].task_id not in sink.attempts
+    world.clock.advance(HOUR)  # the other server's lease ran out: taken over
+    assert world.service.deliver({HANDOFF: sink}).delivered == 1
+    assert sorted(sink.attempts) == sorted(t.task_id for t in tasks)
 
 
 def test_an_embedded_deleter_completes_the_task_when_it_returns(world: World) -> None:

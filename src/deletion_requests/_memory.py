@@ -14,9 +14,11 @@ from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
 from ._operator_accounts import Operator
 from ._ports import (
     Awaiting,
+    Backlog,
     DayCount,
     Store,
     TaskQuery,
+    backlog_of,
     counted_status,
     day_counts,
     replaces,
@@ -47,6 +49,7 @@ class MemoryStore(Store):
         self._settings: dict[str, str] = {}
         self._app_uses: dict[str, dt.datetime] = {}
         self._operators: dict[str, Operator] = {}
+        self._leases: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
         self._access_version = 0
 
     # -- tasks --------------------------------------------------------------------------------
@@ -162,6 +165,38 @@ class MemoryStore(Store):
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
         with self._lock:
             return day_counts(list(self._tasks.values()), since)
+
+    def backlog(self, kind: str) -> Backlog:
+        with self._lock:
+            return backlog_of([self._tasks[i] for i in self._unsettled], kind)
+
+    def claim(
+        self,
+        kind: str,
+        task_ids: Sequence[str],
+        holder: str,
+        now: dt.datetime,
+        until: dt.datetime,
+    ) -> frozenset[str]:
+        claimed = set()
+        with self._lock:
+            for task_id in task_ids:
+                task = self._tasks.get(task_id)
+                lease = self._leases.get((task_id, kind))
+                if task is None or kind not in task.outbox:
+                    continue
+                if lease is not None and lease[1] > now:
+                    continue
+                self._leases[(task_id, kind)] = (holder, until)
+                claimed.add(task_id)
+        return frozenset(claimed)
+
+    def release(self, kind: str, task_ids: Sequence[str], holder: str) -> None:
+        with self._lock:
+            for task_id in task_ids:
+                lease = self._leases.get((task_id, kind))
+                if lease is not None and lease[0] == holder:
+                    del self._leases[(task_id, kind)]
 
     # -- access -------------------------------------------------------------------------------
 

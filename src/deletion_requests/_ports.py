@@ -145,6 +145,27 @@ def day_counts(tasks: Iterable[DeletionTask], since: dt.datetime) -> list[DayCou
     return [DayCount(day, *counts) for day, counts in sorted(days.items())]
 
 
+@attrs.frozen
+class Backlog:
+    """The messages of one kind still owed: how many, and since when the oldest is owed (its
+    task's `ready_time` for a review alert, `actioned_time` for a hand-off)."""
+
+    count: int = 0
+    oldest: dt.datetime | None = None
+
+
+def owed_since(task: DeletionTask, kind: str) -> dt.datetime | None:
+    """When *task* began to owe *kind*: the reference semantics of `Backlog.oldest`."""
+    return task.ready_time if kind == "review" else task.actioned_time
+
+
+def backlog_of(tasks: Iterable[DeletionTask], kind: str) -> Backlog:
+    """The reference semantics of `TaskStore.backlog`, by scanning *tasks*."""
+    owed = [task for task in tasks if kind in task.outbox]
+    moments = [m for m in (owed_since(task, kind) for task in owed) if m is not None]
+    return Backlog(len(owed), min(moments, default=None))
+
+
 def replaces(stored: DeletionTask | None, task: DeletionTask) -> bool:
     """The compare-and-set rule of `TaskStore.update`: *task* may overwrite *stored*."""
     return (
@@ -258,6 +279,30 @@ class TaskStore(abc.ABC):
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
         """Per UTC day, the tasks created, cancelled and actioned at or after *since* (by
         their stored times), oldest day first; days with none are left out."""
+
+    @abc.abstractmethod
+    def backlog(self, kind: str) -> Backlog:
+        """How many tasks owe *kind* (`"handoff"`, `"review"`), and since when the oldest owes
+        it. Cost O(owed), from the index of tasks with something in their outbox."""
+
+    @abc.abstractmethod
+    def claim(
+        self,
+        kind: str,
+        task_ids: Sequence[str],
+        holder: str,
+        now: dt.datetime,
+        until: dt.datetime,
+    ) -> frozenset[str]:
+        """Lease the delivery of *kind* for each of *task_ids* to *holder* until *until*, and
+        return the ids leased. A task is leased when it still owes *kind* and nobody holds an
+        unexpired lease on it (a lease ending at or before *now* is taken over); the claims of
+        one call are atomic against other claims, so two holders never hold one (task, kind)
+        at once. Leases are not part of the task: they never change its version."""
+
+    @abc.abstractmethod
+    def release(self, kind: str, task_ids: Sequence[str], holder: str) -> None:
+        """Drop *holder*'s leases on *kind* for *task_ids* (another holder's stay)."""
 
     def transition_due(
         self,

@@ -3,7 +3,9 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import logging
+import os
 import re
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,7 +27,7 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
-from ._ids import new_task_id
+from ._ids import new_hex_id, new_task_id
 from ._operator_accounts import (
     OPERATOR_NAME,
     Operator,
@@ -52,6 +54,16 @@ USE_PRECISION = dt.timedelta(minutes=1)
 """How exactly an app's last use is kept (`DeletionService` notes it at most this often)."""
 
 
+def new_holder() -> str:
+    """A delivering service's name for its leases: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{new_hex_id()[:8]}"
+
+
+def _may_try(backoff: Backoff, task: DeletionTask, kind: str, now: dt.datetime) -> bool:
+    retry = backoff.next_attempt(task, kind)
+    return retry is None or retry <= now
+
+
 @attrs.define
 class Deliveries:
     """What one `DeletionService.deliver` round did."""
@@ -59,7 +71,9 @@ class Deliveries:
     delivered: int = 0
     failed: int = 0
     waiting: int = 0
-    """Messages left for a later round: backing off, or behind a failure of their sink."""
+    """Messages still owed after the round, of the kinds it delivered (the whole backlog:
+    backing off, behind a failure of their sink, beyond the limit, or leased to another
+    server)."""
 
 
 @attrs.frozen
@@ -102,6 +116,13 @@ class DeletionService:
     batch_size: int = 1000
     max_attempts: int = 50
     backoff: Backoff = attrs.field(factory=Backoff)
+    holder: str = attrs.field(factory=lambda: new_holder())
+    """Who this service is when it leases messages to deliver: unique to it."""
+    lease: dt.timedelta = dt.timedelta(minutes=2)
+    """How long a leased message is this service's to deliver; then another may take it."""
+    claim_batch: int = 10
+    """Messages leased at a time: the lease must outlast this many sends (10 s each at most
+    with `WebhookSink`)."""
     _access_cache: dict[str, tuple[int, App, Caller | None]] = attrs.field(
         factory=dict, init=False, repr=False
     )
@@ -331,27 +352,36 @@ class DeletionService:
         up to *limit* owed messages, oldest task first, and record each outcome in the task.
 
         At least once: a message leaves the outbox only after its sink took it, so a crash
-        between the two delivers it again. A message that failed waits out `backoff`; the first
+        between the two delivers it again. Each message is leased to this service
+        (`holder`) before it is sent, `claim_batch` at a time for `lease` (a lease ending
+        unused is taken over), so several servers delivering one store send each message
+        once while none of them crashes. A message that failed waits out `backoff`; the first
         failure of a sink ends that sink's round (the rest would most likely fail too).
         """
         report = Deliveries()
-        now = self.clock.now()
         for kind, sink in sinks.items():
+            now = self.clock.now()
             # Look past the limit, so that messages backing off do not hold back newer ones.
             owed = self.store.awaiting(Awaiting(kind), now, max(limit, self.batch_size))
-            attempts = 0
-            for index, task in enumerate(owed):
-                retry = self.backoff.next_attempt(task, kind)
-                if attempts == limit or (retry is not None and retry > now):
-                    report.waiting += 1
-                    continue
-                attempts += 1
-                if self._deliver_one(kind, sink, task):
-                    report.delivered += 1
-                    continue
-                report.failed += 1
-                report.waiting += len(owed) - index - 1
-                break
+            due = [task for task in owed if _may_try(self.backoff, task, kind, now)][:limit]
+            failed = False
+            for start in range(0, len(due), self.claim_batch):
+                batch = due[start : start + self.claim_batch]
+                now = self.clock.now()
+                ids = [task.task_id for task in batch]
+                claimed = self.store.claim(kind, ids, self.holder, now, now + self.lease)
+                for task in batch:
+                    if task.task_id not in claimed:
+                        continue
+                    if not failed and self._deliver_one(kind, sink, task):
+                        report.delivered += 1
+                    elif not failed:
+                        report.failed += 1
+                        failed = True
+                self.store.release(kind, sorted(claimed), self.holder)
+                if failed:
+                    break
+            report.waiting += self.store.backlog(kind).count
         return report
 
     def _deliver_one(self, kind: str, sink: Sink, task: DeletionTask) -> bool:

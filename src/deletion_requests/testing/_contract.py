@@ -31,7 +31,15 @@ from deletion_requests._lifecycle import cancel, catch_up, hold, release
 from deletion_requests._operator_accounts import Operator
 from deletion_requests._operators import Operators
 from deletion_requests._policy import Policy
-from deletion_requests._ports import Awaiting, Store, TaskQuery, counted_status, day_counts
+from deletion_requests._ports import (
+    Awaiting,
+    Backlog,
+    Store,
+    TaskQuery,
+    backlog_of,
+    counted_status,
+    day_counts,
+)
 from deletion_requests._service import DeletionService
 from deletion_requests._status import Status
 from deletion_requests._task import HANDOFF, REVIEW, DeletionTask
@@ -640,6 +648,80 @@ class StoreContract:
         assert expected == {"pending": 3, "ready": 2, "actioned": 4, "cancelled": 1, "held": 1}
         for since in (T0, now - dt.timedelta(days=14), now):
             assert store.daily_counts(since) == day_counts(tasks, since), since
+
+    # -- delivery leases ------------------------------------------------------------------------
+
+    @staticmethod
+    def _owing(store: Store, count: int) -> list[DeletionTask]:
+        """*count* actioned tasks that owe their hand-off (and one pending task that owes
+        nothing), stored."""
+        now = T0 + POLICY.cancel_period + count * HOUR
+        tasks = [advanced(make_task(creation_time=T0 + i * HOUR), now) for i in range(count)]
+        assert all(HANDOFF in task.outbox for task in tasks)
+        for task in [*tasks, make_task()]:
+            store.add(task)
+        return tasks
+
+    def test_a_lease_is_held_by_one_holder_until_it_expires(self, store: Store) -> None:
+        tasks = self._owing(store, 3)
+        ids = [t.task_id for t in tasks]
+        now, until = T0 + 20 * POLICY.pending_period, T0 + 20 * POLICY.pending_period + HOUR
+        assert store.claim(HANDOFF, ids[:2], "a", now, until) == set(ids[:2])
+        assert store.claim(HANDOFF, ids, "b", now, until) == {ids[2]}
+        assert store.claim(HANDOFF, ids, "b", now + HOUR / 2, until) == set()
+        # Expired at `until`: taken over.
+        assert store.claim(HANDOFF, ids, "b", until, until + HOUR) == set(ids)
+        # Another kind is another lease (these still owe their review alert too); a task that
+        # owes nothing is never leased.
+        assert all(REVIEW in task.outbox for task in tasks)
+        assert store.claim(REVIEW, ids[:1], "a", now, until) == {ids[0]}
+        pending = make_task()
+        store.add(pending)
+        assert store.claim(REVIEW, [pending.task_id], "a", now, until) == set()
+
+    def test_a_released_lease_can_be_claimed_again_and_only_its_holder_releases(
+        self, store: Store
+    ) -> None:
+        (task,) = self._owing(store, 1)
+        now, until = T0 + 30 * POLICY.pending_period, T0 + 30 * POLICY.pending_period + HOUR
+        assert store.claim(HANDOFF, [task.task_id], "a", now, until) == {task.task_id}
+        store.release(HANDOFF, [task.task_id], "b")  # not b's: it stays
+        assert store.claim(HANDOFF, [task.task_id], "b", now, until) == set()
+        store.release(HANDOFF, [task.task_id], "a")
+        assert store.claim(HANDOFF, [task.task_id], "b", now, until) == {task.task_id}
+
+    def test_a_task_that_no_longer_owes_the_message_is_not_leased(self, store: Store) -> None:
+        (task,) = self._owing(store, 1)
+        at = T0 + 40 * POLICY.pending_period
+        done = handoff.delivered(task, HANDOFF, at, "sink", done=False)
+        assert store.update([attrs.evolve(done, version=task.version + 1)]) == frozenset()
+        assert store.claim(HANDOFF, [task.task_id, "no-such-task"], "a", at, at + HOUR) == set()
+
+    def test_concurrent_claims_never_lease_one_message_twice(self, store: Store) -> None:
+        ids = [t.task_id for t in self._owing(store, 40)]
+        now, until = T0 + 50 * POLICY.pending_period, T0 + 50 * POLICY.pending_period + HOUR
+        won: dict[str, frozenset[str]] = {}
+        barrier = threading.Barrier(4)
+
+        def claim(holder: str) -> None:
+            barrier.wait()
+            won[holder] = store.claim(HANDOFF, ids, holder, now, until)
+
+        threads = [threading.Thread(target=claim, args=(f"h{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        leased = [task_id for claimed in won.values() for task_id in claimed]
+        assert sorted(leased) == sorted(ids)
+
+    def test_backlog_counts_what_is_owed_and_since_when(self, store: Store) -> None:
+        assert store.backlog(HANDOFF) == Backlog(0, None)
+        tasks = self._owing(store, 3)
+        assert store.backlog(HANDOFF) == backlog_of(tasks, HANDOFF)
+        assert store.backlog(HANDOFF).count == 3
+        assert store.backlog(HANDOFF).oldest == tasks[0].actioned_time
+        assert store.backlog(REVIEW) == backlog_of(tasks, REVIEW)
 
     def test_setting_is_created_once(self, store: Store) -> None:
         assert store.setting("signing-key", lambda: "first") == "first"

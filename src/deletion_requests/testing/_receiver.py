@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,8 @@ class WebhookReceiver:
     `refused`. Verified bodies are kept in `received`; the receiver then answers the next of
     *statuses* (204 once they run out), and bodies answered 2xx are kept in `acknowledged`.
     While `hold` is set, a verified request waits (up to 60 s) for `release()` before answering
-    503: a way to have a sender die mid-delivery. Use it as a context manager.
+    503: a way to have a sender die mid-delivery. With `delay`, every verified request waits
+    that many seconds before it is answered: a slow deleter. Use it as a context manager.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class WebhookReceiver:
         self.acknowledged: list[dict[str, Any]] = []
         self.refused = 0
         self.hold = False
+        self.delay = 0.0
         self.arrived = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
@@ -59,6 +62,8 @@ class WebhookReceiver:
                     held = receiver.hold
                     status = receiver.statuses.pop(0) if receiver.statuses else 204
                 receiver.arrived.set()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if held:
                     receiver._released.wait(60)
                     status = 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -93,8 +94,18 @@ def _env(option: str) -> dict[str, Any]:
     "--deliver/--no-deliver",
     default=True,
     show_default=True,
-    help="Run delivery rounds. With several servers on one store, let one deliver.",
+    help="Run delivery rounds (several servers on one store may all deliver: each message "
+    "is leased to one).",
     **_env("DELIVER"),
+)
+@click.option(
+    "--delivery-lease",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a message being delivered is this server's; a server that dies holding it "
+    "leaves it to the others after this long.",
+    **_env("DELIVERY_LEASE"),
 )
 @webhook_options
 @retention_option
@@ -135,6 +146,7 @@ def serve(
     advance_interval: float,
     deliver_interval: float,
     deliver: bool,
+    delivery_lease: float,
     handoff_url: str | None,
     review_url: str | None,
     webhook_secret: str | None,
@@ -200,6 +212,7 @@ def serve(
             console_settings if console else None,
             log_format,
         )
+        server.service.lease = dt.timedelta(seconds=delivery_lease)
         background = server.background(
             advance_interval, sinks if deliver else None, deliver_interval
         )
@@ -333,18 +346,35 @@ def advance(retention_days: float, store_url: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Messages to try at most, of each kind.",
+)
 @webhook_options
 @store_option
 def deliver(
-    handoff_url: str | None, review_url: str | None, webhook_secret: str | None, store_url: str
+    limit: int,
+    handoff_url: str | None,
+    review_url: str | None,
+    webhook_secret: str | None,
+    store_url: str,
 ) -> None:
-    """One delivery round of the outbox to the webhooks (for cron; serve does this itself)."""
+    """One delivery round of the outbox to the webhooks (for cron; serve does this itself).
+    Prints what was delivered and failed, and the whole backlog left: every message still
+    owed, of each kind, with the age of the oldest."""
     sinks = _sinks(handoff_url, review_url, webhook_secret)
     with opened(store_url, create=False) as server:
-        report = server.service.deliver(sinks)
+        report = server.service.deliver(sinks, limit=limit)
         click.echo(
             f"delivered {report.delivered}; failed {report.failed}; waiting {report.waiting}"
         )
+        for kind in sorted(sinks):
+            backlog = server.store.backlog(kind)
+            age = "" if backlog.oldest is None else f", oldest owed since {_time(backlog.oldest)}"
+            click.echo(f"  {kind}: {backlog.count} owed{age}")
 
 
 main.add_command(tasks)

@@ -20,6 +20,7 @@ from deletion_requests import (
     Account,
     App,
     Awaiting,
+    Backlog,
     DayCount,
     DeletionTask,
     DuplicateTask,
@@ -29,6 +30,7 @@ from deletion_requests import (
     Store,
     StoreError,
     TaskQuery,
+    backlog_of,
     counted_status,
     day_counts,
     replaces,
@@ -65,7 +67,7 @@ class JsonFilesStore(Store):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._dirs = {name: self.root / name for name in ("tasks", "keys", "accounts", "apps")}
-        for name in ("settings", "operators", "app_uses"):
+        for name in ("settings", "operators", "app_uses", "leases"):
             self._dirs[name] = self.root / name
         self._thread_lock = threading.RLock()
         self._cache: dict[str, tuple[tuple[int, int, int], DeletionTask]] = {}
@@ -324,6 +326,45 @@ class JsonFilesStore(Store):
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
         with self._thread_lock:
             return day_counts(list(self._scan()), since)
+
+    def backlog(self, kind: str) -> Backlog:
+        with self._thread_lock:
+            return backlog_of(list(self._scan()), kind)
+
+    def _lease_path(self, task_id: str, kind: str) -> Path:
+        return self._dirs["leases"] / f"{_digest(task_id + chr(0) + kind)}.json"
+
+    def claim(
+        self,
+        kind: str,
+        task_ids: Sequence[str],
+        holder: str,
+        now: dt.datetime,
+        until: dt.datetime,
+    ) -> frozenset[str]:
+        claimed = set()
+        with self._locked():
+            for task_id in task_ids:
+                if not self._usable(task_id):
+                    continue
+                task = self._load(self._task_path(task_id))
+                if task is None or kind not in task.outbox:
+                    continue
+                path = self._lease_path(task_id, kind)
+                lease = self._read(path)
+                if lease is not None and dt.datetime.fromisoformat(lease["until"]) > now:
+                    continue
+                self._write(path, {"holder": holder, "until": until.isoformat()})
+                claimed.add(task_id)
+        return frozenset(claimed)
+
+    def release(self, kind: str, task_ids: Sequence[str], holder: str) -> None:
+        with self._locked():
+            for task_id in task_ids:
+                path = self._lease_path(task_id, kind)
+                lease = self._read(path)
+                if lease is not None and lease.get("holder") == holder:
+                    self._delete(path)
 
     # -- access --------------------------------------------------------------------------------
 

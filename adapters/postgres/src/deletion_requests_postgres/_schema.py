@@ -90,7 +90,8 @@ MIGRATIONS: list[str] = [
         WHERE cancelled_time IS NOT NULL AND purged_time IS NULL;
     ALTER TABLE tasks ADD COLUMN held_time timestamptz;
     """,
-    # Operators sign in to the console; each app's last use is shown to them.
+    # Operators sign in to the console; each app's last use is shown to them. Several servers
+    # deliver the outbox: each message is leased to one before it is sent.
     """
     CREATE TABLE operators (
         name text PRIMARY KEY,
@@ -98,6 +99,13 @@ MIGRATIONS: list[str] = [
         created_time timestamptz NOT NULL
     );
     CREATE TABLE app_uses (app_id text PRIMARY KEY, last_used_time timestamptz NOT NULL);
+    CREATE TABLE outbox_leases (
+        task_id text NOT NULL,
+        kind text NOT NULL,
+        holder text NOT NULL,
+        until_time timestamptz NOT NULL,
+        PRIMARY KEY (task_id, kind)
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from deletion_requests import (
     Account,
     App,
     Awaiting,
+    Backlog,
     DayCount,
     DeletionTask,
     DuplicateTask,
@@ -611,6 +612,51 @@ class PostgresStore(Store):
             single=True,
         )
         return [DayCount(day, int(c), int(x), int(a)) for day, c, x, a in rows]
+
+    def backlog(self, kind: str) -> Backlog:
+        since = sql.Identifier("ready_time" if kind == "review" else "actioned_time")
+        row = self._read(
+            "backlog",
+            lambda conn: conn.execute(
+                sql.SQL(
+                    "SELECT count(*), min({}) FROM tasks WHERE outbox <> '{{}}' "
+                    "AND %s = ANY(outbox)"
+                ).format(since),
+                (kind,),
+            ).fetchone(),
+            single=True,
+        )
+        return Backlog(int(row[0]), row[1])
+
+    def claim(
+        self,
+        kind: str,
+        task_ids: Sequence[str],
+        holder: str,
+        now: dt.datetime,
+        until: dt.datetime,
+    ) -> frozenset[str]:
+        # The tasks' rows are locked, skipping those another claimer holds; a lease is taken
+        # where there is none or it has expired, all in one statement.
+        with self._write("claim") as conn:
+            rows = conn.execute(
+                "WITH owed AS (SELECT task_id FROM tasks WHERE task_id = ANY(%(ids)s) "
+                "AND %(kind)s = ANY(outbox) FOR UPDATE SKIP LOCKED) "
+                "INSERT INTO outbox_leases (task_id, kind, holder, until_time) "
+                "SELECT task_id, %(kind)s, %(holder)s, %(until)s FROM owed "
+                "ON CONFLICT (task_id, kind) DO UPDATE "
+                "SET holder = excluded.holder, until_time = excluded.until_time "
+                "WHERE outbox_leases.until_time <= %(now)s RETURNING task_id",
+                {"ids": list(task_ids), "kind": kind, "holder": holder, "until": until, "now": now},
+            ).fetchall()
+        return frozenset(row[0] for row in rows)
+
+    def release(self, kind: str, task_ids: Sequence[str], holder: str) -> None:
+        with self._write("release") as conn:
+            conn.execute(
+                "DELETE FROM outbox_leases WHERE task_id = ANY(%s) AND kind = %s AND holder = %s",
+                (list(task_ids), kind, holder),
+            )
 
     # -- access --------------------------------------------------------------------------------
 

@@ -114,6 +114,12 @@ def _v4(db: Database) -> None:
     db.table("app_uses").create(
         {"app_id": str, "last_used_us": int}, pk="app_id", not_null={"last_used_us"}
     )
+    # Several servers deliver the outbox: each message is leased to one before it is sent.
+    db.table("outbox_leases").create(
+        {"task_id": str, "kind": str, "holder": str, "until_us": int},
+        pk=("task_id", "kind"),
+        not_null={"holder", "until_us"},
+    )
     # The held tasks, few at any time: counting by status reads them apart.
     db.execute("CREATE INDEX tasks_held ON tasks (creation_us) WHERE held_us IS NOT NULL")
 

@@ -19,6 +19,7 @@ from deletion_requests import (
     Account,
     App,
     Awaiting,
+    Backlog,
     DayCount,
     DeletionTask,
     DuplicateTask,
@@ -736,6 +737,53 @@ class SqliteStore(Store):
                 (to_us(since),),
             ).fetchall()
         return [DayCount((EPOCH + dt.timedelta(days=d)).date(), c, x, a) for d, c, x, a in rows]
+
+    def backlog(self, kind: str) -> Backlog:
+        since = "ready_us" if kind == "review" else "actioned_us"
+        with self._read("backlog") as conn:
+            count, oldest = conn.execute(
+                f"SELECT count(*), min({since}) FROM tasks INDEXED BY tasks_outbox "  # noqa: S608
+                "WHERE outbox != '' AND instr(outbox, ?)",
+                (kind,),
+            ).fetchone()
+        return Backlog(count, _opt_time(oldest))
+
+    def claim(
+        self,
+        kind: str,
+        task_ids: Sequence[str],
+        holder: str,
+        now: dt.datetime,
+        until: dt.datetime,
+    ) -> frozenset[str]:
+        # Under the write lock, so that claims never interleave.
+        claimed: set[str] = set()
+        with self._write("claim") as conn:
+            for start in range(0, len(task_ids), 500):
+                chunk = list(task_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT t.task_id FROM tasks t LEFT JOIN outbox_leases l "  # noqa: S608
+                    "ON l.task_id = t.task_id AND l.kind = ? "
+                    f"WHERE t.task_id IN ({marks}) AND instr(t.outbox, ?) "
+                    "AND (l.until_us IS NULL OR l.until_us <= ?)",
+                    (kind, *chunk, kind, to_us(now)),
+                ).fetchall()
+                conn.executemany(
+                    "INSERT INTO outbox_leases (task_id, kind, holder, until_us) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (task_id, kind) DO UPDATE "
+                    "SET holder = excluded.holder, until_us = excluded.until_us",
+                    [(task_id, kind, holder, to_us(until)) for (task_id,) in rows],
+                )
+                claimed.update(task_id for (task_id,) in rows)
+        return frozenset(claimed)
+
+    def release(self, kind: str, task_ids: Sequence[str], holder: str) -> None:
+        with self._write("release") as conn:
+            conn.executemany(
+                "DELETE FROM outbox_leases WHERE task_id = ? AND kind = ? AND holder = ?",
+                [(task_id, kind, holder) for task_id in task_ids],
+            )
 
     # -- access --------------------------------------------------------------------------------
 
