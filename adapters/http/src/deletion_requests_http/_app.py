@@ -18,6 +18,7 @@ from deletion_requests import DeletionService
 from ._api_docs import docs_routes
 from ._endpoints import Endpoints
 from ._errors import EXCEPTION_HANDLERS
+from ._limits import RateLimits
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
 from ._tokens import TokenIssuer
 
@@ -36,14 +37,15 @@ def create_app(
     completion_secret: bytes | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     console: ASGIApp | None = None,
+    limits: RateLimits | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
     *completion_secret* (the webhook secret, at least 16 bytes), the deleter can report
     completion at `POST /data/deletion-requests/{taskId}/completion`. With *console* (the
-    operators' console app), it is mounted at `/console`."""
+    operators' console app), it is mounted at `/console`. With *limits*, the rate limits."""
     if completion_secret is not None and len(completion_secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes")
-    api = Endpoints(service, tokens, completion_secret)
+    api = Endpoints(service, tokens, completion_secret, limits)
     tasks = "/data/deletion-requests"
     app = Starlette(
         routes=[

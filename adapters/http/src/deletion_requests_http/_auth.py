@@ -54,3 +54,14 @@ def basic_credentials(credentials: str) -> tuple[str, str]:
     if not colon or not app_id or not secret:
         raise AuthenticationFailed("Basic credentials must be AppId:AppSecret")
     return app_id, secret
+
+
+def basic_app_id(header: str | None) -> str | None:
+    """The AppId a Basic `Authorization` header names, unchecked; None for anything else."""
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return basic_credentials(credentials.strip())[0]
+    except AuthenticationFailed:
+        return None

@@ -27,6 +27,7 @@ from ._cli_common import (
 )
 from ._cli_operators import operators
 from ._cli_tasks import tasks
+from ._limits import RateLimits
 from ._logs import FORMATS, LogFormat, configure_logging, default_format
 from ._serve import Settings, port_in_use
 from ._serve import serve as run_server
@@ -110,6 +111,29 @@ def _env(option: str) -> dict[str, Any]:
 @webhook_options
 @retention_option
 @click.option(
+    "--rate-limit",
+    default="none",
+    show_default=True,
+    help="Requests each app may make to the data endpoints, in the limits notation "
+    "(100/second, 6000/minute), or none.",
+    **_env("RATE_LIMIT"),
+)
+@click.option(
+    "--token-rate-limit",
+    default="60/minute",
+    show_default=True,
+    help="Token requests per AppId and per client address, or none.",
+    **_env("TOKEN_RATE_LIMIT"),
+)
+@click.option(
+    "--rate-limit-store",
+    default="memory://",
+    show_default=True,
+    help="Where the counts live: memory:// (each worker its own) or redis://host:port/db "
+    "(shared by every worker and server that uses it).",
+    **_env("RATE_LIMIT_STORE"),
+)
+@click.option(
     "--console/--no-console",
     default=True,
     show_default=True,
@@ -151,6 +175,9 @@ def serve(
     review_url: str | None,
     webhook_secret: str | None,
     retention_days: float,
+    rate_limit: str,
+    token_rate_limit: str,
+    rate_limit_store: str,
     console: bool,
     secure_cookies: bool,
     console_idle_minutes: float,
@@ -167,6 +194,15 @@ def serve(
             "memory:// cannot be served: each worker would have a store of its own, empty, that "
             "no command can reach to allow an account or create an app. Serve a file instead: "
             f"--store {DEFAULT_STORE}"
+        )
+    limit_texts = [None if text == "none" else text for text in (rate_limit, token_rate_limit)]
+    try:
+        limits = RateLimits.open(limit_texts[0], limit_texts[1], rate_limit_store)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if limits is not None and not limits.storage.check():
+        raise click.ClickException(
+            f"--rate-limit-store {redacted_url(rate_limit_store)} does not answer"
         )
     if port_in_use(host, port):
         raise click.ClickException(
@@ -211,6 +247,9 @@ def serve(
             workers,
             console_settings if console else None,
             log_format,
+            rate_limit=limit_texts[0],
+            token_rate_limit=limit_texts[1],
+            rate_limit_store=rate_limit_store,
         )
         server.service.lease = dt.timedelta(seconds=delivery_lease)
         background = server.background(

@@ -27,8 +27,9 @@ from deletion_requests import (
     verify,
 )
 
-from ._auth import caller
+from ._auth import basic_app_id, caller
 from ._errors import HttpError, JSONResponse
+from ._limits import RateLimits
 from ._openapi import openapi_document
 from ._tokens import TokenIssuer
 
@@ -43,19 +44,35 @@ class Endpoints:
     """The handlers, bound to one service, one token issuer and the completion secret."""
 
     def __init__(
-        self, service: DeletionService, tokens: TokenIssuer, completion_secret: bytes | None
+        self,
+        service: DeletionService,
+        tokens: TokenIssuer,
+        completion_secret: bytes | None,
+        limits: RateLimits | None = None,
     ) -> None:
         self.service = service
         self.tokens = tokens
         self.completion_secret = completion_secret
+        self.limits = limits
 
-    async def _as_caller(self, request: Request, use_case: Callable[[Caller], T]) -> T:
-        """Authenticate the request's caller and run *use_case* for it, on the thread pool."""
+    async def _as_caller(
+        self, request: Request, use_case: Callable[[Caller], T], token: bool = False
+    ) -> T:
+        """Authenticate the request's caller and run *use_case* for it, on the thread pool,
+        under the rate limits: the token endpoint's (*token*), counted before the credentials
+        are checked, or the data endpoints', counted for the authenticated app."""
         header = request.headers.get("authorization")
+        address = request.client.host if request.client else "-"
 
         def work() -> T:
+            limits = self.limits
+            if limits is not None and token:
+                tried = basic_app_id(header)
+                request.state.response_headers = limits.check_token(tried, address)
             who = caller(self.service, self.tokens, header)
             request.state.app_id = who.app_id
+            if limits is not None and not token:
+                request.state.response_headers = limits.check_data(who.app_id)
             return use_case(who)
 
         return await run_in_threadpool(work)
@@ -75,7 +92,7 @@ class Endpoints:
             raise HttpError("BAD_REQUEST", "the form body is not valid") from None
         if form.get("grant_type", []) != ["client_credentials"]:
             raise HttpError("BAD_REQUEST", "grant_type must be client_credentials")
-        app_id = await self._as_caller(request, lambda who: who.app_id)
+        app_id = await self._as_caller(request, lambda who: who.app_id, token=True)
         token, lifetime = self.tokens.issue(app_id)
         return JSONResponse(
             {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},

@@ -25,8 +25,9 @@ CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request its client 
 class RequestLog:
     """Pure ASGI middleware. Takes the client's `X-Request-Id` when it is short and plain
     (else makes one), puts it in `scope["state"]["request_id"]` and on the response with
-    `SAFETY_HEADERS`, and logs the request when it ends, with the `app_id` a handler left in
-    the state."""
+    `SAFETY_HEADERS` and the `response_headers` a handler left in the state (the rate-limit
+    headers, on errors too), and logs the request when it ends, with the `app_id` a handler
+    left in the state."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,6 +51,9 @@ class RequestLog:
                 given = list(message.get("headers", ()))
                 names = {name.lower() for name, _ in given}
                 extra = [h for h in SAFETY_HEADERS if h[0] not in names]
+                for name, value in state.get("response_headers", {}).items():
+                    if name.lower().encode() not in names:
+                        extra.append((name.lower().encode(), value.encode()))
                 headers = [*given, *extra, (b"x-request-id", request_id.encode())]
                 message = {**message, "headers": headers}
             await send(message)

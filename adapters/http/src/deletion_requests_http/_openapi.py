@@ -41,6 +41,22 @@ ERRORS = {
     ),
     "413": _error("The request body is larger than 1 MiB.", "PAYLOAD_TOO_LARGE"),
     "415": _error("The request body has the wrong content type.", "UNSUPPORTED_MEDIA_TYPE"),
+    "429": {
+        **_error(
+            "Over the rate limit (per app on the data endpoints; per AppId and per address on "
+            "the token endpoint); retry after Retry-After seconds.",
+            "TOO_MANY_REQUESTS",
+        ),
+        "headers": {
+            name: {"schema": {"type": "string"}, "description": text}
+            for name, text in (
+                ("Retry-After", "seconds to wait"),
+                ("RateLimit-Limit", "requests allowed in the window"),
+                ("RateLimit-Remaining", "requests left in the window"),
+                ("RateLimit-Reset", "seconds until the window has room again"),
+            )
+        },
+    },
     "500": _error(
         "An unexpected error; the message carries the request id.", "INTERNAL_SERVER_ERROR"
     ),
@@ -193,6 +209,7 @@ def openapi_document() -> dict[str, Any]:
                         "400",
                         "413",
                         "415",
+                        "429",
                     ),
                 }
             },
@@ -234,6 +251,7 @@ def openapi_document() -> dict[str, Any]:
                         "400",
                         "413",
                         "415",
+                        "429",
                     ),
                 }
             },
@@ -287,6 +305,7 @@ def openapi_document() -> dict[str, Any]:
                             }
                         },
                         "400",
+                        "429",
                     ),
                 }
             },
@@ -297,7 +316,10 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getDeletionRequest",
                     "security": SECURITY,
                     "responses": _responses(
-                        {"200": _json("TaskDetail", "The task.")}, "400", "404"
+                        {"200": _json("TaskDetail", "The task.")},
+                        "400",
+                        "404",
+                        "429",
                     ),
                 },
                 "delete": {
@@ -309,6 +331,7 @@ def openapi_document() -> dict[str, Any]:
                         "400",
                         "404",
                         "410",
+                        "429",
                     ),
                 },
             },

@@ -25,6 +25,7 @@ from granian.http import HTTP1Settings
 from starlette.applications import Starlette
 
 from ._cli_common import policy_for
+from ._limits import RateLimits
 from ._logs import LogFormat, configure_logging, logging_config
 from ._wiring import Background, Server
 from .console import ConsoleSettings
@@ -46,6 +47,9 @@ class Settings:
     workers: int = 1
     console: ConsoleSettings | None = attrs.field(factory=ConsoleSettings)
     log_format: LogFormat = "json"
+    rate_limit: str | None = None
+    token_rate_limit: str | None = None
+    rate_limit_store: str = attrs.field(default="memory://", repr=False)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -91,4 +95,9 @@ def worker_app() -> Starlette:
     server = Server.open(settings.store_url, policy=policy_for(settings.retention_days))
     secret = settings.webhook_secret.encode() if settings.webhook_secret else None
 
-    return server.app(webhook_secret=secret, close_on_shutdown=True, console=settings.console)
+    limits = RateLimits.open(
+        settings.rate_limit, settings.token_rate_limit, settings.rate_limit_store
+    )
+    return server.app(
+        webhook_secret=secret, close_on_shutdown=True, console=settings.console, limits=limits
+    )

@@ -25,6 +25,7 @@ from deletion_requests import (
 )
 
 from ._app import MIN_SECRET_BYTES, create_app
+from ._limits import RateLimits
 from ._tokens import TokenIssuer, stored_signing_key
 from ._webhooks import WebhookSink
 from .console import Console, ConsoleSettings
@@ -79,11 +80,12 @@ class Server:
         deliver_interval: float = 5.0,
         close_on_shutdown: bool = False,
         console: ConsoleSettings | None = None,
+        limits: RateLimits | None = None,
     ) -> Starlette:
         """The HTTP app. With *webhook_secret*, the completion endpoint. With
         *advance_interval*, the app's lifespan runs this server's `background` work. With
         *close_on_shutdown*, the app's shutdown closes the store. With *console*, the
-        operators' console under `/console/`."""
+        operators' console under `/console/`. With *limits*, the rate limits."""
         check_webhook_secret(webhook_secret)
         work = None
         if advance_interval is not None:
@@ -99,7 +101,7 @@ class Server:
                     self.close()
 
         pages = None if console is None else Console(self.service, self.admin, console).app()
-        return create_app(self.service, self.tokens, webhook_secret, lifespan, pages)
+        return create_app(self.service, self.tokens, webhook_secret, lifespan, pages, limits)
 
     def background(
         self,

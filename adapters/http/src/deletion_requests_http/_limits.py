@@ -1,0 +1,103 @@
+"""Rate limits, with the `limits` library: per app on the data endpoints, per AppId and per
+client address on the token endpoint. The counts live in this process's memory, or in Redis
+(`redis://host:port/db`) for every worker and server that uses it."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import attrs
+from limits import RateLimitItem, parse
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from ._errors import HttpError
+
+Headers = dict[str, str]
+
+
+def parse_limit(text: str, option: str) -> RateLimitItem:
+    """A limit in the `limits` notation (`100/second`, `10 per minute`); `ValueError` naming
+    *option* otherwise."""
+    try:
+        return parse(text)
+    except ValueError:
+        raise ValueError(
+            f"{option} {text!r} is not a rate limit: write it as 100/second or 10/minute"
+        ) from None
+
+
+@attrs.define
+class RateLimits:
+    """The limits one app enforces; each check counts a request (a moving window) and returns
+    the `RateLimit-*` headers for its answer, or raises 429 `TOO_MANY_REQUESTS` with them and
+    `Retry-After`."""
+
+    data: RateLimitItem | None
+    token: RateLimitItem | None
+    storage: Storage
+    limiter: MovingWindowRateLimiter = attrs.field(init=False)
+    refused: int = attrs.field(default=0, init=False)
+    """Requests refused by this process (for metrics)."""
+
+    def __attrs_post_init__(self) -> None:
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    @classmethod
+    def open(
+        cls, data: str | None, token: str | None, store: str = "memory://"
+    ) -> RateLimits | None:
+        """The limits from their texts (None: no limit) and a storage URL; None when neither
+        limit is set. `ValueError` for a bad limit or storage URL."""
+        if data is None and token is None:
+            return None
+        data_item = parse_limit(data, "--rate-limit") if data else None
+        token_item = parse_limit(token, "--token-rate-limit") if token else None
+        try:
+            storage = storage_from_string(store)
+        except Exception as exc:  # noqa: BLE001 (the library raises several kinds)
+            raise ValueError(f"--rate-limit-store {store!r}: {exc}") from None
+        if not isinstance(storage, Storage):
+            raise ValueError(f"--rate-limit-store {store!r}: use memory:// or redis://")
+        return cls(data_item, token_item, storage)
+
+    def check_data(self, app_id: str) -> Headers:
+        """Count a data request of *app_id*."""
+        return self._check(self.data, [f"app:{app_id}"], "this app")
+
+    def check_token(self, app_id: str | None, address: str) -> Headers:
+        """Count a token request for the AppId tried (when the header names one) and from
+        *address*: both must be under the limit."""
+        keys = [f"token-address:{address}"]
+        if app_id:
+            keys.insert(0, f"token-app:{app_id[:128]}")
+        return self._check(self.token, keys, "this AppId or address")
+
+    def _check(self, item: RateLimitItem | None, keys: list[str], who: str) -> Headers:
+        if item is None:
+            return {}
+        allowed = [self.limiter.hit(item, "deletion-requests", key) for key in keys]
+        stats = [self.limiter.get_window_stats(item, "deletion-requests", key) for key in keys]
+        tightest = min(stats, key=lambda s: (s.remaining, -s.reset_time))
+        reset = max(0, math.ceil(tightest.reset_time - time.time()))
+        headers = {
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(max(0, tightest.remaining)),
+            "RateLimit-Reset": str(reset),
+        }
+        if all(allowed):
+            return headers
+        self.refused += 1
+        raise HttpError(
+            "TOO_MANY_REQUESTS",
+            f"too many requests from {who}: at most {item.amount} per "
+            f"{_period(item)}; try again in {max(1, reset)} s",
+            {**headers, "Retry-After": str(max(1, reset))},
+        )
+
+
+def _period(item: RateLimitItem) -> str:
+    seconds = item.get_expiry()
+    names = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+    return names.get(seconds, f"{seconds} seconds")
