@@ -155,11 +155,12 @@ class MemoryStore(Store):
             self._unsettled[new.task_id] = None
 
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
-        counts = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
         with self._lock:
             for task in self._tasks.values():
                 counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
                 counts["held"] += task.held_time is not None
+                counts["purged"] += task.purged_time is not None
         return counts
 
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:

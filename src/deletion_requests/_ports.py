@@ -271,9 +271,9 @@ class TaskStore(abc.ABC):
     @abc.abstractmethod
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
         """How many tasks there are by status (see `counted_status`: the stored status, moved
-        on as `due` would move it), purged ones included, and how many are on hold (`held`).
-        Every status and `held` is a key, zero or not. Stores count in the database; they
-        may scan the tasks once, and say so."""
+        on as `due` would move it), purged ones included, how many are on hold (`held`), and
+        how many are purged (`purged`). Every status, `held` and `purged` is a key, zero or
+        not. Stores count in the database; they may scan the tasks once, and say so."""
 
     @abc.abstractmethod
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:

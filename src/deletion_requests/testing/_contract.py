@@ -640,12 +640,20 @@ class StoreContract:
         for task in tasks:
             store.add(task)
         pending_cutoff, ready_cutoff = now - POLICY.pending_period, now - POLICY.cancel_period
-        expected = dict.fromkeys([*(s.value for s in Status), "held"], 0)
+        expected = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
         for task in tasks:
             expected[counted_status(task, pending_cutoff, ready_cutoff)] += 1
             expected["held"] += task.held_time is not None
+            expected["purged"] += task.purged_time is not None
         assert store.count_tasks(pending_cutoff, ready_cutoff) == expected
-        assert expected == {"pending": 3, "ready": 2, "actioned": 4, "cancelled": 1, "held": 1}
+        assert expected == {
+            "pending": 3,
+            "ready": 2,
+            "actioned": 4,
+            "cancelled": 1,
+            "held": 1,
+            "purged": 1,
+        }
         for since in (T0, now - dt.timedelta(days=14), now):
             assert store.daily_counts(since) == day_counts(tasks, since), since
 

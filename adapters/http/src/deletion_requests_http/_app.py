@@ -19,6 +19,7 @@ from ._api_docs import docs_routes
 from ._endpoints import Endpoints
 from ._errors import EXCEPTION_HANDLERS
 from ._limits import RateLimits
+from ._metrics import metrics_endpoint
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
 from ._tokens import TokenIssuer
 
@@ -38,11 +39,14 @@ def create_app(
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     console: ASGIApp | None = None,
     limits: RateLimits | None = None,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
     *completion_secret* (the webhook secret, at least 16 bytes), the deleter can report
     completion at `POST /data/deletion-requests/{taskId}/completion`. With *console* (the
-    operators' console app), it is mounted at `/console`. With *limits*, the rate limits."""
+    operators' console app), it is mounted at `/console`. With *limits*, the rate limits.
+    `GET /metrics` answers a scrape with *metrics_token* as its bearer token, or, with no
+    token, a scrape from loopback."""
     if completion_secret is not None and len(completion_secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes")
     api = Endpoints(service, tokens, completion_secret, limits)
@@ -56,6 +60,7 @@ def create_app(
             Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
+            Route("/metrics", metrics_endpoint(service, metrics_token), methods=["GET"]),
             *docs_routes(),
             *([Mount("/console", app=console)] if console is not None else []),
         ],

@@ -29,7 +29,7 @@ from ._cli_operators import operators
 from ._cli_tasks import tasks
 from ._limits import RateLimits
 from ._logs import FORMATS, LogFormat, configure_logging, default_format
-from ._serve import Settings, port_in_use
+from ._serve import Settings, metrics_directory, port_in_use
 from ._serve import serve as run_server
 from ._wiring import DEFAULT_STORE
 from ._wiring import logger as server_log
@@ -134,6 +134,13 @@ def _env(option: str) -> dict[str, Any]:
     **_env("RATE_LIMIT_STORE"),
 )
 @click.option(
+    "--metrics-token",
+    default=None,
+    help="A token that scrapes of /metrics must send as Bearer; without one, /metrics "
+    "answers loopback only.",
+    **_env("METRICS_TOKEN"),
+)
+@click.option(
     "--console/--no-console",
     default=True,
     show_default=True,
@@ -178,6 +185,7 @@ def serve(
     rate_limit: str,
     token_rate_limit: str,
     rate_limit_store: str,
+    metrics_token: str | None,
     console: bool,
     secure_cookies: bool,
     console_idle_minutes: float,
@@ -209,7 +217,7 @@ def serve(
             f"port {port} on {host} is in use: stop the server already running there, or "
             "choose another --port"
         )
-    with opened(store_url, retention_days) as server:
+    with metrics_directory(), opened(store_url, retention_days) as server:
         if not server.admin.list_apps():
             server_log.warning(
                 "No app exists yet. Create one with (from a clone, put `uv run` in front):\n"
@@ -250,6 +258,7 @@ def serve(
             rate_limit=limit_texts[0],
             token_rate_limit=limit_texts[1],
             rate_limit_store=rate_limit_store,
+            metrics_token=metrics_token,
         )
         server.service.lease = dt.timedelta(seconds=delivery_lease)
         background = server.background(

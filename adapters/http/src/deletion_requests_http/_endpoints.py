@@ -30,6 +30,7 @@ from deletion_requests import (
 from ._auth import basic_app_id, caller
 from ._errors import HttpError, JSONResponse
 from ._limits import RateLimits
+from ._metrics import metrics
 from ._openapi import openapi_document
 from ._tokens import TokenIssuer
 
@@ -69,7 +70,12 @@ class Endpoints:
             if limits is not None and token:
                 tried = basic_app_id(header)
                 request.state.response_headers = limits.check_token(tried, address)
-            who = caller(self.service, self.tokens, header)
+            try:
+                who = caller(self.service, self.tokens, header)
+            except AuthenticationFailed:
+                if token:
+                    metrics().token_failures.inc()
+                raise
             request.state.app_id = who.app_id
             if limits is not None and not token:
                 request.state.response_headers = limits.check_data(who.app_id)

@@ -13,6 +13,7 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from ._errors import HttpError
+from ._metrics import metrics
 
 Headers = dict[str, str]
 
@@ -64,7 +65,7 @@ class RateLimits:
 
     def check_data(self, app_id: str) -> Headers:
         """Count a data request of *app_id*."""
-        return self._check(self.data, [f"app:{app_id}"], "this app")
+        return self._check(self.data, [f"app:{app_id}"], "this app", "data")
 
     def check_token(self, app_id: str | None, address: str) -> Headers:
         """Count a token request for the AppId tried (when the header names one) and from
@@ -72,9 +73,9 @@ class RateLimits:
         keys = [f"token-address:{address}"]
         if app_id:
             keys.insert(0, f"token-app:{app_id[:128]}")
-        return self._check(self.token, keys, "this AppId or address")
+        return self._check(self.token, keys, "this AppId or address", "token")
 
-    def _check(self, item: RateLimitItem | None, keys: list[str], who: str) -> Headers:
+    def _check(self, item: RateLimitItem | None, keys: list[str], who: str, limit: str) -> Headers:
         if item is None:
             return {}
         allowed = [self.limiter.hit(item, "deletion-requests", key) for key in keys]
@@ -89,6 +90,7 @@ class RateLimits:
         if all(allowed):
             return headers
         self.refused += 1
+        metrics().rate_limited.labels(limit).inc()
         raise HttpError(
             "TOO_MANY_REQUESTS",
             f"too many requests from {who}: at most {item.amount} per "

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deletion_requests import new_hex_id
 
 from ._logs import log_access, request_id_var
+from ._metrics import metrics
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 SAFETY_HEADERS = (
@@ -65,14 +66,18 @@ class RequestLog:
                 status = 500
             raise
         finally:
+            elapsed, route = time.perf_counter() - started, route_template(scope)
             log_access(
                 request_id,
                 scope["method"],
-                route_template(scope),
+                route,
                 status,
-                round((time.perf_counter() - started) * 1000, 3),
+                round(elapsed * 1000, 3),
                 state.get("app_id"),
             )
+            counted = metrics()
+            counted.requests.labels(route, scope["method"], str(status)).inc()
+            counted.latency.labels(route, scope["method"]).observe(elapsed)
             request_id_var.reset(context)
 
 

@@ -15,6 +15,8 @@ import contextlib
 import multiprocessing
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
 
 import attrs
 import cattrs
@@ -27,6 +29,7 @@ from starlette.applications import Starlette
 from ._cli_common import policy_for
 from ._limits import RateLimits
 from ._logs import LogFormat, configure_logging, logging_config
+from ._metrics import MULTIPROCESS_ENV
 from ._wiring import Background, Server
 from .console import ConsoleSettings
 
@@ -50,6 +53,7 @@ class Settings:
     rate_limit: str | None = None
     token_rate_limit: str | None = None
     rate_limit_store: str = attrs.field(default="memory://", repr=False)
+    metrics_token: str | None = attrs.field(default=None, repr=False)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -61,6 +65,22 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[None]:
+    """`PROMETHEUS_MULTIPROC_DIR` for this process and its workers, made empty here and
+    removed at the end (or the one the environment names, left as it is). Enter it before
+    anything counts a metric."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="deletion-requests-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENV] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_ENV]
 
 
 def serve(settings: Settings, host: str, port: int, background: Background | None) -> None:
@@ -99,5 +119,9 @@ def worker_app() -> Starlette:
         settings.rate_limit, settings.token_rate_limit, settings.rate_limit_store
     )
     return server.app(
-        webhook_secret=secret, close_on_shutdown=True, console=settings.console, limits=limits
+        webhook_secret=secret,
+        close_on_shutdown=True,
+        console=settings.console,
+        limits=limits,
+        metrics_token=settings.metrics_token,
     )

@@ -26,6 +26,7 @@ from deletion_requests import (
 
 from ._app import MIN_SECRET_BYTES, create_app
 from ._limits import RateLimits
+from ._metrics import CountedSink
 from ._tokens import TokenIssuer, stored_signing_key
 from ._webhooks import WebhookSink
 from .console import Console, ConsoleSettings
@@ -81,11 +82,13 @@ class Server:
         close_on_shutdown: bool = False,
         console: ConsoleSettings | None = None,
         limits: RateLimits | None = None,
+        metrics_token: str | None = None,
     ) -> Starlette:
         """The HTTP app. With *webhook_secret*, the completion endpoint. With
         *advance_interval*, the app's lifespan runs this server's `background` work. With
         *close_on_shutdown*, the app's shutdown closes the store. With *console*, the
-        operators' console under `/console/`. With *limits*, the rate limits."""
+        operators' console under `/console/`. With *limits*, the rate limits; with
+        *metrics_token*, the token a scrape of `/metrics` must carry."""
         check_webhook_secret(webhook_secret)
         work = None
         if advance_interval is not None:
@@ -101,7 +104,9 @@ class Server:
                     self.close()
 
         pages = None if console is None else Console(self.service, self.admin, console).app()
-        return create_app(self.service, self.tokens, webhook_secret, lifespan, pages, limits)
+        return create_app(
+            self.service, self.tokens, webhook_secret, lifespan, pages, limits, metrics_token
+        )
 
     def background(
         self,
@@ -194,7 +199,7 @@ def sinks_for(
     if handoff_url:
         assert secret is not None
         sinks[HANDOFF] = WebhookSink(handoff_url, secret, name="handoff-webhook", now=now)
-    return sinks
+    return {kind: CountedSink(kind, sink) for kind, sink in sinks.items()}
 
 
 class LogSink:

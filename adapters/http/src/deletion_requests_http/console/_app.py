@@ -43,6 +43,7 @@ from deletion_requests import (
 )
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
+from deletion_requests_http._metrics import metrics
 
 from ._guard import CSRF_FIELD, SignInBrake, csrf_ok, csrf_token, logger
 from ._trend import trend_svg
@@ -257,6 +258,7 @@ class Console:
         operator = await run_in_threadpool(self.admin.sign_in, name, password)
         if operator is None:
             self.brake.failed(name, address)
+            metrics().sign_in_failures.inc()
             logger.warning("console sign-in failed for name %r from %s", name[:64], address)
             return self._page(
                 request,

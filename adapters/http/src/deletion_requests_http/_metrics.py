@@ -1,0 +1,236 @@
+"""Prometheus metrics, through `prometheus_client`.
+
+Counters and histograms are kept per process; under `serve` (which sets
+`PROMETHEUS_MULTIPROC_DIR` before any of them is made, in the supervisor and so in every
+worker) they are written to files there and summed at each scrape, so one scrape of any worker
+sees every worker's requests and the supervisor's deliveries. The store's numbers (tasks by
+status, held, overdue, purged, the outbox) are read at scrape time, from indexes.
+
+`prometheus_client` is imported on first use, never at import time: it decides between
+in-process and multiprocess values when it is imported."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from deletion_requests import HANDOFF, REVIEW, DeletionService, DeletionTask, Operators, Sink
+
+from ._errors import HttpError
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client.metrics_core import Metric
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+OVERDUE_CAP = 1000
+"""The overdue gauge counts up to this many (an alert needs only more than none)."""
+
+
+@attrs.frozen
+class Metrics:
+    """This process's counters and histograms."""
+
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    deliveries: Counter
+    review_alerts: Counter
+    rate_limited: Counter
+    token_failures: Counter
+    sign_in_failures: Counter
+
+
+_made: Metrics | None = None
+_lock = threading.Lock()
+
+
+def metrics() -> Metrics:
+    """This process's metrics, made on first use."""
+    global _made
+    if _made is not None:
+        return _made
+    with _lock:
+        if _made is None:
+            _made = _make()
+        return _made
+
+
+def _make() -> Metrics:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry(auto_describe=True)
+    prefix = "deletion_requests"
+    return Metrics(
+        registry=registry,
+        requests=Counter(
+            f"{prefix}_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        ),
+        latency=Histogram(
+            f"{prefix}_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["route", "method"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        ),
+        deliveries=Counter(
+            f"{prefix}_delivery_attempts",
+            "Attempts to deliver an outbox message, by kind, sink and outcome "
+            "(delivered or failed).",
+            ["kind", "sink", "outcome"],
+            registry=registry,
+        ),
+        review_alerts=Counter(
+            f"{prefix}_review_alerts_sent",
+            "Review alerts delivered (a task became ready), by sink.",
+            ["sink"],
+            registry=registry,
+        ),
+        rate_limited=Counter(
+            f"{prefix}_rate_limited_requests",
+            "Requests refused with 429, by limit (data or token).",
+            ["limit"],
+            registry=registry,
+        ),
+        token_failures=Counter(
+            f"{prefix}_token_request_failures",
+            "Token requests refused for their credentials.",
+            registry=registry,
+        ),
+        sign_in_failures=Counter(
+            f"{prefix}_console_sign_in_failures",
+            "Console sign-ins refused for their name or password.",
+            registry=registry,
+        ),
+    )
+
+
+@attrs.define
+class CountedSink:
+    """A sink whose attempts are counted in `deletion_requests_delivery_attempts`."""
+
+    kind: str
+    sink: Sink
+    name: str = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.name = self.sink.name
+
+    def deliver(self, task: DeletionTask, body: bytes) -> bool:
+        try:
+            done = self.sink.deliver(task, body)
+        except BaseException:
+            metrics().deliveries.labels(self.kind, self.sink.name, "failed").inc()
+            raise
+        metrics().deliveries.labels(self.kind, self.sink.name, "delivered").inc()
+        if self.kind == REVIEW:
+            metrics().review_alerts.labels(self.sink.name).inc()
+        return done
+
+
+class StoreCollector:
+    """The store's numbers, read when scraped."""
+
+    def __init__(self, service: DeletionService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        operators = Operators(self.service)
+        counts = operators.counts()
+        tasks = GaugeMetricFamily(
+            "deletion_requests_tasks",
+            "Tasks by status, as the clock sees them (purged ones included).",
+            labels=["status"],
+        )
+        for status in ("pending", "ready", "actioned", "cancelled"):
+            tasks.add_metric([status], counts[status])
+        yield tasks
+        yield GaugeMetricFamily("deletion_requests_tasks_held", "Tasks on hold.", counts["held"])
+        yield GaugeMetricFamily(
+            "deletion_requests_tasks_purged",
+            "Tasks whose identifier hashes were deleted.",
+            counts["purged"],
+        )
+        overdue = len(self.service.overdue(OVERDUE_CAP))
+        yield GaugeMetricFamily(
+            "deletion_requests_tasks_overdue",
+            f"Tasks handed off more than the action window ago and not completed (counted up "
+            f"to {OVERDUE_CAP}).",
+            overdue,
+        )
+        owed = GaugeMetricFamily(
+            "deletion_requests_outbox_owed", "Outbox messages owed, by kind.", labels=["kind"]
+        )
+        age = GaugeMetricFamily(
+            "deletion_requests_outbox_oldest_age_seconds",
+            "How long the oldest owed message of each kind has been owed (0 when none is).",
+            labels=["kind"],
+        )
+        now = self.service.clock.now()
+        for kind in (HANDOFF, REVIEW):
+            backlog = self.service.store.backlog(kind)
+            owed.add_metric([kind], backlog.count)
+            oldest = 0.0 if backlog.oldest is None else (now - backlog.oldest).total_seconds()
+            age.add_metric([kind], max(0.0, oldest))
+        yield owed
+        yield age
+
+
+def exposition(service: DeletionService) -> tuple[bytes, str]:
+    """The text exposition of every process's counters and the store's gauges."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if os.environ.get(MULTIPROCESS_ENV):
+        processes = CollectorRegistry()
+        MultiProcessCollector(processes)  # type: ignore[no-untyped-call]
+    else:
+        processes = metrics().registry
+    store = CollectorRegistry()
+    store.register(StoreCollector(service))
+    return generate_latest(processes) + generate_latest(store), CONTENT_TYPE_LATEST
+
+
+def scrape_allowed(request: Request, token: str | None) -> None:
+    """With a token: the scrape must carry it as a bearer token. Without one: it must come
+    from loopback. `HttpError` (403) otherwise."""
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HttpError("AUTHENTICATION_ERROR", "send the metrics token as Bearer <token>")
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise HttpError(
+            "AUTHENTICATION_ERROR",
+            "metrics are served to loopback only; set --metrics-token to scrape from elsewhere",
+        )
+
+
+def metrics_endpoint(service: DeletionService, token: str | None) -> Any:
+    """The `GET /metrics` handler."""
+
+    async def endpoint(request: Request) -> Response:
+        scrape_allowed(request, token)
+        body, media_type = await run_in_threadpool(exposition, service)
+        return Response(body, media_type=media_type)
+
+    return endpoint
