@@ -208,3 +208,11 @@ def test_every_serve_option_can_come_from_its_environment_variable(tmp_path: Pat
         taken = serve_refused(f"sqlite:///{tmp_path}/env.db", DELETION_REQUESTS_PORT=port)
     assert taken.returncode == 1
     assert f"port {port}" in taken.stderr
+
+
+def test_no_answer_names_the_server_software(tmp_path: Path) -> None:
+    with serving(f"sqlite:///{tmp_path}/banner.db", tmp_path / "server.log") as running:
+        for path in ("/healthz", "/nope", "/console/sign-in", "/docs", "/metrics"):
+            answer = httpx.get(f"{running.base_url}{path}")
+            assert answer.headers.get_list("server") == [""], path
+            assert not any("granian" in value.lower() for value in answer.headers.values())

@@ -18,6 +18,9 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 SAFETY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),  # JSON is never sniffed as anything else
     (b"cache-control", b"no-store"),  # answers hold personal data: no cache keeps them
+    # No banner: Granian names itself in any answer that has no `server` header; an empty one
+    # says nothing.
+    (b"server", b""),
 )
 """Added to every response that does not set them itself."""
 CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request its client abandoned
