@@ -267,11 +267,13 @@ def page_latency(path: Path, count: int, samples: int, accounts: int = 10) -> li
 
 
 def console_costs(path: Path, count: int, repeats: int = 5) -> dict[str, float]:
-    """Median seconds of what the console's queue and trend pages read, over *count* tasks
+    """Median seconds of what the console's queue and trend pages and a metrics scrape read,
+    over *count* tasks
     (as `populate` makes them: one a second, so that the oldest are ready now), next to raw
     sqlite3's `count(*)` over the same table: the cost of one pass. The queue page is fetched
     whole, signed in, through the console app in this process."""
     from deletion_requests_http import TokenIssuer, create_app
+    from deletion_requests_http._metrics import exposition
     from deletion_requests_http.console import Console, ConsoleSettings
     from starlette.testclient import TestClient
 
@@ -306,6 +308,7 @@ def console_costs(path: Path, count: int, repeats: int = 5) -> dict[str, float]:
         "ready queue, 100": median_seconds(lambda: operators.ready(100), repeats),
         "queue page": median_seconds(lambda: client.get("/console/"), repeats),
         "trend page": median_seconds(lambda: client.get("/console/trend"), repeats),
+        "metrics scrape": median_seconds(lambda: exposition(service), repeats),
     }
     raw.close()
     store.close()
