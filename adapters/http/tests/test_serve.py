@@ -216,3 +216,16 @@ def test_no_answer_names_the_server_software(tmp_path: Path) -> None:
             answer = httpx.get(f"{running.base_url}{path}")
             assert answer.headers.get_list("server") == [""], path
             assert not any("granian" in value.lower() for value in answer.headers.values())
+
+
+def test_every_serve_option_has_its_variable_and_is_documented() -> None:
+    from deletion_requests_http._cli import serve as serve_command
+
+    documented = (Path(__file__).resolve().parents[3] / "docs" / "operations.md").read_text()
+    options = [p for p in serve_command.params if p.name != "help"]
+    assert len(options) > 15
+    for option in options:
+        flag = max(option.opts, key=len).removeprefix("--")
+        variable = f"DELETION_REQUESTS_{flag.replace('-', '_').upper()}"
+        assert option.envvar == variable, option.name
+        assert variable in documented, variable
