@@ -26,14 +26,12 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._group_commit import GroupCommit
 from ._handoff import (
-    SIGNATURE_HEADER,
     Backoff,
     CallableSink,
     DeliveryFailed,
     SignatureInvalid,
     Sink,
-    sign,
-    verify,
+    message_id,
 )
 from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, normalise_email
 from ._ids import new_hex_id, new_task_id, new_task_uuid
@@ -74,7 +72,6 @@ __all__ = [
     "HANDOFF",
     "MAX_IDENTIFIERS",
     "REVIEW",
-    "SIGNATURE_HEADER",
     "SYSTEM",
     "TRANSITION",
     "AccessAdmin",
@@ -131,6 +128,7 @@ __all__ = [
     "hash_email",
     "hash_password",
     "log_event",
+    "message_id",
     "new_hex_id",
     "new_password",
     "new_task_id",
@@ -141,7 +139,6 @@ __all__ = [
     "owed_since",
     "redacted_url",
     "replaces",
-    "sign",
     "spend_a_check",
     "status_at",
     "task_detail_to_api",
@@ -150,6 +147,5 @@ __all__ = [
     "task_to_api_json",
     "task_to_record",
     "tasks_to_api_json",
-    "verify",
     "verify_password",
 ]

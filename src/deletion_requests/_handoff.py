@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
-import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -21,13 +19,6 @@ from ._errors import AuthenticationFailed, NotActioned
 from ._policy import Policy
 from ._status import Status
 from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition
-
-SIGNATURE_HEADER = "Deletion-Requests-Signature"
-"""`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`, on every webhook and completion."""
-SIGNATURE_TOLERANCE = dt.timedelta(minutes=5)
-_STAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() also reads "²" and "٣"
-_MAC = re.compile(r"[0-9a-f]{64}")
-
 
 # -- messages ---------------------------------------------------------------------------------
 
@@ -200,44 +191,15 @@ class Backoff:
         return retry
 
 
-# -- signatures -------------------------------------------------------------------------------
+# -- messages' identity -------------------------------------------------------------------
 
 
-def sign(secret: bytes, body: bytes, timestamp: int) -> str:
-    """The `Deletion-Requests-Signature` header value for *body* sent at *timestamp*."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def message_id(task: DeletionTask, kind: str) -> str:
+    """The id of the message of *kind* owed by *task*: the same for every attempt to deliver
+    it (Standard Webhooks' `webhook-id`), so receivers deduplicate by it."""
+    return f"{kind}_{task.task_id}"
 
 
 class SignatureInvalid(AuthenticationFailed):
     """A webhook or completion request whose signature is missing, wrong or too old."""
 
-
-def verify(
-    secret: bytes,
-    header: str | None,
-    body: bytes,
-    now: dt.datetime,
-    tolerance: dt.timedelta = SIGNATURE_TOLERANCE,
-) -> None:
-    """Check a signature header as a receiver should; raises `SignatureInvalid`.
-
-    The timestamp must be within *tolerance* of *now* (a replay of an old request is refused) and
-    the MAC must match the body exactly (a tampered body is refused), compared in constant time.
-    """
-    if not header:
-        raise SignatureInvalid(f"missing {SIGNATURE_HEADER} header")
-    fields = dict(part.partition("=")[::2] for part in header.split(","))
-    stamp, mac = fields.get("t", ""), fields.get("v1", "")
-    if not _STAMP.fullmatch(stamp) or not _MAC.fullmatch(mac):
-        raise SignatureInvalid(
-            f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<64 lower-case hex digits>"
-        )
-    if abs(now.timestamp() - int(stamp)) > tolerance.total_seconds():
-        raise SignatureInvalid(
-            f"{SIGNATURE_HEADER} timestamp is more than {int(tolerance.total_seconds())} s "
-            "from now: refused as a possible replay"
-        )
-    expected = sign(secret, body, int(stamp)).partition(",v1=")[2]
-    if not hmac.compare_digest(expected, mac):
-        raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")

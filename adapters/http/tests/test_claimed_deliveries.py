@@ -4,6 +4,7 @@ leaves its messages to the others once its leases run out."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -29,7 +30,7 @@ from deletion_requests import (
 )
 from deletion_requests.testing import WebhookReceiver
 
-SECRET = "s" * 32
+SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
 OWED = 1000
 
 
@@ -132,7 +133,7 @@ def test_three_servers_deliver_a_thousand_messages_once_each(
     postgres_url: str, tmp_path: Path
 ) -> None:
     expected = owed_handoffs(postgres_url, OWED)
-    with WebhookReceiver(SECRET.encode()) as receiver, servers(postgres_url, tmp_path, receiver):
+    with WebhookReceiver(SECRET) as receiver, servers(postgres_url, tmp_path, receiver):
         wait_until_delivered(postgres_url)
         time.sleep(1)  # more rounds: nothing is sent again
     sent = Counter(body["taskId"] for body in receiver.received)
@@ -148,7 +149,7 @@ def test_a_server_killed_mid_round_leaves_only_its_message_in_flight_to_repeat(
     postgres_url: str, tmp_path: Path
 ) -> None:
     expected = owed_handoffs(postgres_url, OWED)
-    with WebhookReceiver(SECRET.encode()) as receiver:
+    with WebhookReceiver(SECRET) as receiver:
         receiver.delay = 0.01  # a slow deleter: rounds take a while
         with servers(postgres_url, tmp_path, receiver, lease="2") as running:
             deadline = time.monotonic() + 60

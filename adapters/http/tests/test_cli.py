@@ -123,7 +123,9 @@ def test_hand_off_from_the_command_line(store_url: str) -> None:
     assert late.task_id not in run("tasks", "list", "--overdue", "--store", store_url)
     message = run("tasks", "complete", young.task_id, "--store", store_url, ok=False)
     assert "only an actioned task can be completed" in message
-    with WebhookReceiver(b"s" * 32) as receiver:
+    secret = run("new-webhook-secret").strip()
+    assert secret.startswith("whsec_")
+    with WebhookReceiver(secret) as receiver:
         report = run(
             "deliver",
             "--handoff-url",
@@ -131,11 +133,13 @@ def test_hand_off_from_the_command_line(store_url: str) -> None:
             "--review-url",
             receiver.url,
             "--webhook-secret",
-            "s" * 32,
+            secret,
             "--store",
             store_url,
         )
     assert "failed 0" in report
+    assert "handoff: 0 owed" in report
+    assert "review: 0 owed" in report
     kinds = sorted((body["type"], body["taskId"]) for body in receiver.acknowledged)
     # late was completed: its hand-off is settled; its review, and recent's two, still go out
     assert [kind for kind, _ in kinds] == ["handoff", "review", "review"]

@@ -3,6 +3,7 @@ nothing, and the deleter completes tasks over HTTP."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import signal
@@ -12,21 +13,20 @@ from pathlib import Path
 
 import httpx2 as httpx
 import orjson
+from deletion_requests_http import signed_headers
 from deletion_requests_http.testing import serving
 
 from deletion_requests import (
-    SIGNATURE_HEADER,
     DeletionService,
     DeletionTask,
     ManualClock,
     Status,
     hash_email,
     open_store,
-    sign,
 )
 from deletion_requests.testing import WebhookReceiver
 
-SECRET = "a-shared-webhook-secret-for-tests"  # noqa: S105 (a test fixture)
+SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
 
 
 def wait_for(condition: object, timeout: float = 30) -> None:
@@ -71,7 +71,7 @@ def test_sigkill_between_transition_and_delivery_delivers_after_restart(tmp_path
         "--delivery-lease",
         "2",  # the killed server's lease on the message in flight runs out soon
     )
-    with WebhookReceiver(SECRET.encode()) as receiver:
+    with WebhookReceiver(SECRET) as receiver:
         receiver.hold = True  # the first delivery hangs: the server dies inside it
         first = (options[0], receiver.url, *options[2:])
         with serving(store_url, log, *first) as running:
@@ -111,7 +111,7 @@ def test_the_deleter_completes_over_http_on_a_real_server(tmp_path: Path) -> Non
         body = orjson.dumps({"taskId": task_id})
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(SECRET.encode(), body, int(time.time())),
+            **signed_headers(SECRET, f"completion_{task_id}", body, dt.datetime.now(dt.UTC)),
         }
         response = httpx.post(
             f"{running.base_url}/data/deletion-requests/{task_id}/completion",
@@ -152,7 +152,7 @@ def test_without_a_review_url_review_alerts_go_to_the_log(tmp_path: Path) -> Non
 def test_a_server_started_with_no_deliver_leaves_the_outbox_to_another(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path}/two.db"
     task_id = due_task(store_url, 16)
-    secret = SECRET.encode()
+    secret = SECRET
     with WebhookReceiver(secret) as idle, WebhookReceiver(secret) as active:
         quiet = ("--no-deliver", "--handoff-url", idle.url, "--review-url", idle.url)
         with serving(

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import jwt
 import orjson
 import pytest
-from deletion_requests_http import MAX_BODY, TokenIssuer, create_app
+from deletion_requests_http import MAX_BODY, TokenIssuer, create_app, signed_headers
 from deletion_requests_http.testing import http_scope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +28,6 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from deletion_requests import (
-    SIGNATURE_HEADER,
     DeletionService,
     ManualClock,
     Operators,
@@ -36,7 +35,6 @@ from deletion_requests import (
     TaskQuery,
     hash_email,
     open_store,
-    sign,
 )
 
 from .conftest import KEY, T0, World, basic
@@ -653,7 +651,7 @@ def test_secrets_and_raw_emails_appear_in_no_response_or_log(
 
 # -- completion (the deleter, signed with the webhook secret) -----------------------------------
 
-WEBHOOK_SECRET = b"w" * 32
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"w" * 32).decode()
 
 
 @pytest.fixture
@@ -669,20 +667,22 @@ def complete(
     world: World,
     task_id: str,
     body: bytes | None = None,
-    secret: bytes = WEBHOOK_SECRET,
+    secret: str = WEBHOOK_SECRET,
     *,
     path_task_id: str | None = None,
     content_type: str = "application/json",
-    stamp: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Any:
-    """POST a completion for *task_id*, signed with *secret* at *stamp* (now by default), to
-    the path of *path_task_id* (the same task by default)."""
+    """POST a completion for *task_id*, signed with *secret* (Standard Webhooks) at *at* (the
+    wall clock's now by default: signatures are judged by it), to the path of *path_task_id*
+    (the same task by default)."""
     body = orjson.dumps({"taskId": task_id}) if body is None else body
-    stamp = int(world.clock.now().timestamp()) if stamp is None else stamp
+    at = dt.datetime.now(dt.UTC) if at is None else at
+    headers = signed_headers(secret, f"completion_{task_id}", body, at)
     return world.client.post(
         f"{TASKS}/{path_task_id or task_id}/completion",
         content=body,
-        headers={"Content-Type": content_type, SIGNATURE_HEADER: sign(secret, body, stamp)},
+        headers={"Content-Type": content_type, **headers},
     )
 
 
@@ -712,12 +712,12 @@ def test_completion_needs_the_webhook_secret_and_a_matching_body(deleter_world: 
     task = world.create(world.a)
     other = world.create(world.a)
     world.clock.advance(16 * DAY)
-    wrong = complete(world, task["taskId"], secret=b"x" * 32)
-    assert_error(wrong, 403, "AUTHENTICATION_ERROR", "does not match")
+    wrong = complete(world, task["taskId"], secret="whsec_" + base64.b64encode(b"x" * 32).decode())
+    assert_error(wrong, 403, "AUTHENTICATION_ERROR", "No matching signature")
     unsigned = world.client.post(
         f"{TASKS}/{task['taskId']}/completion", json={"taskId": task["taskId"]}, headers=world.a
     )
-    assert_error(unsigned, 403, "AUTHENTICATION_ERROR", "missing Deletion-Requests-Signature")
+    assert_error(unsigned, 403, "AUTHENTICATION_ERROR", "webhook-signature")
     # a body signed for one task, sent to another task's path
     moved = complete(world, task["taskId"], path_task_id=other["taskId"])
     assert_error(moved, 400, "BAD_REQUEST", "taskId in the body")
@@ -726,10 +726,19 @@ def test_completion_needs_the_webhook_secret_and_a_matching_body(deleter_world: 
     assert_error(as_text, 415, "UNSUPPORTED_MEDIA_TYPE", "application/json")
     garbled = complete(world, task["taskId"], body=b"taskId=" + task["taskId"].encode())
     assert_error(garbled, 400, "BAD_REQUEST", "not valid JSON")
-    stamp = int(world.clock.now().timestamp())
-    world.clock.advance(dt.timedelta(minutes=10))  # a request signed 10 minutes ago, replayed
-    replay = complete(world, task["taskId"], stamp=stamp)
-    assert_error(replay, 403, "AUTHENTICATION_ERROR", "replay")
+    # A request signed 10 minutes ago, replayed; and one dated in the future.
+    late = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    assert_error(complete(world, task["taskId"], at=late), 403, "AUTHENTICATION_ERROR", "too old")
+    early = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    assert_error(complete(world, task["taskId"], at=early), 403, "AUTHENTICATION_ERROR", "too new")
+    # A signature over another body (tampered) is refused.
+    signed = signed_headers(WEBHOOK_SECRET, "m", orjson.dumps({"taskId": other["taskId"]}), late)
+    tampered = world.client.post(
+        f"{TASKS}/{task['taskId']}/completion",
+        content=orjson.dumps({"taskId": task["taskId"]}),
+        headers={"Content-Type": "application/json", **signed},
+    )
+    assert_error(tampered, 403, "AUTHENTICATION_ERROR", "signature")
     for task_id in (task["taskId"], other["taskId"]):
         shown = world.client.get(f"{TASKS}/{task_id}", headers=world.a).json()
         assert shown["completedTime"] is None
@@ -752,17 +761,32 @@ def test_an_overdue_task_says_so(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "signature",
+    "headers",
     [
-        "t=\u00b2,v1=" + "0" * 64,
-        "t=" + "9" * 5000 + ",v1=" + "0" * 64,
-        f"t={2**63 + 1},v1=" + "0" * 64,
-        "t=1772357400,v1=\u00e9" + "0" * 63,
+        {"webhook-id": "m", "webhook-timestamp": "\u00b2", "webhook-signature": "v1,AAAA"},
+        {"webhook-id": "m", "webhook-timestamp": "9" * 5000, "webhook-signature": "v1,AAAA"},
+        {"webhook-id": "m", "webhook-timestamp": str(2**63 + 1), "webhook-signature": "v1,AA"},
+        {"webhook-id": "m", "webhook-timestamp": "nan", "webhook-signature": "v1,AAAA"},
+        {"webhook-id": "m", "webhook-timestamp": "1e308", "webhook-signature": "v1,AAAA"},
+        {"webhook-id": "m", "webhook-timestamp": "-1e308", "webhook-signature": "v1,AAAA"},
+        {"webhook-id": "\u00e9", "webhook-timestamp": "now", "webhook-signature": "v1,\u00e9"},
+        {"webhook-signature": "v1,AAAA"},
+        {"webhook-id": "m", "webhook-timestamp": "1", "webhook-signature": ""},
     ],
-    ids=["superscript-two", "5000-digits", "past-2**63", "non-ascii-mac"],
+    ids=[
+        "superscript-two",
+        "5000-digits",
+        "past-2**63",
+        "nan",
+        "huge-float",
+        "huge-negative",
+        "non-ascii",
+        "missing-headers",
+        "empty-signature",
+    ],
 )
 def test_malformed_completion_signatures_are_403_not_500(
-    deleter_world: World, signature: str
+    deleter_world: World, headers: dict[str, str]
 ) -> None:
     world = deleter_world
     task = world.create(world.a)
@@ -770,14 +794,25 @@ def test_malformed_completion_signatures_are_403_not_500(
     response = world.client.post(
         f"{TASKS}/{task['taskId']}/completion",
         content=orjson.dumps({"taskId": task["taskId"]}),
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature.encode()},  # type: ignore[dict-item]
+        headers={
+            "Content-Type": "application/json",
+            **{k: v.encode() for k, v in headers.items()},  # type: ignore[dict-item]
+        },
     )
-    assert_error(response, 403, "AUTHENTICATION_ERROR", SIGNATURE_HEADER)
+    assert_error(response, 403, "AUTHENTICATION_ERROR")
 
 
-def test_a_webhook_secret_under_sixteen_bytes_is_refused(world: World) -> None:
-    with pytest.raises(ValueError, match="16 bytes"):
-        create_app(world.service, world.tokens, completion_secret=b"abc")
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("abc", "starts with whsec_"),
+        ("whsec_not base64!", "base64"),
+        ("whsec_" + base64.b64encode(b"short").decode(), "16 bytes"),
+    ],
+)
+def test_a_webhook_secret_must_be_a_standard_one(world: World, secret: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        create_app(world.service, world.tokens, completion_secret=secret)
 
 
 def test_healthz_is_503_in_the_envelope_while_the_store_cannot_write(tmp_path: Path) -> None:
@@ -854,7 +889,9 @@ bodies = st.one_of(
                 b"content-type",
                 b"idempotency-key",
                 b"x-request-id",
-                SIGNATURE_HEADER.lower().encode(),
+                b"webhook-id",
+                b"webhook-timestamp",
+                b"webhook-signature",
             ]
         ),
         header_values,

@@ -3,6 +3,7 @@ the store's numbers read at scrape time, served to loopback or to the metrics to
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import time
@@ -29,7 +30,7 @@ from deletion_requests.testing import WebhookReceiver
 
 from .conftest import KEY, T0, basic
 
-SECRET = "s" * 32
+SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -78,7 +79,7 @@ def test_one_scrape_sees_every_worker_the_supervisor_and_the_store(tmp_path: Pat
     assert app
     headers = basic(app.group(1), app.group(2))
     owed_handoff(store)
-    with WebhookReceiver(SECRET.encode()) as receiver:
+    with WebhookReceiver(SECRET) as receiver:
         options = (
             "--workers",
             "2",

@@ -148,16 +148,17 @@ def test_heads_are_bounded_in_size_and_in_time(tmp_path: Path) -> None:
             assert time.monotonic() - started < HEADER_TIMEOUT + 5
 
 
-def test_a_webhook_secret_under_sixteen_bytes_stops_serve_before_it_starts(
+def test_a_webhook_secret_that_is_not_a_standard_one_stops_serve_before_it_starts(
     tmp_path: Path,
 ) -> None:
     result = serve_refused(
         f"sqlite:///{tmp_path}/s.db",
         "--no-deliver",
-        DELETION_REQUESTS_WEBHOOK_SECRET="abc",  # noqa: S106 (a short secret, refused)
+        DELETION_REQUESTS_WEBHOOK_SECRET="abc",  # noqa: S106 (not a whsec_ secret, refused)
     )
     assert result.returncode == 1
-    assert "at least 16 bytes" in result.stderr
+    assert "starts with whsec_" in result.stderr
+    assert "new-webhook-secret" in result.stderr
     assert "serving" not in result.stderr
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime as dt
 
 import pytest
-from deletion_requests_http import WebhookSink
+from deletion_requests_http import WebhookSink, new_webhook_secret, signed_headers, verify_signed
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deletion_requests import (
     HANDOFF,
@@ -15,12 +19,13 @@ from deletion_requests import (
     DeletionTask,
     ManualClock,
     MemoryStore,
+    SignatureInvalid,
     Status,
 )
 from deletion_requests.testing import WebhookReceiver
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
-SECRET = b"a-webhook-secret-of-enough-bytes"
+SECRET = "whsec_" + base64.b64encode(b"a-webhook-secret-of-enough-bytes").decode()
 
 
 class World:
@@ -59,8 +64,8 @@ def events(task: DeletionTask) -> list[tuple[str, str]]:
 
 def test_webhook_delivery_is_signed_retried_and_recorded(world: World) -> None:
     task = world.actioned_task()
-    with WebhookReceiver(SECRET, [500, 502], world.clock.now) as receiver:
-        sink = WebhookSink(receiver.url, SECRET, name="handoff-webhook", now=world.clock.now)
+    with WebhookReceiver(SECRET, [500, 502]) as receiver:
+        sink = WebhookSink(receiver.url, SECRET, HANDOFF, name="handoff-webhook")
         for _ in range(10):
             world.service.deliver({HANDOFF: sink})
             world.clock.advance(dt.timedelta(minutes=1))
@@ -77,8 +82,8 @@ def test_webhook_delivery_is_signed_retried_and_recorded(world: World) -> None:
 
 def test_webhook_with_the_wrong_secret_is_refused_by_the_receiver(world: World) -> None:
     task = world.actioned_task()
-    with WebhookReceiver(SECRET, [], world.clock.now) as receiver:
-        sink = WebhookSink(receiver.url, b"not-the-receivers-secret!", now=world.clock.now)
+    with WebhookReceiver(SECRET, []) as receiver:
+        sink = WebhookSink(receiver.url, new_webhook_secret(), HANDOFF)
         world.service.deliver({HANDOFF: sink})
     assert receiver.refused == 1
     stored = world.store.get(task.task_id)
@@ -88,9 +93,9 @@ def test_webhook_with_the_wrong_secret_is_refused_by_the_receiver(world: World) 
 
 def test_an_unreachable_webhook_is_a_failed_attempt(world: World) -> None:
     task = world.actioned_task()
-    with WebhookReceiver(SECRET, [], world.clock.now) as receiver:
+    with WebhookReceiver(SECRET, []) as receiver:
         url = receiver.url  # then closed: nothing listens on that port any more
-    sink = WebhookSink(url, SECRET, timeout=2, now=world.clock.now)
+    sink = WebhookSink(url, SECRET, HANDOFF, timeout=2)
     report = world.service.deliver({HANDOFF: sink})
     assert report.failed == 1
     stored = world.store.get(task.task_id)
@@ -100,13 +105,63 @@ def test_an_unreachable_webhook_is_a_failed_attempt(world: World) -> None:
 
 def test_a_redirect_is_not_followed(world: World) -> None:
     task = world.actioned_task()
-    with WebhookReceiver(SECRET, [302], world.clock.now) as receiver:
-        world.service.deliver({HANDOFF: WebhookSink(receiver.url, SECRET, now=world.clock.now)})
+    with WebhookReceiver(SECRET, [302]) as receiver:
+        world.service.deliver({HANDOFF: WebhookSink(receiver.url, SECRET, HANDOFF)})
     stored = world.store.get(task.task_id)
     assert stored is not None
     assert events(stored) == [("handoff.failed", "HTTP 302")]
 
 
-def test_a_secret_shorter_than_sixteen_bytes_is_refused() -> None:
+def test_a_secret_that_is_not_a_standard_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="whsec_"):
+        WebhookSink("https://deleter.example/hook", "abc", HANDOFF)
+    short = "whsec_" + base64.b64encode(b"fifteen bytes!!").decode()
     with pytest.raises(ValueError, match="16 bytes"):
-        WebhookSink("https://deleter.example/hook", b"abc")
+        WebhookSink("https://deleter.example/hook", short, HANDOFF)
+
+
+def test_a_delivery_carries_the_standard_headers_and_one_id_for_every_attempt(
+    world: World,
+) -> None:
+    task = world.actioned_task()
+    with WebhookReceiver(SECRET, [503]) as receiver:
+        sink = WebhookSink(receiver.url, SECRET, HANDOFF)
+        for _ in range(5):
+            world.service.deliver({HANDOFF: sink})
+            world.clock.advance(dt.timedelta(minutes=1))
+    assert receiver.refused == 0
+    assert receiver.ids == [f"handoff_{task.task_id}"] * 2  # the retry has the same id
+
+
+def test_signatures_verify_and_refuse_tampering_replay_and_other_keys() -> None:
+    body = b'{"taskId": "x"}'
+    now = dt.datetime.now(dt.UTC)
+    headers = signed_headers(SECRET, "handoff_x", body, now)
+    assert headers["webhook-signature"].startswith("v1,")
+    verify_signed(SECRET, headers, body)
+    with pytest.raises(SignatureInvalid, match="signature"):
+        verify_signed(SECRET, headers, body + b" ")
+    with pytest.raises(SignatureInvalid, match="signature"):
+        verify_signed(new_webhook_secret(), headers, body)
+    with pytest.raises(SignatureInvalid, match="too old"):
+        verify_signed(
+            SECRET, signed_headers(SECRET, "m", body, now - dt.timedelta(minutes=6)), body
+        )
+    with pytest.raises(SignatureInvalid, match="webhook-signature"):
+        verify_signed(SECRET, {}, body)
+    moved = {**headers, "webhook-id": "handoff_y"}  # the id is signed too
+    with pytest.raises(SignatureInvalid):
+        verify_signed(SECRET, moved, body)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(["webhook-id", "webhook-timestamp", "webhook-signature"]),
+        st.text(max_size=80),
+        max_size=3,
+    )
+)
+def test_any_signature_headers_are_valid_or_refused_never_an_error(headers: dict[str, str]) -> None:
+    with contextlib.suppress(SignatureInvalid):
+        verify_signed(SECRET, headers, b"{}")

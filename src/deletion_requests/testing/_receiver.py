@@ -1,28 +1,23 @@
-"""A loopback webhook receiver that verifies signatures as docs/handoff.md tells receivers to."""
+"""A loopback webhook receiver that verifies Standard Webhooks signatures with the
+`standardwebhooks` package, as docs/handoff.md tells receivers to."""
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-
-from deletion_requests._handoff import SIGNATURE_HEADER, SignatureInvalid, verify
-
-
-def _system_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 class WebhookReceiver:
     """An HTTP server on 127.0.0.1 (a free port) for tests.
 
-    Each POST is verified with *secret* against *now*; a bad signature gets 401 and counts in
-    `refused`. Verified bodies are kept in `received`; the receiver then answers the next of
+    Each POST is verified with *secret* (`whsec_...`) by `standardwebhooks`; a bad signature
+    gets 401 and counts in `refused`. `ids` keeps each verified request's `webhook-id`.
+    Verified bodies are kept in `received`; the receiver then answers the next of
     *statuses* (204 once they run out), and bodies answered 2xx are kept in `acknowledged`.
     While `hold` is set, a verified request waits (up to 60 s) for `release()` before answering
     503: a way to have a sender die mid-delivery. With `delay`, every verified request waits
@@ -31,12 +26,12 @@ class WebhookReceiver:
 
     def __init__(
         self,
-        secret: bytes,
+        secret: str,
         statuses: list[int] | None = None,
-        now: Callable[[], dt.datetime] = _system_now,
     ) -> None:
         self.statuses = list(statuses or [])
         self.received: list[dict[str, Any]] = []
+        self.ids: list[str] = []
         self.acknowledged: list[dict[str, Any]] = []
         self.refused = 0
         self.hold = False
@@ -45,13 +40,14 @@ class WebhookReceiver:
         self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
+        verifier = Webhook(secret)
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 try:
-                    verify(secret, self.headers.get(SIGNATURE_HEADER), body, now())
-                except SignatureInvalid:
+                    verifier.verify(body, dict(self.headers.items()), json_parse=False)
+                except WebhookVerificationError:
                     with receiver._lock:
                         receiver.refused += 1
                     self._answer(401)
@@ -59,6 +55,7 @@ class WebhookReceiver:
                 document = orjson.loads(body)
                 with receiver._lock:
                     receiver.received.append(document)
+                    receiver.ids.append(self.headers.get("webhook-id", ""))
                     held = receiver.hold
                     status = receiver.statuses.pop(0) if receiver.statuses else 204
                 receiver.arrived.set()

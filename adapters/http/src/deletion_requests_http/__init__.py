@@ -2,17 +2,21 @@
 
 from ._app import create_app
 from ._endpoints import MAX_BODY
+from ._signing import check_webhook_secret, new_webhook_secret, signed_headers, verify_signed
 from ._tokens import TokenIssuer, stored_signing_key
-from ._webhooks import DELIVERY_HEADER, WebhookSink
+from ._webhooks import WebhookSink
 from ._wiring import DEFAULT_STORE, Server
 
 __all__ = [
     "DEFAULT_STORE",
-    "DELIVERY_HEADER",
     "MAX_BODY",
     "Server",
     "TokenIssuer",
     "WebhookSink",
+    "check_webhook_secret",
     "create_app",
+    "new_webhook_secret",
+    "signed_headers",
     "stored_signing_key",
+    "verify_signed",
 ]

@@ -21,9 +21,8 @@ from ._errors import EXCEPTION_HANDLERS
 from ._limits import RateLimits
 from ._metrics import metrics_endpoint
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
+from ._signing import check_webhook_secret
 from ._tokens import TokenIssuer
-
-MIN_SECRET_BYTES = 16
 
 
 async def _client_closed(request: Request, exc: Exception) -> Response:
@@ -35,20 +34,19 @@ async def _client_closed(request: Request, exc: Exception) -> Response:
 def create_app(
     service: DeletionService,
     tokens: TokenIssuer,
-    completion_secret: bytes | None = None,
+    completion_secret: str | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     console: ASGIApp | None = None,
     limits: RateLimits | None = None,
     metrics_token: str | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
-    *completion_secret* (the webhook secret, at least 16 bytes), the deleter can report
+    *completion_secret* (the `whsec_` webhook secret), the deleter can report
     completion at `POST /data/deletion-requests/{taskId}/completion`. With *console* (the
     operators' console app), it is mounted at `/console`. With *limits*, the rate limits.
     `GET /metrics` answers a scrape with *metrics_token* as its bearer token, or, with no
     token, a scrape from loopback."""
-    if completion_secret is not None and len(completion_secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes")
+    check_webhook_secret(completion_secret)
     api = Endpoints(service, tokens, completion_secret, limits)
     tasks = "/data/deletion-requests"
     app = Starlette(

@@ -31,6 +31,7 @@ from ._limits import RateLimits
 from ._logs import FORMATS, LogFormat, configure_logging, default_format
 from ._serve import Settings, metrics_directory, port_in_use
 from ._serve import serve as run_server
+from ._signing import new_webhook_secret
 from ._wiring import DEFAULT_STORE
 from ._wiring import logger as server_log
 from .console import ConsoleSettings
@@ -423,6 +424,13 @@ def deliver(
             backlog = server.store.backlog(kind)
             age = "" if backlog.oldest is None else f", oldest owed since {_time(backlog.oldest)}"
             click.echo(f"  {kind}: {backlog.count} owed{age}")
+
+
+@main.command("new-webhook-secret")
+def new_webhook_secret_command() -> None:
+    """Print a new webhook secret (whsec_ and 32 random bytes, base64), for
+    --webhook-secret, the deleter and the review webhook's receiver."""
+    click.echo(new_webhook_secret())
 
 
 main.add_command(tasks)

@@ -21,11 +21,11 @@ from deletion_requests import (
     UnknownStore,
 )
 
+from ._signing import WEBHOOK_SECRET_ENV
 from ._wiring import (
     DEFAULT_STORE,
     SIGNING_KEY_ENV,
     STORE_ENV,
-    WEBHOOK_SECRET_ENV,
     Server,
     sinks_for,
 )
@@ -49,8 +49,9 @@ def webhook_options(function: F) -> F:
     function = click.option(
         "--webhook-secret",
         envvar=WEBHOOK_SECRET_ENV,
-        help=f"Shared secret (at least 16 bytes; better ${WEBHOOK_SECRET_ENV}) that signs "
-        "webhooks and authenticates completions.",
+        help=f"Shared Standard Webhooks secret, whsec_ and base64 of 16 bytes or more (better "
+        f"${WEBHOOK_SECRET_ENV}; make one with new-webhook-secret), that signs webhooks and "
+        "authenticates completions.",
     )(function)
     function = click.option(
         "--review-url",
@@ -70,9 +71,7 @@ def _sinks(
     handoff_url: str | None, review_url: str | None, webhook_secret: str | None
 ) -> dict[str, Sink]:
     try:
-        return sinks_for(
-            handoff_url, review_url, webhook_secret.encode() if webhook_secret else None
-        )
+        return sinks_for(handoff_url, review_url, webhook_secret)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

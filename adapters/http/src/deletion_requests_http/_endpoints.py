@@ -17,14 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from deletion_requests import (
-    SIGNATURE_HEADER,
     AuthenticationFailed,
     Caller,
     DeletionService,
     task_detail_to_api,
     task_to_api_json,
     tasks_to_api_json,
-    verify,
 )
 
 from ._auth import basic_app_id, caller
@@ -32,6 +30,7 @@ from ._errors import HttpError, JSONResponse
 from ._limits import RateLimits
 from ._metrics import metrics
 from ._openapi import openapi_document
+from ._signing import verify_signed
 from ._tokens import TokenIssuer
 
 MAX_BODY = 1024 * 1024
@@ -48,7 +47,7 @@ class Endpoints:
         self,
         service: DeletionService,
         tokens: TokenIssuer,
-        completion_secret: bytes | None,
+        completion_secret: str | None,
         limits: RateLimits | None = None,
     ) -> None:
         self.service = service
@@ -187,8 +186,7 @@ class Endpoints:
             raise AuthenticationFailed(
                 "completion over HTTP is not enabled: the server has no webhook secret"
             )
-        signature = request.headers.get(SIGNATURE_HEADER)
-        verify(self.completion_secret, signature, body, self.service.clock.now())
+        verify_signed(self.completion_secret, request.headers, body)
         if media_type(request) != "application/json":
             raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
         try:

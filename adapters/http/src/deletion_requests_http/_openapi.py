@@ -422,8 +422,10 @@ def openapi_document() -> dict[str, Any]:
                 "webhookSignature": {
                     "type": "apiKey",
                     "in": "header",
-                    "name": "Deletion-Requests-Signature",
-                    "description": "HMAC-SHA256 with the webhook secret; see docs/handoff.md.",
+                    "name": "webhook-signature",
+                    "description": "Standard Webhooks: webhook-id, webhook-timestamp and "
+                    "webhook-signature (v1,<base64 HMAC-SHA256>) with the whsec_ webhook "
+                    "secret; see docs/handoff.md.",
                 },
             },
             "schemas": {

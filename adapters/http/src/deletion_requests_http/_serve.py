@@ -113,7 +113,7 @@ def worker_app() -> Starlette:
     settings = cattrs.structure(orjson.loads(os.environ[SETTINGS_ENV]), Settings)
     configure_logging(settings.log_level, settings.log_format)
     server = Server.open(settings.store_url, policy=policy_for(settings.retention_days))
-    secret = settings.webhook_secret.encode() if settings.webhook_secret else None
+    secret = settings.webhook_secret
 
     limits = RateLimits.open(
         settings.rate_limit, settings.token_rate_limit, settings.rate_limit_store

@@ -1,17 +1,16 @@
-"""A sink that POSTs each message to a URL, signed, over a pooled HTTP client."""
+"""A sink that POSTs each message to a URL, signed as Standard Webhooks, over a pooled HTTP
+client."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 
 import httpx
 
-from deletion_requests import SIGNATURE_HEADER, DeletionTask, DeliveryFailed, sign
+from deletion_requests import DeletionTask, DeliveryFailed, message_id
 
-DELIVERY_HEADER = "Deletion-Requests-Delivery"
-"""A fresh id per attempt, for receivers' logs; deduplicate by task id and type, not by this."""
+from ._signing import check_webhook_secret, signed_headers
 
 
 def _system_now() -> dt.datetime:
@@ -19,9 +18,10 @@ def _system_now() -> dt.datetime:
 
 
 class WebhookSink:
-    """POST the message body to *url* with `Content-Type: application/json` and the
-    `Deletion-Requests-Signature` header (HMAC-SHA256 with *secret* over the timestamp and the
-    body). Any 2xx is a delivery; anything else (another status, a redirect, a timeout, a
+    """POST the message body of *kind* to *url* with `Content-Type: application/json` and
+    the Standard Webhooks headers (`webhook-id`: the message's id, the same on every attempt;
+    `webhook-timestamp`; `webhook-signature`, HMAC-SHA256 with the `whsec_` *secret*).
+    Any 2xx is a delivery; anything else (another status, a redirect, a timeout, a
     refused connection) is a failed attempt whose detail names the status or the error class.
 
     A 2xx means "accepted": the receiver reports completion later. Redirects are not followed:
@@ -32,17 +32,18 @@ class WebhookSink:
     def __init__(
         self,
         url: str,
-        secret: bytes,
+        secret: str,
+        kind: str,
         name: str = "webhook",
         timeout: float = 10.0,
         now: Callable[[], dt.datetime] = _system_now,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"a webhook URL must be http:// or https://, got {url!r}")
-        if len(secret) < 16:
-            raise ValueError("a webhook secret must be at least 16 bytes")
+        check_webhook_secret(secret)
         self.url = url
         self.secret = secret
+        self.kind = kind
         self.name = name
         self.now = now
         self._client = httpx.Client(
@@ -53,11 +54,9 @@ class WebhookSink:
         )
 
     def deliver(self, task: DeletionTask, body: bytes) -> bool:
-        timestamp = int(self.now().timestamp())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self.secret, body, timestamp),
-            DELIVERY_HEADER: str(uuid.uuid4()),
+            **signed_headers(self.secret, message_id(task, self.kind), body, self.now()),
         }
         try:
             response = self._client.post(self.url, content=body, headers=headers)

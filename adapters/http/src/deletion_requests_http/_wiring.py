@@ -24,9 +24,10 @@ from deletion_requests import (
     open_store,
 )
 
-from ._app import MIN_SECRET_BYTES, create_app
+from ._app import create_app
 from ._limits import RateLimits
 from ._metrics import CountedSink
+from ._signing import WEBHOOK_SECRET_ENV, check_webhook_secret
 from ._tokens import TokenIssuer, stored_signing_key
 from ._webhooks import WebhookSink
 from .console import Console, ConsoleSettings
@@ -34,18 +35,8 @@ from .console import Console, ConsoleSettings
 DEFAULT_STORE = "sqlite:///deletion-requests.db"
 STORE_ENV = "DELETION_REQUESTS_STORE"
 SIGNING_KEY_ENV = "DELETION_REQUESTS_SIGNING_KEY"
-WEBHOOK_SECRET_ENV = "DELETION_REQUESTS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 
 logger = logging.getLogger("deletion_requests.server")
-
-
-def check_webhook_secret(secret: bytes | None) -> None:
-    """A secret, when one is set, is at least `MIN_SECRET_BYTES` long (`ValueError`)."""
-    if secret is not None and len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(
-            f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes: set "
-            f"${WEBHOOK_SECRET_ENV} to a long random string (openssl rand -hex 32)"
-        )
 
 
 @attrs.define
@@ -75,7 +66,7 @@ class Server:
 
     def app(
         self,
-        webhook_secret: bytes | None = None,
+        webhook_secret: str | None = None,
         advance_interval: float | None = None,
         sinks: Mapping[str, Sink] | None = None,
         deliver_interval: float = 5.0,
@@ -182,23 +173,22 @@ class Background:
 def sinks_for(
     handoff_url: str | None,
     review_url: str | None,
-    secret: bytes | None,
-    clock: Clock | None = None,
+    secret: str | None,
 ) -> dict[str, Sink]:
     """Webhook sinks for the configured URLs; both need the shared *secret*. Without a review
     URL, review alerts go to the log (operators still see them); without a hand-off URL,
-    hand-offs wait in the outbox until one is configured."""
+    hand-offs wait in the outbox until one is configured. Signatures are dated by the wall
+    clock, as receivers check them."""
     check_webhook_secret(secret)
     if (handoff_url or review_url) and not secret:
         raise ValueError(f"a webhook URL needs a webhook secret (set ${WEBHOOK_SECRET_ENV})")
-    now = clock.now if clock is not None else SystemClock().now
     sinks: dict[str, Sink] = {REVIEW: LogSink()}
     if review_url:
         assert secret is not None
-        sinks[REVIEW] = WebhookSink(review_url, secret, name="review-webhook", now=now)
+        sinks[REVIEW] = WebhookSink(review_url, secret, REVIEW, name="review-webhook")
     if handoff_url:
         assert secret is not None
-        sinks[HANDOFF] = WebhookSink(handoff_url, secret, name="handoff-webhook", now=now)
+        sinks[HANDOFF] = WebhookSink(handoff_url, secret, HANDOFF, name="handoff-webhook")
     return {kind: CountedSink(kind, sink) for kind, sink in sinks.items()}
 
 
