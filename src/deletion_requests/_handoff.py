@@ -202,4 +202,3 @@ def message_id(task: DeletionTask, kind: str) -> str:
 
 class SignatureInvalid(AuthenticationFailed):
     """A webhook or completion request whose signature is missing, wrong or too old."""
-
