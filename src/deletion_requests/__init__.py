@@ -62,7 +62,7 @@ from ._ports import (
     owed_since,
     replaces,
 )
-from ._service import AccessAdmin, DeletionService, Deliveries, Page
+from ._service import MAX_BULK, AccessAdmin, Cancellation, DeletionService, Deliveries, Page
 from ._status import Status
 from ._task import CREATED, EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
 
@@ -70,6 +70,7 @@ __all__ = [
     "CREATED",
     "EVENTS",
     "HANDOFF",
+    "MAX_BULK",
     "MAX_IDENTIFIERS",
     "REVIEW",
     "SYSTEM",
@@ -84,6 +85,7 @@ __all__ = [
     "Backoff",
     "CallableSink",
     "Caller",
+    "Cancellation",
     "Clock",
     "DayCount",
     "DeadlineExceeded",

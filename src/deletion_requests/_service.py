@@ -18,6 +18,7 @@ from ._clock import Clock, SystemClock
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
     AuthenticationFailed,
+    DeadlineExceeded,
     IdempotencyKeyConflict,
     InvalidRequest,
     StoreError,
@@ -62,6 +63,23 @@ def new_holder() -> str:
 def _may_try(backoff: Backoff, task: DeletionTask, kind: str, now: dt.datetime) -> bool:
     retry = backoff.next_attempt(task, kind)
     return retry is None or retry <= now
+
+
+CANCELLED = "cancelled"
+ALREADY_CANCELLED = "already_cancelled"
+DEADLINE_EXCEEDED = "deadline_exceeded"
+NOT_FOUND = "not_found"
+MAX_BULK = 1000
+"""The most task ids one `cancel_many` takes."""
+
+
+@attrs.frozen
+class Cancellation:
+    """What one bulk cancel did to one task: `CANCELLED`, `ALREADY_CANCELLED`,
+    `DEADLINE_EXCEEDED` or `NOT_FOUND`."""
+
+    task_id: str
+    status: str
 
 
 @attrs.define
@@ -319,6 +337,63 @@ class DeletionService:
             task_id,
             lambda task, now: lifecycle.cancel(task, now, self.policy, by=caller.app_id),
         )
+
+    def cancel_many(self, caller: Caller, task_ids: Sequence[str]) -> builtins.list[Cancellation]:
+        """Cancel each of *task_ids* (1 to `MAX_BULK`) as `cancel` would, and say, in order,
+        what became of each: `cancelled`, `already_cancelled`, `deadline_exceeded`, or
+        `not_found` (no such task, or another app's). `InvalidRequest` (nothing changed) only
+        for a list that is empty, too long, or holds something that is not a task id.
+
+        The tasks that can be cancelled are written together (compare-and-set each); one that
+        another writer changed meanwhile is decided again on its own, as a lone cancel racing
+        the hand-off would be."""
+        if not 1 <= len(task_ids) <= MAX_BULK:
+            raise InvalidRequest(f"taskIds must hold 1 to {MAX_BULK} task ids")
+        ids = [_check_task_id(task_id) for task_id in task_ids]
+        now = self.clock.now()
+        outcome: dict[str, str] = {}
+        writes: builtins.list[tuple[DeletionTask, DeletionTask]] = []
+        for task_id in dict.fromkeys(ids):
+            task = self.store.get(task_id)
+            if task is None or task.account_id not in caller.accounts:
+                outcome[task_id] = NOT_FOUND
+            elif task.cancelled_time is not None:
+                outcome[task_id] = ALREADY_CANCELLED
+            else:
+                try:
+                    new = lifecycle.cancel(task, now, self.policy, by=caller.app_id)
+                except DeadlineExceeded:
+                    outcome[task_id] = DEADLINE_EXCEEDED
+                else:
+                    writes.append((task, as_successor(task, new)))
+        rejected = self.store.update([new for _, new in writes]) if writes else frozenset()
+        for old, new in writes:
+            if new.task_id in rejected:
+                outcome[new.task_id] = self._cancel_alone(caller, new.task_id)
+            else:
+                self._publish(old, new)
+                outcome[new.task_id] = CANCELLED
+        # An id given again is decided as a second DELETE of it would be: already cancelled.
+        results, seen = [], set()
+        for task_id in ids:
+            status = outcome[task_id]
+            if task_id in seen and status == CANCELLED:
+                status = ALREADY_CANCELLED
+            seen.add(task_id)
+            results.append(Cancellation(task_id, status))
+        return results
+
+    def _cancel_alone(self, caller: Caller, task_id: str) -> str:
+        try:
+            before = self._visible(caller, task_id)
+            if before.cancelled_time is not None:
+                return ALREADY_CANCELLED
+            self.cancel(caller, task_id)
+        except TaskNotFound:
+            return NOT_FOUND
+        except DeadlineExceeded:
+            return DEADLINE_EXCEEDED
+        return CANCELLED
 
     def advance_due(self) -> int:
         """Store every transition that time has made due, in batches; returns the tasks moved.

@@ -54,6 +54,7 @@ def create_app(
             Route("/auth/oauth2/token", api.token, methods=["POST"]),
             Route(f"{tasks}/emails", api.create, methods=["POST"]),
             Route(tasks, api.list, methods=["GET"]),
+            Route(f"{tasks}/cancellations", api.cancellations, methods=["POST"]),
             Route(f"{tasks}/{{task_id}}", api.task, methods=["GET", "DELETE"]),
             Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),

@@ -164,6 +164,17 @@ class Endpoints:
         """GET shows the task, DELETE cancels it."""
         return await (self.cancel if request.method == "DELETE" else self.show)(request)
 
+    async def cancellations(self, request: Request) -> Response:
+        """Cancel many tasks at once: one result per id, in order."""
+        body = await read_body(request)
+        task_ids = cancellations_document(media_type(request), body)
+        results = await self._as_caller(
+            request, lambda who: self.service.cancel_many(who, task_ids)
+        )
+        return JSONResponse(
+            {"results": [{"taskId": r.task_id, "status": r.status} for r in results]}
+        )
+
     async def show(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
         task = await self._as_caller(request, lambda who: self.service.get(who, task_id))
@@ -240,6 +251,23 @@ def create_document(media: str, body: bytes) -> dict[str, Any]:
         if document.get(field) is not None and not isinstance(document[field], list):
             raise HttpError("BAD_REQUEST", f"{field} must be a list of strings")
     return document
+
+
+def cancellations_document(media: str, body: bytes) -> list[str]:
+    """The task ids of a bulk cancel, `{"taskIds": [...]}`, checked for shape (the core checks
+    that each is a task id, and how many there are)."""
+    if media != "application/json":
+        raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or set(document) != {"taskIds"}:
+        raise HttpError("BAD_REQUEST", 'the body must be {"taskIds": ["<task id>", ...]}')
+    task_ids = document["taskIds"]
+    if not isinstance(task_ids, list) or not all(isinstance(t, str) for t in task_ids):
+        raise HttpError("BAD_REQUEST", "taskIds must be a list of task ids")
+    return task_ids
 
 
 async def read_body(request: Request) -> bytes:

@@ -6,7 +6,7 @@ import functools
 from importlib.metadata import version
 from typing import Any
 
-from deletion_requests import EVENTS, MAX_IDENTIFIERS, Status
+from deletion_requests import EVENTS, MAX_BULK, MAX_IDENTIFIERS, Status
 
 TIME = {"type": ["string", "null"], "format": "date-time"}
 ACCOUNT_ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
@@ -309,6 +309,32 @@ def openapi_document() -> dict[str, Any]:
                     ),
                 }
             },
+            "/data/deletion-requests/cancellations": {
+                "post": {
+                    "summary": "Cancel many tasks: one result per id, in order.",
+                    "description": "Each id is decided as a DELETE of it would be: cancelled "
+                    "now, already cancelled, past its deadline (actioned), or not found (no "
+                    "such task, or another app's). The request is refused whole (400) only "
+                    "when its body is bad.",
+                    "operationId": "cancelDeletionRequests",
+                    "security": SECURITY,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CancellationsRequest"}
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        {"200": _json("CancellationsResult", "One result per id, in order.")},
+                        "400",
+                        "413",
+                        "415",
+                        "429",
+                    ),
+                }
+            },
             "/data/deletion-requests/{taskId}": {
                 "parameters": [TASK_ID],
                 "get": {
@@ -339,9 +365,9 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [TASK_ID],
                 "post": {
                     "summary": "The deleter reports the deletion done (idempotent).",
-                    "description": "Authenticated by the webhook secret: the "
-                    "Deletion-Requests-Signature header (t=<unix seconds>,v1=<hex HMAC-SHA256 "
-                    'of "<t>." + body>), within 5 minutes of the server\'s clock. The body '
+                    "description": "Authenticated by the webhook secret, as a Standard "
+                    "Webhook: webhook-id, webhook-timestamp (within 5 minutes of the server's "
+                    "wall clock) and webhook-signature (v1,<base64 HMAC-SHA256>). The body "
                     "names the task, so a captured request cannot complete another one.",
                     "operationId": "completeDeletionRequest",
                     "security": [{"webhookSignature": []}],
@@ -429,6 +455,46 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "schemas": {
+                "CancellationsRequest": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["taskIds"],
+                    "properties": {
+                        "taskIds": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "uuid"},
+                            "minItems": 1,
+                            "maxItems": MAX_BULK,
+                        }
+                    },
+                },
+                "CancellationsResult": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["results"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["taskId", "status"],
+                                "properties": {
+                                    "taskId": {"type": "string", "format": "uuid"},
+                                    "status": {
+                                        "type": "string",
+                                        "enum": [
+                                            "cancelled",
+                                            "already_cancelled",
+                                            "deadline_exceeded",
+                                            "not_found",
+                                        ],
+                                    },
+                                },
+                            },
+                        }
+                    },
+                },
                 "CreateRequest": {
                     "type": "object",
                     "additionalProperties": False,
