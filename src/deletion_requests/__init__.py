@@ -1,6 +1,7 @@
 """deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle."""
 
 from ._access import Account, App, Caller, apps_from_grants
+from ._callbacks import CLIENT_EVENTS, Callback, check_callback_url
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import (
     task_detail_to_api,
@@ -64,9 +65,21 @@ from ._ports import (
 )
 from ._service import MAX_BULK, AccessAdmin, Cancellation, DeletionService, Deliveries, Page
 from ._status import Status
-from ._task import CREATED, EVENTS, HANDOFF, REVIEW, SYSTEM, TRANSITION, DeletionTask, Transition
+from ._task import (
+    CALLBACK,
+    CREATED,
+    EVENTS,
+    HANDOFF,
+    REVIEW,
+    SYSTEM,
+    TRANSITION,
+    DeletionTask,
+    Transition,
+)
 
 __all__ = [
+    "CALLBACK",
+    "CLIENT_EVENTS",
     "CREATED",
     "EVENTS",
     "HANDOFF",
@@ -84,6 +97,7 @@ __all__ = [
     "Backlog",
     "Backoff",
     "CallableSink",
+    "Callback",
     "Caller",
     "Cancellation",
     "Clock",
@@ -123,6 +137,7 @@ __all__ = [
     "apps_from_grants",
     "backlog_of",
     "catch_up",
+    "check_callback_url",
     "check_operator_name",
     "collect_identifiers",
     "counted_status",

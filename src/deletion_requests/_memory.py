@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 import attrs
 
 from ._access import Account, App
+from ._callbacks import Callback
 from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
 from ._operator_accounts import Operator
 from ._ports import (
@@ -50,6 +51,7 @@ class MemoryStore(Store):
         self._app_uses: dict[str, dt.datetime] = {}
         self._operators: dict[str, Operator] = {}
         self._leases: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
+        self._callbacks: dict[str, Callback] = {}
         self._access_version = 0
 
     # -- tasks --------------------------------------------------------------------------------
@@ -255,6 +257,21 @@ class MemoryStore(Store):
     def app_last_used(self) -> dict[str, dt.datetime]:
         with self._lock:
             return dict(self._app_uses)
+
+    def set_callback(self, app_id: str, callback: Callback | None) -> bool:
+        with self._lock:
+            if app_id not in self._apps:
+                return False
+            self._access_version += 1
+            if callback is None:
+                self._callbacks.pop(app_id, None)
+            else:
+                self._callbacks[app_id] = callback
+            return True
+
+    def callbacks(self) -> dict[str, Callback]:
+        with self._lock:
+            return dict(self._callbacks)
 
     def add_operator(self, operator: Operator) -> None:
         with self._lock:

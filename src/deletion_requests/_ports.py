@@ -17,6 +17,7 @@ from typing import Self
 import attrs
 
 from ._access import Account, App
+from ._callbacks import Callback
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._operator_accounts import Operator
 from ._task import DeletionTask, frozen_strings
@@ -64,6 +65,8 @@ class Awaiting(enum.Enum):
     """`handoff` is in the outbox (cutoff ignored)."""
     REVIEW = "review"
     """`review` is in the outbox (cutoff ignored)."""
+    CALLBACK = "callback"
+    """A status callback (`callback.<event>`) is in the outbox (cutoff ignored)."""
     OVERDUE = "overdue"
     """Actioned, not completed, not yet marked overdue, actioned_time <= cutoff."""
     INCOMPLETE = "incomplete"
@@ -81,6 +84,8 @@ class Awaiting(enum.Enum):
         """The reference semantics of the query for one task."""
         if self is Awaiting.HANDOFF or self is Awaiting.REVIEW:
             return self.value in task.outbox
+        if self is Awaiting.CALLBACK:
+            return any(kind.startswith("callback.") for kind in task.outbox)
         if self is Awaiting.PURGE_CANCELLED:
             return (
                 task.purged_time is None
@@ -385,6 +390,15 @@ class AccessStore(abc.ABC):
     @abc.abstractmethod
     def app_last_used(self) -> dict[str, dt.datetime]:
         """When each app was last used, for the apps used at all."""
+
+    @abc.abstractmethod
+    def set_callback(self, app_id: str, callback: Callback | None) -> bool:
+        """Register *app_id*'s status callback (None: remove it); False when there is no such
+        app. Moves `access_version`, like every access write."""
+
+    @abc.abstractmethod
+    def callbacks(self) -> dict[str, Callback]:
+        """Every app's callback, by app id (apps without one are absent)."""
 
     @abc.abstractmethod
     def add_operator(self, operator: Operator) -> None:

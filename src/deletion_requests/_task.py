@@ -27,6 +27,9 @@ REVIEW = "review"
 """The outbox entry for the alert that asks operators to review a task that became ready."""
 HANDOFF = "handoff"
 """The outbox entry for the hand-off of an actioned task to the deleter."""
+CALLBACK = "callback"
+"""The prefix of the outbox entries for status callbacks to the app that created the task:
+`callback.ready`, `callback.actioned`, `callback.cancelled`, `callback.completed`."""
 EVENTS = frozenset(
     {
         CREATED,
@@ -40,6 +43,9 @@ EVENTS = frozenset(
         "completed",
         "overdue",
         "purged",
+        "callback.delivered",
+        "callback.failed",
+        "callback.dropped",
     }
 )
 """Every kind of history entry."""

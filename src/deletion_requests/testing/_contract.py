@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from deletion_requests import _handoff as handoff
 from deletion_requests._access import Account, App, Caller
+from deletion_requests._callbacks import Callback
 from deletion_requests._clock import ManualClock
 from deletion_requests._errors import (
     DeadlineExceeded,
@@ -610,6 +611,20 @@ class StoreContract:
         store.record_app_use("app_2", T0 + 2 * HOUR)
         assert store.app_last_used() == {"app_1": T0 + HOUR, "app_2": T0 + 2 * HOUR}
 
+    def test_callbacks_are_set_replaced_and_removed_for_apps_only(self, store: Store) -> None:
+        store.add_app(App("app_1", "ab" * 32, frozenset({"acct-1"}), T0))
+        first = Callback("https://client.example/hooks", "whsec_" + "A" * 44, T0)
+        version = store.access_version()
+        assert store.set_callback("app_1", first) is True
+        assert store.access_version() != version or version is None
+        assert store.callbacks() == {"app_1": first}
+        second = Callback("https://client.example/v2", "whsec_" + "B" * 44, T0 + HOUR)
+        assert store.set_callback("app_1", second) is True
+        assert store.callbacks() == {"app_1": second}
+        assert store.set_callback("app_nope", first) is False
+        assert store.set_callback("app_1", None) is True
+        assert store.callbacks() == {}
+
     def test_operators_round_trip_and_are_removed(self, store: Store) -> None:
         alice = Operator("alice", "scrypt$1$1$1$c2FsdA==$aGFzaA==", T0)
         store.add_operator(alice)
@@ -723,6 +738,19 @@ class StoreContract:
         leased = [task_id for claimed in won.values() for task_id in claimed]
         assert sorted(leased) == sorted(ids)
 
+    def test_tasks_owing_callbacks_are_found_and_their_callbacks_leased(self, store: Store) -> None:
+        owing, other = make_task(), make_task()
+        store.add(attrs.evolve(owing, outbox=frozenset({"callback.ready", "callback.cancelled"})))
+        store.add(attrs.evolve(other, outbox=frozenset({REVIEW})))
+        found = store.awaiting(Awaiting.CALLBACK, T0, 10)
+        assert [t.task_id for t in found] == [owing.task_id]
+        assert found[0].outbox == {"callback.ready", "callback.cancelled"}
+        now = T0 + HOUR
+        ids = [owing.task_id, other.task_id]
+        assert store.claim("callback.ready", ids, "a", now, now + HOUR) == {owing.task_id}
+        assert store.claim("callback.ready", ids, "b", now, now + HOUR) == set()
+        assert store.claim("callback.cancelled", ids, "b", now, now + HOUR) == {owing.task_id}
+
     def test_backlog_counts_what_is_owed_and_since_when(self, store: Store) -> None:
         assert store.backlog(HANDOFF) == Backlog(0, None)
         tasks = self._owing(store, 3)
@@ -747,7 +775,12 @@ class StoreContract:
             store.setting("signing-key", lambda: "kept")
             store.add_operator(Operator("alice", "scrypt$kept", T0))
             store.record_app_use("app_a", T0)
+            store.add_app(App("app_c", "ab" * 32, frozenset({"acct-1"}), T0))
+            store.set_callback("app_c", Callback("https://c.example/", "whsec_" + "C" * 44, T0))
         with self.create_store(tmp_path) as store:
+            assert store.callbacks() == {
+                "app_c": Callback("https://c.example/", "whsec_" + "C" * 44, T0)
+            }
             assert store.get_operator("alice") == Operator("alice", "scrypt$kept", T0)
             assert store.app_last_used() == {"app_a": T0}
             assert store.get(task.task_id) == task

@@ -21,6 +21,7 @@ from deletion_requests import (
     App,
     Awaiting,
     Backlog,
+    Callback,
     DayCount,
     DeletionTask,
     DuplicateTask,
@@ -67,7 +68,7 @@ class JsonFilesStore(Store):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._dirs = {name: self.root / name for name in ("tasks", "keys", "accounts", "apps")}
-        for name in ("settings", "operators", "app_uses", "leases"):
+        for name in ("settings", "operators", "app_uses", "leases", "callbacks"):
             self._dirs[name] = self.root / name
         self._thread_lock = threading.RLock()
         self._cache: dict[str, tuple[tuple[int, int, int], DeletionTask]] = {}
@@ -481,6 +482,41 @@ class JsonFilesStore(Store):
     def app_last_used(self) -> dict[str, dt.datetime]:
         found = [self._app_use(p) for p in self._dirs["app_uses"].glob("[!.]*.json")]
         return dict(use for use in found if use is not None)
+
+    def set_callback(self, app_id: str, callback: Callback | None) -> bool:
+        path = self._dirs["callbacks"] / f"{_digest(app_id)}.json"
+        with self._locked():
+            if self._app(self._app_path(app_id)) is None:
+                return False
+            if callback is None:
+                self._delete(path)
+            else:
+                self._write(
+                    path,
+                    {
+                        "app_id": app_id,
+                        "url": callback.url,
+                        "secret": callback.secret,
+                        "set_time": callback.set_time.isoformat(),
+                    },
+                )
+            return True
+
+    def callbacks(self) -> dict[str, Callback]:
+        found = {}
+        for path in self._dirs["callbacks"].glob("[!.]*.json"):
+            document = self._read(path)
+            if document is None:
+                continue
+            try:
+                found[document["app_id"]] = Callback(
+                    document["url"],
+                    document["secret"],
+                    dt.datetime.fromisoformat(document["set_time"]),
+                )
+            except _BAD_RECORD as exc:
+                raise StoreError(f"jsonfiles store: {path} is not a valid callback: {exc}") from exc
+        return found
 
     def _operator_path(self, name: str) -> Path:
         return self._dirs["operators"] / f"{_digest(name)}.json"

@@ -99,6 +99,12 @@ MIGRATIONS: list[str] = [
         created_time timestamptz NOT NULL
     );
     CREATE TABLE app_uses (app_id text PRIMARY KEY, last_used_time timestamptz NOT NULL);
+    CREATE TABLE app_callbacks (
+        app_id text PRIMARY KEY REFERENCES apps (app_id),
+        url text NOT NULL,
+        secret text NOT NULL,
+        set_time timestamptz NOT NULL
+    );
     CREATE TABLE outbox_leases (
         task_id text NOT NULL,
         kind text NOT NULL,

@@ -16,6 +16,7 @@ from deletion_requests import (
     App,
     Awaiting,
     Backlog,
+    Callback,
     DayCount,
     DeletionTask,
     DuplicateTask,
@@ -554,6 +555,8 @@ class PostgresStore(Store):
         where = {
             Awaiting.HANDOFF: "t.outbox <> '{}' AND 'handoff' = ANY(t.outbox) AND %s IS NOT NULL",
             Awaiting.REVIEW: "t.outbox <> '{}' AND 'review' = ANY(t.outbox) AND %s IS NOT NULL",
+            Awaiting.CALLBACK: "t.outbox <> '{}' AND EXISTS (SELECT 1 FROM unnest(t.outbox) k "
+            "WHERE k LIKE 'callback.%%') AND %s IS NOT NULL",
             Awaiting.OVERDUE: "t.status = 'actioned' AND t.completed_time IS NULL "
             "AND t.overdue_time IS NULL AND t.actioned_time <= %s",
             Awaiting.INCOMPLETE: "t.status = 'actioned' AND t.completed_time IS NULL "
@@ -774,6 +777,29 @@ class PostgresStore(Store):
             single=True,
         )
         return {app_id: used for app_id, used in rows}
+
+    def set_callback(self, app_id: str, callback: Callback | None) -> bool:
+        with self._write("set_callback") as conn:
+            if not conn.execute("SELECT 1 FROM apps WHERE app_id = %s", (app_id,)).fetchone():
+                return False
+            conn.execute("DELETE FROM app_callbacks WHERE app_id = %s", (app_id,))
+            if callback is not None:
+                conn.execute(
+                    "INSERT INTO app_callbacks (app_id, url, secret, set_time) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (app_id, callback.url, callback.secret, callback.set_time),
+                )
+            return True
+
+    def callbacks(self) -> dict[str, Callback]:
+        rows = self._read(
+            "callbacks",
+            lambda conn: conn.execute(
+                "SELECT app_id, url, secret, set_time FROM app_callbacks"
+            ).fetchall(),
+            single=True,
+        )
+        return {app: Callback(url, secret, at) for app, url, secret, at in rows}
 
     def add_operator(self, operator: Operator) -> None:
         with self._write("add_operator") as conn:

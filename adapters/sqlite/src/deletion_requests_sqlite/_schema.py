@@ -120,6 +120,12 @@ def _v4(db: Database) -> None:
         pk=("task_id", "kind"),
         not_null={"holder", "until_us"},
     )
+    # Apps' status callbacks, registered by operators.
+    db.table("app_callbacks").create(
+        {"app_id": str, "url": str, "secret": str, "set_us": int},
+        pk="app_id",
+        not_null={"url", "secret", "set_us"},
+    )
     # The held tasks, few at any time: counting by status reads them apart.
     db.execute("CREATE INDEX tasks_held ON tasks (creation_us) WHERE held_us IS NOT NULL")
     # Purged tasks, counted for metrics from an index rather than the table.

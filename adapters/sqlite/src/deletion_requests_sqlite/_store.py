@@ -20,6 +20,7 @@ from deletion_requests import (
     App,
     Awaiting,
     Backlog,
+    Callback,
     DayCount,
     DeletionTask,
     DuplicateTask,
@@ -669,6 +670,8 @@ class SqliteStore(Store):
             "AND instr(outbox, 'handoff') AND ?1 IS NOT NULL",
             Awaiting.REVIEW: "INDEXED BY tasks_outbox WHERE outbox != '' "
             "AND instr(outbox, 'review') AND ?1 IS NOT NULL",
+            Awaiting.CALLBACK: "INDEXED BY tasks_outbox WHERE outbox != '' "
+            "AND instr(outbox, 'callback.') AND ?1 IS NOT NULL",
             Awaiting.OVERDUE: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
             "AND completed_us IS NULL AND overdue_us IS NULL AND actioned_us <= ?1",
             Awaiting.INCOMPLETE: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
@@ -906,6 +909,24 @@ class SqliteStore(Store):
         with self._read("app_last_used") as conn:
             rows = conn.execute("SELECT app_id, last_used_us FROM app_uses").fetchall()
         return {app_id: from_us(used) for app_id, used in rows}
+
+    def set_callback(self, app_id: str, callback: Callback | None) -> bool:
+        with self._write("set_callback") as conn:
+            if not conn.execute("SELECT 1 FROM apps WHERE app_id = ?", (app_id,)).fetchone():
+                return False
+            self._bump_access_version(conn)
+            conn.execute("DELETE FROM app_callbacks WHERE app_id = ?", (app_id,))
+            if callback is not None:
+                conn.execute(
+                    "INSERT INTO app_callbacks (app_id, url, secret, set_us) VALUES (?, ?, ?, ?)",
+                    (app_id, callback.url, callback.secret, to_us(callback.set_time)),
+                )
+            return True
+
+    def callbacks(self) -> dict[str, Callback]:
+        with self._read("callbacks") as conn:
+            rows = conn.execute("SELECT app_id, url, secret, set_us FROM app_callbacks").fetchall()
+        return {app: Callback(url, secret, from_us(at)) for app, url, secret, at in rows}
 
     def add_operator(self, operator: Operator) -> None:
         with self._write("add_operator") as conn:

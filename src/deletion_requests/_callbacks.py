@@ -1,0 +1,136 @@
+"""Status callbacks: the app that created a task hears, at a URL an operator registered for
+it, of every change of the task the app can see: `ready`, `actioned`, `cancelled` (by anyone)
+and `completed`.
+
+A callback owed is an outbox entry (`callback.<event>`) written with the change that owes it,
+so it is delivered at least once, like a hand-off; its delivery is recorded in the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from urllib.parse import urlsplit
+
+import attrs
+import orjson
+
+from ._clock import as_utc
+from ._codec import task_detail_to_api
+from ._errors import InvalidRequest
+from ._handoff import _with
+from ._task import CALLBACK, DeletionTask
+
+CLIENT_EVENTS = ("ready", "actioned", "cancelled", "completed")
+"""The changes an app hears of, in the order they happen."""
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return as_utc(moment, "time")
+
+
+@attrs.frozen
+class Callback:
+    """Where an app's status callbacks go, and the Standard Webhooks secret (`whsec_...`) that
+    signs them. The secret is kept as it is (it must sign), and shown to the operator once."""
+
+    url: str
+    secret: str = attrs.field(repr=False)
+    set_time: dt.datetime = attrs.field(converter=_utc)
+
+
+def check_callback_url(url: str, allow_http: bool = False) -> str:
+    """A callback URL: https, or http to a loopback host when *allow_http* (for tests on one
+    machine). `InvalidRequest` naming the problem otherwise."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise InvalidRequest("a callback URL must be an absolute https:// URL") from None
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and host and allow_http:
+        if host == "localhost" or _loopback(host):
+            return url
+        raise InvalidRequest("http:// callbacks are for loopback hosts only; use https://")
+    if parts.scheme == "http":
+        raise InvalidRequest(
+            "a callback URL must be https:// (--allow-http-callbacks permits http:// to "
+            "loopback, for tests)"
+        )
+    raise InvalidRequest("a callback URL must be an absolute https:// URL")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def entry(event: str) -> str:
+    """The outbox entry of a callback of *event*."""
+    return f"{CALLBACK}.{event}"
+
+
+def owed_entries(task: DeletionTask) -> list[str]:
+    """The callbacks *task* owes, in the order their events happened."""
+    return [entry(event) for event in CLIENT_EVENTS if entry(event) in task.outbox]
+
+
+def client_events(old: DeletionTask, new: DeletionTask) -> list[str]:
+    """The changes from *old* to *new* that the task's app can see, in order."""
+    times = {
+        "ready": (old.ready_time, new.ready_time),
+        "actioned": (old.actioned_time, new.actioned_time),
+        "cancelled": (old.cancelled_time, new.cancelled_time),
+        "completed": (old.completed_time, new.completed_time),
+    }
+    return [event for event in CLIENT_EVENTS if times[event][0] is None and times[event][1]]
+
+
+def owe(old: DeletionTask, new: DeletionTask) -> DeletionTask:
+    """*new* with the callbacks owed for the changes since *old* in its outbox."""
+    events = client_events(old, new)
+    if not events:
+        return new
+    return attrs.evolve(new, outbox=new.outbox | {entry(event) for event in events})
+
+
+def event_id(task: DeletionTask, event: str) -> str:
+    """The id of the callback of *event* for *task*: the same on every attempt (each event
+    happens once to a task)."""
+    return f"{event}_{task.task_id}"
+
+
+def callback_body(task: DeletionTask, event: str) -> bytes:
+    """What the app receives: the event's type and id, and the task as the API shows it to the
+    app now (`GET /data/deletion-requests/{taskId}`)."""
+    return orjson.dumps(
+        {"eventType": event, "eventId": event_id(task, event), "task": task_detail_to_api(task)}
+    )
+
+
+def delivered(task: DeletionTask, event: str, at: dt.datetime, by: str) -> DeletionTask:
+    """The callback of *event* was taken: it leaves the outbox."""
+    return _with(
+        task, "callback.delivered", at, by, detail=event, outbox=task.outbox - {entry(event)}
+    )
+
+
+def failed(task: DeletionTask, event: str, at: dt.datetime, by: str, detail: str) -> DeletionTask:
+    """An attempt failed; the callback stays owed (and backs off)."""
+    return _with(task, "callback.failed", at, by, detail=f"{event}: {detail}"[:200])
+
+
+def dropped(task: DeletionTask, event: str, at: dt.datetime, reason: str) -> DeletionTask:
+    """The callback cannot go (the app has no callback URL any more, or is revoked): it leaves
+    the outbox unsent, and the history says why."""
+    return _with(
+        task,
+        "callback.dropped",
+        at,
+        "system",
+        detail=f"{event}: {reason}",
+        outbox=task.outbox - {entry(event)},
+    )
