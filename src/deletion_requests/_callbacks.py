@@ -8,8 +8,11 @@ so it is delivered at least once, like a hand-off; its delivery is recorded in t
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
+import secrets
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import attrs
@@ -22,6 +25,18 @@ from ._handoff import _with
 from ._task import CALLBACK, DeletionTask
 
 CLIENT_EVENTS = ("ready", "actioned", "cancelled", "completed")
+
+
+class CallbackSender(Protocol):
+    """Sends one status callback to an app: POSTs *body* to `callback.url`, signed with
+    `callback.secret` as message *event_id*. Raises (`DeliveryFailed` names the detail) when
+    the app did not take it."""
+
+    name: str
+
+    def send(self, callback: Callback, event_id: str, body: bytes) -> None: ...
+
+
 """The changes an app hears of, in the order they happen."""
 
 
@@ -66,6 +81,11 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def entry(event: str) -> str:

@@ -6,14 +6,17 @@ import logging
 import os
 import re
 import socket
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from . import _callbacks as callbacks
 from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Account, App, Caller, digest_secret, new_app_id, new_secret
+from ._callbacks import Callback, CallbackSender
 from ._clock import Clock, SystemClock
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
@@ -41,7 +44,7 @@ from ._operator_accounts import (
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
-from ._task import CREATED, DeletionTask, Transition, as_successor
+from ._task import CALLBACK, CREATED, DeletionTask, Transition, as_successor
 
 logger = logging.getLogger("deletion_requests.service")
 
@@ -51,6 +54,8 @@ MAX_KEY_LENGTH = 255
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DUMMY_DIGEST = digest_secret("")
+CALLBACK_CACHE = 5.0
+"""Seconds the apps' callbacks are cached when the store keeps no access version."""
 USE_PRECISION = dt.timedelta(minutes=1)
 """How exactly an app's last use is kept (`DeletionService` notes it at most this often)."""
 
@@ -145,6 +150,9 @@ class DeletionService:
         factory=dict, init=False, repr=False
     )
     _uses_noted: dict[str, dt.datetime] = attrs.field(factory=dict, init=False, repr=False)
+    _callback_cache: tuple[object, float, dict[str, Callback]] | None = attrs.field(
+        default=None, init=False, repr=False
+    )
 
     # -- authentication -----------------------------------------------------------------------
 
@@ -365,7 +373,7 @@ class DeletionService:
                 except DeadlineExceeded:
                     outcome[task_id] = DEADLINE_EXCEEDED
                 else:
-                    writes.append((task, as_successor(task, new)))
+                    writes.append((task, as_successor(task, self._owe(task, new))))
         rejected = self.store.update([new for _, new in writes]) if writes else frozenset()
         for old, new in writes:
             if new.task_id in rejected:
@@ -408,7 +416,7 @@ class DeletionService:
                 now - self.policy.pending_period,
                 now - self.policy.cancel_period,
                 self.batch_size,
-                lambda task: lifecycle.catch_up(task, now, self.policy),
+                lambda task: self._owe(task, lifecycle.catch_up(task, now, self.policy)),
             )
             for old, new in written:
                 self._publish(old, new)
@@ -422,9 +430,15 @@ class DeletionService:
 
     # -- after the hand-off ---------------------------------------------------------------------
 
-    def deliver(self, sinks: Mapping[str, Sink], limit: int = 100) -> Deliveries:
+    def deliver(
+        self,
+        sinks: Mapping[str, Sink],
+        limit: int = 100,
+        callback_sender: CallbackSender | None = None,
+    ) -> Deliveries:
         """One round of the outbox: for each kind with a sink (`"handoff"`, `"review"`), deliver
-        up to *limit* owed messages, oldest task first, and record each outcome in the task.
+        up to *limit* owed messages, oldest task first, and record each outcome in the task;
+        with *callback_sender*, the status callbacks of up to *limit* tasks too.
 
         At least once: a message leaves the outbox only after its sink took it, so a crash
         between the two delivers it again. Each message is leased to this service
@@ -457,6 +471,8 @@ class DeletionService:
                 if failed:
                     break
             report.waiting += self.store.backlog(kind).count
+        if callback_sender is not None:
+            self._deliver_callbacks(callback_sender, limit, report)
         return report
 
     def _deliver_one(self, kind: str, sink: Sink, task: DeletionTask) -> bool:
@@ -535,18 +551,104 @@ class DeletionService:
         late.sort(key=lambda task: (task.actioned_time, task.task_id))
         return late[:limit]
 
-    def maintain(self, sinks: Mapping[str, Sink] | None = None) -> dict[str, int]:
+    def maintain(
+        self,
+        sinks: Mapping[str, Sink] | None = None,
+        callback_sender: CallbackSender | None = None,
+    ) -> dict[str, int]:
         """Everything time makes due, in order: transitions, overdue marks, purges, and (with
-        *sinks*) one delivery round. What a server runs in the background."""
+        *sinks* or a *callback_sender*) one delivery round. What a server runs in the
+        background."""
         done = {
             "moved": self.advance_due(),
             "overdue": self.mark_overdue(),
             "purged": self.purge_settled(),
         }
-        if sinks:
-            report = self.deliver(sinks)
+        if sinks or callback_sender:
+            report = self.deliver(sinks or {}, callback_sender=callback_sender)
             done |= {"delivered": report.delivered, "failed": report.failed}
         return done
+
+    # -- status callbacks ----------------------------------------------------------------------
+
+    def _callbacks(self) -> dict[str, Callback]:
+        """Every app's callback, cached while the store's `access_version` stays (or for
+        `CALLBACK_CACHE` seconds, for a store that keeps no version)."""
+        version = self.store.access_version()
+        cached = self._callback_cache
+        now = time.monotonic()
+        fresh = cached is not None and (version is not None or now - cached[1] < CALLBACK_CACHE)
+        if cached is not None and cached[0] == version and fresh:
+            return cached[2]
+        found = self.store.callbacks()
+        self._callback_cache = (version, now, found)
+        return found
+
+    def _owe(self, old: DeletionTask, new: DeletionTask) -> DeletionTask:
+        """*new*, owing the callbacks its changes since *old* call for, when the app that
+        created the task has a callback URL."""
+        if new.created_by not in self._callbacks() or not callbacks.client_events(old, new):
+            return new
+        return callbacks.owe(old, new)
+
+    def _deliver_callbacks(self, sender: CallbackSender, limit: int, report: Deliveries) -> None:
+        """Up to *limit* tasks' owed callbacks, each task's in the order they happened; an app
+        whose callback failed is skipped for the rest of the round."""
+        now = self.clock.now()
+        owed = self.store.awaiting(Awaiting.CALLBACK, now, max(limit, self.batch_size))
+        due = [task for task in owed if _may_try(self.backoff, task, CALLBACK, now)][:limit]
+        failing: set[str] = set()
+        for task in due:
+            if task.created_by in failing:
+                continue
+            for kind in callbacks.owed_entries(task):
+                now = self.clock.now()
+                if not self.store.claim(kind, [task.task_id], self.holder, now, now + self.lease):
+                    break  # another server holds it: the later ones wait, in order
+                try:
+                    outcome = self._deliver_callback(sender, task, kind.split(".", 1)[1])
+                finally:
+                    self.store.release(kind, [task.task_id], self.holder)
+                if outcome is False:
+                    report.failed += 1
+                    failing.add(task.created_by)
+                    break
+                report.delivered += outcome is True
+        report.waiting += len(self.store.awaiting(Awaiting.CALLBACK, now, MAX_PAGE))
+
+    def _deliver_callback(
+        self, sender: CallbackSender, task: DeletionTask, event: str
+    ) -> bool | None:
+        """Send one callback and record the outcome: True sent, False failed, None dropped
+        (the app has no callback URL any more, or is revoked)."""
+        callback = self._callbacks().get(task.created_by)
+        active = callback is not None and self._app(task.created_by)[1] is not None
+        if callback is None or not active:
+            reason = "no callback URL" if callback is None else "the app is revoked"
+            self._settle(
+                task.task_id,
+                callbacks.entry(event),
+                lambda t, at: callbacks.dropped(t, event, at, reason),
+            )
+            return None
+        body = callbacks.callback_body(task, event)
+        try:
+            sender.send(callback, callbacks.event_id(task, event), body)
+        except Exception as exc:  # noqa: BLE001 (any failure of a sender is an attempt's outcome)
+            detail = exc.detail if isinstance(exc, DeliveryFailed) else type(exc).__name__
+            logger.warning("callback %s for task %s failed: %s", event, task.task_id, detail)
+            self._settle(
+                task.task_id,
+                callbacks.entry(event),
+                lambda t, at: callbacks.failed(t, event, at, sender.name, detail),
+            )
+            return False
+        self._settle(
+            task.task_id,
+            callbacks.entry(event),
+            lambda t, at: callbacks.delivered(t, event, at, sender.name),
+        )
+        return True
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -577,7 +679,7 @@ class DeletionService:
             new = change(stored, self.clock.now())
             if new is stored:
                 return stored
-            new = as_successor(stored, new)
+            new = as_successor(stored, self._owe(stored, new))
             if not self.store.update([new]):
                 self._publish(stored, new)
                 return new
@@ -597,7 +699,11 @@ class DeletionService:
         moved = 0
         while True:
             changes = [(t, step(t)) for t in self.store.awaiting(what, cutoff, self.batch_size)]
-            changes = [(old, as_successor(old, new)) for old, new in changes if new is not old]
+            changes = [
+                (old, as_successor(old, self._owe(old, new)))
+                for old, new in changes
+                if new is not old
+            ]
             rejected = self.store.update([new for _, new in changes])
             written = [(old, new) for old, new in changes if new.task_id not in rejected]
             for old, new in written:
@@ -658,6 +764,37 @@ class AccessAdmin:
 
     def list_apps(self) -> builtins.list[App]:
         return self.store.list_apps()
+
+    def set_callback(self, app_id: str, url: str, allow_http: bool = False) -> str:
+        """Register *app_id*'s status callback URL with a new signing secret, and return the
+        secret (shown once: the store keeps it to sign, and nothing shows it again).
+        `InvalidRequest` for a bad URL or no such app."""
+        callback = Callback(
+            callbacks.check_callback_url(url, allow_http),
+            callbacks.new_signing_secret(),
+            self.clock.now(),
+        )
+        if not self.store.set_callback(app_id, callback):
+            raise InvalidRequest(f"no app {app_id}")
+        return callback.secret
+
+    def rotate_callback_secret(self, app_id: str) -> str:
+        """A new signing secret for *app_id*'s callback, at once; returns it.
+        `InvalidRequest` when the app has no callback."""
+        current = self.store.callbacks().get(app_id)
+        if current is None:
+            raise InvalidRequest(f"app {app_id} has no callback URL: set one first")
+        return self.set_callback(app_id, current.url, allow_http=True)
+
+    def remove_callback(self, app_id: str) -> bool:
+        """No more callbacks for *app_id*: those still owed are dropped (and the history says
+        so). False when the app had none."""
+        if app_id not in self.store.callbacks():
+            return False
+        return self.store.set_callback(app_id, None)
+
+    def callbacks(self) -> dict[str, Callback]:
+        return self.store.callbacks()
 
     def app_last_used(self) -> dict[str, dt.datetime]:
         """When each app was last used (to within `USE_PRECISION`), for the apps used at all."""
