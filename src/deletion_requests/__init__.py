@@ -1,7 +1,7 @@
 """deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle."""
 
 from ._access import Account, App, Caller, apps_from_grants
-from ._callbacks import CLIENT_EVENTS, Callback, check_callback_url
+from ._callbacks import CLIENT_EVENTS, Callback, CallbackSender, check_callback_url
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import (
     task_detail_to_api,
@@ -98,6 +98,7 @@ __all__ = [
     "Backoff",
     "CallableSink",
     "Callback",
+    "CallbackSender",
     "Caller",
     "Cancellation",
     "Clock",

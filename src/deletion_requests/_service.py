@@ -622,6 +622,8 @@ class DeletionService:
         """Send one callback and record the outcome: True sent, False failed, None dropped
         (the app has no callback URL any more, or is revoked)."""
         callback = self._callbacks().get(task.created_by)
+        if callback is None:  # the cache may predate the registration: ask the store
+            callback = self.store.callbacks().get(task.created_by)
         active = callback is not None and self._app(task.created_by)[1] is not None
         if callback is None or not active:
             reason = "no callback URL" if callback is None else "the app is revoked"

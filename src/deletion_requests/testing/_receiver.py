@@ -39,13 +39,16 @@ class WebhookReceiver:
         self.arrived = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
+        self.secret = secret
+        """The secret verified against; may be set after the receiver is made (an app's
+        callback secret comes from registering the receiver's URL)."""
         receiver = self
-        verifier = Webhook(secret)
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 try:
+                    verifier = Webhook(receiver.secret)
                     verifier.verify(body, dict(self.headers.items()), json_parse=False)
                 except WebhookVerificationError:
                     with receiver._lock:

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 import click
 
-from deletion_requests import redacted_url
+from deletion_requests import check_callback_url, redacted_url
 
 from ._cli_common import (
+    F,
     _echo_json,
     _iso,
     _sinks,
@@ -32,7 +33,7 @@ from ._logs import FORMATS, LogFormat, configure_logging, default_format
 from ._serve import Settings, metrics_directory, port_in_use
 from ._serve import serve as run_server
 from ._signing import new_webhook_secret
-from ._wiring import DEFAULT_STORE
+from ._wiring import DEFAULT_STORE, callback_sender
 from ._wiring import logger as server_log
 from .console import ConsoleSettings
 
@@ -314,22 +315,58 @@ def apps() -> None:
     """API clients: an AppId and an AppSecret, granted accounts."""
 
 
+def _callback_options(function: F) -> F:
+    function = click.option(
+        "--allow-http-callbacks",
+        is_flag=True,
+        help="Allow an http:// callback URL to a loopback host (for tests on one machine).",
+    )(function)
+    return function
+
+
+def _echo_callback_secret(secret: str) -> None:
+    click.echo(f"Callback secret: {secret}")
+    click.echo(
+        "Give it to the app's developers now, to verify callbacks (Standard Webhooks): it "
+        "is not shown again."
+    )
+
+
 @apps.command("create")
 @click.option(
     "--account", "accounts_", multiple=True, required=True, help="Account to grant (repeat)."
 )
+@click.option("--callback-url", help="Where the app hears of its tasks' changes (https://).")
+@_callback_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @store_option
-def apps_create(accounts_: tuple[str, ...], as_json: bool, store_url: str) -> None:
-    """Create an app; prints its AppId and AppSecret. The secret is shown only this once."""
+def apps_create(
+    accounts_: tuple[str, ...],
+    callback_url: str | None,
+    allow_http_callbacks: bool,
+    as_json: bool,
+    store_url: str,
+) -> None:
+    """Create an app; prints its AppId and AppSecret, and with --callback-url the callback
+    signing secret. Secrets are shown only this once."""
     with opened(store_url) as server:
+        if callback_url is not None:
+            check_callback_url(callback_url, allow_http_callbacks)  # before the app is made
         app, secret = server.admin.create_app(list(accounts_))
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {"appId": app.app_id, "appSecret": secret, "accounts": sorted(app.accounts)}
-                )
+        callback_secret = None
+        if callback_url is not None:
+            callback_secret = server.admin.set_callback(
+                app.app_id, callback_url, allow_http_callbacks
             )
+        if as_json:
+            document: dict[str, object] = {
+                "appId": app.app_id,
+                "appSecret": secret,
+                "accounts": sorted(app.accounts),
+            }
+            if callback_secret is not None:
+                document |= {"callbackUrl": callback_url, "callbackSecret": callback_secret}
+            click.echo(json.dumps(document))
         else:
             click.echo(f"AppId:     {app.app_id}")
             click.echo(f"AppSecret: {secret}")
@@ -337,6 +374,43 @@ def apps_create(accounts_: tuple[str, ...], as_json: bool, store_url: str) -> No
             click.echo(
                 "Keep the secret now: it is stored only as a digest and cannot be shown again."
             )
+            if callback_secret is not None:
+                click.echo(f"Callback:  {callback_url}")
+                _echo_callback_secret(callback_secret)
+
+
+@apps.command("set-callback")
+@click.argument("app_id")
+@click.argument("url", required=False)
+@click.option("--none", "remove", is_flag=True, help="Remove the app's callback URL.")
+@_callback_options
+@store_option
+def apps_set_callback(
+    app_id: str, url: str | None, remove: bool, allow_http_callbacks: bool, store_url: str
+) -> None:
+    """Set APP_ID's status callback URL (with a new signing secret, printed once), or remove
+    it with --none (callbacks still owed are then dropped, and their tasks' histories say so)."""
+    if remove == (url is not None):
+        raise click.UsageError("give a URL, or --none")
+    with opened(store_url, create=False) as server:
+        if remove:
+            if not server.admin.remove_callback(app_id):
+                raise click.ClickException(f"app {app_id} has no callback URL")
+            click.echo(f"removed the callback of {app_id}")
+            return
+        assert url is not None
+        secret = server.admin.set_callback(app_id, url, allow_http_callbacks)
+        click.echo(f"callbacks of {app_id} go to {url}")
+        _echo_callback_secret(secret)
+
+
+@apps.command("rotate-callback-secret")
+@click.argument("app_id")
+@store_option
+def apps_rotate_callback_secret(app_id: str, store_url: str) -> None:
+    """A new signing secret for APP_ID's callbacks, in use at once; printed once."""
+    with opened(store_url, create=False) as server:
+        _echo_callback_secret(server.admin.rotate_callback_secret(app_id))
 
 
 @apps.command("revoke")
@@ -356,6 +430,7 @@ def apps_revoke(app_id: str, store_url: str) -> None:
 def apps_list(as_json: bool, store_url: str) -> None:
     """List apps (never their secrets)."""
     with reading(store_url) as server:
+        callbacks = server.admin.callbacks()
         if as_json:
             _echo_json(
                 [
@@ -364,6 +439,7 @@ def apps_list(as_json: bool, store_url: str) -> None:
                         "accounts": sorted(a.accounts),
                         "createdTime": _iso(a.created_time),
                         "revoked": a.revoked,
+                        "callbackUrl": getattr(callbacks.get(a.app_id), "url", None),
                     }
                     for a in server.admin.list_apps()
                 ]
@@ -375,10 +451,11 @@ def apps_list(as_json: bool, store_url: str) -> None:
                 ",".join(sorted(a.accounts)),
                 _time(a.created_time),
                 "revoked" if a.revoked else "active",
+                getattr(callbacks.get(a.app_id), "url", "-"),
             ]
             for a in server.admin.list_apps()
         ]
-        _table(["APP", "ACCOUNTS", "CREATED", "STATE"], rows)
+        _table(["APP", "ACCOUNTS", "CREATED", "STATE", "CALLBACK"], rows)
 
 
 @main.command()
@@ -416,7 +493,7 @@ def deliver(
     owed, of each kind, with the age of the oldest."""
     sinks = _sinks(handoff_url, review_url, webhook_secret)
     with opened(store_url, create=False) as server:
-        report = server.service.deliver(sinks, limit=limit)
+        report = server.service.deliver(sinks, limit=limit, callback_sender=callback_sender())
         click.echo(
             f"delivered {report.delivered}; failed {report.failed}; waiting {report.waiting}"
         )

@@ -23,7 +23,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deletion_requests import HANDOFF, REVIEW, DeletionService, DeletionTask, Operators, Sink
+from deletion_requests import (
+    CALLBACK,
+    HANDOFF,
+    REVIEW,
+    Callback,
+    CallbackSender,
+    DeletionService,
+    DeletionTask,
+    Operators,
+    Sink,
+)
 
 from ._errors import HttpError
 
@@ -138,6 +148,26 @@ class CountedSink:
         if self.kind == REVIEW:
             metrics().review_alerts.labels(self.sink.name).inc()
         return done
+
+
+@attrs.define
+class CountedSender:
+    """A callback sender whose attempts are counted in `deletion_requests_delivery_attempts`
+    (kind `callback`)."""
+
+    sender: CallbackSender
+    name: str = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.name = self.sender.name
+
+    def send(self, callback: Callback, event_id: str, body: bytes) -> None:
+        try:
+            self.sender.send(callback, event_id, body)
+        except BaseException:
+            metrics().deliveries.labels(CALLBACK, self.name, "failed").inc()
+            raise
+        metrics().deliveries.labels(CALLBACK, self.name, "delivered").inc()
 
 
 class StoreCollector:

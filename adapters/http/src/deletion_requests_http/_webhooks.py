@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from deletion_requests import DeletionTask, DeliveryFailed, message_id
+from deletion_requests import Callback, DeletionTask, DeliveryFailed, message_id
 
 from ._signing import check_webhook_secret, signed_headers
 
@@ -73,3 +73,37 @@ class WebhookSink:
 
     def __repr__(self) -> str:
         return f"WebhookSink({self.name!r})"  # never the secret
+
+
+class CallbackWebhooks:
+    """Sends apps' status callbacks: POSTs each body to the app's URL with the Standard
+    Webhooks headers, signed with the app's own secret, `webhook-id` being the event id. Any
+    2xx is a delivery; redirects are not followed; anything else is a failed attempt."""
+
+    name = "callback-webhook"
+
+    def __init__(self, timeout: float = 10.0, now: Callable[[], dt.datetime] = _system_now) -> None:
+        self.now = now
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+            follow_redirects=False,
+            headers={"User-Agent": "deletion-requests"},
+        )
+
+    def send(self, callback: Callback, event_id: str, body: bytes) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            **signed_headers(callback.secret, event_id, body, self.now()),
+        }
+        try:
+            response = self._client.post(callback.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            raise DeliveryFailed("timeout") from None
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(type(exc).__name__) from None
+        if not response.is_success:
+            raise DeliveryFailed(f"HTTP {response.status_code}")
+
+    def close(self) -> None:
+        self._client.close()

@@ -15,6 +15,7 @@ from deletion_requests import (
     HANDOFF,
     REVIEW,
     AccessAdmin,
+    CallbackSender,
     Clock,
     DeletionService,
     Policy,
@@ -26,10 +27,10 @@ from deletion_requests import (
 
 from ._app import create_app
 from ._limits import RateLimits
-from ._metrics import CountedSink
+from ._metrics import CountedSender, CountedSink
 from ._signing import WEBHOOK_SECRET_ENV, check_webhook_secret
 from ._tokens import TokenIssuer, stored_signing_key
-from ._webhooks import WebhookSink
+from ._webhooks import CallbackWebhooks, WebhookSink
 from .console import Console, ConsoleSettings
 
 DEFAULT_STORE = "sqlite:///deletion-requests.db"
@@ -106,10 +107,12 @@ class Server:
         deliver_interval: float = 5.0,
     ) -> Background:
         """Every *advance_interval* seconds, transitions, overdue marks and purges
-        (`maintain`); with *sinks*, every *deliver_interval*, a delivery round."""
+        (`maintain`); with *sinks*, every *deliver_interval*, a delivery round, the apps'
+        status callbacks included."""
         loops: list[tuple[Callable[[], None], float]] = [(self._maintain, advance_interval)]
         if sinks:
-            loops.append((lambda: self._deliver(sinks), deliver_interval))
+            sender = callback_sender()
+            loops.append((lambda: self._deliver(sinks, sender), deliver_interval))
         return Background(loops)
 
     def _maintain(self) -> None:
@@ -117,8 +120,8 @@ class Server:
         if any(done.values()):
             logger.info("maintenance: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
 
-    def _deliver(self, sinks: Mapping[str, Sink]) -> None:
-        report = self.service.deliver(sinks)
+    def _deliver(self, sinks: Mapping[str, Sink], sender: CallbackSender) -> None:
+        report = self.service.deliver(sinks, callback_sender=sender)
         if report.delivered or report.failed:
             logger.info(
                 "deliveries: %d delivered, %d failed, %d waiting",
@@ -190,6 +193,11 @@ def sinks_for(
         assert secret is not None
         sinks[HANDOFF] = WebhookSink(handoff_url, secret, HANDOFF, name="handoff-webhook")
     return {kind: CountedSink(kind, sink) for kind, sink in sinks.items()}
+
+
+def callback_sender() -> CallbackSender:
+    """What sends the apps' status callbacks: webhooks, counted in the metrics."""
+    return CountedSender(CallbackWebhooks())
 
 
 class LogSink:
