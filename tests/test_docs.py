@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/library.md", "docs/handoff.md"])
+@pytest.mark.parametrize(
+    "document", ["README.md", "docs/library.md", "docs/handoff.md", "docs/callbacks.md"]
+)
 def test_python_examples_run(document: str) -> None:
     blocks = PYTHON_BLOCK.findall((ROOT / document).read_text())
     assert blocks, f"{document} has no python example"

@@ -201,3 +201,60 @@ def test_every_command_is_documented() -> None:
     documented = (ROOT / "docs" / "operations.md").read_text()
     missing = [path for path in _all_commands() if f"deletion-requests {path}" not in documented]
     assert not missing, f"docs/operations.md does not mention: {missing}"
+
+
+def test_apps_callback_commands(store_url: str) -> None:
+    run("accounts", "allow", "acct-1", "--store", store_url)
+    refused = run(
+        "apps",
+        "create",
+        "--account",
+        "acct-1",
+        "--callback-url",
+        "http://x.example/h",
+        "--store",
+        store_url,
+        ok=False,
+    )
+    assert "must be https://" in refused
+    assert json.loads(run("apps", "list", "--json", "--store", store_url)) == []  # none made
+    made = json.loads(
+        run(
+            "apps",
+            "create",
+            "--account",
+            "acct-1",
+            "--callback-url",
+            "https://c.example/h",
+            "--json",
+            "--store",
+            store_url,
+        )
+    )
+    assert made["callbackUrl"] == "https://c.example/h"
+    assert made["callbackSecret"].startswith("whsec_")
+    app_id = made["appId"]
+    listed = json.loads(run("apps", "list", "--json", "--store", store_url))
+    assert listed[0]["callbackUrl"] == "https://c.example/h"
+    assert made["callbackSecret"] not in run("apps", "list", "--store", store_url)
+    moved = run(
+        "apps",
+        "set-callback",
+        app_id,
+        "http://127.0.0.1:9/h",
+        "--allow-http-callbacks",
+        "--store",
+        store_url,
+    )
+    assert "Callback secret: whsec_" in moved
+    rotated = run("apps", "rotate-callback-secret", app_id, "--store", store_url)
+    assert re.search(r"Callback secret: whsec_\S+", rotated)
+    assert "removed the callback" in run(
+        "apps", "set-callback", app_id, "--none", "--store", store_url
+    )
+    assert "has no callback URL" in run(
+        "apps", "set-callback", app_id, "--none", "--store", store_url, ok=False
+    )
+    assert "give a URL, or --none" in run(
+        "apps", "set-callback", app_id, "--store", store_url, ok=False
+    )

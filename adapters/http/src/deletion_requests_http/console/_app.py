@@ -373,6 +373,7 @@ class Console:
                 "apps": apps,
                 "apps_of": apps_of,
                 "last_used": self.admin.app_last_used(),
+                "callbacks": self.admin.callbacks(),
             }
 
         return self._page(request, "access.html", **await run_in_threadpool(read))
