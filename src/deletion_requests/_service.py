@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
 import logging
 import os
 import re
@@ -359,6 +360,7 @@ class DeletionService:
             raise InvalidRequest(f"taskIds must hold 1 to {MAX_BULK} task ids")
         ids = [_check_task_id(task_id) for task_id in task_ids]
         now = self.clock.now()
+        apps = self._callbacks()
         outcome: dict[str, str] = {}
         writes: builtins.list[tuple[DeletionTask, DeletionTask]] = []
         for task_id in dict.fromkeys(ids):
@@ -373,7 +375,7 @@ class DeletionService:
                 except DeadlineExceeded:
                     outcome[task_id] = DEADLINE_EXCEEDED
                 else:
-                    writes.append((task, as_successor(task, self._owe(task, new))))
+                    writes.append((task, as_successor(task, self._owe(task, new, apps))))
         rejected = self.store.update([new for _, new in writes]) if writes else frozenset()
         for old, new in writes:
             if new.task_id in rejected:
@@ -412,11 +414,12 @@ class DeletionService:
         idle_rounds = 0
         now = self.clock.now()
         while idle_rounds < 3:
+            apps = self._callbacks()
             written = self.store.transition_due(
                 now - self.policy.pending_period,
                 now - self.policy.cancel_period,
                 self.batch_size,
-                lambda task: self._owe(task, lifecycle.catch_up(task, now, self.policy)),
+                functools.partial(self._advanced, now=now, apps=apps),
             )
             for old, new in written:
                 self._publish(old, new)
@@ -571,6 +574,12 @@ class DeletionService:
 
     # -- status callbacks ----------------------------------------------------------------------
 
+    def _advanced(
+        self, task: DeletionTask, now: dt.datetime, apps: Mapping[str, Callback]
+    ) -> DeletionTask:
+        """*task* caught up with *now*, owing the callbacks its moves call for."""
+        return self._owe(task, lifecycle.catch_up(task, now, self.policy), apps)
+
     def _callbacks(self) -> dict[str, Callback]:
         """Every app's callback, cached while the store's `access_version` stays (or for
         `CALLBACK_CACHE` seconds, for a store that keeps no version)."""
@@ -584,10 +593,14 @@ class DeletionService:
         self._callback_cache = (version, now, found)
         return found
 
-    def _owe(self, old: DeletionTask, new: DeletionTask) -> DeletionTask:
+    def _owe(
+        self, old: DeletionTask, new: DeletionTask, apps: Mapping[str, Callback] | None = None
+    ) -> DeletionTask:
         """*new*, owing the callbacks its changes since *old* call for, when the app that
-        created the task has a callback URL."""
-        if new.created_by not in self._callbacks() or not callbacks.client_events(old, new):
+        created the task has a callback URL (in *apps*, read once for a batch, or now)."""
+        if new is old or not callbacks.client_events(old, new):
+            return new
+        if new.created_by not in (self._callbacks() if apps is None else apps):
             return new
         return callbacks.owe(old, new)
 
@@ -701,8 +714,9 @@ class DeletionService:
         moved = 0
         while True:
             changes = [(t, step(t)) for t in self.store.awaiting(what, cutoff, self.batch_size)]
+            apps = self._callbacks()
             changes = [
-                (old, as_successor(old, self._owe(old, new)))
+                (old, as_successor(old, self._owe(old, new, apps)))
                 for old, new in changes
                 if new is not old
             ]

@@ -27,6 +27,7 @@ from deletion_requests import (
     CALLBACK,
     HANDOFF,
     REVIEW,
+    Awaiting,
     Callback,
     CallbackSender,
     DeletionService,
@@ -203,7 +204,10 @@ class StoreCollector:
             overdue,
         )
         owed = GaugeMetricFamily(
-            "deletion_requests_outbox_owed", "Outbox messages owed, by kind.", labels=["kind"]
+            "deletion_requests_outbox_owed",
+            f"Outbox messages owed, by kind (callback: tasks owing one, counted up to "
+            f"{OVERDUE_CAP}).",
+            labels=["kind"],
         )
         age = GaugeMetricFamily(
             "deletion_requests_outbox_oldest_age_seconds",
@@ -216,6 +220,8 @@ class StoreCollector:
             owed.add_metric([kind], backlog.count)
             oldest = 0.0 if backlog.oldest is None else (now - backlog.oldest).total_seconds()
             age.add_metric([kind], max(0.0, oldest))
+        callbacks = len(self.service.store.awaiting(Awaiting.CALLBACK, now, OVERDUE_CAP))
+        owed.add_metric([CALLBACK], callbacks)
         yield owed
         yield age
 
