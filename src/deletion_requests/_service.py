@@ -97,7 +97,7 @@ class Deliveries:
     waiting: int = 0
     """Messages still owed after the round, of the kinds it delivered (the whole backlog:
     backing off, behind a failure of their sink, beyond the limit, or leased to another
-    server)."""
+    server); for status callbacks, the tasks still owing one (up to 1,000)."""
 
 
 @attrs.frozen
