@@ -604,6 +604,7 @@ def test_healthz_and_openapi(world: World) -> None:
         "/auth/oauth2/token",
         EMAILS,
         TASKS,
+        "/data/deletion-requests/cancellations",
         "/data/deletion-requests/{taskId}",
         "/data/deletion-requests/{taskId}/completion",
         "/healthz",
