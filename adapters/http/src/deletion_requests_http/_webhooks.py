@@ -46,26 +46,11 @@ class WebhookSink:
         self.kind = kind
         self.name = name
         self.now = now
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            follow_redirects=False,
-            headers={"User-Agent": "deletion-requests"},
-        )
+        self._client = _client(timeout, connections=4)
 
     def deliver(self, task: DeletionTask, body: bytes) -> bool:
-        headers = {
-            "Content-Type": "application/json",
-            **signed_headers(self.secret, message_id(task, self.kind), body, self.now()),
-        }
-        try:
-            response = self._client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            raise DeliveryFailed("timeout") from None
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(type(exc).__name__) from None
-        if not response.is_success:
-            raise DeliveryFailed(f"HTTP {response.status_code}")
+        message = message_id(task, self.kind)
+        _post_signed(self._client, self.url, self.secret, message, body, self.now())
         return False
 
     def close(self) -> None:
@@ -84,26 +69,43 @@ class CallbackWebhooks:
 
     def __init__(self, timeout: float = 10.0, now: Callable[[], dt.datetime] = _system_now) -> None:
         self.now = now
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
-            follow_redirects=False,
-            headers={"User-Agent": "deletion-requests"},
-        )
+        self._client = _client(timeout, connections=8)
 
     def send(self, callback: Callback, event_id: str, body: bytes) -> None:
-        headers = {
-            "Content-Type": "application/json",
-            **signed_headers(callback.secret, event_id, body, self.now()),
-        }
-        try:
-            response = self._client.post(callback.url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            raise DeliveryFailed("timeout") from None
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(type(exc).__name__) from None
-        if not response.is_success:
-            raise DeliveryFailed(f"HTTP {response.status_code}")
+        _post_signed(self._client, callback.url, callback.secret, event_id, body, self.now())
 
     def close(self) -> None:
         self._client.close()
+
+
+def _client(timeout: float, connections: int) -> httpx.Client:
+    """A pooled client that never follows a redirect (it would send the body elsewhere)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections // 2
+        ),
+        follow_redirects=False,
+        headers={"User-Agent": "deletion-requests"},
+    )
+
+
+def _post_signed(
+    client: httpx.Client,
+    url: str,
+    secret: str,
+    message_id: str,
+    body: bytes,
+    at: dt.datetime,
+) -> None:
+    """POST *body* signed as Standard Webhooks message *message_id*; `DeliveryFailed` naming
+    the status or the error class unless the answer is a 2xx."""
+    headers = {"Content-Type": "application/json", **signed_headers(secret, message_id, body, at)}
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        raise DeliveryFailed("timeout") from None
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(type(exc).__name__) from None
+    if not response.is_success:
+        raise DeliveryFailed(f"HTTP {response.status_code}")

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,19 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def wait_healthy(base_url: str, timeout: float, alive: Callable[[], bool]) -> bool:
+    """Whether `GET /healthz` answers within *timeout* seconds, while *alive* holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310
+                return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if not alive() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
 
 @attrs.frozen
@@ -78,15 +91,8 @@ def serving(
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.1)
+        if not wait_healthy(base_url, timeout, lambda: process.poll() is None):
+            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
         yield RunningServer(base_url, process)
     finally:
         if process.poll() is None:
@@ -117,15 +123,8 @@ def serving_app(app: Any, timeout: float = 30) -> Iterator[str]:
     thread = threading.Thread(target=run, name="embedded-granian", daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310
-                break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the embedded server did not start") from None
-            time.sleep(0.05)
+    if not wait_healthy(base_url, timeout, thread.is_alive):
+        raise RuntimeError("the embedded server did not start")
     try:
         yield base_url
     finally:
