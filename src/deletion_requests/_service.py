@@ -140,7 +140,7 @@ class DeletionService:
     batch_size: int = 1000
     max_attempts: int = 50
     backoff: Backoff = attrs.field(factory=Backoff)
-    holder: str = attrs.field(factory=lambda: new_holder())
+    holder: str = attrs.field(factory=new_holder)
     """Who this service is when it leases messages to deliver: unique to it."""
     lease: dt.timedelta = dt.timedelta(minutes=2)
     """How long a leased message is this service's to deliver; then another may take it."""

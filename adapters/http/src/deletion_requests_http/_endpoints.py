@@ -226,16 +226,22 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def create_document(media: str, body: bytes) -> dict[str, Any]:
-    """The create request's JSON object, checked for shape; the core checks the values."""
+def json_body(media: str, body: bytes) -> Any:
+    """The request body parsed as JSON; 415 unless it is sent as JSON, 400 when it is missing
+    or is not JSON."""
     if media != "application/json":
         raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
     if not body:
         raise HttpError("BAD_REQUEST", "the request body is missing")
     try:
-        document = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
+
+
+def create_document(media: str, body: bytes) -> dict[str, Any]:
+    """The create request's JSON object, checked for shape; the core checks the values."""
+    document = json_body(media, body)
     if not isinstance(document, dict):
         raise HttpError("BAD_REQUEST", "the request body must be a JSON object")
     unknown = sorted(set(document) - CREATE_FIELDS)
@@ -256,12 +262,7 @@ def create_document(media: str, body: bytes) -> dict[str, Any]:
 def cancellations_document(media: str, body: bytes) -> list[str]:
     """The task ids of a bulk cancel, `{"taskIds": [...]}`, checked for shape (the core checks
     that each is a task id, and how many there are)."""
-    if media != "application/json":
-        raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
+    document = json_body(media, body)
     if not isinstance(document, dict) or set(document) != {"taskIds"}:
         raise HttpError("BAD_REQUEST", 'the body must be {"taskIds": ["<task id>", ...]}')
     task_ids = document["taskIds"]
