@@ -100,13 +100,16 @@ def owed_entries(task: DeletionTask) -> list[str]:
 
 def client_events(old: DeletionTask, new: DeletionTask) -> list[str]:
     """The changes from *old* to *new* that the task's app can see, in order."""
-    times = {
-        "ready": (old.ready_time, new.ready_time),
-        "actioned": (old.actioned_time, new.actioned_time),
-        "cancelled": (old.cancelled_time, new.cancelled_time),
-        "completed": (old.completed_time, new.completed_time),
-    }
-    return [event for event in CLIENT_EVENTS if times[event][0] is None and times[event][1]]
+    events = []
+    if old.ready_time is None and new.ready_time is not None:
+        events.append("ready")
+    if old.actioned_time is None and new.actioned_time is not None:
+        events.append("actioned")
+    if old.cancelled_time is None and new.cancelled_time is not None:
+        events.append("cancelled")
+    if old.completed_time is None and new.completed_time is not None:
+        events.append("completed")
+    return events
 
 
 def owe(old: DeletionTask, new: DeletionTask) -> DeletionTask:

@@ -585,12 +585,14 @@ class DeletionService:
         `CALLBACK_CACHE` seconds, for a store that keeps no version)."""
         version = self.store.access_version()
         cached = self._callback_cache
-        now = time.monotonic()
-        fresh = cached is not None and (version is not None or now - cached[1] < CALLBACK_CACHE)
-        if cached is not None and cached[0] == version and fresh:
+        if (
+            cached is not None
+            and cached[0] == version
+            and (version is not None or time.monotonic() - cached[1] < CALLBACK_CACHE)
+        ):
             return cached[2]
         found = self.store.callbacks()
-        self._callback_cache = (version, now, found)
+        self._callback_cache = (version, time.monotonic(), found)
         return found
 
     def _owe(
