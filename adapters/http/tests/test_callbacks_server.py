@@ -9,7 +9,6 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,27 +19,16 @@ from deletion_requests_http.testing import serving, serving_app
 from deletion_requests import (
     AccessAdmin,
     Awaiting,
-    DeletionService,
-    DeletionTask,
     ManualClock,
-    Policy,
-    Status,
-    hash_email,
     open_store,
 )
 from deletion_requests.testing import WebhookReceiver
 
 from .conftest import T0, basic
-from .test_claimed_deliveries import kill_tree
+from .test_claimed_deliveries import kill_tree, owed_handoffs
+from .test_handoff_server import wait_for
 
 DAY = dt.timedelta(days=1)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_an_app_hears_ready_actioned_and_cancelled_and_nothing_of_other_apps(
@@ -112,24 +100,8 @@ def register(store_url: str, url: str) -> tuple[str, str]:
 def owed_callbacks(store_url: str, app_id: str, count: int) -> set[tuple[str, str]]:
     """*count* tasks of *app_id*, moved to actioned: each owes a `ready` and an `actioned`
     callback. The (event, task) pairs owed."""
-    now = dt.datetime.now(dt.UTC)
-    with open_store(store_url) as store:
-        tasks = [
-            DeletionTask(
-                task_id=str(uuid.uuid4()),
-                account_id="acct-1",
-                status=Status.PENDING,
-                creation_time=now - 16 * DAY,
-                identifiers=frozenset({hash_email(f"{i}@example.com")}),
-                created_by=app_id,
-            )
-            for i in range(count)
-        ]
-        store.add_many([(task, None) for task in tasks])
-        service = DeletionService(store, ManualClock(now), Policy(), subscribers=[])
-        while service.advance_due():
-            pass
-    return {(event, t.task_id) for t in tasks for event in ("ready", "actioned")}
+    owed = owed_handoffs(store_url, count, created_by=app_id)
+    return {(event, task_id) for task_id in owed for event in ("ready", "actioned")}
 
 
 def owing(store_url: str) -> int:

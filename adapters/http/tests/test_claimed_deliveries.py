@@ -34,9 +34,10 @@ SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decod
 OWED = 1000
 
 
-def owed_handoffs(store_url: str, count: int) -> set[str]:
-    """*count* tasks created 16 days ago and moved to actioned: each owes its hand-off (and a
-    review alert)."""
+def owed_handoffs(store_url: str, count: int, created_by: str = "app_test") -> set[str]:
+    """*count* tasks of acct-1 by *created_by*, created 16 days ago and moved to actioned (by
+    an advance that sees the apps' callbacks as they are now): each owes its hand-off (and a
+    review alert, and callbacks when its app has a callback URL). Their ids."""
     now = dt.datetime.now(dt.UTC)
     created = now - dt.timedelta(days=16)
     with open_store(store_url) as store:
@@ -47,7 +48,7 @@ def owed_handoffs(store_url: str, count: int) -> set[str]:
                 status=Status.PENDING,
                 creation_time=created,
                 identifiers=frozenset({hash_email(f"{i}@example.com")}),
-                created_by="app_test",
+                created_by=created_by,
             )
             for i in range(count)
         ]

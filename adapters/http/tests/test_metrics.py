@@ -4,7 +4,6 @@ the store's numbers read at scrape time, served to loopback or to the metrics to
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import re
 import time
 import uuid
@@ -18,17 +17,14 @@ from starlette.testclient import TestClient
 
 from deletion_requests import (
     DeletionService,
-    DeletionTask,
     ManualClock,
     MemoryStore,
     Policy,
-    Status,
-    hash_email,
-    open_store,
 )
 from deletion_requests.testing import WebhookReceiver
 
 from .conftest import KEY, T0, basic
+from .test_handoff_server import due_task
 
 SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
 
@@ -55,22 +51,6 @@ def total(
     )
 
 
-def owed_handoff(store_url: str) -> str:
-    task_id = str(uuid.uuid4())
-    with open_store(store_url) as store:
-        store.add(
-            DeletionTask(
-                task_id=task_id,
-                account_id="acct-1",
-                status=Status.PENDING,
-                creation_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=16),
-                identifiers=frozenset({hash_email("m@example.com")}),
-                created_by="app_test",
-            )
-        )
-    return task_id
-
-
 def test_one_scrape_sees_every_worker_the_supervisor_and_the_store(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/metrics.db"
     run_cli("accounts", "allow", "acct-1", "--store", store)
@@ -78,7 +58,7 @@ def test_one_scrape_sees_every_worker_the_supervisor_and_the_store(tmp_path: Pat
     app = re.search(r'"appId": "([^"]+)", "appSecret": "([^"]+)"', made)
     assert app
     headers = basic(app.group(1), app.group(2))
-    owed_handoff(store)
+    due_task(store, age_days=16)  # owes its hand-off
     with WebhookReceiver(SECRET) as receiver:
         options = (
             "--workers",

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-OVERDUE_CAP = 1000
-"""The overdue gauge counts up to this many (an alert needs only more than none)."""
+GAUGE_CAP = 1000
+"""The gauges that count tasks one by one (overdue, owing callbacks) count up to this many:
+an alert needs only more than none."""
 
 
 @attrs.frozen
@@ -196,17 +197,17 @@ class StoreCollector:
             "Tasks whose identifier hashes were deleted.",
             counts["purged"],
         )
-        overdue = len(self.service.overdue(OVERDUE_CAP))
+        overdue = len(self.service.overdue(GAUGE_CAP))
         yield GaugeMetricFamily(
             "deletion_requests_tasks_overdue",
             f"Tasks handed off more than the action window ago and not completed (counted up "
-            f"to {OVERDUE_CAP}).",
+            f"to {GAUGE_CAP}).",
             overdue,
         )
         owed = GaugeMetricFamily(
             "deletion_requests_outbox_owed",
             f"Outbox messages owed, by kind (callback: tasks owing one, counted up to "
-            f"{OVERDUE_CAP}).",
+            f"{GAUGE_CAP}).",
             labels=["kind"],
         )
         age = GaugeMetricFamily(
@@ -220,7 +221,7 @@ class StoreCollector:
             owed.add_metric([kind], backlog.count)
             oldest = 0.0 if backlog.oldest is None else (now - backlog.oldest).total_seconds()
             age.add_metric([kind], max(0.0, oldest))
-        callbacks = len(self.service.store.awaiting(Awaiting.CALLBACK, now, OVERDUE_CAP))
+        callbacks = len(self.service.store.awaiting(Awaiting.CALLBACK, now, GAUGE_CAP))
         owed.add_metric([CALLBACK], callbacks)
         yield owed
         yield age
