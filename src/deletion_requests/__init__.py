@@ -1,7 +1,13 @@
 """deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle."""
 
 from ._access import Account, App, Caller, apps_from_grants
-from ._callbacks import CLIENT_EVENTS, Callback, CallbackSender, check_callback_url
+from ._callbacks import (
+    CLIENT_EVENTS,
+    Callback,
+    CallbackSender,
+    check_callback_url,
+    new_signing_secret,
+)
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import (
     task_detail_to_api,
@@ -149,6 +155,7 @@ __all__ = [
     "message_id",
     "new_hex_id",
     "new_password",
+    "new_signing_secret",
     "new_task_id",
     "new_task_uuid",
     "normalise_email",

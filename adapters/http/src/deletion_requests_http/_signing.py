@@ -7,21 +7,20 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import secrets
 from collections.abc import Mapping
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from deletion_requests import SignatureInvalid
+from deletion_requests import SignatureInvalid, new_signing_secret
 
 PREFIX = "whsec_"
 MIN_SECRET_BYTES = 16
 WEBHOOK_SECRET_ENV = "DELETION_REQUESTS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 
 
-def new_webhook_secret() -> str:
-    """A new secret: `whsec_` and 32 random bytes in base64."""
-    return PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+new_webhook_secret = new_signing_secret
+"""A new secret: `whsec_` and 32 random bytes in base64 (the core's, which also makes the
+apps' callback secrets)."""
 
 
 def check_webhook_secret(secret: str | None) -> None:
