@@ -68,6 +68,7 @@ from ._ports import (
     day_counts,
     owed_since,
     replaces,
+    status_counts,
 )
 from ._service import MAX_BULK, AccessAdmin, Cancellation, DeletionService, Deliveries, Page
 from ._status import Status
@@ -166,6 +167,7 @@ __all__ = [
     "replaces",
     "spend_a_check",
     "status_at",
+    "status_counts",
     "task_detail_to_api",
     "task_from_record",
     "task_to_api",

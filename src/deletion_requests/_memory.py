@@ -20,9 +20,9 @@ from ._ports import (
     Store,
     TaskQuery,
     backlog_of,
-    counted_status,
     day_counts,
     replaces,
+    status_counts,
 )
 from ._status import Status
 from ._task import DeletionTask
@@ -157,13 +157,8 @@ class MemoryStore(Store):
             self._unsettled[new.task_id] = None
 
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
-        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
         with self._lock:
-            for task in self._tasks.values():
-                counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
-                counts["held"] += task.held_time is not None
-                counts["purged"] += task.purged_time is not None
-        return counts
+            return status_counts(self._tasks.values(), pending_cutoff, ready_cutoff)
 
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
         with self._lock:

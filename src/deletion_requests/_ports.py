@@ -20,6 +20,7 @@ from ._access import Account, App
 from ._callbacks import Callback
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._operator_accounts import Operator
+from ._status import Status
 from ._task import DeletionTask, frozen_strings
 
 Cursor = tuple[dt.datetime, str]
@@ -127,6 +128,18 @@ def counted_status(
         if task.creation_time <= pending_cutoff:
             return "ready"
     return task.status
+
+
+def status_counts(
+    tasks: Iterable[DeletionTask], pending_cutoff: dt.datetime, ready_cutoff: dt.datetime
+) -> dict[str, int]:
+    """The reference semantics of `TaskStore.count_tasks`, by scanning *tasks*."""
+    counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
+    for task in tasks:
+        counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
+        counts["held"] += task.held_time is not None
+        counts["purged"] += task.purged_time is not None
+    return counts
 
 
 @attrs.frozen

@@ -38,8 +38,8 @@ from deletion_requests._ports import (
     Store,
     TaskQuery,
     backlog_of,
-    counted_status,
     day_counts,
+    status_counts,
 )
 from deletion_requests._service import DeletionService
 from deletion_requests._status import Status
@@ -655,11 +655,7 @@ class StoreContract:
         for task in tasks:
             store.add(task)
         pending_cutoff, ready_cutoff = now - POLICY.pending_period, now - POLICY.cancel_period
-        expected = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
-        for task in tasks:
-            expected[counted_status(task, pending_cutoff, ready_cutoff)] += 1
-            expected["held"] += task.held_time is not None
-            expected["purged"] += task.purged_time is not None
+        expected = status_counts(tasks, pending_cutoff, ready_cutoff)
         assert store.count_tasks(pending_cutoff, ready_cutoff) == expected
         assert expected == {
             "pending": 3,

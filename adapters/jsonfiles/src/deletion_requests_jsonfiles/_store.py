@@ -32,9 +32,9 @@ from deletion_requests import (
     StoreError,
     TaskQuery,
     backlog_of,
-    counted_status,
     day_counts,
     replaces,
+    status_counts,
     task_from_record,
     task_to_record,
 )
@@ -317,13 +317,8 @@ class JsonFilesStore(Store):
         return found[:limit]
 
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
-        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
         with self._thread_lock:
-            for task in self._scan():
-                counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
-                counts["held"] += task.held_time is not None
-                counts["purged"] += task.purged_time is not None
-        return counts
+            return status_counts(self._scan(), pending_cutoff, ready_cutoff)
 
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
         with self._thread_lock:
