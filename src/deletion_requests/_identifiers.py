@@ -10,19 +10,41 @@ import base64
 import binascii
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
+
+import idna
 
 from ._errors import InvalidRequest
 
 MAX_IDENTIFIERS = 10_000
 MAX_EMAIL_LENGTH = 254
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+"""Invisible characters dropped from an address: zero-width space, non-joiner and joiner, word
+joiner, and the byte-order mark (a zero-width no-break space)."""
+_DROP_ZERO_WIDTH = dict.fromkeys(map(ord, ZERO_WIDTH))
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 _FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def normalise_email(raw: str) -> str:
-    """Trim and lower-case an address: `' Ann@Example.COM '` -> `'ann@example.com'`."""
-    return raw.strip().lower()
+    """The one spelling of an address that is hashed: zero-width characters (`ZERO_WIDTH`)
+    dropped, surrounding whitespace trimmed, Unicode NFC, lower-cased, and a domain that is
+    not ASCII in its IDNA (punycode) form: `' Ann@Bücher.DE '` -> `'ann@xn--bcher-kva.de'`.
+    A plain ASCII address is only trimmed and lower-cased. A domain that is not a valid
+    internationalised name is left in Unicode, which `collect_identifiers` refuses."""
+    if raw.isascii():
+        return raw.strip().lower()
+    text = raw.translate(_DROP_ZERO_WIDTH).strip()
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower())
+    local, at, domain = text.rpartition("@")
+    if not at or domain.isascii():
+        return text
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii").lower()
+    except UnicodeError:  # idna.IDNAError: left in Unicode, refused as an invalid domain
+        return text
+    return f"{local}@{domain}"
 
 
 def hash_email(raw: str) -> str:
@@ -45,6 +67,8 @@ def _email_problem(email: str) -> str | None:
     local, domain = email.split("@")
     if not local or not domain:
         return "is not an email address (the part before or after '@' is empty)"
+    if not domain.isascii():
+        return "has a domain that is not a valid internationalised domain name (IDNA)"
     if _FORBIDDEN.search(email):
         return "is not an email address (it contains whitespace or control characters)"
     return None
