@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
+import secrets
 import unicodedata
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import idna
 
@@ -136,3 +140,46 @@ def collect_identifiers(raw_emails: object = (), sha256_emails: object = ()) -> 
         # Re-encode so that the few non-canonical spellings of one digest compare equal.
         result.add(binascii.b2a_base64(digest, newline=False).decode("ascii"))
     return frozenset(result)
+
+
+# -- idempotency keys -------------------------------------------------------------------------
+
+IDEMPOTENCY_SECRET_SETTING = "idempotency-key-secret"  # noqa: S105 (a setting's name)
+IDEMPOTENCY_DIGEST_PREFIX = "hmac-sha256:"
+
+
+class _Settings(Protocol):
+    def setting(self, name: str, default: Callable[[], str]) -> str: ...
+
+
+_secrets: dict[int, tuple[weakref.ref[_Settings], bytes]] = {}
+
+
+def idempotency_digest(store: _Settings, scope: str, key: str) -> str:
+    """What the store keeps of the idempotency key *key* of *scope* (an app): `hmac-sha256:`
+    and the hex HMAC-SHA256 of scope and key under the store's own secret (the
+    `idempotency-key-secret` setting, made on first use and shared by every server on the
+    store). The same on every server and after a restart; never the key itself, so a key that
+    is an email address leaves no address in the store."""
+    mac = hmac.new(_secret(store), digestmod=hashlib.sha256)
+    mac.update(scope.encode("utf-8", "surrogatepass") + b"\x00")
+    mac.update(key.encode("utf-8", "surrogatepass"))
+    return IDEMPOTENCY_DIGEST_PREFIX + mac.hexdigest()
+
+
+def _secret(store: _Settings) -> bytes:
+    """The store's secret, read once per store object (settings never change once made)."""
+    cached = _secrets.get(id(store))
+    if cached is not None and cached[0]() is store:
+        return cached[1]
+    secret = store.setting(IDEMPOTENCY_SECRET_SETTING, lambda: secrets.token_urlsafe(32))
+    value = secret.encode("utf-8")
+    at = id(store)
+    try:
+        ref = weakref.ref(store, lambda _gone: _secrets.pop(at, None))
+    except TypeError:  # a store that cannot be weakly referenced is read every time
+        return value
+    if len(_secrets) >= 1_000:
+        _secrets.clear()
+    _secrets[at] = (ref, value)
+    return value

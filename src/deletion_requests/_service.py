@@ -31,7 +31,7 @@ from ._errors import (
 )
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
-from ._identifiers import collect_identifiers
+from ._identifiers import collect_identifiers, idempotency_digest
 from ._ids import new_hex_id, new_task_id
 from ._operator_accounts import (
     OPERATOR_NAME,
@@ -236,7 +236,7 @@ class DeletionService:
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
                 raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-            key = (caller.app_id, idempotency_key)
+            key = (caller.app_id, idempotency_digest(self.store, caller.app_id, idempotency_key))
             existing = self.store.find_by_idempotency_key(*key)
             if existing is not None:
                 return self._replay(existing, account_id, identifiers)
