@@ -39,7 +39,9 @@ POST_ROUTES = [
 
 
 class Site:
-    def __init__(self, settings: ConsoleSettings | None = None) -> None:
+    def __init__(
+        self, settings: ConsoleSettings | None = None, brake: SignInBrake | None = None
+    ) -> None:
         self.waits: list[float] = []
         self.clock = ManualClock(T0)
         self.store = MemoryStore()
@@ -49,7 +51,7 @@ class Site:
         self.app_id, self.basic = app.app_id, basic(app.app_id, secret)
         self.admin.add_operator("alice", PASSWORD)
         self.service = DeletionService(self.store, self.clock, Policy(), subscribers=[])
-        brake = SignInBrake(sleep=self.wait)
+        brake = brake or SignInBrake(sleep=self.wait)
         self.console = Console(self.service, self.admin, settings or ConsoleSettings(), brake)
         self.app = create_app(
             self.service, TokenIssuer(KEY, self.clock), console=self.console.app()

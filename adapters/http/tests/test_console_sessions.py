@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
 import httpx
 import pytest
@@ -211,3 +211,39 @@ def test_password_checks_run_at_most_checks_at_once() -> None:
 
     asyncio.run(attempts())
     assert 1 <= most <= 2
+
+
+def test_an_attempt_that_would_queue_behind_too_many_is_refused_unchecked() -> None:
+    released = asyncio.Event()
+    checked: list[str] = []
+
+    async def wait_for_release(seconds: float) -> None:
+        await released.wait()
+
+    brake = SignInBrake(free=0, queue=2, sleep=wait_for_release)  # every attempt waits
+    site = Site(brake=brake)
+
+    async def attempts() -> list[int]:
+        transport = httpx.ASGITransport(app=site.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            page = await client.get("/console/sign-in")
+            token = page.text.split('name="csrf" value="')[1].split('"')[0]
+
+            def guess() -> Awaitable[httpx.Response]:
+                form = {"csrf": token, "name": "alice", "password": "wrong guess"}
+                return client.post("/console/sign-in", data=form)
+
+            waiting = [asyncio.ensure_future(guess()) for _ in range(2)]
+            for _ in range(1000):  # let both reach the brake
+                if brake.waiting("name:alice") == 2:
+                    break
+                await asyncio.sleep(0)
+            assert brake.waiting("name:alice") == 2
+            refused = await guess()
+            checked.append(refused.text)
+            released.set()
+            return [refused.status_code, *[(await w).status_code for w in waiting]]
+
+    assert asyncio.run(attempts()) == [429, 401, 401]
+    assert "Too many sign-ins" in checked[0]
+    assert site.console.brake.failures("name:alice") == 2  # the refused one was not a guess

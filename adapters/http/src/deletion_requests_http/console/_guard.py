@@ -60,6 +60,11 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
+class TooManyWaiting(Exception):
+    """Raised instead of queueing an attempt behind `SignInBrake.queue` others for its name
+    or address; the password is not checked."""
+
+
 @attrs.define
 class SignInBrake:
     """Slows failed sign-ins, per name tried and per client address, before the password is
@@ -70,14 +75,16 @@ class SignInBrake:
     address, take turns: each waits for the one before it to be answered, then, once `free`
     failures are counted for its name or address, waits `base` seconds, doubling with each
     further failure up to `ceiling`, before its password is checked. A success clears the
-    name's count. At most `checks` password checks run at once in this process (each takes
-    32 MiB); *sleep* is how an attempt waits."""
+    name's count. An attempt that would wait behind `queue` others for its name or address is
+    refused (`TooManyWaiting`) unchecked. At most `checks` password checks run at once in this
+    process (each takes 32 MiB); *sleep* is how an attempt waits."""
 
     base: float = 0.5
     ceiling: float = 8.0
     window: int = 900
     free: int = 3
     checks: int = 2
+    queue: int = 32
     storage: Storage = attrs.field(factory=MemoryStorage)
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
     _limiter: MovingWindowRateLimiter = attrs.field(init=False)
@@ -95,6 +102,8 @@ class SignInBrake:
         """*verify()*'s answer (None: the name and password do not match), run on a worker
         thread after this attempt's turn and delay; a None counts as a failure."""
         name_key, address_key = f"name:{name[:128]}", f"address:{address[:128]}"
+        if max(self.waiting(name_key), self.waiting(address_key)) >= self.queue:
+            raise TooManyWaiting
         # Every name turn is taken before any address turn, so two attempts never wait on
         # each other in a cycle.
         async with self._turn(name_key), self._turn(address_key):
@@ -120,6 +129,10 @@ class SignInBrake:
         """The failures counted for *key* within the window."""
         stats = self._limiter.get_window_stats(self._item, _NAMESPACE, key)
         return self._item.amount - stats.remaining
+
+    def waiting(self, key: str) -> int:
+        """The attempts holding or waiting for the turn of *key* (`name:...`, `address:...`)."""
+        return self._turns[key][1] if key in self._turns else 0
 
     @contextlib.asynccontextmanager
     async def _turn(self, key: str) -> AsyncIterator[None]:

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from deletion_requests import AccessAdmin, Clock, Operator, Store
 from deletion_requests_http._metrics import metrics
 
-from ._guard import SignInBrake, csrf_ok, csrf_token, logger, read_form
+from ._guard import SignInBrake, TooManyWaiting, csrf_ok, csrf_token, logger, read_form
 from ._render import Renderer
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -155,7 +155,20 @@ class Sessions:
         name, password = form.get("name", ""), form.get("password", "")
         address = request.client.host if request.client else "-"
         verify = functools.partial(self.admin.sign_in, name, password)
-        operator = await self.brake.check(name, address, verify)
+        try:
+            operator = await self.brake.check(name, address, verify)
+        except TooManyWaiting:
+            logger.warning(
+                "console sign-in refused unchecked for name %r from %s", name[:64], address
+            )
+            return self.render.page(
+                request,
+                "sign_in.html",
+                429,
+                next=next_page,
+                error="Too many sign-ins for this name or from this address are waiting. "
+                "Try again in a few minutes.",
+            )
         if operator is None:
             metrics().sign_in_failures.inc()
             logger.warning("console sign-in failed for name %r from %s", name[:64], address)
