@@ -44,6 +44,8 @@ class Settings:
 
     store_url: str = DEFAULT_STORE
     clock: Clock = attrs.field(factory=SystemClock, eq=False)
+    """The time of the service, the tokens and the console (`serve`'s workers read the system
+    clock: a clock is not sent to them)."""
     policy: Policy = attrs.field(factory=Policy)
     signing_key: str | None = attrs.field(default=None, repr=False)
     """The bearer tokens' key; without one, the key the store keeps (made on first use)."""
