@@ -211,4 +211,3 @@ def sleeps() -> Sleeps:
 
 def token_requests(faults: Faults) -> int:
     return faults.paths("POST").count("/auth/oauth2/token")
-

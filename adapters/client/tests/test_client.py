@@ -3,6 +3,7 @@ errors."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -269,3 +270,13 @@ def test_errors_are_typed_by_the_envelopes_code(
     for error in (bad, account, missing):
         assert isinstance(error.value, ApiError)
     assert sleeps.waits == []
+
+
+def test_threads_sharing_a_client_share_one_token(
+    deployment: Deployment, faults: Faults, sleeps: Sleeps
+) -> None:
+    with client_for(deployment, faults, sleeps) as client:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            made = list(pool.map(lambda _: client.create(ACCOUNT, raw_emails=[email()]), range(8)))
+    assert len({task.task_id for task in made}) == 8
+    assert token_requests(faults) == 1
