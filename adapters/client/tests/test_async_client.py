@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 
 import pytest
-
 from deletion_requests_client import (
     AsyncClient,
     BadRequest,

@@ -6,9 +6,8 @@ import time
 import uuid
 
 import pytest
-from deletion_requests_http import new_webhook_secret
-
 from deletion_requests_client import CallbackVerificationError, Client, verify_callback
+from deletion_requests_http import new_webhook_secret
 
 from .conftest import ACCOUNT, Deployment
 
@@ -73,7 +72,7 @@ def test_a_tampered_callback_is_refused(
 
 def test_a_secret_that_is_not_whsec_is_refused_without_being_repeated() -> None:
     with pytest.raises(ValueError, match="whsec_") as raised:
-        verify_callback({}, b"{}", secret="my-plain-password")
+        verify_callback({}, b"{}", secret="my-plain-password")  # noqa: S106 (a bad one)
     assert "my-plain-password" not in str(raised.value)
     with pytest.raises(ValueError, match="base64"):
-        verify_callback({}, b"{}", secret="whsec_!!!not base64!!!")
+        verify_callback({}, b"{}", secret="whsec_!!!not base64!!!")  # noqa: S106 (a bad one)

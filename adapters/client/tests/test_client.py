@@ -9,8 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from deletion_requests_http._limits import RateLimits
-
 from deletion_requests_client import (
     ApiError,
     AuthenticationError,
@@ -24,6 +22,7 @@ from deletion_requests_client import (
     TransportError,
     UnauthorizedAccount,
 )
+from deletion_requests_http._limits import RateLimits
 
 from .conftest import (
     ACCOUNT,
@@ -114,7 +113,7 @@ def test_a_wrong_secret_is_an_authentication_error_asked_once(
     deployment: Deployment, faults: Faults, sleeps: Sleeps
 ) -> None:
     with (
-        client_for(deployment, faults, sleeps, secret="not-the-secret") as client,
+        client_for(deployment, faults, sleeps, secret="not-the-secret") as client,  # noqa: S106 (a wrong one)
         pytest.raises(AuthenticationError) as raised,
     ):
         client.create(ACCOUNT, raw_emails=[email()])
@@ -184,9 +183,11 @@ def test_a_rate_limited_request_waits_for_retry_after_or_raises_when_it_is_too_l
             assert refused.value.retry_after is not None
             assert refused.value.retry_after > 30
         patient = Retry(attempts=3, max_retry_after=120)
-        with client_for(deployment, faults, sleeps, retry=patient) as client:
-            with pytest.raises(TooManyRequests):
-                list(client.iter_tasks())
+        with (
+            client_for(deployment, faults, sleeps, retry=patient) as client,
+            pytest.raises(TooManyRequests),
+        ):
+            list(client.iter_tasks())
     assert len(sleeps.waits) == 2
     assert all(30 < wait <= 60 for wait in sleeps.waits)
 
@@ -275,8 +276,10 @@ def test_errors_are_typed_by_the_envelopes_code(
 def test_threads_sharing_a_client_share_one_token(
     deployment: Deployment, faults: Faults, sleeps: Sleeps
 ) -> None:
-    with client_for(deployment, faults, sleeps) as client:
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            made = list(pool.map(lambda _: client.create(ACCOUNT, raw_emails=[email()]), range(8)))
+    with (
+        client_for(deployment, faults, sleeps) as client,
+        concurrent.futures.ThreadPoolExecutor(4) as pool,
+    ):
+        made = list(pool.map(lambda _: client.create(ACCOUNT, raw_emails=[email()]), range(8)))
     assert len({task.task_id for task in made}) == 8
     assert token_requests(faults) == 1

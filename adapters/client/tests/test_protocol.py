@@ -7,7 +7,6 @@ import time
 
 import httpx
 import pytest
-
 from deletion_requests_client import ApiError, Retry, ServiceUnavailable, TooManyRequests
 from deletion_requests_client._errors import error_from
 from deletion_requests_client._protocol import check, refused_token, retry_after
