@@ -122,6 +122,8 @@ class Faults:
 
     def __init__(self) -> None:
         self.seen: list[httpx.Request] = []
+        self.answered: list[tuple[str, int]] = []
+        """(path, status) of each answer the real server gave."""
         self.planned: dict[tuple[str, str], list[Fault]] = {}
 
     def plan(self, method: str, path: str, *faults: Fault) -> None:
@@ -146,7 +148,9 @@ class FaultyTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         fault = self.faults.next_fault(request)
         if fault is None:
-            return self.inner.handle_request(request)
+            answer = self.inner.handle_request(request)
+            self.faults.answered.append((request.url.path, answer.status_code))
+            return answer
         return fault(request, lambda: self.inner.handle_request(request))
 
     def close(self) -> None:

@@ -104,6 +104,8 @@ def test_a_token_the_server_calls_expired_is_replaced_once_and_the_request_sent_
         deployment.clock.advance(2 * dt.timedelta(hours=1))  # only the server's clock moves
         assert client.get(task.task_id).task_id == task.task_id
     assert token_requests(faults) == 2
+    path = f"/data/deletion-requests/{task.task_id}"
+    assert [status for seen, status in faults.answered if seen == path] == [403, 200]
     gets = [r for r in faults.seen if r.method == "GET"]
     assert len(gets) == 2
     assert gets[0].headers["authorization"] != gets[1].headers["authorization"]

@@ -48,6 +48,7 @@ class AsyncClient:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = p.default_jitter,
     ) -> None:
+        self._verifier = None if callback_secret is None else callback_verifier(callback_secret)
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, follow_redirects=False
         )
@@ -56,7 +57,6 @@ class AsyncClient:
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
         self._tokens = p.TokenCache()
         self._lock = asyncio.Lock()
-        self._verifier = None if callback_secret is None else callback_verifier(callback_secret)
 
     async def create(
         self,

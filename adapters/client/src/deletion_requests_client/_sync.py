@@ -45,6 +45,7 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = p.default_jitter,
     ) -> None:
+        self._verifier = None if callback_secret is None else callback_verifier(callback_secret)
         self._http = httpx.Client(
             base_url=base_url, timeout=timeout, transport=transport, follow_redirects=False
         )
@@ -53,7 +54,6 @@ class Client:
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
         self._tokens = p.TokenCache()
         self._lock = threading.Lock()
-        self._verifier = None if callback_secret is None else callback_verifier(callback_secret)
 
     def create(
         self,
