@@ -3,8 +3,11 @@ errors."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import datetime as dt
+import hashlib
+import json
 import uuid
 from pathlib import Path
 
@@ -285,3 +288,19 @@ def test_threads_sharing_a_client_share_one_token(
         made = list(pool.map(lambda _: client.create(ACCOUNT, raw_emails=[email()]), range(8)))
     assert len({task.task_id for task in made}) == 8
     assert token_requests(faults) == 1
+
+
+def test_a_create_takes_sha256_emails_alone_or_with_raw_ones(
+    deployment: Deployment, faults: Faults, sleeps: Sleeps
+) -> None:
+    digest = base64.b64encode(hashlib.sha256(b"person@example.com").digest()).decode()
+    with client_for(deployment, faults, sleeps) as client:
+        hashed = client.create(ACCOUNT, sha256_emails=[digest])
+        both = client.create(ACCOUNT, raw_emails=[email()], sha256_emails=[digest])
+        assert hashed.task_id != both.task_id
+        assert hashed.account_id == both.account_id == ACCOUNT
+        with pytest.raises(TypeError, match="not one string"):
+            client.create(ACCOUNT, raw_emails="person@example.com")
+    bodies = [json.loads(r.content) for r in faults.seen if r.url.path == CREATE]
+    assert bodies[0] == {"accountId": ACCOUNT, "sha256Emails": [digest]}
+    assert set(bodies[1]) == {"accountId", "rawEmails", "sha256Emails"}
