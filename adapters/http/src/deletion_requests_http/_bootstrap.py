@@ -17,7 +17,6 @@ from deletion_requests import (
     CallbackSender,
     Clock,
     DeletionService,
-    Deliveries,
     Operators,
     Policy,
     Sink,
@@ -139,10 +138,6 @@ class Application:
         if self.settings.deliver:
             loops.append((self._deliver, self.settings.deliver_interval))
         return Background(loops)
-
-    def deliver(self, limit: int = 100) -> Deliveries:
-        """One delivery round of the outbox to the sinks, the apps' callbacks included."""
-        return self.service.deliver(self.sinks, limit=limit, callback_sender=self.callbacks)
 
     def _maintain(self) -> None:
         done = self.service.maintain()

@@ -83,7 +83,9 @@ def deliver(
         deliver=True,
     )
     with running(settings) as application:
-        report = application.deliver(limit)
+        report = application.service.deliver(
+            application.sinks, limit=limit, callback_sender=application.callbacks
+        )
         click.echo(
             f"delivered {report.delivered}; failed {report.failed}; waiting {report.waiting}"
         )
