@@ -52,7 +52,7 @@ class Site:
         self.admin.add_operator("alice", PASSWORD)
         self.service = DeletionService(self.store, self.clock, Policy(), subscribers=[])
         brake = brake or SignInBrake(sleep=self.wait)
-        self.console = Console(self.service, self.admin, settings or ConsoleSettings(), brake)
+        self.console = Console(self.service, self.admin, settings or ConsoleSettings(), brake=brake)
         self.app = create_app(
             self.service, TokenIssuer(KEY, self.clock), console=self.console.app()
         )

@@ -16,7 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from deletion_requests import AccessAdmin, DeletionService
+from deletion_requests import AccessAdmin, DeletionService, Operators
 
 from ._guard import SignInBrake
 from ._pages import Pages
@@ -28,13 +28,15 @@ SESSION_KEY_SETTING = "console-session-key"
 
 class Console:
     """The console over one service: its pages, forms and downloads, on the service's
-    clock. *brake* slows failed sign-ins (a `SignInBrake` of its defaults unless given)."""
+    clock. Its decisions go through *operators* (made for the service unless given); *brake*
+    slows failed sign-ins (a `SignInBrake` of its defaults unless given)."""
 
     def __init__(
         self,
         service: DeletionService,
         admin: AccessAdmin,
         settings: ConsoleSettings,
+        operators: Operators | None = None,
         brake: SignInBrake | None = None,
     ) -> None:
         self.service = service
@@ -44,7 +46,7 @@ class Console:
         self.sessions = Sessions(
             service.store, service.clock, admin, settings, self.render, self.brake
         )
-        self.pages = Pages(service, admin, self.render)
+        self.pages = Pages(service, operators or Operators(service), admin, self.render)
 
     def app(self) -> Starlette:
         """The console as an app of its own, to mount at `/console`."""

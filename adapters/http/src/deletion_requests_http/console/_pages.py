@@ -36,9 +36,15 @@ _TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 class Pages:
     """The pages a signed-in operator opens: queue, task, find, access, export, trend."""
 
-    def __init__(self, service: DeletionService, admin: AccessAdmin, render: Renderer) -> None:
+    def __init__(
+        self,
+        service: DeletionService,
+        operators: Operators,
+        admin: AccessAdmin,
+        render: Renderer,
+    ) -> None:
         self.service = service
-        self.operators = Operators(service)
+        self.operators = operators
         self.admin = admin
         self.render = render
 
