@@ -146,7 +146,7 @@ class Operators:
 
     def counts(self) -> dict[str, int]:
         """How many tasks there are by status, as the clock sees them, and how many are held
-        (`TaskStore.count_tasks`). One pass over the tasks in the store."""
+        (`Reports.count_tasks`). One pass over the tasks in the store."""
         now, policy = self.service.clock.now(), self.service.policy
         return self.service.store.count_tasks(
             now - policy.pending_period, now - policy.cancel_period
