@@ -11,8 +11,8 @@ import abc
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from ._task import DeletionTask
 from ._queries import Awaiting, Backlog, DayCount, TaskQuery
+from ._task import DeletionTask
 
 
 class TaskRecords(abc.ABC):

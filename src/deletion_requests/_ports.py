@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Self
 
 from ._port_access import AccessRecords, OperatorRecords, ServerSettings
+from ._port_tasks import Outbox, Reports, TaskRecords
 from ._queries import (
     Awaiting,
     Backlog,
@@ -25,7 +26,6 @@ from ._queries import (
     replaces,
     status_counts,
 )
-from ._port_tasks import Outbox, Reports, TaskRecords
 
 __all__ = [
     "AccessRecords",

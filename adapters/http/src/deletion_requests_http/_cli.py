@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from deletion_requests import check_callback_url, redacted_url
+from deletion_requests import check_callback_url
+from deletion_requests.stores import redacted_url
 
 from ._cli_common import (
     F,

@@ -27,7 +27,6 @@ from deletion_requests import (
     CALLBACK,
     HANDOFF,
     REVIEW,
-    Awaiting,
     Callback,
     CallbackSender,
     DeletionService,
@@ -35,6 +34,7 @@ from deletion_requests import (
     Operators,
     Sink,
 )
+from deletion_requests.stores import Awaiting
 
 from ._errors import HttpError
 
