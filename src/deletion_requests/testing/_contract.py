@@ -37,18 +37,6 @@ class StoreContract(PortContract[Store]):
     def test_a_writable_store_passes_its_check(self, store: Store) -> None:
         store.check()
 
-    def test_leaving_its_context_closes_the_store(self, tmp_path: Path) -> None:
-        closed: list[bool] = []
-        with self.create_store(tmp_path) as store:
-            real_close = store.close
-
-            def close() -> None:
-                closed.append(True)
-                real_close()
-
-            store.close = close  # type: ignore[method-assign]
-        assert closed == [True]
-
     def test_task_reads_and_writes_leave_the_access_version_alone(self, store: Store) -> None:
         store.allow_account(Account("acct-1", T0))
         version = store.access_version()

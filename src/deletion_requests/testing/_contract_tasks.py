@@ -114,12 +114,12 @@ class TaskRecordsContract(TaskLifecycleCases):
         assert sorted(type(outcomes[i]).__name__ for i in (4, 5)) == ["DuplicateTask", "NoneType"]
         assert store.get(twice.task_id) == (twice if outcomes[4] is None else same_id)
         # One of two adds under one key wins; the other names the winner and adds nothing.
-        won = 6 if outcomes[6] is None else 7
-        lost = outcomes[13 - won]
-        assert isinstance(lost, IdempotencyKeyConflict)
-        assert lost.task_id == items[won][0].task_id
-        assert store.get(items[13 - won][0].task_id) is None
-        assert store.find_by_idempotency_key("app_a", "key-4") == items[won][0]
+        winner, loser = (6, 7) if outcomes[6] is None else (7, 6)
+        refusal = outcomes[loser]
+        assert isinstance(refusal, IdempotencyKeyConflict)
+        assert refusal.task_id == items[winner][0].task_id
+        assert store.get(items[loser][0].task_id) is None
+        assert store.find_by_idempotency_key("app_a", "key-4") == items[winner][0]
 
     # -- idempotency keys -------------------------------------------------------------
 
