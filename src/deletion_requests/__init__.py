@@ -26,7 +26,7 @@ from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
-from ._operator_accounts import verify_password
+from ._operator_accounts import Operator, verify_password
 from ._operators import Operators
 from ._policy import Policy
 from ._ports import (
@@ -70,6 +70,7 @@ __all__ = [
     "ManualClock",
     "MemoryStore",
     "NotActioned",
+    "Operator",
     "OperatorRecords",
     "Operators",
     "Outbox",

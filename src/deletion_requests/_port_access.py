@@ -113,8 +113,8 @@ class OperatorRecords(abc.ABC):
 
 
 class ServerSettings(abc.ABC):
-    """Values a server makes once and then keeps (signing keys), shared by every process on the
-    store."""
+    """Values a server keeps (signing keys made once, session generations replaced), shared by
+    every process on the store."""
 
     @abc.abstractmethod
     def setting(self, name: str, default: Callable[[], str]) -> str:
@@ -122,3 +122,8 @@ class ServerSettings(abc.ABC):
 
         When several processes race to create it, all of them get the value that was stored first.
         """
+
+    @abc.abstractmethod
+    def put_setting(self, name: str, value: str) -> None:
+        """Set a server setting to *value*, creating it or replacing what it held. Every
+        process reading it afterwards (with `setting`) gets *value*."""

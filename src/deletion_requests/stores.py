@@ -11,7 +11,6 @@ from ._codec import task_from_record, task_to_record
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._group_commit import GroupCommit
 from ._open import redacted_url
-from ._operator_accounts import Operator
 from ._ports import (
     Awaiting,
     Backlog,
@@ -35,7 +34,6 @@ __all__ = [
     "DuplicateTask",
     "GroupCommit",
     "IdempotencyKeyConflict",
-    "Operator",
     "TaskQuery",
     "Transition",
     "apps_from_grants",

@@ -94,6 +94,7 @@ class StoreContract(PortContract[Store]):
             store.add(task, ("app_a", "k"))
             store.allow_account(Account("acct-1", T0))
             store.setting("signing-key", lambda: "kept")
+            store.put_setting("generation", "kept")
             store.add_operator(Operator("alice", "scrypt$kept", T0))
             store.record_app_use("app_a", T0)
             store.add_app(App("app_c", "ab" * 32, frozenset({"acct-1"}), T0))
@@ -108,3 +109,4 @@ class StoreContract(PortContract[Store]):
             assert store.find_by_idempotency_key("app_a", "k") == task
             assert store.get_account("acct-1") == Account("acct-1", T0)
             assert store.setting("signing-key", lambda: "new") == "kept"
+            assert store.setting("generation", lambda: "new") == "kept"

@@ -127,3 +127,9 @@ class ServerSettingsContract(PortContract[ServerSettings]):
     def test_setting_is_created_once(self, store: ServerSettings) -> None:
         assert store.setting("signing-key", lambda: "first") == "first"
         assert store.setting("signing-key", lambda: "second") == "first"
+
+    def test_put_setting_creates_or_replaces(self, store: ServerSettings) -> None:
+        store.put_setting("generation", "one")
+        assert store.setting("generation", lambda: "unused") == "one"
+        store.put_setting("generation", "two")
+        assert store.setting("generation", lambda: "unused") == "two"

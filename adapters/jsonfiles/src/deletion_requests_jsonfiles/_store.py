@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 from cattrs.errors import BaseValidationError
 
-from deletion_requests import Callback, DayCount, DeletionTask, Status, Store, StoreError
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
 from deletion_requests.stores import (
     Account,
     App,
@@ -24,7 +24,6 @@ from deletion_requests.stores import (
     Backlog,
     DuplicateTask,
     IdempotencyKeyConflict,
-    Operator,
     TaskQuery,
     backlog_of,
     day_counts,
@@ -562,6 +561,11 @@ class JsonFilesStore(Store):
             raise StoreError(f"jsonfiles store: {path} is not a valid setting")
         value: str = document["value"]
         return value
+
+    def put_setting(self, name: str, value: str) -> None:
+        path = self._dirs["settings"] / f"{_digest(name)}.json"
+        with self._locked():
+            self._write(path, {"name": name, "value": value})
 
 
 def open_jsonfiles_store(url: str, create: bool = True) -> JsonFilesStore:

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from deletion_requests import Callback, DayCount, DeletionTask, Status, Store, StoreError
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
 from deletion_requests.stores import (
     Account,
     App,
@@ -20,7 +20,6 @@ from deletion_requests.stores import (
     DuplicateTask,
     GroupCommit,
     IdempotencyKeyConflict,
-    Operator,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -826,6 +825,14 @@ class PostgresStore(Store):
             row = conn.execute("SELECT value FROM settings WHERE name = %s", (name,)).fetchone()
         assert row is not None
         return str(row[0])
+
+    def put_setting(self, name: str, value: str) -> None:
+        with self._write("put_setting") as conn:
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                (name, value),
+            )
 
 
 def _exists(conn: Conn, schema: str) -> bool:

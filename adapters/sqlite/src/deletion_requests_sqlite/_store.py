@@ -15,7 +15,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import pathname2url
 
-from deletion_requests import Callback, DayCount, DeletionTask, Status, Store, StoreError
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
 from deletion_requests.stores import (
     Account,
     App,
@@ -24,7 +24,6 @@ from deletion_requests.stores import (
     DuplicateTask,
     GroupCommit,
     IdempotencyKeyConflict,
-    Operator,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -951,6 +950,14 @@ class SqliteStore(Store):
             )
             (value,) = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
         return str(value)
+
+    def put_setting(self, name: str, value: str) -> None:
+        with self._write("put_setting") as conn:
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
 
 
 def open_sqlite_store(url: str, create: bool = True) -> SqliteStore:
