@@ -16,20 +16,14 @@ from urllib.parse import urlsplit
 import orjson
 from cattrs.errors import BaseValidationError
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     backlog_of,
     day_counts,
