@@ -42,6 +42,10 @@ CUTS = int(os.environ.get("DELETION_REQUESTS_POWER_CUTS", "3"))
 CLIENTS = 6
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 TASKS = "/data/deletion-requests"
+SERVE = (sys.executable, "-m", "deletion_requests_http", "serve")
+INITDB = ("-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
+POSTGRES = ("-c", "listen_addresses=127.0.0.1", "-c", "shared_buffers=16MB")
+DURABLE = ("-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on")
 AS_POSTGRES: dict[str, Any] = {"user": "postgres", "group": "postgres", "extra_groups": []}
 
 
@@ -93,6 +97,10 @@ def place() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def mounted(place: Path, log: Path) -> Iterator[LossyMount]:
+    """The lossy file system at *place*/disk, its state in *place*/disk.state."""
+    reason = fuse_unavailable()
+    if reason is not None:
+        unavailable(reason)
     mount = LossyMount(place / "disk", place / "disk.state", log)
     try:
         try:
@@ -146,8 +154,7 @@ def serve(store: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "deletion_requests_http", "serve"]
-            + ["--store", store, "--port", str(port)],
+            [*SERVE, "--store", store, "--port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a group of its own, killed whole at the cut
@@ -178,8 +185,9 @@ def power_cuts(
     store: str,
     logs: Path,
     database: Callable[[], subprocess.Popen[bytes]] | None = None,
+    cuts: int = CUTS,
 ) -> Figures:
-    """`CUTS` power cuts under load on *store*, the store checked after each. *database* starts
+    """*cuts* power cuts under load on *store*, the store checked after each. *database* starts
     the database server the store needs (on the mount), again after each cut."""
     rng = random.Random()
     figures = Figures()
@@ -191,7 +199,7 @@ def power_cuts(
             admin.allow_account("acct-1")
             app, secret = admin.create_app(["acct-1"])
         auth = (app.app_id, secret)
-        for cut in range(CUTS):
+        for cut in range(cuts):
             server, base_url = serve(store, logs / "server.log")
             tally = Tally()
             with load(base_url, auth, tally, seed=cut):
@@ -226,9 +234,9 @@ def test_sqlite_normal_loss_is_measured(place: Path, tmp_path: Path) -> None:
     and only the store's consistency is checked (it opens, and every task it has reads)."""
     with mounted(place, tmp_path / "lossyfs.log") as mount:
         store = f"sqlite:///{mount.mountpoint}/normal.db?synchronous=normal"
-        figures = power_cuts(mount, store, tmp_path)
+        figures = power_cuts(mount, store, tmp_path, cuts=max(CUTS - 1, 1))  # a measurement
     print(figures.line("sqlite synchronous=normal"))
-    assert figures.cuts == CUTS
+    assert figures.cuts == max(CUTS - 1, 1)
 
 
 def test_jsonfiles_keeps_every_acknowledged_request(place: Path, tmp_path: Path) -> None:
@@ -252,8 +260,7 @@ def initdb(place: Path) -> Path:
     seed.mkdir()
     shutil.chown(seed, "postgres", "postgres")
     subprocess.run(
-        [str(POSTGRES_BIN / "initdb"), "-D", str(seed / "pgdata"), "-U", "postgres", "--auth=trust", "--no-sync"]
-        + ["-E", "UTF8", "--locale=C"],
+        [str(POSTGRES_BIN / "initdb"), "-D", str(seed / "pgdata"), *INITDB],
         check=True,
         capture_output=True,
         timeout=120,
@@ -262,9 +269,7 @@ def initdb(place: Path) -> Path:
     return seed
 
 
-def test_postgres_on_the_disk_keeps_every_acknowledged_request(
-    place: Path, tmp_path: Path
-) -> None:
+def test_postgres_on_the_disk_keeps_every_acknowledged_request(place: Path, tmp_path: Path) -> None:
     seed = initdb(place)
     seed_state(place / "disk.state", seed)
     shutil.rmtree(seed)
@@ -274,13 +279,12 @@ def test_postgres_on_the_disk_keeps_every_acknowledged_request(
     port = free_port()
     log = tmp_path / "postgres.log"
 
+    server = (str(POSTGRES_BIN / "postgres"), "-D", str(place / "disk" / "pgdata"))
+
     def postgres() -> subprocess.Popen[bytes]:
         with log.open("ab") as sink:
             process = subprocess.Popen(
-                [str(POSTGRES_BIN / "postgres"), "-D", str(place / "disk" / "pgdata"), "-p", str(port), "-k", str(sockets)]
-                + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"]
-                + ["-c", "synchronous_commit=on", "-c", "full_page_writes=on"]
-                + ["-c", "shared_buffers=16MB", "-c", "max_connections=40"],
+                [*server, "-p", str(port), "-k", str(sockets), *DURABLE, *POSTGRES],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -293,10 +297,12 @@ def test_postgres_on_the_disk_keeps_every_acknowledged_request(
             try:
                 psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres").close()
                 return process
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
                     kill_group(process)
-                    raise AssertionError(f"postgres did not start: {log.read_text()[-3000:]}")
+                    raise AssertionError(
+                        f"postgres did not start: {log.read_text()[-3000:]}"
+                    ) from exc
                 time.sleep(0.1)
 
     with mounted(place, tmp_path / "lossyfs.log") as mount:

@@ -1,21 +1,16 @@
 """A FUSE file system in memory that keeps only what was synced across a power cut.
 
-Every file keeps two versions of its bytes: the live one, that reads and writes see, and the
-synced one, copied from the live one by `fsync` (or `fdatasync`) of that file. Every directory
-keeps two versions of its entries the same way, copied by `fsync` of the directory: a create,
-a rename, an unlink or a `mkdir` is durable only once its directory is synced, as POSIX promises
-and no more. Owners and permission bits are durable at once.
-
-A power cut (the line `off` on standard input, or standard input closing) stops every operation
-(each answers `EIO` from then on), keeps what was synced and nothing else, writes that state to
-the state file, and unmounts. The next mount, from the same state file, is the disk after the
-power came back. Run it as `python -m deletion_requests.testing._lossyfs STATE MOUNTPOINT`; it
-prints `mounted` once the mount answers, and `off` once the state is written. `seed_state`
-writes a first state file, empty or copied from a directory (taken as synced).
+A file's bytes are durable once the file is synced (`fsync`, `fdatasync`); a directory's
+entries (a create, rename, unlink, `mkdir`) once the directory is synced, as POSIX promises and
+no more. Owners, permission bits and times are durable at once. A power cut (the line `off` on
+standard input, or its end) stops every operation (each answers `EIO` from then on), writes what
+was synced to the state file, and unmounts; the next mount of that state file is the disk after
+the power came back. Run as `python _lossyfs.py STATE MOUNTPOINT` (a script, needing nothing of
+the package): it prints `mounted` once the mount answers, `off` once the state is written.
 
 The mount is `allow_other,default_permissions`: the kernel checks permission bits, and a server
 running as another user (PostgreSQL refuses root) can use it. File locks (`fcntl`, `flock`) are
-the kernel's, local to the machine.
+the kernel's.
 """
 
 from __future__ import annotations
@@ -103,12 +98,10 @@ class Node:
 
 
 class State:
-    """The inodes of one file system, root first."""
+    """The inodes of one file system; the root is inode 1."""
 
     def __init__(self) -> None:
-        root = Node(stat.S_IFDIR | 0o755, 0, 0)
-        root.nlink = 2
-        self.nodes: dict[int, Node] = {ROOT: root}
+        self.nodes: dict[int, Node] = {}
         self.next_ino = ROOT + 1
 
     def add(self, node: Node) -> int:
@@ -117,73 +110,45 @@ class State:
         self.nodes[ino] = node
         return ino
 
-    def after_power_cut(self) -> None:
-        """Keep what was synced: the synced entries from the root down and the synced bytes."""
-        kept: dict[int, Node] = {}
-        links: dict[int, int] = {}
-        queue = [ROOT]
-        links[ROOT] = 1
-        while queue:
-            ino = queue.pop()
-            node = self.nodes[ino]
-            kept[ino] = node
-            node.blocks, node.size = dict(node.synced_blocks), node.synced_size
-            node.entries = dict(node.synced_entries)
-            for child in node.entries.values():
-                links[child] = links.get(child, 0) + 1
-                if child not in kept and child not in queue:
-                    queue.append(child)
-        for ino, node in kept.items():
-            node.nlink = links[ino] + (1 if node.is_dir else 0)
-        self.nodes = kept
 
-
-def seed_state(state_file: Path, source: Path | None = None) -> None:
-    """Write a first state: an empty root, or a copy of *source* taken as synced (owners and
-    modes kept, blocks of zeros left as holes)."""
-    state = State()
-    if source is not None:
-        _copy_in(state, ROOT, source)
-    _write_state(state, state_file)
-
-
-def _copy_in(state: State, parent: int, directory: Path) -> None:
-    info = directory.stat()
-    root = state.nodes[parent]
-    root.mode, root.uid, root.gid = info.st_mode, info.st_uid, info.st_gid
-    for entry in sorted(directory.iterdir()):
-        info = entry.lstat()
-        node = Node(info.st_mode, info.st_uid, info.st_gid)
-        ino = state.add(node)
-        if entry.is_dir() and not entry.is_symlink():
-            node.nlink = 2
-            _copy_in(state, ino, entry)
-        elif stat.S_ISREG(info.st_mode):
-            node.nlink = 1
-            data = entry.read_bytes()
-            for number in range(0, (len(data) + BLOCK - 1) // BLOCK):
-                block = data[number * BLOCK : (number + 1) * BLOCK].ljust(BLOCK, b"\0")
-                if block != _ZERO:
-                    node.blocks[number] = block
-            node.size = len(data)
-        else:
-            raise ValueError(f"{entry}: only files and directories can be seeded")
-        node.sync()
-        root.entries[entry.name] = ino
-    root.sync()
+# The state file: a pickled dict of plain values, written by `seed_state` or by a power cut,
+# {"next_ino": int, "nodes": {ino: (mode, uid, gid, mtime_ns, blocks, size, entries)}}: the
+# synced blocks and entries only, of every inode (what the root no longer reaches is dropped
+# when it is read).
 
 
 def _write_state(state: State, state_file: Path) -> None:
+    nodes = {
+        ino: (n.mode, n.uid, n.gid, n.mtime_ns, n.synced_blocks, n.synced_size, n.synced_entries)
+        for ino, n in state.nodes.items()
+    }
     temporary = state_file.with_suffix(".tmp")
     with temporary.open("wb") as sink:
-        pickle.dump(state, sink, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump({"next_ino": state.next_ino, "nodes": nodes}, sink, pickle.HIGHEST_PROTOCOL)
     os.replace(temporary, state_file)
 
 
 def _read_state(state_file: Path) -> State:
     with state_file.open("rb") as source:
-        state: State = pickle.load(source)  # noqa: S301 (the state file this module wrote)
-        return state
+        plain = pickle.load(source)  # noqa: S301 (a state file of this module's format)
+    state = State()
+    state.next_ino = plain["next_ino"]
+    links = {ROOT: 1}
+    queue = [ROOT]
+    while queue:  # from the root down: what it no longer reaches is gone
+        ino = queue.pop()
+        mode, uid, gid, mtime_ns, blocks, size, entries = plain["nodes"][ino]
+        node = state.nodes[ino] = Node(mode, uid, gid)
+        node.mtime_ns = mtime_ns
+        node.blocks, node.size, node.entries = dict(blocks), size, dict(entries)
+        node.sync()
+        for child in entries.values():
+            links[child] = links.get(child, 0) + 1
+            if child not in state.nodes and child not in queue:
+                queue.append(child)
+    for ino, node in state.nodes.items():
+        node.nlink = links[ino] + (1 if node.is_dir else 0)
+    return state
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -206,7 +171,7 @@ def _operations(state: State, fuse: Any) -> Any:
     """The mfusepy operations over *state* (built here so that mfusepy loads only in the
     child)."""
 
-    class LossyOperations(fuse.Operations):  # type: ignore[misc,name-defined]
+    class LossyOperations(fuse.Operations):  # type: ignore[misc]
         use_ns = True
 
         def __init__(self) -> None:
@@ -271,7 +236,6 @@ def _operations(state: State, fuse: Any) -> Any:
                 "st_blocks": (size + 511) // 512,
                 "st_mtime": node.mtime_ns,
                 "st_ctime": node.mtime_ns,
-                "st_atime": node.mtime_ns,
             }
 
         @_locked
@@ -386,14 +350,12 @@ def _operations(state: State, fuse: Any) -> Any:
             self._node(path).mtime_ns = times[1] if times else time.time_ns()
             return 0
 
-        def statfs(self, path: str) -> dict[str, int]:
+        def statfs(self, path: str) -> dict[str, int]:  # a fixed 16 GiB, half of it free
             return {"f_bsize": BLOCK, "f_frsize": BLOCK, "f_blocks": 1 << 22, "f_bfree": 1 << 21}
-            # (a fixed 16 GiB with half free: nothing checks it)
 
         def power_cut(self, state_file: Path) -> None:
             with self.mutex:
                 self.off = True
-                state.after_power_cut()
                 _write_state(state, state_file)
 
     return LossyOperations()
@@ -415,7 +377,8 @@ def main(state_file: Path, mountpoint: Path) -> None:
         operations.power_cut(state_file)
         sys.stdout.write("off\n")
         sys.stdout.flush()
-        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False)  # noqa: S607
+        unmount = ["fusermount3", "-u", "-z", str(mountpoint)]
+        subprocess.run(unmount, check=False)  # noqa: S603 (fixed arguments)
 
     threading.Thread(target=control, name="lossyfs-control", daemon=True).start()
     mfusepy.FUSE(

@@ -14,18 +14,62 @@ import contextlib
 import ctypes.util
 import importlib.util
 import os
+import pickle
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
-from ._lossyfs import seed_state
+from . import _lossyfs
 
 __all__ = ["LossyMount", "fuse_unavailable", "kill_group", "seed_state"]
+
+
+def seed_state(state_file: Path, source: Path | None = None) -> None:
+    """Write a first state file: an empty root owned by root, or a copy of *source* (files and
+    directories, owners and modes kept) taken as synced, as a disk is after `sync`."""
+    nodes: dict[int, tuple[object, ...]] = {}
+
+    def copy(path: Path) -> int:
+        info = path.lstat()
+        ino = len(nodes) + 1
+        nodes[ino] = ()  # reserved, so that the root is inode 1
+        blocks: dict[int, bytes] = {}
+        entries: dict[str, int] = {}
+        if stat.S_ISDIR(info.st_mode):
+            entries = {entry.name: copy(entry) for entry in sorted(path.iterdir())}
+            size = 0
+        elif stat.S_ISREG(info.st_mode):
+            data = path.read_bytes()
+            size = len(data)
+            for start in range(0, size, _lossyfs.BLOCK):
+                block = data[start : start + _lossyfs.BLOCK].ljust(_lossyfs.BLOCK, b"\0")
+                if block.count(0) != _lossyfs.BLOCK:  # blocks of zeros stay holes
+                    blocks[start // _lossyfs.BLOCK] = block
+        else:
+            raise ValueError(f"{path}: only files and directories can be seeded")
+        nodes[ino] = (
+            info.st_mode,
+            info.st_uid,
+            info.st_gid,
+            info.st_mtime_ns,
+            blocks,
+            size,
+            entries,
+        )
+        return ino
+
+    if source is None:
+        nodes[1] = (stat.S_IFDIR | 0o755, 0, 0, time.time_ns(), {}, 0, {})
+    else:
+        copy(source)
+    with state_file.open("wb") as sink:
+        pickle.dump({"next_ino": len(nodes) + 1, "nodes": nodes}, sink, pickle.HIGHEST_PROTOCOL)
 
 
 def fuse_unavailable() -> str | None:
@@ -102,8 +146,7 @@ class LossyMount:
             self.process = subprocess.Popen(  # noqa: S603 (this package's module, fixed arguments)
                 [
                     sys.executable,
-                    "-m",
-                    "deletion_requests.testing._lossyfs",
+                    _lossyfs.__file__,  # as a script: the child needs none of the package
                     str(self.state_file),
                     str(self.mountpoint),
                 ],
@@ -117,7 +160,8 @@ class LossyMount:
             raise RuntimeError(f"the lossy file system did not mount: {self.log.read_text()}")
 
     def _read_line(self, timeout: float) -> str:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self.process.stdout, selectors.EVENT_READ)
         if not selector.select(timeout):
@@ -126,7 +170,8 @@ class LossyMount:
 
     def power_cut(self, timeout: float = 30) -> None:
         """Throw away everything not synced, and unmount. Stop every writer first."""
-        assert self.process is not None and self.process.stdin is not None
+        assert self.process is not None
+        assert self.process.stdin is not None
         self.process.stdin.write(b"off\n")
         self.process.stdin.flush()
         if self._read_line(timeout) != "off":
