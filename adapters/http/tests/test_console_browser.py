@@ -17,9 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deletion_requests_http._wiring import Server
 from deletion_requests_http.console import ConsoleSettings
-from deletion_requests_http.testing import serving_app
+from deletion_requests_http.testing import bootstrapped, serving_app
 
 from deletion_requests import ManualClock
 
@@ -43,13 +42,15 @@ class Deployment:
 
     def __init__(self, directory: Path) -> None:
         self.clock = ManualClock(T0)
-        self.server = Server.open(f"sqlite:///{directory}/console.db", clock=self.clock)
+        self.server = bootstrapped(
+            f"sqlite:///{directory}/console.db", clock=self.clock, console=ConsoleSettings()
+        )
         self.server.admin.allow_account("acct-1")
         app, secret = self.server.admin.create_app(["acct-1"])
         self.app_id, self.secret = app.app_id, secret
         self.headers = basic(app.app_id, secret)
         self.server.admin.add_operator("alice", PASSWORD)
-        self.app = self.server.app(console=ConsoleSettings())
+        self.app = self.server.http()
         self.base_url = ""
 
     def api(self) -> httpx.Client:

@@ -96,10 +96,14 @@ class Console:
     """The console over one service: its pages, forms and downloads."""
 
     def __init__(
-        self, service: DeletionService, admin: AccessAdmin, settings: ConsoleSettings
+        self,
+        service: DeletionService,
+        admin: AccessAdmin,
+        settings: ConsoleSettings,
+        operators: Operators | None = None,
     ) -> None:
         self.service = service
-        self.operators = Operators(service)
+        self.operators = operators or Operators(service)
         self.admin = admin
         self.settings = settings
         self.brake = SignInBrake()
