@@ -574,6 +574,11 @@ class JsonFilesStore(Store):
         value: str = document["value"]
         return value
 
+    def put_setting(self, name: str, value: str) -> None:
+        path = self._dirs["settings"] / f"{_digest(name)}.json"
+        with self._locked():
+            self._write(path, {"name": name, "value": value})
+
 
 def _sync_directory(directory: Path) -> None:
     """`fsync` a directory, making the entries created, renamed or removed in it durable."""
