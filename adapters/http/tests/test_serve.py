@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http._serve import HEADER_TIMEOUT, SETTINGS_ENV, worker_app
 from deletion_requests_http.testing import free_port, run_cli, serving
