@@ -212,17 +212,9 @@ def component_schemas(statuses: list[str]) -> dict[str, Any]:
                 "rawEmails": _identifiers(RAW_EMAIL),
                 "sha256Emails": _identifiers(SHA256_EMAIL),
             },
-            # At least one identifier, in either list.
-            "anyOf": [
-                {
-                    "required": ["rawEmails"],
-                    "properties": {"rawEmails": {"type": "array", "minItems": 1}},
-                },
-                {
-                    "required": ["sha256Emails"],
-                    "properties": {"sha256Emails": {"type": "array", "minItems": 1}},
-                },
-            ],
+            # At least one identifier: not both lists absent, null or empty. Said with `not`,
+            # which code generators leave aside, rather than a union of two objects.
+            "not": {"properties": {"rawEmails": {"maxItems": 0}, "sha256Emails": {"maxItems": 0}}},
             "description": "At least one entry across rawEmails and sha256Emails, and at most "
             f"{MAX_IDENTIFIERS} across both.",
         },
