@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deletion_requests_http._wiring import Server, sinks_for
-from deletion_requests_http.testing import serving_app
+from deletion_requests_http.testing import bootstrapped, serving_app
 
 from deletion_requests import ManualClock
 
@@ -59,9 +58,16 @@ class Deployment:
     """The server's parts, one app granted `ACCOUNT` (whose callbacks go to `callbacks`), and
     the base URL once served."""
 
-    def __init__(self, directory: Path, callbacks: CallbackRecorder) -> None:
+    def __init__(self, directory: Path, callbacks: CallbackRecorder, **settings: object) -> None:
         self.clock = ManualClock(T0)
-        self.server = Server.open(f"sqlite:///{directory}/client.db", clock=self.clock)
+        self.server = bootstrapped(
+            f"sqlite:///{directory}/client.db",
+            clock=self.clock,
+            deliver=True,
+            advance_interval=0.1,
+            deliver_interval=0.1,
+            **settings,
+        )
         for account in (ACCOUNT, OTHER_ACCOUNT):
             self.server.admin.allow_account(account)
         app, self.secret = self.server.admin.create_app([ACCOUNT])
@@ -74,16 +80,11 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def deployed(directory: Path, **app_options: object) -> Iterator[Deployment]:
+def deployed(directory: Path, **settings: object) -> Iterator[Deployment]:
+    """A deployment whose app runs its background work; *settings* are `Settings` fields."""
     with CallbackRecorder() as callbacks:
-        made = Deployment(directory, callbacks)
-        app = made.server.app(
-            advance_interval=0.1,
-            sinks=sinks_for(None, None, None),
-            deliver_interval=0.1,
-            **app_options,  # type: ignore[arg-type]
-        )
-        with serving_app(app) as base_url:
+        made = Deployment(directory, callbacks, **settings)
+        with serving_app(made.server.http(background=True)) as base_url:
             made.base_url = base_url
             yield made
         made.server.close()

@@ -25,7 +25,6 @@ from deletion_requests_client import (
     TransportError,
     UnauthorizedAccount,
 )
-from deletion_requests_http._limits import RateLimits
 
 from .conftest import (
     ACCOUNT,
@@ -177,8 +176,7 @@ def test_retries_end_with_a_typed_error(
 def test_a_rate_limited_request_waits_for_retry_after_or_raises_when_it_is_too_long(
     tmp_path: Path, faults: Faults, sleeps: Sleeps
 ) -> None:
-    limits = RateLimits.open("2/minute", None)
-    with deployed(tmp_path, limits=limits) as deployment:
+    with deployed(tmp_path, rate_limit="2/minute") as deployment:
         with client_for(deployment, faults, sleeps) as client:
             for _ in range(2):
                 list(client.iter_tasks())

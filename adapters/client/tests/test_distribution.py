@@ -12,8 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from deletion_requests_http._wiring import Server
-from deletion_requests_http.testing import serving_app
+from deletion_requests_http.testing import bootstrapped, serving_app
 
 UV = shutil.which("uv")
 HERE = Path(__file__).resolve().parents[1]
@@ -65,7 +64,7 @@ def test_the_installed_wheel_alone_talks_to_a_server(built: Path, tmp_path: Path
     run(UV or "uv", "venv", "--quiet", "--python", sys.executable, venv)
     python = venv / "bin" / "python"
     run(UV or "uv", "pip", "install", "--quiet", "--python", python, wheel)
-    server = Server.open(f"sqlite:///{tmp_path}/installed.db")
+    server = bootstrapped(f"sqlite:///{tmp_path}/installed.db")
     server.admin.allow_account("acct-1")
     app, secret = server.admin.create_app(["acct-1"])
     script = (
@@ -76,7 +75,7 @@ def test_the_installed_wheel_alone_talks_to_a_server(built: Path, tmp_path: Path
         "    task = client.create('acct-1', raw_emails=['someone@example.com'])\n"
         "    print(client.get(task.task_id).status)\n"
     )
-    with serving_app(server.app()) as base_url:
+    with serving_app(server.http()) as base_url:
         printed = run(python, "-c", script, base_url, app.app_id, secret, cwd=tmp_path)
     assert printed.strip() == "pending"
     server.close()

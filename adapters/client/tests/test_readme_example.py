@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from deletion_requests_http._wiring import Server
-from deletion_requests_http.testing import serving_app
+from deletion_requests_http.testing import bootstrapped, serving_app
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 ACCOUNT = "2456192011195196284677"
@@ -24,13 +23,13 @@ def example() -> str:
 def test_the_readme_client_example_runs_against_a_real_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = Server.open(f"sqlite:///{tmp_path}/readme.db")
+    server = bootstrapped(f"sqlite:///{tmp_path}/readme.db")
     server.admin.allow_account(ACCOUNT)
     app, secret = server.admin.create_app([ACCOUNT])
     monkeypatch.setenv("APP_ID", app.app_id)
     monkeypatch.setenv("APP_SECRET", secret)
     code = example()
-    with serving_app(server.app()) as base_url:
+    with serving_app(server.http()) as base_url:
         code = code.replace("http://127.0.0.1:8000", base_url)
         exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})  # noqa: S102
     printed = capsys.readouterr().out
