@@ -97,7 +97,11 @@ def test_one_http_client_library_for_the_product_and_the_tests() -> None:
     lock = (ROOT / "uv.lock").read_text()
     assert 'name = "httpx"' in lock
     assert 'name = "httpx2"' not in lock
-    sources = [*ROOT.glob("tests/*.py"), *ROOT.glob("adapters/*/tests/*.py")]
+    sources = [
+        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("adapters/*/tests/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+    ]
     users = [
         p.name for p in sources if re.search(r"^\s*(import|from) httpx2\b", p.read_text(), re.M)
     ]
