@@ -42,6 +42,7 @@ from ._handoff import (
 )
 from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, normalise_email
 from ._ids import new_hex_id, new_task_id, new_task_uuid
+from ._lease import FileLease
 from ._lifecycle import catch_up, status_at
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store, redacted_url
@@ -118,6 +119,7 @@ __all__ = [
     "Deliveries",
     "DeliveryFailed",
     "DuplicateTask",
+    "FileLease",
     "GroupCommit",
     "IdempotencyKeyConflict",
     "InvalidRequest",

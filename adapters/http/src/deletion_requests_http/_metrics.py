@@ -38,7 +38,7 @@ from deletion_requests import (
 from ._errors import HttpError
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
     from prometheus_client.metrics_core import Metric
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -59,6 +59,7 @@ class Metrics:
     rate_limited: Counter
     token_failures: Counter
     sign_in_failures: Counter
+    round_finished: Gauge
 
 
 _made: Metrics | None = None
@@ -76,8 +77,13 @@ def metrics() -> Metrics:
         return _made
 
 
+def round_finished(name: str) -> None:
+    """Stamp the background round *name* (`maintenance`, `delivery`) as finished now."""
+    metrics().round_finished.labels(name).set_to_current_time()
+
+
 def _make() -> Metrics:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     registry = CollectorRegistry(auto_describe=True)
     prefix = "deletion_requests"
@@ -123,6 +129,15 @@ def _make() -> Metrics:
         sign_in_failures=Counter(
             f"{prefix}_console_sign_in_failures",
             "Console sign-ins refused for their name or password.",
+            registry=registry,
+        ),
+        round_finished=Gauge(
+            f"{prefix}_background_round_finished_timestamp_seconds",
+            "When the last background round of each kind (maintenance, delivery) finished, "
+            "in Unix time, in whichever live process of the server holds the lease: its age "
+            "is time() minus this.",
+            ["round"],
+            multiprocess_mode="livemax",
             registry=registry,
         ),
     )

@@ -25,6 +25,7 @@ from deletion_requests import (
     DayCount,
     DeletionTask,
     DuplicateTask,
+    FileLease,
     IdempotencyKeyConflict,
     Operator,
     Status,
@@ -81,6 +82,7 @@ class JsonFilesStore(Store):
             self._lock_fd: int | None = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"jsonfiles store {self.root}: cannot open: {exc}") from exc
+        self._lease = FileLease(str(self.root / ".lease"))
         with self._locked():
             self._check_format()
             self._remove_stale_temporaries()
@@ -170,7 +172,16 @@ class JsonFilesStore(Store):
                     if path.stat().st_mtime < horizon:
                         path.unlink()
 
+    def take_lease(self) -> bool:
+        """Whether this store object holds the background lease (an flock of `.lease`),
+        taking it when no other holder has it."""
+        return self._lease.take()
+
+    def release_lease(self) -> None:
+        self._lease.release()
+
     def close(self) -> None:
+        self._lease.release()
         with self._thread_lock:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)

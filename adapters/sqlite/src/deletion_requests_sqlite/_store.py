@@ -24,6 +24,7 @@ from deletion_requests import (
     DayCount,
     DeletionTask,
     DuplicateTask,
+    FileLease,
     GroupCommit,
     IdempotencyKeyConflict,
     Operator,
@@ -238,6 +239,7 @@ class SqliteStore(Store):
             self._lock_fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
+        self._lease = FileLease(f"{self.path}-lease")
         with self._translated("open"):
             migrate(self._connection(), self.path)
 
@@ -342,7 +344,16 @@ class SqliteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
 
+    def take_lease(self) -> bool:
+        """Whether this store object holds the background lease (an flock of the file
+        `<database>-lease`), taking it when no other holder has it."""
+        return self._lease.take()
+
+    def release_lease(self) -> None:
+        self._lease.release()
+
     def close(self) -> None:
+        self._lease.release()
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
