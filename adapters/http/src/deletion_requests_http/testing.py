@@ -80,8 +80,19 @@ class RunningServer:
         return int(self.base_url.rsplit(":", 1)[1])
 
     def workers(self) -> list[int]:
-        """The process ids of the server's live children (its workers)."""
-        return children(self.process.pid)
+        """The process ids of the server's live workers."""
+        return workers_of(self.process.pid)
+
+
+def workers_of(pid: int) -> list[int]:
+    """The live worker processes of the `serve` process *pid* (its children but the standard
+    library's resource tracker)."""
+    found = []
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
 
 
 def children(pid: int) -> list[int]:
