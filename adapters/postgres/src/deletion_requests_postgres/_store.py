@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import threading
@@ -931,6 +932,13 @@ class _AdvisoryLease:
 
     def release(self) -> None:
         with self._lock:
+            if self._held and self._conn is not None:
+                # Unlocked here, not left to the end of the session, which PostgreSQL sees
+                # a moment after the connection closes.
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.execute(
+                        "SELECT pg_advisory_unlock(%s, hashtext(%s))", (LEASE_KEY, self._schema)
+                    )
             self._drop()
 
     def _drop(self) -> None:
