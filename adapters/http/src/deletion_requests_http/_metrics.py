@@ -3,7 +3,7 @@
 Counters and histograms are kept per process; under `serve` (which sets
 `PROMETHEUS_MULTIPROC_DIR` before any of them is made, in the supervisor and so in every
 worker) they are written to files there and summed at each scrape, so one scrape of any worker
-sees every worker's requests and the supervisor's deliveries. The store's numbers (tasks by
+sees every worker's requests and deliveries. The store's numbers (tasks by
 status, held, overdue, purged, the outbox) are read at scrape time, from indexes.
 
 `prometheus_client` is imported on first use, never at import time: it decides between
