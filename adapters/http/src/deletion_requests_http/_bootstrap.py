@@ -150,12 +150,16 @@ class Application:
         """While this process holds the store's background lease: every `advance_interval`
         seconds, transitions, overdue marks and purges (`maintain`, the `maintenance` round);
         when it delivers, every `deliver_interval`, a `delivery` round, the apps' status
-        callbacks included. Each finished round is stamped in the metrics. *now* is the
+        callbacks included. It runs while this process holds the store's background lease
+        when it delivers, and always when it does not. Each finished round is stamped in the
+        metrics. *now* is the
         monotonic clock of the rounds' ages."""
         rounds = [Round("maintenance", self._maintain, self.settings.advance_interval)]
         if self.settings.deliver:
             rounds.append(Round("delivery", self._deliver, self.settings.deliver_interval))
-        take, release = lease_of(self.store)
+        # Without deliveries, the maintenance runs here whoever holds the lease (side by side
+        # it is safe: compare-and-set), and the lease is left to a process that delivers.
+        take, release = lease_of(self.store) if self.settings.deliver else _ALWAYS_HELD
         return Background(
             rounds,
             take_lease=take,
@@ -189,8 +193,11 @@ def lease_of(store: Store) -> tuple[Callable[[], bool], Callable[[], None]]:
     third party's) is always held, by this process alone."""
     take, release = getattr(store, "take_lease", None), getattr(store, "release_lease", None)
     if take is None or release is None:
-        return (lambda: True), (lambda: None)
+        return _ALWAYS_HELD
     return take, release
+
+
+_ALWAYS_HELD: tuple[Callable[[], bool], Callable[[], None]] = (lambda: True, lambda: None)
 
 
 def bootstrap(settings: Settings) -> Application:
