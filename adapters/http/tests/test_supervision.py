@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 from deletion_requests_http.testing import (
     RunningServer,
     alive,
