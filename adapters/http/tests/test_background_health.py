@@ -135,7 +135,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/lease.db"
     if request.param == "jsonfiles":
-        return f"jsonfiles://{tmp_path}/lease"
+        return f"jsonfiles:///{tmp_path}/lease"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
