@@ -24,6 +24,7 @@ from ._events import LifecycleEvent
 from ._handoff import CallableSink, DeliveryFailed, SignatureInvalid, Sink, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
+from ._lease import FileLease
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operator_accounts import Operator, verify_password
@@ -65,6 +66,7 @@ __all__ = [
     "DeletionService",
     "DeletionTask",
     "DeliveryFailed",
+    "FileLease",
     "InvalidRequest",
     "LifecycleEvent",
     "ManualClock",
