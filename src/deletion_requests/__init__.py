@@ -24,7 +24,6 @@ from ._events import LifecycleEvent
 from ._handoff import CallableSink, DeliveryFailed, SignatureInvalid, Sink, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
-from ._lease import FileLease
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operator_accounts import Operator, verify_password
@@ -32,6 +31,7 @@ from ._operators import Operators
 from ._policy import Policy
 from ._ports import (
     AccessRecords,
+    BackgroundLease,
     DayCount,
     OperatorRecords,
     Outbox,
@@ -54,6 +54,7 @@ __all__ = [
     "AccessAdmin",
     "AccessRecords",
     "AuthenticationFailed",
+    "BackgroundLease",
     "CallableSink",
     "Callback",
     "CallbackSender",
@@ -66,7 +67,6 @@ __all__ = [
     "DeletionService",
     "DeletionTask",
     "DeliveryFailed",
-    "FileLease",
     "InvalidRequest",
     "LifecycleEvent",
     "ManualClock",

@@ -10,6 +10,7 @@ from ._access import Account, App, apps_from_grants
 from ._codec import task_from_record, task_to_record
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._group_commit import GroupCommit
+from ._lease import FileLease
 from ._open import redacted_url
 from ._ports import (
     Awaiting,
@@ -32,6 +33,7 @@ __all__ = [
     "Backlog",
     "Cursor",
     "DuplicateTask",
+    "FileLease",
     "GroupCommit",
     "IdempotencyKeyConflict",
     "TaskQuery",

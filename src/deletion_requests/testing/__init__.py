@@ -1,7 +1,8 @@
 """What every store must pass, and hypothesis strategies for the core's values.
 
 - One contract case a port: `TaskRecordsContract`, `OutboxContract`, `ReportsContract`,
-  `AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`; and
+  `AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`,
+  `BackgroundLeaseContract`; and
   `StoreContract` for a whole `Store`. Subclass each case your store claims as `Test...` and
   supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         OperatorRecordsContract,
         ServerSettingsContract,
     )
+    from ._contract_lease import BackgroundLeaseContract
     from ._contract_outbox import OutboxContract
     from ._contract_reports import ReportsContract
     from ._contract_tasks import TaskRecordsContract
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "StoreContract": "_contract",
     "TaskRecordsContract": "_contract_tasks",
+    "BackgroundLeaseContract": "_contract_lease",
     "OutboxContract": "_contract_outbox",
     "ReportsContract": "_contract_reports",
     "AccessRecordsContract": "_contract_access",
@@ -67,6 +70,7 @@ _HOMES = {
 
 __all__ = [
     "AccessRecordsContract",
+    "BackgroundLeaseContract",
     "OperatorRecordsContract",
     "OutboxContract",
     "ReportsContract",

@@ -159,7 +159,11 @@ class Application:
             rounds.append(Round("delivery", self._deliver, self.settings.deliver_interval))
         # Without deliveries, the maintenance runs here whoever holds the lease (side by side
         # it is safe: compare-and-set), and the lease is left to a process that delivers.
-        take, release = lease_of(self.store) if self.settings.deliver else _ALWAYS_HELD
+        take, release = (
+            (self.store.take_lease, self.store.release_lease)
+            if self.settings.deliver
+            else _ALWAYS_HELD
+        )
         return Background(
             rounds,
             take_lease=take,
@@ -186,15 +190,6 @@ class Application:
 
     def close(self) -> None:
         self.store.close()
-
-
-def lease_of(store: Store) -> tuple[Callable[[], bool], Callable[[], None]]:
-    """*store*'s `take_lease` and `release_lease`; a store without them (one of a test, a
-    third party's) is always held, by this process alone."""
-    take, release = getattr(store, "take_lease", None), getattr(store, "release_lease", None)
-    if take is None or release is None:
-        return _ALWAYS_HELD
-    return take, release
 
 
 _ALWAYS_HELD: tuple[Callable[[], bool], Callable[[], None]] = (lambda: True, lambda: None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from deletion_requests import FileLease, Store, StoreError
+from deletion_requests import Store, StoreError
+from deletion_requests.stores import FileLease
 
 from ._access import AccessFiles
 from ._operators import OperatorFiles
