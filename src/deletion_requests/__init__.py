@@ -17,6 +17,7 @@ from ._codec import (
     task_to_record,
     tasks_to_api_json,
 )
+from ._creating import PreparedCreate
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
@@ -129,6 +130,7 @@ __all__ = [
     "Operators",
     "Page",
     "Policy",
+    "PreparedCreate",
     "SignatureInvalid",
     "Sink",
     "Status",

@@ -14,15 +14,18 @@ from typing import Any
 import attrs
 
 from . import _callbacks as callbacks
+from . import _creating as creating
 from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Account, App, Caller, digest_secret, new_app_id, new_secret
 from ._callbacks import Callback, CallbackSender
 from ._clock import Clock, SystemClock
+from ._creating import PreparedCreate
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
+    DuplicateTask,
     IdempotencyKeyConflict,
     InvalidRequest,
     StoreError,
@@ -32,7 +35,7 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber, log_event
 from ._handoff import Backoff, DeliveryFailed, Sink
 from ._identifiers import collect_identifiers
-from ._ids import new_hex_id, new_task_id
+from ._ids import new_hex_id
 from ._operator_accounts import (
     OPERATOR_NAME,
     Operator,
@@ -45,13 +48,12 @@ from ._operator_accounts import (
 from ._policy import Policy
 from ._ports import Awaiting, Store, TaskQuery
 from ._status import Status
-from ._task import CALLBACK, CREATED, DeletionTask, Transition, as_successor
+from ._task import CALLBACK, DeletionTask, as_successor
 
 logger = logging.getLogger("deletion_requests.service")
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-MAX_KEY_LENGTH = 255
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DUMMY_DIGEST = digest_secret("")
@@ -226,47 +228,58 @@ class DeletionService:
         """Create a pending task for the identifiers; raw emails are hashed here and dropped.
 
         With an `idempotency_key`, a retry of the same request returns the original task, and
-        the key used with a different request is an `InvalidRequest`. Concurrent creates are
-        committed together where the store batches its adds.
+        the key used with a different request is an `InvalidRequest`. The same as
+        `prepare_create`, `store.add` of the prepared task, and `finish_create`.
         """
+        prepared = self.prepare_create(
+            caller, account_id, raw_emails, sha256_emails, idempotency_key
+        )
+        if prepared.done is not None:
+            return prepared.done
+        try:
+            self.store.add(prepared.task, prepared.key)
+        except IdempotencyKeyConflict as exc:
+            return self.finish_create(prepared, exc)
+        return prepared.task
+
+    def prepare_create(
+        self,
+        caller: Caller,
+        account_id: str,
+        raw_emails: object = (),
+        sha256_emails: object = (),
+        idempotency_key: str | None = None,
+    ) -> PreparedCreate:
+        """The first step of `create`: every check, the identifiers and the new task, and,
+        with an `idempotency_key`, the read of the task it is bound to (then `done`)."""
         account_id = check_account_id(account_id)
         self._authorise(caller, account_id)
         identifiers = collect_identifiers(raw_emails, sha256_emails)
-        key = None
-        if idempotency_key is not None:
-            if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-                raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-            key = (caller.app_id, idempotency_key)
+        key = creating.idempotency_scope(caller, idempotency_key)
+        task = creating.pending_task(caller, account_id, identifiers, self.clock.now())
+        prepared = PreparedCreate(account_id, identifiers, task, key)
+        if key is not None:
             existing = self.store.find_by_idempotency_key(*key)
             if existing is not None:
-                return self._replay(existing, account_id, identifiers)
-        now = self.clock.now()
-        task = DeletionTask(
-            task_id=new_task_id(now),
-            account_id=account_id,
-            status=Status.PENDING,
-            creation_time=now,
-            identifiers=identifiers,
-            created_by=caller.app_id,
-            history=(Transition(Status.PENDING, Status.PENDING, now, caller.app_id, CREATED),),
-        )
-        try:
-            self.store.add(task, key)
-        except IdempotencyKeyConflict as exc:  # a racing create bound the key first
-            bound = self.store.get(exc.task_id)
-            if bound is None:  # pragma: no cover (a store that binds keys to nothing is broken)
-                raise StoreError(f"idempotency key bound to missing task {exc.task_id}") from exc
-            return self._replay(bound, account_id, identifiers)
-        return task
+                return attrs.evolve(prepared, done=self._replay(existing, prepared))
+        return prepared
 
-    def _replay(
-        self, existing: DeletionTask, account_id: str, identifiers: frozenset[str]
+    def finish_create(
+        self, prepared: PreparedCreate, refused: IdempotencyKeyConflict | DuplicateTask | None
     ) -> DeletionTask:
-        if existing.account_id != account_id or existing.identifiers != identifiers:
-            raise InvalidRequest(
-                "Idempotency-Key was already used for a different request; "
-                "use a new key for a new request"
-            )
+        """The answer to a create whose task was stored (*refused* None) or refused by the
+        store: a key that a racing create bound first answers with that create's task."""
+        if refused is None:
+            return prepared.task
+        if isinstance(refused, DuplicateTask):
+            raise refused
+        bound = self.store.get(refused.task_id)
+        if bound is None:  # pragma: no cover (a store that binds keys to nothing is broken)
+            raise StoreError(f"idempotency key bound to missing task {refused.task_id}")
+        return self._replay(bound, prepared)
+
+    def _replay(self, existing: DeletionTask, prepared: PreparedCreate) -> DeletionTask:
+        creating.check_same_request(existing, prepared.account_id, prepared.identifiers)
         return lifecycle.catch_up(existing, self.clock.now(), self.policy)
 
     def get(self, caller: Caller, task_id: str) -> DeletionTask:
