@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 import attrs
 
@@ -438,6 +438,10 @@ class AccessStore(abc.ABC):
 
 class Store(TaskStore, AccessStore):
     """A task store and an access store over one backend. Close it when done."""
+
+    local_reads: ClassVar[bool] = False
+    """True when reads are served from this machine (memory, a local file) in tens of
+    microseconds, so that an event loop may make them itself rather than on a thread."""
 
     def check(self) -> None:
         """Raise `StoreError` unless the store can take a write now (for health checks).

@@ -197,6 +197,8 @@ class SqliteStore(Store):
       are a `StoreError` naming the table and key.
     """
 
+    local_reads = True
+
     def __init__(
         self,
         path: str | Path,
