@@ -32,7 +32,6 @@ from ._errors import (
     UnauthorizedAccount,
 )
 from ._events import LifecycleEvent, Subscriber, log_event
-from ._group_commit import GroupCommit
 from ._handoff import (
     Backoff,
     CallableSink,
@@ -119,7 +118,6 @@ __all__ = [
     "Deliveries",
     "DeliveryFailed",
     "DuplicateTask",
-    "GroupCommit",
     "IdempotencyKeyConflict",
     "InvalidRequest",
     "LifecycleEvent",

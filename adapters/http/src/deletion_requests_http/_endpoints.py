@@ -23,6 +23,7 @@ from deletion_requests import (
     AuthenticationFailed,
     Caller,
     DeletionService,
+    PreparedCreate,
     task_detail_to_api,
     task_to_api_json,
     tasks_to_api_json,
@@ -35,6 +36,7 @@ from ._metrics import metrics
 from ._openapi import openapi_document
 from ._signing import verify_signed
 from ._tokens import TokenIssuer
+from ._writer import TaskWriter
 
 MAX_BODY = 1024 * 1024
 CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
@@ -57,6 +59,7 @@ class Endpoints:
         self.tokens = tokens
         self.completion_secret = completion_secret
         self.limits = limits
+        self.writer = TaskWriter(service.store)
         self.inline = service.store.local_reads and (
             limits is None or isinstance(limits.storage, MemoryStorage)
         )
@@ -98,6 +101,12 @@ class Endpoints:
             return self._authorised(request, use_case, token)
         return await run_in_threadpool(self._authorised, request, use_case, token)
 
+    async def _read(self, read: Callable[..., T], *args: Any) -> T:
+        """*read*(*args*), on the event loop when `inline`, else on the thread pool."""
+        if self.inline:
+            return read(*args)
+        return await run_in_threadpool(read, *args)
+
     async def token(self, request: Request) -> Response:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic" or not credentials.strip():
@@ -121,12 +130,14 @@ class Endpoints:
         )
 
     async def create(self, request: Request) -> Response:
+        """Prepared where reads run (`_as_caller`), stored by the writer, answered once the
+        commit that holds the task is done."""
         body = await read_body(request)
         key = request.headers.get("idempotency-key")
 
-        def create(who: Caller) -> Any:
+        def prepare(who: Caller) -> PreparedCreate:
             document = create_document(media_type(request), body)
-            return self.service.create(
+            return self.service.prepare_create(
                 who,
                 document["accountId"],
                 raw_emails=document.get("rawEmails") or (),
@@ -134,7 +145,13 @@ class Endpoints:
                 idempotency_key=key,
             )
 
-        task = await self._as_caller(request, create, writes=True)
+        prepared = await self._as_caller(request, prepare)
+        task = prepared.done
+        if task is None:
+            refused = await self.writer.add(prepared.task, prepared.key)
+            task = prepared.task
+            if refused is not None:
+                task = await self._read(self.service.finish_create, prepared, refused)
         return Response(
             task_to_api_json(task),
             status_code=202,

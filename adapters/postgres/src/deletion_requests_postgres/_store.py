@@ -20,7 +20,6 @@ from deletion_requests import (
     DayCount,
     DeletionTask,
     DuplicateTask,
-    GroupCommit,
     IdempotencyKeyConflict,
     Operator,
     Status,
@@ -89,7 +88,7 @@ class _Add:
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.error: Exception | None = None
+        self.error: DuplicateTask | IdempotencyKeyConflict | None = None
 
 
 def _batch_arguments(batch: Sequence[_Add]) -> dict[str, list[Any]]:
@@ -155,8 +154,8 @@ class PostgresStore(Store):
     """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
 
     - Every write is one transaction (`synchronous_commit` decides durability: on by default).
-    - Concurrent `add`s in one process are committed together: one statement and one commit
-      for every add that arrived while the previous batch was committing.
+    - `add_batch` writes many new tasks with one statement and one commit (the HTTP server's
+      writer stores its creates' tasks so).
     - Compare-and-set on the task's version; `transition_due` claims due rows with
       `FOR UPDATE SKIP LOCKED`, so concurrent advancers (other servers, cron) take different
       tasks and no transition is applied twice.
@@ -173,7 +172,6 @@ class PostgresStore(Store):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
         self._where = redacted_url(conninfo)
-        self._adds: GroupCommit[_Add] = GroupCommit(self._add_batch)
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
                 if not create and not _exists(conn, schema):
@@ -305,30 +303,26 @@ class PostgresStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        pending = self._commit([(task, idempotency_key)])[0]
-        if pending.error is not None:
-            raise pending.error
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
 
     def add_many(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
     ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        for pending in self._commit(items):
-            if pending.error is not None and not isinstance(
-                pending.error, DuplicateTask | IdempotencyKeyConflict
-            ):
-                raise pending.error
-            outcomes.append(pending.error)
-        return outcomes
+        return self.add_batch(items)
 
-    def _commit(self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]) -> list[_Add]:
-        """Queue *items*, and return once a commit holds them, with the adds of every other
-        thread that arrived while the previous batch was committing (`GroupCommit`)."""
-        mine = [_Add(task, key) for task, key in items]
-        self._adds.submit(mine)
-        return mine
-
-    def _add_batch(self, batch: list[_Add]) -> None:
+    def add_batch(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key) with one statement and one commit; per item,
+        None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that refused
+        it (which wrote nothing of it; the others are then written one savepoint each). Any
+        other failure raises `StoreError`, and the caller must not take any of them as
+        stored."""
+        batch = [_Add(task, key) for task, key in items]
+        if not batch:
+            return []
         try:
             try:
                 # One statement in autocommit: one round trip and one commit for the batch.
@@ -341,19 +335,13 @@ class PostgresStore(Store):
                     for item in batch:
                         item.error = self._insert_one(conn, item)
         except psycopg.OperationalError as exc:
-            error = StoreError(
+            raise StoreError(
                 f"postgres store {self._where}: add: the connection failed; the write may or "
                 f"may not have committed ({exc})"
-            )
-            for item in batch:
-                item.error = item.error or error
+            ) from exc
         except (psycopg.Error, PoolTimeout) as exc:
-            error = StoreError(f"postgres store {self._where}: add failed: {exc}")
-            for item in batch:
-                item.error = item.error or error
-        except StoreError as exc:
-            for item in batch:
-                item.error = item.error or exc
+            raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
+        return [item.error for item in batch]
 
     @staticmethod
     def _insert_one(conn: Conn, item: _Add) -> DuplicateTask | IdempotencyKeyConflict | None:

@@ -24,7 +24,6 @@ from deletion_requests import (
     DayCount,
     DeletionTask,
     DuplicateTask,
-    GroupCommit,
     IdempotencyKeyConflict,
     Operator,
     Status,
@@ -148,7 +147,7 @@ class _PendingAdd:
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.error: Exception | None = None
+        self.error: DuplicateTask | IdempotencyKeyConflict | None = None
 
 
 def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
@@ -222,7 +221,6 @@ class SqliteStore(Store):
         # database (see `_exclusive`).
         self._write_lock = threading.RLock()
         self._write_depth = 0
-        self._adds: GroupCommit[_PendingAdd] = GroupCommit(self._add_batch)
         self._closed = False
         if not os.path.exists(self.path):
             # Created private: the file holds the token signing key and secret digests, and
@@ -437,58 +435,44 @@ class SqliteStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        # Group commit: adds from concurrent threads are written in one transaction, committed
-        # once (when one is refused, the batch is written again with a savepoint each, so one
-        # add's failure is its own). Each add returns only after the commit that holds it.
-        pending = self._commit([(task, idempotency_key)])[0]
-        if pending.error is not None:
-            raise pending.error
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
 
     def add_many(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
     ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        # One transaction for all of them (and for whatever other threads queued meanwhile).
-        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        for pending in self._commit(items):
-            if pending.error is not None and not isinstance(
-                pending.error, DuplicateTask | IdempotencyKeyConflict
-            ):
-                raise pending.error
-            outcomes.append(pending.error)
-        return outcomes
+        return self.add_batch(items)
 
-    def _commit(
+    def add_batch(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> list[_PendingAdd]:
-        """Queue *items* and return once a commit holds them (see `add`)."""
-        mine = [_PendingAdd(task, key) for task, key in items]
-        self._adds.submit(mine)
-        return mine
-
-    def _add_batch(self, batch: list[_PendingAdd]) -> None:
-        """Write *batch* in one transaction; each add's refusal is set on it."""
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key), all in one transaction and one commit; per
+        item, None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that
+        refused it (which wrote nothing of it, and nothing else of the batch). Any other
+        failure raises `StoreError`, and none of them is stored."""
+        adds = [_PendingAdd(task, key) for task, key in items]
+        if not adds:
+            return []
         try:
-            try:
-                with self._write("add") as conn:
+            with self._write("add") as conn:
+                try:
+                    _write_new(conn, adds)
+                except sqlite3.IntegrityError:
+                    raise _Refused from None  # `_write` rolls the whole batch back
+        except _Refused:
+            # Some add is refused (a task id or idempotency key already taken): again, in a
+            # new transaction, one savepoint each, to find which and keep the others.
+            with self._write("add") as conn:
+                for item in adds:
+                    conn.execute("SAVEPOINT one_add")
                     try:
-                        _write_new(conn, batch)
-                    except sqlite3.IntegrityError:
-                        raise _Refused from None  # `_write` rolls the whole batch back
-            except _Refused:
-                # Some add is refused (a task id or idempotency key already taken): again, in a
-                # new transaction, one savepoint each, to find which and keep the others.
-                with self._write("add") as conn:
-                    for item in batch:
-                        conn.execute("SAVEPOINT one_add")
-                        try:
-                            self._insert(conn, item)
-                        except (DuplicateTask, IdempotencyKeyConflict) as exc:
-                            conn.execute("ROLLBACK TO one_add")
-                            item.error = exc
-                        conn.execute("RELEASE one_add")
-        except StoreError as exc:
-            for item in batch:
-                item.error = item.error or exc
+                        self._insert(conn, item)
+                    except (DuplicateTask, IdempotencyKeyConflict) as exc:
+                        conn.execute("ROLLBACK TO one_add")
+                        item.error = exc
+                    conn.execute("RELEASE one_add")
+        return [item.error for item in adds]
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, item: _PendingAdd) -> None:
