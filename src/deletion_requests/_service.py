@@ -293,8 +293,11 @@ class DeletionService:
         status: str | Status | None = None,
         limit: int = DEFAULT_PAGE,
         cursor: str | None = None,
+        summaries: bool = False,
     ) -> Page:
-        """A page of the caller's tasks, newest first, filtered by account and status."""
+        """A page of the caller's tasks, newest first, filtered by account and status. With
+        *summaries*, the tasks may come without their identifiers and history (the store's
+        `list_summaries`): what a page that shows only their own fields needs."""
         if account_id is not None:
             self._authorise(caller, check_account_id(account_id))
             accounts = frozenset({account_id})
@@ -308,7 +311,8 @@ class DeletionService:
         if accounts:
             for bounds in self._status_filter(status, now):
                 query = TaskQuery(accounts=accounts, before=before, limit=limit + 1, **bounds)
-                found.extend(self.store.list_tasks(query))
+                read = self.store.list_summaries if summaries else self.store.list_tasks
+                found.extend(read(query))
             found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=True)
         tasks = tuple(lifecycle.catch_up(t, now, self.policy) for t in found[:limit])
         next_cursor = None

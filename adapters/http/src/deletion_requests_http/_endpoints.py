@@ -182,6 +182,7 @@ class Endpoints:
                 status=query.get("status"),
                 limit=int(limit),
                 cursor=query.get("cursor"),
+                summaries=True,
             ),
         )
         headers = {}

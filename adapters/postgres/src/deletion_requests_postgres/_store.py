@@ -235,22 +235,26 @@ class PostgresStore(Store):
 
     # -- rows <-> tasks ------------------------------------------------------------------------
 
-    def _tasks(self, conn: Conn, rows: list[tuple[Any, ...]]) -> list[DeletionTask]:
+    def _tasks(
+        self, conn: Conn, rows: list[tuple[Any, ...]], whole: bool = True
+    ) -> list[DeletionTask]:
+        """Tasks from `TASK_COLUMNS` rows, with their identifiers and history when *whole*."""
         if not rows:
             return []
         ids = [row[0] for row in rows]
         identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
         history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
-        for row_id, value in conn.execute(
-            "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
-        ):
-            identifiers[row_id].add(value)
-        for row_id, source, dest, at, by, event, detail in conn.execute(
-            "SELECT task, source, dest, at, by, event, detail FROM task_history "
-            "WHERE task = ANY(%s) ORDER BY task, seq",
-            (ids,),
-        ):
-            history[row_id].append(Transition(source, dest, at, by, event, detail))
+        if whole:
+            for row_id, value in conn.execute(
+                "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
+            ):
+                identifiers[row_id].add(value)
+            for row_id, source, dest, at, by, event, detail in conn.execute(
+                "SELECT task, source, dest, at, by, event, detail FROM task_history "
+                "WHERE task = ANY(%s) ORDER BY task, seq",
+                (ids,),
+            ):
+                history[row_id].append(Transition(source, dest, at, by, event, detail))
         found = []
         for row in rows:
             (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
@@ -399,6 +403,12 @@ class PostgresStore(Store):
         return found
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         if not query.accounts:
             return []
         conditions = ["t.account_id = a.account"]
@@ -430,7 +440,7 @@ class PostgresStore(Store):
         )
 
         def work(conn: Conn) -> list[DeletionTask]:
-            return self._tasks(conn, conn.execute(statement, args).fetchall())
+            return self._tasks(conn, conn.execute(statement, args).fetchall(), whole)
 
         found: list[DeletionTask] = self._read("list", work)
         return found

@@ -519,6 +519,12 @@ class SqliteStore(Store):
             return self._tasks_from_rows(conn, rows)
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         conditions: list[str] = ["account_id = ?"]
         base_args: list[object] = []
         if query.cancelled is True:
@@ -551,7 +557,9 @@ class SqliteStore(Store):
             ]
             merged = heapq.merge(*per_account, key=lambda row: (row[4], row[1]), reverse=True)
             rows = list(itertools.islice(merged, query.limit))
-            return self._tasks_from_rows(conn, rows)
+            if whole:
+                return self._tasks_from_rows(conn, rows)
+        return [self._task(row[1:], set(), []) for row in rows]
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
         if not tasks:
