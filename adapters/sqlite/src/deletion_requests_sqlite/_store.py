@@ -34,7 +34,7 @@ from deletion_requests import (
     apps_from_grants,
 )
 
-from ._schema import migrate
+from ._schema import HASH_KEY, migrate
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -510,11 +510,13 @@ class SqliteStore(Store):
 
     def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
         with self._read("find_by_identifier") as conn:
+            # `+hash`: an equality on the bare column would have SQLite put the value into
+            # the key's expression, which then no longer matches the index.
             rows = conn.execute(
                 f"SELECT {READ_COLUMNS} FROM tasks WHERE id IN "  # noqa: S608 (fixed text only)
-                "(SELECT task FROM task_identifiers WHERE hash = ?) "
-                "ORDER BY creation_us, task_id LIMIT ?",
-                (identifier, limit),
+                f"(SELECT task FROM task_identifiers WHERE {HASH_KEY} = substr(?, 1, 8) "
+                "AND +hash = ?) ORDER BY creation_us, task_id LIMIT ?",
+                (identifier, identifier, limit),
             ).fetchall()
             return self._tasks_from_rows(conn, rows)
 
