@@ -202,9 +202,11 @@ def case(
                 ).base_url,
                 "bare": stack.enter_context(bare_app(workers, log)),
             }
-            if baseline:  # the code before: one process, as it served (it has no --workers)
+            if baseline:  # the code before, with the same workers
                 bases["baseline"] = stack.enter_context(
-                    serving(urls["baseline"], log, *QUIET, python=baseline)
+                    serving(
+                        urls["baseline"], log, *QUIET, "--workers", str(workers), python=baseline
+                    )
                 ).base_url
             for name, base in bases.items():  # warm up
                 wrk("create.lua", base, 1, 4, AUTH=auth.get(name, "Basic x"), ACCOUNT="acct-0")
@@ -321,27 +323,53 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     print(f"  p99 ratio {big} / {small}: {p99s[big] / p99s[small]:.2f}x")
 
 
-def auth_cost(directory: Path, rounds: int, seconds: int) -> None:
-    store = f"sqlite:///{directory}/auth.db"
-    basic = make_app(store, ["acct-0"])
+def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) -> None:
+    """An authenticated GET of an empty list, Basic and Bearer, one worker, 8 connections:
+    this checkout's server and, when given, the baseline's, rounds alternating."""
     paths_file = directory / "auth-paths.txt"
     paths_file.write_text("/data/deletion-requests?limit=10\n")
     log = directory / "servers.log"
-    rates: dict[str, list[float]] = {"Basic": [], "Bearer": []}
-    with serving(store, log, *QUIET) as server:
-        base = server.base_url
-        token = bearer(base, basic)
+    pythons = {"current": sys.executable, **({"baseline": baseline} if baseline else {})}
+    rates: dict[tuple[str, str], list[float]] = {}
+    with contextlib.ExitStack() as stack:
+        headers: dict[str, dict[str, str]] = {}
+        bases: dict[str, str] = {}
+        for name, python in pythons.items():
+            store = f"sqlite:///{directory}/auth-{name}.db"
+            basic = make_app(store, ["acct-0"], python)
+            server = stack.enter_context(serving(store, log, *QUIET, python=python))
+            bases[name] = server.base_url
+            headers[name] = {"Basic": basic, "Bearer": bearer(server.base_url, basic)}
         for _ in range(rounds):
-            for name, header in (("Basic", basic), ("Bearer", token)):
-                report = wrk("list.lua", base, seconds, 8, AUTH=header, PATHS_FILE=str(paths_file))
-                rates[name].append(rate(report))
-    basic_rate = statistics.median(rates["Basic"])
-    bearer_rate = statistics.median(rates["Bearer"])
-    print(f"authenticated GET (empty list), 8 connections, {rounds} rounds:")
-    print(
-        f"  Basic  {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
-        f"Bearer/Basic {bearer_rate / basic_rate:.2f}x (medians)"
-    )
+            for scheme in ("Basic", "Bearer"):
+                for name, base in bases.items():
+                    report = wrk(
+                        "list.lua",
+                        base,
+                        seconds,
+                        8,
+                        AUTH=headers[name][scheme],
+                        PATHS_FILE=str(paths_file),
+                    )
+                    rates.setdefault((name, scheme), []).append(rate(report))
+    print(f"authenticated GET (empty list), 1 worker, 8 connections, {rounds} rounds:")
+    for name in pythons:
+        basic_rate = statistics.median(rates[name, "Basic"])
+        bearer_rate = statistics.median(rates[name, "Bearer"])
+        print(
+            f"  {name:8} Basic {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
+            f"Bearer/Basic {bearer_rate / basic_rate:.2f}x (medians)"
+        )
+    if baseline:
+        for scheme in ("Basic", "Bearer"):
+            ratios = [
+                a / b
+                for a, b in zip(rates["current", scheme], rates["baseline", scheme], strict=True)
+            ]
+            print(
+                f"  current/baseline, {scheme}: {statistics.median(ratios):.2f}x (rounds: "
+                f"{', '.join(f'{x:.2f}' for x in ratios)})"
+            )
 
 
 CASES = {
@@ -377,7 +405,7 @@ def main() -> None:
                 if name == "list":
                     list_latency(directory, [args.small, args.big], args.rounds, args.seconds)
                 elif name == "auth":
-                    auth_cost(directory, args.rounds, args.seconds)
+                    auth_cost(directory, args.rounds, args.seconds, baseline)
                 else:
                     kind, workers, connections = CASES[name]
                     case(directory, kind, workers, connections, args.rounds, args.seconds, baseline)

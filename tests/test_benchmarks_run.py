@@ -94,10 +94,11 @@ def test_http_list_and_auth_benchmarks_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     list_latency(tmp_path, [2020, 4040], rounds=1, seconds=1)
-    auth_cost(tmp_path, rounds=1, seconds=1)
+    auth_cost(tmp_path, rounds=1, seconds=1, baseline=sys.executable)
     printed = capsys.readouterr().out
     assert "p99 ratio 4040 / 2020" in printed
     assert "Bearer/Basic" in printed
+    assert "current/baseline, Bearer" in printed
 
 
 def test_baseline_server_is_serve_run_by_the_python_given(tmp_path: Path) -> None:
