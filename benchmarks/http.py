@@ -72,12 +72,40 @@ def bare_app(workers: int, log: Path) -> Iterator[str]:
     with log.open("ab") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[base] = process.pid
     try:
         wait_healthy(base, process, log)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) *pid* and every process below it have used so far, from
+    /proc: a server's workers and its `serve` process together."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
+
+
+SERVER_PIDS: dict[str, int] = {}
+"""The process of each server a case runs, by its base URL (for `cpu_seconds`)."""
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -194,25 +222,31 @@ def case(
     auth = {name: make_app(url, ["acct-0"], pythons[name]) for name, url in urls.items()}
     reports: dict[str, list[dict[str, int]]] = {name: [] for name in [*urls, "bare"]}
     per_create: dict[str, list[float]] = {name: [] for name in urls}
+    cpu: dict[str, list[float]] = {name: [] for name in [*urls, "bare"]}
     try:
         with contextlib.ExitStack() as stack:
+            current = stack.enter_context(
+                serving(urls["current"], log, *QUIET, "--workers", str(workers))
+            )
+            SERVER_PIDS[current.base_url] = current.process.pid
             bases = {
-                "current": stack.enter_context(
-                    serving(urls["current"], log, *QUIET, "--workers", str(workers))
-                ).base_url,
+                "current": current.base_url,
                 "bare": stack.enter_context(bare_app(workers, log)),
             }
             if baseline:  # the code before, with the same workers
-                bases["baseline"] = stack.enter_context(
+                previous = stack.enter_context(
                     serving(
                         urls["baseline"], log, *QUIET, "--workers", str(workers), python=baseline
                     )
-                ).base_url
+                )
+                SERVER_PIDS[previous.base_url] = previous.process.pid
+                bases["baseline"] = previous.base_url
             for name, base in bases.items():  # warm up
                 wrk("create.lua", base, 1, 4, AUTH=auth.get(name, "Basic x"), ACCOUNT="acct-0")
             for _ in range(rounds):
                 for name, base in bases.items():
                     before = commits(POSTGRES) if kind == "postgres" and name != "bare" else 0
+                    cpu_before = cpu_seconds(SERVER_PIDS[base])
                     report = wrk(
                         "create.lua",
                         base,
@@ -221,6 +255,8 @@ def case(
                         AUTH=auth.get(name, "Basic x"),
                         ACCOUNT="acct-0",
                     )
+                    used = cpu_seconds(SERVER_PIDS[base]) - cpu_before
+                    cpu[name].append(used / report["requests"])
                     if kind == "postgres" and name != "bare":
                         per_create[name].append((commits(POSTGRES) - before) / report["requests"])
                     reports[name].append(report)
@@ -238,7 +274,8 @@ def case(
         print(
             f"  {name:8} {statistics.median(rate(r) for r in runs):8.0f} req/s, "
             f"p50 {statistics.median(r['p50_us'] for r in runs) / 1000:6.1f} ms, "
-            f"p99 {statistics.median(r['p99_us'] for r in runs) / 1000:6.1f} ms (medians)"
+            f"p99 {statistics.median(r['p99_us'] for r in runs) / 1000:6.1f} ms, "
+            f"{statistics.median(cpu[name]) * 1e6:5.0f} us of server CPU a create (medians)"
             f"{commits_text}"
         )
     for name, against in (("current", "baseline"), ("current", "bare"), ("baseline", "bare")):

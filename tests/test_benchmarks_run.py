@@ -84,6 +84,7 @@ def test_http_benchmark_case_runs_every_server(
     printed = capsys.readouterr().out
     assert "current/baseline" in printed
     assert "current/bare" in printed
+    assert "us of server CPU a create" in printed
     assert ("commits a create" in printed) is (kind == "postgres")
 
 
