@@ -368,6 +368,7 @@ def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) 
     log = directory / "servers.log"
     pythons = {"current": sys.executable, **({"baseline": baseline} if baseline else {})}
     rates: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     with contextlib.ExitStack() as stack:
         headers: dict[str, dict[str, str]] = {}
         bases: dict[str, str] = {}
@@ -375,11 +376,13 @@ def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) 
             store = f"sqlite:///{directory}/auth-{name}.db"
             basic = make_app(store, ["acct-0"], python)
             server = stack.enter_context(serving(store, log, *QUIET, python=python))
+            SERVER_PIDS[server.base_url] = server.process.pid
             bases[name] = server.base_url
             headers[name] = {"Basic": basic, "Bearer": bearer(server.base_url, basic)}
         for _ in range(rounds):
             for scheme in ("Basic", "Bearer"):
                 for name, base in bases.items():
+                    cpu_before = cpu_seconds(SERVER_PIDS[base])
                     report = wrk(
                         "list.lua",
                         base,
@@ -389,13 +392,17 @@ def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) 
                         PATHS_FILE=str(paths_file),
                     )
                     rates.setdefault((name, scheme), []).append(rate(report))
+                    used = cpu_seconds(SERVER_PIDS[base]) - cpu_before
+                    cpu.setdefault((name, scheme), []).append(used / report["requests"])
     print(f"authenticated GET (empty list), 1 worker, 8 connections, {rounds} rounds:")
     for name in pythons:
         basic_rate = statistics.median(rates[name, "Basic"])
         bearer_rate = statistics.median(rates[name, "Bearer"])
         print(
             f"  {name:8} Basic {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
-            f"Bearer/Basic {bearer_rate / basic_rate:.2f}x (medians)"
+            f"Bearer/Basic {bearer_rate / basic_rate:.2f}x; server CPU a request: Basic "
+            f"{statistics.median(cpu[name, 'Basic']) * 1e6:.0f} us, Bearer "
+            f"{statistics.median(cpu[name, 'Bearer']) * 1e6:.0f} us (medians)"
         )
     if baseline:
         for scheme in ("Basic", "Bearer"):
