@@ -45,6 +45,8 @@ from deletion_requests import Caller, DeletionService, open_store
 WRK_DIR = Path(__file__).parent / "wrk"
 MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 QUIET = ("--advance-interval", "3600", "--no-deliver")  # no background work while measuring
+START = 120
+"""Seconds a server may take to start: a busy machine starts several at once."""
 POSTGRES = os.environ.get("DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/test")
 
 
@@ -226,7 +228,7 @@ def case(
     try:
         with contextlib.ExitStack() as stack:
             current = stack.enter_context(
-                serving(urls["current"], log, *QUIET, "--workers", str(workers))
+                serving(urls["current"], log, *QUIET, "--workers", str(workers), timeout=START)
             )
             SERVER_PIDS[current.base_url] = current.process.pid
             bases = {
@@ -236,7 +238,13 @@ def case(
             if baseline:  # the code before, with the same workers
                 previous = stack.enter_context(
                     serving(
-                        urls["baseline"], log, *QUIET, "--workers", str(workers), python=baseline
+                        urls["baseline"],
+                        log,
+                        *QUIET,
+                        "--workers",
+                        str(workers),
+                        python=baseline,
+                        timeout=START,
                     )
                 )
                 SERVER_PIDS[previous.base_url] = previous.process.pid
@@ -340,7 +348,7 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     log = directory / "servers.log"
     for _ in range(rounds):
         for count, store, basic, paths_file in servers:
-            with serving(store, log, *QUIET) as server:
+            with serving(store, log, *QUIET, timeout=START) as server:
                 base = server.base_url
                 wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=str(paths_file))  # warm up
                 report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=str(paths_file))
@@ -375,7 +383,7 @@ def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) 
         for name, python in pythons.items():
             store = f"sqlite:///{directory}/auth-{name}.db"
             basic = make_app(store, ["acct-0"], python)
-            server = stack.enter_context(serving(store, log, *QUIET, python=python))
+            server = stack.enter_context(serving(store, log, *QUIET, python=python, timeout=START))
             SERVER_PIDS[server.base_url] = server.process.pid
             bases[name] = server.base_url
             headers[name] = {"Basic": basic, "Bearer": bearer(server.base_url, basic)}
