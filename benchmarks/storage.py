@@ -308,7 +308,7 @@ def console_costs(path: Path, count: int, repeats: int = 5) -> dict[str, float]:
         "ready queue, 100": median_seconds(lambda: operators.ready(100), repeats),
         "queue page": median_seconds(lambda: client.get("/console/"), repeats),
         "trend page": median_seconds(lambda: client.get("/console/trend"), repeats),
-        "metrics scrape": median_seconds(lambda: exposition(service), repeats),
+        "metrics scrape": median_seconds(lambda: exposition(operators), repeats),
     }
     raw.close()
     store.close()

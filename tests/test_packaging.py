@@ -42,6 +42,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "deletion-requests-sqlite",
         "deletion-requests-postgres",
         "deletion-requests-jsonfiles",
+        "deletion-requests-client",
     }, found
     return found
 

@@ -294,6 +294,10 @@ class MemoryStore(Store):
                 self._settings[name] = default()
             return self._settings[name]
 
+    def put_setting(self, name: str, value: str) -> None:
+        with self._lock:
+            self._settings[name] = value
+
 
 def _settled(task: DeletionTask) -> bool:
     """Nothing owed, and either purged or still pending or ready (whose next steps are

@@ -441,6 +441,11 @@ class AccessStore(abc.ABC):
         When several processes race to create it, all of them get the value that was stored first.
         """
 
+    @abc.abstractmethod
+    def put_setting(self, name: str, value: str) -> None:
+        """Set a server setting to *value*, creating it or replacing what it held. Every
+        process reading it afterwards (with `setting`) gets *value*."""
+
 
 class Store(TaskStore, AccessStore):
     """A task store and an access store over one backend. Close it when done."""

@@ -8,17 +8,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from deletion_requests_http import TokenIssuer, create_app
+from deletion_requests_http.testing import bootstrapped
 from psycopg import sql
 from starlette.testclient import TestClient
 
-from deletion_requests import (
-    AccessAdmin,
-    DeletionService,
-    ManualClock,
-    MemoryStore,
-    Policy,
-)
+from deletion_requests import ManualClock
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 KEY = "k" * 48
@@ -34,13 +28,14 @@ class World:
 
     def __init__(self) -> None:
         self.clock = ManualClock(T0)
-        self.store = MemoryStore()
-        self.admin = AccessAdmin(self.store, self.clock)
+        self.application = bootstrapped(clock=self.clock, signing_key=KEY)
+        self.store = self.application.store
+        self.admin = self.application.admin
         for account in ("acct-a", "acct-b", "acct-unlisted-later"):
             self.admin.allow_account(account)
-        self.service = DeletionService(self.store, self.clock, Policy())
-        self.tokens = TokenIssuer(KEY, self.clock)
-        self.app = create_app(self.service, self.tokens)
+        self.service = self.application.service
+        self.tokens = self.application.tokens
+        self.app = self.application.http()
         self.client = TestClient(self.app, raise_server_exceptions=False)
         app_a, self.secret_a = self.admin.create_app(["acct-a", "acct-unlisted-later"])
         app_b, self.secret_b = self.admin.create_app(["acct-b"])

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 from deletion_requests_http import new_webhook_secret
-from deletion_requests_http._wiring import Server, sinks_for
-from deletion_requests_http.testing import serving, serving_app
+from deletion_requests_http.testing import bootstrapped, serving, serving_app
 
 from deletion_requests import (
     AccessAdmin,
@@ -36,15 +35,15 @@ def test_an_app_hears_ready_actioned_and_cancelled_and_nothing_of_other_apps(
 ) -> None:
     clock = ManualClock(T0)
     store_url = f"sqlite:///{tmp_path}/callbacks.db"
-    server = Server.open(store_url, clock=clock)
+    server = bootstrapped(
+        store_url, clock=clock, deliver=True, advance_interval=0.1, deliver_interval=0.1
+    )
     server.admin.allow_account("acct-1")
     (a, secret_a), (b, secret_b) = (server.admin.create_app(["acct-1"]) for _ in range(2))
     with contextlib.ExitStack() as stack:
         receiver = stack.enter_context(WebhookReceiver(new_webhook_secret()))
         receiver.secret = server.admin.set_callback(a.app_id, receiver.url, allow_http=True)
-        app = server.app(
-            advance_interval=0.1, sinks=sinks_for(None, None, None), deliver_interval=0.1
-        )
+        app = server.http(background=True)
         client = stack.enter_context(httpx.Client(base_url=stack.enter_context(serving_app(app))))
 
         def create(headers: dict[str, str]) -> str:

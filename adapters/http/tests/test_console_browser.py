@@ -17,9 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deletion_requests_http._wiring import Server
 from deletion_requests_http.console import ConsoleSettings
-from deletion_requests_http.testing import serving_app
+from deletion_requests_http.testing import bootstrapped, serving_app
 
 from deletion_requests import ManualClock
 
@@ -43,13 +42,15 @@ class Deployment:
 
     def __init__(self, directory: Path) -> None:
         self.clock = ManualClock(T0)
-        self.server = Server.open(f"sqlite:///{directory}/console.db", clock=self.clock)
+        self.server = bootstrapped(
+            f"sqlite:///{directory}/console.db", clock=self.clock, console=ConsoleSettings()
+        )
         self.server.admin.allow_account("acct-1")
         app, secret = self.server.admin.create_app(["acct-1"])
         self.app_id, self.secret = app.app_id, secret
         self.headers = basic(app.app_id, secret)
         self.server.admin.add_operator("alice", PASSWORD)
-        self.app = self.server.app(console=ConsoleSettings())
+        self.app = self.server.http()
         self.base_url = ""
 
     def api(self) -> httpx.Client:
@@ -99,16 +100,27 @@ def page(
         base_url=deployment.base_url, viewport={"width": 1280, "height": 900}
     )
     opened = context.new_page()
-    opened.goto("/console/")
-    assert opened.url.endswith("/console/sign-in?next=/console/")
-    opened.get_by_label("Operator name").fill("alice")
-    opened.get_by_label("Password").fill(PASSWORD)
-    opened.get_by_role("button", name="Sign in").click()
-    sync_api.expect(opened.get_by_role("heading", name="Review queue")).to_be_visible()
+    sign_in(opened)
     yield opened
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     opened.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
     context.close()
+
+
+def sign_in(page: sync_api.Page) -> None:
+    """Sign in as alice from the queue's address; the page ends on the queue."""
+    page.goto("/console/")
+    assert page.url.endswith("/console/sign-in?next=/console/")
+    page.get_by_label("Operator name").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+
+
+def later(page: sync_api.Page, deployment: Deployment, delta: dt.timedelta) -> None:
+    """Move the clock on by *delta*, which outlasts the session: alice signs in again."""
+    deployment.clock.advance(delta)
+    sign_in(page)
 
 
 def ready_section(page: sync_api.Page) -> sync_api.Locator:
@@ -124,8 +136,7 @@ def test_a_task_reaches_the_ready_queue_at_thirteen_days(
     sync_api.expect(
         page.get_by_role("region", name="Created today").get_by_role("link", name=task_id)
     ).to_be_visible()
-    deployment.clock.advance(13 * DAY)
-    page.reload()
+    later(page, deployment, 13 * DAY)
     row = ready_section(page).get_by_role("row").filter(has_text=task_id)
     sync_api.expect(row).to_contain_text("in 2 d 0 h")
     sync_api.expect(row).to_contain_text("ready")
@@ -135,8 +146,7 @@ def test_a_hold_shows_its_reason_and_operator_and_the_api_still_says_ready(
     page: sync_api.Page, deployment: Deployment
 ) -> None:
     task_id = deployment.create()
-    deployment.clock.advance(13 * DAY)
-    page.reload()
+    later(page, deployment, 13 * DAY)
     ready_section(page).get_by_role("link", name=task_id).click()
     page.get_by_label("Reason to hold").fill("Legal asked us to wait")
     page.get_by_role("button", name="Hold this task").click()
@@ -160,7 +170,7 @@ def test_release_one_then_cancel_another_with_a_reason(
     page: sync_api.Page, deployment: Deployment
 ) -> None:
     first, second = deployment.create(), deployment.create()
-    deployment.clock.advance(13 * DAY)
+    later(page, deployment, 13 * DAY)
     page.goto(f"/console/tasks/{first}")
     page.get_by_label("Reason to hold").fill("checking with the account")
     page.get_by_role("button", name="Hold this task").click()
@@ -254,12 +264,20 @@ def test_a_client_token_cannot_open_the_console(
     page.goto("/console/")  # the operator's own session is untouched
 
 
-def test_sign_out(page: sync_api.Page) -> None:
+def test_sign_out_ends_every_copy_of_the_session(
+    page: sync_api.Page, browser: sync_api.Browser, deployment: Deployment
+) -> None:
+    copy = browser.new_context(base_url=deployment.base_url)
+    copy.add_cookies(page.context.cookies())  # the cookie as it was before the sign-out
     page.get_by_role("button", name="Sign out").click()
     sync_api.expect(page.get_by_role("status")).to_have_text("You are signed out.")
     page.goto("/console/access")
     assert "/console/sign-in?next=/console/access" in page.url
     sync_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    copied = copy.new_page()
+    copied.goto("/console/access")
+    assert "/console/sign-in?next=/console/access" in copied.url
+    copy.close()
 
 
 def _artifact(name: str) -> Path:
@@ -274,7 +292,7 @@ def test_every_page_passes_axe_including_contrast(
     each with something in it."""
     axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
     task_id = deployment.create("axe@example.com")
-    deployment.clock.advance(13 * DAY)
+    later(page, deployment, 13 * DAY)
     deployment.create()
     pages = [
         "/console/",

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from deletion_requests_http._serve import HEADER_TIMEOUT, SETTINGS_ENV, worker_app
+from deletion_requests_http import Settings
+from deletion_requests_http._serve import (
+    HEADER_TIMEOUT,
+    SETTINGS_ENV,
+    Processes,
+    worker_app,
+    worker_environment,
+)
+from deletion_requests_http.console import ConsoleSettings
 from deletion_requests_http.testing import free_port, run_cli, serving
 from starlette.testclient import TestClient
 
@@ -180,14 +188,10 @@ def test_a_worker_app_runs_no_background_work(
 ) -> None:
     """The background work runs in the `serve` process only, so N workers do not run it N
     times: a worker's app starts no thread of its own."""
-    settings = {
-        "store_url": f"sqlite:///{tmp_path}/w.db",
-        "retention_days": 30.0,
-        "log_level": "warning",
-        "webhook_secret": None,
-        "workers": 1,
-    }
-    monkeypatch.setenv(SETTINGS_ENV, json.dumps(settings))
+    settings = Settings(
+        f"sqlite:///{tmp_path}/w.db", deliver=True, console=ConsoleSettings(), rate_limit="5/second"
+    )
+    monkeypatch.setenv(SETTINGS_ENV, worker_environment(Processes(settings, log_level="warning")))
     before = set(threading.enumerate())
     with TestClient(worker_app()) as client:
         assert client.get("/healthz").status_code == 200

@@ -759,6 +759,12 @@ class StoreContract:
         assert store.setting("signing-key", lambda: "first") == "first"
         assert store.setting("signing-key", lambda: "second") == "first"
 
+    def test_put_setting_creates_or_replaces(self, store: Store) -> None:
+        store.put_setting("generation", "one")
+        assert store.setting("generation", lambda: "unused") == "one"
+        store.put_setting("generation", "two")
+        assert store.setting("generation", lambda: "unused") == "two"
+
     # -- persistence -------------------------------------------------------------------------
 
     def test_reopened_store_sees_what_was_written(self, tmp_path: Path) -> None:
@@ -769,6 +775,7 @@ class StoreContract:
             store.add(task, ("app_a", "k"))
             store.allow_account(Account("acct-1", T0))
             store.setting("signing-key", lambda: "kept")
+            store.put_setting("generation", "kept")
             store.add_operator(Operator("alice", "scrypt$kept", T0))
             store.record_app_use("app_a", T0)
             store.add_app(App("app_c", "ab" * 32, frozenset({"acct-1"}), T0))
@@ -783,3 +790,4 @@ class StoreContract:
             assert store.find_by_idempotency_key("app_a", "k") == task
             assert store.get_account("acct-1") == Account("acct-1", T0)
             assert store.setting("signing-key", lambda: "new") == "kept"
+            assert store.setting("generation", lambda: "new") == "kept"

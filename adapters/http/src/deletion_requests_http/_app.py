@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from deletion_requests import DeletionService
+from deletion_requests import DeletionService, Operators
 
 from ._api_docs import docs_routes
 from ._endpoints import Endpoints
@@ -39,13 +39,15 @@ def create_app(
     console: ASGIApp | None = None,
     limits: RateLimits | None = None,
     metrics_token: str | None = None,
+    operators: Operators | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
     *completion_secret* (the `whsec_` webhook secret), the deleter can report
     completion at `POST /data/deletion-requests/{taskId}/completion`. With *console* (the
     operators' console app), it is mounted at `/console`. With *limits*, the rate limits.
     `GET /metrics` answers a scrape with *metrics_token* as its bearer token, or, with no
-    token, a scrape from loopback."""
+    token, a scrape from loopback; it reads the store through *operators* (by default, new
+    ones over *service*)."""
     check_webhook_secret(completion_secret)
     api = Endpoints(service, tokens, completion_secret, limits)
     tasks = "/data/deletion-requests"
@@ -59,7 +61,11 @@ def create_app(
             Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
-            Route("/metrics", metrics_endpoint(service, metrics_token), methods=["GET"]),
+            Route(
+                "/metrics",
+                metrics_endpoint(operators or Operators(service), metrics_token),
+                methods=["GET"],
+            ),
             *docs_routes(),
             *([Mount("/console", app=console)] if console is not None else []),
         ],

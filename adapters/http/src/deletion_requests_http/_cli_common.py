@@ -1,4 +1,5 @@
-"""What the CLI's commands share: the store and webhook options, opening a store, output."""
+"""What the CLI's commands share: the store and webhook options, the application's settings
+and its bootstrap, output."""
 
 from __future__ import annotations
 
@@ -15,20 +16,14 @@ import click
 from deletion_requests import (
     DeletionRequestError,
     Policy,
-    Sink,
     StoreError,
     TaskNotFound,
     UnknownStore,
 )
 
+from ._bootstrap import Application, Settings, bootstrap
 from ._signing import WEBHOOK_SECRET_ENV
-from ._wiring import (
-    DEFAULT_STORE,
-    SIGNING_KEY_ENV,
-    STORE_ENV,
-    Server,
-    sinks_for,
-)
+from ._wiring import DEFAULT_STORE, SIGNING_KEY_ENV, STORE_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,15 +62,6 @@ def webhook_options(function: F) -> F:
     )(function)
 
 
-def _sinks(
-    handoff_url: str | None, review_url: str | None, webhook_secret: str | None
-) -> dict[str, Sink]:
-    try:
-        return sinks_for(handoff_url, review_url, webhook_secret)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def retention_option(function: F) -> F:
     return click.option(
         "--retention-days",
@@ -95,32 +81,50 @@ def policy_for(retention_days: float | None) -> Policy:
     return Policy(retention=dt.timedelta(days=retention_days))
 
 
-@contextmanager
-def opened(
-    store_url: str, retention_days: float | None = None, create: bool = True
-) -> Iterator[Server]:
-    """The server's parts over *store_url* (an existing store only, unless *create*); errors
-    become one clear line and exit code 1."""
+def settings_for(
+    store_url: str, retention_days: float | None = None, create: bool = True, **more: Any
+) -> Settings:
+    """The application's settings for a command: the store, the retention, the signing key
+    of `$DELETION_REQUESTS_SIGNING_KEY`, and *more*; a setting that cannot work becomes one
+    clear line and exit code 1."""
     try:
-        server = Server.open(
+        return Settings(
             store_url,
             policy=policy_for(retention_days),
             signing_key=os.environ.get(SIGNING_KEY_ENV),
             create=create,
+            **more,
         )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Application]:
+    """The application *settings* describe, closed at the end; errors become one clear line
+    and exit code 1."""
+    try:
+        application = bootstrap(settings)
     except (UnknownStore, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        yield server
+        yield application
     except TaskNotFound as exc:
-        raise click.ClickException(f"no task {exc.task_id} in {store_url}") from None
+        raise click.ClickException(f"no task {exc.task_id} in {settings.store_url}") from None
     except (DeletionRequestError, StoreError) as exc:
         raise click.ClickException(getattr(exc, "message", str(exc))) from None
     finally:
-        server.close()
+        application.close()
 
 
-def reading(store_url: str) -> contextlib.AbstractContextManager[Server]:
+def opened(
+    store_url: str, retention_days: float | None = None, create: bool = True
+) -> contextlib.AbstractContextManager[Application]:
+    """The application over *store_url* (an existing store only, unless *create*)."""
+    return running(settings_for(store_url, retention_days, create))
+
+
+def reading(store_url: str) -> contextlib.AbstractContextManager[Application]:
     """`opened` for a command that only reads: a store that does not exist is an error."""
     return opened(store_url, create=False)
 

@@ -27,8 +27,8 @@ def operators_add(name: str, password_stdin: bool, store_url: str) -> None:
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    with opened(store_url) as server:
-        operator, password = server.admin.add_operator(name, password)
+    with opened(store_url) as application:
+        operator, password = application.admin.add_operator(name, password)
         click.echo(f"added operator {operator.name}")
         if not password_stdin:
             click.echo(f"Password: {password}")
@@ -40,8 +40,8 @@ def operators_add(name: str, password_stdin: bool, store_url: str) -> None:
 @store_option
 def operators_list(as_json: bool, store_url: str) -> None:
     """List operators (never their passwords)."""
-    with reading(store_url) as server:
-        found = server.admin.list_operators()
+    with reading(store_url) as application:
+        found = application.admin.list_operators()
         if as_json:
             _echo_json([{"name": o.name, "createdTime": _iso(o.created_time)} for o in found])
             return
@@ -53,7 +53,7 @@ def operators_list(as_json: bool, store_url: str) -> None:
 @store_option
 def operators_remove(name: str, store_url: str) -> None:
     """Remove operator NAME: their console sessions end at their next request."""
-    with opened(store_url, create=False) as server:
-        if not server.admin.remove_operator(name):
+    with opened(store_url, create=False) as application:
+        if not application.admin.remove_operator(name):
             raise click.ClickException(f"no operator {name}")
         click.echo(f"removed operator {name}")

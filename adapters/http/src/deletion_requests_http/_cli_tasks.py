@@ -40,8 +40,8 @@ def tasks() -> None:
 @store_option
 def tasks_complete(task_id: str, store_url: str) -> None:
     """Record that the deletion of TASK_ID is done (when the deleter cannot call the API)."""
-    with opened(store_url, create=False) as server:
-        task = server.service.complete(task_id, by="operator")
+    with opened(store_url, create=False) as application:
+        task = application.service.complete(task_id, by="operator")
         click.echo(f"completed {task.task_id} at {_time(task.completed_time)}")
 
 
@@ -74,8 +74,8 @@ def tasks_hold(task_id: str, reason: str, operator: str | None, store_url: str) 
     """Put TASK_ID on hold (pending or ready): it is not handed off until released, and the
     client still sees pending or ready, with heldTime."""
     name = _operator(operator)
-    with opened(store_url, create=False) as server:
-        task = Operators(server.service).hold(task_id, name, reason)
+    with opened(store_url, create=False) as application:
+        task = application.operators.hold(task_id, name, reason)
         click.echo(f"held {task.task_id} ({task.status.value}) at {_time(task.held_time)}")
 
 
@@ -87,8 +87,8 @@ def tasks_hold(task_id: str, reason: str, operator: str | None, store_url: str) 
 def tasks_release(task_id: str, reason: str, operator: str | None, store_url: str) -> None:
     """End TASK_ID's hold. If its hand-off moment passed meanwhile, it is actioned now."""
     name = _operator(operator)
-    with opened(store_url, create=False) as server:
-        task = Operators(server.service).release(task_id, name, reason)
+    with opened(store_url, create=False) as application:
+        task = application.operators.release(task_id, name, reason)
         click.echo(f"released {task.task_id}: {task.status.value}")
 
 
@@ -104,8 +104,8 @@ def tasks_cancel(
     is guarded). Every task is tried; the command fails if any could not be cancelled."""
     name = _operator(operator)
     failed = 0
-    with opened(store_url, create=False) as server:
-        operators = Operators(server.service)
+    with opened(store_url, create=False) as application:
+        operators = application.operators
         for task_id in task_ids:
             try:
                 task = operators.cancel(task_id, name, reason)
@@ -149,8 +149,8 @@ def tasks_list(
     """List tasks newest first, with their times, as the clock sees them now: every account
     that ever had tasks, revoked ones included. Says on stderr when there are more rows than
     it shows."""
-    with reading(store_url) as server:
-        operators = Operators(server.service)
+    with reading(store_url) as application:
+        operators = application.operators
         wanted = None if show_all else limit
         if overdue or held:
             if account_id is not None or status is not None or (overdue and held):
@@ -158,7 +158,7 @@ def tasks_list(
                     "--overdue and --held list every account's: use one, without "
                     "--account or --status"
                 )
-            listing = server.service.overdue if overdue else operators.held
+            listing = application.service.overdue if overdue else operators.held
             found = listing(10**9 if wanted is None else wanted + 1)
             more = wanted is not None and len(found) > wanted
             found = found[:wanted]
@@ -196,8 +196,8 @@ def _listed(
 @store_option
 def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
     """Every field of TASK_ID and its whole history, with who did what and why."""
-    with reading(store_url) as server:
-        task = Operators(server.service).show(task_id)
+    with reading(store_url) as application:
+        task = application.operators.show(task_id)
         if as_json:
             _echo_json(_task_json(task, history=True))
             return
@@ -222,8 +222,8 @@ def tasks_find(email: str | None, sha256: str | None, as_json: bool, store_url: 
     """The tasks that hold a subject, oldest first (purged tasks hold none)."""
     if (email is None) == (sha256 is None):
         raise click.UsageError("give --email or --sha256 (one of them)")
-    with reading(store_url) as server:
-        found = Operators(server.service).find(email=email, sha256=sha256)
+    with reading(store_url) as application:
+        found = application.operators.find(email=email, sha256=sha256)
         if as_json:
             _echo_json([_task_json(task) for task in found])
         else:
@@ -249,8 +249,8 @@ def tasks_export(
     object a line, or CSV (the history as JSON in one column). For audits; no identifier
     hashes unless --with-hashes."""
     bounds = [None if d is None else d.replace(tzinfo=dt.UTC) for d in (since, until)]
-    with reading(store_url) as server:
-        found = Operators(server.service).export(*bounds)
+    with reading(store_url) as application:
+        found = application.operators.export(*bounds)
         lines = (
             export_csv(found, with_hashes) if form == "csv" else export_jsonl(found, with_hashes)
         )

@@ -30,7 +30,6 @@ from deletion_requests import (
     Awaiting,
     Callback,
     CallbackSender,
-    DeletionService,
     DeletionTask,
     Operators,
     Sink,
@@ -175,14 +174,14 @@ class CountedSender:
 class StoreCollector:
     """The store's numbers, read when scraped."""
 
-    def __init__(self, service: DeletionService) -> None:
-        self.service = service
+    def __init__(self, operators: Operators) -> None:
+        self.operators = operators
+        self.service = operators.service
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
 
-        operators = Operators(self.service)
-        counts = operators.counts()
+        counts = self.operators.counts()
         tasks = GaugeMetricFamily(
             "deletion_requests_tasks",
             "Tasks by status, as the clock sees them (purged ones included).",
@@ -227,7 +226,7 @@ class StoreCollector:
         yield age
 
 
-def exposition(service: DeletionService) -> tuple[bytes, str]:
+def exposition(operators: Operators) -> tuple[bytes, str]:
     """The text exposition of every process's counters and the store's gauges."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
@@ -238,7 +237,7 @@ def exposition(service: DeletionService) -> tuple[bytes, str]:
     else:
         processes = metrics().registry
     store = CollectorRegistry()
-    store.register(StoreCollector(service))
+    store.register(StoreCollector(operators))
     return generate_latest(processes) + generate_latest(store), CONTENT_TYPE_LATEST
 
 
@@ -262,12 +261,12 @@ def scrape_allowed(request: Request, token: str | None) -> None:
         )
 
 
-def metrics_endpoint(service: DeletionService, token: str | None) -> Any:
+def metrics_endpoint(operators: Operators, token: str | None) -> Any:
     """The `GET /metrics` handler."""
 
     async def endpoint(request: Request) -> Response:
         scrape_allowed(request, token)
-        body, media_type = await run_in_threadpool(exposition, service)
+        body, media_type = await run_in_threadpool(exposition, operators)
         return Response(body, media_type=media_type)
 
     return endpoint

@@ -1,6 +1,6 @@
 """`serve`: the app under Granian, in worker processes that share one port.
 
-Each worker builds its own app and store from the settings `serve` leaves in
+Each worker bootstraps its own application (and store) from the settings `serve` leaves in
 `SETTINGS_ENV` (workers are new Python processes, so they learn them from the environment).
 The background work (transitions, purges, deliveries) runs once, in the `serve` process, not
 in the workers. Granian's limits are set for a server with no proxy in front: a request head
@@ -12,6 +12,7 @@ connections, answers the requests it has, and exits; `serve` waits for them.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import multiprocessing
 import os
 import socket
@@ -21,17 +22,16 @@ from collections.abc import Iterator
 import attrs
 import cattrs
 import orjson
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from granian import Granian
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from starlette.applications import Starlette
 
-from ._cli_common import policy_for
-from ._limits import RateLimits
+from ._bootstrap import Settings, bootstrap
 from ._logs import LogFormat, configure_logging, logging_config
 from ._metrics import MULTIPROCESS_ENV
-from ._wiring import Background, Server
-from .console import ConsoleSettings
+from ._wiring import Background
 
 SETTINGS_ENV = "DELETION_REQUESTS_SERVE_SETTINGS"
 MAX_HEADER_BYTES = 64 * 1024
@@ -40,20 +40,39 @@ GRACEFUL_TIMEOUT = 30
 
 
 @attrs.frozen
-class Settings:
-    """What each worker needs to build its app."""
+class Processes:
+    """What `serve` runs: the application's settings, the number of workers, and the log."""
 
-    store_url: str
-    retention_days: float
-    log_level: str
-    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    application: Settings
     workers: int = 1
-    console: ConsoleSettings | None = attrs.field(factory=ConsoleSettings)
+    log_level: str = "info"
     log_format: LogFormat = "json"
-    rate_limit: str | None = None
-    token_rate_limit: str | None = None
-    rate_limit_store: str = attrs.field(default="memory://", repr=False)
-    metrics_token: str | None = attrs.field(default=None, repr=False)
+
+
+_converter = cattrs.Converter()
+_converter.register_unstructure_hook(dt.timedelta, dt.timedelta.total_seconds)
+_converter.register_structure_hook(dt.timedelta, lambda seconds, _: dt.timedelta(seconds=seconds))
+# The clock is not sent: each worker reads the system clock.
+_converter.register_unstructure_hook(
+    Settings, make_dict_unstructure_fn(Settings, _converter, clock=override(omit=True))
+)
+_converter.register_structure_hook(
+    Settings, make_dict_structure_fn(Settings, _converter, clock=override(omit=True))
+)
+
+
+def worker_environment(processes: Processes) -> str:
+    """What `serve` leaves in `SETTINGS_ENV` for its workers: *processes*, whose application
+    delivers nothing (the `serve` process does)."""
+    workers = attrs.evolve(
+        processes, application=attrs.evolve(processes.application, deliver=False)
+    )
+    return orjson.dumps(_converter.unstructure(workers)).decode()
+
+
+def worker_settings(document: object) -> Processes:
+    """What a worker reads back from the document `worker_environment` wrote."""
+    return _converter.structure(document, Processes)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -83,9 +102,9 @@ def metrics_directory() -> Iterator[None]:
             del os.environ[MULTIPROCESS_ENV]
 
 
-def serve(settings: Settings, host: str, port: int, background: Background | None) -> None:
+def serve(processes: Processes, host: str, port: int, background: Background | None) -> None:
     """Serve until SIGINT or SIGTERM, then answer the requests in flight and return."""
-    os.environ[SETTINGS_ENV] = orjson.dumps(cattrs.unstructure(settings)).decode()
+    os.environ[SETTINGS_ENV] = worker_environment(processes)
     # Workers start as new interpreters, not forks: they inherit no store, thread or lock of
     # this process (which keeps its own store for the background work).
     multiprocessing.set_start_method("spawn", force=True)
@@ -95,13 +114,13 @@ def serve(settings: Settings, host: str, port: int, background: Background | Non
         address=host,
         port=port,
         interface=Interfaces.ASGI,
-        workers=settings.workers,
+        workers=processes.workers,
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=HTTP1Settings(
             header_read_timeout=HEADER_TIMEOUT * 1000, max_buffer_size=MAX_HEADER_BYTES
         ),
-        log_dictconfig=logging_config(settings.log_level, settings.log_format),
+        log_dictconfig=logging_config(processes.log_level, processes.log_format),
         workers_kill_timeout=GRACEFUL_TIMEOUT,
     )
     with background or contextlib.nullcontext():
@@ -109,19 +128,8 @@ def serve(settings: Settings, host: str, port: int, background: Background | Non
 
 
 def worker_app() -> Starlette:
-    """The app of one worker, from the settings `serve` left in the environment."""
-    settings = cattrs.structure(orjson.loads(os.environ[SETTINGS_ENV]), Settings)
-    configure_logging(settings.log_level, settings.log_format)
-    server = Server.open(settings.store_url, policy=policy_for(settings.retention_days))
-    secret = settings.webhook_secret
-
-    limits = RateLimits.open(
-        settings.rate_limit, settings.token_rate_limit, settings.rate_limit_store
-    )
-    return server.app(
-        webhook_secret=secret,
-        close_on_shutdown=True,
-        console=settings.console,
-        limits=limits,
-        metrics_token=settings.metrics_token,
-    )
+    """The app of one worker, from the settings `serve` left in the environment; its
+    shutdown closes its store."""
+    processes = worker_settings(orjson.loads(os.environ[SETTINGS_ENV]))
+    configure_logging(processes.log_level, processes.log_format)
+    return bootstrap(processes.application).http(close_on_shutdown=True)

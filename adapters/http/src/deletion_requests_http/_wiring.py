@@ -1,137 +1,25 @@
-"""The one place that picks concrete parts: a store from a URL, the clock, the token key, the
-webhook sinks, and the background work."""
+"""The parts `bootstrap` composes that are the adapter's own: the background work, the
+webhook sinks, the callback sender, and the names of the settings' environment variables."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable
 
 import attrs
-from starlette.applications import Starlette
 
-from deletion_requests import (
-    HANDOFF,
-    REVIEW,
-    AccessAdmin,
-    CallbackSender,
-    Clock,
-    DeletionService,
-    Policy,
-    Sink,
-    Store,
-    SystemClock,
-    open_store,
-)
+from deletion_requests import HANDOFF, REVIEW, CallbackSender, Sink
 
-from ._app import create_app
-from ._limits import RateLimits
 from ._metrics import CountedSender, CountedSink
 from ._signing import WEBHOOK_SECRET_ENV, check_webhook_secret
-from ._tokens import TokenIssuer, stored_signing_key
 from ._webhooks import CallbackWebhooks, WebhookSink
-from .console import Console, ConsoleSettings
 
 DEFAULT_STORE = "sqlite:///deletion-requests.db"
 STORE_ENV = "DELETION_REQUESTS_STORE"
 SIGNING_KEY_ENV = "DELETION_REQUESTS_SIGNING_KEY"
 
 logger = logging.getLogger("deletion_requests.server")
-
-
-@attrs.define
-class Server:
-    """A store, the service and admin over it, and the token issuer: one process's parts."""
-
-    store: Store
-    service: DeletionService
-    admin: AccessAdmin
-    tokens: TokenIssuer
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        clock: Clock | None = None,
-        policy: Policy | None = None,
-        signing_key: str | None = None,
-        create: bool = True,
-    ) -> Server:
-        """The parts over the store at *url*; with `create=False`, only a store that exists."""
-        store = open_store(url, create=create)
-        clock = clock or SystemClock()
-        service = DeletionService(store, clock, policy or Policy())
-        tokens = TokenIssuer(signing_key or stored_signing_key(store), clock)
-        return cls(store, service, AccessAdmin(store, clock), tokens)
-
-    def app(
-        self,
-        webhook_secret: str | None = None,
-        advance_interval: float | None = None,
-        sinks: Mapping[str, Sink] | None = None,
-        deliver_interval: float = 5.0,
-        close_on_shutdown: bool = False,
-        console: ConsoleSettings | None = None,
-        limits: RateLimits | None = None,
-        metrics_token: str | None = None,
-    ) -> Starlette:
-        """The HTTP app. With *webhook_secret*, the completion endpoint. With
-        *advance_interval*, the app's lifespan runs this server's `background` work. With
-        *close_on_shutdown*, the app's shutdown closes the store. With *console*, the
-        operators' console under `/console/`. With *limits*, the rate limits; with
-        *metrics_token*, the token a scrape of `/metrics` must carry."""
-        check_webhook_secret(webhook_secret)
-        work = None
-        if advance_interval is not None:
-            work = self.background(advance_interval, sinks, deliver_interval)
-
-        @contextlib.asynccontextmanager
-        async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            try:
-                with work or contextlib.nullcontext():
-                    yield
-            finally:
-                if close_on_shutdown:
-                    self.close()
-
-        pages = None if console is None else Console(self.service, self.admin, console).app()
-        return create_app(
-            self.service, self.tokens, webhook_secret, lifespan, pages, limits, metrics_token
-        )
-
-    def background(
-        self,
-        advance_interval: float,
-        sinks: Mapping[str, Sink] | None = None,
-        deliver_interval: float = 5.0,
-    ) -> Background:
-        """Every *advance_interval* seconds, transitions, overdue marks and purges
-        (`maintain`); with *sinks*, every *deliver_interval*, a delivery round, the apps'
-        status callbacks included."""
-        loops: list[tuple[Callable[[], None], float]] = [(self._maintain, advance_interval)]
-        if sinks:
-            sender = callback_sender()
-            loops.append((lambda: self._deliver(sinks, sender), deliver_interval))
-        return Background(loops)
-
-    def _maintain(self) -> None:
-        done = self.service.maintain()
-        if any(done.values()):
-            logger.info("maintenance: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
-
-    def _deliver(self, sinks: Mapping[str, Sink], sender: CallbackSender) -> None:
-        report = self.service.deliver(sinks, callback_sender=sender)
-        if report.delivered or report.failed:
-            logger.info(
-                "deliveries: %d delivered, %d failed, %d waiting",
-                report.delivered,
-                report.failed,
-                report.waiting,
-            )
-
-    def close(self) -> None:
-        self.store.close()
 
 
 @attrs.define
@@ -173,6 +61,14 @@ class Background:
         self.stop()
 
 
+def check_webhooks(handoff_url: str | None, review_url: str | None, secret: str | None) -> None:
+    """`ValueError` unless *secret* is a `whsec_` secret (or None) and every webhook URL has
+    one."""
+    check_webhook_secret(secret)
+    if (handoff_url or review_url) and not secret:
+        raise ValueError(f"a webhook URL needs a webhook secret (set ${WEBHOOK_SECRET_ENV})")
+
+
 def sinks_for(
     handoff_url: str | None,
     review_url: str | None,
@@ -182,9 +78,7 @@ def sinks_for(
     URL, review alerts go to the log (operators still see them); without a hand-off URL,
     hand-offs wait in the outbox until one is configured. Signatures are dated by the wall
     clock, as receivers check them."""
-    check_webhook_secret(secret)
-    if (handoff_url or review_url) and not secret:
-        raise ValueError(f"a webhook URL needs a webhook secret (set ${WEBHOOK_SECRET_ENV})")
+    check_webhooks(handoff_url, review_url, secret)
     sinks: dict[str, Sink] = {REVIEW: LogSink()}
     if review_url:
         assert secret is not None

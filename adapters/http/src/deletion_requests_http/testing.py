@@ -18,6 +18,15 @@ from typing import Any
 
 import attrs
 
+from ._bootstrap import Application, Settings, bootstrap
+
+
+def bootstrapped(store_url: str = "memory://", **settings: Any) -> Application:
+    """The application `bootstrap` builds over *store_url* (a new memory store by default),
+    with *settings* (the fields of `Settings`: `clock=ManualClock(...)`, `signing_key=...`);
+    the caller closes it."""
+    return bootstrap(Settings(store_url, **settings))
+
 
 def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     """An ASGI HTTP scope as uvicorn builds it for a request from loopback, to drive an app

@@ -568,6 +568,11 @@ class JsonFilesStore(Store):
         value: str = document["value"]
         return value
 
+    def put_setting(self, name: str, value: str) -> None:
+        path = self._dirs["settings"] / f"{_digest(name)}.json"
+        with self._locked():
+            self._write(path, {"name": name, "value": value})
+
 
 def open_jsonfiles_store(url: str, create: bool = True) -> JsonFilesStore:
     """`jsonfiles:///relative/dir` or `jsonfiles:////absolute/dir`, as for sqlite URLs. With

@@ -842,6 +842,14 @@ class PostgresStore(Store):
         assert row is not None
         return str(row[0])
 
+    def put_setting(self, name: str, value: str) -> None:
+        with self._write("put_setting") as conn:
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                (name, value),
+            )
+
 
 def _exists(conn: Conn, schema: str) -> bool:
     """Whether *schema* holds a store (its `schema_version` table)."""

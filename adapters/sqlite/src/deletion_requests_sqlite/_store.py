@@ -966,6 +966,14 @@ class SqliteStore(Store):
             (value,) = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
         return str(value)
 
+    def put_setting(self, name: str, value: str) -> None:
+        with self._write("put_setting") as conn:
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
 
 def open_sqlite_store(url: str, create: bool = True) -> SqliteStore:
     """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db` (as SQLAlchemy), with

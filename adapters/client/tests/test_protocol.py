@@ -1,0 +1,64 @@
+"""The client's reading of answers, on answers built as the server (or a proxy) writes them."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+import pytest
+from deletion_requests_client import ApiError, Retry, ServiceUnavailable, TooManyRequests
+from deletion_requests_client._errors import error_from
+from deletion_requests_client._protocol import check, refused_token, retry_after
+
+AUTH_ERROR = {"error": {"code": 403, "error": "AUTHENTICATION_ERROR", "message": "expired"}}
+
+
+def answer(status: int, body: object = None, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def test_a_refused_token_is_told_by_the_header_when_there_is_one_else_by_the_envelope() -> None:
+    invalid = 'Bearer realm="api", error="invalid_token", error_description="expired"'
+    assert refused_token(answer(401, None, **{"WWW-Authenticate": invalid}))
+    assert refused_token(answer(403, AUTH_ERROR, **{"WWW-Authenticate": invalid}))
+    scope = 'Bearer error="insufficient_scope"'
+    assert not refused_token(answer(403, AUTH_ERROR, **{"WWW-Authenticate": scope}))
+    assert refused_token(answer(403, AUTH_ERROR))
+    account = {"error": {"code": 403, "error": "UNAUTHORIZED_ACCOUNT", "message": "no"}}
+    assert not refused_token(answer(403, account))
+    assert not refused_token(answer(200, []))
+
+
+def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
+    assert retry_after(answer(429, None, **{"Retry-After": "7"})) == 7
+    soon = email.utils.formatdate(time.time() + 20, usegmt=True)
+    waited = retry_after(answer(503, None, **{"Retry-After": soon}))
+    assert waited is not None
+    assert 15 <= waited <= 20
+    assert retry_after(answer(503, None, **{"Retry-After": "soon"})) is None
+    assert retry_after(answer(503)) is None
+
+
+def test_the_backoff_is_bounded_and_stops_after_the_attempts() -> None:
+    retry = Retry(attempts=5, base_delay=1, max_delay=4, max_retry_after=10)
+    assert [retry.delay(n, None, lambda: 0.0) for n in (1, 2, 3, 4)] == [0.5, 1, 2, 2]
+    assert [retry.delay(n, None, lambda: 0.999) for n in (1, 4)] == pytest.approx([1, 4], 0.01)
+    assert retry.delay(5, None, lambda: 0.0) is None
+    assert retry.delay(1, 9, lambda: 0.0) == 9
+    assert retry.delay(1, 11, lambda: 0.0) is None
+    with pytest.raises(ValueError, match="at least 1"):
+        Retry(attempts=0)
+
+
+def test_an_answer_without_the_envelope_is_typed_by_its_status() -> None:
+    page = httpx.Response(503, text="<html>down</html>", headers={"Retry-After": "3"})
+    with pytest.raises(ServiceUnavailable) as down:
+        check(page)
+    assert down.value.code == "SERVICE_UNAVAILABLE"
+    limited = error_from(429, None, None, 3.0)
+    assert isinstance(limited, TooManyRequests)
+    assert limited.retry_after == 3.0
+    odd = error_from(418, {"error": "teapot"}, "req-1", None)
+    assert type(odd) is ApiError
+    assert (odd.code, odd.status, odd.request_id) == ("IM_A_TEAPOT", 418, "req-1")

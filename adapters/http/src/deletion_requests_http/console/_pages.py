@@ -1,0 +1,193 @@
+"""The console's pages and the decisions made from them. Each handler parses, calls a use
+case on Starlette's thread pool, and renders; the sign-in check wraps them all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from deletion_requests import (
+    AccessAdmin,
+    DeletionRequestError,
+    DeletionService,
+    DeletionTask,
+    InvalidRequest,
+    Operators,
+    Status,
+    TaskNotFound,
+)
+from deletion_requests_http._errors import STATUS_OF
+from deletion_requests_http._export import export_csv, export_jsonl
+
+from ._guard import logger
+from ._render import Renderer
+from ._trend import trend_svg
+
+PAGE_SIZE = 100
+_TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+class Pages:
+    """The pages a signed-in operator opens: queue, task, find, access, export, trend."""
+
+    def __init__(
+        self,
+        service: DeletionService,
+        operators: Operators,
+        admin: AccessAdmin,
+        render: Renderer,
+    ) -> None:
+        self.service = service
+        self.operators = operators
+        self.admin = admin
+        self.render = render
+
+    async def queue(self, request: Request) -> Response:
+        def read() -> dict[str, Any]:
+            now = self.service.clock.now()
+            today = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
+            overdue = self.service.overdue(PAGE_SIZE)
+            return {
+                "counts": self.operators.counts(),
+                "ready": self.operators.ready(PAGE_SIZE),
+                "held": self.operators.held(PAGE_SIZE),
+                "overdue": overdue,
+                "today": self.operators.created_since(today - dt.timedelta.resolution, PAGE_SIZE),
+                "limit": PAGE_SIZE,
+                "policy": self.service.policy,
+            }
+
+        return self.render.page(request, "queue.html", **await run_in_threadpool(read))
+
+    async def task(self, request: Request, error: str | None = None, status: int = 200) -> Response:
+        task_id = request.path_params["task_id"]
+        task = await run_in_threadpool(self._show, task_id)
+        return self.render.page(
+            request,
+            "task.html",
+            status,
+            task=task,
+            allowed=allowed_decisions(task),
+            policy=self.service.policy,
+            error=error,
+        )
+
+    def _show(self, task_id: str) -> DeletionTask:
+        if not _TASK_ID.fullmatch(task_id):
+            raise TaskNotFound(task_id)
+        return self.operators.show(task_id)
+
+    async def decide(self, request: Request) -> Response:
+        task_id, decision = request.path_params["task_id"], request.path_params["decision"]
+        form: dict[str, str] = request.state.form
+        operator: str = request.state.operator
+        decide = {
+            "hold": self.operators.hold,
+            "release": self.operators.release,
+            "cancel": self.operators.cancel,
+        }.get(decision)
+        if decide is None:
+            raise HTTPException(404)
+        await run_in_threadpool(self._show, task_id)  # an unknown task is a 404 page
+        try:
+            await run_in_threadpool(decide, task_id, operator, form.get("reason", ""))
+        except DeletionRequestError as exc:
+            return await self.task(request, error=exc.message, status=STATUS_OF[exc.error])
+        request.session["flash"] = {
+            "hold": "The task is on hold.",
+            "release": "The hold is released.",
+            "cancel": "The task is cancelled.",
+        }[decision]
+        return RedirectResponse(f"/console/tasks/{task_id}", status_code=303)
+
+    async def find(self, request: Request) -> Response:
+        if request.method == "GET":
+            return self.render.page(request, "find.html")
+        subject = request.state.form.get("subject", "").strip()
+        if _TASK_ID.fullmatch(subject):
+            return RedirectResponse(f"/console/tasks/{subject.lower()}", status_code=303)
+        kind = "email" if "@" in subject else "sha256"
+        try:
+            found = await run_in_threadpool(self.operators.find, **{kind: subject})
+        except InvalidRequest as exc:
+            return self.render.page(request, "find.html", 400, error=exc.message)
+        # The subject is not echoed back: an email address stays in the operator's hands.
+        return self.render.page(request, "find.html", found=found, kind=kind)
+
+    async def access(self, request: Request) -> Response:
+        def read() -> dict[str, Any]:
+            apps = self.admin.list_apps()
+            apps_of: dict[str, list[str]] = {}
+            for app in apps:
+                for account in sorted(app.accounts):
+                    apps_of.setdefault(account, []).append(app.app_id)
+            return {
+                "accounts": self.admin.list_accounts(),
+                "apps": apps,
+                "apps_of": apps_of,
+                "last_used": self.admin.app_last_used(),
+                "callbacks": self.admin.callbacks(),
+            }
+
+        return self.render.page(request, "access.html", **await run_in_threadpool(read))
+
+    async def revoke(self, request: Request) -> Response:
+        kind, name = request.path_params["kind"], request.path_params["name"]
+        revoke = {"apps": self.admin.revoke_app, "accounts": self.admin.revoke_account}.get(kind)
+        if revoke is None:
+            raise HTTPException(404)
+        if request.state.form.get("confirm") != "yes":
+            return self.render.page(request, "confirm.html", kind=kind[:-1], name=name)
+        if not await run_in_threadpool(revoke, name):
+            raise HTTPException(404)
+        logger.info("console: operator %s revoked %s %s", request.state.operator, kind[:-1], name)
+        request.session["flash"] = f"Revoked {kind[:-1]} {name}."
+        return RedirectResponse("/console/access", status_code=303)
+
+    async def export(self, request: Request) -> Response:
+        return self.render.page(request, "export.html")
+
+    async def download(self, request: Request) -> Response:
+        form = request.query_params.get("format", "csv")
+        if form not in ("csv", "jsonl"):
+            raise InvalidRequest("format is csv or jsonl")
+        bounds = [_day(request.query_params.get(name, ""), name) for name in ("since", "until")]
+        if bounds[1] is not None:
+            bounds[1] += dt.timedelta(days=1) - dt.timedelta.resolution  # the whole day
+        export = export_csv if form == "csv" else export_jsonl
+        stamp = self.service.clock.now().strftime("%Y%m%dT%H%M%SZ")
+        logger.info("console: operator %s downloaded the export", request.state.operator)
+        return StreamingResponse(
+            export(self.operators.export(*bounds)),  # read from the store on the thread pool
+            media_type="text/csv; charset=utf-8" if form == "csv" else "application/x-ndjson",
+            headers={
+                "Content-Disposition": f'attachment; filename="deletion-requests-{stamp}.{form}"'
+            },
+        )
+
+    async def trend(self, request: Request) -> Response:
+        days = await run_in_threadpool(self.operators.trend, 60)
+        return self.render.page(request, "trend.html", days=days, chart=trend_svg(days))
+
+
+def allowed_decisions(task: DeletionTask) -> list[str]:
+    """The decisions the lifecycle still allows on *task*: hold and cancel while it is
+    pending or ready (cancel also while held), release while held."""
+    if task.status not in (Status.PENDING, Status.READY):
+        return []
+    return ["release", "cancel"] if task.held_time is not None else ["hold", "cancel"]
+
+
+def _day(text: str, name: str) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a date like 2026-01-31") from None
