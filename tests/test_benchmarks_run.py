@@ -16,7 +16,8 @@ import pytest
 from deletion_requests_http.testing import serving
 
 from benchmarks import core, storage
-from benchmarks.http import acceptable, auth_cost, bare_app, case, list_latency, make_app, wrk
+from benchmarks._drive import acceptable, bare_app, make_app, wrk
+from benchmarks.http import auth_cost, case, list_latency
 
 
 def test_core_benchmark_functions_run() -> None:
