@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import psycopg
 from deletion_requests_http.testing import free_port
 

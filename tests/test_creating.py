@@ -11,16 +11,14 @@ from deletion_requests import (
     AccessAdmin,
     Caller,
     DeletionService,
-    DuplicateTask,
-    IdempotencyKeyConflict,
     InvalidRequest,
     ManualClock,
     MemoryStore,
     Status,
-    TaskQuery,
     UnauthorizedAccount,
     hash_email,
 )
+from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 CALLER = Caller("app-1", frozenset({"acct-a"}))

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http import Settings
 from deletion_requests_http._serve import (

@@ -13,14 +13,8 @@ import pytest
 from deletion_requests_http._writer import AddsInBatches, TaskWriter
 from deletion_requests_sqlite import SqliteStore
 
-from deletion_requests import (
-    DeletionTask,
-    DuplicateTask,
-    IdempotencyKeyConflict,
-    MemoryStore,
-    Status,
-    StoreError,
-)
+from deletion_requests import DeletionTask, MemoryStore, Status, StoreError
+from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 

@@ -22,6 +22,7 @@ from ._limits import RateLimits
 from ._metrics import metrics_endpoint
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
 from ._signing import check_webhook_secret
+from ._task_path import TASK_ID
 from ._tokens import TokenIssuer
 
 
@@ -57,8 +58,8 @@ def create_app(
             Route(f"{tasks}/emails", api.create, methods=["POST"]),
             Route(tasks, api.list, methods=["GET"]),
             Route(f"{tasks}/cancellations", api.cancellations, methods=["POST"]),
-            Route(f"{tasks}/{{task_id}}", api.task, methods=["GET", "DELETE"]),
-            Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
+            Route(f"{tasks}/{TASK_ID}", api.task, methods=["GET", "DELETE"]),
+            Route(f"{tasks}/{TASK_ID}/completion", api.completion, methods=["POST"]),
             Route("/healthz", api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
             Route(

@@ -15,7 +15,8 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from deletion_requests import DeletionTask, DuplicateTask, IdempotencyKeyConflict, Store
+from deletion_requests import DeletionTask, Store
+from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict
 
 Refusal = DuplicateTask | IdempotencyKeyConflict
 Key = tuple[str, str] | None

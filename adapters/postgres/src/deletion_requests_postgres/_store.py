@@ -11,20 +11,14 @@ import psycopg
 from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -310,11 +304,6 @@ class PostgresStore(Store):
         refused = self.add_batch([(task, idempotency_key)])[0]
         if refused is not None:
             raise refused
-
-    def add_many(
-        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        return self.add_batch(items)
 
     def add_batch(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]

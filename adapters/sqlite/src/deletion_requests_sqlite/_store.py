@@ -15,20 +15,14 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import pathname2url
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -438,11 +432,6 @@ class SqliteStore(Store):
         refused = self.add_batch([(task, idempotency_key)])[0]
         if refused is not None:
             raise refused
-
-    def add_many(
-        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        return self.add_batch(items)
 
     def add_batch(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
