@@ -9,7 +9,6 @@ indexed answer must equal, and a store may answer with them directly.
 from ._access import Account, App, apps_from_grants
 from ._codec import task_from_record, task_to_record
 from ._errors import DuplicateTask, IdempotencyKeyConflict
-from ._group_commit import GroupCommit
 from ._lease import FileLease
 from ._open import redacted_url
 from ._ports import (
@@ -34,7 +33,6 @@ __all__ = [
     "Cursor",
     "DuplicateTask",
     "FileLease",
-    "GroupCommit",
     "IdempotencyKeyConflict",
     "TaskQuery",
     "Transition",
