@@ -602,6 +602,7 @@ def test_healthz_and_openapi(world: World) -> None:
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/auth/oauth2/token",
+        "/.well-known/oauth-authorization-server",
         EMAILS,
         TASKS,
         "/data/deletion-requests/cancellations",
