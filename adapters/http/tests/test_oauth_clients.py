@@ -182,3 +182,10 @@ def test_the_token_rate_limit_counts_the_app_id_from_the_form() -> None:
     assert limits.token is not None
     key = f"token-app:{app.app_id}"
     assert limits.limiter.get_window_stats(limits.token, "deletion-requests", key).remaining == 0
+
+
+def test_an_empty_client_secret_next_to_basic_is_still_both_places(world: World) -> None:
+    form = {"grant_type": "client_credentials", "client_secret": ""}
+    answer = world.client.post(TOKEN, data=form, headers=world.a)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].startswith("invalid_request:")

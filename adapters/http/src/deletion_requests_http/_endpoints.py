@@ -127,7 +127,7 @@ class Endpoints:
                 "UNSUPPORTED_MEDIA_TYPE", "send the form as application/x-www-form-urlencoded"
             )
         try:
-            form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError):
             raise HttpError("BAD_REQUEST", "the form body is not valid") from None
         credentials = client_credentials(request.headers.get("authorization"), form)
