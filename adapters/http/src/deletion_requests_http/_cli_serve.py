@@ -150,6 +150,7 @@ def _env(option: str) -> dict[str, Any]:
     type=click.Choice(FORMATS),
     default=None,
     help="As `deletion-requests --log-format`, which it overrides here.",
+    **_env("LOG_FORMAT"),
 )
 def serve(
     store_url: str,
