@@ -1,6 +1,7 @@
 """What every store must pass, and hypothesis strategies for the core's values.
 
 - `StoreContract`: subclass it as `TestMyStore` and supply `create_store(directory)`.
+- `DestinationsContract`: the same, for a store that also offers `Destinations`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
 - `crash_drill(url)` and `race_drill(url)`: SIGKILL and cross-process race checks.
 - `open_together(url)`: stores opened at the same moment (a schema set up once).
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._contract import StoreContract
+    from ._contract_destinations import DestinationsContract
     from ._processes import crash_drill, open_together, race_drill
     from ._receiver import WebhookReceiver
     from ._stateful import StoreComparison
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "StoreContract": "_contract",
+    "DestinationsContract": "_contract_destinations",
     "StoreComparison": "_stateful",
     "WebhookReceiver": "_receiver",
     "crash_drill": "_processes",
@@ -47,6 +50,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "DestinationsContract",
     "StoreComparison",
     "StoreContract",
     "WebhookReceiver",
