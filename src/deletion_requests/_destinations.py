@@ -217,6 +217,25 @@ class Job:
         return self.lease_until is None or self.lease_until <= now
 
 
+def delivered(job: Job) -> Job:
+    """*job* after its push was received (a 2xx): delivered, one more attempt."""
+    return attrs.evolve(
+        job, state=JobState.DELIVERED, attempts=job.attempts + 1, holder=None, lease_until=None
+    )
+
+
+def attempt_failed(job: Job, error: str, retry_at: dt.datetime) -> Job:
+    """*job* after a failed push: owed again, one more attempt, not sent before *retry_at*."""
+    return attrs.evolve(
+        job,
+        state=JobState.OWED,
+        attempts=job.attempts + 1,
+        last_error=error,
+        holder=None,
+        lease_until=retry_at,
+    )
+
+
 def job_id_for(task_id: str, destination: str) -> str:
     """The one id of the job of *destination* for *task_id* (the same on every store)."""
     return str(uuid.uuid5(_JOB_NAMESPACE, f"{task_id}/{destination}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -17,7 +17,9 @@ from ._destinations import (
     Outcome,
     UnknownJob,
     apply_outcome,
+    attempt_failed,
     count_jobs,
+    delivered,
 )
 from ._port_destinations import Complete, Destinations, Recorded
 from ._task import DeletionTask
@@ -124,38 +126,22 @@ class MemoryDestinations(Destinations):
             return None
         return job
 
-    def mark_delivered(self, job_id: str, holder: str) -> Job | None:
+    def _settle_attempt(self, job_id: str, holder: str, change: Callable[[Job], Job]) -> Job | None:
         with self._lock:
             job = self._held(job_id, holder)
             if job is None:
                 return None
-            job = attrs.evolve(
-                job,
-                state=JobState.DELIVERED,
-                attempts=job.attempts + 1,
-                holder=None,
-                lease_until=None,
-            )
+            job = change(job)
             self._jobs[job_id] = job
             return job
+
+    def mark_delivered(self, job_id: str, holder: str) -> Job | None:
+        return self._settle_attempt(job_id, holder, delivered)
 
     def mark_attempt_failed(
         self, job_id: str, holder: str, error: str, retry_at: dt.datetime
     ) -> Job | None:
-        with self._lock:
-            job = self._held(job_id, holder)
-            if job is None:
-                return None
-            job = attrs.evolve(
-                job,
-                state=JobState.OWED,
-                attempts=job.attempts + 1,
-                last_error=error,
-                holder=None,
-                lease_until=retry_at,
-            )
-            self._jobs[job_id] = job
-            return job
+        return self._settle_attempt(job_id, holder, lambda j: attempt_failed(j, error, retry_at))
 
     def record_outcome(
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
