@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from deletion_requests import GroupCommit
+from deletion_requests.stores import GroupCommit
 
 
 class SlowLog:

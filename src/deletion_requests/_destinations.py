@@ -342,3 +342,11 @@ def count_jobs(jobs: Iterable[Job]) -> dict[str, JobCounts]:
         name: JobCounts(owed, busy, final, failed, oldest.get(name))
         for name, (owed, busy, final, failed) in raw.items()
     }
+
+
+def open_jobs_message(name: str, count: int) -> str:
+    """Why a destination that still owes jobs cannot be removed, and what to do instead."""
+    return (
+        f"destination {name!r} still has {count} job(s) without an outcome; pause it, and let "
+        "it report them or have an operator skip them, before removing it"
+    )

@@ -20,6 +20,7 @@ from ._destinations import (
     attempt_failed,
     count_jobs,
     delivered,
+    open_jobs_message,
 )
 from ._port_destinations import Complete, Destinations, Recorded
 from ._task import DeletionTask
@@ -169,11 +170,3 @@ class MemoryDestinations(Destinations):
     def job_counts(self) -> dict[str, JobCounts]:
         with self._lock:
             return count_jobs(list(self._jobs.values()))
-
-
-def open_jobs_message(name: str, count: int) -> str:
-    """Why a destination that still owes jobs cannot be removed, and what to do instead."""
-    return (
-        f"destination {name!r} still has {count} job(s) without an outcome; pause it, and let "
-        "it report them or have an operator skip them, before removing it"
-    )

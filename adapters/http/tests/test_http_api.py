@@ -32,10 +32,10 @@ from deletion_requests import (
     ManualClock,
     Operators,
     StoreError,
-    TaskQuery,
     hash_email,
     open_store,
 )
+from deletion_requests.stores import TaskQuery
 
 from .conftest import KEY, T0, World, basic
 

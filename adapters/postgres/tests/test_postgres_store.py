@@ -10,22 +10,58 @@ from psycopg import sql
 
 from deletion_requests import Store, StoreError, open_store
 from deletion_requests.testing import (
+    AccessRecordsContract,
+    OperatorRecordsContract,
+    OutboxContract,
+    ReportsContract,
+    ServerSettingsContract,
     StoreComparison,
     StoreContract,
+    TaskRecordsContract,
     crash_drill,
+    make_task,
     open_together,
     race_drill,
 )
-from deletion_requests.testing._contract import make_task
 
 from .conftest import SERVER, schema_for, store_url
 
 
-class TestPostgresStore(StoreContract):
+class PostgresStores:
+    """The factory every contract case below runs on: a new, empty store."""
+
     persistent = True
 
     def create_store(self, directory: Path) -> Store:
         return open_store(store_url(str(directory)))
+
+
+class TestPostgresTaskRecords(PostgresStores, TaskRecordsContract):
+    pass
+
+
+class TestPostgresOutbox(PostgresStores, OutboxContract):
+    pass
+
+
+class TestPostgresReports(PostgresStores, ReportsContract):
+    pass
+
+
+class TestPostgresAccessRecords(PostgresStores, AccessRecordsContract):
+    pass
+
+
+class TestPostgresOperatorRecords(PostgresStores, OperatorRecordsContract):
+    pass
+
+
+class TestPostgresServerSettings(PostgresStores, ServerSettingsContract):
+    pass
+
+
+class TestPostgresStore(PostgresStores, StoreContract):
+    pass
 
 
 class PostgresComparison(StoreComparison):

@@ -11,13 +11,12 @@ from deletion_requests import (
     JobState,
     OutcomeKind,
     Policy,
-    catch_up,
-    job_id_for,
 )
 from deletion_requests import _handoff as handoff
+from deletion_requests._lifecycle import catch_up
 from deletion_requests._task import as_successor
-from deletion_requests.testing import DestinationsContract
-from deletion_requests.testing._contract import make_task
+from deletion_requests.stores import job_id_for
+from deletion_requests.testing import DestinationsContract, make_task
 
 POLICY = Policy()
 

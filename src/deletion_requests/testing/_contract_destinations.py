@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -38,6 +37,8 @@ from deletion_requests._port_destinations import Destinations
 from deletion_requests._status import Status
 from deletion_requests._task import DeletionTask
 
+from ._case import PortContract
+
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 POLICY = Policy()
@@ -63,21 +64,8 @@ def complete(task: DeletionTask, jobs: Sequence[Job]) -> DeletionTask:
     return handoff.complete(task, T0 + POLICY.cancel_period, "destinations")
 
 
-class DestinationsContract:
+class DestinationsContract(PortContract[Destinations]):
     """Behaviour every `Destinations` guarantees. Hook: `create_store(directory)`."""
-
-    def create_store(self, directory: Path) -> Destinations:
-        raise NotImplementedError("a store's contract test supplies create_store")
-
-    @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[Any]:
-        store = self.create_store(tmp_path)
-        try:
-            yield store
-        finally:
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
 
     def action(self, store: Any, destinations: Sequence[Destination], account: str = "a") -> str:
         """Add a task, action it with jobs for *destinations*, and return its id."""

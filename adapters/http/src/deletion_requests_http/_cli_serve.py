@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from deletion_requests import redacted_url
+from deletion_requests.stores import redacted_url
 
 from ._bootstrap import Application, Settings, rate_limits
 from ._cli_common import retention_option, running, settings_for, store_option, webhook_options

@@ -27,13 +27,13 @@ from deletion_requests import (
     CALLBACK,
     HANDOFF,
     REVIEW,
-    Awaiting,
     Callback,
     CallbackSender,
     DeletionTask,
     Operators,
     Sink,
 )
+from deletion_requests.stores import Awaiting
 
 from ._errors import HttpError
 

@@ -16,20 +16,14 @@ from urllib.parse import urlsplit
 import orjson
 from cattrs.errors import BaseValidationError
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     backlog_of,
     day_counts,
@@ -75,9 +69,16 @@ class JsonFilesStore(Store):
         try:
             # Private, like every file in it (written by `mkstemp`, mode 0600): the store holds
             # the token signing key and the apps' secret digests.
+            # A new directory's entry is durable once its parent is synced: without that, a
+            # power cut can take the whole store, whose files were each synced.
+            made = [path for path in (*reversed(self.root.parents), self.root) if not path.exists()]
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             for directory in self._dirs.values():
-                directory.mkdir(mode=0o700, exist_ok=True)
+                if not directory.exists():
+                    made.append(directory)
+                    directory.mkdir(mode=0o700)
+            for parent in dict.fromkeys(path.parent for path in made):
+                _sync_directory(parent)
             self._lock_fd: int | None = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"jsonfiles store {self.root}: cannot open: {exc}") from exc
@@ -115,11 +116,7 @@ class JsonFilesStore(Store):
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _sync_directory(path.parent)
         except OSError as exc:
             raise StoreError(f"jsonfiles store: cannot write {path}: {exc}") from exc
 
@@ -138,8 +135,11 @@ class JsonFilesStore(Store):
             ) from exc
 
     def _delete(self, path: Path) -> bool:
+        """Remove *path*, durably: its directory is synced, so a power cut cannot bring it back
+        (a removed account or operator returning)."""
         try:
             path.unlink()
+            _sync_directory(path.parent)
         except FileNotFoundError:
             return False
         except OSError as exc:
@@ -572,6 +572,15 @@ class JsonFilesStore(Store):
         path = self._dirs["settings"] / f"{_digest(name)}.json"
         with self._locked():
             self._write(path, {"name": name, "value": value})
+
+
+def _sync_directory(directory: Path) -> None:
+    """`fsync` a directory, making the entries created, renamed or removed in it durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def open_jsonfiles_store(url: str, create: bool = True) -> JsonFilesStore:

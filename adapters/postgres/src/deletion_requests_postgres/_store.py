@@ -11,21 +11,15 @@ import psycopg
 from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
     GroupCommit,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -308,18 +302,6 @@ class PostgresStore(Store):
         pending = self._commit([(task, idempotency_key)])[0]
         if pending.error is not None:
             raise pending.error
-
-    def add_many(
-        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        for pending in self._commit(items):
-            if pending.error is not None and not isinstance(
-                pending.error, DuplicateTask | IdempotencyKeyConflict
-            ):
-                raise pending.error
-            outcomes.append(pending.error)
-        return outcomes
 
     def _commit(self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]) -> list[_Add]:
         """Queue *items*, and return once a commit holds them, with the adds of every other

@@ -19,7 +19,6 @@ from deletion_requests import (
     DestinationConflict,
     Destinations,
     Job,
-    JobCounts,
     JobState,
     Mode,
     Outcome,
@@ -27,11 +26,15 @@ from deletion_requests import (
     Recorded,
     StoreError,
     UnknownJob,
-    apply_outcome,
 )
-from deletion_requests._destinations import attempt_failed, delivered
-from deletion_requests._memory_destinations import open_jobs_message
-from deletion_requests._port_destinations import Complete
+from deletion_requests.stores import (
+    Complete,
+    JobCounts,
+    apply_outcome,
+    attempt_failed,
+    delivered,
+    open_jobs_message,
+)
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from sqlite_utils import Database
 from sqlite_utils.db import DescIndex
 
-from deletion_requests import StoreError, job_id_for
+from deletion_requests import StoreError
+from deletion_requests.stores import job_id_for
 
 
 def _v1(db: Database) -> None:

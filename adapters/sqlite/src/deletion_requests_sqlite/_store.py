@@ -15,21 +15,15 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import pathname2url
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
     GroupCommit,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -442,19 +436,6 @@ class SqliteStore(Store, SqliteDestinations):
         pending = self._commit([(task, idempotency_key)])[0]
         if pending.error is not None:
             raise pending.error
-
-    def add_many(
-        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        # One transaction for all of them (and for whatever other threads queued meanwhile).
-        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        for pending in self._commit(items):
-            if pending.error is not None and not isinstance(
-                pending.error, DuplicateTask | IdempotencyKeyConflict
-            ):
-                raise pending.error
-            outcomes.append(pending.error)
-        return outcomes
 
     def _commit(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]

@@ -1,0 +1,69 @@
+"""What a store author needs beyond the ports: the values stores hold and answer with, the record
+codec, the reference semantics of every query, and the group-commit helper.
+
+A store implements `deletion_requests.Store` (or the ports it offers) and proves it with
+`deletion_requests.testing`; the reference functions here say, by scanning tasks, what each
+indexed answer must equal, and a store may answer with them directly.
+"""
+
+from ._access import Account, App, apps_from_grants
+from ._codec import task_from_record, task_to_record
+from ._destinations import (
+    JobCounts,
+    apply_outcome,
+    attempt_failed,
+    count_jobs,
+    delivered,
+    job_id_for,
+    jobs_for,
+    open_jobs_message,
+)
+from ._errors import DuplicateTask, IdempotencyKeyConflict
+from ._group_commit import GroupCommit
+from ._open import redacted_url
+from ._port_destinations import Complete
+from ._ports import (
+    Awaiting,
+    Backlog,
+    Cursor,
+    TaskQuery,
+    backlog_of,
+    counted_status,
+    day_counts,
+    owed_since,
+    replaces,
+    status_counts,
+)
+from ._task import Transition
+
+__all__ = [
+    "Account",
+    "App",
+    "Awaiting",
+    "Backlog",
+    "Complete",
+    "Cursor",
+    "DuplicateTask",
+    "GroupCommit",
+    "IdempotencyKeyConflict",
+    "JobCounts",
+    "TaskQuery",
+    "Transition",
+    "apply_outcome",
+    "apps_from_grants",
+    "attempt_failed",
+    "backlog_of",
+    "count_jobs",
+    "counted_status",
+    "day_counts",
+    "delivered",
+    "job_id_for",
+    "jobs_for",
+    "open_jobs_message",
+    "owed_since",
+    "redacted_url",
+    "replaces",
+    "status_counts",
+    "task_from_record",
+    "task_to_record",
+]
