@@ -35,7 +35,8 @@ import psycopg
 import pytest
 from deletion_requests_http.testing import free_port, wait_healthy
 
-from deletion_requests import AccessAdmin, Status, SystemClock, TaskQuery, open_store
+from deletion_requests import AccessAdmin, Status, SystemClock, open_store
+from deletion_requests.stores import TaskQuery
 from deletion_requests.testing._power import LossyMount, fuse_unavailable, kill_group, seed_state
 
 CUTS = int(os.environ.get("DELETION_REQUESTS_POWER_CUTS", "3"))
