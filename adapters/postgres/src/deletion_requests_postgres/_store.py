@@ -26,6 +26,7 @@ from deletion_requests.stores import (
     redacted_url,
 )
 
+from ._destinations import PostgresDestinations
 from ._schema import migrate
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -145,7 +146,7 @@ _TASK_PARAMETERS = [
 _HISTORY_PARAMETERS = ["history_task", "seq", "source", "dest", "at", "by", "event", "detail"]
 
 
-class PostgresStore(Store):
+class PostgresStore(Store, PostgresDestinations):
     """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
 
     - Every write is one transaction (`synchronous_commit` decides durability: on by default).
@@ -357,14 +358,15 @@ class PostgresStore(Store):
         return None
 
     def get(self, task_id: str) -> DeletionTask | None:
-        def work(conn: Conn) -> list[DeletionTask]:
-            rows = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
-                (task_id,),
-            ).fetchall()
-            return self._tasks(conn, rows)
+        found: DeletionTask | None = self._read("get", lambda conn: self._task_in(conn, task_id))
+        return found
 
-        found: list[DeletionTask] = self._read("get", work)
+    def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
+        rows = conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
+            (task_id,),
+        ).fetchall()
+        found = self._tasks(conn, rows)
         return found[0] if found else None
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
