@@ -34,6 +34,7 @@ from ._status import Status
 from ._task import DeletionTask, as_successor
 
 if TYPE_CHECKING:
+    from ._destination_push import JobSender, PushRound
     from ._service import DeletionService
 
 MAX_CLAIM = 1000
@@ -145,6 +146,12 @@ class DestinationWork:
             raise TaskNotFound(task_id)
         self.get(name)
         return self.report(name, job_id_for(task_id, name), outcome)
+
+    def push_round(self, sender: JobSender, limit: int = 100) -> PushRound:
+        """One round of push delivery (`deletion_requests._destination_push.push_round`)."""
+        from ._destination_push import push_round
+
+        return push_round(self.context, self.store, sender, limit)
 
     def jobs(self, task_id: str) -> list[Job]:
         """The task's jobs, by destination name."""

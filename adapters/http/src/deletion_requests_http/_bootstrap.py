@@ -17,6 +17,7 @@ from deletion_requests import (
     CallbackSender,
     Clock,
     DeletionService,
+    Destinations,
     Operators,
     Policy,
     Sink,
@@ -26,6 +27,7 @@ from deletion_requests import (
 )
 
 from ._app import create_app
+from ._destination_sender import push_jobs
 from ._limits import RateLimits, parse_limit
 from ._tokens import TokenIssuer, stored_signing_key
 from ._wiring import DEFAULT_STORE, Background, callback_sender, check_webhooks, logger, sinks_for
@@ -146,6 +148,8 @@ class Application:
 
     def _deliver(self) -> None:
         report = self.service.deliver(self.sinks, callback_sender=self.callbacks)
+        if isinstance(self.store, Destinations):
+            push_jobs(self.service)
         if report.delivered or report.failed:
             logger.info(
                 "deliveries: %d delivered, %d failed, %d waiting",
