@@ -71,6 +71,7 @@ def test_a_task_is_completed_after_two_push_and_one_pull_destination_report(
     answer = push_outcome(world, task_id, "crm", CRM_SECRET, {"outcome": "not_found"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["taskCompleted"] is False
+    assert answer.json()["data"]["taskOutcome"] is None
     answer = push_outcome(world, task_id, "erp", ERP_SECRET, {"outcome": "exempt", "reason": "tax"})
     assert answer.json()["data"]["outcome"] == "exempt"
     assert world.store.get(task_id).completed_time is None  # type: ignore[union-attr]
@@ -81,6 +82,7 @@ def test_a_task_is_completed_after_two_push_and_one_pull_destination_report(
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["taskCompleted"] is True
+    assert answer.json()["data"]["taskOutcome"] == "deleted"
     assert world.store.get(task_id).completed_time is not None  # type: ignore[union-attr]
     again = world.client.post(
         f"/destinations/warehouse/jobs/{job['jobId']}/outcome",

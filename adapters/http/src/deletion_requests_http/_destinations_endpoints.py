@@ -24,6 +24,7 @@ from deletion_requests import (
     Outcome,
     Recorded,
     UnknownDestination,
+    summary,
 )
 from deletion_requests._destination_work import Claimed, DestinationWork
 
@@ -68,7 +69,8 @@ def claimed_to_api(claimed: Claimed) -> dict[str, Any]:
     }
 
 
-def recorded_to_api(recorded: Recorded) -> dict[str, Any]:
+def recorded_to_api(recorded: Recorded, task_outcome: str | None) -> dict[str, Any]:
+    """The answer to an outcome report; *task_outcome* is the completed task's summary."""
     job = recorded.job
     assert job.outcome is not None  # a recorded job is final
     return {
@@ -80,6 +82,7 @@ def recorded_to_api(recorded: Recorded) -> dict[str, Any]:
             "reason": job.outcome.reason or None,
             "repeated": recorded.repeated,
             "taskCompleted": recorded.completed is not None,
+            "taskOutcome": task_outcome,
         }
     }
 
@@ -110,7 +113,7 @@ class DestinationEndpoints:
         outcome = outcome_document(media_type(request), body)
         request.state.app_id = f"destination:{name}"
         recorded = await run_in_threadpool(self.work.report, name, job_id, outcome)
-        return JSONResponse(recorded_to_api(recorded))
+        return JSONResponse(await self._answer(recorded))
 
     async def push_outcome(self, request: Request) -> Response:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
@@ -122,7 +125,14 @@ class DestinationEndpoints:
         outcome = outcome_document(media_type(request), body)
         request.state.app_id = f"destination:{name}"
         recorded = await run_in_threadpool(self.work.report_for_task, task_id, name, outcome)
-        return JSONResponse(recorded_to_api(recorded))
+        return JSONResponse(await self._answer(recorded))
+
+    async def _answer(self, recorded: Recorded) -> dict[str, Any]:
+        task_outcome = None
+        if recorded.completed is not None:
+            jobs = await run_in_threadpool(self.work.jobs, recorded.job.task_id)
+            task_outcome = summary(jobs)
+        return recorded_to_api(recorded, task_outcome)
 
 
 def destination_routes(service: DeletionService) -> list[Route]:
