@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx2 as httpx
+import httpx
 import psycopg
 from deletion_requests_http.testing import free_port, serving
 

@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http.testing import serving
 

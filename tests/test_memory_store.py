@@ -5,6 +5,7 @@ from pathlib import Path
 from deletion_requests import MemoryStore, Store, open_store
 from deletion_requests.testing import (
     AccessRecordsContract,
+    BackgroundLeaseContract,
     OperatorRecordsContract,
     OutboxContract,
     ReportsContract,
@@ -43,6 +44,10 @@ class TestMemoryOperatorRecords(MemoryStores, OperatorRecordsContract):
 
 
 class TestMemoryServerSettings(MemoryStores, ServerSettingsContract):
+    pass
+
+
+class TestMemoryBackgroundLease(MemoryStores, BackgroundLeaseContract):
     pass
 
 

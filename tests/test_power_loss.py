@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import httpx2 as httpx
+import httpx
 import psycopg
 import pytest
 from deletion_requests_http.testing import free_port, wait_healthy

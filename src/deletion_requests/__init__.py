@@ -48,6 +48,7 @@ from ._policy import Policy
 from ._port_destinations import Destinations, Recorded
 from ._ports import (
     AccessRecords,
+    BackgroundLease,
     DayCount,
     OperatorRecords,
     Outbox,
@@ -71,6 +72,7 @@ __all__ = [
     "AccessAdmin",
     "AccessRecords",
     "AuthenticationFailed",
+    "BackgroundLease",
     "CallableSink",
     "Callback",
     "CallbackSender",

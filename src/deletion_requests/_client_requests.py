@@ -19,7 +19,7 @@ from ._errors import (
     StoreError,
     TaskNotFound,
 )
-from ._identifiers import collect_identifiers
+from ._identifiers import collect_identifiers, idempotency_digest
 from ._ids import new_task_id
 from ._policy import status_bounds
 from ._ports import TaskQuery
@@ -81,7 +81,7 @@ class ClientRequests:
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
                 raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-            key = (caller.app_id, idempotency_key)
+            key = (caller.app_id, idempotency_digest(store, caller.app_id, idempotency_key))
             existing = store.find_by_idempotency_key(*key)
             if existing is not None:
                 return self._replay(existing, account_id, identifiers)

@@ -56,6 +56,14 @@ class MemoryStore(Store, MemoryDestinations):
         self._access_version = 0
         self._init_destinations()
 
+    def take_lease(self) -> bool:
+        """The background lease: always this object's, as nothing outside this object can
+        reach the store."""
+        return True
+
+    def release_lease(self) -> None:
+        """Nothing to give up: see `take_lease`."""
+
     # -- tasks --------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:

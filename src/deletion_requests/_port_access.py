@@ -127,3 +127,23 @@ class ServerSettings(abc.ABC):
     def put_setting(self, name: str, value: str) -> None:
         """Set a server setting to *value*, creating it or replacing what it held. Every
         process reading it afterwards (with `setting`) gets *value*."""
+
+
+class BackgroundLease(abc.ABC):
+    """The one lease on a store's background work (advancing, delivering, purging, alerting):
+    whichever process holds it runs the rounds, and every other waits to take it over.
+
+    Guarantees: at most one holder at a time among every process on the store; a holder keeps
+    the lease until it releases it or its process (or, over a network, its connection) ends,
+    however it ends, after which the next `take_lease` of another holder succeeds. The store
+    object is the holder.
+    """
+
+    @abc.abstractmethod
+    def take_lease(self) -> bool:
+        """Whether this store object holds the lease now, taking it when nobody holds it; a
+        holder that asks again keeps it. Raises `StoreError` when the store cannot be asked."""
+
+    @abc.abstractmethod
+    def release_lease(self) -> None:
+        """Give the lease up; nothing happens when this object does not hold it."""

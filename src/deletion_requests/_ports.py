@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from ._port_access import AccessRecords, OperatorRecords, ServerSettings
+from ._port_access import AccessRecords, BackgroundLease, OperatorRecords, ServerSettings
 from ._port_tasks import Outbox, Reports, TaskRecords
 from ._queries import (
     Awaiting,
@@ -30,6 +30,7 @@ from ._queries import (
 __all__ = [
     "AccessRecords",
     "Awaiting",
+    "BackgroundLease",
     "Backlog",
     "Cursor",
     "DayCount",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-class Store(Outbox, Reports, AccessRecords, OperatorRecords, ServerSettings):
+class Store(Outbox, Reports, AccessRecords, OperatorRecords, ServerSettings, BackgroundLease):
     """Every port over one backend: what `open_store` returns and the service runs on.
 
     Close it when done (or use it as a context manager); a closed store is unusable.

@@ -20,6 +20,7 @@ from ._destinations import (
 )
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._group_commit import GroupCommit
+from ._lease import FileLease
 from ._open import redacted_url
 from ._port_destinations import Complete
 from ._ports import (
@@ -44,6 +45,7 @@ __all__ = [
     "Complete",
     "Cursor",
     "DuplicateTask",
+    "FileLease",
     "GroupCommit",
     "IdempotencyKeyConflict",
     "JobCounts",

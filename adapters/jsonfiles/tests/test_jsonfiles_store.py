@@ -12,6 +12,7 @@ from deletion_requests import AccessAdmin, Store, StoreError, open_store
 from deletion_requests.stores import TaskQuery
 from deletion_requests.testing import (
     AccessRecordsContract,
+    BackgroundLeaseContract,
     OperatorRecordsContract,
     OutboxContract,
     ReportsContract,
@@ -56,6 +57,10 @@ class TestJsonFilesOperatorRecords(JsonFilesStores, OperatorRecordsContract):
 
 
 class TestJsonFilesServerSettings(JsonFilesStores, ServerSettingsContract):
+    pass
+
+
+class TestJsonFilesBackgroundLease(JsonFilesStores, BackgroundLeaseContract):
     pass
 
 

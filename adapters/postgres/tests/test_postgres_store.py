@@ -11,6 +11,7 @@ from psycopg import sql
 from deletion_requests import Store, StoreError, open_store
 from deletion_requests.testing import (
     AccessRecordsContract,
+    BackgroundLeaseContract,
     OperatorRecordsContract,
     OutboxContract,
     ReportsContract,
@@ -57,6 +58,10 @@ class TestPostgresOperatorRecords(PostgresStores, OperatorRecordsContract):
 
 
 class TestPostgresServerSettings(PostgresStores, ServerSettingsContract):
+    pass
+
+
+class TestPostgresBackgroundLease(PostgresStores, BackgroundLeaseContract):
     pass
 
 

@@ -36,6 +36,7 @@ from deletion_requests import _handoff as handoff
 from deletion_requests._lifecycle import catch_up
 from deletion_requests.testing import (
     AccessRecordsContract,
+    BackgroundLeaseContract,
     OperatorRecordsContract,
     OutboxContract,
     ReportsContract,
@@ -83,6 +84,10 @@ class TestSqliteOperatorRecords(SqliteStores, OperatorRecordsContract):
 
 
 class TestSqliteServerSettings(SqliteStores, ServerSettingsContract):
+    pass
+
+
+class TestSqliteBackgroundLease(SqliteStores, BackgroundLeaseContract):
     pass
 
 

@@ -2,7 +2,7 @@
 
 - One contract case a port: `TaskRecordsContract`, `OutboxContract`, `ReportsContract`,
   `AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`,
-  `DestinationsContract`; and
+  `BackgroundLeaseContract`, `DestinationsContract`; and
   `StoreContract` for a whole `Store`. Subclass each case your store claims as `Test...` and
   supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ServerSettingsContract,
     )
     from ._contract_destinations import DestinationsContract
+    from ._contract_lease import BackgroundLeaseContract
     from ._contract_outbox import OutboxContract
     from ._contract_reports import ReportsContract
     from ._contract_tasks import TaskRecordsContract
@@ -48,6 +49,7 @@ _HOMES = {
     "StoreContract": "_contract",
     "DestinationsContract": "_contract_destinations",
     "TaskRecordsContract": "_contract_tasks",
+    "BackgroundLeaseContract": "_contract_lease",
     "OutboxContract": "_contract_outbox",
     "ReportsContract": "_contract_reports",
     "AccessRecordsContract": "_contract_access",
@@ -70,6 +72,7 @@ _HOMES = {
 
 __all__ = [
     "AccessRecordsContract",
+    "BackgroundLeaseContract",
     "DestinationsContract",
     "OperatorRecordsContract",
     "OutboxContract",

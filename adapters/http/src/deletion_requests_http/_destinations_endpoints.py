@@ -31,6 +31,7 @@ from deletion_requests._destination_work import Claimed, DestinationWork
 from ._endpoints import json_body, media_type, read_body
 from ._errors import HttpError, JSONResponse
 from ._signing import verify_signed
+from ._task_path import TASK_ID
 
 OUTCOME_FIELDS = frozenset({"outcome", "reason"})
 
@@ -142,7 +143,7 @@ def destination_routes(service: DeletionService) -> list[Route]:
         Route("/destinations/{name}/jobs/claim", api.claim, methods=["POST"]),
         Route("/destinations/{name}/jobs/{job_id}/outcome", api.pull_outcome, methods=["POST"]),
         Route(
-            "/data/deletion-requests/{task_id}/destinations/{name}/outcome",
+            f"/data/deletion-requests/{TASK_ID}/destinations/{{name}}/outcome",
             api.push_outcome,
             methods=["POST"],
         ),

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from deletion_requests import Store, StoreError
+from deletion_requests.stores import FileLease
 
 from ._access import AccessFiles
 from ._destinations import DestinationFiles
@@ -30,7 +31,24 @@ class JsonFilesStore(
     - Listing and `due` read the whole `tasks/` directory (unchanged files are served from an
       in-process cache keyed by inode, size and mtime): the right choice up to about ten
       thousand tasks; see docs/storage.md.
+    - The background lease is an `flock` of `.lease`, held by one store object at a time.
     """
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self._lease = FileLease(str(self.root / ".lease"))
+
+    def take_lease(self) -> bool:
+        """Whether this store object holds the background lease (an flock of `.lease`),
+        taking it when no other holder has it."""
+        return self._lease.take()
+
+    def release_lease(self) -> None:
+        self._lease.release()
+
+    def close(self) -> None:
+        self._lease.release()
+        super().close()
 
 
 def open_jsonfiles_store(url: str, create: bool = True) -> JsonFilesStore:

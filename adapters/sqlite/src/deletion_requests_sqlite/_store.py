@@ -15,13 +15,22 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import pathname2url
 
-from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests import (
+    Callback,
+    DayCount,
+    DeletionTask,
+    Operator,
+    Status,
+    Store,
+    StoreError,
+)
 from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
     DuplicateTask,
+    FileLease,
     GroupCommit,
     IdempotencyKeyConflict,
     TaskQuery,
@@ -233,6 +242,7 @@ class SqliteStore(Store, SqliteDestinations):
             self._lock_fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
+        self._lease = FileLease(f"{self.path}-lease")
         with self._translated("open"):
             migrate(self._connection(), self.path)
 
@@ -337,7 +347,16 @@ class SqliteStore(Store, SqliteDestinations):
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
 
+    def take_lease(self) -> bool:
+        """Whether this store object holds the background lease (an flock of the file
+        `<database>-lease`), taking it when no other holder has it."""
+        return self._lease.take()
+
+    def release_lease(self) -> None:
+        self._lease.release()
+
     def close(self) -> None:
+        self._lease.release()
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
