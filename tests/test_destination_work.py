@@ -153,3 +153,21 @@ def test_accounts_served_choose_the_jobs() -> None:
     world = World(push("crm", accounts={"acct-b"}), push("erp"))
     task = world.actioned()
     assert [j.destination for j in world.work.jobs(task.task_id)] == ["erp"]
+
+
+def test_an_operator_skips_a_job_with_a_reason_recorded_in_the_history() -> None:
+    world = World(push("crm"), push("erp"))
+    task = world.actioned()
+    world.work.report_for_task(task.task_id, "crm", DELETED)
+    recorded = world.work.skip(task.task_id, "erp", "system retired", "alice")
+    assert recorded.job.outcome == Outcome(OutcomeKind.FAILED, "system retired")
+    assert recorded.completed is not None
+    stored = world.store.get(task.task_id)
+    assert stored is not None
+    assert stored.completed_time is not None
+    (step,) = [h for h in stored.history if h.event == "destination.skipped"]
+    assert (step.by, step.detail) == ("operator:alice", "erp: system retired")
+    with pytest.raises(OutcomeConflict):
+        world.work.skip(task.task_id, "crm", "too late", "alice")
+    with pytest.raises(InvalidRequest, match="reason"):
+        world.work.skip(task.task_id, "erp", " ", "alice")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from . import _handoff as handoff
+from ._callbacks import Callback
 from ._context import Context
 from ._destinations import (
     DEFAULT,
@@ -31,7 +32,7 @@ from ._destinations import (
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._port_destinations import Destinations, Recorded
 from ._status import Status
-from ._task import DeletionTask, as_successor
+from ._task import DeletionTask, Transition, as_successor
 
 if TYPE_CHECKING:
     from ._destination_push import JobSender, PushRound
@@ -147,6 +148,33 @@ class DestinationWork:
         self.get(name)
         return self.report(name, job_id_for(task_id, name), outcome)
 
+    def skip(self, task_id: str, name: str, reason: str, operator: str) -> Recorded:
+        """An operator gives up on destination *name*'s job for *task_id*: its outcome is
+        `failed` with *reason*, and the task's history records `destination.skipped` with the
+        operator's name (`operator:NAME`). A final job is refused (`OutcomeConflict`)."""
+        from ._operators import check_reason, operator_by  # _operators imports the service
+
+        by = operator_by(operator)
+        reason = check_reason(reason)
+        if self.context.store.get(task_id) is None:
+            raise TaskNotFound(task_id)
+        self.get(name)
+        job = self.store.get_job(job_id_for(task_id, name))
+        if job is None:
+            raise UnknownJob(f"task {task_id} has no job for destination {name!r}")
+        outcome = Outcome(OutcomeKind.FAILED, reason)
+        recorded = report(self.context, self.store, name, job.job_id, outcome)
+        if recorded.repeated:
+            return recorded
+        detail = f"{name}: {reason}"
+
+        def skipped(task: DeletionTask, at: dt.datetime) -> DeletionTask:
+            step = Transition(task.status, task.status, at, by, "destination.skipped", detail)
+            return attrs.evolve(task, version=task.version + 1, history=(*task.history, step))
+
+        self.context.change(None, task_id, skipped)
+        return recorded
+
     def push_round(self, sender: JobSender, limit: int = 100) -> PushRound:
         """One round of push delivery (`deletion_requests._destination_push.push_round`)."""
         from ._destination_push import push_round
@@ -194,7 +222,8 @@ def report(
     if job is None or job.destination != name:
         raise UnknownJob(f"destination {name!r} has no job {job_id}")
     now = context.clock.now()
-    complete = functools.partial(_completed, context, now=now, by=f"destination:{name}")
+    apps = context.callbacks()  # read before the store's write: `complete` runs inside it
+    complete = functools.partial(_completed, context, now=now, by=f"destination:{name}", apps=apps)
     return store.record_outcome(job_id, outcome, now, complete)
 
 
@@ -205,11 +234,16 @@ def complete_default(context: Context, store: Destinations, task_id: str) -> Del
 
 
 def _completed(
-    context: Context, task: DeletionTask, jobs: Sequence[Job], now: dt.datetime, by: str
+    context: Context,
+    task: DeletionTask,
+    jobs: Sequence[Job],
+    now: dt.datetime,
+    by: str,
+    apps: Mapping[str, Callback],
 ) -> DeletionTask:
     """*task* completed, owing its completion callback; the purge clock starts from it."""
     caught = context.caught_up(task, now)
     done = handoff.complete(caught, now, by)
     if done is caught:
         return task
-    return as_successor(task, context.owe(task, done))
+    return as_successor(task, context.owe(task, done, apps))

@@ -19,7 +19,8 @@ from ._task import DeletionTask
 
 Complete = Callable[[DeletionTask, Sequence[Job]], DeletionTask]
 """Given a task and its jobs, every one final, the task's successor version (completed), or the
-task itself when there is nothing to write."""
+task itself when there is nothing to write. Stores call it inside their write, so it must not
+call the store."""
 
 
 @attrs.frozen

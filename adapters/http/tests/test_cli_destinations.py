@@ -108,3 +108,43 @@ def test_a_destination_that_owes_jobs_is_not_removed(store_url: str) -> None:
         assert len(DestinationWork(service).store.job_counts()) == 1
     refused = run("destinations", "remove", "crm", "--store", store_url, ok=False)
     assert "1 job(s) without an outcome" in refused
+
+
+def test_an_operator_skips_a_job_from_the_command_line(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        task = service.create(caller, "acct-1", raw_emails=["someone@example.com"])
+        clock.advance(Policy().cancel_period)
+        service.advance_due()
+    assert "who decides?" in run(
+        "destinations",
+        "skip",
+        "crm",
+        task.task_id,
+        "--reason",
+        "gone",
+        "--store",
+        store_url,
+        ok=False,
+    )
+    done = run(
+        "destinations",
+        "skip",
+        "crm",
+        task.task_id,
+        "--reason",
+        "system retired",
+        "--operator",
+        "alice",
+        "--store",
+        store_url,
+    )
+    assert "the task is completed" in done
+    shown = run("tasks", "show", task.task_id, "--store", store_url)
+    assert "destination.skipped" in shown

@@ -8,6 +8,7 @@ from deletion_requests import Destination, DestinationWork, Mode, new_credential
 from deletion_requests._access import digest_secret
 
 from ._cli_common import _echo_json, _iso, _table, _time, json_option, opened, store_option
+from ._cli_tasks import _operator, operator_option
 from ._signing import check_webhook_secret, new_webhook_secret
 
 
@@ -168,3 +169,20 @@ def destinations_remove(name: str, store_url: str) -> None:
     with opened(store_url, create=False) as application:
         DestinationWork(application.service).remove(name)
     click.echo(f"removed {name}")
+
+
+@destinations.command("skip")
+@click.argument("name")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why: recorded as the outcome and in the history.")
+@operator_option
+@store_option
+def destinations_skip(
+    name: str, task_id: str, reason: str, operator: str | None, store_url: str
+) -> None:
+    """Give up on NAME's job for TASK_ID: its outcome is failed, with the reason."""
+    by = _operator(operator)
+    with opened(store_url, create=False) as application:
+        recorded = DestinationWork(application.service).skip(task_id, name, reason, by)
+    done = " (the task is completed)" if recorded.completed is not None else ""
+    click.echo(f"skipped {name} for {task_id}{done}")
