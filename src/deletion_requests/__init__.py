@@ -9,6 +9,7 @@ from ._access import Caller
 from ._callbacks import Callback, CallbackSender, check_callback_url, new_signing_secret
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
+from ._creating import PreparedCreate
 from ._destination_work import DestinationWork
 from ._destinations import DEFAULT as DEFAULT_DESTINATION
 from ._destinations import (
@@ -105,6 +106,7 @@ __all__ = [
     "OutcomeConflict",
     "OutcomeKind",
     "Policy",
+    "PreparedCreate",
     "Recorded",
     "Reports",
     "ServerSettings",

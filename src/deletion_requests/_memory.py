@@ -38,6 +38,8 @@ class MemoryStore(Store, MemoryDestinations):
     isolated. Tasks are immutable values and are kept as given, never copied.
     """
 
+    local_reads = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._tasks: dict[str, DeletionTask] = {}

@@ -58,6 +58,12 @@ class TaskRecords(abc.ABC):
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         """Up to `query.limit` tasks matching `query`, newest first; cost O(limit), not O(store)."""
 
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        """`list_tasks`, for a page that shows only the tasks' own fields: a store may leave
+        each task's `identifiers` and `history` empty rather than read them (this default
+        reads them)."""
+        return self.list_tasks(query)
+
     @abc.abstractmethod
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
         """Compare-and-set each task on its version; returns the ids that were *not* written.

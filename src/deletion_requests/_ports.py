@@ -9,7 +9,7 @@ only: they never run the lifecycle, never read a clock and never decide a status
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 from ._port_access import AccessRecords, BackgroundLease, OperatorRecords, ServerSettings
 from ._port_tasks import Outbox, Reports, TaskRecords
@@ -55,6 +55,10 @@ class Store(Outbox, Reports, AccessRecords, OperatorRecords, ServerSettings, Bac
 
     Close it when done (or use it as a context manager); a closed store is unusable.
     """
+
+    local_reads: ClassVar[bool] = False
+    """True when reads are served from this machine (memory, a local file) in tens of
+    microseconds, so that an event loop may make them itself rather than on a thread."""
 
     def check(self) -> None:
         """Raise `StoreError` unless the store can take a write now (for health checks).

@@ -19,7 +19,6 @@ from ._destinations import (
     open_jobs_message,
 )
 from ._errors import DuplicateTask, IdempotencyKeyConflict
-from ._group_commit import GroupCommit
 from ._lease import FileLease
 from ._open import redacted_url
 from ._port_destinations import Complete
@@ -46,7 +45,6 @@ __all__ = [
     "Cursor",
     "DuplicateTask",
     "FileLease",
-    "GroupCommit",
     "IdempotencyKeyConflict",
     "JobCounts",
     "TaskQuery",

@@ -47,7 +47,7 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE jobs")
     conn.execute("DROP TABLE destinations")
-    conn.execute("DELETE FROM schema_version WHERE version = 5")
+    conn.execute("DELETE FROM schema_version WHERE version = 6")
     conn.close()
     with SqliteStore(path) as store:
         jobs = {t.task_id: store.task_jobs(t.task_id) for t in tasks}

@@ -20,7 +20,6 @@ from deletion_requests.stores import (
     Awaiting,
     Backlog,
     DuplicateTask,
-    GroupCommit,
     IdempotencyKeyConflict,
     TaskQuery,
     Transition,
@@ -86,7 +85,7 @@ class _Add:
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.error: Exception | None = None
+        self.error: DuplicateTask | IdempotencyKeyConflict | None = None
 
 
 def _batch_arguments(batch: Sequence[_Add]) -> dict[str, list[Any]]:
@@ -152,8 +151,8 @@ class PostgresStore(Store, PostgresDestinations):
     """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
 
     - Every write is one transaction (`synchronous_commit` decides durability: on by default).
-    - Concurrent `add`s in one process are committed together: one statement and one commit
-      for every add that arrived while the previous batch was committing.
+    - `add_batch` writes many new tasks with one statement and one commit (the HTTP server's
+      writer stores its creates' tasks so).
     - Compare-and-set on the task's version; `transition_due` claims due rows with
       `FOR UPDATE SKIP LOCKED`, so concurrent advancers (other servers, cron) take different
       tasks and no transition is applied twice.
@@ -171,7 +170,6 @@ class PostgresStore(Store, PostgresDestinations):
         self.schema = schema
         self._where = redacted_url(conninfo)
         self._lease = _AdvisoryLease(conninfo, schema, self._where)
-        self._adds: GroupCommit[_Add] = GroupCommit(self._add_batch)
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
                 if not create and not _exists(conn, schema):
@@ -245,22 +243,26 @@ class PostgresStore(Store, PostgresDestinations):
 
     # -- rows <-> tasks ------------------------------------------------------------------------
 
-    def _tasks(self, conn: Conn, rows: list[tuple[Any, ...]]) -> list[DeletionTask]:
+    def _tasks(
+        self, conn: Conn, rows: list[tuple[Any, ...]], whole: bool = True
+    ) -> list[DeletionTask]:
+        """Tasks from `TASK_COLUMNS` rows, with their identifiers and history when *whole*."""
         if not rows:
             return []
         ids = [row[0] for row in rows]
         identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
         history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
-        for row_id, value in conn.execute(
-            "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
-        ):
-            identifiers[row_id].add(value)
-        for row_id, source, dest, at, by, event, detail in conn.execute(
-            "SELECT task, source, dest, at, by, event, detail FROM task_history "
-            "WHERE task = ANY(%s) ORDER BY task, seq",
-            (ids,),
-        ):
-            history[row_id].append(Transition(source, dest, at, by, event, detail))
+        if whole:
+            for row_id, value in conn.execute(
+                "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
+            ):
+                identifiers[row_id].add(value)
+            for row_id, source, dest, at, by, event, detail in conn.execute(
+                "SELECT task, source, dest, at, by, event, detail FROM task_history "
+                "WHERE task = ANY(%s) ORDER BY task, seq",
+                (ids,),
+            ):
+                history[row_id].append(Transition(source, dest, at, by, event, detail))
         found = []
         for row in rows:
             (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
@@ -313,18 +315,21 @@ class PostgresStore(Store, PostgresDestinations):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        pending = self._commit([(task, idempotency_key)])[0]
-        if pending.error is not None:
-            raise pending.error
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
 
-    def _commit(self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]) -> list[_Add]:
-        """Queue *items*, and return once a commit holds them, with the adds of every other
-        thread that arrived while the previous batch was committing (`GroupCommit`)."""
-        mine = [_Add(task, key) for task, key in items]
-        self._adds.submit(mine)
-        return mine
-
-    def _add_batch(self, batch: list[_Add]) -> None:
+    def add_batch(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key) with one statement and one commit; per item,
+        None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that refused
+        it (which wrote nothing of it; the others are then written one savepoint each). Any
+        other failure raises `StoreError`, and the caller must not take any of them as
+        stored."""
+        batch = [_Add(task, key) for task, key in items]
+        if not batch:
+            return []
         try:
             try:
                 # One statement in autocommit: one round trip and one commit for the batch.
@@ -337,19 +342,13 @@ class PostgresStore(Store, PostgresDestinations):
                     for item in batch:
                         item.error = self._insert_one(conn, item)
         except psycopg.OperationalError as exc:
-            error = StoreError(
+            raise StoreError(
                 f"postgres store {self._where}: add: the connection failed; the write may or "
                 f"may not have committed ({exc})"
-            )
-            for item in batch:
-                item.error = item.error or error
+            ) from exc
         except (psycopg.Error, PoolTimeout) as exc:
-            error = StoreError(f"postgres store {self._where}: add failed: {exc}")
-            for item in batch:
-                item.error = item.error or error
-        except StoreError as exc:
-            for item in batch:
-                item.error = item.error or exc
+            raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
+        return [item.error for item in batch]
 
     @staticmethod
     def _insert_one(conn: Conn, item: _Add) -> DuplicateTask | IdempotencyKeyConflict | None:
@@ -408,6 +407,12 @@ class PostgresStore(Store, PostgresDestinations):
         return found
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         if not query.accounts:
             return []
         conditions = ["t.account_id = a.account"]
@@ -439,7 +444,7 @@ class PostgresStore(Store, PostgresDestinations):
         )
 
         def work(conn: Conn) -> list[DeletionTask]:
-            return self._tasks(conn, conn.execute(statement, args).fetchall())
+            return self._tasks(conn, conn.execute(statement, args).fetchall(), whole)
 
         found: list[DeletionTask] = self._read("list", work)
         return found
