@@ -29,11 +29,14 @@ Cursor = tuple[dt.datetime, str]
 
 @attrs.frozen
 class TaskQuery:
-    """Which tasks to list, newest first by (creation_time, task_id).
+    """Which tasks to list, newest first by (creation_time, task_id), or oldest first when
+    `oldest_first` is set.
 
     `cancelled`: True for cancelled tasks only, False for tasks never cancelled, None for both;
-    `held` likewise for tasks on hold. `created_after` is exclusive and `created_at_or_before`
-    inclusive. `before` continues a listing strictly after the given keyset position.
+    `held` likewise for tasks on hold, and `completed` for completed ones. `created_after` is
+    exclusive and `created_at_or_before` inclusive. `before` keeps the tasks strictly before the
+    given keyset position, `after` those strictly after it: a newest-first listing continues
+    with `before` its last task, an oldest-first one with `after` it.
     """
 
     accounts: frozenset[str] = attrs.field(converter=frozen_strings)
@@ -43,6 +46,9 @@ class TaskQuery:
     before: Cursor | None = None
     limit: int = 100
     held: bool | None = None
+    completed: bool | None = None
+    oldest_first: bool = False
+    after: Cursor | None = None
 
     def matches(self, task: DeletionTask) -> bool:
         """The reference semantics of the query for one task (ordering and limit aside)."""
@@ -52,9 +58,13 @@ class TaskQuery:
             return False
         if self.held is not None and (task.held_time is not None) != self.held:
             return False
+        if self.completed is not None and (task.completed_time is not None) != self.completed:
+            return False
         if self.created_after is not None and task.creation_time <= self.created_after:
             return False
         if self.created_at_or_before is not None and task.creation_time > self.created_at_or_before:
+            return False
+        if self.after is not None and (task.creation_time, task.task_id) <= self.after:
             return False
         return self.before is None or (task.creation_time, task.task_id) < self.before
 
@@ -144,22 +154,31 @@ def status_counts(
 
 @attrs.frozen
 class DayCount:
-    """What happened on one UTC day: tasks created, cancelled and actioned."""
+    """What happened on one UTC day: tasks created, cancelled, actioned, completed, and
+    marked overdue."""
 
     day: dt.date
     created: int = 0
     cancelled: int = 0
     actioned: int = 0
+    completed: int = 0
+    overdue: int = 0
 
 
 def day_counts(tasks: Iterable[DeletionTask], since: dt.datetime) -> list[DayCount]:
     """The reference semantics of `TaskStore.daily_counts`, by scanning *tasks*."""
     days: dict[dt.date, list[int]] = {}
     for task in tasks:
-        moments = (task.creation_time, task.cancelled_time, task.actioned_time)
+        moments = (
+            task.creation_time,
+            task.cancelled_time,
+            task.actioned_time,
+            task.completed_time,
+            task.overdue_time,
+        )
         for i, moment in enumerate(moments):
             if moment is not None and moment >= since:
-                days.setdefault(moment.date(), [0, 0, 0])[i] += 1
+                days.setdefault(moment.date(), [0] * len(moments))[i] += 1
     return [DayCount(day, *counts) for day, counts in sorted(days.items())]
 
 
@@ -254,7 +273,8 @@ class TaskStore(abc.ABC):
 
     @abc.abstractmethod
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
-        """Up to `query.limit` tasks matching `query`, newest first; cost O(limit), not O(store)."""
+        """Up to `query.limit` tasks matching `query`, newest first (oldest first with
+        `query.oldest_first`); cost O(limit), not O(store)."""
 
     @abc.abstractmethod
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
@@ -295,8 +315,9 @@ class TaskStore(abc.ABC):
 
     @abc.abstractmethod
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
-        """Per UTC day, the tasks created, cancelled and actioned at or after *since* (by
-        their stored times), oldest day first; days with none are left out."""
+        """Per UTC day, the tasks created, cancelled, actioned, completed and marked overdue
+        at or after *since* (by their stored times), oldest day first; days with none are left
+        out."""
 
     @abc.abstractmethod
     def backlog(self, kind: str) -> Backlog:

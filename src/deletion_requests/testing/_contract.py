@@ -260,7 +260,7 @@ class StoreContract:
     @staticmethod
     def _expected(tasks: list[DeletionTask], query: TaskQuery) -> list[DeletionTask]:
         found = [t for t in tasks if query.matches(t)]
-        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=True)
+        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=not query.oldest_first)
         return found[: query.limit]
 
     def test_list_is_newest_first_and_scoped_to_accounts(self, store: Store) -> None:
@@ -302,6 +302,40 @@ class StoreContract:
                 break
             before = (page[-1].creation_time, page[-1].task_id)
         assert seen == self._expected(tasks, TaskQuery(accounts=everyone, limit=1000))
+
+    def test_oldest_first_keyset_pages_cover_every_task_once(self, store: Store) -> None:
+        tasks = self._fill(store, 25)
+        everyone = frozenset({"acct-1", "acct-2", "acct-3"})
+        for cancelled in (None, False):
+            seen: list[DeletionTask] = []
+            after = None
+            query = TaskQuery(accounts=everyone, cancelled=cancelled, oldest_first=True, limit=4)
+            while True:
+                page = store.list_tasks(attrs.evolve(query, after=after))
+                seen.extend(page)
+                if len(page) < 4:
+                    break
+                after = (page[-1].creation_time, page[-1].task_id)
+            expected = self._expected(tasks, attrs.evolve(query, limit=1000))
+            assert seen == expected
+            assert [t.creation_time for t in seen] == sorted(t.creation_time for t in seen)
+
+    def test_list_filters_completed_in_either_order(self, store: Store) -> None:
+        now = T0 + dt.timedelta(days=60)
+        tasks = []
+        for i in range(6):
+            task = advanced(make_task(("acct-1", "acct-2")[i % 2], T0 + i * HOUR), now)
+            if i % 3 != 1:
+                task = attrs.evolve(task, completed_time=now - HOUR)
+            store.add(task)
+            tasks.append(task)
+        everyone = frozenset({"acct-1", "acct-2"})
+        for completed in (True, False):
+            for oldest_first in (False, True):
+                query = TaskQuery(everyone, completed=completed, oldest_first=oldest_first)
+                found = store.list_tasks(query)
+                assert found == self._expected(tasks, query)
+                assert found and all((t.completed_time is not None) == completed for t in found)
 
     # -- due ---------------------------------------------------------------------------------
 
@@ -649,6 +683,8 @@ class StoreContract:
         tasks[3] = hold(tasks[3], now - HOUR, POLICY, "operator:o", "why")
         tasks[6] = advanced(tasks[6], now)  # stored actioned; the others stored as created
         tasks[7] = advanced(tasks[7], now - dt.timedelta(days=10))
+        tasks[7] = attrs.evolve(tasks[7], completed_time=now - dt.timedelta(days=3))
+        tasks[6] = attrs.evolve(tasks[6], overdue_time=tasks[6].overdue_time or now - HOUR)
         tasks[8] = attrs.evolve(advanced(tasks[8], now), identifiers=frozenset())
         tasks[8] = attrs.evolve(tasks[8], purged_time=now)
         tasks.append(make_task(account_id="acct-2", creation_time=now - HOUR))
@@ -667,6 +703,9 @@ class StoreContract:
         }
         for since in (T0, now - dt.timedelta(days=14), now):
             assert store.daily_counts(since) == day_counts(tasks, since), since
+        days = store.daily_counts(T0)
+        assert sum(d.completed for d in days) == 1
+        assert sum(d.overdue for d in days) == sum(t.overdue_time is not None for t in tasks) > 0
 
     # -- delivery leases ------------------------------------------------------------------------
 

@@ -423,6 +423,10 @@ class PostgresStore(Store):
             conditions.append("t.held_time IS NOT NULL")
         elif query.held is False:
             conditions.append("t.held_time IS NULL")
+        if query.completed is True:
+            conditions.append("t.completed_time IS NOT NULL")
+        elif query.completed is False:
+            conditions.append("t.completed_time IS NULL")
         if query.created_after is not None:
             conditions.append("t.creation_time > %s")
             args.append(query.created_after)
@@ -432,13 +436,17 @@ class PostgresStore(Store):
         if query.before is not None:
             conditions.append("(t.creation_time, t.task_id) < (%s, %s)")
             args.extend(query.before)
+        if query.after is not None:
+            conditions.append("(t.creation_time, t.task_id) > (%s, %s)")
+            args.extend(query.after)
         args += [query.limit, query.limit]
+        order = "ASC" if query.oldest_first else "DESC"
         statement = (
             f"SELECT page.* FROM unnest(%s::text[]) AS a(account) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t "
             f"WHERE {' AND '.join(conditions)} "
-            "ORDER BY t.creation_time DESC, t.task_id DESC LIMIT %s) AS page "
-            "ORDER BY page.creation_time DESC, page.task_id DESC LIMIT %s"
+            f"ORDER BY t.creation_time {order}, t.task_id {order} LIMIT %s) AS page "
+            f"ORDER BY page.creation_time {order}, page.task_id {order} LIMIT %s"
         )
 
         def work(conn: Conn) -> list[DeletionTask]:
@@ -604,18 +612,23 @@ class PostgresStore(Store):
         rows = self._read(
             "daily_counts",
             lambda conn: conn.execute(
-                "SELECT (at AT TIME ZONE 'UTC')::date AS day, sum(c), sum(x), sum(a) FROM ("
-                "SELECT creation_time AS at, 1 AS c, 0 AS x, 0 AS a FROM tasks "
+                "SELECT (at AT TIME ZONE 'UTC')::date AS day, sum(c), sum(x), sum(a), sum(f), "
+                "sum(o) FROM ("
+                "SELECT creation_time AS at, 1 AS c, 0 AS x, 0 AS a, 0 AS f, 0 AS o FROM tasks "
                 "WHERE creation_time >= %(since)s "
-                "UNION ALL SELECT cancelled_time, 0, 1, 0 FROM tasks "
+                "UNION ALL SELECT cancelled_time, 0, 1, 0, 0, 0 FROM tasks "
                 "WHERE cancelled_time >= %(since)s "
-                "UNION ALL SELECT actioned_time, 0, 0, 1 FROM tasks "
-                "WHERE actioned_time >= %(since)s) AS moments GROUP BY day ORDER BY day",
+                "UNION ALL SELECT actioned_time, 0, 0, 1, 0, 0 FROM tasks "
+                "WHERE actioned_time >= %(since)s "
+                "UNION ALL SELECT completed_time, 0, 0, 0, 1, 0 FROM tasks "
+                "WHERE completed_time >= %(since)s "
+                "UNION ALL SELECT overdue_time, 0, 0, 0, 0, 1 FROM tasks "
+                "WHERE overdue_time >= %(since)s) AS moments GROUP BY day ORDER BY day",
                 {"since": since},
             ).fetchall(),
             single=True,
         )
-        return [DayCount(day, int(c), int(x), int(a)) for day, c, x, a in rows]
+        return [DayCount(row[0], *(int(n) for n in row[1:])) for row in rows]
 
     def backlog(self, kind: str) -> Backlog:
         since = sql.Identifier("ready_time" if kind == "review" else "actioned_time")

@@ -543,6 +543,10 @@ class SqliteStore(Store):
             conditions.append("held_us IS NOT NULL")
         elif query.held is False:
             conditions.append("held_us IS NULL")
+        if query.completed is True:
+            conditions.append("completed_us IS NOT NULL")
+        elif query.completed is False:
+            conditions.append("completed_us IS NULL")
         if query.created_after is not None:
             conditions.append("creation_us > ?")
             base_args.append(to_us(query.created_after))
@@ -552,10 +556,14 @@ class SqliteStore(Store):
         if query.before is not None:
             conditions.append("(creation_us, task_id) < (?, ?)")
             base_args.extend([to_us(query.before[0]), query.before[1]])
+        if query.after is not None:
+            conditions.append("(creation_us, task_id) > (?, ?)")
+            base_args.extend([to_us(query.after[0]), query.after[1]])
+        order = "ASC" if query.oldest_first else "DESC"
         sql = (
             f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
             f"WHERE {' AND '.join(conditions)} "
-            "ORDER BY creation_us DESC, task_id DESC LIMIT ?"
+            f"ORDER BY creation_us {order}, task_id {order} LIMIT ?"
         )
         with self._read("list") as conn:
             # One index range scan per account, merged: O(accounts x limit), never O(store).
@@ -563,7 +571,9 @@ class SqliteStore(Store):
                 conn.execute(sql, (account, *base_args, query.limit)).fetchall()
                 for account in sorted(query.accounts)
             ]
-            merged = heapq.merge(*per_account, key=lambda row: (row[4], row[1]), reverse=True)
+            merged = heapq.merge(
+                *per_account, key=lambda row: (row[4], row[1]), reverse=not query.oldest_first
+            )
             rows = list(itertools.islice(merged, query.limit))
             return self._tasks_from_rows(conn, rows)
 
@@ -733,16 +743,20 @@ class SqliteStore(Store):
         day = 86_400_000_000
         with self._read("daily_counts") as conn:
             rows = conn.execute(
-                f"SELECT day, sum(c), sum(x), sum(a) FROM ("  # noqa: S608 (a constant)
-                f"SELECT creation_us / {day} AS day, 1 AS c, 0 AS x, 0 AS a FROM tasks "
-                "WHERE creation_us >= ?1 "
-                f"UNION ALL SELECT cancelled_us / {day}, 0, 1, 0 FROM tasks "
+                f"SELECT day, sum(c), sum(x), sum(a), sum(f), sum(o) FROM ("  # noqa: S608
+                f"SELECT creation_us / {day} AS day, 1 AS c, 0 AS x, 0 AS a, 0 AS f, 0 AS o "
+                "FROM tasks WHERE creation_us >= ?1 "
+                f"UNION ALL SELECT cancelled_us / {day}, 0, 1, 0, 0, 0 FROM tasks "
                 "WHERE cancelled_us >= ?1 "
-                f"UNION ALL SELECT actioned_us / {day}, 0, 0, 1 FROM tasks "
-                "WHERE actioned_us >= ?1) GROUP BY day ORDER BY day",
+                f"UNION ALL SELECT actioned_us / {day}, 0, 0, 1, 0, 0 FROM tasks "
+                "WHERE actioned_us >= ?1 "
+                f"UNION ALL SELECT completed_us / {day}, 0, 0, 0, 1, 0 FROM tasks "
+                "WHERE completed_us >= ?1 "
+                f"UNION ALL SELECT overdue_us / {day}, 0, 0, 0, 0, 1 FROM tasks "
+                "WHERE overdue_us >= ?1) GROUP BY day ORDER BY day",
                 (to_us(since),),
             ).fetchall()
-        return [DayCount((EPOCH + dt.timedelta(days=d)).date(), c, x, a) for d, c, x, a in rows]
+        return [DayCount((EPOCH + dt.timedelta(days=row[0])).date(), *row[1:]) for row in rows]
 
     def backlog(self, kind: str) -> Backlog:
         since = "ready_us" if kind == "review" else "actioned_us"
