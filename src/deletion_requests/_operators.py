@@ -5,16 +5,19 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 
+from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Caller
+from ._cursor import decode_cursor, encode_cursor
 from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
 from ._operator_accounts import check_operator_name
 from ._ports import DayCount, TaskQuery
-from ._service import DEFAULT_PAGE, DeletionService, Page
+from ._service import DEFAULT_PAGE, MAX_PAGE, DeletionService, Page
 from ._status import Status
 from ._task import DeletionTask
 
@@ -22,6 +25,9 @@ _SLICE = dt.timedelta(hours=1)
 OPERATOR = "operator"
 """The `Caller` app id of operator listings (never an app's)."""
 MAX_REASON = 500
+LISTS = ("pending", "ready", "actioned", "completed", "cancelled", "held", "overdue")
+"""The task lists `Operators.tasks` pages through."""
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def operator_by(name: str) -> str:
@@ -139,6 +145,75 @@ class Operators:
             None, task_id, lambda task, now: lifecycle.release(task, now, policy, by, why)
         )
 
+    def tasks(
+        self,
+        kind: str,
+        account_id: str | None = None,
+        oldest_first: bool = False,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> Page:
+        """A page of one of the `LISTS`, every account's (or *account_id*'s), caught up: by
+        status as the clock sees it (`actioned` includes completed tasks), `held` (on hold
+        now, or when cancelled), `overdue` (actioned more than `action_window` ago and not
+        completed). Newest created first, or oldest first, which is soonest hand-off (and
+        soonest due) first for every task never held past its hand-off moment. The cursor
+        continues the listing in the order it came from."""
+        if kind not in LISTS:
+            raise InvalidRequest(f"the list must be one of {', '.join(LISTS)}")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        accounts = frozenset({account_id}) if account_id is not None else self.accounts()
+        position = None if cursor is None else decode_cursor(cursor)
+        now, policy = self.service.clock.now(), self.service.policy
+        ready_from, actioned_from = now - policy.pending_period, now - policy.cancel_period
+        filters: dict[str, builtins.list[dict[str, Any]]] = {
+            "pending": [{"cancelled": False, "created_after": ready_from}],
+            "ready": [
+                {
+                    "cancelled": False,
+                    "created_after": actioned_from,
+                    "created_at_or_before": ready_from,
+                },
+                {"cancelled": False, "held": True, "created_at_or_before": actioned_from},
+            ],
+            "actioned": [
+                {"cancelled": False, "held": False, "created_at_or_before": actioned_from}
+            ],
+            "completed": [{"completed": True}],
+            "cancelled": [{"cancelled": True}],
+            "held": [{"held": True}],
+            # A superset: handed off at the earliest `cancel_period` after creation.
+            "overdue": [
+                {
+                    "cancelled": False,
+                    "held": False,
+                    "completed": False,
+                    "created_at_or_before": actioned_from - policy.action_window,
+                }
+            ],
+        }
+        found: builtins.list[DeletionTask] = []
+        for bounds in filters[kind] if accounts else []:
+            query = TaskQuery(
+                accounts=accounts,
+                limit=limit + 1,
+                oldest_first=oldest_first,
+                before=None if oldest_first else position,
+                after=position if oldest_first else None,
+                **bounds,
+            )
+            found.extend(self.service.store.list_tasks(query))
+        found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=not oldest_first)
+        read = found[:limit]
+        tasks = [self._caught_up(task) for task in read]
+        if kind == "overdue":
+            tasks = [task for task in tasks if handoff.is_overdue(task, now, policy)]
+        next_cursor = None
+        if len(found) > limit:
+            next_cursor = encode_cursor((read[-1].creation_time, read[-1].task_id))
+        return Page(tasks=tuple(tasks), next_cursor=next_cursor)
+
     def held(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
         """The tasks on hold, every account's, newest first."""
         query = TaskQuery(accounts=self.accounts(), held=True, cancelled=False, limit=limit)
@@ -152,9 +227,15 @@ class Operators:
             now - policy.pending_period, now - policy.cancel_period
         )
 
+    def completed_count(self) -> int:
+        """How many tasks are completed (purged ones included): the completions of every day
+        in `TaskStore.daily_counts`, one pass over the tasks in the store."""
+        return sum(day.completed for day in self.service.store.daily_counts(_EPOCH))
+
     def trend(self, days: int = 60) -> builtins.list[DayCount]:
-        """Tasks created, cancelled and actioned on each of the last *days* UTC days, today
-        included, oldest first, with a zero count for a day that had none."""
+        """Tasks created, cancelled, actioned, completed and marked overdue on each of the
+        last *days* UTC days, today included, oldest first, with a zero count for a day that
+        had none."""
         today = self.service.clock.now().date()
         first = today - dt.timedelta(days=days - 1)
         since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)

@@ -335,7 +335,8 @@ class StoreContract:
                 query = TaskQuery(everyone, completed=completed, oldest_first=oldest_first)
                 found = store.list_tasks(query)
                 assert found == self._expected(tasks, query)
-                assert found and all((t.completed_time is not None) == completed for t in found)
+                assert found
+                assert all((t.completed_time is not None) == completed for t in found)
 
     # -- due ---------------------------------------------------------------------------------
 

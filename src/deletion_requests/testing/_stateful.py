@@ -132,8 +132,10 @@ class StoreComparison(RuleBasedStateMachine):
                 last = everything[cursor_from % len(everything)]
                 before = (last.creation_time, last.task_id)
         query = TaskQuery(accounts, cancelled, after, until, None, limit, held, completed)
-        query = attrs.evolve(query, oldest_first=oldest_first)
-        query = attrs.evolve(query, **{"after" if oldest_first else "before": before})
+        if oldest_first:
+            query = attrs.evolve(query, oldest_first=True, after=before)
+        else:
+            query = attrs.evolve(query, before=before)
         assert self.store.list_tasks(query) == self.reference.list_tasks(query)
 
     @rule(now=times, limit=st.integers(1, 10_000))
