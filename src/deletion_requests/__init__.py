@@ -53,7 +53,7 @@ from ._operator_accounts import (
     spend_a_check,
     verify_password,
 )
-from ._operators import Operators, operator_by
+from ._operators import Operators, check_reason, operator_by
 from ._policy import Policy
 from ._ports import (
     AccessStore,
@@ -147,6 +147,7 @@ __all__ = [
     "catch_up",
     "check_callback_url",
     "check_operator_name",
+    "check_reason",
     "collect_identifiers",
     "counted_status",
     "day_counts",

@@ -17,7 +17,7 @@ from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
 from ._operator_accounts import check_operator_name
 from ._ports import DayCount, TaskQuery
-from ._service import DEFAULT_PAGE, MAX_PAGE, DeletionService, Page
+from ._service import DEFAULT_PAGE, MAX_PAGE, DeletionService, Page, check_account_id
 from ._status import Status
 from ._task import DeletionTask
 
@@ -163,7 +163,10 @@ class Operators:
             raise InvalidRequest(f"the list must be one of {', '.join(LISTS)}")
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
-        accounts = frozenset({account_id}) if account_id is not None else self.accounts()
+        if account_id is not None:
+            accounts = frozenset({check_account_id(account_id, "account")})
+        else:
+            accounts = self.accounts()
         position = None if cursor is None else decode_cursor(cursor)
         now, policy = self.service.clock.now(), self.service.policy
         ready_from, actioned_from = now - policy.pending_period, now - policy.cancel_period
