@@ -74,7 +74,7 @@ def test_each_list_pages_every_task_once_newest_or_oldest_first(
     for task_id in order[2:6]:
         service.complete(task_id, "deleter")
     assert _every_page(operators, "completed", oldest_first=True) == order[2:6]
-    assert operators.completed_count() == 4
+    assert operators.counts()["completed"] == 4
     clock.set(T0 + 16 * DAY + Policy().action_window)
     assert _every_page(operators, "overdue", oldest_first=True) == order[6:]
     assert _every_page(operators, "overdue", account_id="acct-1") == [

@@ -27,7 +27,6 @@ OPERATOR = "operator"
 MAX_REASON = 500
 LISTS = ("pending", "ready", "actioned", "completed", "cancelled", "held", "overdue")
 """The task lists `Operators.tasks` pages through."""
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def operator_by(name: str) -> str:
@@ -223,17 +222,12 @@ class Operators:
         return [self._caught_up(task) for task in self.service.store.list_tasks(query)]
 
     def counts(self) -> dict[str, int]:
-        """How many tasks there are by status, as the clock sees them, and how many are held
-        (`TaskStore.count_tasks`). One pass over the tasks in the store."""
+        """How many tasks there are by status, as the clock sees them, and how many are held,
+        purged and completed (`TaskStore.count_tasks`). One pass over the tasks in the store."""
         now, policy = self.service.clock.now(), self.service.policy
         return self.service.store.count_tasks(
             now - policy.pending_period, now - policy.cancel_period
         )
-
-    def completed_count(self) -> int:
-        """How many tasks are completed (purged ones included): the completions of every day
-        in `TaskStore.daily_counts`, one pass over the tasks in the store."""
-        return sum(day.completed for day in self.service.store.daily_counts(_EPOCH))
 
     def trend(self, days: int = 60) -> builtins.list[DayCount]:
         """Tasks created, cancelled, actioned, completed and marked overdue on each of the

@@ -144,11 +144,12 @@ def status_counts(
     tasks: Iterable[DeletionTask], pending_cutoff: dt.datetime, ready_cutoff: dt.datetime
 ) -> dict[str, int]:
     """The reference semantics of `TaskStore.count_tasks`, by scanning *tasks*."""
-    counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
+    counts = dict.fromkeys([*(s.value for s in Status), "held", "purged", "completed"], 0)
     for task in tasks:
         counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
         counts["held"] += task.held_time is not None
         counts["purged"] += task.purged_time is not None
+        counts["completed"] += task.completed_time is not None
     return counts
 
 
@@ -309,9 +310,10 @@ class TaskStore(abc.ABC):
     @abc.abstractmethod
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
         """How many tasks there are by status (see `counted_status`: the stored status, moved
-        on as `due` would move it), purged ones included, how many are on hold (`held`), and
-        how many are purged (`purged`). Every status, `held` and `purged` is a key, zero or
-        not. Stores count in the database; they may scan the tasks once, and say so."""
+        on as `due` would move it), purged ones included, how many are on hold (`held`), how
+        many are purged (`purged`), and how many are completed (`completed`, among the
+        actioned). Every status, `held`, `purged` and `completed` is a key, zero or not.
+        Stores count in the database; they may scan the tasks once, and say so."""
 
     @abc.abstractmethod
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:

@@ -701,6 +701,7 @@ class StoreContract:
             "cancelled": 1,
             "held": 1,
             "purged": 1,
+            "completed": 1,
         }
         for since in (T0, now - dt.timedelta(days=14), now):
             assert store.daily_counts(since) == day_counts(tasks, since), since

@@ -590,22 +590,24 @@ class PostgresStore(Store):
 
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
         # One pass over the tasks (no index narrows a count of all of them).
-        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
+        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged", "completed"], 0)
         rows = self._read(
             "count_tasks",
             lambda conn: conn.execute(
                 "SELECT CASE WHEN status IN ('pending', 'ready') AND held_time IS NULL "
                 "AND creation_time <= %(ready)s THEN 'actioned' WHEN status = 'pending' "
                 "AND creation_time <= %(pending)s THEN 'ready' ELSE status END AS counted, "
-                "count(*), count(held_time), count(purged_time) FROM tasks GROUP BY counted",
+                "count(*), count(held_time), count(purged_time), count(completed_time) "
+                "FROM tasks GROUP BY counted",
                 {"pending": pending_cutoff, "ready": ready_cutoff},
             ).fetchall(),
             single=True,
         )
-        for status, number, held, purged in rows:
+        for status, number, held, purged, completed in rows:
             counts[status] += number
             counts["held"] += held
             counts["purged"] += purged
+            counts["completed"] += completed
         return counts
 
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:

@@ -707,7 +707,7 @@ class SqliteStore(Store):
         # row data), the pending and ready tasks old enough to move (two range counts on it),
         # and the held tasks, which do not all move (a partial index of the few held ones).
         pending_us, ready_us = to_us(pending_cutoff), to_us(ready_cutoff)
-        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
+        counts = dict.fromkeys([*(s.value for s in Status), "held", "purged", "completed"], 0)
         with self._read("count_tasks") as conn:
             for status, number in conn.execute(
                 "SELECT status, count(*) FROM tasks INDEXED BY tasks_due GROUP BY status"
@@ -730,6 +730,12 @@ class SqliteStore(Store):
             (counts["purged"],) = conn.execute(
                 "SELECT count(*) FROM tasks INDEXED BY tasks_purged WHERE purged_us IS NOT NULL"
             ).fetchone()
+            # Only an actioned task completes: the stored actioned ones less the incomplete.
+            (incomplete,) = conn.execute(
+                "SELECT count(*) FROM tasks INDEXED BY tasks_incomplete "
+                "WHERE status = 'actioned' AND completed_us IS NULL"
+            ).fetchone()
+        counts["completed"] = counts["actioned"] - incomplete
         counts["held"] = len(held)
         to_actioned -= sum(
             1 for status, created in held if status in ("pending", "ready") and created <= ready_us

@@ -68,10 +68,7 @@ class Pages:
             today = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
             overdue = self.service.overdue(PAGE_SIZE)
             return {
-                "counts": {
-                    **self.operators.counts(),
-                    "completed": self.operators.completed_count(),
-                },
+                "counts": self.operators.counts(),
                 "ready": self.operators.ready(PAGE_SIZE),
                 "held": self.operators.held(PAGE_SIZE),
                 "overdue": overdue,
