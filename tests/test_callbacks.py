@@ -20,6 +20,7 @@ from deletion_requests import (
     Policy,
     check_callback_url,
 )
+from deletion_requests._context import CALLBACK_CACHE
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -181,3 +182,30 @@ def test_loopback_http_is_allowed_only_when_asked() -> None:
     assert check_callback_url("http://[::1]:9000/h", allow_http=True)
     assert check_callback_url("http://localhost/h", allow_http=True)
     assert check_callback_url("https://client.example/h")
+
+
+class VersionlessStore(MemoryStore):
+    """A store that keeps no access version, so callers cannot cache by it."""
+
+    def access_version(self) -> int | None:
+        return None
+
+
+def test_without_an_access_version_callbacks_are_cached_for_a_while_by_the_clock() -> None:
+    clock, store = ManualClock(T0), VersionlessStore()
+    admin = AccessAdmin(store, clock)
+    admin.allow_account("acct-1")
+    app, secret = admin.create_app(["acct-1"])
+    service = DeletionService(store, clock, Policy(), subscribers=[])
+    caller = service.authenticate(app.app_id, secret)
+
+    def owes_a_callback() -> bool:
+        task = service.cancel(caller, service.create(caller, "acct-1", ["p@example.com"]).task_id)
+        return any(kind.startswith("callback.") for kind in task.outbox)
+
+    assert not owes_a_callback()  # no callback yet; the answer is now cached
+    admin.set_callback(app.app_id, "https://client.example/hooks")
+    clock.advance(CALLBACK_CACHE - dt.timedelta(microseconds=1))
+    assert not owes_a_callback()  # still the cached answer, however long that took
+    clock.advance(dt.timedelta(microseconds=1))
+    assert owes_a_callback()  # the service's clock says the cache is stale

@@ -259,7 +259,7 @@ def test_two_deliverers_record_one_delivery(world: World) -> None:
     stale = world.store.get(task.task_id)
     assert stale is not None
     world.service.deliver({HANDOFF: Flaky(failures=0)})
-    world.service._settle(  # what the slower process does after its own successful POST
+    world.service.context.settle(  # what the slower process does after its own successful POST
         task.task_id, HANDOFF, lambda t, at: pytest.fail("settled twice")
     )
     stored = world.store.get(task.task_id)

@@ -15,7 +15,7 @@ from transitions import EventData, Machine
 
 from ._errors import DeadlineExceeded, DecisionRefused
 from ._handoff import mark_overdue
-from ._policy import Policy
+from ._policy import Policy, due_status
 from ._status import Status
 from ._task import HANDOFF, HELD, RELEASED, REVIEW, SYSTEM, DeletionTask, Transition, as_successor
 
@@ -365,11 +365,8 @@ def status_at(
     held: bool = False,
 ) -> Status:
     """The reference: the status a caller sees is a pure function of these arguments (for a
-    task never released late from a hold: that one was actioned at its release)."""
+    task never released late from a hold: that one was actioned at its release). The timing is
+    `Policy`'s (`due_status` at `Policy.cutoffs`), as the stores' cutoffs are."""
     if cancelled_time is not None and cancelled_time <= now:
         return Status.CANCELLED
-    if now >= policy.actioned_at(creation_time) and not held:
-        return Status.ACTIONED
-    if now >= policy.ready_at(creation_time):
-        return Status.READY
-    return Status.PENDING
+    return due_status(creation_time, *policy.cutoffs(now), held)

@@ -12,12 +12,14 @@ import attrs
 from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Caller
+from ._client_requests import Page
+from ._context import DEFAULT_PAGE, MAX_PAGE, Context, check_account_id
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
 from ._operator_accounts import check_operator_name
 from ._ports import DayCount, TaskQuery
-from ._service import DEFAULT_PAGE, MAX_PAGE, DeletionService, Page, check_account_id
+from ._service import DeletionService
 from ._status import Status
 from ._task import DeletionTask
 
@@ -55,16 +57,21 @@ class Operators:
 
     service: DeletionService
 
+    @property
+    def context(self) -> Context:
+        """The service's settings and shared steps, which these use cases share with it."""
+        return self.service.context
+
     def accounts(self) -> frozenset[str]:
         """Every account that may hold tasks: those allow-listed now, and those granted to any
         app, revoked ones included."""
-        store = self.service.store
+        store = self.context.store
         granted = {account for app in store.list_apps() for account in app.accounts}
         return frozenset(granted | {account.account_id for account in store.list_accounts()})
 
     def show(self, task_id: str) -> DeletionTask:
         """One task, whichever account holds it; `TaskNotFound` when there is none."""
-        return self._caught_up(self.service._any(task_id))
+        return self.context.caught_up(self.context.any_task(task_id))
 
     def list(
         self,
@@ -91,7 +98,7 @@ class Operators:
         if (email is None) == (sha256 is None):
             raise InvalidRequest("give an email address or a SHA-256 hash, not both")
         (identifier,) = collect_identifiers([email] if email else [], [sha256] if sha256 else [])
-        found = self.service.store.find_by_identifier(identifier, limit)
+        found = self.context.store.find_by_identifier(identifier, limit)
         return [self._caught_up(task) for task in found]
 
     def export(
@@ -106,7 +113,7 @@ class Operators:
             limit=1000,
         )
         while True:
-            page = self.service.store.list_tasks(query)
+            page = self.context.store.list_tasks(query)
             for task in page:
                 yield self._caught_up(task)
             if len(page) < query.limit:
@@ -119,8 +126,8 @@ class Operators:
         only while it is pending or ready (`DeadlineExceeded` after). Recorded as
         `operator:<name>`; idempotent for a cancelled task."""
         by, why = operator_by(operator), check_reason(reason)
-        policy = self.service.policy
-        return self.service._change(
+        policy = self.context.policy
+        return self.context.change(
             None, task_id, lambda task, now: lifecycle.cancel(task, now, policy, by, why)
         )
 
@@ -129,8 +136,8 @@ class Operators:
         and is not handed off until released (`DecisionRefused` for an actioned, cancelled or
         held task)."""
         by, why = operator_by(operator), check_reason(reason)
-        policy = self.service.policy
-        return self.service._change(
+        policy = self.context.policy
+        return self.context.change(
             None, task_id, lambda task, now: lifecycle.hold(task, now, policy, by, why)
         )
 
@@ -139,8 +146,8 @@ class Operators:
         actioned now; any other keeps its times (`DecisionRefused` for a task not held)."""
         by = operator_by(operator)
         why = check_reason(reason) if reason.strip() else ""
-        policy = self.service.policy
-        return self.service._change(
+        policy = self.context.policy
+        return self.context.change(
             None, task_id, lambda task, now: lifecycle.release(task, now, policy, by, why)
         )
 
@@ -167,7 +174,7 @@ class Operators:
         else:
             accounts = self.accounts()
         position = None if cursor is None else decode_cursor(cursor)
-        now, policy = self.service.clock.now(), self.service.policy
+        now, policy = self.context.clock.now(), self.context.policy
         ready_from, actioned_from = now - policy.pending_period, now - policy.cancel_period
         filters: dict[str, builtins.list[dict[str, Any]]] = {
             "pending": [{"cancelled": False, "created_after": ready_from}],
@@ -205,7 +212,7 @@ class Operators:
                 after=position if oldest_first else None,
                 **bounds,
             )
-            found.extend(self.service.store.list_tasks(query))
+            found.extend(self.context.store.list_tasks(query))
         found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=not oldest_first)
         read = found[:limit]
         tasks = [self._caught_up(task) for task in read]
@@ -219,24 +226,22 @@ class Operators:
     def held(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
         """The tasks on hold, every account's, newest first."""
         query = TaskQuery(accounts=self.accounts(), held=True, cancelled=False, limit=limit)
-        return [self._caught_up(task) for task in self.service.store.list_tasks(query)]
+        return [self._caught_up(task) for task in self.context.store.list_tasks(query)]
 
     def counts(self) -> dict[str, int]:
         """How many tasks there are by status, as the clock sees them, and how many are held,
         purged and completed (`TaskStore.count_tasks`). One pass over the tasks in the store."""
-        now, policy = self.service.clock.now(), self.service.policy
-        return self.service.store.count_tasks(
-            now - policy.pending_period, now - policy.cancel_period
-        )
+        context = self.context
+        return context.store.count_tasks(*context.policy.cutoffs(context.clock.now()))
 
     def trend(self, days: int = 60) -> builtins.list[DayCount]:
         """Tasks created, cancelled, actioned, completed and marked overdue on each of the
         last *days* UTC days, today included, oldest first, with a zero count for a day that
         had none."""
-        today = self.service.clock.now().date()
+        today = self.context.clock.now().date()
         first = today - dt.timedelta(days=days - 1)
         since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-        found = {day.day: day for day in self.service.store.daily_counts(since)}
+        found = {day.day: day for day in self.context.store.daily_counts(since)}
         return [
             found.get(first + dt.timedelta(days=i), DayCount(first + dt.timedelta(days=i)))
             for i in range(days)
@@ -248,8 +253,7 @@ class Operators:
         `pending_period` ago, not cancelled. Read an hour of creations at a time from the
         oldest, so that the soonest come first however many the window holds (exact while
         no hour holds more than *limit*)."""
-        now, policy = self.service.clock.now(), self.service.policy
-        start, end = now - policy.cancel_period, now - policy.pending_period
+        end, start = self.context.policy.cutoffs(self.context.clock.now())
         found: builtins.list[DeletionTask] = []
         accounts = self.accounts()
         while start < end and len(found) < limit:
@@ -260,7 +264,7 @@ class Operators:
                 created_at_or_before=min(start + _SLICE, end),
                 limit=limit,
             )
-            hour = [self._caught_up(task) for task in self.service.store.list_tasks(query)]
+            hour = [self._caught_up(task) for task in self.context.store.list_tasks(query)]
             found += [task for task in reversed(hour) if task.status is Status.READY]
             start += _SLICE
         return found[:limit]
@@ -270,7 +274,7 @@ class Operators:
     ) -> builtins.list[DeletionTask]:
         """Every account's tasks created after *since*, newest first."""
         query = TaskQuery(accounts=self.accounts(), created_after=since, limit=limit)
-        return [self._caught_up(task) for task in self.service.store.list_tasks(query)]
+        return [self._caught_up(task) for task in self.context.store.list_tasks(query)]
 
     def _caught_up(self, task: DeletionTask) -> DeletionTask:
-        return lifecycle.catch_up(task, self.service.clock.now(), self.service.policy)
+        return self.context.caught_up(task)

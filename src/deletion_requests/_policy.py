@@ -1,8 +1,15 @@
+"""The timing rule, written once: how long each stage lasts, and what that makes of a task's
+status at a moment, as times (`ready_at`, `actioned_at`), as creation-time cutoffs (`cutoffs`,
+`due_status`) and as store query bounds (`status_bounds`)."""
+
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
+
+from ._status import Status
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[dt.timedelta], value: object) -> None:
@@ -35,7 +42,53 @@ class Policy:
         return self.pending_period + self.review_period
 
     def ready_at(self, creation_time: dt.datetime) -> dt.datetime:
+        """When a task created at *creation_time* becomes `ready`."""
         return creation_time + self.pending_period
 
     def actioned_at(self, creation_time: dt.datetime) -> dt.datetime:
+        """When a task created at *creation_time* is handed off (unless it is held)."""
         return creation_time + self.cancel_period
+
+    def cutoffs(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """`ready_at` and `actioned_at` turned round, for *now*: `(pending_cutoff,
+        ready_cutoff)`, the latest creation times of the tasks past `pending`, and past
+        `ready` unless held. What a store's `due`, `transition_due` and `count_tasks` take."""
+        return now - self.pending_period, now - self.cancel_period
+
+
+def due_status(
+    creation_time: dt.datetime,
+    pending_cutoff: dt.datetime,
+    ready_cutoff: dt.datetime,
+    held: bool = False,
+) -> Status:
+    """The status time gives a task created at *creation_time* and not cancelled, for the
+    moment of the cutoffs (`Policy.cutoffs`): a held task stays `ready` past the hand-off."""
+    if creation_time <= ready_cutoff and not held:
+        return Status.ACTIONED
+    if creation_time <= pending_cutoff:
+        return Status.READY
+    return Status.PENDING
+
+
+def status_bounds(
+    status: Status, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime
+) -> list[dict[str, Any]]:
+    """`due_status` as store queries: `TaskQuery` bounds (their union) that find every task of
+    *status* at the moment of the cutoffs, whatever status it was stored with."""
+    bounds: dict[Status, list[dict[str, Any]]] = {
+        Status.PENDING: [{"cancelled": False, "created_after": pending_cutoff}],
+        Status.READY: [
+            {
+                "cancelled": False,
+                "created_after": ready_cutoff,
+                "created_at_or_before": pending_cutoff,
+            },
+            {"cancelled": False, "held": True, "created_at_or_before": ready_cutoff},
+        ],
+        Status.ACTIONED: [
+            {"cancelled": False, "held": False, "created_at_or_before": ready_cutoff}
+        ],
+        Status.CANCELLED: [{"cancelled": True}],
+    }
+    return bounds[status]

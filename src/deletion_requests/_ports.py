@@ -20,6 +20,7 @@ from ._access import Account, App
 from ._callbacks import Callback
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._operator_accounts import Operator
+from ._policy import due_status
 from ._status import Status
 from ._task import DeletionTask, frozen_strings
 
@@ -131,12 +132,12 @@ def counted_status(
     task: DeletionTask, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime
 ) -> str:
     """The reference semantics of `TaskStore.count_tasks` for one task: its stored status,
-    moved on as `due` would move it (the status the clock gives it, read from stored times)."""
+    moved on as `due` would move it (the status `due_status` gives it at the cutoffs, never
+    behind the stored one)."""
     if task.status in ("pending", "ready"):
-        if task.held_time is None and task.creation_time <= ready_cutoff:
-            return "actioned"
-        if task.creation_time <= pending_cutoff:
-            return "ready"
+        held = task.held_time is not None
+        due = due_status(task.creation_time, pending_cutoff, ready_cutoff, held)
+        return task.status if due is Status.PENDING else due.value
     return task.status
 
 

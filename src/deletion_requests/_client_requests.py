@@ -1,0 +1,240 @@
+"""Use cases of client apps: create, get, list, cancel and bulk-cancel deletion tasks, each
+scoped to the caller's accounts."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+import attrs
+
+from . import _lifecycle as lifecycle
+from ._access import Caller
+from ._context import DEFAULT_PAGE, MAX_PAGE, Context, authorise, check_account_id, check_task_id
+from ._cursor import decode_cursor, encode_cursor
+from ._errors import (
+    DeadlineExceeded,
+    IdempotencyKeyConflict,
+    InvalidRequest,
+    StoreError,
+    TaskNotFound,
+)
+from ._identifiers import collect_identifiers
+from ._ids import new_task_id
+from ._policy import status_bounds
+from ._ports import TaskQuery
+from ._status import Status
+from ._task import CREATED, DeletionTask, Transition, as_successor
+
+MAX_KEY_LENGTH = 255
+CANCELLED = "cancelled"
+ALREADY_CANCELLED = "already_cancelled"
+DEADLINE_EXCEEDED = "deadline_exceeded"
+NOT_FOUND = "not_found"
+MAX_BULK = 1000
+"""The most task ids one `cancel_many` takes."""
+
+
+@attrs.frozen
+class Cancellation:
+    """What one bulk cancel did to one task: `CANCELLED`, `ALREADY_CANCELLED`,
+    `DEADLINE_EXCEEDED` or `NOT_FOUND`."""
+
+    task_id: str
+    status: str
+
+
+@attrs.frozen
+class Page:
+    """One page of a listing; `next_cursor` is None on the last page."""
+
+    tasks: tuple[DeletionTask, ...]
+    next_cursor: str | None
+
+
+@attrs.define
+class ClientRequests:
+    """What a client app asks of its accounts' tasks. The status of a task is brought up to
+    date with the clock before it is shown or changed."""
+
+    context: Context
+
+    def create(
+        self,
+        caller: Caller,
+        account_id: str,
+        raw_emails: object = (),
+        sha256_emails: object = (),
+        idempotency_key: str | None = None,
+    ) -> DeletionTask:
+        """Create a pending task for the identifiers; raw emails are hashed here and dropped.
+
+        With an `idempotency_key`, a retry of the same request returns the original task, and
+        the key used with a different request is an `InvalidRequest`. Concurrent creates are
+        committed together where the store batches its adds.
+        """
+        store = self.context.store
+        account_id = check_account_id(account_id)
+        authorise(caller, account_id)
+        identifiers = collect_identifiers(raw_emails, sha256_emails)
+        key = None
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+                raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+            key = (caller.app_id, idempotency_key)
+            existing = store.find_by_idempotency_key(*key)
+            if existing is not None:
+                return self._replay(existing, account_id, identifiers)
+        now = self.context.clock.now()
+        task = DeletionTask(
+            task_id=new_task_id(now),
+            account_id=account_id,
+            status=Status.PENDING,
+            creation_time=now,
+            identifiers=identifiers,
+            created_by=caller.app_id,
+            history=(Transition(Status.PENDING, Status.PENDING, now, caller.app_id, CREATED),),
+        )
+        try:
+            store.add(task, key)
+        except IdempotencyKeyConflict as exc:  # a racing create bound the key first
+            bound = store.get(exc.task_id)
+            if bound is None:  # pragma: no cover (a store that binds keys to nothing is broken)
+                raise StoreError(f"idempotency key bound to missing task {exc.task_id}") from exc
+            return self._replay(bound, account_id, identifiers)
+        return task
+
+    def _replay(
+        self, existing: DeletionTask, account_id: str, identifiers: frozenset[str]
+    ) -> DeletionTask:
+        if existing.account_id != account_id or existing.identifiers != identifiers:
+            raise InvalidRequest(
+                "Idempotency-Key was already used for a different request; "
+                "use a new key for a new request"
+            )
+        return self.context.caught_up(existing)
+
+    def get(self, caller: Caller, task_id: str) -> DeletionTask:
+        """The task, up to date with the clock; `TaskNotFound` when the caller cannot see it."""
+        return self.context.caught_up(self.context.visible(caller, task_id))
+
+    def list(
+        self,
+        caller: Caller,
+        account_id: str | None = None,
+        status: str | Status | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> Page:
+        """A page of the caller's tasks, newest first, filtered by account and status.
+
+        A status is a function of the creation time, the cancel and the hold, so a status
+        filter is a union of store queries on those (`status_bounds`): a held task is never
+        actioned, and stays `ready` past the hand-off moment until it is released."""
+        if account_id is not None:
+            authorise(caller, check_account_id(account_id))
+            accounts = frozenset({account_id})
+        else:
+            accounts = caller.accounts
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        wanted = _status(status)
+        now = self.context.clock.now()
+        before = None if cursor is None else decode_cursor(cursor)
+        found: builtins.list[DeletionTask] = []
+        if accounts:
+            queries = (
+                [{}] if wanted is None else status_bounds(wanted, *self.context.policy.cutoffs(now))
+            )
+            for bounds in queries:
+                query = TaskQuery(accounts=accounts, before=before, limit=limit + 1, **bounds)
+                found.extend(self.context.store.list_tasks(query))
+            found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=True)
+        tasks = tuple(self.context.caught_up(t, now) for t in found[:limit])
+        next_cursor = None
+        if len(found) > limit:
+            last = tasks[-1]
+            next_cursor = encode_cursor((last.creation_time, last.task_id))
+        return Page(tasks=tasks, next_cursor=next_cursor)
+
+    def cancel(self, caller: Caller, task_id: str) -> DeletionTask:
+        """Cancel a pending or ready task; idempotent for a cancelled one.
+
+        Raises `DeadlineExceeded`, and stores nothing, once the task is past `ready`.
+        """
+        policy = self.context.policy
+        return self.context.change(
+            caller,
+            task_id,
+            lambda task, now: lifecycle.cancel(task, now, policy, by=caller.app_id),
+        )
+
+    def cancel_many(self, caller: Caller, task_ids: Sequence[str]) -> builtins.list[Cancellation]:
+        """Cancel each of *task_ids* (1 to `MAX_BULK`) as `cancel` would, and say, in order,
+        what became of each: `cancelled`, `already_cancelled`, `deadline_exceeded`, or
+        `not_found` (no such task, or another app's). `InvalidRequest` (nothing changed) only
+        for a list that is empty, too long, or holds something that is not a task id.
+
+        The tasks that can be cancelled are written together (compare-and-set each); one that
+        another writer changed meanwhile is decided again on its own, as a lone cancel racing
+        the hand-off would be."""
+        if not 1 <= len(task_ids) <= MAX_BULK:
+            raise InvalidRequest(f"taskIds must hold 1 to {MAX_BULK} task ids")
+        ids = [check_task_id(task_id) for task_id in task_ids]
+        context = self.context
+        now = context.clock.now()
+        apps = context.callbacks()
+        outcome: dict[str, str] = {}
+        writes: builtins.list[tuple[DeletionTask, DeletionTask]] = []
+        for task_id in dict.fromkeys(ids):
+            task = context.store.get(task_id)
+            if task is None or task.account_id not in caller.accounts:
+                outcome[task_id] = NOT_FOUND
+            elif task.cancelled_time is not None:
+                outcome[task_id] = ALREADY_CANCELLED
+            else:
+                try:
+                    new = lifecycle.cancel(task, now, context.policy, by=caller.app_id)
+                except DeadlineExceeded:
+                    outcome[task_id] = DEADLINE_EXCEEDED
+                else:
+                    writes.append((task, as_successor(task, context.owe(task, new, apps))))
+        rejected = context.store.update([new for _, new in writes]) if writes else frozenset()
+        for old, new in writes:
+            if new.task_id in rejected:
+                outcome[new.task_id] = self._cancel_alone(caller, new.task_id)
+            else:
+                context.publish(old, new)
+                outcome[new.task_id] = CANCELLED
+        # An id given again is decided as a second DELETE of it would be: already cancelled.
+        results, seen = [], set()
+        for task_id in ids:
+            status = outcome[task_id]
+            if task_id in seen and status == CANCELLED:
+                status = ALREADY_CANCELLED
+            seen.add(task_id)
+            results.append(Cancellation(task_id, status))
+        return results
+
+    def _cancel_alone(self, caller: Caller, task_id: str) -> str:
+        try:
+            before = self.context.visible(caller, task_id)
+            if before.cancelled_time is not None:
+                return ALREADY_CANCELLED
+            self.cancel(caller, task_id)
+        except TaskNotFound:
+            return NOT_FOUND
+        except DeadlineExceeded:
+            return DEADLINE_EXCEEDED
+        return CANCELLED
+
+
+def _status(status: str | Status | None) -> Status | None:
+    """The status a listing is filtered by; `InvalidRequest` naming the statuses there are."""
+    if status is None:
+        return None
+    try:
+        return Status(status)
+    except ValueError:
+        names = ", ".join(s.value for s in Status)
+        raise InvalidRequest(f"status must be one of {names}") from None

@@ -1,0 +1,92 @@
+"""Use case: one round of the outbox, after the hand-off: hand-offs and review alerts to their
+sinks, and (with a sender) the status callbacks, each outcome recorded in its task."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import attrs
+
+from . import _handoff as handoff
+from ._callback_delivery import CallbackDelivery
+from ._callbacks import CallbackSender
+from ._context import Context, Deliveries, may_try
+from ._handoff import DeliveryFailed, Sink
+from ._ports import Awaiting
+from ._task import DeletionTask
+
+logger = logging.getLogger("deletion_requests.service")
+
+
+@attrs.define
+class OutboxDelivery:
+    """Delivers owed messages at least once, leased to this service while it sends them."""
+
+    context: Context
+    callbacks: CallbackDelivery
+
+    def deliver(
+        self,
+        sinks: Mapping[str, Sink],
+        limit: int = 100,
+        callback_sender: CallbackSender | None = None,
+    ) -> Deliveries:
+        """One round of the outbox: for each kind with a sink (`"handoff"`, `"review"`), deliver
+        up to *limit* owed messages, oldest task first, and record each outcome in the task;
+        with *callback_sender*, the status callbacks of up to *limit* tasks too.
+
+        At least once: a message leaves the outbox only after its sink took it, so a crash
+        between the two delivers it again. Each message is leased to this service
+        (`holder`) before it is sent, `claim_batch` at a time for `lease` (a lease ending
+        unused is taken over), so several servers delivering one store send each message
+        once while none of them crashes. A message that failed waits out `backoff`; the first
+        failure of a sink ends that sink's round (the rest would most likely fail too).
+        """
+        context, store = self.context, self.context.store
+        report = Deliveries()
+        for kind, sink in sinks.items():
+            now = context.clock.now()
+            # Look past the limit, so that messages backing off do not hold back newer ones.
+            owed = store.awaiting(Awaiting(kind), now, max(limit, context.batch_size))
+            due = [task for task in owed if may_try(context.backoff, task, kind, now)][:limit]
+            failed = False
+            for start in range(0, len(due), context.claim_batch):
+                batch = due[start : start + context.claim_batch]
+                now = context.clock.now()
+                ids = [task.task_id for task in batch]
+                claimed = store.claim(kind, ids, context.holder, now, now + context.lease)
+                for task in batch:
+                    if task.task_id not in claimed:
+                        continue
+                    if not failed and self._deliver_one(kind, sink, task):
+                        report.delivered += 1
+                    elif not failed:
+                        report.failed += 1
+                        failed = True
+                store.release(kind, sorted(claimed), context.holder)
+                if failed:
+                    break
+            report.waiting += store.backlog(kind).count
+        if callback_sender is not None:
+            self.callbacks.deliver(callback_sender, limit, report)
+        return report
+
+    def _deliver_one(self, kind: str, sink: Sink, task: DeletionTask) -> bool:
+        """Offer one message to *sink* and record the outcome; True when it was taken."""
+        context = self.context
+        try:
+            done = sink.deliver(task, handoff.message_body(task, kind, context.policy))
+        except Exception as exc:  # noqa: BLE001 (any failure of a sink is an attempt's outcome)
+            detail = exc.detail if isinstance(exc, DeliveryFailed) else type(exc).__name__
+            logger.warning("delivery of %s for task %s failed: %s", kind, task.task_id, detail)
+            context.settle(
+                task.task_id,
+                kind,
+                lambda t, at: handoff.delivery_failed(t, kind, at, sink.name, detail),
+            )
+            return False
+        context.settle(
+            task.task_id, kind, lambda t, at: handoff.delivered(t, kind, at, sink.name, done)
+        )
+        return True
