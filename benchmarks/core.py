@@ -16,7 +16,6 @@ from transitions import Machine
 
 from benchmarks._timing import median_seconds, per_op_us
 from deletion_requests import (
-    CREATED,
     AccessAdmin,
     Caller,
     DeletionService,
@@ -24,10 +23,11 @@ from deletion_requests import (
     ManualClock,
     MemoryStore,
     Status,
-    Transition,
     hash_email,
     new_task_uuid,
 )
+from deletion_requests._task import CREATED
+from deletion_requests.stores import Transition
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HASH = hash_email("someone@example.com")

@@ -1,13 +1,14 @@
-"""HTTP benchmark: creates a second and their latency, `deletion-requests serve` against the
-code before a change (another commit's `serve`, at its own best settings) and against a bare
-Starlette app under the same server and workers, in one run, rounds alternating. wrk is the
-load generator (`apt-get install wrk`).
+"""HTTP benchmark: creates a second, their latency and the server CPU a create,
+`deletion-requests serve` against the code before a change (another commit's `serve`, with
+the same workers) and against a bare Starlette app under the same server and workers, in one
+run, rounds alternating. wrk is the load generator (`apt-get install wrk`).
 
 Run: uv run python -m benchmarks.http [--baseline REF | --baseline-python PYTHON]
      [--rounds 3] [--seconds 8] [--only sqlite-w2,sqlite-w2-c32,sqlite-w1,postgres-w2,list,auth]
 
-`list` measures the p99 of a page of 100 at 10,000 and at 1,000,000 tasks; `auth` the requests
-a second of Bearer against Basic.
+`list` measures the p50 and p99 of a page of 100 at 10,000 and at 1,000,000 tasks; `auth` an
+authenticated GET of an empty list, Basic and Bearer, against the baseline's in the same
+rounds, with the server CPU a request.
 
 `--baseline REF` checks REF out into a temporary git worktree and builds its environment with
 `uv sync`; `--baseline-python` names another checkout's `.venv/bin/python` instead. Without
@@ -18,139 +19,35 @@ over HTTP only; PostgreSQL runs count commits from `pg_stat_database.xact_commit
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import datetime as dt
-import json
-import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx2 as httpx
 import psycopg
-from deletion_requests_http.testing import free_port, serving
+from deletion_requests_http.testing import serving
 
+from benchmarks._drive import (
+    POSTGRES,
+    QUIET,
+    SERVER_PIDS,
+    START,
+    bare_app,
+    bearer,
+    commits,
+    cpu_seconds,
+    make_app,
+    rate,
+    wrk,
+)
 from benchmarks.storage import populate
 from deletion_requests import Caller, DeletionService, open_store
-
-WRK_DIR = Path(__file__).parent / "wrk"
-MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-QUIET = ("--advance-interval", "3600", "--no-deliver")  # no background work while measuring
-POSTGRES = os.environ.get("DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/test")
-
-
-@contextlib.contextmanager
-def bare_app(workers: int, log: Path) -> Iterator[str]:
-    """The bare app under Granian with *workers*, as `serve` runs its app."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--http",
-        "1",
-        "--no-ws",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "benchmarks._bare_app:app",
-    ]
-    with log.open("ab") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process, log)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310 (loopback)
-                return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
-
-
-def wrk(
-    script: str, url: str, seconds: int, connections: int, timeouts_ok: bool = False, **env: str
-) -> dict[str, int]:
-    """One wrk run; raises on any non-2xx answer or socket error, and on a request that timed
-    out (wrk's 2 s) unless *timeouts_ok*."""
-    result = subprocess.run(
-        [
-            *("wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"),
-            *("-s", str(WRK_DIR / script), url),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "WRK_DIR": str(WRK_DIR), **env},
-    )
-    line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
-    report: dict[str, int] = json.loads(line)
-    if not acceptable(report, timeouts_ok):
-        raise RuntimeError(f"wrk saw errors: {report}\n{result.stdout}")
-    return report
-
-
-def acceptable(report: dict[str, int], timeouts_ok: bool = False) -> bool:
-    """Whether a wrk run's *report* (`wrk/report.lua`) had no non-2xx answer, no connect, read
-    or write error, and no timed-out request unless *timeouts_ok*."""
-    if report["non_2xx"] or report["socket_errors"]:
-        return False
-    return timeouts_ok or not report["timeouts"]
-
-
-def rate(report: dict[str, int]) -> float:
-    return report["requests"] / (report["duration_us"] / 1e6)
-
-
-def make_app(store_url: str, accounts: list[str], python: str = sys.executable) -> str:
-    """Allow the accounts and create an app for them with the CLI that *python* runs (so a
-    baseline's store is set up by the baseline's own code, at its own schema version); the
-    Basic Authorization header value."""
-
-    def cli(*args: str) -> str:
-        command = [python, "-m", "deletion_requests_http", *args, "--store", store_url]
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
-
-    for account in accounts:
-        cli("accounts", "allow", account)
-    app = json.loads(cli("apps", "create", *(f"--account={a}" for a in accounts), "--json"))
-    token = base64.b64encode(f"{app['appId']}:{app['appSecret']}".encode()).decode()
-    return f"Basic {token}"
-
-
-def commits(database_url: str) -> int:
-    """The database's committed transactions so far (`pg_stat_database.xact_commit`)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        row = conn.execute(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def baseline_python(ref: str, directory: Path) -> str:
@@ -194,23 +91,37 @@ def case(
     auth = {name: make_app(url, ["acct-0"], pythons[name]) for name, url in urls.items()}
     reports: dict[str, list[dict[str, int]]] = {name: [] for name in [*urls, "bare"]}
     per_create: dict[str, list[float]] = {name: [] for name in urls}
+    cpu: dict[str, list[float]] = {name: [] for name in [*urls, "bare"]}
     try:
         with contextlib.ExitStack() as stack:
+            current = stack.enter_context(
+                serving(urls["current"], log, *QUIET, "--workers", str(workers), timeout=START)
+            )
+            SERVER_PIDS[current.base_url] = current.process.pid
             bases = {
-                "current": stack.enter_context(
-                    serving(urls["current"], log, *QUIET, "--workers", str(workers))
-                ).base_url,
+                "current": current.base_url,
                 "bare": stack.enter_context(bare_app(workers, log)),
             }
-            if baseline:  # the code before: one process, as it served (it has no --workers)
-                bases["baseline"] = stack.enter_context(
-                    serving(urls["baseline"], log, *QUIET, python=baseline)
-                ).base_url
+            if baseline:  # the code before, with the same workers
+                previous = stack.enter_context(
+                    serving(
+                        urls["baseline"],
+                        log,
+                        *QUIET,
+                        "--workers",
+                        str(workers),
+                        python=baseline,
+                        timeout=START,
+                    )
+                )
+                SERVER_PIDS[previous.base_url] = previous.process.pid
+                bases["baseline"] = previous.base_url
             for name, base in bases.items():  # warm up
                 wrk("create.lua", base, 1, 4, AUTH=auth.get(name, "Basic x"), ACCOUNT="acct-0")
             for _ in range(rounds):
                 for name, base in bases.items():
                     before = commits(POSTGRES) if kind == "postgres" and name != "bare" else 0
+                    cpu_before = cpu_seconds(SERVER_PIDS[base])
                     report = wrk(
                         "create.lua",
                         base,
@@ -219,6 +130,8 @@ def case(
                         AUTH=auth.get(name, "Basic x"),
                         ACCOUNT="acct-0",
                     )
+                    used = cpu_seconds(SERVER_PIDS[base]) - cpu_before
+                    cpu[name].append(used / report["requests"])
                     if kind == "postgres" and name != "bare":
                         per_create[name].append((commits(POSTGRES) - before) / report["requests"])
                     reports[name].append(report)
@@ -236,7 +149,8 @@ def case(
         print(
             f"  {name:8} {statistics.median(rate(r) for r in runs):8.0f} req/s, "
             f"p50 {statistics.median(r['p50_us'] for r in runs) / 1000:6.1f} ms, "
-            f"p99 {statistics.median(r['p99_us'] for r in runs) / 1000:6.1f} ms (medians)"
+            f"p99 {statistics.median(r['p99_us'] for r in runs) / 1000:6.1f} ms, "
+            f"{statistics.median(cpu[name]) * 1e6:5.0f} us of server CPU a create (medians)"
             f"{commits_text}"
         )
     for name, against in (("current", "baseline"), ("current", "bare"), ("baseline", "bare")):
@@ -248,16 +162,6 @@ def case(
                 f"  {name}/{against}: {statistics.median(ratios):.2f}x (median of per-round "
                 f"ratios; rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
             )
-
-
-def bearer(base: str, basic: str) -> str:
-    response = httpx.post(
-        f"{base}/auth/oauth2/token",
-        headers={"Authorization": basic},
-        data={"grant_type": "client_credentials"},
-    )
-    token: str = response.json()["access_token"]
-    return "Bearer " + token
 
 
 def list_paths(store_url: str, samples: int = 500) -> list[str]:
@@ -301,7 +205,7 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     log = directory / "servers.log"
     for _ in range(rounds):
         for count, store, basic, paths_file in servers:
-            with serving(store, log, *QUIET) as server:
+            with serving(store, log, *QUIET, timeout=START) as server:
                 base = server.base_url
                 wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=str(paths_file))  # warm up
                 report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=str(paths_file))
@@ -321,27 +225,60 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     print(f"  p99 ratio {big} / {small}: {p99s[big] / p99s[small]:.2f}x")
 
 
-def auth_cost(directory: Path, rounds: int, seconds: int) -> None:
-    store = f"sqlite:///{directory}/auth.db"
-    basic = make_app(store, ["acct-0"])
+def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) -> None:
+    """An authenticated GET of an empty list, Basic and Bearer, one worker, 8 connections:
+    this checkout's server and, when given, the baseline's, rounds alternating."""
     paths_file = directory / "auth-paths.txt"
     paths_file.write_text("/data/deletion-requests?limit=10\n")
     log = directory / "servers.log"
-    rates: dict[str, list[float]] = {"Basic": [], "Bearer": []}
-    with serving(store, log, *QUIET) as server:
-        base = server.base_url
-        token = bearer(base, basic)
+    pythons = {"current": sys.executable, **({"baseline": baseline} if baseline else {})}
+    rates: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    with contextlib.ExitStack() as stack:
+        headers: dict[str, dict[str, str]] = {}
+        bases: dict[str, str] = {}
+        for name, python in pythons.items():
+            store = f"sqlite:///{directory}/auth-{name}.db"
+            basic = make_app(store, ["acct-0"], python)
+            server = stack.enter_context(serving(store, log, *QUIET, python=python, timeout=START))
+            SERVER_PIDS[server.base_url] = server.process.pid
+            bases[name] = server.base_url
+            headers[name] = {"Basic": basic, "Bearer": bearer(server.base_url, basic)}
         for _ in range(rounds):
-            for name, header in (("Basic", basic), ("Bearer", token)):
-                report = wrk("list.lua", base, seconds, 8, AUTH=header, PATHS_FILE=str(paths_file))
-                rates[name].append(rate(report))
-    basic_rate = statistics.median(rates["Basic"])
-    bearer_rate = statistics.median(rates["Bearer"])
-    print(f"authenticated GET (empty list), 8 connections, {rounds} rounds:")
-    print(
-        f"  Basic  {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
-        f"Bearer/Basic {bearer_rate / basic_rate:.2f}x (medians)"
-    )
+            for scheme in ("Basic", "Bearer"):
+                for name, base in bases.items():
+                    cpu_before = cpu_seconds(SERVER_PIDS[base])
+                    report = wrk(
+                        "list.lua",
+                        base,
+                        seconds,
+                        8,
+                        AUTH=headers[name][scheme],
+                        PATHS_FILE=str(paths_file),
+                    )
+                    rates.setdefault((name, scheme), []).append(rate(report))
+                    used = cpu_seconds(SERVER_PIDS[base]) - cpu_before
+                    cpu.setdefault((name, scheme), []).append(used / report["requests"])
+    print(f"authenticated GET (empty list), 1 worker, 8 connections, {rounds} rounds:")
+    for name in pythons:
+        basic_rate = statistics.median(rates[name, "Basic"])
+        bearer_rate = statistics.median(rates[name, "Bearer"])
+        print(
+            f"  {name:8} Basic {basic_rate:8.0f} req/s   Bearer {bearer_rate:8.0f} req/s   "
+            f"Bearer/Basic {bearer_rate / basic_rate:.2f}x; server CPU a request: Basic "
+            f"{statistics.median(cpu[name, 'Basic']) * 1e6:.0f} us, Bearer "
+            f"{statistics.median(cpu[name, 'Bearer']) * 1e6:.0f} us (medians)"
+        )
+    if baseline:
+        for scheme in ("Basic", "Bearer"):
+            ratios = [
+                a / b
+                for a, b in zip(rates["current", scheme], rates["baseline", scheme], strict=True)
+            ]
+            print(
+                f"  current/baseline, {scheme}: {statistics.median(ratios):.2f}x (rounds: "
+                f"{', '.join(f'{x:.2f}' for x in ratios)})"
+            )
 
 
 CASES = {
@@ -377,7 +314,7 @@ def main() -> None:
                 if name == "list":
                     list_latency(directory, [args.small, args.big], args.rounds, args.seconds)
                 elif name == "auth":
-                    auth_cost(directory, args.rounds, args.seconds)
+                    auth_cost(directory, args.rounds, args.seconds, baseline)
                 else:
                     kind, workers, connections = CASES[name]
                     case(directory, kind, workers, connections, args.rounds, args.seconds, baseline)

@@ -23,7 +23,7 @@ import psycopg
 from deletion_requests_http.testing import serving
 from psycopg import sql
 
-from benchmarks.http import QUIET, make_app, rate, wrk
+from benchmarks._drive import QUIET, make_app, rate, wrk
 from benchmarks.storage import T0, populate
 from deletion_requests import DeletionService, ManualClock, new_task_uuid, open_store
 

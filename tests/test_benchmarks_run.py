@@ -11,12 +11,13 @@ import shutil
 import sys
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http.testing import serving
 
 from benchmarks import core, storage
-from benchmarks.http import acceptable, auth_cost, bare_app, case, list_latency, make_app, wrk
+from benchmarks._drive import acceptable, bare_app, make_app, wrk
+from benchmarks.http import auth_cost, case, list_latency
 
 
 def test_core_benchmark_functions_run() -> None:
@@ -84,6 +85,7 @@ def test_http_benchmark_case_runs_every_server(
     printed = capsys.readouterr().out
     assert "current/baseline" in printed
     assert "current/bare" in printed
+    assert "us of server CPU a create" in printed
     assert ("commits a create" in printed) is (kind == "postgres")
 
 
@@ -94,10 +96,11 @@ def test_http_list_and_auth_benchmarks_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     list_latency(tmp_path, [2020, 4040], rounds=1, seconds=1)
-    auth_cost(tmp_path, rounds=1, seconds=1)
+    auth_cost(tmp_path, rounds=1, seconds=1, baseline=sys.executable)
     printed = capsys.readouterr().out
     assert "p99 ratio 4040 / 2020" in printed
     assert "Bearer/Basic" in printed
+    assert "current/baseline, Bearer" in printed
 
 
 def test_baseline_server_is_serve_run_by_the_python_given(tmp_path: Path) -> None:

@@ -1,12 +1,19 @@
-"""The documentation's promises: its code runs, its diagram is the machine's."""
+"""The documentation's promises: its code runs, its diagram is the machine's, and it names every
+public name and every SQLite table."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from deletion_requests_sqlite import SqliteStore
 
+import deletion_requests
+import deletion_requests.stores
+import deletion_requests.testing
 from deletion_requests._diagram import embedded_diagram, lifecycle_mermaid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,3 +42,47 @@ def test_docs_links_resolve() -> None:
     for document in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", document.read_text()):
             assert (document.parent / target).exists(), f"{document.name} links to {target}"
+
+
+def _documented(document: str, names: list[str]) -> list[str]:
+    """The *names* that *document* never mentions in code (`name`, `name(...)`, `name.x`)."""
+    text = (ROOT / document).read_text()
+    return [name for name in names if not re.search(rf"`{re.escape(name)}[`(.\[ ]", text)]
+
+
+@pytest.mark.parametrize(
+    ("module", "document"),
+    [
+        (deletion_requests, "docs/library.md"),
+        (deletion_requests.stores, "docs/storage.md"),
+        (deletion_requests.testing, "docs/storage.md"),
+    ],
+    ids=["embedder", "store-author", "testing"],
+)
+def test_every_public_name_is_documented(module: ModuleType, document: str) -> None:
+    assert _documented(document, module.__all__) == [], f"{module.__name__} names missing"
+
+
+def test_every_public_name_resolves() -> None:
+    for module in (deletion_requests, deletion_requests.stores, deletion_requests.testing):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+
+
+def test_the_public_faces_do_not_overlap() -> None:
+    assert set(deletion_requests.__all__).isdisjoint(deletion_requests.stores.__all__)
+
+
+def test_storage_lists_every_sqlite_table(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "tables.db"):
+        pass
+    with sqlite3.connect(tmp_path / "tables.db") as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+    conn.close()
+    assert "tasks" in tables
+    assert _documented("docs/storage.md", tables) == []

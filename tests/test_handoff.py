@@ -12,7 +12,6 @@ from deletion_requests import (
     HANDOFF,
     REVIEW,
     AccessAdmin,
-    Awaiting,
     CallableSink,
     Caller,
     DeletionService,
@@ -28,6 +27,7 @@ from deletion_requests import (
     hash_email,
 )
 from deletion_requests._handoff import Backoff
+from deletion_requests.stores import Awaiting
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

@@ -23,17 +23,14 @@ from deletion_requests import (
     Operators,
     Policy,
     Status,
-    Transition,
     _lifecycle,
-    catch_up,
     hash_email,
-    status_at,
-    task_from_record,
     task_to_api,
     task_to_api_json,
-    task_to_record,
     tasks_to_api_json,
 )
+from deletion_requests._lifecycle import catch_up, status_at
+from deletion_requests.stores import Transition, task_from_record, task_to_record
 from deletion_requests.testing import aware_datetimes, emails, periods, policies, tasks
 
 UTC = dt.UTC

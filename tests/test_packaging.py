@@ -7,10 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http.testing import serving
 
@@ -45,6 +46,66 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "deletion-requests-client",
     }, found
     return found
+
+
+PACKAGES = {
+    "deletion-requests": "src/deletion_requests/",
+    "deletion-requests-http": "src/deletion_requests_http/",
+    "deletion-requests-sqlite": "src/deletion_requests_sqlite/",
+    "deletion-requests-postgres": "src/deletion_requests_postgres/",
+    "deletion-requests-jsonfiles": "src/deletion_requests_jsonfiles/",
+    "deletion-requests-client": "src/deletion_requests_client/",
+}
+# What hatchling writes into every sdist beside the package.
+SDIST_FILES = {"PKG-INFO", "pyproject.toml", "README.md", ".gitignore", "LICENSE", "CHANGELOG.md"}
+
+
+@pytest.fixture(scope="module")
+def sdists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("sdist")
+    run(UV or "uv", "build", "--all-packages", "--sdist", "--out-dir", out)
+    return {sdist.name.rsplit("-", 1)[0].replace("_", "-"): sdist for sdist in out.glob("*.tar.gz")}
+
+
+def test_each_sdist_carries_only_its_own_package(sdists: dict[str, Path]) -> None:
+    assert set(sdists) == set(PACKAGES)
+    for name, sdist in sdists.items():
+        with tarfile.open(sdist) as archive:
+            files = [m.name.split("/", 1)[1] for m in archive.getmembers() if m.isfile()]
+        strays = [f for f in files if f not in SDIST_FILES and not f.startswith(PACKAGES[name])]
+        assert not strays, f"{name}'s sdist carries {strays[:10]}"
+        assert any(f.endswith("/__init__.py") for f in files), name
+
+
+def test_the_all_extra_is_production_only(wheels: dict[str, Path]) -> None:
+    with zipfile.ZipFile(wheels["deletion-requests"]) as wheel:
+        metadata = next(n for n in wheel.namelist() if n.endswith("METADATA"))
+        text = wheel.read(metadata).decode()
+    requires = re.findall(r"^Requires-Dist: (.+)$", text, re.MULTILINE)
+    in_all = {r.split(";")[0].strip() for r in requires if "extra == 'all'" in r}
+    assert in_all == {
+        "deletion-requests-http",
+        "deletion-requests-sqlite",
+        "deletion-requests-postgres",
+        "deletion-requests-jsonfiles",
+    }, in_all
+    testing = {r.split(">")[0] for r in requires if "extra == 'testing'" in r}
+    assert {"pytest", "hypothesis"} <= testing
+
+
+def test_one_http_client_library_for_the_product_and_the_tests() -> None:
+    lock = (ROOT / "uv.lock").read_text()
+    assert 'name = "httpx"' in lock
+    assert 'name = "httpx2"' not in lock
+    sources = [
+        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("adapters/*/tests/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+    ]
+    users = [
+        p.name for p in sources if re.search(r"^\s*(import|from) httpx2\b", p.read_text(), re.M)
+    ]
+    assert not users
 
 
 def venv(directory: Path) -> Path:

@@ -9,7 +9,6 @@ import pytest
 
 from deletion_requests import (
     AccessAdmin,
-    Account,
     AuthenticationFailed,
     DeadlineExceeded,
     DeletionService,
@@ -24,6 +23,7 @@ from deletion_requests import (
     UnauthorizedAccount,
     hash_email,
 )
+from deletion_requests.stores import Account
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

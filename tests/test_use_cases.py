@@ -17,11 +17,10 @@ from deletion_requests import (
     MemoryStore,
     Policy,
     Status,
-    TaskQuery,
-    counted_status,
-    status_at,
 )
+from deletion_requests._lifecycle import status_at
 from deletion_requests._policy import status_bounds
+from deletion_requests.stores import TaskQuery, counted_status
 
 CORE = pathlib.Path(__file__).parent.parent / "src" / "deletion_requests"
 USE_CASE_MODULES = [

@@ -1,113 +1,65 @@
-"""deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle."""
+"""deletion-requests: data-subject deletion requests held through a fixed, auditable lifecycle.
 
-from ._access import Account, App, Caller, apps_from_grants
-from ._callbacks import (
-    CLIENT_EVENTS,
-    Callback,
-    CallbackSender,
-    check_callback_url,
-    new_signing_secret,
-)
+This module holds what a service that embeds the library uses. What a store author needs (the
+record codec, the query types, the reference semantics of the queries) is in
+`deletion_requests.stores`, and the contract suites are in `deletion_requests.testing`.
+"""
+
+from ._access import Caller
+from ._callbacks import Callback, CallbackSender, check_callback_url, new_signing_secret
 from ._clock import Clock, ManualClock, SystemClock
-from ._codec import (
-    task_detail_to_api,
-    task_from_record,
-    task_to_api,
-    task_to_api_json,
-    task_to_record,
-    tasks_to_api_json,
-)
+from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
+from ._creating import PreparedCreate
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
     DecisionRefused,
     DeletionRequestError,
-    DuplicateTask,
-    IdempotencyKeyConflict,
     InvalidRequest,
     NotActioned,
     StoreError,
     TaskNotFound,
     UnauthorizedAccount,
 )
-from ._events import LifecycleEvent, Subscriber, log_event
-from ._group_commit import GroupCommit
-from ._handoff import (
-    Backoff,
-    CallableSink,
-    DeliveryFailed,
-    SignatureInvalid,
-    Sink,
-    message_id,
-)
-from ._identifiers import MAX_IDENTIFIERS, collect_identifiers, hash_email, normalise_email
-from ._ids import new_hex_id, new_task_id, new_task_uuid
-from ._lifecycle import catch_up, status_at
+from ._events import LifecycleEvent
+from ._handoff import CallableSink, DeliveryFailed, SignatureInvalid, Sink, message_id
+from ._identifiers import MAX_IDENTIFIERS, hash_email
+from ._ids import new_hex_id, new_task_uuid
 from ._memory import MemoryStore
-from ._open import UnknownStore, open_store, redacted_url
-from ._operator_accounts import (
-    Operator,
-    check_operator_name,
-    hash_password,
-    new_password,
-    spend_a_check,
-    verify_password,
-)
-from ._operators import Operators, check_reason, operator_by
+from ._open import UnknownStore, open_store
+from ._operator_accounts import Operator, verify_password
+from ._operators import Operators, check_reason
 from ._policy import Policy
 from ._ports import (
-    AccessStore,
-    Awaiting,
-    Backlog,
+    AccessRecords,
+    BackgroundLease,
     DayCount,
+    OperatorRecords,
+    Outbox,
+    Reports,
+    ServerSettings,
     Store,
-    TaskQuery,
-    TaskStore,
-    backlog_of,
-    counted_status,
-    day_counts,
-    owed_since,
-    replaces,
-    status_counts,
+    TaskRecords,
 )
-from ._service import MAX_BULK, AccessAdmin, Cancellation, DeletionService, Deliveries, Page
+from ._service import MAX_BULK, AccessAdmin, DeletionService
 from ._status import Status
-from ._task import (
-    CALLBACK,
-    CREATED,
-    EVENTS,
-    HANDOFF,
-    REVIEW,
-    SYSTEM,
-    TRANSITION,
-    DeletionTask,
-    Transition,
-)
+from ._task import CALLBACK, EVENTS, HANDOFF, REVIEW, DeletionTask
 
 __all__ = [
     "CALLBACK",
-    "CLIENT_EVENTS",
-    "CREATED",
     "EVENTS",
     "HANDOFF",
     "MAX_BULK",
     "MAX_IDENTIFIERS",
     "REVIEW",
-    "SYSTEM",
-    "TRANSITION",
     "AccessAdmin",
-    "AccessStore",
-    "Account",
-    "App",
+    "AccessRecords",
     "AuthenticationFailed",
-    "Awaiting",
-    "Backlog",
-    "Backoff",
+    "BackgroundLease",
     "CallableSink",
     "Callback",
     "CallbackSender",
     "Caller",
-    "Cancellation",
     "Clock",
     "DayCount",
     "DeadlineExceeded",
@@ -115,65 +67,41 @@ __all__ = [
     "DeletionRequestError",
     "DeletionService",
     "DeletionTask",
-    "Deliveries",
     "DeliveryFailed",
-    "DuplicateTask",
-    "GroupCommit",
-    "IdempotencyKeyConflict",
     "InvalidRequest",
     "LifecycleEvent",
     "ManualClock",
     "MemoryStore",
     "NotActioned",
     "Operator",
+    "OperatorRecords",
     "Operators",
-    "Page",
+    "Outbox",
     "Policy",
+    "PreparedCreate",
+    "Reports",
+    "ServerSettings",
     "SignatureInvalid",
     "Sink",
     "Status",
     "Store",
     "StoreError",
-    "Subscriber",
     "SystemClock",
     "TaskNotFound",
-    "TaskQuery",
-    "TaskStore",
-    "Transition",
+    "TaskRecords",
     "UnauthorizedAccount",
     "UnknownStore",
-    "apps_from_grants",
-    "backlog_of",
-    "catch_up",
     "check_callback_url",
-    "check_operator_name",
     "check_reason",
-    "collect_identifiers",
-    "counted_status",
-    "day_counts",
     "hash_email",
-    "hash_password",
-    "log_event",
     "message_id",
     "new_hex_id",
-    "new_password",
     "new_signing_secret",
-    "new_task_id",
     "new_task_uuid",
-    "normalise_email",
     "open_store",
-    "operator_by",
-    "owed_since",
-    "redacted_url",
-    "replaces",
-    "spend_a_check",
-    "status_at",
-    "status_counts",
     "task_detail_to_api",
-    "task_from_record",
     "task_to_api",
     "task_to_api_json",
-    "task_to_record",
     "tasks_to_api_json",
     "verify_password",
 ]

@@ -8,25 +8,26 @@ from collections.abc import Sequence
 
 import attrs
 
+from . import _creating as creating
 from . import _lifecycle as lifecycle
 from ._access import Caller
 from ._context import DEFAULT_PAGE, MAX_PAGE, Context, authorise, check_account_id, check_task_id
+from ._creating import PreparedCreate
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
     DeadlineExceeded,
+    DuplicateTask,
     IdempotencyKeyConflict,
     InvalidRequest,
     StoreError,
     TaskNotFound,
 )
-from ._identifiers import collect_identifiers
-from ._ids import new_task_id
+from ._identifiers import collect_identifiers, idempotency_digest
 from ._policy import status_bounds
 from ._ports import TaskQuery
 from ._status import Status
-from ._task import CREATED, DeletionTask, Transition, as_successor
+from ._task import DeletionTask, as_successor
 
-MAX_KEY_LENGTH = 255
 CANCELLED = "cancelled"
 ALREADY_CANCELLED = "already_cancelled"
 DEADLINE_EXCEEDED = "deadline_exceeded"
@@ -70,48 +71,62 @@ class ClientRequests:
         """Create a pending task for the identifiers; raw emails are hashed here and dropped.
 
         With an `idempotency_key`, a retry of the same request returns the original task, and
-        the key used with a different request is an `InvalidRequest`. Concurrent creates are
-        committed together where the store batches its adds.
+        the key used with a different request is an `InvalidRequest`. The same as
+        `prepare_create`, `store.add` of the prepared task, and `finish_create`.
         """
-        store = self.context.store
+        prepared = self.prepare_create(
+            caller, account_id, raw_emails, sha256_emails, idempotency_key
+        )
+        if prepared.done is not None:
+            return prepared.done
+        try:
+            self.context.store.add(prepared.task, prepared.key)
+        except IdempotencyKeyConflict as exc:
+            return self.finish_create(prepared, exc)
+        return prepared.task
+
+    def prepare_create(
+        self,
+        caller: Caller,
+        account_id: str,
+        raw_emails: object = (),
+        sha256_emails: object = (),
+        idempotency_key: str | None = None,
+    ) -> PreparedCreate:
+        """The first step of `create`: every check, the identifiers and the new task, and,
+        with an `idempotency_key`, the read of the task it is bound to (then `done`)."""
         account_id = check_account_id(account_id)
         authorise(caller, account_id)
         identifiers = collect_identifiers(raw_emails, sha256_emails)
-        key = None
-        if idempotency_key is not None:
-            if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-                raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-            key = (caller.app_id, idempotency_key)
-            existing = store.find_by_idempotency_key(*key)
-            if existing is not None:
-                return self._replay(existing, account_id, identifiers)
+        key = creating.idempotency_scope(caller, idempotency_key)
+        if key is not None:
+            # The store binds a keyed digest, never the key as sent (it may be an address).
+            key = (key[0], idempotency_digest(self.context.store, key[0], key[1]))
         now = self.context.clock.now()
-        task = DeletionTask(
-            task_id=new_task_id(now),
-            account_id=account_id,
-            status=Status.PENDING,
-            creation_time=now,
-            identifiers=identifiers,
-            created_by=caller.app_id,
-            history=(Transition(Status.PENDING, Status.PENDING, now, caller.app_id, CREATED),),
-        )
-        try:
-            store.add(task, key)
-        except IdempotencyKeyConflict as exc:  # a racing create bound the key first
-            bound = store.get(exc.task_id)
-            if bound is None:  # pragma: no cover (a store that binds keys to nothing is broken)
-                raise StoreError(f"idempotency key bound to missing task {exc.task_id}") from exc
-            return self._replay(bound, account_id, identifiers)
-        return task
+        task = creating.pending_task(caller, account_id, identifiers, now)
+        prepared = PreparedCreate(account_id, identifiers, task, key)
+        if key is not None:
+            existing = self.context.store.find_by_idempotency_key(*key)
+            if existing is not None:
+                return attrs.evolve(prepared, done=self._replay(existing, prepared))
+        return prepared
 
-    def _replay(
-        self, existing: DeletionTask, account_id: str, identifiers: frozenset[str]
+    def finish_create(
+        self, prepared: PreparedCreate, refused: IdempotencyKeyConflict | DuplicateTask | None
     ) -> DeletionTask:
-        if existing.account_id != account_id or existing.identifiers != identifiers:
-            raise InvalidRequest(
-                "Idempotency-Key was already used for a different request; "
-                "use a new key for a new request"
-            )
+        """The answer to a create whose task was stored (*refused* None) or refused by the
+        store: a key that a racing create bound first answers with that create's task."""
+        if refused is None:
+            return prepared.task
+        if isinstance(refused, DuplicateTask):
+            raise refused
+        bound = self.context.store.get(refused.task_id)
+        if bound is None:  # pragma: no cover (a store that binds keys to nothing is broken)
+            raise StoreError(f"idempotency key bound to missing task {refused.task_id}")
+        return self._replay(bound, prepared)
+
+    def _replay(self, existing: DeletionTask, prepared: PreparedCreate) -> DeletionTask:
+        creating.check_same_request(existing, prepared.account_id, prepared.identifiers)
         return self.context.caught_up(existing)
 
     def get(self, caller: Caller, task_id: str) -> DeletionTask:
@@ -125,8 +140,11 @@ class ClientRequests:
         status: str | Status | None = None,
         limit: int = DEFAULT_PAGE,
         cursor: str | None = None,
+        summaries: bool = False,
     ) -> Page:
-        """A page of the caller's tasks, newest first, filtered by account and status.
+        """A page of the caller's tasks, newest first, filtered by account and status. With
+        *summaries*, the tasks may come without their identifiers and history (the store's
+        `list_summaries`): what a page that shows only their own fields needs.
 
         A status is a function of the creation time, the cancel and the hold, so a status
         filter is a union of store queries on those (`status_bounds`): a held task is never
@@ -148,7 +166,8 @@ class ClientRequests:
             )
             for bounds in queries:
                 query = TaskQuery(accounts=accounts, before=before, limit=limit + 1, **bounds)
-                found.extend(self.context.store.list_tasks(query))
+                store = self.context.store
+                found.extend((store.list_summaries if summaries else store.list_tasks)(query))
             found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=True)
         tasks = tuple(self.context.caught_up(t, now) for t in found[:limit])
         next_cursor = None

@@ -9,20 +9,46 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
-from collections.abc import Iterable
+import secrets
+import unicodedata
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import idna
 
 from ._errors import InvalidRequest
 
 MAX_IDENTIFIERS = 10_000
 MAX_EMAIL_LENGTH = 254
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+"""Invisible characters dropped from an address: zero-width space, non-joiner and joiner, word
+joiner, and the byte-order mark (a zero-width no-break space)."""
+_DROP_ZERO_WIDTH = dict.fromkeys(map(ord, ZERO_WIDTH))
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 _FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def normalise_email(raw: str) -> str:
-    """Trim and lower-case an address: `' Ann@Example.COM '` -> `'ann@example.com'`."""
-    return raw.strip().lower()
+    """The one spelling of an address that is hashed: zero-width characters (`ZERO_WIDTH`)
+    dropped, surrounding whitespace trimmed, Unicode NFC, lower-cased, and a domain that is
+    not ASCII in its IDNA (punycode) form: `' Ann@Bücher.DE '` -> `'ann@xn--bcher-kva.de'`.
+    A plain ASCII address is only trimmed and lower-cased. A domain that is not a valid
+    internationalised name is left in Unicode, which `collect_identifiers` refuses."""
+    if raw.isascii():
+        return raw.strip().lower()
+    text = raw.translate(_DROP_ZERO_WIDTH).strip()
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower())
+    local, at, domain = text.rpartition("@")
+    if not at or domain.isascii():
+        return text
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii").lower()
+    except UnicodeError:  # idna.IDNAError: left in Unicode, refused as an invalid domain
+        return text
+    return f"{local}@{domain}"
 
 
 def hash_email(raw: str) -> str:
@@ -45,6 +71,8 @@ def _email_problem(email: str) -> str | None:
     local, domain = email.split("@")
     if not local or not domain:
         return "is not an email address (the part before or after '@' is empty)"
+    if not domain.isascii():
+        return "has a domain that is not a valid internationalised domain name (IDNA)"
     if _FORBIDDEN.search(email):
         return "is not an email address (it contains whitespace or control characters)"
     return None
@@ -112,3 +140,46 @@ def collect_identifiers(raw_emails: object = (), sha256_emails: object = ()) -> 
         # Re-encode so that the few non-canonical spellings of one digest compare equal.
         result.add(binascii.b2a_base64(digest, newline=False).decode("ascii"))
     return frozenset(result)
+
+
+# -- idempotency keys -------------------------------------------------------------------------
+
+IDEMPOTENCY_SECRET_SETTING = "idempotency-key-secret"  # noqa: S105 (a setting's name)
+IDEMPOTENCY_DIGEST_PREFIX = "hmac-sha256:"
+
+
+class _Settings(Protocol):
+    def setting(self, name: str, default: Callable[[], str]) -> str: ...
+
+
+_secrets: dict[int, tuple[weakref.ref[_Settings], bytes]] = {}
+
+
+def idempotency_digest(store: _Settings, scope: str, key: str) -> str:
+    """What the store keeps of the idempotency key *key* of *scope* (an app): `hmac-sha256:`
+    and the hex HMAC-SHA256 of scope and key under the store's own secret (the
+    `idempotency-key-secret` setting, made on first use and shared by every server on the
+    store). The same on every server and after a restart; never the key itself, so a key that
+    is an email address leaves no address in the store."""
+    mac = hmac.new(_secret(store), digestmod=hashlib.sha256)
+    mac.update(scope.encode("utf-8", "surrogatepass") + b"\x00")
+    mac.update(key.encode("utf-8", "surrogatepass"))
+    return IDEMPOTENCY_DIGEST_PREFIX + mac.hexdigest()
+
+
+def _secret(store: _Settings) -> bytes:
+    """The store's secret, read once per store object (settings never change once made)."""
+    cached = _secrets.get(id(store))
+    if cached is not None and cached[0]() is store:
+        return cached[1]
+    secret = store.setting(IDEMPOTENCY_SECRET_SETTING, lambda: secrets.token_urlsafe(32))
+    value = secret.encode("utf-8")
+    at = id(store)
+    try:
+        ref = weakref.ref(store, lambda _gone: _secrets.pop(at, None))
+    except TypeError:  # a store that cannot be weakly referenced is read every time
+        return value
+    if len(_secrets) >= 1_000:
+        _secrets.clear()
+    _secrets[at] = (ref, value)
+    return value

@@ -37,6 +37,8 @@ class MemoryStore(Store):
     isolated. Tasks are immutable values and are kept as given, never copied.
     """
 
+    local_reads = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._tasks: dict[str, DeletionTask] = {}
@@ -53,6 +55,14 @@ class MemoryStore(Store):
         self._leases: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
         self._callbacks: dict[str, Callback] = {}
         self._access_version = 0
+
+    def take_lease(self) -> bool:
+        """The background lease: always this object's, as nothing outside this object can
+        reach the store."""
+        return True
+
+    def release_lease(self) -> None:
+        """Nothing to give up: see `take_lease`."""
 
     # -- tasks --------------------------------------------------------------------------------
 

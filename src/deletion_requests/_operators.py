@@ -230,7 +230,7 @@ class Operators:
 
     def counts(self) -> dict[str, int]:
         """How many tasks there are by status, as the clock sees them, and how many are held,
-        purged and completed (`TaskStore.count_tasks`). One pass over the tasks in the store."""
+        purged and completed (`Reports.count_tasks`). One pass over the tasks in the store."""
         context = self.context
         return context.store.count_tasks(*context.policy.cutoffs(context.clock.now()))
 

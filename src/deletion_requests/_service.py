@@ -26,6 +26,8 @@ from ._context import (
     check_account_id,
     new_holder,
 )
+from ._creating import PreparedCreate
+from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._events import Subscriber, log_event
 from ._handoff import Backoff, Sink
 from ._outbox_delivery import OutboxDelivery
@@ -157,6 +159,27 @@ class DeletionService:
         dropped), or the original one for a retry with the same `idempotency_key`."""
         return self.requests.create(caller, account_id, raw_emails, sha256_emails, idempotency_key)
 
+    def prepare_create(
+        self,
+        caller: Caller,
+        account_id: str,
+        raw_emails: object = (),
+        sha256_emails: object = (),
+        idempotency_key: str | None = None,
+    ) -> PreparedCreate:
+        """`ClientRequests.prepare_create`: `create`'s checks, identifiers and task, without
+        the write (the idempotency key's bound task, when there is one, as `done`)."""
+        return self.requests.prepare_create(
+            caller, account_id, raw_emails, sha256_emails, idempotency_key
+        )
+
+    def finish_create(
+        self, prepared: PreparedCreate, refused: IdempotencyKeyConflict | DuplicateTask | None
+    ) -> DeletionTask:
+        """`ClientRequests.finish_create`: the answer once the store took or refused the
+        prepared task."""
+        return self.requests.finish_create(prepared, refused)
+
     def get(self, caller: Caller, task_id: str) -> DeletionTask:
         """The task, up to date with the clock; `TaskNotFound` when the caller cannot see it."""
         return self.requests.get(caller, task_id)
@@ -168,9 +191,11 @@ class DeletionService:
         status: str | Status | None = None,
         limit: int = DEFAULT_PAGE,
         cursor: str | None = None,
+        summaries: bool = False,
     ) -> Page:
-        """A page of the caller's tasks, newest first, filtered by account and status."""
-        return self.requests.list(caller, account_id, status, limit, cursor)
+        """A page of the caller's tasks, newest first, filtered by account and status (with
+        *summaries*, without each task's identifiers and history)."""
+        return self.requests.list(caller, account_id, status, limit, cursor, summaries)
 
     def cancel(self, caller: Caller, task_id: str) -> DeletionTask:
         """Cancel a pending or ready task; idempotent for a cancelled one. `DeadlineExceeded`,

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import attrs
 import httpx
 import pytest
 from deletion_requests_http import Settings, TokenIssuer, bootstrap
@@ -61,11 +60,11 @@ def test_only_a_delivering_application_has_sinks_and_delivery_rounds() -> None:
     quiet = bootstrapped()
     assert quiet.sinks == {}
     assert quiet.callbacks is None
-    assert len(quiet.background().loops) == 1
+    assert [each.name for each in quiet.background().rounds] == ["maintenance"]
     delivering = bootstrapped(deliver=True, handoff_url="https://d.example/", webhook_secret=SECRET)
     assert sorted(delivering.sinks) == sorted([HANDOFF, REVIEW])
     assert delivering.callbacks is not None
-    assert len(delivering.background().loops) == 2
+    assert [each.name for each in delivering.background().rounds] == ["maintenance", "delivery"]
     for application in (quiet, delivering):
         application.close()
 
@@ -96,7 +95,7 @@ def test_a_part_that_cannot_be_built_opens_no_store(tmp_path: Path) -> None:
     assert not (tmp_path / "never.db").exists()
 
 
-def test_workers_get_every_setting_but_the_clock_and_deliver_nothing() -> None:
+def test_workers_get_every_setting_but_the_clock() -> None:
     settings = Settings(
         "sqlite:///w.db",
         clock=ManualClock(T0),
@@ -112,7 +111,7 @@ def test_workers_get_every_setting_but_the_clock_and_deliver_nothing() -> None:
     )
     processes = Processes(settings, workers=3, log_level="debug", log_format="text")
     received = worker_settings(json.loads(worker_environment(processes)))
-    assert received == Processes(attrs.evolve(settings, deliver=False), 3, "debug", "text")
+    assert received == Processes(settings, 3, "debug", "text")
     assert not isinstance(received.application.clock, ManualClock)
 
 

@@ -15,12 +15,8 @@ import httpx
 from deletion_requests_http import new_webhook_secret
 from deletion_requests_http.testing import bootstrapped, serving, serving_app
 
-from deletion_requests import (
-    AccessAdmin,
-    Awaiting,
-    ManualClock,
-    open_store,
-)
+from deletion_requests import AccessAdmin, ManualClock, open_store
+from deletion_requests.stores import Awaiting
 from deletion_requests.testing import WebhookReceiver
 
 from .conftest import T0, basic

@@ -52,7 +52,8 @@ def owed_handoffs(store_url: str, count: int, created_by: str = "app_test") -> s
             )
             for i in range(count)
         ]
-        store.add_many([(task, None) for task in tasks])
+        for task in tasks:
+            store.add(task)
         service = DeletionService(store, ManualClock(now), Policy(), subscribers=[])
         while service.advance_due():
             pass

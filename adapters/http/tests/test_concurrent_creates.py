@@ -7,7 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http.testing import run_cli, serving
 

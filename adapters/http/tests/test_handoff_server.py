@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import orjson
 from deletion_requests_http import signed_headers
 from deletion_requests_http.testing import serving

@@ -32,10 +32,10 @@ from deletion_requests import (
     ManualClock,
     Operators,
     StoreError,
-    TaskQuery,
     hash_email,
     open_store,
 )
+from deletion_requests.stores import TaskQuery
 
 from .conftest import KEY, T0, World, basic
 
@@ -492,8 +492,8 @@ def test_wrong_method_is_405_with_allow(world: World) -> None:
     assert_error(response, 405, "METHOD_NOT_ALLOWED")
     assert "DELETE" in response.headers["allow"]
     assert_error(world.client.patch(TASKS, headers=world.a), 405, "METHOD_NOT_ALLOWED")
-    # /emails is a task id on GET: not a UUID
-    assert_error(world.client.get(EMAILS, headers=world.a), 400, "BAD_REQUEST", "UUID")
+    # /emails is not a task id: GET on it is a wrong method, not a bad taskId
+    assert_error(world.client.get(EMAILS, headers=world.a), 405, "METHOD_NOT_ALLOWED", "POST")
 
 
 def test_unexpected_errors_are_500_without_internals(

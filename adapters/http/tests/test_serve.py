@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 import pytest
 from deletion_requests_http import Settings
 from deletion_requests_http._serve import (
@@ -183,27 +183,37 @@ def test_a_second_serve_on_a_taken_port_says_so_and_does_not_claim_to_serve(
     assert "serving" not in result.stderr
 
 
-def test_a_worker_app_runs_no_background_work(
+def test_a_worker_app_runs_the_background_work_under_the_stores_lease(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The background work runs in the `serve` process only, so N workers do not run it N
-    times: a worker's app starts no thread of its own."""
+    """Every worker runs the background rounds while it holds the store's lease: of two worker
+    apps on one store, one holds it and reports round ages; the other reports none."""
     settings = Settings(
         f"sqlite:///{tmp_path}/w.db", deliver=True, console=ConsoleSettings(), rate_limit="5/second"
     )
     monkeypatch.setenv(SETTINGS_ENV, worker_environment(Processes(settings, log_level="warning")))
-    before = set(threading.enumerate())
-    with TestClient(worker_app()) as client:
-        assert client.get("/healthz").status_code == 200
-        started = {t for t in threading.enumerate() if t not in before}
-        assert not [t for t in started if "background" in t.name]
+    with TestClient(worker_app()) as first, TestClient(worker_app()) as second:
+        reports = {}
+        for _ in range(600):
+            reports = {
+                name: client.get("/healthz").json()["background"]
+                for name, client in (("first", first), ("second", second))
+            }
+            if any(report["lease"] for report in reports.values()):
+                break
+            time.sleep(0.05)
+        holders = [name for name, report in reports.items() if report["lease"]]
+        assert len(holders) == 1, reports
+        other = "second" if holders == ["first"] else "first"
+        assert reports[other]["rounds"]["maintenance"]["age"] is None
+        assert set(reports[holders[0]]["rounds"]) == {"maintenance", "delivery"}
 
 
 def test_every_serve_option_can_come_from_its_environment_variable(tmp_path: Path) -> None:
     """DELETION_REQUESTS_<OPTION>: read (a bad value is refused by name), and listed in
     `serve --help`."""
     help_text = " ".join(run_cli("serve", "--help").split())
-    for option in ("HOST", "PORT", "WORKERS", "ADVANCE_INTERVAL", "DELIVER_INTERVAL", "LOG_LEVEL"):
+    for option in ("HOST", "PORT", "WORKERS", "ADVANCE_INTERVAL", "LEASE_INTERVAL", "LOG_LEVEL"):
         assert f"DELETION_REQUESTS_{option}" in help_text
     result = serve_refused(f"sqlite:///{tmp_path}/env.db", DELETION_REQUESTS_WORKERS="0")
     assert result.returncode == 2

@@ -8,22 +8,64 @@ from pathlib import Path
 import pytest
 from deletion_requests_jsonfiles import FORMAT_VERSION, JsonFilesStore
 
-from deletion_requests import AccessAdmin, Store, StoreError, TaskQuery, open_store
+from deletion_requests import AccessAdmin, Store, StoreError, open_store
+from deletion_requests.stores import TaskQuery
 from deletion_requests.testing import (
+    AccessRecordsContract,
+    BackgroundLeaseContract,
+    OperatorRecordsContract,
+    OutboxContract,
+    ReportsContract,
+    ServerSettingsContract,
     StoreComparison,
     StoreContract,
+    TaskRecordsContract,
     crash_drill,
+    make_task,
     open_together,
     race_drill,
 )
-from deletion_requests.testing._contract import make_task
 
 
-class TestJsonFilesStore(StoreContract):
+class JsonFilesStores:
+    """The factory every contract case below runs on: a new, empty store."""
+
     persistent = True
 
-    def create_store(self, directory: Path) -> Store:
+    def create_store(self, directory: Path) -> JsonFilesStore:
         return JsonFilesStore(directory / "store")
+
+
+class TestJsonFilesTaskRecords(JsonFilesStores, TaskRecordsContract):
+    pass
+
+
+class TestJsonFilesOutbox(JsonFilesStores, OutboxContract):
+    pass
+
+
+class TestJsonFilesReports(JsonFilesStores, ReportsContract):
+    pass
+
+
+class TestJsonFilesAccessRecords(JsonFilesStores, AccessRecordsContract):
+    pass
+
+
+class TestJsonFilesOperatorRecords(JsonFilesStores, OperatorRecordsContract):
+    pass
+
+
+class TestJsonFilesServerSettings(JsonFilesStores, ServerSettingsContract):
+    pass
+
+
+class TestJsonFilesBackgroundLease(JsonFilesStores, BackgroundLeaseContract):
+    pass
+
+
+class TestJsonFilesStore(JsonFilesStores, StoreContract):
+    pass
 
 
 class JsonFilesComparison(StoreComparison):

@@ -3,29 +3,72 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import attrs
 import psycopg
 import pytest
 from deletion_requests_postgres import SCHEMA_VERSION, PostgresStore
 from psycopg import sql
 
 from deletion_requests import Store, StoreError, open_store
+from deletion_requests.stores import TaskQuery
 from deletion_requests.testing import (
+    AccessRecordsContract,
+    BackgroundLeaseContract,
+    OperatorRecordsContract,
+    OutboxContract,
+    ReportsContract,
+    ServerSettingsContract,
     StoreComparison,
     StoreContract,
+    TaskRecordsContract,
     crash_drill,
+    make_task,
     open_together,
     race_drill,
 )
-from deletion_requests.testing._contract import make_task
 
 from .conftest import SERVER, schema_for, store_url
 
 
-class TestPostgresStore(StoreContract):
+class PostgresStores:
+    """The factory every contract case below runs on: a new, empty store."""
+
     persistent = True
 
     def create_store(self, directory: Path) -> Store:
         return open_store(store_url(str(directory)))
+
+
+class TestPostgresTaskRecords(PostgresStores, TaskRecordsContract):
+    pass
+
+
+class TestPostgresOutbox(PostgresStores, OutboxContract):
+    pass
+
+
+class TestPostgresReports(PostgresStores, ReportsContract):
+    pass
+
+
+class TestPostgresAccessRecords(PostgresStores, AccessRecordsContract):
+    pass
+
+
+class TestPostgresOperatorRecords(PostgresStores, OperatorRecordsContract):
+    pass
+
+
+class TestPostgresServerSettings(PostgresStores, ServerSettingsContract):
+    pass
+
+
+class TestPostgresBackgroundLease(PostgresStores, BackgroundLeaseContract):
+    pass
+
+
+class TestPostgresStore(PostgresStores, StoreContract):
+    pass
 
 
 class PostgresComparison(StoreComparison):
@@ -170,3 +213,16 @@ def test_a_write_whose_connection_dies_is_reported_not_acknowledged(tmp_path: Pa
         assert store.get(task.task_id) is None  # here it had not: the retry adds it
         store.add(task, ("app_a", "key-1"))
         assert store.find_by_idempotency_key("app_a", "key-1") == task
+
+
+def test_summaries_are_the_listed_tasks_without_identifiers_and_history(tmp_path: Path) -> None:
+    with open_store(store_url(str(tmp_path))) as store:
+        tasks = [make_task() for _ in range(3)]
+        assert isinstance(store, PostgresStore)
+        assert store.add_batch([(task, None) for task in tasks]) == [None] * 3
+        query = TaskQuery(accounts=frozenset({"acct-1"}), limit=2)
+        whole = store.list_tasks(query)
+        assert all(task.identifiers for task in whole)
+        assert store.list_summaries(query) == [
+            attrs.evolve(task, identifiers=frozenset(), history=()) for task in whole
+        ]

@@ -7,7 +7,7 @@ import json
 import signal
 from pathlib import Path
 
-import httpx2 as httpx
+import httpx
 from deletion_requests_http.testing import run_cli as cli
 from deletion_requests_http.testing import serving
 

@@ -29,29 +29,70 @@ from deletion_requests import (
     Store,
     StoreError,
     UnauthorizedAccount,
-    catch_up,
     hash_email,
     open_store,
 )
 from deletion_requests import _handoff as handoff
+from deletion_requests._lifecycle import catch_up
 from deletion_requests.testing import (
+    AccessRecordsContract,
+    BackgroundLeaseContract,
+    OperatorRecordsContract,
+    OutboxContract,
+    ReportsContract,
+    ServerSettingsContract,
     StoreComparison,
     StoreContract,
+    TaskRecordsContract,
     crash_drill,
+    make_task,
     open_together,
     race_drill,
 )
-from deletion_requests.testing._contract import make_task
 
 POLICY = Policy()
 TASK_ID = "3bc2e8b0-88ee-400c-8696-44897bc95cd3"
 
 
-class TestSqliteStore(StoreContract):
+class SqliteStores:
+    """The factory every contract case below runs on: a new, empty store."""
+
     persistent = True
 
-    def create_store(self, directory: Path) -> Store:
+    def create_store(self, directory: Path) -> SqliteStore:
         return SqliteStore(directory / "tasks.db")
+
+
+class TestSqliteTaskRecords(SqliteStores, TaskRecordsContract):
+    pass
+
+
+class TestSqliteOutbox(SqliteStores, OutboxContract):
+    pass
+
+
+class TestSqliteReports(SqliteStores, ReportsContract):
+    pass
+
+
+class TestSqliteAccessRecords(SqliteStores, AccessRecordsContract):
+    pass
+
+
+class TestSqliteOperatorRecords(SqliteStores, OperatorRecordsContract):
+    pass
+
+
+class TestSqliteServerSettings(SqliteStores, ServerSettingsContract):
+    pass
+
+
+class TestSqliteBackgroundLease(SqliteStores, BackgroundLeaseContract):
+    pass
+
+
+class TestSqliteStore(SqliteStores, StoreContract):
+    pass
 
 
 class SqliteComparison(StoreComparison):

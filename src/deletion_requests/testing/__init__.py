@@ -1,6 +1,10 @@
 """What every store must pass, and hypothesis strategies for the core's values.
 
-- `StoreContract`: subclass it as `TestMyStore` and supply `create_store(directory)`.
+- One contract case a port: `TaskRecordsContract`, `OutboxContract`, `ReportsContract`,
+  `AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`,
+  `BackgroundLeaseContract`; and
+  `StoreContract` for a whole `Store`. Subclass each case your store claims as `Test...` and
+  supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
 - `crash_drill(url)` and `race_drill(url)`: SIGKILL and cross-process race checks.
 - `open_together(url)`: stores opened at the same moment (a schema set up once).
@@ -16,7 +20,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._case import make_task
     from ._contract import StoreContract
+    from ._contract_access import (
+        AccessRecordsContract,
+        OperatorRecordsContract,
+        ServerSettingsContract,
+    )
+    from ._contract_lease import BackgroundLeaseContract
+    from ._contract_outbox import OutboxContract
+    from ._contract_reports import ReportsContract
+    from ._contract_tasks import TaskRecordsContract
     from ._processes import crash_drill, open_together, race_drill
     from ._receiver import WebhookReceiver
     from ._stateful import StoreComparison
@@ -32,6 +46,14 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "StoreContract": "_contract",
+    "TaskRecordsContract": "_contract_tasks",
+    "BackgroundLeaseContract": "_contract_lease",
+    "OutboxContract": "_contract_outbox",
+    "ReportsContract": "_contract_reports",
+    "AccessRecordsContract": "_contract_access",
+    "OperatorRecordsContract": "_contract_access",
+    "ServerSettingsContract": "_contract_access",
+    "make_task": "_case",
     "StoreComparison": "_stateful",
     "WebhookReceiver": "_receiver",
     "crash_drill": "_processes",
@@ -47,13 +69,21 @@ _HOMES = {
 }
 
 __all__ = [
+    "AccessRecordsContract",
+    "BackgroundLeaseContract",
+    "OperatorRecordsContract",
+    "OutboxContract",
+    "ReportsContract",
+    "ServerSettingsContract",
     "StoreComparison",
     "StoreContract",
+    "TaskRecordsContract",
     "WebhookReceiver",
     "account_ids",
     "aware_datetimes",
     "crash_drill",
     "emails",
+    "make_task",
     "open_together",
     "periods",
     "policies",

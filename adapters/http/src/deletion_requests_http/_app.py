@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -22,6 +22,7 @@ from ._limits import RateLimits
 from ._metrics import metrics_endpoint
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
 from ._signing import check_webhook_secret
+from ._task_path import TASK_ID
 from ._tokens import TokenIssuer
 
 
@@ -40,6 +41,7 @@ def create_app(
     limits: RateLimits | None = None,
     metrics_token: str | None = None,
     operators: Operators | None = None,
+    health: Callable[[Request], Awaitable[Response]] | None = None,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
     *completion_secret* (the `whsec_` webhook secret), the deleter can report
@@ -47,7 +49,7 @@ def create_app(
     operators' console app), it is mounted at `/console`. With *limits*, the rate limits.
     `GET /metrics` answers a scrape with *metrics_token* as its bearer token, or, with no
     token, a scrape from loopback; it reads the store through *operators* (by default, new
-    ones over *service*)."""
+    ones over *service*). *health* answers `/healthz` in place of the store check alone."""
     check_webhook_secret(completion_secret)
     api = Endpoints(service, tokens, completion_secret, limits)
     tasks = "/data/deletion-requests"
@@ -57,9 +59,9 @@ def create_app(
             Route(f"{tasks}/emails", api.create, methods=["POST"]),
             Route(tasks, api.list, methods=["GET"]),
             Route(f"{tasks}/cancellations", api.cancellations, methods=["POST"]),
-            Route(f"{tasks}/{{task_id}}", api.task, methods=["GET", "DELETE"]),
-            Route(f"{tasks}/{{task_id}}/completion", api.completion, methods=["POST"]),
-            Route("/healthz", api.health, methods=["GET"]),
+            Route(f"{tasks}/{TASK_ID}", api.task, methods=["GET", "DELETE"]),
+            Route(f"{tasks}/{TASK_ID}/completion", api.completion, methods=["POST"]),
+            Route("/healthz", health or api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
             Route(
                 "/metrics",

@@ -14,8 +14,9 @@ auth_log = logging.getLogger("deletion_requests.http.auth")
 
 
 def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) -> Caller:
-    """The caller for `Bearer <token>` or `Basic base64(AppId:AppSecret)`; reads the store, so
-    call it where blocking is allowed. `AuthenticationFailed` for anything else."""
+    """The caller for `Bearer <token>` or `Basic base64(AppId:AppSecret)`; reads the store
+    (its access version, and the app when that moved). `AuthenticationFailed` for anything
+    else."""
     if not header:
         raise AuthenticationFailed(
             "missing Authorization header: send Bearer <token> or Basic AppId:AppSecret"

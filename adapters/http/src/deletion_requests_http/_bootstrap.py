@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import attrs
@@ -26,9 +27,19 @@ from deletion_requests import (
 )
 
 from ._app import create_app
+from ._health import health_endpoint
 from ._limits import RateLimits, parse_limit
+from ._metrics import round_finished
 from ._tokens import TokenIssuer, stored_signing_key
-from ._wiring import DEFAULT_STORE, Background, callback_sender, check_webhooks, logger, sinks_for
+from ._wiring import (
+    DEFAULT_STORE,
+    Background,
+    Round,
+    callback_sender,
+    check_webhooks,
+    logger,
+    sinks_for,
+)
 from .console import Console, ConsoleSettings
 
 
@@ -63,6 +74,10 @@ class Settings:
     """Seconds between the background's `maintain` passes."""
     deliver_interval: float = 5.0
     """Seconds between the background's delivery rounds."""
+    lease_interval: float = 2.0
+    """Seconds between tries of the store's background lease: the background work runs in
+    the one process that holds it, and another takes it over within two of these after the
+    holder dies."""
     rate_limit: str | None = None
     token_rate_limit: str | None = None
     rate_limit_store: str = attrs.field(default="memory://", repr=False)
@@ -103,10 +118,12 @@ class Application:
     callbacks: CallbackSender | None
     """What sends the apps' status callbacks; None unless it delivers."""
 
-    def http(self, background: bool = False, close_on_shutdown: bool = False) -> Starlette:
-        """The HTTP app. With *background*, its lifespan runs `background()`; with
-        *close_on_shutdown*, its shutdown closes the store."""
-        work = self.background() if background else None
+    def http(
+        self, background: bool | Background = False, close_on_shutdown: bool = False
+    ) -> Starlette:
+        """The HTTP app. With *background* (True for `background()`), its lifespan runs it
+        and `/healthz` reports it; with *close_on_shutdown*, its shutdown closes the store."""
+        work = self.background() if background is True else background or None
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,18 +143,35 @@ class Application:
             self.limits,
             self.settings.metrics_token,
             operators=self.operators,
+            health=health_endpoint(self.store, work),
         )
 
-    def background(self) -> Background:
-        """Every `advance_interval` seconds, transitions, overdue marks and purges
-        (`maintain`); when it delivers, every `deliver_interval`, a delivery round, the apps'
-        status callbacks included."""
-        loops: list[tuple[Callable[[], None], float]] = [
-            (self._maintain, self.settings.advance_interval)
-        ]
+    def background(self, now: Callable[[], float] = time.monotonic) -> Background:
+        """While this process holds the store's background lease: every `advance_interval`
+        seconds, transitions, overdue marks and purges (`maintain`, the `maintenance` round);
+        when it delivers, every `deliver_interval`, a `delivery` round, the apps' status
+        callbacks included. It runs while this process holds the store's background lease
+        when it delivers, and always when it does not. Each finished round is stamped in the
+        metrics. *now* is the
+        monotonic clock of the rounds' ages."""
+        rounds = [Round("maintenance", self._maintain, self.settings.advance_interval)]
         if self.settings.deliver:
-            loops.append((self._deliver, self.settings.deliver_interval))
-        return Background(loops)
+            rounds.append(Round("delivery", self._deliver, self.settings.deliver_interval))
+        # Without deliveries, the maintenance runs here whoever holds the lease (side by side
+        # it is safe: compare-and-set), and the lease is left to a process that delivers.
+        take, release = (
+            (self.store.take_lease, self.store.release_lease)
+            if self.settings.deliver
+            else _ALWAYS_HELD
+        )
+        return Background(
+            rounds,
+            take_lease=take,
+            release_lease=release,
+            lease_interval=self.settings.lease_interval,
+            on_finished=round_finished,
+            now=now,
+        )
 
     def _maintain(self) -> None:
         done = self.service.maintain()
@@ -156,6 +190,9 @@ class Application:
 
     def close(self) -> None:
         self.store.close()
+
+
+_ALWAYS_HELD: tuple[Callable[[], bool], Callable[[], None]] = (lambda: True, lambda: None)
 
 
 def bootstrap(settings: Settings) -> Application:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from deletion_requests import redacted_url
+from deletion_requests.stores import redacted_url
 
 from ._bootstrap import Application, Settings, rate_limits
 from ._cli_common import retention_option, running, settings_for, store_option, webhook_options
@@ -74,6 +74,15 @@ def _env(option: str) -> dict[str, Any]:
     help="Seconds a message being delivered is this server's; a server that dies holding it "
     "leaves it to the others after this long.",
     **_env("DELIVERY_LEASE"),
+)
+@click.option(
+    "--lease-interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=60),
+    help="Seconds between tries of the store's background lease: the background work runs "
+    "in one process, and another takes it over within two of these after that one dies.",
+    **_env("LEASE_INTERVAL"),
 )
 @webhook_options
 @retention_option
@@ -145,6 +154,7 @@ def serve(
     deliver_interval: float,
     deliver: bool,
     delivery_lease: float,
+    lease_interval: float,
     handoff_url: str | None,
     review_url: str | None,
     webhook_secret: str | None,
@@ -159,7 +169,8 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve the HTTP API, and run transitions, overdue marks, purges and webhook deliveries
-    in the background (once, however many workers serve). SIGINT or SIGTERM stops it after
+    in the background (in one process at a time, the holder of the store's lease, however
+    many workers and servers serve). SIGINT or SIGTERM stops it after
     the requests in flight are answered."""
     limit_texts = [None if text == "none" else text for text in (rate_limit, token_rate_limit)]
     console_settings = ConsoleSettings(
@@ -175,6 +186,7 @@ def serve(
         deliver=deliver,
         advance_interval=advance_interval,
         deliver_interval=deliver_interval,
+        lease_interval=lease_interval,
         rate_limit=limit_texts[0],
         token_rate_limit=limit_texts[1],
         rate_limit_store=rate_limit_store,
@@ -206,7 +218,7 @@ def serve(
             extra={"host": host, "port": port, "workers": workers},
         )
         processes = Processes(settings, workers, log_level, log_format)
-        run_server(processes, host, port, application.background())
+        run_server(processes, host, port)
 
 
 def _check_limits(settings: Settings) -> None:

@@ -1,8 +1,10 @@
 """The endpoints: parse the request, call a use case of `DeletionService`, render the answer.
 
-Use cases read and write the store, so each runs on Starlette's thread pool, together with
-the authentication it needs. Domain errors raise out of the handlers into the exception
-handlers of `_errors`."""
+Reads and authentication run on the event loop when the store reads locally (SQLite, memory)
+and the rate limits count in memory: a local read costs less than a hop to a thread. Writes
+(cancels, completions, the health check's write lock) and every use case of a store over a
+network run on Starlette's thread pool. Domain errors raise out of the handlers into the
+exception handlers of `_errors`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 import orjson
+from limits.storage import MemoryStorage
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +23,7 @@ from deletion_requests import (
     AuthenticationFailed,
     Caller,
     DeletionService,
+    PreparedCreate,
     task_detail_to_api,
     task_to_api_json,
     tasks_to_api_json,
@@ -32,6 +36,7 @@ from ._metrics import metrics
 from ._openapi import openapi_document
 from ._signing import verify_signed
 from ._tokens import TokenIssuer
+from ._writer import TaskWriter
 
 MAX_BODY = 1024 * 1024
 CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
@@ -54,33 +59,53 @@ class Endpoints:
         self.tokens = tokens
         self.completion_secret = completion_secret
         self.limits = limits
+        self.writer = TaskWriter(service.store)
+        self.inline = service.store.local_reads and (
+            limits is None or isinstance(limits.storage, MemoryStorage)
+        )
+        """Whether reads, authentication and rate limits run on the event loop: they wait
+        on nothing but this machine's memory and files."""
 
-    async def _as_caller(
+    def _authorised(
         self, request: Request, use_case: Callable[[Caller], T], token: bool = False
     ) -> T:
-        """Authenticate the request's caller and run *use_case* for it, on the thread pool,
-        under the rate limits: the token endpoint's (*token*), counted before the credentials
-        are checked, or the data endpoints', counted for the authenticated app."""
+        """Authenticate the request's caller and run *use_case* for it, under the rate limits:
+        the token endpoint's (*token*), counted before the credentials are checked, or the
+        data endpoints', counted for the authenticated app."""
         header = request.headers.get("authorization")
-        address = request.client.host if request.client else "-"
+        limits = self.limits
+        if limits is not None and token:
+            address = request.client.host if request.client else "-"
+            request.state.response_headers = limits.check_token(basic_app_id(header), address)
+        try:
+            who = caller(self.service, self.tokens, header)
+        except AuthenticationFailed:
+            if token:
+                metrics().token_failures.inc()
+            raise
+        request.state.app_id = who.app_id
+        if limits is not None and not token:
+            request.state.response_headers = limits.check_data(who.app_id)
+        return use_case(who)
 
-        def work() -> T:
-            limits = self.limits
-            if limits is not None and token:
-                tried = basic_app_id(header)
-                request.state.response_headers = limits.check_token(tried, address)
-            try:
-                who = caller(self.service, self.tokens, header)
-            except AuthenticationFailed:
-                if token:
-                    metrics().token_failures.inc()
-                raise
-            request.state.app_id = who.app_id
-            if limits is not None and not token:
-                request.state.response_headers = limits.check_data(who.app_id)
-            return use_case(who)
+    async def _as_caller(
+        self,
+        request: Request,
+        use_case: Callable[[Caller], T],
+        token: bool = False,
+        writes: bool = False,
+    ) -> T:
+        """`_authorised`, on the event loop when the store's reads and the rate limits'
+        counts are local (`inline`) and *use_case* only reads, else on the thread pool."""
+        if self.inline and not writes:
+            return self._authorised(request, use_case, token)
+        return await run_in_threadpool(self._authorised, request, use_case, token)
 
-        return await run_in_threadpool(work)
+    async def _read(self, read: Callable[..., T], *args: Any) -> T:
+        """*read*(*args*), on the event loop when `inline`, else on the thread pool."""
+        if self.inline:
+            return read(*args)
+        return await run_in_threadpool(read, *args)
 
     async def token(self, request: Request) -> Response:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
@@ -105,12 +130,14 @@ class Endpoints:
         )
 
     async def create(self, request: Request) -> Response:
+        """Prepared where reads run (`_as_caller`), stored by the writer, answered once the
+        commit that holds the task is done."""
         body = await read_body(request)
         key = request.headers.get("idempotency-key")
 
-        def create(who: Caller) -> Any:
+        def prepare(who: Caller) -> PreparedCreate:
             document = create_document(media_type(request), body)
-            return self.service.create(
+            return self.service.prepare_create(
                 who,
                 document["accountId"],
                 raw_emails=document.get("rawEmails") or (),
@@ -118,7 +145,13 @@ class Endpoints:
                 idempotency_key=key,
             )
 
-        task = await self._as_caller(request, create)
+        prepared = await self._as_caller(request, prepare)
+        task = prepared.done
+        if task is None:
+            refused = await self.writer.add(prepared.task, prepared.key)
+            task = prepared.task
+            if refused is not None:
+                task = await self._read(self.service.finish_create, prepared, refused)
         return Response(
             task_to_api_json(task),
             status_code=202,
@@ -149,6 +182,7 @@ class Endpoints:
                 status=query.get("status"),
                 limit=int(limit),
                 cursor=query.get("cursor"),
+                summaries=True,
             ),
         )
         headers = {}
@@ -169,7 +203,7 @@ class Endpoints:
         body = await read_body(request)
         task_ids = cancellations_document(media_type(request), body)
         results = await self._as_caller(
-            request, lambda who: self.service.cancel_many(who, task_ids)
+            request, lambda who: self.service.cancel_many(who, task_ids), writes=True
         )
         return JSONResponse(
             {"results": [{"taskId": r.task_id, "status": r.status} for r in results]}
@@ -182,7 +216,9 @@ class Endpoints:
 
     async def cancel(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
-        task = await self._as_caller(request, lambda who: self.service.cancel(who, task_id))
+        task = await self._as_caller(
+            request, lambda who: self.service.cancel(who, task_id), writes=True
+        )
         return JSONResponse(
             {"data": {"message": f"successful cancelled task with taskId: {task.task_id}"}}
         )

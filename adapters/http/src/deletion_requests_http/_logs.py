@@ -7,13 +7,17 @@ credentials or bodies."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
+import datetime as dt
 import logging
 import logging.config
 import sys
 import time
 from typing import Any, Literal
 
+import orjson
 from pythonjsonlogger.core import RESERVED_ATTRS
 
 LogFormat = Literal["json", "text"]
@@ -50,27 +54,91 @@ def default_format() -> LogFormat:
     return "text" if sys.stderr.isatty() else "json"
 
 
+class AccessLines:
+    """The access log of a process whose logging is `configure_logging`'s: the same fields
+    and format as a record through that configuration, each line made with one
+    `orjson.dumps` (or one string format, for text), and the lines of one event-loop
+    iteration written to stderr at once when it ends (at once, outside a loop)."""
+
+    def __init__(self, form: LogFormat) -> None:
+        self.form = form
+        self._lines: list[str] = []
+
+    def add(
+        self,
+        request_id: str,
+        method: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        app_id: str | None,
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        message = f"{method} {path} {status} {duration_ms:.1f} ms"
+        if self.form == "json":
+            line = orjson.dumps(
+                {
+                    "level": "INFO",
+                    "logger": access_log.name,
+                    "request_id": request_id,
+                    "message": message,
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                    "app_id": app_id,
+                    "time": now.isoformat(),
+                },
+                option=orjson.OPT_APPEND_NEWLINE,
+            ).decode()
+        else:
+            stamp = f"{now:%Y-%m-%d %H:%M:%S},{now.microsecond // 1000:03d}"
+            line = f"{stamp} INFO {access_log.name} [{request_id}] {message}\n"
+        self._lines.append(line)
+        if len(self._lines) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop running: nothing to wait for
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the lines made so far."""
+        lines, self._lines = self._lines, []
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr loses the lines only
+            sys.stderr.write("".join(lines))
+            sys.stderr.flush()
+
+
+_access_lines: AccessLines | None = None
+"""Set by `configure_logging`; None while the process logs as its embedder configured it."""
+
+
 def log_access(
     request_id: str, method: str, path: str, status: int, duration_ms: float, app_id: str | None
 ) -> None:
-    """One access-log record: the request's method, route template, status, duration and app.
-    Never bodies, query strings or credentials."""
-    if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            "%s %s %s %.1f ms",
-            method,
-            path,
-            status,
-            duration_ms,
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": duration_ms,
-                "app_id": app_id,
-            },
-        )
+    """One access-log line: the request's method, route template, status, duration and app.
+    Never bodies, query strings or credentials. Through `AccessLines` when the process's
+    logging is `configure_logging`'s, else a record of `access_log` with the same fields."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    if _access_lines is not None:
+        _access_lines.add(request_id, method, path, status, duration_ms, app_id)
+        return
+    access_log.info(
+        "%s %s %s %.1f ms",
+        method,
+        path,
+        status,
+        duration_ms,
+        extra={
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "app_id": app_id,
+        },
+    )
 
 
 def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
@@ -109,5 +177,9 @@ def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
 
 
 def configure_logging(level: str, form: LogFormat | None = None) -> None:
-    """`logging_config` for this process (*form* by default: `default_format()`)."""
-    logging.config.dictConfig(logging_config(level, form or default_format()))
+    """`logging_config` for this process (*form* by default: `default_format()`), and its
+    access lines written by `AccessLines`."""
+    global _access_lines
+    form = form or default_format()
+    logging.config.dictConfig(logging_config(level, form))
+    _access_lines = AccessLines(form)

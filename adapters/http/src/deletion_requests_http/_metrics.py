@@ -3,7 +3,7 @@
 Counters and histograms are kept per process; under `serve` (which sets
 `PROMETHEUS_MULTIPROC_DIR` before any of them is made, in the supervisor and so in every
 worker) they are written to files there and summed at each scrape, so one scrape of any worker
-sees every worker's requests and the supervisor's deliveries. The store's numbers (tasks by
+sees every worker's requests and deliveries. The store's numbers (tasks by
 status, held, overdue, purged, the outbox) are read at scrape time, from indexes.
 
 `prometheus_client` is imported on first use, never at import time: it decides between
@@ -27,18 +27,18 @@ from deletion_requests import (
     CALLBACK,
     HANDOFF,
     REVIEW,
-    Awaiting,
     Callback,
     CallbackSender,
     DeletionTask,
     Operators,
     Sink,
 )
+from deletion_requests.stores import Awaiting
 
 from ._errors import HttpError
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
     from prometheus_client.metrics_core import Metric
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -59,6 +59,7 @@ class Metrics:
     rate_limited: Counter
     token_failures: Counter
     sign_in_failures: Counter
+    round_finished: Gauge
 
 
 _made: Metrics | None = None
@@ -76,8 +77,13 @@ def metrics() -> Metrics:
         return _made
 
 
+def round_finished(name: str) -> None:
+    """Stamp the background round *name* (`maintenance`, `delivery`) as finished now."""
+    metrics().round_finished.labels(name).set_to_current_time()
+
+
 def _make() -> Metrics:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     registry = CollectorRegistry(auto_describe=True)
     prefix = "deletion_requests"
@@ -123,6 +129,15 @@ def _make() -> Metrics:
         sign_in_failures=Counter(
             f"{prefix}_console_sign_in_failures",
             "Console sign-ins refused for their name or password.",
+            registry=registry,
+        ),
+        round_finished=Gauge(
+            f"{prefix}_background_round_finished_timestamp_seconds",
+            "When the last background round of each kind (maintenance, delivery) finished, "
+            "in Unix time, in whichever live process of the server holds the lease: its age "
+            "is time() minus this.",
+            ["round"],
+            multiprocess_mode="livemax",
             registry=registry,
         ),
     )

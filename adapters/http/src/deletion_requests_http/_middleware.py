@@ -87,9 +87,9 @@ class RequestLog:
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (`/console/tasks/{task_id}`), never the path
     the client sent: under a mount, the mount's path first; a mount's own unmatched or
-    static paths as `{path}`."""
+    static paths as `{path}`. A parameter's convertor is left out: `{task_id}`."""
     route = scope.get("route")
-    template = getattr(route, "path", None)
+    template = getattr(route, "path_format", None)
     if template is None:
         return "(no route)"
     if isinstance(route, Mount):

@@ -1,9 +1,14 @@
 """`serve`: the app under Granian, in worker processes that share one port.
 
 Each worker bootstraps its own application (and store) from the settings `serve` leaves in
-`SETTINGS_ENV` (workers are new Python processes, so they learn them from the environment).
-The background work (transitions, purges, deliveries) runs once, in the `serve` process, not
-in the workers. Granian's limits are set for a server with no proxy in front: a request head
+`SETTINGS_ENV` (workers are new Python processes, so they learn them from the environment),
+and runs the background work (transitions, purges, deliveries) while it holds the store's
+background lease: one process at a time, across every worker and every server on the store.
+The `serve` process only supervises: a worker that dies is replaced (unless workers keep dying
+within seconds of their start), and a worker dies with `serve` however `serve` ends, SIGKILL
+included (on Linux, the kernel kills it: `PR_SET_PDEATHSIG`).
+
+Granian's limits are set for a server with no proxy in front: a request head
 is at most `MAX_HEADER_BYTES`, and a connection that has not sent a whole head within
 `HEADER_TIMEOUT` seconds is closed. On SIGINT or SIGTERM each worker stops taking
 connections, answers the requests it has, and exits; `serve` waits for them.
@@ -12,10 +17,13 @@ connections, answers the requests it has, and exits; `serve` waits for them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -31,9 +39,10 @@ from starlette.applications import Starlette
 from ._bootstrap import Settings, bootstrap
 from ._logs import LogFormat, configure_logging, logging_config
 from ._metrics import MULTIPROCESS_ENV
-from ._wiring import Background
 
 SETTINGS_ENV = "DELETION_REQUESTS_SERVE_SETTINGS"
+SUPERVISOR_ENV = "DELETION_REQUESTS_SERVE_PID"
+PR_SET_PDEATHSIG = 1
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 5
 GRACEFUL_TIMEOUT = 30
@@ -62,12 +71,8 @@ _converter.register_structure_hook(
 
 
 def worker_environment(processes: Processes) -> str:
-    """What `serve` leaves in `SETTINGS_ENV` for its workers: *processes*, whose application
-    delivers nothing (the `serve` process does)."""
-    workers = attrs.evolve(
-        processes, application=attrs.evolve(processes.application, deliver=False)
-    )
-    return orjson.dumps(_converter.unstructure(workers)).decode()
+    """What `serve` leaves in `SETTINGS_ENV` for its workers: *processes*."""
+    return orjson.dumps(_converter.unstructure(processes)).decode()
 
 
 def worker_settings(document: object) -> Processes:
@@ -102,9 +107,10 @@ def metrics_directory() -> Iterator[None]:
             del os.environ[MULTIPROCESS_ENV]
 
 
-def serve(processes: Processes, host: str, port: int, background: Background | None) -> None:
+def serve(processes: Processes, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM, then answer the requests in flight and return."""
     os.environ[SETTINGS_ENV] = worker_environment(processes)
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     # Workers start as new interpreters, not forks: they inherit no store, thread or lock of
     # this process (which keeps its own store for the background work).
     multiprocessing.set_start_method("spawn", force=True)
@@ -122,14 +128,28 @@ def serve(processes: Processes, host: str, port: int, background: Background | N
         ),
         log_dictconfig=logging_config(processes.log_level, processes.log_format),
         workers_kill_timeout=GRACEFUL_TIMEOUT,
+        respawn_failed_workers=True,
     )
-    with background or contextlib.nullcontext():
-        server.serve()
+    server.serve()
+
+
+def die_with(supervisor: int) -> None:
+    """Have the kernel kill this process when the thread that started it ends (on Linux;
+    elsewhere nothing is done), and exit now if *supervisor* is no longer its parent."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != supervisor:
+        os._exit(1)  # `serve` died before the line above: nobody supervises this worker
 
 
 def worker_app() -> Starlette:
-    """The app of one worker, from the settings `serve` left in the environment; its
-    shutdown closes its store."""
+    """The app of one worker, from the settings `serve` left in the environment, with the
+    background work (under the store's lease); its shutdown closes its store."""
+    if supervisor := os.environ.get(SUPERVISOR_ENV):
+        die_with(int(supervisor))
     processes = worker_settings(orjson.loads(os.environ[SETTINGS_ENV]))
     configure_logging(processes.log_level, processes.log_format)
-    return bootstrap(processes.application).http(close_on_shutdown=True)
+    return bootstrap(processes.application).http(background=True, close_on_shutdown=True)

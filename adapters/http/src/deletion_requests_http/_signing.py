@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Mapping
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -16,6 +17,9 @@ from deletion_requests import SignatureInvalid, new_signing_secret
 PREFIX = "whsec_"
 MIN_SECRET_BYTES = 16
 WEBHOOK_SECRET_ENV = "DELETION_REQUESTS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+_WHOLE_SECONDS = re.compile(r"[1-9][0-9]{0,11}")
+"""A `webhook-timestamp` as Standard Webhooks spells it: whole seconds since the epoch, ASCII
+digits only, no sign, space, fraction, exponent or leading zero."""
 
 
 new_webhook_secret = new_signing_secret
@@ -54,7 +58,8 @@ def signed_headers(secret: str, message_id: str, body: bytes, at: dt.datetime) -
 
 def verify_signed(secret: str, headers: Mapping[str, str], body: bytes) -> None:
     """Check the Standard Webhooks headers of a request over its exact *body*: the signature,
-    and a timestamp within 5 minutes of the wall clock (a request replayed later is refused).
+    and a timestamp of whole seconds (`_WHOLE_SECONDS`: the one spelling that was signed)
+    within 5 minutes of the wall clock (a request replayed later is refused).
     `SignatureInvalid` for anything wrong, whatever the headers hold."""
     wanted = {
         name: headers.get(name, "")
@@ -63,6 +68,11 @@ def verify_signed(secret: str, headers: Mapping[str, str], body: bytes) -> None:
     if not all(wanted.values()):
         raise SignatureInvalid(
             "send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)"
+        )
+    if not _WHOLE_SECONDS.fullmatch(wanted["webhook-timestamp"]):
+        raise SignatureInvalid(
+            "the webhook-timestamp must be whole seconds since the epoch, in digits only "
+            "(no sign, spaces, fraction or leading zero)"
         )
     try:
         Webhook(secret).verify(body, wanted, json_parse=False)

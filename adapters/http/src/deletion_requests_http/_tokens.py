@@ -27,14 +27,18 @@ def stored_signing_key(store: Store) -> str:
 @attrs.frozen
 class TokenIssuer:
     """Issues tokens for `ttl`, and accepts only tokens it could have issued: signed with
-    `key`, from `ISSUER`, issued no later than now (give or take `CLOCK_SKEW`), not expired,
-    and valid for no longer than `ttl`."""
+    `key`, from `ISSUER`, issued no later than now (give or take `CLOCK_SKEW`), valid already
+    (`nbf`, when the token has one, no later than now, give or take `CLOCK_SKEW`), not
+    expired, and valid for no longer than `ttl`."""
 
     key: str = attrs.field(repr=False)
     clock: Clock
     ttl: dt.timedelta = DEFAULT_TTL
-    _checked: dict[str, tuple[str, int, int]] = attrs.field(factory=dict, init=False, repr=False)
-    """Tokens whose signature and claims this process already checked: (app id, iat, exp). A
+    _checked: dict[str, tuple[str, int, int, int]] = attrs.field(
+        factory=dict, init=False, repr=False
+    )
+    """Tokens whose signature and claims this process already checked: (app id, iat, nbf,
+    exp), nbf being iat when the token has none. A
     client sends one token for an hour; its signature is checked once, its times every time."""
 
     def __attrs_post_init__(self) -> None:
@@ -56,16 +60,19 @@ class TokenIssuer:
             if len(self._checked) >= 10_000:
                 self._checked.clear()
             self._checked[token] = checked
-        subject, issued, expires = checked
+        subject, issued, not_before, expires = checked
         now = self.clock.now().timestamp()
         if issued > now + CLOCK_SKEW.total_seconds():
             raise AuthenticationFailed("the bearer token is issued in the future")
+        if not_before > now + CLOCK_SKEW.total_seconds():
+            raise AuthenticationFailed("the bearer token is not valid yet (its nbf is later)")
         if expires <= now:
             raise AuthenticationFailed("the bearer token has expired; request a new one")
         return subject
 
-    def _claims(self, token: str) -> tuple[str, int, int]:
-        """(app id, iat, exp) of a token signed with our key, by us, for no longer than `ttl`."""
+    def _claims(self, token: str) -> tuple[str, int, int, int]:
+        """(app id, iat, nbf, exp) of a token signed with our key, by us, for no longer than
+        `ttl`."""
         try:
             claims = jwt.decode(
                 token,
@@ -82,10 +89,10 @@ class TokenIssuer:
         except jwt.InvalidTokenError:
             raise AuthenticationFailed("the bearer token is invalid") from None
         issued, expires, subject = claims["iat"], claims["exp"], claims["sub"]
-        if not all(type(value) is int for value in (issued, expires)) or not isinstance(
-            subject, str
-        ):
+        not_before = claims.get("nbf", issued)
+        times = (issued, not_before, expires)
+        if not all(type(value) is int for value in times) or not isinstance(subject, str):
             raise AuthenticationFailed("the bearer token is invalid")
         if expires - issued > self.ttl.total_seconds():
             raise AuthenticationFailed("the bearer token is valid for longer than tokens are")
-        return subject, issued, expires
+        return subject, issued, not_before, expires

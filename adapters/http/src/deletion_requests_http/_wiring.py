@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import attrs
@@ -22,36 +23,115 @@ SIGNING_KEY_ENV = "DELETION_REQUESTS_SIGNING_KEY"
 logger = logging.getLogger("deletion_requests.server")
 
 
+@attrs.frozen
+class Round:
+    """One kind of background work: *work* every *interval* seconds, under the name *name*
+    (`maintenance`, `delivery`)."""
+
+    name: str
+    work: Callable[[], None]
+    interval: float
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds after which a round not finished means the work has stopped: three
+        intervals and 30 s."""
+        return 3 * self.interval + 30
+
+
 @attrs.define
 class Background:
-    """Work repeated at intervals, each on a thread of its own, from `start` (or entering the
-    context) until `stop`; a failure is logged and tried again at the next interval. `stop`
-    waits for a round in progress to end."""
+    """Rounds repeated at intervals, each on a thread of its own, from `start` (or entering
+    the context) until `stop`, while this process holds the lease; a failure is logged and
+    tried again at the next interval. `stop` waits for a round in progress to end, then gives
+    the lease up.
 
-    loops: list[tuple[Callable[[], None], float]]
+    *take_lease* is tried every *lease_interval* seconds (a store's `take_lease`: without
+    one, the lease is always held); once it is held, the rounds start within *lease_interval*.
+    *on_finished* is told the name of each round that finishes; *now* is the monotonic clock
+    the ages are read on."""
+
+    rounds: list[Round]
+    take_lease: Callable[[], bool] = lambda: True
+    release_lease: Callable[[], None] = lambda: None
+    lease_interval: float = 2.0
+    on_finished: Callable[[str], None] = lambda name: None
+    now: Callable[[], float] = time.monotonic
     _stopping: threading.Event = attrs.field(factory=threading.Event, init=False)
+    _held: threading.Event = attrs.field(factory=threading.Event, init=False)
     _threads: list[threading.Thread] = attrs.field(factory=list, init=False)
+    _finished: dict[str, float] = attrs.field(factory=dict, init=False)
+    _held_since: float | None = attrs.field(default=None, init=False)
 
     def start(self) -> None:
-        for work, interval in self.loops:
-            thread = threading.Thread(
-                target=self._repeat, args=(work, interval), name="background", daemon=True
-            )
+        targets: list[tuple[Callable[..., None], tuple[object, ...]]] = [(self._lease, ())]
+        targets += [(self._repeat, (each,)) for each in self.rounds]
+        for target, args in targets:
+            thread = threading.Thread(target=target, args=args, name="background", daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _repeat(self, work: Callable[[], None], interval: float) -> None:
+    def _lease(self) -> None:
         while not self._stopping.is_set():
             try:
-                work()
+                held = self.take_lease()
             except Exception:
-                logger.exception("background work failed; retrying in %s s", interval)
-            self._stopping.wait(interval)
+                logger.exception("the background lease could not be taken")
+                held = False
+            if held and not self._held.is_set():
+                logger.info("this process took the background lease")
+                self._held_since = self.now()
+                self._held.set()
+            elif not held and self._held.is_set():
+                logger.warning("this process lost the background lease")
+                self._held.clear()
+                self._held_since = None
+            self._stopping.wait(self.lease_interval)
+
+    def _repeat(self, each: Round) -> None:
+        while not self._stopping.is_set():
+            if not self._held.is_set():
+                self._stopping.wait(min(each.interval, self.lease_interval))
+                continue
+            try:
+                each.work()
+            except Exception:
+                logger.exception("background work failed; retrying in %s s", each.interval)
+            else:
+                self._finished[each.name] = self.now()
+                self.on_finished(each.name)
+            self._stopping.wait(each.interval)
+
+    @property
+    def holds_lease(self) -> bool:
+        return self._held.is_set()
+
+    def age(self, name: str) -> float | None:
+        """Seconds since round *name* last finished here, or since the lease was taken when
+        it has not finished since; None while this process does not hold the lease."""
+        since = self._held_since
+        if since is None:
+            return None
+        return self.now() - max(self._finished.get(name, since), since)
+
+    def stale(self) -> list[Round]:
+        """The rounds whose age is past their `stale_after`."""
+        return [
+            each
+            for each in self.rounds
+            if (age := self.age(each.name)) is not None and age > each.stale_after
+        ]
 
     def stop(self) -> None:
         self._stopping.set()
         for thread in self._threads:
             thread.join()
+        self._held.clear()
+        self._held_since = None
+        try:
+            self.release_lease()
+        except Exception:
+            logger.exception("the background lease could not be given up")
 
     def __enter__(self) -> Background:
         self.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -73,17 +75,81 @@ class RunningServer:
     base_url: str
     process: subprocess.Popen[bytes]
 
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
 
-@contextlib.contextmanager
-def serving(
-    store: str, log: Path, *options: str, timeout: float = 30, python: str = sys.executable
-) -> Iterator[RunningServer]:
-    """`deletion-requests serve --store STORE` on a free loopback port, output appended to *log*,
-    until `/healthz` answers; stopped with SIGTERM (or found already dead) on exit. *python*
-    runs it: another checkout's virtual environment runs that checkout's server."""
-    port = free_port()
+    def workers(self) -> list[int]:
+        """The process ids of the server's live workers."""
+        return workers_of(self.process.pid)
+
+
+def workers_of(pid: int) -> list[int]:
+    """The live worker processes of the `serve` process *pid* (its children but the standard
+    library's resource tracker)."""
+    found = []
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """The live (not zombie) child processes of *pid*, from `/proc` (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """The live processes below *pid*: its children, theirs, and so on."""
+    found: list[int] = []
+    below = children(pid)
+    while below:
+        found += below
+        below = [child for parent in below for child in children(parent)]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process *pid* exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Stop *process*, the leader of a process group of its own, and everything in its group:
+    SIGTERM to the group, then SIGKILL to what is left after *timeout* seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def start_serve(
+    store: str, port: int, log: Path, *options: str, python: str = sys.executable
+) -> subprocess.Popen[bytes]:
+    """`deletion-requests serve --store STORE --port PORT OPTIONS...` in a process group of its
+    own (stop it with `stop_group`), output appended to *log*."""
     with log.open("ab") as sink:
-        process = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
+        return subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
             [
                 python,
                 "-m",
@@ -97,20 +163,27 @@ def serving(
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+
+
+@contextlib.contextmanager
+def serving(
+    store: str, log: Path, *options: str, timeout: float = 30, python: str = sys.executable
+) -> Iterator[RunningServer]:
+    """`deletion-requests serve --store STORE` on a free loopback port, output appended to *log*,
+    until `/healthz` answers; on exit, even when the test fails, stopped with its whole process
+    group (`stop_group`). *python* runs it: another checkout's virtual environment runs that
+    checkout's server."""
+    port = free_port()
+    process = start_serve(store, port, log, *options, python=python)
     base_url = f"http://127.0.0.1:{port}"
     try:
         if not wait_healthy(base_url, timeout, lambda: process.poll() is None):
             raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
         yield RunningServer(base_url, process)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_group(process)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,21 +13,14 @@ import psycopg
 from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from deletion_requests import (
+from deletion_requests import Callback, DayCount, DeletionTask, Operator, Status, Store, StoreError
+from deletion_requests.stores import (
     Account,
     App,
     Awaiting,
     Backlog,
-    Callback,
-    DayCount,
-    DeletionTask,
     DuplicateTask,
-    GroupCommit,
     IdempotencyKeyConflict,
-    Operator,
-    Status,
-    Store,
-    StoreError,
     TaskQuery,
     Transition,
     apps_from_grants,
@@ -89,7 +84,7 @@ class _Add:
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.error: Exception | None = None
+        self.error: DuplicateTask | IdempotencyKeyConflict | None = None
 
 
 def _batch_arguments(batch: Sequence[_Add]) -> dict[str, list[Any]]:
@@ -155,8 +150,8 @@ class PostgresStore(Store):
     """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
 
     - Every write is one transaction (`synchronous_commit` decides durability: on by default).
-    - Concurrent `add`s in one process are committed together: one statement and one commit
-      for every add that arrived while the previous batch was committing.
+    - `add_batch` writes many new tasks with one statement and one commit (the HTTP server's
+      writer stores its creates' tasks so).
     - Compare-and-set on the task's version; `transition_due` claims due rows with
       `FOR UPDATE SKIP LOCKED`, so concurrent advancers (other servers, cron) take different
       tasks and no transition is applied twice.
@@ -173,7 +168,7 @@ class PostgresStore(Store):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
         self._where = redacted_url(conninfo)
-        self._adds: GroupCommit[_Add] = GroupCommit(self._add_batch)
+        self._lease = _AdvisoryLease(conninfo, schema, self._where)
         try:
             with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
                 if not create and not _exists(conn, schema):
@@ -198,7 +193,17 @@ class PostgresStore(Store):
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         conn.execute("SET TIME ZONE 'UTC'")
 
+    def take_lease(self) -> bool:
+        """Whether this store object holds the background lease (a session advisory lock of
+        its own connection, one per schema), taking it when no other holder has it; lost when
+        that connection ends."""
+        return self._lease.take()
+
+    def release_lease(self) -> None:
+        self._lease.release()
+
     def close(self) -> None:
+        self._lease.release()
         self._pool.close()
 
     # -- transactions --------------------------------------------------------------------------
@@ -237,22 +242,26 @@ class PostgresStore(Store):
 
     # -- rows <-> tasks ------------------------------------------------------------------------
 
-    def _tasks(self, conn: Conn, rows: list[tuple[Any, ...]]) -> list[DeletionTask]:
+    def _tasks(
+        self, conn: Conn, rows: list[tuple[Any, ...]], whole: bool = True
+    ) -> list[DeletionTask]:
+        """Tasks from `TASK_COLUMNS` rows, with their identifiers and history when *whole*."""
         if not rows:
             return []
         ids = [row[0] for row in rows]
         identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
         history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
-        for row_id, value in conn.execute(
-            "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
-        ):
-            identifiers[row_id].add(value)
-        for row_id, source, dest, at, by, event, detail in conn.execute(
-            "SELECT task, source, dest, at, by, event, detail FROM task_history "
-            "WHERE task = ANY(%s) ORDER BY task, seq",
-            (ids,),
-        ):
-            history[row_id].append(Transition(source, dest, at, by, event, detail))
+        if whole:
+            for row_id, value in conn.execute(
+                "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
+            ):
+                identifiers[row_id].add(value)
+            for row_id, source, dest, at, by, event, detail in conn.execute(
+                "SELECT task, source, dest, at, by, event, detail FROM task_history "
+                "WHERE task = ANY(%s) ORDER BY task, seq",
+                (ids,),
+            ):
+                history[row_id].append(Transition(source, dest, at, by, event, detail))
         found = []
         for row in rows:
             (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
@@ -305,30 +314,21 @@ class PostgresStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        pending = self._commit([(task, idempotency_key)])[0]
-        if pending.error is not None:
-            raise pending.error
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
 
-    def add_many(
+    def add_batch(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
     ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        for pending in self._commit(items):
-            if pending.error is not None and not isinstance(
-                pending.error, DuplicateTask | IdempotencyKeyConflict
-            ):
-                raise pending.error
-            outcomes.append(pending.error)
-        return outcomes
-
-    def _commit(self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]) -> list[_Add]:
-        """Queue *items*, and return once a commit holds them, with the adds of every other
-        thread that arrived while the previous batch was committing (`GroupCommit`)."""
-        mine = [_Add(task, key) for task, key in items]
-        self._adds.submit(mine)
-        return mine
-
-    def _add_batch(self, batch: list[_Add]) -> None:
+        """`add` each (task, idempotency key) with one statement and one commit; per item,
+        None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that refused
+        it (which wrote nothing of it; the others are then written one savepoint each). Any
+        other failure raises `StoreError`, and the caller must not take any of them as
+        stored."""
+        batch = [_Add(task, key) for task, key in items]
+        if not batch:
+            return []
         try:
             try:
                 # One statement in autocommit: one round trip and one commit for the batch.
@@ -341,19 +341,13 @@ class PostgresStore(Store):
                     for item in batch:
                         item.error = self._insert_one(conn, item)
         except psycopg.OperationalError as exc:
-            error = StoreError(
+            raise StoreError(
                 f"postgres store {self._where}: add: the connection failed; the write may or "
                 f"may not have committed ({exc})"
-            )
-            for item in batch:
-                item.error = item.error or error
+            ) from exc
         except (psycopg.Error, PoolTimeout) as exc:
-            error = StoreError(f"postgres store {self._where}: add failed: {exc}")
-            for item in batch:
-                item.error = item.error or error
-        except StoreError as exc:
-            for item in batch:
-                item.error = item.error or exc
+            raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
+        return [item.error for item in batch]
 
     @staticmethod
     def _insert_one(conn: Conn, item: _Add) -> DuplicateTask | IdempotencyKeyConflict | None:
@@ -411,6 +405,12 @@ class PostgresStore(Store):
         return found
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         if not query.accounts:
             return []
         conditions = ["t.account_id = a.account"]
@@ -450,7 +450,7 @@ class PostgresStore(Store):
         )
 
         def work(conn: Conn) -> list[DeletionTask]:
-            return self._tasks(conn, conn.execute(statement, args).fetchall())
+            return self._tasks(conn, conn.execute(statement, args).fetchall(), whole)
 
         found: list[DeletionTask] = self._read("list", work)
         return found
@@ -894,3 +894,65 @@ def open_postgres_store(url: str, create: bool = True) -> PostgresStore:
         raise StoreError("pool_size must be an integer") from None
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(options)))
     return PostgresStore(conninfo, schema=schema, pool_size=pool_size, create=create)
+
+
+LEASE_KEY = 0x6C65_6173  # "leas": with the schema's hash, the background lease's advisory lock
+
+
+class _AdvisoryLease:
+    """The background lease: `pg_try_advisory_lock` on a connection kept for it. PostgreSQL
+    ends the lock with the session: when the holder's process dies (its socket closes), or,
+    with the keepalives set here, about 8 s after its machine stops answering."""
+
+    def __init__(self, conninfo: str, schema: str, where: str) -> None:
+        self._conninfo = conninfo
+        self._schema = schema
+        self._where = where
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held = False
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._held = False
+                    self._conn = psycopg.connect(
+                        self._conninfo,
+                        autocommit=True,
+                        connect_timeout=10,
+                        keepalives=1,
+                        keepalives_idle=5,
+                        keepalives_interval=1,
+                        keepalives_count=3,
+                    )
+                    for name, value in (("idle", 5), ("interval", 1), ("count", 3)):
+                        self._conn.execute(f"SET tcp_keepalives_{name} = {value}")
+                if self._held:
+                    self._conn.execute("SELECT 1")
+                    return True
+                row = self._conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LEASE_KEY, self._schema)
+                ).fetchone()
+                self._held = bool(row and row[0])
+                return self._held
+            except psycopg.Error as exc:
+                self._drop()
+                raise StoreError(f"postgres store {self._where}: the lease: {exc}") from exc
+
+    def release(self) -> None:
+        with self._lock:
+            if self._held and self._conn is not None:
+                # Unlocked here, not left to the end of the session, which PostgreSQL sees
+                # a moment after the connection closes.
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.execute(
+                        "SELECT pg_advisory_unlock(%s, hashtext(%s))", (LEASE_KEY, self._schema)
+                    )
+            self._drop()
+
+    def _drop(self) -> None:
+        self._held = False
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

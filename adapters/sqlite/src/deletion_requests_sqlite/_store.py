@@ -16,26 +16,28 @@ from urllib.parse import parse_qs, urlsplit
 from urllib.request import pathname2url
 
 from deletion_requests import (
-    Account,
-    App,
-    Awaiting,
-    Backlog,
     Callback,
     DayCount,
     DeletionTask,
-    DuplicateTask,
-    GroupCommit,
-    IdempotencyKeyConflict,
     Operator,
     Status,
     Store,
     StoreError,
+)
+from deletion_requests.stores import (
+    Account,
+    App,
+    Awaiting,
+    Backlog,
+    DuplicateTask,
+    FileLease,
+    IdempotencyKeyConflict,
     TaskQuery,
     Transition,
     apps_from_grants,
 )
 
-from ._schema import migrate
+from ._schema import HASH_KEY, migrate
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -148,7 +150,7 @@ class _PendingAdd:
     def __init__(self, task: DeletionTask, key: tuple[str, str] | None) -> None:
         self.task = task
         self.key = key
-        self.error: Exception | None = None
+        self.error: DuplicateTask | IdempotencyKeyConflict | None = None
 
 
 def _write_new(conn: sqlite3.Connection, adds: Sequence[_PendingAdd]) -> None:
@@ -197,6 +199,8 @@ class SqliteStore(Store):
       are a `StoreError` naming the table and key.
     """
 
+    local_reads = True
+
     def __init__(
         self,
         path: str | Path,
@@ -220,7 +224,6 @@ class SqliteStore(Store):
         # database (see `_exclusive`).
         self._write_lock = threading.RLock()
         self._write_depth = 0
-        self._adds: GroupCommit[_PendingAdd] = GroupCommit(self._add_batch)
         self._closed = False
         if not os.path.exists(self.path):
             # Created private: the file holds the token signing key and secret digests, and
@@ -238,6 +241,7 @@ class SqliteStore(Store):
             self._lock_fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
+        self._lease = FileLease(f"{self.path}-lease")
         with self._translated("open"):
             migrate(self._connection(), self.path)
 
@@ -342,7 +346,16 @@ class SqliteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
 
+    def take_lease(self) -> bool:
+        """Whether this store object holds the background lease (an flock of the file
+        `<database>-lease`), taking it when no other holder has it."""
+        return self._lease.take()
+
+    def release_lease(self) -> None:
+        self._lease.release()
+
     def close(self) -> None:
+        self._lease.release()
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
@@ -435,58 +448,39 @@ class SqliteStore(Store):
     # -- tasks ---------------------------------------------------------------------------------
 
     def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
-        # Group commit: adds from concurrent threads are written in one transaction, committed
-        # once (when one is refused, the batch is written again with a savepoint each, so one
-        # add's failure is its own). Each add returns only after the commit that holds it.
-        pending = self._commit([(task, idempotency_key)])[0]
-        if pending.error is not None:
-            raise pending.error
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
 
-    def add_many(
+    def add_batch(
         self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
     ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
-        # One transaction for all of them (and for whatever other threads queued meanwhile).
-        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
-        for pending in self._commit(items):
-            if pending.error is not None and not isinstance(
-                pending.error, DuplicateTask | IdempotencyKeyConflict
-            ):
-                raise pending.error
-            outcomes.append(pending.error)
-        return outcomes
-
-    def _commit(
-        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
-    ) -> list[_PendingAdd]:
-        """Queue *items* and return once a commit holds them (see `add`)."""
-        mine = [_PendingAdd(task, key) for task, key in items]
-        self._adds.submit(mine)
-        return mine
-
-    def _add_batch(self, batch: list[_PendingAdd]) -> None:
-        """Write *batch* in one transaction; each add's refusal is set on it."""
+        """`add` each (task, idempotency key), all in one transaction and one commit; per
+        item, None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that
+        refused it (which wrote nothing of it, and nothing else of the batch). Any other
+        failure raises `StoreError`, and none of them is stored."""
+        adds = [_PendingAdd(task, key) for task, key in items]
+        if not adds:
+            return []
         try:
-            try:
-                with self._write("add") as conn:
+            with self._write("add") as conn:
+                try:
+                    _write_new(conn, adds)
+                except sqlite3.IntegrityError:
+                    raise _Refused from None  # `_write` rolls the whole batch back
+        except _Refused:
+            # Some add is refused (a task id or idempotency key already taken): again, in a
+            # new transaction, one savepoint each, to find which and keep the others.
+            with self._write("add") as conn:
+                for item in adds:
+                    conn.execute("SAVEPOINT one_add")
                     try:
-                        _write_new(conn, batch)
-                    except sqlite3.IntegrityError:
-                        raise _Refused from None  # `_write` rolls the whole batch back
-            except _Refused:
-                # Some add is refused (a task id or idempotency key already taken): again, in a
-                # new transaction, one savepoint each, to find which and keep the others.
-                with self._write("add") as conn:
-                    for item in batch:
-                        conn.execute("SAVEPOINT one_add")
-                        try:
-                            self._insert(conn, item)
-                        except (DuplicateTask, IdempotencyKeyConflict) as exc:
-                            conn.execute("ROLLBACK TO one_add")
-                            item.error = exc
-                        conn.execute("RELEASE one_add")
-        except StoreError as exc:
-            for item in batch:
-                item.error = item.error or exc
+                        self._insert(conn, item)
+                    except (DuplicateTask, IdempotencyKeyConflict) as exc:
+                        conn.execute("ROLLBACK TO one_add")
+                        item.error = exc
+                    conn.execute("RELEASE one_add")
+        return [item.error for item in adds]
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, item: _PendingAdd) -> None:
@@ -524,15 +518,23 @@ class SqliteStore(Store):
 
     def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
         with self._read("find_by_identifier") as conn:
+            # `+hash`: an equality on the bare column would have SQLite put the value into
+            # the key's expression, which then no longer matches the index.
             rows = conn.execute(
                 f"SELECT {READ_COLUMNS} FROM tasks WHERE id IN "  # noqa: S608 (fixed text only)
-                "(SELECT task FROM task_identifiers WHERE hash = ?) "
-                "ORDER BY creation_us, task_id LIMIT ?",
-                (identifier, limit),
+                f"(SELECT task FROM task_identifiers WHERE {HASH_KEY} = substr(?, 1, 8) "
+                "AND +hash = ?) ORDER BY creation_us, task_id LIMIT ?",
+                (identifier, identifier, limit),
             ).fetchall()
             return self._tasks_from_rows(conn, rows)
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         conditions: list[str] = ["account_id = ?"]
         base_args: list[object] = []
         if query.cancelled is True:
@@ -575,7 +577,9 @@ class SqliteStore(Store):
                 *per_account, key=lambda row: (row[4], row[1]), reverse=not query.oldest_first
             )
             rows = list(itertools.islice(merged, query.limit))
-            return self._tasks_from_rows(conn, rows)
+            if whole:
+                return self._tasks_from_rows(conn, rows)
+        return [self._task(row[1:], set(), []) for row in rows]
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
         if not tasks:

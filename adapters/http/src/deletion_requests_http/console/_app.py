@@ -46,7 +46,8 @@ class Console:
         self.sessions = Sessions(
             service.store, service.clock, admin, settings, self.render, self.brake
         )
-        self.pages = Pages(service, operators or Operators(service), admin, self.render)
+        self.operators = operators or Operators(service)
+        self.pages = Pages(service, self.operators, admin, self.render)
 
     def app(self) -> Starlette:
         """The console as an app of its own, to mount at `/console`."""
