@@ -216,6 +216,10 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             conditions.append("held_us IS NOT NULL")
         elif query.held is False:
             conditions.append("held_us IS NULL")
+        if query.completed is True:
+            conditions.append("completed_us IS NOT NULL")
+        elif query.completed is False:
+            conditions.append("completed_us IS NULL")
         if query.created_after is not None:
             conditions.append("creation_us > ?")
             base_args.append(to_us(query.created_after))
@@ -225,10 +229,14 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
         if query.before is not None:
             conditions.append("(creation_us, task_id) < (?, ?)")
             base_args.extend([to_us(query.before[0]), query.before[1]])
+        if query.after is not None:
+            conditions.append("(creation_us, task_id) > (?, ?)")
+            base_args.extend([to_us(query.after[0]), query.after[1]])
+        order = "ASC" if query.oldest_first else "DESC"
         sql = (
             f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
             f"WHERE {' AND '.join(conditions)} "
-            "ORDER BY creation_us DESC, task_id DESC LIMIT ?"
+            f"ORDER BY creation_us {order}, task_id {order} LIMIT ?"
         )
         with self._read("list") as conn:
             # One index range scan per account, merged: O(accounts x limit), never O(store).
@@ -236,7 +244,9 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
                 conn.execute(sql, (account, *base_args, query.limit)).fetchall()
                 for account in sorted(query.accounts)
             ]
-            merged = heapq.merge(*per_account, key=lambda row: (row[4], row[1]), reverse=True)
+            merged = heapq.merge(
+                *per_account, key=lambda row: (row[4], row[1]), reverse=not query.oldest_first
+            )
             rows = list(itertools.islice(merged, query.limit))
             if whole:
                 return self._tasks_from_rows(conn, rows)
