@@ -44,7 +44,7 @@ from ._ids import new_hex_id, new_task_uuid
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operator_accounts import Operator, verify_password
-from ._operators import Operators
+from ._operators import Operators, check_reason
 from ._policy import Policy
 from ._port_destinations import Destinations, Recorded
 from ._ports import (
@@ -123,6 +123,7 @@ __all__ = [
     "UnknownJob",
     "UnknownStore",
     "check_callback_url",
+    "check_reason",
     "hash_email",
     "message_id",
     "new_credential",

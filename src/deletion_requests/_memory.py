@@ -99,24 +99,30 @@ class MemoryStore(Store, MemoryDestinations):
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._lock:
-            streams = [self._newest_first(account, query) for account in query.accounts]
-            merged = heapq.merge(*streams, key=lambda t: (t.creation_time, t.task_id), reverse=True)
+            streams = [self._in_order(account, query) for account in query.accounts]
+            merged = heapq.merge(
+                *streams, key=lambda t: (t.creation_time, t.task_id), reverse=not query.oldest_first
+            )
             return list(itertools.islice(merged, query.limit))
 
-    def _newest_first(self, account_id: str, query: TaskQuery) -> Iterator[DeletionTask]:
+    def _in_order(self, account_id: str, query: TaskQuery) -> Iterator[DeletionTask]:
         keys = self._by_account.get(account_id, [])
-        end = len(keys)
+        start, end = 0, len(keys)
         upper: _Key | None = query.before
         if query.created_at_or_before is not None:
             bound = (query.created_at_or_before, "\uffff")
             upper = bound if upper is None else min(upper, bound)
         if upper is not None:
             end = bisect.bisect_left(keys, upper)
-        for index in range(end - 1, -1, -1):
-            created, task_id = keys[index]
-            if query.created_after is not None and created <= query.created_after:
-                return
-            task = self._tasks[task_id]
+        lower: _Key | None = query.after
+        if query.created_after is not None:
+            bound = (query.created_after, "\uffff")
+            lower = bound if lower is None else max(lower, bound)
+        if lower is not None:
+            start = bisect.bisect_right(keys, lower)
+        indexes = range(start, end) if query.oldest_first else range(end - 1, start - 1, -1)
+        for index in indexes:
+            task = self._tasks[keys[index][1]]
             if query.matches(task):
                 yield task
 

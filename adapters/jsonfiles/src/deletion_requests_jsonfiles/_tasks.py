@@ -122,7 +122,7 @@ class TaskFiles(JsonFiles, TaskRecords):
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._thread_lock:
             found = [task for task in self._scan() if query.matches(task)]
-        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=True)
+        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=not query.oldest_first)
         return found[: query.limit]
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
