@@ -12,6 +12,7 @@ import attrs
 from ._access import Account, App
 from ._callbacks import Callback
 from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
+from ._memory_destinations import MemoryDestinations
 from ._operator_accounts import Operator
 from ._ports import (
     Awaiting,
@@ -30,7 +31,7 @@ from ._task import DeletionTask
 _Key = tuple[dt.datetime, str]
 
 
-class MemoryStore(Store):
+class MemoryStore(Store, MemoryDestinations):
     """The reference store: everything in this process's memory, gone when it ends.
 
     Safe to share between threads: one lock serialises every operation, so each is atomic and
@@ -55,6 +56,7 @@ class MemoryStore(Store):
         self._leases: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
         self._callbacks: dict[str, Callback] = {}
         self._access_version = 0
+        self._init_destinations()
 
     def take_lease(self) -> bool:
         """The background lease: always this object's, as nothing outside this object can

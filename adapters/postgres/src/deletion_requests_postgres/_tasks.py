@@ -152,14 +152,15 @@ class TaskTables(PostgresConnection, TaskRecords):
         return None
 
     def get(self, task_id: str) -> DeletionTask | None:
-        def work(conn: Conn) -> list[DeletionTask]:
-            rows = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
-                (task_id,),
-            ).fetchall()
-            return self._tasks(conn, rows)
+        found: DeletionTask | None = self._read("get", lambda conn: self._task_in(conn, task_id))
+        return found
 
-        found: list[DeletionTask] = self._read("get", work)
+    def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
+        rows = conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
+            (task_id,),
+        ).fetchall()
+        found = self._tasks(conn, rows)
         return found[0] if found else None
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:

@@ -169,11 +169,14 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
 
     def get(self, task_id: str) -> DeletionTask | None:
         with self._read("get") as conn:
-            rows = conn.execute(
-                f"SELECT {READ_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
-                (task_id,),
-            ).fetchall()
-            found = self._tasks_from_rows(conn, rows)
+            return self._task_in(conn, task_id)
+
+    def _task_in(self, conn: sqlite3.Connection, task_id: str) -> DeletionTask | None:
+        rows = conn.execute(
+            f"SELECT {READ_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
+            (task_id,),
+        ).fetchall()
+        found = self._tasks_from_rows(conn, rows)
         return found[0] if found else None
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
@@ -255,32 +258,40 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
         if not tasks:
             return frozenset()
-        ids = [task.task_id for task in tasks]
         with self._write("update") as conn:
-            if len(set(ids)) == len(ids):
-                written = self._update_set(conn, tasks)
-            else:  # the same task twice: apply in order, as one writer after another would
-                written = {}
-                for task in tasks:
-                    written.update(self._update_set(conn, [task]))
-            conn.executemany(
-                f"INSERT OR IGNORE INTO task_history ({HISTORY_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    row
-                    for task in tasks
-                    if task.task_id in written
-                    for row in history_rows(written[task.task_id], task)
-                ],
-            )
-            # A purge is the one change that deletes identifiers.
-            purged = conn.executemany(
-                "DELETE FROM task_identifiers WHERE task = ?",
-                [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
-            ).rowcount
-        if purged > 0:
+            written, purged = self._update_in(conn, tasks)
+        if purged:
             self._forget_purged()
-        return frozenset(task_id for task_id in ids if task_id not in written)
+        return frozenset(task.task_id for task in tasks if task.task_id not in written)
+
+    def _update_in(
+        self, conn: sqlite3.Connection, tasks: Sequence[DeletionTask]
+    ) -> tuple[dict[str, int], bool]:
+        """`update` in the write transaction on *conn*: the row ids written, by task id, and
+        whether a purge deleted identifiers (`_forget_purged` is then owed after the commit)."""
+        ids = [task.task_id for task in tasks]
+        if len(set(ids)) == len(ids):
+            written = self._update_set(conn, tasks)
+        else:  # the same task twice: apply in order, as one writer after another would
+            written = {}
+            for task in tasks:
+                written.update(self._update_set(conn, [task]))
+        conn.executemany(
+            f"INSERT OR IGNORE INTO task_history ({HISTORY_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                row
+                for task in tasks
+                if task.task_id in written
+                for row in history_rows(written[task.task_id], task)
+            ],
+        )
+        # A purge is the one change that deletes identifiers.
+        purged = conn.executemany(
+            "DELETE FROM task_identifiers WHERE task = ?",
+            [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
+        ).rowcount
+        return written, purged > 0
 
     def _forget_purged(self) -> None:
         """Copy the WAL into the database and empty it, so that the page images that still
