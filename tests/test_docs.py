@@ -21,7 +21,14 @@ PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 @pytest.mark.parametrize(
-    "document", ["README.md", "docs/library.md", "docs/handoff.md", "docs/callbacks.md"]
+    "document",
+    [
+        "README.md",
+        "docs/library.md",
+        "docs/handoff.md",
+        "docs/callbacks.md",
+        "docs/destinations.md",
+    ],
 )
 def test_python_examples_run(document: str) -> None:
     blocks = PYTHON_BLOCK.findall((ROOT / document).read_text())

@@ -62,6 +62,7 @@ def test_ready_queue_is_soonest_hand_off_first_and_counts_follow_the_clock(world
         "cancelled": 1,
         "held": 1,
         "purged": 0,
+        "completed": 0,
     }
     clock.set(T0 + 16 * DAY)  # nobody ran advance_due: the counts still follow the clock
     assert operators.counts() == {
@@ -71,6 +72,7 @@ def test_ready_queue_is_soonest_hand_off_first_and_counts_follow_the_clock(world
         "cancelled": 1,
         "held": 1,
         "purged": 0,
+        "completed": 0,
     }
     assert [t.task_id for t in operators.ready()] == []  # the held one is past its window
     assert [t.task_id for t in operators.held()] == [made[2]]

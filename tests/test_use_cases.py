@@ -33,6 +33,8 @@ USE_CASE_MODULES = [
     "_callback_delivery.py",
     "_access_admin.py",
     "_operators.py",
+    "_destination_work.py",
+    "_destination_push.py",
 ]
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()

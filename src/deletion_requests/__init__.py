@@ -10,6 +10,22 @@ from ._callbacks import Callback, CallbackSender, check_callback_url, new_signin
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
 from ._creating import PreparedCreate
+from ._destination_work import DestinationWork
+from ._destinations import DEFAULT as DEFAULT_DESTINATION
+from ._destinations import (
+    Destination,
+    DestinationConflict,
+    Job,
+    JobState,
+    Mode,
+    Outcome,
+    OutcomeConflict,
+    OutcomeKind,
+    UnknownDestination,
+    UnknownJob,
+    new_credential,
+    summary,
+)
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
@@ -28,8 +44,9 @@ from ._ids import new_hex_id, new_task_uuid
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operator_accounts import Operator, verify_password
-from ._operators import Operators
+from ._operators import Operators, check_reason
 from ._policy import Policy
+from ._port_destinations import Destinations, Recorded
 from ._ports import (
     AccessRecords,
     BackgroundLease,
@@ -47,6 +64,7 @@ from ._task import CALLBACK, EVENTS, HANDOFF, REVIEW, DeletionTask
 
 __all__ = [
     "CALLBACK",
+    "DEFAULT_DESTINATION",
     "EVENTS",
     "HANDOFF",
     "MAX_BULK",
@@ -68,17 +86,28 @@ __all__ = [
     "DeletionService",
     "DeletionTask",
     "DeliveryFailed",
+    "Destination",
+    "DestinationConflict",
+    "DestinationWork",
+    "Destinations",
     "InvalidRequest",
+    "Job",
+    "JobState",
     "LifecycleEvent",
     "ManualClock",
     "MemoryStore",
+    "Mode",
     "NotActioned",
     "Operator",
     "OperatorRecords",
     "Operators",
     "Outbox",
+    "Outcome",
+    "OutcomeConflict",
+    "OutcomeKind",
     "Policy",
     "PreparedCreate",
+    "Recorded",
     "Reports",
     "ServerSettings",
     "SignatureInvalid",
@@ -90,14 +119,19 @@ __all__ = [
     "TaskNotFound",
     "TaskRecords",
     "UnauthorizedAccount",
+    "UnknownDestination",
+    "UnknownJob",
     "UnknownStore",
     "check_callback_url",
+    "check_reason",
     "hash_email",
     "message_id",
+    "new_credential",
     "new_hex_id",
     "new_signing_secret",
     "new_task_uuid",
     "open_store",
+    "summary",
     "task_detail_to_api",
     "task_to_api",
     "task_to_api_json",

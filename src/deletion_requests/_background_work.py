@@ -14,8 +14,10 @@ import attrs
 from . import _handoff as handoff
 from ._callbacks import Callback, CallbackSender
 from ._context import DEFAULT_PAGE, Context
+from ._destination_work import advance_with_jobs, complete_default
 from ._handoff import Sink
 from ._outbox_delivery import OutboxDelivery
+from ._port_destinations import Destinations
 from ._ports import Awaiting
 from ._task import DeletionTask, as_successor
 
@@ -33,6 +35,8 @@ class BackgroundWork:
         Only a speed-up and a trigger for events: reads already see the due state.
         """
         context, store = self.context, self.context.store
+        if isinstance(store, Destinations) and store.list_destinations():
+            return advance_with_jobs(context, store)
         moved = 0
         idle_rounds = 0
         now = context.clock.now()
@@ -63,6 +67,9 @@ class BackgroundWork:
         Raises `NotActioned` for a task that was not handed off, `TaskNotFound` for no task.
         """
         context = self.context
+        store = context.store
+        if isinstance(store, Destinations) and store.task_jobs(task_id):
+            return complete_default(context, store, task_id)
         return context.change(
             None, task_id, lambda task, now: handoff.complete(context.caught_up(task, now), now, by)
         )

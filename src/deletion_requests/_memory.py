@@ -12,6 +12,7 @@ import attrs
 from ._access import Account, App
 from ._callbacks import Callback
 from ._errors import DuplicateTask, IdempotencyKeyConflict, StoreError
+from ._memory_destinations import MemoryDestinations
 from ._operator_accounts import Operator
 from ._ports import (
     Awaiting,
@@ -30,7 +31,7 @@ from ._task import DeletionTask
 _Key = tuple[dt.datetime, str]
 
 
-class MemoryStore(Store):
+class MemoryStore(Store, MemoryDestinations):
     """The reference store: everything in this process's memory, gone when it ends.
 
     Safe to share between threads: one lock serialises every operation, so each is atomic and
@@ -55,6 +56,7 @@ class MemoryStore(Store):
         self._leases: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
         self._callbacks: dict[str, Callback] = {}
         self._access_version = 0
+        self._init_destinations()
 
     def take_lease(self) -> bool:
         """The background lease: always this object's, as nothing outside this object can
@@ -97,24 +99,30 @@ class MemoryStore(Store):
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._lock:
-            streams = [self._newest_first(account, query) for account in query.accounts]
-            merged = heapq.merge(*streams, key=lambda t: (t.creation_time, t.task_id), reverse=True)
+            streams = [self._in_order(account, query) for account in query.accounts]
+            merged = heapq.merge(
+                *streams, key=lambda t: (t.creation_time, t.task_id), reverse=not query.oldest_first
+            )
             return list(itertools.islice(merged, query.limit))
 
-    def _newest_first(self, account_id: str, query: TaskQuery) -> Iterator[DeletionTask]:
+    def _in_order(self, account_id: str, query: TaskQuery) -> Iterator[DeletionTask]:
         keys = self._by_account.get(account_id, [])
-        end = len(keys)
+        start, end = 0, len(keys)
         upper: _Key | None = query.before
         if query.created_at_or_before is not None:
             bound = (query.created_at_or_before, "\uffff")
             upper = bound if upper is None else min(upper, bound)
         if upper is not None:
             end = bisect.bisect_left(keys, upper)
-        for index in range(end - 1, -1, -1):
-            created, task_id = keys[index]
-            if query.created_after is not None and created <= query.created_after:
-                return
-            task = self._tasks[task_id]
+        lower: _Key | None = query.after
+        if query.created_after is not None:
+            bound = (query.created_after, "\uffff")
+            lower = bound if lower is None else max(lower, bound)
+        if lower is not None:
+            start = bisect.bisect_right(keys, lower)
+        indexes = range(start, end) if query.oldest_first else range(end - 1, start - 1, -1)
+        for index in indexes:
+            task = self._tasks[keys[index][1]]
             if query.matches(task):
                 yield task
 

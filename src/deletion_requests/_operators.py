@@ -5,13 +5,16 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 
+from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Caller
 from ._client_requests import Page
-from ._context import DEFAULT_PAGE, Context
+from ._context import DEFAULT_PAGE, MAX_PAGE, Context, check_account_id
+from ._cursor import decode_cursor, encode_cursor
 from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
 from ._operator_accounts import check_operator_name
@@ -24,6 +27,8 @@ _SLICE = dt.timedelta(hours=1)
 OPERATOR = "operator"
 """The `Caller` app id of operator listings (never an app's)."""
 MAX_REASON = 500
+LISTS = ("pending", "ready", "actioned", "completed", "cancelled", "held", "overdue")
+"""The task lists `Operators.tasks` pages through."""
 
 
 def operator_by(name: str) -> str:
@@ -146,20 +151,93 @@ class Operators:
             None, task_id, lambda task, now: lifecycle.release(task, now, policy, by, why)
         )
 
+    def tasks(
+        self,
+        kind: str,
+        account_id: str | None = None,
+        oldest_first: bool = False,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> Page:
+        """A page of one of the `LISTS`, every account's (or *account_id*'s), caught up: by
+        status as the clock sees it (`actioned` includes completed tasks), `held` (on hold
+        now, or when cancelled), `overdue` (actioned more than `action_window` ago and not
+        completed). Newest created first, or oldest first, which is soonest hand-off (and
+        soonest due) first for every task never held past its hand-off moment. The cursor
+        continues the listing in the order it came from."""
+        if kind not in LISTS:
+            raise InvalidRequest(f"the list must be one of {', '.join(LISTS)}")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        if account_id is not None:
+            accounts = frozenset({check_account_id(account_id, "account")})
+        else:
+            accounts = self.accounts()
+        position = None if cursor is None else decode_cursor(cursor)
+        now, policy = self.context.clock.now(), self.context.policy
+        ready_from, actioned_from = now - policy.pending_period, now - policy.cancel_period
+        filters: dict[str, builtins.list[dict[str, Any]]] = {
+            "pending": [{"cancelled": False, "created_after": ready_from}],
+            "ready": [
+                {
+                    "cancelled": False,
+                    "created_after": actioned_from,
+                    "created_at_or_before": ready_from,
+                },
+                {"cancelled": False, "held": True, "created_at_or_before": actioned_from},
+            ],
+            "actioned": [
+                {"cancelled": False, "held": False, "created_at_or_before": actioned_from}
+            ],
+            "completed": [{"completed": True}],
+            "cancelled": [{"cancelled": True}],
+            "held": [{"held": True}],
+            # A superset: handed off at the earliest `cancel_period` after creation.
+            "overdue": [
+                {
+                    "cancelled": False,
+                    "held": False,
+                    "completed": False,
+                    "created_at_or_before": actioned_from - policy.action_window,
+                }
+            ],
+        }
+        found: builtins.list[DeletionTask] = []
+        for bounds in filters[kind] if accounts else []:
+            query = TaskQuery(
+                accounts=accounts,
+                limit=limit + 1,
+                oldest_first=oldest_first,
+                before=None if oldest_first else position,
+                after=position if oldest_first else None,
+                **bounds,
+            )
+            found.extend(self.context.store.list_tasks(query))
+        found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=not oldest_first)
+        read = found[:limit]
+        tasks = [self._caught_up(task) for task in read]
+        if kind == "overdue":
+            tasks = [task for task in tasks if handoff.is_overdue(task, now, policy)]
+        next_cursor = None
+        if len(found) > limit:
+            next_cursor = encode_cursor((read[-1].creation_time, read[-1].task_id))
+        return Page(tasks=tuple(tasks), next_cursor=next_cursor)
+
     def held(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
         """The tasks on hold, every account's, newest first."""
         query = TaskQuery(accounts=self.accounts(), held=True, cancelled=False, limit=limit)
         return [self._caught_up(task) for task in self.context.store.list_tasks(query)]
 
     def counts(self) -> dict[str, int]:
-        """How many tasks there are by status, as the clock sees them, and how many are held
-        (`Reports.count_tasks`). One pass over the tasks in the store."""
+        """How many tasks there are by status, as the clock sees them, and how many are held,
+        purged and completed (`Reports.count_tasks`). One pass over the tasks in the store."""
         context = self.context
         return context.store.count_tasks(*context.policy.cutoffs(context.clock.now()))
 
     def trend(self, days: int = 60) -> builtins.list[DayCount]:
-        """Tasks created, cancelled and actioned on each of the last *days* UTC days, today
-        included, oldest first, with a zero count for a day that had none."""
+        """Tasks created, cancelled, actioned, completed and marked overdue on each of the
+        last *days* UTC days, today included, oldest first, with a zero count for a day that
+        had none."""
         today = self.context.clock.now().date()
         first = today - dt.timedelta(days=days - 1)
         since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)

@@ -56,7 +56,8 @@ class TaskRecords(abc.ABC):
 
     @abc.abstractmethod
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
-        """Up to `query.limit` tasks matching `query`, newest first; cost O(limit), not O(store)."""
+        """Up to `query.limit` tasks matching `query`, newest first (oldest first with
+        `query.oldest_first`); cost O(limit), not O(store)."""
 
     def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
         """`list_tasks`, for a page that shows only the tasks' own fields: a store may leave
@@ -155,13 +156,14 @@ class Reports(TaskRecords):
     @abc.abstractmethod
     def count_tasks(self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime) -> dict[str, int]:
         """How many tasks there are by status (see `counted_status`: the stored status, moved
-        on as `due` would move it), purged ones included, how many are on hold (`held`), and
-        how many are purged (`purged`). Every status, `held` and `purged` is a key, zero or
-        not (see `status_counts`). Stores count in the database; they may scan the tasks once,
+        on as `due` would move it), purged ones included, how many are on hold (`held`), how
+        many are purged (`purged`), and how many are completed (`completed`, among the
+        actioned). Every status, `held`, `purged` and `completed` is a key, zero or not (see
+        `status_counts`). Stores count in the database; they may scan the tasks once,
         and say so."""
 
     @abc.abstractmethod
     def daily_counts(self, since: dt.datetime) -> list[DayCount]:
-        """Per UTC day, the tasks created, cancelled and actioned at or after *since* (by
-        their stored times), oldest day first; days with none are left out (see
-        `day_counts`)."""
+        """Per UTC day, the tasks created, cancelled, actioned, completed and marked overdue
+        at or after *since* (by their stored times), oldest day first; days with none are
+        left out (see `day_counts`)."""

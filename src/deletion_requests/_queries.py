@@ -22,11 +22,14 @@ Cursor = tuple[dt.datetime, str]
 
 @attrs.frozen
 class TaskQuery:
-    """Which tasks to list, newest first by (creation_time, task_id).
+    """Which tasks to list, newest first by (creation_time, task_id), or oldest first when
+    `oldest_first` is set.
 
     `cancelled`: True for cancelled tasks only, False for tasks never cancelled, None for both;
-    `held` likewise for tasks on hold. `created_after` is exclusive and `created_at_or_before`
-    inclusive. `before` continues a listing strictly after the given keyset position.
+    `held` likewise for tasks on hold, and `completed` for completed ones. `created_after` is
+    exclusive and `created_at_or_before` inclusive. `before` keeps the tasks strictly before the
+    given keyset position, `after` those strictly after it: a newest-first listing continues
+    with `before` its last task, an oldest-first one with `after` it.
     """
 
     accounts: frozenset[str] = attrs.field(converter=frozen_strings)
@@ -36,6 +39,9 @@ class TaskQuery:
     before: Cursor | None = None
     limit: int = 100
     held: bool | None = None
+    completed: bool | None = None
+    oldest_first: bool = False
+    after: Cursor | None = None
 
     def matches(self, task: DeletionTask) -> bool:
         """The reference semantics of the query for one task (ordering and limit aside)."""
@@ -45,9 +51,13 @@ class TaskQuery:
             return False
         if self.held is not None and (task.held_time is not None) != self.held:
             return False
+        if self.completed is not None and (task.completed_time is not None) != self.completed:
+            return False
         if self.created_after is not None and task.creation_time <= self.created_after:
             return False
         if self.created_at_or_before is not None and task.creation_time > self.created_at_or_before:
+            return False
+        if self.after is not None and (task.creation_time, task.task_id) <= self.after:
             return False
         return self.before is None or (task.creation_time, task.task_id) < self.before
 
@@ -127,32 +137,42 @@ def status_counts(
     tasks: Iterable[DeletionTask], pending_cutoff: dt.datetime, ready_cutoff: dt.datetime
 ) -> dict[str, int]:
     """The reference semantics of `Reports.count_tasks`, by scanning *tasks*."""
-    counts = dict.fromkeys([*(s.value for s in Status), "held", "purged"], 0)
+    counts = dict.fromkeys([*(s.value for s in Status), "held", "purged", "completed"], 0)
     for task in tasks:
         counts[counted_status(task, pending_cutoff, ready_cutoff)] += 1
         counts["held"] += task.held_time is not None
         counts["purged"] += task.purged_time is not None
+        counts["completed"] += task.completed_time is not None
     return counts
 
 
 @attrs.frozen
 class DayCount:
-    """What happened on one UTC day: tasks created, cancelled and actioned."""
+    """What happened on one UTC day: tasks created, cancelled, actioned, completed, and
+    marked overdue."""
 
     day: dt.date
     created: int = 0
     cancelled: int = 0
     actioned: int = 0
+    completed: int = 0
+    overdue: int = 0
 
 
 def day_counts(tasks: Iterable[DeletionTask], since: dt.datetime) -> list[DayCount]:
     """The reference semantics of `Reports.daily_counts`, by scanning *tasks*."""
     days: dict[dt.date, list[int]] = {}
     for task in tasks:
-        moments = (task.creation_time, task.cancelled_time, task.actioned_time)
+        moments = (
+            task.creation_time,
+            task.cancelled_time,
+            task.actioned_time,
+            task.completed_time,
+            task.overdue_time,
+        )
         for i, moment in enumerate(moments):
             if moment is not None and moment >= since:
-                days.setdefault(moment.date(), [0, 0, 0])[i] += 1
+                days.setdefault(moment.date(), [0] * len(moments))[i] += 1
     return [DayCount(day, *counts) for day, counts in sorted(days.items())]
 
 

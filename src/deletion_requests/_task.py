@@ -46,6 +46,7 @@ EVENTS = frozenset(
         "callback.delivered",
         "callback.failed",
         "callback.dropped",
+        "destination.skipped",
     }
 )
 """Every kind of history entry."""

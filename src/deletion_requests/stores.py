@@ -8,9 +8,20 @@ indexed answer must equal, and a store may answer with them directly.
 
 from ._access import Account, App, apps_from_grants
 from ._codec import task_from_record, task_to_record
+from ._destinations import (
+    JobCounts,
+    apply_outcome,
+    attempt_failed,
+    count_jobs,
+    delivered,
+    job_id_for,
+    jobs_for,
+    open_jobs_message,
+)
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._lease import FileLease
 from ._open import redacted_url
+from ._port_destinations import Complete
 from ._ports import (
     Awaiting,
     Backlog,
@@ -30,16 +41,25 @@ __all__ = [
     "App",
     "Awaiting",
     "Backlog",
+    "Complete",
     "Cursor",
     "DuplicateTask",
     "FileLease",
     "IdempotencyKeyConflict",
+    "JobCounts",
     "TaskQuery",
     "Transition",
+    "apply_outcome",
     "apps_from_grants",
+    "attempt_failed",
     "backlog_of",
+    "count_jobs",
     "counted_status",
     "day_counts",
+    "delivered",
+    "job_id_for",
+    "jobs_for",
+    "open_jobs_message",
     "owed_since",
     "redacted_url",
     "replaces",

@@ -185,6 +185,9 @@ def test_release_one_then_cancel_another_with_a_reason(
     page.goto(f"/console/tasks/{second}")
     page.get_by_label("Reason to cancel").fill("duplicate of another request")
     page.get_by_role("button", name="Cancel this task").click()
+    sync_api.expect(page.get_by_role("heading", name="Cancel task")).to_be_visible()
+    assert deployment.api_task(second)["status"] == "ready"  # nothing happens before the yes
+    page.get_by_role("button", name="Yes, cancel this task").click()
     sync_api.expect(page.get_by_role("status")).to_have_text("The task is cancelled.")
     sync_api.expect(page.get_by_text("The lifecycle allows no decision")).to_be_visible()
     cancelled = (
@@ -302,6 +305,7 @@ def test_every_page_passes_axe_including_contrast(
         "/console/export",
         "/console/trend",
         "/console/no-such-page",
+        *(f"/console/lists/{kind}" for kind in ("ready", "pending", "cancelled", "overdue")),
     ]
     options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}}
     for path in pages:
@@ -311,6 +315,10 @@ def test_every_page_passes_axe_including_contrast(
     page.get_by_role("link", name="Find").click()
     page.get_by_label("Task id, email address, or base64 SHA-256").fill("axe@example.com")
     page.get_by_role("button", name="Find").click()
+    assert axe.run(page, options=options).violations_count == 0
+    page.goto(f"/console/tasks/{task_id}")
+    page.get_by_label("Reason to cancel").fill("checked by axe")
+    page.get_by_role("button", name="Cancel this task").click()  # the confirmation page
     assert axe.run(page, options=options).violations_count == 0
     page.get_by_role("button", name="Sign out").click()
     results = axe.run(page, options=options)  # the sign-in page

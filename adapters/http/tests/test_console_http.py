@@ -27,6 +27,7 @@ GET_ROUTES = [
     "/console/export",
     "/console/export/download?format=csv",
     "/console/trend",
+    "/console/lists/ready",
 ]
 POST_ROUTES = [
     f"/console/tasks/{TASK}/hold",
@@ -196,7 +197,8 @@ def test_decisions_go_through_the_use_cases_as_the_operator(site: Site) -> None:
     site.clock.advance(dt.timedelta(days=20))
     site.sign_in()  # the session ended meanwhile
     token = site.csrf(f"/console/tasks/{task_id}")
-    done = site.client.post(f"/console/tasks/{task_id}/cancel", data={"csrf": token, "reason": "r"})
+    form = {"csrf": token, "reason": "r", "confirm": "yes"}
+    done = site.client.post(f"/console/tasks/{task_id}/cancel", data=form)
     assert done.status_code == 303  # held: cancellable past its deadline
     task = site.store.get(task_id)
     assert task is not None

@@ -2,7 +2,7 @@
 
 - One contract case a port: `TaskRecordsContract`, `OutboxContract`, `ReportsContract`,
   `AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`,
-  `BackgroundLeaseContract`; and
+  `BackgroundLeaseContract`, `DestinationsContract`; and
   `StoreContract` for a whole `Store`. Subclass each case your store claims as `Test...` and
   supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         OperatorRecordsContract,
         ServerSettingsContract,
     )
+    from ._contract_destinations import DestinationsContract
     from ._contract_lease import BackgroundLeaseContract
     from ._contract_outbox import OutboxContract
     from ._contract_reports import ReportsContract
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "StoreContract": "_contract",
+    "DestinationsContract": "_contract_destinations",
     "TaskRecordsContract": "_contract_tasks",
     "BackgroundLeaseContract": "_contract_lease",
     "OutboxContract": "_contract_outbox",
@@ -71,6 +73,7 @@ _HOMES = {
 __all__ = [
     "AccessRecordsContract",
     "BackgroundLeaseContract",
+    "DestinationsContract",
     "OperatorRecordsContract",
     "OutboxContract",
     "ReportsContract",

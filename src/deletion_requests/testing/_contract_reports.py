@@ -28,6 +28,8 @@ class ReportsContract(PortContract[Reports]):
         tasks[3] = hold(tasks[3], now - HOUR, POLICY, "operator:o", "why")
         tasks[6] = advanced(tasks[6], now)  # stored actioned; the others stored as created
         tasks[7] = advanced(tasks[7], now - dt.timedelta(days=10))
+        tasks[7] = attrs.evolve(tasks[7], completed_time=now - dt.timedelta(days=3))
+        tasks[6] = attrs.evolve(tasks[6], overdue_time=tasks[6].overdue_time or now - HOUR)
         tasks[8] = attrs.evolve(advanced(tasks[8], now), identifiers=frozenset())
         tasks[8] = attrs.evolve(tasks[8], purged_time=now)
         tasks.append(make_task(account_id="acct-2", creation_time=now - HOUR))
@@ -43,6 +45,10 @@ class ReportsContract(PortContract[Reports]):
             "cancelled": 1,
             "held": 1,
             "purged": 1,
+            "completed": 1,
         }
         for since in (T0, now - dt.timedelta(days=14), now):
             assert store.daily_counts(since) == day_counts(tasks, since), since
+        days = store.daily_counts(T0)
+        assert sum(d.completed for d in days) == 1
+        assert sum(d.overdue for d in days) == sum(t.overdue_time is not None for t in tasks) > 0

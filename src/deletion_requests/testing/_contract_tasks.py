@@ -212,7 +212,7 @@ class TaskRecordsContract(TaskLifecycleCases):
     @staticmethod
     def _expected(tasks: list[DeletionTask], query: TaskQuery) -> list[DeletionTask]:
         found = [t for t in tasks if query.matches(t)]
-        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=True)
+        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=not query.oldest_first)
         return found[: query.limit]
 
     def test_list_is_newest_first_and_scoped_to_accounts(self, store: TaskRecords) -> None:
@@ -254,6 +254,41 @@ class TaskRecordsContract(TaskLifecycleCases):
                 break
             before = (page[-1].creation_time, page[-1].task_id)
         assert seen == self._expected(tasks, TaskQuery(accounts=everyone, limit=1000))
+
+    def test_oldest_first_keyset_pages_cover_every_task_once(self, store: TaskRecords) -> None:
+        tasks = self._fill(store, 25)
+        everyone = frozenset({"acct-1", "acct-2", "acct-3"})
+        for cancelled in (None, False):
+            seen: list[DeletionTask] = []
+            after = None
+            query = TaskQuery(accounts=everyone, cancelled=cancelled, oldest_first=True, limit=4)
+            while True:
+                page = store.list_tasks(attrs.evolve(query, after=after))
+                seen.extend(page)
+                if len(page) < 4:
+                    break
+                after = (page[-1].creation_time, page[-1].task_id)
+            expected = self._expected(tasks, attrs.evolve(query, limit=1000))
+            assert seen == expected
+            assert [t.creation_time for t in seen] == sorted(t.creation_time for t in seen)
+
+    def test_list_filters_completed_in_either_order(self, store: TaskRecords) -> None:
+        now = T0 + dt.timedelta(days=60)
+        tasks = []
+        for i in range(6):
+            task = advanced(make_task(("acct-1", "acct-2")[i % 2], T0 + i * HOUR), now)
+            if i % 3 != 1:
+                task = attrs.evolve(task, completed_time=now - HOUR)
+            store.add(task)
+            tasks.append(task)
+        everyone = frozenset({"acct-1", "acct-2"})
+        for completed in (True, False):
+            for oldest_first in (False, True):
+                query = TaskQuery(everyone, completed=completed, oldest_first=oldest_first)
+                found = store.list_tasks(query)
+                assert found == self._expected(tasks, query)
+                assert found
+                assert all((t.completed_time is not None) == completed for t in found)
 
     def test_find_by_identifier_finds_the_tasks_holding_it_oldest_first(
         self, store: TaskRecords

@@ -108,6 +108,8 @@ class StoreComparison(RuleBasedStateMachine):
         until=st.none() | times,
         limit=st.integers(1, 8),
         cursor_from=st.none() | st.integers(0, 20),
+        completed=st.none() | st.booleans(),
+        oldest_first=st.booleans(),
     )
     def list_tasks(
         self,
@@ -118,6 +120,8 @@ class StoreComparison(RuleBasedStateMachine):
         until: dt.datetime | None,
         limit: int,
         cursor_from: int | None,
+        completed: bool | None,
+        oldest_first: bool,
     ) -> None:
         before = None
         if cursor_from is not None:
@@ -127,7 +131,11 @@ class StoreComparison(RuleBasedStateMachine):
             if everything:
                 last = everything[cursor_from % len(everything)]
                 before = (last.creation_time, last.task_id)
-        query = TaskQuery(accounts, cancelled, after, until, before, limit, held)
+        query = TaskQuery(accounts, cancelled, after, until, None, limit, held, completed)
+        if oldest_first:
+            query = attrs.evolve(query, oldest_first=True, after=before)
+        else:
+            query = attrs.evolve(query, before=before)
         assert self.store.list_tasks(query) == self.reference.list_tasks(query)
 
     @rule(now=times, limit=st.integers(1, 10_000))

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from deletion_requests import DeletionService, Operators
 
 from ._api_docs import docs_routes
+from ._destinations_endpoints import destination_routes
 from ._endpoints import Endpoints
 from ._errors import EXCEPTION_HANDLERS
 from ._limits import RateLimits
@@ -67,6 +68,7 @@ def create_app(
             Route(f"{tasks}/cancellations", api.cancellations, methods=["POST"]),
             Route(f"{tasks}/{TASK_ID}", api.task, methods=["GET", "DELETE"]),
             Route(f"{tasks}/{TASK_ID}/completion", api.completion, methods=["POST"]),
+            *destination_routes(service),
             Route("/healthz", health or api.health, methods=["GET"]),
             Route("/openapi.json", api.openapi, methods=["GET"]),
             Route(

@@ -18,6 +18,7 @@ from deletion_requests import (
     CallbackSender,
     Clock,
     DeletionService,
+    Destinations,
     Operators,
     Policy,
     Sink,
@@ -27,6 +28,7 @@ from deletion_requests import (
 )
 
 from ._app import create_app
+from ._destination_sender import push_jobs
 from ._health import health_endpoint
 from ._limits import RateLimits, parse_limit
 from ._metrics import round_finished
@@ -180,6 +182,8 @@ class Application:
 
     def _deliver(self) -> None:
         report = self.service.deliver(self.sinks, callback_sender=self.callbacks)
+        if isinstance(self.store, Destinations):
+            push_jobs(self.service)
         if report.delivered or report.failed:
             logger.info(
                 "deliveries: %d delivered, %d failed, %d waiting",

@@ -16,6 +16,7 @@ from ._cli_common import (
     store_option,
     webhook_options,
 )
+from ._cli_destinations import destinations
 from ._cli_operators import operators
 from ._cli_serve import serve
 from ._cli_tasks import tasks
@@ -102,7 +103,7 @@ def new_webhook_secret_command() -> None:
     click.echo(new_webhook_secret())
 
 
-for command in (serve, accounts, apps, tasks, operators):
+for command in (serve, accounts, apps, tasks, operators, destinations):
     main.add_command(command)
 
 

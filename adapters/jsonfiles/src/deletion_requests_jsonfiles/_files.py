@@ -42,8 +42,9 @@ class JsonFiles:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._dirs = {name: self.root / name for name in ("tasks", "keys", "accounts", "apps")}
-        for name in ("settings", "operators", "app_uses", "leases", "callbacks"):
+        for name in ("settings", "operators", "app_uses", "leases", "callbacks", "destinations"):
             self._dirs[name] = self.root / name
+        self._dirs["jobs"] = self.root / "jobs"
         self._thread_lock = threading.RLock()
         self._cache: dict[str, tuple[tuple[int, int, int], DeletionTask]] = {}
         try:

@@ -9,13 +9,16 @@ from deletion_requests import Store, StoreError
 from deletion_requests.stores import FileLease
 
 from ._access import AccessFiles
+from ._destinations import DestinationFiles
 from ._operators import OperatorFiles
 from ._outbox import OutboxFiles
 from ._reports import ReportsFiles
 from ._settings import SettingsFiles
 
 
-class JsonFilesStore(OutboxFiles, ReportsFiles, AccessFiles, OperatorFiles, SettingsFiles, Store):
+class JsonFilesStore(
+    OutboxFiles, ReportsFiles, AccessFiles, OperatorFiles, SettingsFiles, DestinationFiles, Store
+):
     """Tasks, accounts and apps as JSON documents in a directory: one file per task.
 
     - Every write is atomic and durable: a temporary file in the same directory, `fsync`,

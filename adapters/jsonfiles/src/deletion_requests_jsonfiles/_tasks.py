@@ -122,22 +122,26 @@ class TaskFiles(JsonFiles, TaskRecords):
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
         with self._thread_lock:
             found = [task for task in self._scan() if query.matches(task)]
-        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=True)
+        found.sort(key=lambda t: (t.creation_time, t.task_id), reverse=not query.oldest_first)
         return found[: query.limit]
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
-        rejected: set[str] = set()
         with self._locked():
-            for task in tasks:
-                path = self._task_path(task.task_id)
-                stored = self._load(path)
-                if stored is None or not replaces(stored, task):
-                    rejected.add(task.task_id)
-                    continue
-                record = task_to_record(task)
-                record["identifiers"] = [] if task.purged_time else sorted(stored.identifiers)
-                record["created_by"] = stored.created_by
-                self._write(path, record)
+            return self._update_locked(tasks)
+
+    def _update_locked(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        """`update`, for a caller that holds the lock."""
+        rejected: set[str] = set()
+        for task in tasks:
+            path = self._task_path(task.task_id)
+            stored = self._load(path)
+            if stored is None or not replaces(stored, task):
+                rejected.add(task.task_id)
+                continue
+            record = task_to_record(task)
+            record["identifiers"] = [] if task.purged_time else sorted(stored.identifiers)
+            record["created_by"] = stored.created_by
+            self._write(path, record)
         return frozenset(rejected)
 
     def due(

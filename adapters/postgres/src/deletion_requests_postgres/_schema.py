@@ -8,6 +8,7 @@ import psycopg
 from psycopg import sql
 
 from deletion_requests import StoreError
+from deletion_requests.stores import job_id_for
 
 MIGRATIONS: list[str] = [
     """
@@ -113,8 +114,42 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (task_id, kind)
     );
     """,
+    # Destinations and one job per (task, destination). Tasks handed off before this version
+    # keep their state as jobs of `default` (ids from `job_id_for`, set by `_default_jobs`).
+    """
+    CREATE TABLE destinations (
+        name text PRIMARY KEY,
+        mode text NOT NULL,
+        created_time timestamptz NOT NULL,
+        webhook_url text,
+        secret text,
+        credential_digest text,
+        accounts text[],
+        waits_for text[] NOT NULL DEFAULT '{}',
+        paused boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE jobs (
+        job_id text PRIMARY KEY,
+        task_id text NOT NULL,
+        destination text NOT NULL,
+        created_time timestamptz NOT NULL,
+        state text NOT NULL,
+        waits_for text[] NOT NULL DEFAULT '{}',
+        outcome text,
+        reason text NOT NULL DEFAULT '',
+        outcome_time timestamptz,
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text NOT NULL DEFAULT '',
+        holder text,
+        lease_until timestamptz
+    );
+    CREATE INDEX jobs_by_task ON jobs (task_id, destination);
+    CREATE INDEX jobs_open ON jobs (destination, created_time) WHERE outcome IS NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+DEFAULT_JOBS_VERSION = 5
+"""The migration after which the tasks already actioned get their `default` jobs."""
 LOCK_KEY = 0x6465_6C72  # "delr": the advisory lock replicas take to migrate one at a time
 
 
@@ -134,4 +169,31 @@ def migrate(conn: psycopg.Connection[tuple[Any, ...]], schema: str, where: str) 
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             conn.execute(MIGRATIONS[version - 1].encode())
+            if version == DEFAULT_JOBS_VERSION:
+                _default_jobs(conn)
             conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+
+def _default_jobs(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """A `default` job for every task actioned before destinations, keeping its state: owed
+    while the hand-off is owed, delivered once it was, final (deleted) once completed."""
+    rows = conn.execute(
+        "SELECT task_id, actioned_time, completed_time, 'handoff' = ANY(outbox) FROM tasks "
+        "WHERE status = 'actioned'"
+    ).fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO jobs (job_id, task_id, destination, created_time, state, outcome, "
+            "outcome_time) VALUES (%s, %s, 'default', %s, %s, %s, %s)",
+            [
+                (
+                    job_id_for(task_id, "default"),
+                    task_id,
+                    actioned,
+                    "final" if completed else "owed" if owes else "delivered",
+                    "deleted" if completed else None,
+                    completed,
+                )
+                for task_id, actioned, completed, owes in rows
+            ],
+        )

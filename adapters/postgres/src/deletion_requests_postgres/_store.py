@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from deletion_requests import Store, StoreError
 
 from ._access import AccessTables
+from ._destinations import PostgresDestinations
 from ._lease import AdvisoryLease
 from ._operators import OperatorTables
 from ._outbox import OutboxTables
@@ -16,7 +17,14 @@ from ._settings import SettingsTable
 
 
 class PostgresStore(
-    OutboxTables, ReportsTables, AccessTables, OperatorTables, SettingsTable, AdvisoryLease, Store
+    OutboxTables,
+    ReportsTables,
+    AccessTables,
+    OperatorTables,
+    SettingsTable,
+    AdvisoryLease,
+    PostgresDestinations,
+    Store,
 ):
     """Tasks, accounts and apps in one PostgreSQL schema, shared by any number of servers.
 

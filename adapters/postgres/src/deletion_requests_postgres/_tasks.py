@@ -152,14 +152,15 @@ class TaskTables(PostgresConnection, TaskRecords):
         return None
 
     def get(self, task_id: str) -> DeletionTask | None:
-        def work(conn: Conn) -> list[DeletionTask]:
-            rows = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
-                (task_id,),
-            ).fetchall()
-            return self._tasks(conn, rows)
+        found: DeletionTask | None = self._read("get", lambda conn: self._task_in(conn, task_id))
+        return found
 
-        found: list[DeletionTask] = self._read("get", work)
+    def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
+        rows = conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
+            (task_id,),
+        ).fetchall()
+        found = self._tasks(conn, rows)
         return found[0] if found else None
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
@@ -206,6 +207,10 @@ class TaskTables(PostgresConnection, TaskRecords):
             conditions.append("t.held_time IS NOT NULL")
         elif query.held is False:
             conditions.append("t.held_time IS NULL")
+        if query.completed is True:
+            conditions.append("t.completed_time IS NOT NULL")
+        elif query.completed is False:
+            conditions.append("t.completed_time IS NULL")
         if query.created_after is not None:
             conditions.append("t.creation_time > %s")
             args.append(query.created_after)
@@ -215,13 +220,17 @@ class TaskTables(PostgresConnection, TaskRecords):
         if query.before is not None:
             conditions.append("(t.creation_time, t.task_id) < (%s, %s)")
             args.extend(query.before)
+        if query.after is not None:
+            conditions.append("(t.creation_time, t.task_id) > (%s, %s)")
+            args.extend(query.after)
         args += [query.limit, query.limit]
+        order = "ASC" if query.oldest_first else "DESC"
         statement = (
             f"SELECT page.* FROM unnest(%s::text[]) AS a(account) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t "
             f"WHERE {' AND '.join(conditions)} "
-            "ORDER BY t.creation_time DESC, t.task_id DESC LIMIT %s) AS page "
-            "ORDER BY page.creation_time DESC, page.task_id DESC LIMIT %s"
+            f"ORDER BY t.creation_time {order}, t.task_id {order} LIMIT %s) AS page "
+            f"ORDER BY page.creation_time {order}, page.task_id {order} LIMIT %s"
         )
 
         def work(conn: Conn) -> list[DeletionTask]:

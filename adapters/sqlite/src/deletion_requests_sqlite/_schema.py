@@ -9,6 +9,7 @@ from sqlite_utils import Database
 from sqlite_utils.db import DescIndex
 
 from deletion_requests import StoreError
+from deletion_requests.stores import job_id_for
 
 
 def _v1(db: Database) -> None:
@@ -144,7 +145,37 @@ def _v5(db: Database) -> None:
     db.execute(f"CREATE INDEX task_identifiers_by_hash ON task_identifiers ({HASH_KEY})")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: Database) -> None:
+    # Destinations and one job per (task, destination). Tasks handed off before this version
+    # keep their state as jobs of `default`, the push destination the hand-off URL becomes:
+    # owed while the hand-off is owed, delivered once it was, final (deleted) when completed.
+    db.execute(
+        "CREATE TABLE destinations (name TEXT PRIMARY KEY, mode TEXT NOT NULL, "
+        "created_us INTEGER NOT NULL, webhook_url TEXT, secret TEXT, credential_digest TEXT, "
+        "accounts TEXT, waits_for TEXT NOT NULL DEFAULT '', paused INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute(
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, "
+        "destination TEXT NOT NULL, created_us INTEGER NOT NULL, state TEXT NOT NULL, "
+        "waits_for TEXT NOT NULL DEFAULT '', outcome TEXT, reason TEXT NOT NULL DEFAULT '', "
+        "outcome_us INTEGER, attempts INTEGER NOT NULL DEFAULT 0, "
+        "last_error TEXT NOT NULL DEFAULT '', holder TEXT, lease_us INTEGER)"
+    )
+    db.execute("CREATE INDEX jobs_by_task ON jobs (task_id, destination)")
+    # The jobs still open, per destination, oldest first: what claims and counts read.
+    db.execute("CREATE INDEX jobs_open ON jobs (destination, created_us) WHERE outcome IS NULL")
+    db.conn.create_function("job_id_for", 2, job_id_for, deterministic=True)
+    db.execute(
+        "INSERT INTO jobs (job_id, task_id, destination, created_us, state, outcome, outcome_us) "
+        "SELECT job_id_for(task_id, 'default'), task_id, 'default', actioned_us, "
+        "CASE WHEN completed_us IS NOT NULL THEN 'final' "
+        "WHEN instr(outbox, 'handoff') > 0 THEN 'owed' ELSE 'delivered' END, "
+        "CASE WHEN completed_us IS NOT NULL THEN 'deleted' END, completed_us "
+        "FROM tasks WHERE status = 'actioned'"
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

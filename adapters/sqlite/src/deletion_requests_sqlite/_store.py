@@ -10,6 +10,7 @@ from deletion_requests.stores import FileLease
 
 from ._access import SqliteAccess
 from ._db import Synchronous
+from ._destinations import SqliteDestinations
 from ._operators import SqliteOperators
 from ._outbox import SqliteOutbox
 from ._reports import SqliteReports
@@ -17,7 +18,13 @@ from ._settings import SqliteSettings
 
 
 class SqliteStore(
-    SqliteOutbox, SqliteReports, SqliteAccess, SqliteOperators, SqliteSettings, Store
+    SqliteOutbox,
+    SqliteReports,
+    SqliteAccess,
+    SqliteOperators,
+    SqliteSettings,
+    SqliteDestinations,
+    Store,
 ):
     """Tasks, accounts and apps in one SQLite file.
 

@@ -169,11 +169,14 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
 
     def get(self, task_id: str) -> DeletionTask | None:
         with self._read("get") as conn:
-            rows = conn.execute(
-                f"SELECT {READ_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
-                (task_id,),
-            ).fetchall()
-            found = self._tasks_from_rows(conn, rows)
+            return self._task_in(conn, task_id)
+
+    def _task_in(self, conn: sqlite3.Connection, task_id: str) -> DeletionTask | None:
+        rows = conn.execute(
+            f"SELECT {READ_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
+            (task_id,),
+        ).fetchall()
+        found = self._tasks_from_rows(conn, rows)
         return found[0] if found else None
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
@@ -216,6 +219,10 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             conditions.append("held_us IS NOT NULL")
         elif query.held is False:
             conditions.append("held_us IS NULL")
+        if query.completed is True:
+            conditions.append("completed_us IS NOT NULL")
+        elif query.completed is False:
+            conditions.append("completed_us IS NULL")
         if query.created_after is not None:
             conditions.append("creation_us > ?")
             base_args.append(to_us(query.created_after))
@@ -225,10 +232,14 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
         if query.before is not None:
             conditions.append("(creation_us, task_id) < (?, ?)")
             base_args.extend([to_us(query.before[0]), query.before[1]])
+        if query.after is not None:
+            conditions.append("(creation_us, task_id) > (?, ?)")
+            base_args.extend([to_us(query.after[0]), query.after[1]])
+        order = "ASC" if query.oldest_first else "DESC"
         sql = (
             f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
             f"WHERE {' AND '.join(conditions)} "
-            "ORDER BY creation_us DESC, task_id DESC LIMIT ?"
+            f"ORDER BY creation_us {order}, task_id {order} LIMIT ?"
         )
         with self._read("list") as conn:
             # One index range scan per account, merged: O(accounts x limit), never O(store).
@@ -236,7 +247,9 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
                 conn.execute(sql, (account, *base_args, query.limit)).fetchall()
                 for account in sorted(query.accounts)
             ]
-            merged = heapq.merge(*per_account, key=lambda row: (row[4], row[1]), reverse=True)
+            merged = heapq.merge(
+                *per_account, key=lambda row: (row[4], row[1]), reverse=not query.oldest_first
+            )
             rows = list(itertools.islice(merged, query.limit))
             if whole:
                 return self._tasks_from_rows(conn, rows)
@@ -245,32 +258,40 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
         if not tasks:
             return frozenset()
-        ids = [task.task_id for task in tasks]
         with self._write("update") as conn:
-            if len(set(ids)) == len(ids):
-                written = self._update_set(conn, tasks)
-            else:  # the same task twice: apply in order, as one writer after another would
-                written = {}
-                for task in tasks:
-                    written.update(self._update_set(conn, [task]))
-            conn.executemany(
-                f"INSERT OR IGNORE INTO task_history ({HISTORY_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    row
-                    for task in tasks
-                    if task.task_id in written
-                    for row in history_rows(written[task.task_id], task)
-                ],
-            )
-            # A purge is the one change that deletes identifiers.
-            purged = conn.executemany(
-                "DELETE FROM task_identifiers WHERE task = ?",
-                [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
-            ).rowcount
-        if purged > 0:
+            written, purged = self._update_in(conn, tasks)
+        if purged:
             self._forget_purged()
-        return frozenset(task_id for task_id in ids if task_id not in written)
+        return frozenset(task.task_id for task in tasks if task.task_id not in written)
+
+    def _update_in(
+        self, conn: sqlite3.Connection, tasks: Sequence[DeletionTask]
+    ) -> tuple[dict[str, int], bool]:
+        """`update` in the write transaction on *conn*: the row ids written, by task id, and
+        whether a purge deleted identifiers (`_forget_purged` is then owed after the commit)."""
+        ids = [task.task_id for task in tasks]
+        if len(set(ids)) == len(ids):
+            written = self._update_set(conn, tasks)
+        else:  # the same task twice: apply in order, as one writer after another would
+            written = {}
+            for task in tasks:
+                written.update(self._update_set(conn, [task]))
+        conn.executemany(
+            f"INSERT OR IGNORE INTO task_history ({HISTORY_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                row
+                for task in tasks
+                if task.task_id in written
+                for row in history_rows(written[task.task_id], task)
+            ],
+        )
+        # A purge is the one change that deletes identifiers.
+        purged = conn.executemany(
+            "DELETE FROM task_identifiers WHERE task = ?",
+            [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
+        ).rowcount
+        return written, purged > 0
 
     def _forget_purged(self) -> None:
         """Copy the WAL into the database and empty it, so that the page images that still

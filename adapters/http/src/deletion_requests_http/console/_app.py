@@ -57,6 +57,7 @@ class Console:
             routes=[
                 Route("/", guarded(pages.queue), methods=["GET"], name="queue"),
                 Route("/tasks/{task_id}", guarded(pages.task), methods=["GET"], name="task"),
+                Route("/lists/{kind:str}", guarded(pages.task_list), methods=["GET"], name="list"),
                 Route(
                     "/tasks/{task_id}/{decision:str}",
                     guarded(pages.decide),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -21,15 +22,28 @@ from deletion_requests import (
     Operators,
     Status,
     TaskNotFound,
+    check_reason,
 )
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
 from ._guard import logger
 from ._render import Renderer
-from ._trend import trend_svg
+from ._trend import SERIES, trend_svg
 
 PAGE_SIZE = 100
+LIST_PAGE = 50
+LISTS = {
+    # list: (title, what it holds, its default order)
+    "pending": ("Pending tasks", "In their first days: not yet open for review.", "due"),
+    "ready": ("Ready tasks", "In their review window, on hold or not.", "due"),
+    "actioned": ("Actioned tasks", "Handed off to the deleter, completed or not.", "newest"),
+    "completed": ("Completed tasks", "The deleter reported their data deleted.", "newest"),
+    "cancelled": ("Cancelled tasks", "Cancelled by their app or by an operator.", "newest"),
+    "held": ("Tasks on hold", "Held by an operator: not handed off until released.", "due"),
+    "overdue": ("Overdue tasks", "Handed off, past the action window, not completed.", "due"),
+}
+SORTS = {"due": "Soonest hand-off or due first", "newest": "Newest created first"}
 _TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -94,7 +108,13 @@ class Pages:
         }.get(decision)
         if decide is None:
             raise HTTPException(404)
-        await run_in_threadpool(self._show, task_id)  # an unknown task is a 404 page
+        task = await run_in_threadpool(self._show, task_id)  # an unknown task: a 404 page
+        if decision == "cancel" and form.get("confirm") != "yes":
+            try:
+                reason = check_reason(form.get("reason", ""))
+            except InvalidRequest as exc:
+                return await self.task(request, error=exc.message, status=400)
+            return self.render.page(request, "confirm_cancel.html", task=task, reason=reason)
         try:
             await run_in_threadpool(decide, task_id, operator, form.get("reason", ""))
         except DeletionRequestError as exc:
@@ -105,6 +125,44 @@ class Pages:
             "cancel": "The task is cancelled.",
         }[decision]
         return RedirectResponse(f"/console/tasks/{task_id}", status_code=303)
+
+    async def task_list(self, request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind not in LISTS:
+            raise HTTPException(404)
+        title, about, default_sort = LISTS[kind]
+        params = request.query_params
+        sort = params.get("sort") or default_sort
+        if sort not in SORTS:
+            raise InvalidRequest(f"sort must be one of {', '.join(SORTS)}")
+        account = params.get("account", "").strip() or None
+        cursor = params.get("cursor") or None
+
+        def read() -> dict[str, Any]:
+            page = self.operators.tasks(kind, account, sort == "due", cursor, LIST_PAGE)
+            return {"page": page, "accounts": sorted(self.operators.accounts())}
+
+        found = await run_in_threadpool(read)
+        query = {"sort": sort, **({"account": account} if account else {})}
+        return self.render.page(
+            request,
+            "list.html",
+            kind=kind,
+            title=title,
+            about=about,
+            sort=sort,
+            sorts=SORTS,
+            account=account,
+            first=f"/console/lists/{kind}?{urlencode(query)}" if cursor else None,
+            next=(
+                f"/console/lists/{kind}?{urlencode({**query, 'cursor': found['page'].next_cursor})}"
+                if found["page"].next_cursor
+                else None
+            ),
+            tasks=found["page"].tasks,
+            accounts=found["accounts"],
+            policy=self.service.policy,
+        )
 
     async def find(self, request: Request) -> Response:
         if request.method == "GET":
@@ -173,7 +231,9 @@ class Pages:
 
     async def trend(self, request: Request) -> Response:
         days = await run_in_threadpool(self.operators.trend, 60)
-        return self.render.page(request, "trend.html", days=days, chart=trend_svg(days))
+        return self.render.page(
+            request, "trend.html", days=days, chart=trend_svg(days), series=SERIES
+        )
 
 
 def allowed_decisions(task: DeletionTask) -> list[str]:

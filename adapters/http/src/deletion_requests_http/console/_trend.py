@@ -1,4 +1,5 @@
-"""The trend chart, drawn on the server as SVG: tasks created, cancelled and actioned a day."""
+"""The trend chart, drawn on the server as SVG: tasks created, cancelled, actioned, completed
+and marked overdue a day."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from markupsafe import Markup
 
 from deletion_requests import DayCount
 
-WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
+WIDTH, HEIGHT = 720, 260
+LEFT, RIGHT, TOP, BOTTOM = 52, 16, 14, 34
 SERIES = (
-    # (field, label, class): each line has its own colour and dash pattern, and a legend.
+    # (field, label, class): each line has its own colour and dash pattern; the page's
+    # legend draws the same line beside each label.
     ("created", "Created", "created"),
     ("cancelled", "Cancelled", "cancelled"),
     ("actioned", "Actioned", "actioned"),
+    ("completed", "Completed", "completed"),
+    ("overdue", "Overdue", "overdue"),
 )
 
 
@@ -30,9 +34,11 @@ def _nice_ceiling(value: int) -> int:
 
 
 def trend_svg(days: Sequence[DayCount]) -> Markup:
-    """An SVG line chart of *days* (oldest first), with axes, a legend, and a title and
-    description for screen readers. Every number in it is computed here, none is the user's."""
-    top = _nice_ceiling(max([1, *(max(d.created, d.cancelled, d.actioned) for d in days)]))
+    """An SVG line chart of *days* (oldest first), one line per `SERIES`, with axes, and a
+    title and description for screen readers. Every number in it is computed here, none is
+    the user's. Its text is sized for the chart's smallest width in the stylesheet."""
+    peak = max([1, *(getattr(d, field) for d in days for field, _, _ in SERIES)])
+    top = _nice_ceiling(peak)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(1, len(days) - 1)
 
@@ -43,34 +49,28 @@ def trend_svg(days: Sequence[DayCount]) -> Markup:
         return TOP + plot_h - value / top * plot_h
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 28}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         'role="img" aria-labelledby="trend-title trend-desc" class="trend">',
         '<title id="trend-title">Tasks a day</title>',
-        f'<desc id="trend-desc">Tasks created, cancelled and actioned on each of the last '
-        f"{len(days)} days; the table below gives every number.</desc>",
+        f'<desc id="trend-desc">Tasks created, cancelled, actioned, completed and marked '
+        f"overdue on each of the last {len(days)} days; the table below gives every number."
+        "</desc>",
     ]
     for tick in (0, top // 2, top):
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" '
-            f'y2="{y(tick):.1f}"/><text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
+            f'y2="{y(tick):.1f}"/><text class="axis" x="{LEFT - 8}" y="{y(tick) + 5:.1f}" '
             f'text-anchor="end">{tick}</text>'
         )
     for i, day in enumerate(days):
         if i % 10 == 0 or i == len(days) - 1:
-            anchor = "end" if i == len(days) - 1 else "middle"
+            anchor = "end" if i == len(days) - 1 else "start" if i == 0 else "middle"
             parts.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 18}" '
+                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 24}" '
                 f'text-anchor="{anchor}">{day.day.strftime("%d %b")}</text>'
             )
     for field, _, css in SERIES:
         points = " ".join(f"{x(i):.1f},{y(getattr(d, field)):.1f}" for i, d in enumerate(days))
         parts.append(f'<polyline class="series {css}" points="{points}"/>')
-    for n, (_, label, css) in enumerate(SERIES):
-        lx = LEFT + n * 140
-        parts.append(
-            f'<line class="series {css}" x1="{lx}" x2="{lx + 28}" y1="{HEIGHT + 14}" '
-            f'y2="{HEIGHT + 14}"/><text class="legend" x="{lx + 34}" y="{HEIGHT + 18}">'
-            f"{label}</text>"
-        )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (built from numbers, dates and fixed text)

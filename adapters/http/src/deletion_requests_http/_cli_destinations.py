@@ -1,0 +1,188 @@
+"""`deletion-requests destinations`: the downstream systems every actioned task is sent to."""
+
+from __future__ import annotations
+
+import click
+
+from deletion_requests import Destination, DestinationWork, Mode, new_credential
+from deletion_requests._access import digest_secret
+
+from ._cli_common import _echo_json, _iso, _table, _time, json_option, opened, store_option
+from ._cli_tasks import _operator, operator_option
+from ._signing import check_webhook_secret, new_webhook_secret
+
+
+@click.group()
+def destinations() -> None:
+    """Destinations: the systems that must act on every actioned task, by push or pull."""
+
+
+def _describe(destination: Destination) -> dict[str, object]:
+    return {
+        "name": destination.name,
+        "mode": destination.mode.value,
+        "webhookUrl": destination.webhook_url,
+        "accounts": None if destination.accounts is None else sorted(destination.accounts),
+        "waitsFor": sorted(destination.waits_for),
+        "paused": destination.paused,
+        "createdTime": _iso(destination.created_time),
+    }
+
+
+@destinations.command("add")
+@click.argument("name")
+@click.option("--push", "webhook_url", metavar="URL", help="Push: POST each job to URL.")
+@click.option(
+    "--secret",
+    metavar="WHSEC",
+    help="Push: the destination's whsec_ secret (a new one is made and shown when omitted).",
+)
+@click.option("--pull", is_flag=True, help="Pull: the destination claims its jobs over HTTP.")
+@click.option("--account", "accounts", multiple=True, help="An account served (default: all).")
+@click.option("--waits-for", "waits_for", multiple=True, help="A destination that reports first.")
+@store_option
+def destinations_add(
+    name: str,
+    webhook_url: str | None,
+    secret: str | None,
+    pull: bool,
+    accounts: tuple[str, ...],
+    waits_for: tuple[str, ...],
+    store_url: str,
+) -> None:
+    """Add destination NAME, by --push URL or --pull. Its secret or credential is shown once."""
+    if pull == (webhook_url is not None):
+        raise click.UsageError("give exactly one of --push URL and --pull")
+    if pull and secret is not None:
+        raise click.UsageError("--secret is for a push destination")
+    shown = None
+    credential_digest = None
+    if pull:
+        shown = new_credential()
+        credential_digest = digest_secret(shown)
+    elif secret is None:
+        secret = shown = new_webhook_secret()
+    else:
+        try:
+            check_webhook_secret(secret)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    with opened(store_url) as application:
+        destination = Destination(
+            name,
+            Mode.PULL if pull else Mode.PUSH,
+            application.service.context.clock.now(),
+            webhook_url,
+            secret,
+            credential_digest,
+            frozenset(accounts) if accounts else None,
+            frozenset(waits_for),
+        )
+        DestinationWork(application.service).add(destination)
+    click.echo(f"added {destination.mode.value} destination {name}")
+    if shown is not None:
+        label = "Credential" if pull else "Webhook secret"
+        click.echo(f"{label} (shown once): {shown}")
+
+
+@destinations.command("list")
+@json_option
+@store_option
+def destinations_list(as_json: bool, store_url: str) -> None:
+    """List the destinations, with their open jobs."""
+    with opened(store_url, create=False) as application:
+        work = DestinationWork(application.service)
+        found = work.store.list_destinations()
+        counts = work.store.job_counts()
+    if as_json:
+        _echo_json([_describe(d) for d in found])
+        return
+    rows = []
+    for d in found:
+        count = counts.get(d.name)
+        rows.append(
+            [
+                d.name,
+                d.mode.value,
+                "paused" if d.paused else "active",
+                str(count.owed if count else 0),
+                str(count.in_progress if count else 0),
+                _time(count.oldest_open if count else None),
+            ]
+        )
+    _table(["NAME", "MODE", "STATE", "OWED", "IN PROGRESS", "OLDEST OPEN"], rows)
+
+
+@destinations.command("show")
+@click.argument("name")
+@json_option
+@store_option
+def destinations_show(name: str, as_json: bool, store_url: str) -> None:
+    """Show destination NAME and its jobs at a glance."""
+    with opened(store_url, create=False) as application:
+        work = DestinationWork(application.service)
+        destination = work.get(name)
+        count = work.store.job_counts().get(name)
+    described = _describe(destination)
+    if count is not None:
+        described |= {
+            "owed": count.owed,
+            "inProgress": count.in_progress,
+            "final": count.final,
+            "failed": count.failed,
+            "oldestOpen": _iso(count.oldest_open),
+        }
+    if as_json:
+        _echo_json(described)
+        return
+    for key, value in described.items():
+        click.echo(f"{key}: {'-' if value is None else value}")
+
+
+def _set_paused(name: str, paused: bool, store_url: str) -> None:
+    with opened(store_url, create=False) as application:
+        DestinationWork(application.service).set_paused(name, paused)
+    click.echo(f"{'paused' if paused else 'resumed'} {name}")
+
+
+@destinations.command("pause")
+@click.argument("name")
+@store_option
+def destinations_pause(name: str, store_url: str) -> None:
+    """Pause NAME: it is sent nothing, and its jobs stay owed."""
+    _set_paused(name, True, store_url)
+
+
+@destinations.command("resume")
+@click.argument("name")
+@store_option
+def destinations_resume(name: str, store_url: str) -> None:
+    """Resume NAME: its owed jobs are sent again."""
+    _set_paused(name, False, store_url)
+
+
+@destinations.command("remove")
+@click.argument("name")
+@store_option
+def destinations_remove(name: str, store_url: str) -> None:
+    """Remove NAME; refused while it has jobs without an outcome."""
+    with opened(store_url, create=False) as application:
+        DestinationWork(application.service).remove(name)
+    click.echo(f"removed {name}")
+
+
+@destinations.command("skip")
+@click.argument("name")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why: recorded as the outcome and in the history.")
+@operator_option
+@store_option
+def destinations_skip(
+    name: str, task_id: str, reason: str, operator: str | None, store_url: str
+) -> None:
+    """Give up on NAME's job for TASK_ID: its outcome is failed, with the reason."""
+    by = _operator(operator)
+    with opened(store_url, create=False) as application:
+        recorded = DestinationWork(application.service).skip(task_id, name, reason, by)
+    done = " (the task is completed)" if recorded.completed is not None else ""
+    click.echo(f"skipped {name} for {task_id}{done}")

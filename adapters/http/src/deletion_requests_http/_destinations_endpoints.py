@@ -1,0 +1,150 @@
+"""The destinations' endpoints: pull destinations claim their jobs and report outcomes with
+their own credentials; push destinations report outcomes signed with their own secret.
+
+- `POST /destinations/{name}/jobs/claim`, `{"limit": N}`, `Authorization: Bearer <credential>`
+- `POST /destinations/{name}/jobs/{jobId}/outcome`, `{"outcome": ..., "reason": ...}`, the same
+- `POST /data/deletion-requests/{taskId}/destinations/{name}/outcome`, the same body, signed
+  (Standard Webhooks) with the destination's `whsec_` secret
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from deletion_requests import (
+    AuthenticationFailed,
+    DeletionService,
+    Mode,
+    Outcome,
+    Recorded,
+    UnknownDestination,
+    summary,
+)
+from deletion_requests._destination_work import Claimed, DestinationWork
+
+from ._endpoints import json_body, media_type, read_body
+from ._errors import HttpError, JSONResponse
+from ._signing import verify_signed
+from ._task_path import TASK_ID
+
+OUTCOME_FIELDS = frozenset({"outcome", "reason"})
+
+
+def outcome_document(media: str, body: bytes) -> Outcome:
+    """The outcome a report's body names; 400 naming what is wrong."""
+    document = json_body(media, body)
+    if not isinstance(document, dict) or "outcome" not in document:
+        raise HttpError("BAD_REQUEST", 'the body must be {"outcome": "<word>", "reason": "..."}')
+    unknown = sorted(set(document) - OUTCOME_FIELDS)
+    if unknown:
+        raise HttpError(
+            "BAD_REQUEST", f"unknown field(s) {', '.join(unknown)[:200]}: expected outcome, reason"
+        )
+    return Outcome.parse(document["outcome"], document.get("reason"))
+
+
+def bearer(request: Request) -> str:
+    """The bearer credential of the request; 403 when there is none."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise AuthenticationFailed("send the destination's credential as a Bearer token")
+    return credential.strip()
+
+
+def claimed_to_api(claimed: Claimed) -> dict[str, Any]:
+    job, task = claimed.job, claimed.task
+    return {
+        "jobId": job.job_id,
+        "taskId": job.task_id,
+        "destination": job.destination,
+        "accountId": task.account_id,
+        "identifiers": sorted(task.identifiers),
+        "actionedTime": None if task.actioned_time is None else task.actioned_time.isoformat(),
+        "leaseUntil": None if job.lease_until is None else job.lease_until.isoformat(),
+    }
+
+
+def recorded_to_api(recorded: Recorded, task_outcome: str | None) -> dict[str, Any]:
+    """The answer to an outcome report; *task_outcome* is the completed task's summary."""
+    job = recorded.job
+    assert job.outcome is not None  # a recorded job is final
+    return {
+        "data": {
+            "jobId": job.job_id,
+            "taskId": job.task_id,
+            "destination": job.destination,
+            "outcome": job.outcome.kind.value,
+            "reason": job.outcome.reason or None,
+            "repeated": recorded.repeated,
+            "taskCompleted": recorded.completed is not None,
+            "taskOutcome": task_outcome,
+        }
+    }
+
+
+@attrs.define
+class DestinationEndpoints:
+    """The handlers; each parses, calls a `DestinationWork` use case and renders."""
+
+    work: DestinationWork
+
+    async def claim(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        credential = bearer(request)
+        body = await read_body(request)
+        await run_in_threadpool(self.work.authenticate, name, credential)
+        document = json_body(media_type(request), body)
+        if not isinstance(document, dict) or set(document) != {"limit"}:
+            raise HttpError("BAD_REQUEST", 'the body must be {"limit": <1 to 1000>}')
+        request.state.app_id = f"destination:{name}"
+        claimed = await run_in_threadpool(self.work.claim, name, document["limit"])
+        return JSONResponse({"data": [claimed_to_api(c) for c in claimed]})
+
+    async def pull_outcome(self, request: Request) -> Response:
+        name, job_id = request.path_params["name"], request.path_params["job_id"]
+        credential = bearer(request)
+        body = await read_body(request)
+        await run_in_threadpool(self.work.authenticate, name, credential)
+        outcome = outcome_document(media_type(request), body)
+        request.state.app_id = f"destination:{name}"
+        recorded = await run_in_threadpool(self.work.report, name, job_id, outcome)
+        return JSONResponse(await self._answer(recorded))
+
+    async def push_outcome(self, request: Request) -> Response:
+        task_id, name = request.path_params["task_id"], request.path_params["name"]
+        body = await read_body(request)
+        destination = await run_in_threadpool(self.work.get, name)
+        if destination.mode is not Mode.PUSH or destination.secret is None:
+            raise UnknownDestination(name)
+        verify_signed(destination.secret, request.headers, body)
+        outcome = outcome_document(media_type(request), body)
+        request.state.app_id = f"destination:{name}"
+        recorded = await run_in_threadpool(self.work.report_for_task, task_id, name, outcome)
+        return JSONResponse(await self._answer(recorded))
+
+    async def _answer(self, recorded: Recorded) -> dict[str, Any]:
+        task_outcome = None
+        if recorded.completed is not None:
+            jobs = await run_in_threadpool(self.work.jobs, recorded.job.task_id)
+            task_outcome = summary(jobs)
+        return recorded_to_api(recorded, task_outcome)
+
+
+def destination_routes(service: DeletionService) -> list[Route]:
+    """The destinations' routes, over *service*."""
+    api = DestinationEndpoints(DestinationWork(service))
+    return [
+        Route("/destinations/{name}/jobs/claim", api.claim, methods=["POST"]),
+        Route("/destinations/{name}/jobs/{job_id}/outcome", api.pull_outcome, methods=["POST"]),
+        Route(
+            f"/data/deletion-requests/{TASK_ID}/destinations/{{name}}/outcome",
+            api.push_outcome,
+            methods=["POST"],
+        ),
+    ]

@@ -1,0 +1,150 @@
+"""`deletion-requests destinations`: add, list, show, pause, resume, remove."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from deletion_requests_http._cli import main
+
+from deletion_requests import (
+    AccessAdmin,
+    DeletionService,
+    DestinationWork,
+    ManualClock,
+    Policy,
+    open_store,
+)
+from deletion_requests._access import digest_secret
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def run(*args: str, ok: bool = True) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert (result.exit_code == 0) is ok, result.output
+    return result.output
+
+
+def test_destinations_are_added_paused_resumed_and_removed(store_url: str) -> None:
+    pushed = run(
+        "destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url
+    )
+    assert "Webhook secret (shown once): whsec_" in pushed
+    pulled = run(
+        "destinations",
+        "add",
+        "backups",
+        "--pull",
+        "--waits-for",
+        "crm",
+        "--account",
+        "acct-1",
+        "--store",
+        store_url,
+    )
+    credential = pulled.split("Credential (shown once): ")[1].strip()
+    with open_store(store_url) as store:
+        backups = store.get_destination("backups")  # type: ignore[attr-defined]
+    assert backups.credential_digest == digest_secret(credential)
+    assert backups.waits_for == frozenset({"crm"})
+    listed = json.loads(run("destinations", "list", "--json", "--store", store_url))
+    assert [d["name"] for d in listed] == ["backups", "crm"]
+    run("destinations", "pause", "crm", "--store", store_url)
+    shown = json.loads(run("destinations", "show", "crm", "--json", "--store", store_url))
+    assert shown["paused"] is True
+    assert credential not in run("destinations", "list", "--store", store_url)
+    run("destinations", "resume", "crm", "--store", store_url)
+    assert "active" in run("destinations", "list", "--store", store_url)
+    run("destinations", "remove", "backups", "--store", store_url)
+    assert "no destination named 'backups'" in run(
+        "destinations", "show", "backups", "--store", store_url, ok=False
+    )
+
+
+def test_bad_destinations_are_refused_in_one_line(store_url: str) -> None:
+    run("accounts", "allow", "acct-1", "--store", store_url)
+    assert "exactly one of --push URL and --pull" in run(
+        "destinations", "add", "x", "--store", store_url, ok=False
+    )
+    assert "whsec_" in run(
+        "destinations",
+        "add",
+        "x",
+        "--push",
+        "https://x.example",
+        "--secret",
+        "nope",
+        "--store",
+        store_url,
+        ok=False,
+    )
+    assert "unknown destination" in run(
+        "destinations", "add", "x", "--pull", "--waits-for", "ghost", "--store", store_url, ok=False
+    )
+    assert "must be 1 to 63" in run(
+        "destinations", "add", "Bad Name", "--pull", "--store", store_url, ok=False
+    )
+
+
+def test_a_destination_that_owes_jobs_is_not_removed(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        service.create(caller, "acct-1", raw_emails=["someone@example.com"])
+        clock.advance(Policy().cancel_period)
+        service.advance_due()
+        assert len(DestinationWork(service).store.job_counts()) == 1
+    refused = run("destinations", "remove", "crm", "--store", store_url, ok=False)
+    assert "1 job(s) without an outcome" in refused
+
+
+def test_an_operator_skips_a_job_from_the_command_line(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        task = service.create(caller, "acct-1", raw_emails=["someone@example.com"])
+        clock.advance(Policy().cancel_period)
+        service.advance_due()
+    assert "who decides?" in run(
+        "destinations",
+        "skip",
+        "crm",
+        task.task_id,
+        "--reason",
+        "gone",
+        "--store",
+        store_url,
+        ok=False,
+    )
+    done = run(
+        "destinations",
+        "skip",
+        "crm",
+        task.task_id,
+        "--reason",
+        "system retired",
+        "--operator",
+        "alice",
+        "--store",
+        store_url,
+    )
+    assert "the task is completed" in done
+    shown = run("tasks", "show", task.task_id, "--store", store_url)
+    assert "destination.skipped" in shown

@@ -1,0 +1,352 @@
+"""Destinations and jobs: one document a destination in `destinations/`, one a task's jobs in
+`jobs/`, every write under the store's lock.
+
+A task's jobs are written before the task itself. A crash between the two leaves jobs for a task
+that is due but not yet stored as actioned: the next advance writes it, keeping those jobs (their
+ids are the same), and the task reads as actioned meanwhile, since reads catch up. An outcome's
+jobs are written before the completed task; a crash between the two is healed by the report's
+retry, which finds every job final and writes the completion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from deletion_requests import (
+    DEFAULT_DESTINATION,
+    DeletionTask,
+    Destination,
+    DestinationConflict,
+    Destinations,
+    Job,
+    JobState,
+    Mode,
+    Outcome,
+    OutcomeKind,
+    Recorded,
+    Status,
+    StoreError,
+    UnknownJob,
+)
+from deletion_requests.stores import (
+    Complete,
+    JobCounts,
+    apply_outcome,
+    attempt_failed,
+    count_jobs,
+    delivered,
+    job_id_for,
+    open_jobs_message,
+)
+
+from ._files import BAD_RECORD, JsonFiles, digest
+
+MIGRATED = ".default-jobs"
+"""The marker, in `jobs/`, that the tasks actioned before destinations have their jobs."""
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _time(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _job_record(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "task_id": job.task_id,
+        "destination": job.destination,
+        "created_time": job.created_time.isoformat(),
+        "state": job.state.value,
+        "waits_for": sorted(job.waits_for),
+        "outcome": None if job.outcome is None else job.outcome.kind.value,
+        "reason": "" if job.outcome is None else job.outcome.reason,
+        "outcome_time": _iso(job.outcome_time),
+        "attempts": job.attempts,
+        "last_error": job.last_error,
+        "holder": job.holder,
+        "lease_until": _iso(job.lease_until),
+    }
+
+
+def _job(record: dict[str, Any]) -> Job:
+    outcome = record["outcome"]
+    created = _time(record["created_time"])
+    assert created is not None
+    return Job(
+        record["job_id"],
+        record["task_id"],
+        record["destination"],
+        created,
+        JobState(record["state"]),
+        frozenset(record["waits_for"]),
+        None if outcome is None else Outcome(OutcomeKind(outcome), record["reason"]),
+        _time(record["outcome_time"]),
+        int(record["attempts"]),
+        record["last_error"],
+        record["holder"],
+        _time(record["lease_until"]),
+    )
+
+
+def _destination_record(d: Destination) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "mode": d.mode.value,
+        "created_time": d.created_time.isoformat(),
+        "webhook_url": d.webhook_url,
+        "secret": d.secret,
+        "credential_digest": d.credential_digest,
+        "accounts": None if d.accounts is None else sorted(d.accounts),
+        "waits_for": sorted(d.waits_for),
+        "paused": d.paused,
+    }
+
+
+def _destination(record: dict[str, Any]) -> Destination:
+    created = _time(record["created_time"])
+    assert created is not None
+    accounts = record["accounts"]
+    return Destination(
+        record["name"],
+        Mode(record["mode"]),
+        created,
+        record["webhook_url"],
+        record["secret"],
+        record["credential_digest"],
+        None if accounts is None else frozenset(accounts),
+        frozenset(record["waits_for"]),
+        bool(record["paused"]),
+    )
+
+
+class DestinationFiles(JsonFiles, Destinations):
+    """`Destinations` over the file layer; claims and counts scan `jobs/`. The host supplies
+    `get`, `_scan` and `_update_locked`."""
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        if not (self._dirs["jobs"] / MIGRATED).exists():
+            with self._locked():
+                self._migrate_default_jobs()
+
+    def get(self, task_id: str) -> DeletionTask | None:
+        raise NotImplementedError
+
+    def _scan(self) -> Iterator[DeletionTask]:
+        raise NotImplementedError
+
+    def _update_locked(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        raise NotImplementedError
+
+    def _migrate_default_jobs(self) -> None:
+        """A `default` job for every task actioned before destinations, keeping its state."""
+        for task in self._scan():
+            if task.status is not Status.ACTIONED or task.actioned_time is None:
+                continue
+            if self._jobs_of(task.task_id):
+                continue
+            done = task.completed_time
+            state = JobState.FINAL if done else JobState.OWED
+            if not done and "handoff" not in task.outbox:
+                state = JobState.DELIVERED
+            job = Job(
+                job_id_for(task.task_id, DEFAULT_DESTINATION),
+                task.task_id,
+                DEFAULT_DESTINATION,
+                task.actioned_time,
+                state,
+                outcome=Outcome(OutcomeKind.DELETED) if done else None,
+                outcome_time=done,
+            )
+            self._put_jobs(task.task_id, [job])
+        self._write(self._dirs["jobs"] / MIGRATED, {"migrated": True})
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def _destination_path(self, name: str) -> Path:
+        return self._dirs["destinations"] / f"{digest(name)}.json"
+
+    def _jobs_path(self, task_id: str) -> Path:
+        return self._dirs["jobs"] / f"{digest(task_id)}.json"
+
+    def _jobs_in(self, path: Path) -> list[Job]:
+        document = self._read(path)
+        if document is None:
+            return []
+        try:
+            return sorted((_job(r) for r in document["jobs"]), key=lambda j: j.destination)
+        except BAD_RECORD as exc:
+            raise StoreError(f"jsonfiles store: {path} is not a valid list of jobs: {exc}") from exc
+
+    def _jobs_of(self, task_id: str) -> list[Job]:
+        return self._jobs_in(self._jobs_path(task_id))
+
+    def _put_jobs(self, task_id: str, jobs: Sequence[Job]) -> None:
+        records = [_job_record(j) for j in sorted(jobs, key=lambda j: j.destination)]
+        self._write(self._jobs_path(task_id), {"task_id": task_id, "jobs": records})
+
+    def _every_job(self) -> Iterator[Job]:
+        try:
+            entries = sorted(e.path for e in os.scandir(self._dirs["jobs"]))
+        except OSError as exc:
+            raise StoreError(f"jsonfiles store {self.root}: cannot list jobs: {exc}") from exc
+        for path in entries:
+            if not Path(path).name.startswith("."):
+                yield from self._jobs_in(Path(path))
+
+    # -- destinations ---------------------------------------------------------------------------
+
+    def add_destination(self, destination: Destination) -> None:
+        path = self._destination_path(destination.name)
+        with self._locked():
+            if path.exists():
+                raise DestinationConflict(f"a destination named {destination.name!r} exists")
+            self._write(path, _destination_record(destination))
+
+    def get_destination(self, name: str) -> Destination | None:
+        path = self._destination_path(name)
+        document = self._read(path)
+        if document is None:
+            return None
+        try:
+            return _destination(document)
+        except BAD_RECORD as exc:
+            raise StoreError(f"jsonfiles store: {path} is not a valid destination: {exc}") from exc
+
+    def list_destinations(self) -> list[Destination]:
+        found = []
+        for path in self._dirs["destinations"].glob("*.json"):
+            document = self._read(path)
+            if document is not None:
+                found.append(_destination(document))
+        return sorted(found, key=lambda d: d.name)
+
+    def put_destination(self, destination: Destination) -> bool:
+        path = self._destination_path(destination.name)
+        with self._locked():
+            if not path.exists():
+                return False
+            self._write(path, _destination_record(destination))
+            return True
+
+    def remove_destination(self, name: str) -> bool:
+        path = self._destination_path(name)
+        with self._locked():
+            if not path.exists():
+                return False
+            mine = [j for j in self._every_job() if j.destination == name]
+            open_jobs = sum(j.outcome is None for j in mine)
+            if open_jobs:
+                raise DestinationConflict(open_jobs_message(name, open_jobs))
+            for task_id in {j.task_id for j in mine}:
+                rest = [j for j in self._jobs_of(task_id) if j.destination != name]
+                self._put_jobs(task_id, rest)
+            self._delete(path)
+            return True
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def write_actioned(
+        self, changes: Sequence[tuple[DeletionTask, Sequence[Job]]]
+    ) -> frozenset[str]:
+        rejected: set[str] = set()
+        with self._locked():
+            for task, jobs in changes:
+                stored = {j.job_id: j for j in self._jobs_of(task.task_id)}
+                new = [j for j in jobs if j.job_id not in stored]
+                if new:
+                    self._put_jobs(task.task_id, [*stored.values(), *new])
+                if self._update_locked([task]):
+                    rejected.add(task.task_id)
+                    if new:  # nothing of a refused task stays
+                        self._put_jobs(task.task_id, list(stored.values()))
+        return frozenset(rejected)
+
+    def get_job(self, job_id: str) -> Job | None:
+        return next((j for j in self._every_job() if j.job_id == job_id), None)
+
+    def task_jobs(self, task_id: str) -> list[Job]:
+        return self._jobs_of(task_id)
+
+    def claim_jobs(
+        self, destination: str, holder: str, now: dt.datetime, until: dt.datetime, limit: int
+    ) -> list[Job]:
+        with self._locked():
+            found = self.get_destination(destination)
+            if found is None or found.paused:
+                return []
+            sendable = [
+                j for j in self._every_job() if j.destination == destination and j.sendable(now)
+            ]
+            sendable.sort(key=lambda j: (j.created_time, j.job_id))
+            claimed = []
+            for job in sendable[:limit]:
+                taken = _claimed(job, holder, until)
+                self._replace(taken)
+                claimed.append(taken)
+            return claimed
+
+    def _replace(self, *changed: Job) -> None:
+        by_task: dict[str, list[Job]] = {}
+        for job in changed:
+            by_task.setdefault(job.task_id, []).append(job)
+        for task_id, jobs in by_task.items():
+            ids = {j.job_id for j in jobs}
+            self._put_jobs(
+                task_id, [j for j in self._jobs_of(task_id) if j.job_id not in ids] + jobs
+            )
+
+    def _settle_attempt(self, job_id: str, holder: str, change: Callable[[Job], Job]) -> Job | None:
+        with self._locked():
+            job = self.get_job(job_id)
+            if job is None or job.state is not JobState.CLAIMED or job.holder != holder:
+                return None
+            job = change(job)
+            self._replace(job)
+            return job
+
+    def mark_delivered(self, job_id: str, holder: str) -> Job | None:
+        return self._settle_attempt(job_id, holder, delivered)
+
+    def mark_attempt_failed(
+        self, job_id: str, holder: str, error: str, retry_at: dt.datetime
+    ) -> Job | None:
+        return self._settle_attempt(job_id, holder, lambda j: attempt_failed(j, error, retry_at))
+
+    def record_outcome(
+        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
+    ) -> Recorded:
+        with self._locked():
+            job = self.get_job(job_id)
+            if job is None:
+                raise UnknownJob(f"no job {job_id}")
+            jobs = self._jobs_of(job.task_id)
+            applied = apply_outcome(jobs, job_id, outcome, at)
+            if not applied.repeated:
+                self._replace(*applied.changed)
+            after = {j.job_id: j for j in jobs} | {j.job_id: j for j in applied.changed}
+            completed = None
+            task = self.get(job.task_id) if applied.all_final else None
+            if task is not None and task.completed_time is None:
+                successor = complete(task, sorted(after.values(), key=lambda j: j.destination))
+                if successor is not task and not self._update_locked([successor]):
+                    completed = successor
+            if applied.repeated:
+                return Recorded(job, True, completed)
+            return Recorded(applied.changed[0], False, completed)
+
+    def job_counts(self) -> dict[str, JobCounts]:
+        return count_jobs(self._every_job())
+
+
+def _claimed(job: Job, holder: str, until: dt.datetime) -> Job:
+    return attrs.evolve(job, state=JobState.CLAIMED, holder=holder, lease_until=until)

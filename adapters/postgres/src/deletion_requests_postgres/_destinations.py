@@ -1,0 +1,332 @@
+"""The PostgreSQL store's destinations and jobs (`PostgresStore` mixes this in).
+
+Claims lock the rows they take with `FOR UPDATE SKIP LOCKED`, so several workers of one
+destination, on any number of servers, never share a job and never wait for each other. An
+outcome locks every job of its task first, so two reports for one task are serialised, and the
+last one writes the completion in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from deletion_requests import (
+    DeletionTask,
+    Destination,
+    DestinationConflict,
+    Destinations,
+    Job,
+    JobState,
+    Mode,
+    Outcome,
+    OutcomeKind,
+    Recorded,
+    StoreError,
+    UnknownJob,
+)
+from deletion_requests.stores import (
+    Complete,
+    JobCounts,
+    apply_outcome,
+    attempt_failed,
+    delivered,
+    open_jobs_message,
+)
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+DESTINATION_COLUMNS = (
+    "name, mode, created_time, webhook_url, secret, credential_digest, accounts, waits_for, paused"
+)
+JOB_COLUMNS = (
+    "job_id, task_id, destination, created_time, state, waits_for, outcome, reason, "
+    "outcome_time, attempts, last_error, holder, lease_until"
+)
+_JOB_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def _destination_row(d: Destination) -> tuple[object, ...]:
+    return (
+        d.name,
+        d.mode.value,
+        d.created_time,
+        d.webhook_url,
+        d.secret,
+        d.credential_digest,
+        None if d.accounts is None else sorted(d.accounts),
+        sorted(d.waits_for),
+        d.paused,
+    )
+
+
+def _destination(row: tuple[Any, ...]) -> Destination:
+    try:
+        name, mode, created, url, secret, digest, accounts, waits, paused = row
+        return Destination(
+            name, Mode(mode), created, url, secret, digest, accounts, frozenset(waits), paused
+        )
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"destination row {row[0]!r} cannot be read: {exc}") from exc
+
+
+def _job_row(job: Job) -> tuple[object, ...]:
+    return (
+        job.job_id,
+        job.task_id,
+        job.destination,
+        job.created_time,
+        job.state.value,
+        sorted(job.waits_for),
+        None if job.outcome is None else job.outcome.kind.value,
+        "" if job.outcome is None else job.outcome.reason,
+        job.outcome_time,
+        job.attempts,
+        job.last_error,
+        job.holder,
+        job.lease_until,
+    )
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    try:
+        job_id, task_id, dest, created, state, waits, outcome, reason, at = row[:9]
+        attempts, error, holder, lease = row[9:]
+        return Job(
+            job_id,
+            task_id,
+            dest,
+            created,
+            JobState(state),
+            frozenset(waits),
+            None if outcome is None else Outcome(OutcomeKind(outcome), reason),
+            at,
+            attempts,
+            error,
+            holder,
+            lease,
+        )
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"job row {row[0]!r} cannot be read: {exc}") from exc
+
+
+class PostgresDestinations(Destinations):
+    """Destinations and jobs in the store's schema. The host supplies `_write`, `_read`,
+    `_update` and `_task_in`."""
+
+    def _write(self, what: str) -> AbstractContextManager[Conn]:
+        raise NotImplementedError
+
+    def _read(self, what: str, work: Callable[[Conn], Any], single: bool = False) -> Any:
+        raise NotImplementedError
+
+    def _update(self, conn: Conn, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
+        raise NotImplementedError
+
+    def add_destination(self, destination: Destination) -> None:
+        try:
+            with self._write("add destination") as conn:
+                conn.execute(
+                    f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    _destination_row(destination),
+                )
+        except StoreError as exc:
+            if isinstance(exc.__cause__, errors.UniqueViolation):
+                raise DestinationConflict(
+                    f"a destination named {destination.name!r} exists"
+                ) from None
+            raise
+
+    def get_destination(self, name: str) -> Destination | None:
+        row = self._read(
+            "get destination",
+            lambda conn: conn.execute(
+                f"SELECT {DESTINATION_COLUMNS} FROM destinations WHERE name = %s",  # noqa: S608
+                (name,),
+            ).fetchone(),
+            single=True,
+        )
+        return None if row is None else _destination(row)
+
+    def list_destinations(self) -> list[Destination]:
+        rows = self._read(
+            "list destinations",
+            lambda conn: conn.execute(
+                f"SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY name"  # noqa: S608
+            ).fetchall(),
+            single=True,
+        )
+        return [_destination(row) for row in rows]
+
+    def put_destination(self, destination: Destination) -> bool:
+        row = _destination_row(destination)
+        with self._write("put destination") as conn:
+            changed = conn.execute(
+                "UPDATE destinations SET mode = %s, created_time = %s, webhook_url = %s, "
+                "secret = %s, credential_digest = %s, accounts = %s, waits_for = %s, "
+                "paused = %s WHERE name = %s",
+                (*row[1:], row[0]),
+            ).rowcount
+        return changed > 0
+
+    def remove_destination(self, name: str) -> bool:
+        with self._write("remove destination") as conn:
+            found = conn.execute(
+                "SELECT 1 FROM destinations WHERE name = %s FOR UPDATE", (name,)
+            ).fetchone()
+            if found is None:
+                return False
+            row = conn.execute(
+                "SELECT count(*) FROM jobs WHERE destination = %s AND outcome IS NULL", (name,)
+            ).fetchone()
+            open_jobs = int(row[0]) if row else 0
+            if open_jobs:
+                raise DestinationConflict(open_jobs_message(name, open_jobs))
+            conn.execute("DELETE FROM jobs WHERE destination = %s", (name,))
+            conn.execute("DELETE FROM destinations WHERE name = %s", (name,))
+        return True
+
+    def write_actioned(
+        self, changes: Sequence[tuple[DeletionTask, Sequence[Job]]]
+    ) -> frozenset[str]:
+        if not changes:
+            return frozenset()
+        with self._write("write actioned") as conn:
+            written = self._update(conn, [task for task, _ in changes])
+            rows = [
+                _job_row(job) for task, jobs in changes if task.task_id in written for job in jobs
+            ]
+            if rows:
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES {_JOB_VALUES} "  # noqa: S608
+                        "ON CONFLICT (job_id) DO NOTHING",
+                        rows,
+                    )
+        return frozenset(task.task_id for task, _ in changes if task.task_id not in written)
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._read(
+            "get job",
+            lambda conn: conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = %s",  # noqa: S608
+                (job_id,),
+            ).fetchone(),
+            single=True,
+        )
+        return None if row is None else _job(row)
+
+    @staticmethod
+    def _jobs_of(conn: Conn, task_id: str, lock: bool = False) -> list[Job]:
+        rows = conn.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = %s ORDER BY destination"  # noqa: S608
+            + (" FOR UPDATE" if lock else ""),
+            (task_id,),
+        ).fetchall()
+        return [_job(row) for row in rows]
+
+    def task_jobs(self, task_id: str) -> list[Job]:
+        jobs: list[Job] = self._read("task jobs", lambda conn: self._jobs_of(conn, task_id), True)
+        return jobs
+
+    def claim_jobs(
+        self, destination: str, holder: str, now: dt.datetime, until: dt.datetime, limit: int
+    ) -> list[Job]:
+        with self._write("claim jobs") as conn:
+            rows = conn.execute(
+                "UPDATE jobs SET state = 'claimed', holder = %s, lease_until = %s "  # noqa: S608
+                "WHERE job_id IN (SELECT j.job_id FROM jobs j JOIN destinations d "
+                "ON d.name = j.destination AND NOT d.paused "
+                "WHERE j.destination = %s AND j.outcome IS NULL AND j.waits_for = '{}' "
+                "AND j.state IN ('owed', 'claimed') "
+                "AND (j.lease_until IS NULL OR j.lease_until <= %s) "
+                "ORDER BY j.created_time, j.job_id LIMIT %s FOR UPDATE OF j SKIP LOCKED) "
+                f"RETURNING {JOB_COLUMNS}",
+                (holder, until, destination, now, limit),
+            ).fetchall()
+        return sorted((_job(row) for row in rows), key=lambda j: (j.created_time, j.job_id))
+
+    def _settle_attempt(
+        self, what: str, job_id: str, holder: str, change: Callable[[Job], Job]
+    ) -> Job | None:
+        with self._write(what) as conn:
+            row = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = %s AND state = 'claimed' "  # noqa: S608
+                "AND holder = %s FOR UPDATE",
+                (job_id, holder),
+            ).fetchone()
+            if row is None:
+                return None
+            job = change(_job(row))
+            self._put_jobs(conn, [job])
+        return job
+
+    @staticmethod
+    def _put_jobs(conn: Conn, jobs: Sequence[Job]) -> None:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE jobs SET state = %s, waits_for = %s, outcome = %s, reason = %s, "
+                "outcome_time = %s, attempts = %s, last_error = %s, holder = %s, "
+                "lease_until = %s WHERE job_id = %s",
+                [(*_job_row(job)[4:], job.job_id) for job in jobs],
+            )
+
+    def mark_delivered(self, job_id: str, holder: str) -> Job | None:
+        return self._settle_attempt("mark delivered", job_id, holder, delivered)
+
+    def mark_attempt_failed(
+        self, job_id: str, holder: str, error: str, retry_at: dt.datetime
+    ) -> Job | None:
+        return self._settle_attempt(
+            "mark attempt failed", job_id, holder, lambda j: attempt_failed(j, error, retry_at)
+        )
+
+    def record_outcome(
+        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
+    ) -> Recorded:
+        with self._write("record outcome") as conn:
+            row = conn.execute("SELECT task_id FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownJob(f"no job {job_id}")
+            task_id = row[0]
+            jobs = self._jobs_of(conn, task_id, lock=True)
+            applied = apply_outcome(jobs, job_id, outcome, at)
+            if applied.repeated:
+                return Recorded(next(j for j in jobs if j.job_id == job_id), True)
+            self._put_jobs(conn, applied.changed)
+            completed = None
+            if applied.all_final:
+                after = {j.job_id: j for j in jobs} | {j.job_id: j for j in applied.changed}
+                task = self._task_in(conn, task_id)
+                if task is not None:
+                    ordered = sorted(after.values(), key=lambda j: j.destination)
+                    successor = complete(task, ordered)
+                    if successor is not task and task_id in self._update(conn, [successor]):
+                        completed = successor
+        return Recorded(applied.changed[0], False, completed)
+
+    def job_counts(self) -> dict[str, JobCounts]:
+        rows: Iterator[tuple[Any, ...]] = self._read(
+            "job counts",
+            lambda conn: conn.execute(
+                "SELECT destination, count(*) FILTER (WHERE state = 'owed'), "
+                "count(*) FILTER (WHERE state IN ('delivered', 'claimed')), "
+                "count(*) FILTER (WHERE state = 'final'), "
+                "count(*) FILTER (WHERE outcome = 'failed'), "
+                "min(created_time) FILTER (WHERE outcome IS NULL) "
+                "FROM jobs GROUP BY destination"
+            ).fetchall(),
+            single=True,
+        )
+        return {
+            name: JobCounts(owed, busy, final, failed, oldest)
+            for name, owed, busy, final, failed, oldest in rows
+        }

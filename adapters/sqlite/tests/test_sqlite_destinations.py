@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from deletion_requests_sqlite import SqliteStore
+
+from deletion_requests import (
+    DEFAULT_DESTINATION,
+    JobState,
+    OutcomeKind,
+    Policy,
+)
+from deletion_requests import _handoff as handoff
+from deletion_requests._lifecycle import catch_up
+from deletion_requests._task import as_successor
+from deletion_requests.stores import job_id_for
+from deletion_requests.testing import DestinationsContract, make_task
+
+POLICY = Policy()
+
+
+class TestSqliteDestinations(DestinationsContract):
+    def create_store(self, directory: Path) -> SqliteStore:
+        return SqliteStore(directory / "tasks.db")
+
+
+def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tasks.db"
+    tasks = [make_task() for _ in range(4)]
+    with SqliteStore(path) as store:
+        for task in tasks:
+            store.add(task)
+        later = tasks[0].creation_time + POLICY.cancel_period
+        owing, delivered, done = (catch_up(t, later, POLICY) for t in tasks[:3])
+        delivered = handoff.delivered(delivered, "handoff", later, "w", False)
+        done = handoff.complete(done, later + dt.timedelta(hours=1), "deleter")
+        changed = [
+            as_successor(old, new)
+            for old, new in zip(tasks, (owing, delivered, done), strict=False)
+        ]
+        assert store.update(changed) == frozenset()
+        done = changed[2]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE jobs")
+    conn.execute("DROP TABLE destinations")
+    conn.execute("DELETE FROM schema_version WHERE version = 6")
+    conn.close()
+    with SqliteStore(path) as store:
+        jobs = {t.task_id: store.task_jobs(t.task_id) for t in tasks}
+        assert jobs[tasks[3].task_id] == []  # still pending: no job yet
+        for task, state in zip(
+            tasks, (JobState.OWED, JobState.DELIVERED, JobState.FINAL), strict=False
+        ):
+            (job,) = jobs[task.task_id]
+            assert job.job_id == job_id_for(task.task_id, DEFAULT_DESTINATION)
+            assert (job.destination, job.state) == (DEFAULT_DESTINATION, state)
+        (final,) = jobs[tasks[2].task_id]
+        assert final.outcome is not None
+        assert final.outcome.kind is OutcomeKind.DELETED
+        assert final.outcome_time == done.completed_time
+        assert store.get(tasks[2].task_id) == done

@@ -1,0 +1,126 @@
+"""The destinations port: the downstream systems (`Destination`) and what each owes each
+actioned task (`Job`).
+
+A store that offers it also stores the tasks (the task port): jobs are written in the same
+transaction as the task that owes them, and the completion of a task in the same one as its
+last outcome.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from ._destinations import Destination, Job, JobCounts, Outcome
+from ._task import DeletionTask
+
+Complete = Callable[[DeletionTask, Sequence[Job]], DeletionTask]
+"""Given a task and its jobs, every one final, the task's successor version (completed), or the
+task itself when there is nothing to write. Stores call it inside their write, so it must not
+call the store."""
+
+
+@attrs.frozen
+class Recorded:
+    """What `record_outcome` did: the job as stored, whether the report only repeated its
+    outcome, and the task when this outcome completed it (None otherwise)."""
+
+    job: Job
+    repeated: bool
+    completed: DeletionTask | None = None
+
+
+class Destinations(abc.ABC):
+    """Destinations and their jobs.
+
+    Guarantees every implementation gives:
+
+    - **Jobs with their task.** `write_actioned` writes each task (compare-and-set, as the task
+      port's `update`) and its jobs in one transaction: a task is never actioned without its
+      jobs, and jobs never exist for a task that was not written.
+    - **One outcome.** `record_outcome` gives a job at most one outcome, however many callers
+      report at once; a repeat of the same outcome changes nothing, a different one raises
+      `OutcomeConflict` and changes nothing.
+    - **Completion with the last outcome.** The outcome that leaves every job of a task final
+      writes the completed task (from `complete`) in the same transaction.
+    - **Exclusive claims.** Two claims never hold one job at once; a claim whose lease has run
+      out can be taken over. Claims never take a job of a paused destination, nor one that
+      still waits for another destination of its task.
+    - **Threads.** Every method may be called from many threads at once.
+    """
+
+    # -- destinations ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_destination(self, destination: Destination) -> None:
+        """Store a new destination; `DestinationConflict` when the name is taken."""
+
+    @abc.abstractmethod
+    def get_destination(self, name: str) -> Destination | None:
+        """The destination of that name, or None."""
+
+    @abc.abstractmethod
+    def list_destinations(self) -> list[Destination]:
+        """Every destination, by name."""
+
+    @abc.abstractmethod
+    def put_destination(self, destination: Destination) -> bool:
+        """Replace the stored destination of the same name (a pause, a resume, a new secret or
+        credential); False when there is none."""
+
+    @abc.abstractmethod
+    def remove_destination(self, name: str) -> bool:
+        """Remove a destination and its final jobs; False when there is none. Refused with
+        `DestinationConflict` (saying how many) while it has jobs without an outcome."""
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def write_actioned(
+        self, changes: Sequence[tuple[DeletionTask, Sequence[Job]]]
+    ) -> frozenset[str]:
+        """Compare-and-set each task, with its jobs; returns the ids of the tasks *not*
+        written (their jobs are not written either). A job whose id exists is left as it is."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+
+    @abc.abstractmethod
+    def task_jobs(self, task_id: str) -> list[Job]:
+        """The task's jobs, by destination name."""
+
+    @abc.abstractmethod
+    def claim_jobs(
+        self, destination: str, holder: str, now: dt.datetime, until: dt.datetime, limit: int
+    ) -> list[Job]:
+        """Lease up to *limit* of *destination*'s sendable jobs (`Job.sendable` at *now*) to
+        *holder* until *until*, oldest created first, and return them claimed. Nothing when the
+        destination is paused or unknown."""
+
+    @abc.abstractmethod
+    def mark_delivered(self, job_id: str, holder: str) -> Job | None:
+        """A push was received: *holder*'s claimed job becomes delivered, one more attempt.
+        None (and nothing written) when *holder* no longer holds it."""
+
+    @abc.abstractmethod
+    def mark_attempt_failed(
+        self, job_id: str, holder: str, error: str, retry_at: dt.datetime
+    ) -> Job | None:
+        """A push failed: *holder*'s claimed job is owed again, one more attempt, *error* as its
+        last error, not sendable before *retry_at*. None when *holder* no longer holds it."""
+
+    @abc.abstractmethod
+    def record_outcome(
+        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
+    ) -> Recorded:
+        """Give the job *outcome* (see `deletion_requests._destinations.apply_outcome`), and
+        when every job of its task is then final, write `complete(task, jobs)` with it.
+        `UnknownJob` when there is no such job."""
+
+    @abc.abstractmethod
+    def job_counts(self) -> dict[str, JobCounts]:
+        """`JobCounts` per destination that has jobs."""
