@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from deletion_requests_http._logs import AccessLines
+from deletion_requests_http._logs import ECS_VERSION, AccessLines
 
 
 def test_lines_of_one_loop_iteration_are_written_when_it_ends(
@@ -26,20 +26,21 @@ def test_lines_of_one_loop_iteration_are_written_when_it_ends(
     assert asyncio.run(run()) == ""
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert records[0] == {
-        "level": "INFO",
-        "logger": "deletion_requests.http.access",
-        "request_id": "rid-1",
+        "@timestamp": records[0]["@timestamp"],
+        "log.level": "INFO",
+        "log.logger": "deletion_requests.http.access",
         "message": "POST /data/deletion-requests/emails 202 1.2 ms",
-        "method": "POST",
-        "path": "/data/deletion-requests/emails",
-        "status": 202,
-        "duration_ms": 1.25,
-        "app_id": "app_1",
-        "time": records[0]["time"],
+        "ecs.version": ECS_VERSION,
+        "http.request.id": "rid-1",
+        "http.request.method": "POST",
+        "url.path": "/data/deletion-requests/emails",
+        "http.response.status_code": 202,
+        "event.duration": 1_250_000,
+        "deletion_requests.app.id": "app_1",
     }
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", records[0]["time"])
-    assert records[1]["app_id"] is None
-    assert records[1]["request_id"] == "rid-2"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", records[0]["@timestamp"])
+    assert "deletion_requests.app.id" not in records[1]
+    assert records[1]["http.request.id"] == "rid-2"
 
 
 def test_text_lines_read_as_the_text_format_and_outside_a_loop_are_written_at_once(

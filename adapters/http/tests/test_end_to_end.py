@@ -75,18 +75,21 @@ def test_readme_walk_through(server: tuple[str, str, Path], tmp_path: Path) -> N
     # Every line is one JSON object (the server's output is not a terminal), whatever logged
     # it: Granian, the access log, lifecycle events.
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
-    assert {"_granian", "deletion_requests.events"} <= {r["logger"] for r in records}
+    assert all({"@timestamp", "log.level", "log.logger", "message"} <= set(r) for r in records)
+    assert {"_granian", "deletion_requests.events"} <= {r["log.logger"] for r in records}
     # One access line a request, naming the route (never the task id or a query string).
-    access = [r for r in records if r["logger"] == "deletion_requests.http.access"]
-    assert all(r["request_id"] for r in access)
+    access = [r for r in records if r["log.logger"] == "deletion_requests.http.access"]
+    assert all(r["http.request.id"] for r in access)
     # A record logged while a request is handled carries its id: the cancel's event, the
     # DELETE's id.
-    (cancel,) = [r for r in records if r.get("status") == "cancelled" and r.get("task_id")]
-    (delete,) = [r for r in access if r["method"] == "DELETE"]
-    assert cancel["request_id"] == delete["request_id"]
-    assert cancel["by"] == app_id
-    requests = [(a["method"], a["path"].rsplit("/", 1)[-1], a["status"]) for a in access]
+    (cancel,) = [r for r in records if r.get("deletion_requests.task.status") == "cancelled"]
+    (delete,) = [r for r in access if r["http.request.method"] == "DELETE"]
+    assert cancel["http.request.id"] == delete["http.request.id"]
+    assert cancel["deletion_requests.task.by"] == app_id
+    requests = [
+        (a["http.request.method"], a["url.path"].rsplit("/", 1)[-1], a["http.response.status_code"])
+        for a in access
+    ]
     assert [r for r in requests if r[1] != "healthz"] == [
         ("POST", "token", 200),
         ("POST", "emails", 202),

@@ -564,7 +564,7 @@ def test_a_client_that_leaves_mid_body_is_logged_as_499_not_as_an_error(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     access = [r for r in caplog.records if r.name.endswith(".access")]
     assert len(access) == 1
-    assert access[0].status == 499  # type: ignore[attr-defined]
+    assert access[0].status_code == 499  # type: ignore[attr-defined]
     assert world.client.get(TASKS, headers=world.a).json() == []
 
 
@@ -602,6 +602,7 @@ def test_healthz_and_openapi(world: World) -> None:
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/auth/oauth2/token",
+        "/.well-known/oauth-authorization-server",
         EMAILS,
         TASKS,
         "/data/deletion-requests/cancellations",

@@ -134,13 +134,15 @@ def is_cancelled_task_read(failure: Exception, response: Any) -> bool:
 def test_linked_sequences_conform_and_reach_every_operation() -> None:
     REACHED.clear()
     Stateful.run(settings=settings(SETTINGS, max_examples=60, stateful_step_count=6))
-    # No link leads to the token endpoint or the health check: one request each, checked alike.
+    # No link leads to the token endpoint, the health check or the OAuth2 metadata: one request
+    # each, checked alike.
     for case in (
         schema["/auth/oauth2/token"]["POST"].Case(
             body={"grant_type": "client_credentials"},
             media_type="application/x-www-form-urlencoded",
         ),
         schema["/healthz"]["GET"].Case(),
+        schema["/.well-known/oauth-authorization-server"]["GET"].Case(),
     ):
         response = case.call_and_validate(headers=with_auth(case))
         REACHED[case.operation.label][response.status_code] += 1

@@ -22,6 +22,7 @@ from ._errors import EXCEPTION_HANDLERS
 from ._limits import RateLimits
 from ._metrics import metrics_endpoint
 from ._middleware import CLIENT_CLOSED_REQUEST, RequestLog
+from ._oauth_metadata import authorization_server_metadata
 from ._signing import check_webhook_secret
 from ._task_path import TASK_ID
 from ._tokens import TokenIssuer
@@ -57,6 +58,11 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/auth/oauth2/token", api.token, methods=["POST"]),
+            Route(
+                "/.well-known/oauth-authorization-server",
+                authorization_server_metadata,
+                methods=["GET"],
+            ),
             Route(f"{tasks}/emails", api.create, methods=["POST"]),
             Route(tasks, api.list, methods=["GET"]),
             Route(f"{tasks}/cancellations", api.cancellations, methods=["POST"]),

@@ -8,15 +8,23 @@ import logging
 
 from deletion_requests import AuthenticationFailed, Caller, DeletionService
 
+from ._errors import HttpError
 from ._tokens import TokenIssuer
 
 auth_log = logging.getLogger("deletion_requests.http.auth")
 
 
+def bearer_challenge(description: str) -> dict[str, str]:
+    """The `WWW-Authenticate` header of a refused bearer token (RFC 6750 3.1)."""
+    quoted = description.replace("\\", "\\\\").replace('"', '\\"')
+    return {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{quoted}"'}
+
+
 def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) -> Caller:
     """The caller for `Bearer <token>` or `Basic base64(AppId:AppSecret)`; reads the store
     (its access version, and the app when that moved). `AuthenticationFailed` for anything
-    else."""
+    else, but a refused bearer token: 403 `AUTHENTICATION_ERROR` with the RFC 6750
+    `WWW-Authenticate` challenge, so a client knows to fetch a new token."""
     if not header:
         raise AuthenticationFailed(
             "missing Authorization header: send Bearer <token> or Basic AppId:AppSecret"
@@ -28,21 +36,59 @@ def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) ->
             return service.caller_for(tokens.verify(credentials))
         except AuthenticationFailed as exc:
             auth_log.warning("bearer token refused: %s", exc.message, extra={"reason": exc.message})
-            raise
+            raise HttpError(
+                "AUTHENTICATION_ERROR", exc.message, bearer_challenge(exc.message)
+            ) from None
     if scheme.lower() == "basic" and credentials:
-        app_id, secret = basic_credentials(credentials)
-        try:
-            return service.authenticate(app_id, secret)
-        except AuthenticationFailed as exc:
-            tried = app_id[:128]
-            auth_log.warning(
-                "authentication failed for AppId %r: %s",
-                tried,
-                exc.message,
-                extra={"app_id_tried": tried, "reason": exc.message},
-            )
-            raise
+        return authenticate(service, *basic_credentials(credentials))
     raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
+
+
+def authenticate(service: DeletionService, app_id: str, secret: str) -> Caller:
+    """The app *app_id* whose secret is *secret*; `AuthenticationFailed` (logged with the
+    AppId tried, never the secret) otherwise."""
+    try:
+        return service.authenticate(app_id, secret)
+    except AuthenticationFailed as exc:
+        tried = app_id[:128]
+        auth_log.warning(
+            "authentication failed for AppId %r: %s",
+            tried,
+            exc.message,
+            extra={"app_id_tried": tried, "reason": exc.message},
+        )
+        raise
+
+
+def client_credentials(header: str | None, form: dict[str, list[str]]) -> tuple[str, str]:
+    """(AppId, AppSecret) of a token request (RFC 6749 2.3.1): Basic credentials in *header*
+    (`client_secret_basic`) or `client_id` and `client_secret` in the *form* body
+    (`client_secret_post`). Both at once, or a parameter twice, is 400 (OAuth2's
+    `invalid_request`); neither, 403 `AUTHENTICATION_ERROR`."""
+    in_form = [name for name in ("client_id", "client_secret") if name in form]
+    if in_form and header:
+        raise HttpError(
+            "BAD_REQUEST",
+            "invalid_request: send the client credentials either as Basic credentials or as "
+            "client_id and client_secret in the form body, not both",
+        )
+    if in_form:
+        if any(len(form.get(name, [])) > 1 for name in in_form):
+            raise HttpError("BAD_REQUEST", "invalid_request: client_id or client_secret repeated")
+        app_id = form.get("client_id", [""])[0]
+        secret = form.get("client_secret", [""])[0]
+        if not app_id or not secret:
+            raise AuthenticationFailed(
+                "send both client_id (the AppId) and client_secret (the AppSecret)"
+            )
+        return app_id, secret
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not credentials.strip():
+        raise AuthenticationFailed(
+            "send the AppId and AppSecret as Basic credentials, or as client_id and "
+            "client_secret in the form body"
+        )
+    return basic_credentials(credentials.strip())
 
 
 def basic_credentials(credentials: str) -> tuple[str, str]:
@@ -55,14 +101,3 @@ def basic_credentials(credentials: str) -> tuple[str, str]:
     if not colon or not app_id or not secret:
         raise AuthenticationFailed("Basic credentials must be AppId:AppSecret")
     return app_id, secret
-
-
-def basic_app_id(header: str | None) -> str | None:
-    """The AppId a Basic `Authorization` header names, unchecked; None for anything else."""
-    scheme, _, credentials = (header or "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        return basic_credentials(credentials.strip())[0]
-    except AuthenticationFailed:
-        return None

@@ -13,7 +13,7 @@ from deletion_requests.stores import redacted_url
 
 from ._bootstrap import Application, Settings, rate_limits
 from ._cli_common import retention_option, running, settings_for, store_option, webhook_options
-from ._logs import LogFormat, configure_logging, default_format
+from ._logs import FORMATS, LogFormat, configure_logging, default_format
 from ._serve import Processes, metrics_directory, port_in_use
 from ._serve import serve as run_server
 from ._wiring import DEFAULT_STORE
@@ -145,6 +145,13 @@ def _env(option: str) -> dict[str, Any]:
     type=click.Choice(["debug", "info", "warning", "error"]),
     **_env("LOG_LEVEL"),
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="As `deletion-requests --log-format`, which it overrides here.",
+    **_env("LOG_FORMAT"),
+)
 def serve(
     store_url: str,
     host: str,
@@ -167,6 +174,7 @@ def serve(
     secure_cookies: bool,
     console_idle_minutes: float,
     log_level: str,
+    log_format: LogFormat | None,
 ) -> None:
     """Serve the HTTP API, and run transitions, overdue marks, purges and webhook deliveries
     in the background (in one process at a time, the holder of the store's lease, however
@@ -193,7 +201,7 @@ def serve(
         metrics_token=metrics_token,
         console=console_settings if console else None,
     )
-    log_format: LogFormat = click.get_current_context().find_root().obj or default_format()
+    log_format = log_format or click.get_current_context().find_root().obj or default_format()
     configure_logging(log_level, log_format)
     if urlsplit(store_url).scheme == "memory":
         raise click.ClickException(

@@ -29,7 +29,7 @@ from deletion_requests import (
     tasks_to_api_json,
 )
 
-from ._auth import basic_app_id, caller
+from ._auth import authenticate, caller, client_credentials
 from ._errors import HttpError, JSONResponse
 from ._limits import RateLimits
 from ._metrics import metrics
@@ -67,24 +67,29 @@ class Endpoints:
         on nothing but this machine's memory and files."""
 
     def _authorised(
-        self, request: Request, use_case: Callable[[Caller], T], token: bool = False
+        self,
+        request: Request,
+        use_case: Callable[[Caller], T],
+        token: tuple[str, str] | None = None,
     ) -> T:
         """Authenticate the request's caller and run *use_case* for it, under the rate limits:
-        the token endpoint's (*token*), counted before the credentials are checked, or the
-        data endpoints', counted for the authenticated app."""
-        header = request.headers.get("authorization")
+        for the token endpoint, its client credentials *token* (AppId, AppSecret), counted
+        for the AppId before they are checked; else the `Authorization` header, counted for
+        the authenticated app."""
         limits = self.limits
-        if limits is not None and token:
-            address = request.client.host if request.client else "-"
-            request.state.response_headers = limits.check_token(basic_app_id(header), address)
-        try:
-            who = caller(self.service, self.tokens, header)
-        except AuthenticationFailed:
-            if token:
+        if token is not None:
+            if limits is not None:
+                address = request.client.host if request.client else "-"
+                request.state.response_headers = limits.check_token(token[0], address)
+            try:
+                who = authenticate(self.service, *token)
+            except AuthenticationFailed:
                 metrics().token_failures.inc()
-            raise
+                raise
+        else:
+            who = caller(self.service, self.tokens, request.headers.get("authorization"))
         request.state.app_id = who.app_id
-        if limits is not None and not token:
+        if limits is not None and token is None:
             request.state.response_headers = limits.check_data(who.app_id)
         return use_case(who)
 
@@ -92,7 +97,7 @@ class Endpoints:
         self,
         request: Request,
         use_case: Callable[[Caller], T],
-        token: bool = False,
+        token: tuple[str, str] | None = None,
         writes: bool = False,
     ) -> T:
         """`_authorised`, on the event loop when the store's reads and the rate limits'
@@ -108,21 +113,27 @@ class Endpoints:
         return await run_in_threadpool(read, *args)
 
     async def token(self, request: Request) -> Response:
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic" or not credentials.strip():
-            raise AuthenticationFailed("send the AppId and AppSecret as Basic credentials")
+        """OAuth2 client credentials: the AppId and AppSecret as Basic credentials or in the
+        form body, never in the query string."""
+        if {"client_id", "client_secret"} & set(request.query_params):
+            raise HttpError(
+                "BAD_REQUEST",
+                "invalid_request: client credentials are never accepted in the query string; "
+                "send them as Basic credentials or in the form body",
+            )
         body = await read_body(request)
         if body and media_type(request) != "application/x-www-form-urlencoded":
             raise HttpError(
                 "UNSUPPORTED_MEDIA_TYPE", "send the form as application/x-www-form-urlencoded"
             )
         try:
-            form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError):
             raise HttpError("BAD_REQUEST", "the form body is not valid") from None
+        credentials = client_credentials(request.headers.get("authorization"), form)
         if form.get("grant_type", []) != ["client_credentials"]:
             raise HttpError("BAD_REQUEST", "grant_type must be client_credentials")
-        app_id = await self._as_caller(request, lambda who: who.app_id, token=True)
+        app_id = await self._as_caller(request, lambda who: who.app_id, token=credentials)
         token, lifetime = self.tokens.issue(app_id)
         return JSONResponse(
             {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},

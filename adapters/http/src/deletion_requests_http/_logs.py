@@ -1,9 +1,11 @@
 """The server's and the CLI's logging: one format for every logger, JSON or text.
 
-JSON (python-json-logger) is one object a line: `time` (UTC, ISO 8601), `level`, `logger`,
-`request_id` (null outside a request), `message`, and the record's fields (`extra=`). Text is
-one line of time, level, logger, request id and message. No logger is given identifiers,
-credentials or bodies."""
+JSON is one object a line, its keys those of Elastic Common Schema (`@timestamp`,
+`log.level`, `log.logger`, `message`, `ecs.version`, `http.request.id` inside a request), a
+record's known fields (`extra=`) under the key and with the one type `FIELDS` gives, and any
+other field as a string under `labels.`; docs/operations.md has the table. Text is one line
+of time, level, logger, request id and message. No logger is given identifiers, credentials,
+bodies or query strings."""
 
 from __future__ import annotations
 
@@ -18,12 +20,34 @@ import time
 from typing import Any, Literal
 
 import orjson
-from pythonjsonlogger.core import RESERVED_ATTRS
 
 LogFormat = Literal["json", "text"]
 FORMATS = ("json", "text")
 
+ECS_VERSION = "8.11.0"
 access_log = logging.getLogger("deletion_requests.http.access")
+FIELDS: dict[str, tuple[str, type[str] | type[int]]] = {
+    "request_id": ("http.request.id", str),
+    "method": ("http.request.method", str),
+    "path": ("url.path", str),
+    "status_code": ("http.response.status_code", int),
+    "duration_ns": ("event.duration", int),
+    "app_id": ("deletion_requests.app.id", str),
+    "app_id_tried": ("deletion_requests.app.id_tried", str),
+    "reason": ("event.reason", str),
+    "task_id": ("deletion_requests.task.id", str),
+    "account_id": ("deletion_requests.account.id", str),
+    "status": ("deletion_requests.task.status", str),
+    "event": ("event.action", str),
+    "at": ("deletion_requests.task.at", str),
+    "by": ("deletion_requests.task.by", str),
+    "host": ("server.address", str),
+    "port": ("server.port", int),
+    "workers": ("deletion_requests.workers", int),
+}
+"""A record's fields (`extra=`) by name: their ECS key and their one type. Any other field
+is written as a string under `labels.<name>`."""
+_RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request"}
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -47,6 +71,38 @@ class UtcFormatter(logging.Formatter):
 
     def converter(self, seconds: float | None) -> time.struct_time:
         return time.gmtime(seconds)
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class EcsFormatter(logging.Formatter):
+    """One JSON object a line with Elastic Common Schema keys, each field of one type."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        line: dict[str, Any] = {
+            "@timestamp": _timestamp(moment),
+            "log.level": record.levelname,
+            "log.logger": record.name,
+            "message": record.getMessage(),
+            "ecs.version": ECS_VERSION,
+        }
+        for name, value in vars(record).items():
+            if name in _RECORD_ATTRS or value is None:
+                continue
+            key, kind = FIELDS.get(name, (f"labels.{name}", str))
+            if kind is int and not (isinstance(value, int) and not isinstance(value, bool)):
+                key, kind = f"labels.{name}", str
+            line[key] = value if kind is int else str(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            line["error.type"] = record.exc_info[0].__name__
+            line["error.message"] = str(record.exc_info[1])
+            line["error.stack_trace"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["error.stack_trace"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line).decode()
 
 
 def default_format() -> LogFormat:
@@ -76,21 +132,21 @@ class AccessLines:
         now = dt.datetime.now(dt.UTC)
         message = f"{method} {path} {status} {duration_ms:.1f} ms"
         if self.form == "json":
-            line = orjson.dumps(
-                {
-                    "level": "INFO",
-                    "logger": access_log.name,
-                    "request_id": request_id,
-                    "message": message,
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "app_id": app_id,
-                    "time": now.isoformat(),
-                },
-                option=orjson.OPT_APPEND_NEWLINE,
-            ).decode()
+            fields: dict[str, Any] = {
+                "@timestamp": _timestamp(now),
+                "log.level": "INFO",
+                "log.logger": access_log.name,
+                "message": message,
+                "ecs.version": ECS_VERSION,
+                "http.request.id": request_id,
+                "http.request.method": method,
+                "url.path": path,
+                "http.response.status_code": status,
+                "event.duration": round(duration_ms * 1_000_000),
+            }
+            if app_id is not None:
+                fields["deletion_requests.app.id"] = app_id
+            line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE).decode()
         else:
             stamp = f"{now:%Y-%m-%d %H:%M:%S},{now.microsecond // 1000:03d}"
             line = f"{stamp} INFO {access_log.name} [{request_id}] {message}\n"
@@ -134,8 +190,8 @@ def log_access(
             "request_id": request_id,
             "method": method,
             "path": path,
-            "status": status,
-            "duration_ms": duration_ms,
+            "status_code": status,
+            "duration_ns": round(duration_ms * 1_000_000),
             "app_id": app_id,
         },
     )
@@ -149,13 +205,7 @@ def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestId}},
         "formatters": {
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                "fmt": "%(levelname)s %(name)s %(request_id)s %(message)s",
-                "rename_fields": {"levelname": "level", "name": "logger"},
-                "reserved_attrs": [*RESERVED_ATTRS, "request"],
-                "timestamp": "time",
-            },
+            "json": {"()": EcsFormatter},
             "text": {
                 "()": UtcFormatter,
                 "fmt": "%(asctime)s %(levelname)s %(name)s [%(request)s] %(message)s",
@@ -171,6 +221,9 @@ def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "transitions": {"level": "WARNING"},
+            # httpx and httpcore log each outbound URL, query string and all, at INFO.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
             "_granian": {"level": level.upper(), "handlers": [], "propagate": True},
         },
     }

@@ -82,14 +82,22 @@ def _paths(statuses: list[str]) -> dict[str, Any]:
             "post": {
                 "summary": "Exchange AppId/AppSecret for a bearer token (client credentials).",
                 "operationId": "token",
-                "security": [{"basicAuth": []}],
+                "security": [{"basicAuth": []}, {}],
                 "requestBody": {
                     "required": True,
                     "content": {
                         "application/x-www-form-urlencoded": {
                             "schema": {
                                 "type": "object",
-                                "properties": {"grant_type": {"const": "client_credentials"}},
+                                "properties": {
+                                    "grant_type": {"const": "client_credentials"},
+                                    "client_id": {"type": "string", "minLength": 1},
+                                    "client_secret": {"type": "string", "minLength": 1},
+                                },
+                                "dependentRequired": {
+                                    "client_id": ["client_secret"],
+                                    "client_secret": ["client_id"],
+                                },
                                 "required": ["grant_type"],
                             },
                             "examples": ex.TOKEN_REQUEST,
@@ -306,6 +314,17 @@ def _paths(statuses: list[str]) -> dict[str, Any]:
                         ),
                     },
                     **{code: ERRORS[code] for code in ("405", "500", "503")},
+                },
+            }
+        },
+        "/.well-known/oauth-authorization-server": {
+            "get": {
+                "summary": "OAuth 2.0 authorization server metadata (RFC 8414).",
+                "operationId": "authorizationServerMetadata",
+                "security": [],
+                "responses": {
+                    "200": _json("AuthorizationServerMetadata", "The metadata.", ex.METADATA),
+                    **{code: ERRORS[code] for code in ("405", "500")},
                 },
             }
         },

@@ -24,7 +24,26 @@ def _named(summary: str, value: Any) -> dict[str, Any]:
 
 
 TOKEN_REQUEST = {
-    "client_credentials": _named("The only grant", {"grant_type": "client_credentials"})
+    "client_credentials": _named(
+        "Credentials as Basic (client_secret_basic)", {"grant_type": "client_credentials"}
+    ),
+    "client_secret_post": _named(
+        "Credentials in the form body (client_secret_post)",
+        {"grant_type": "client_credentials", "client_id": "app-1", "client_secret": "secret"},
+    ),
+}
+METADATA = {
+    "metadata": _named(
+        "This server's metadata",
+        {
+            "issuer": "https://deletions.example.com",
+            "token_endpoint": "https://deletions.example.com/auth/oauth2/token",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "response_types_supported": [],
+            "service_documentation": "https://deletions.example.com/docs",
+        },
+    )
 }
 TOKEN = {
     "token": _named(

@@ -242,6 +242,21 @@ def component_schemas(statuses: list[str]) -> dict[str, Any]:
                 "expires_in": {"type": "integer"},
             },
         },
+        "AuthorizationServerMetadata": {
+            "type": "object",
+            "required": ["issuer", "token_endpoint", "grant_types_supported"],
+            "properties": {
+                "issuer": {"type": "string", "format": "uri"},
+                "token_endpoint": {"type": "string", "format": "uri"},
+                "grant_types_supported": {"type": "array", "items": {"type": "string"}},
+                "token_endpoint_auth_methods_supported": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                },
+                "response_types_supported": {"type": "array", "items": {"type": "string"}},
+                "service_documentation": {"type": "string", "format": "uri"},
+            },
+        },
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -265,8 +280,8 @@ def component_schemas(statuses: list[str]) -> dict[str, Any]:
 SECURITY_SCHEMES = {
     "oauth2": {
         "type": "oauth2",
-        "description": "The AppId and AppSecret as client id and secret, sent as Basic "
-        "credentials to the token endpoint.",
+        "description": "The AppId and AppSecret as client id and secret, sent to the token "
+        "endpoint as Basic credentials or as client_id and client_secret in the form body.",
         "flows": {"clientCredentials": {"tokenUrl": "/auth/oauth2/token", "scopes": {}}},
     },
     "basicAuth": {"type": "http", "scheme": "basic", "description": "AppId:AppSecret"},
