@@ -22,11 +22,9 @@ from deletion_requests_sqlite import SqliteStore
 
 from benchmarks._timing import median_seconds
 from deletion_requests import (
-    AccessAdmin,
     DeletionService,
     DeletionTask,
     ManualClock,
-    Operators,
     Status,
     hash_email,
     new_task_uuid,
@@ -267,58 +265,6 @@ def page_latency(path: Path, count: int, samples: int, accounts: int = 10) -> li
     return timings
 
 
-# -- the console's reads --
-
-
-def console_costs(path: Path, count: int, repeats: int = 5) -> dict[str, float]:
-    """Median seconds of what the console's queue and trend pages and a metrics scrape read,
-    over *count* tasks
-    (as `populate` makes them: one a second, so that the oldest are ready now), next to raw
-    sqlite3's `count(*)` over the same table: the cost of one pass. The queue page is fetched
-    whole, signed in, through the console app in this process."""
-    from deletion_requests_http import TokenIssuer, create_app
-    from deletion_requests_http._metrics import exposition
-    from deletion_requests_http.console import Console, ConsoleSettings
-    from starlette.testclient import TestClient
-
-    populate(path, count)
-    store = SqliteStore(path)
-    clock = ManualClock(T0 + dt.timedelta(seconds=count, days=1))
-    service = DeletionService(store, clock, subscribers=[])
-    operators = Operators(service)
-    now, policy = clock.now(), service.policy
-    raw = sqlite3.connect(path)
-    admin = AccessAdmin(store, clock)
-    admin.add_operator("bench", "benchmark password")
-    console = Console(service, admin, ConsoleSettings()).app()
-    client = TestClient(create_app(service, TokenIssuer("k" * 48, clock), console=console))
-    page = client.get("/console/sign-in")
-    token = page.text.split('name="csrf" value="')[1].split('"')[0]
-    client.post(
-        "/console/sign-in", data={"csrf": token, "name": "bench", "password": "benchmark password"}
-    )
-    assert client.get("/console/").status_code == 200
-    costs = {
-        "raw sqlite3 count(*)": median_seconds(
-            lambda: raw.execute("SELECT count(*) FROM tasks").fetchone(), repeats
-        ),
-        "count_tasks": median_seconds(
-            lambda: store.count_tasks(now - policy.pending_period, now - policy.cancel_period),
-            repeats,
-        ),
-        "daily_counts, 60 days": median_seconds(
-            lambda: store.daily_counts(now - dt.timedelta(days=60)), repeats
-        ),
-        "ready queue, 100": median_seconds(lambda: operators.ready(100), repeats),
-        "queue page": median_seconds(lambda: client.get("/console/"), repeats),
-        "trend page": median_seconds(lambda: client.get("/console/trend"), repeats),
-        "metrics scrape": median_seconds(lambda: exposition(operators), repeats),
-    }
-    raw.close()
-    store.close()
-    return costs
-
-
 # -- advance_due --
 
 
@@ -417,6 +363,8 @@ def main() -> None:
             jsonfiles_rates(directory, count)
 
         if "console" in wanted:
+            from benchmarks.console_reads import console_costs
+
             costs = console_costs(directory / "console.db", args.big)
             print(f"console reads over {args.big} tasks (medians of 5):")
             one_pass = costs["raw sqlite3 count(*)"]

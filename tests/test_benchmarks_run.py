@@ -15,7 +15,7 @@ import httpx
 import pytest
 from deletion_requests_http.testing import serving
 
-from benchmarks import core, storage
+from benchmarks import console_reads, core, storage
 from benchmarks._drive import acceptable, bare_app, make_app, wrk
 from benchmarks.http import auth_cost, case, list_latency
 
@@ -53,7 +53,7 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     storage.populate(tmp_path / "list.db", 2020)  # a full page for each of 10 accounts
     assert len(storage.page_latency(tmp_path / "list.db", 2020, 5)) == 5
     assert storage.advance_seconds(tmp_path / "advance.db", 20, dt.timedelta(days=20)) > 0
-    costs = storage.console_costs(tmp_path / "console.db", 2000, repeats=1)
+    costs = console_reads.console_costs(tmp_path / "console.db", 2000, repeats=1)
     assert costs["queue page"] > 0
     adds, pages = storage.jsonfiles_rates(tmp_path / "json", 10)
     assert adds > 0

@@ -1,0 +1,107 @@
+"""The connection layer every part of the PostgreSQL store shares: the schema it opens (and
+migrates), the pool, and the transaction each write runs in and the retry each read gets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from deletion_requests import StoreError
+from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, redacted_url
+
+from ._schema import migrate
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresConnection:
+    """One PostgreSQL schema: opening checks or makes the store in it and migrates it, then a
+    pool of autocommit connections serves every read and write.
+
+    - Every write is one transaction (`_write`); psycopg errors arrive as `StoreError`, a lost
+      connection reported as a write that may or may not have committed.
+    - Reads (`_read`) are retried once on a lost connection.
+    """
+
+    def __init__(
+        self, conninfo: str, schema: str = "public", pool_size: int = 10, create: bool = True
+    ) -> None:
+        if not _SCHEMA.fullmatch(schema):
+            raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        self.schema = schema
+        self._where = redacted_url(conninfo)
+        try:
+            with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
+                if not create and not _exists(conn, schema):
+                    raise StoreError(f"no store at {self._where} (schema {schema})")
+                migrate(conn, schema, self._where)
+            self._pool = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=pool_size,
+                # Autocommit: a single-statement read is one round trip; everything that needs
+                # a transaction opens one explicitly.
+                kwargs={"autocommit": True, "connect_timeout": 10},
+                configure=self._configure,
+                check=ConnectionPool.check_connection,
+                open=True,
+                timeout=30,
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"postgres store {self._where}: cannot open: {exc}") from exc
+
+    def _configure(self, conn: Conn) -> None:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.execute("SET TIME ZONE 'UTC'")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Conn]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except (DuplicateTask, IdempotencyKeyConflict):
+            raise
+        except psycopg.OperationalError as exc:
+            raise StoreError(
+                f"postgres store {self._where}: {what}: the connection failed; the write may "
+                f"or may not have committed ({exc})"
+            ) from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+
+    def _read(self, what: str, work: Callable[[Conn], Any], single: bool = False) -> Any:
+        """Run *work* (reads only), in one transaction unless it is a *single* statement;
+        retried once on a lost connection."""
+        for attempt in (1, 2):
+            try:
+                with self._pool.connection() as conn:
+                    if single:
+                        return work(conn)
+                    with conn.transaction():
+                        return work(conn)
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+            except (psycopg.Error, PoolTimeout) as exc:
+                raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+
+def _exists(conn: Conn, schema: str) -> bool:
+    """Whether *schema* holds a store (its `schema_version` table)."""
+    row = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_name = 'schema_version'",
+        (schema,),
+    ).fetchone()
+    return row is not None

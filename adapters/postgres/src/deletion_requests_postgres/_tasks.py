@@ -1,0 +1,334 @@
+"""Task records: the `tasks` table with `task_identifiers`, `task_history` and
+`idempotency_keys`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import PoolTimeout
+
+from deletion_requests import DeletionTask, Status, StoreError, TaskRecords
+from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
+
+from ._connection import Conn, PostgresConnection
+from ._rows import INSERT_BATCH, TASK_COLUMNS, Add, batch_arguments
+
+
+class TaskTables(PostgresConnection, TaskRecords):
+    """`TaskRecords` over the connection layer.
+
+    - `add_batch` writes many new tasks with one statement and one commit.
+    - Compare-and-set on the task's version; `transition_due` claims due rows with
+      `FOR UPDATE SKIP LOCKED`, so concurrent advancers take different tasks.
+    - Listing is a keyset scan per account (one `LATERAL` query), O(accounts x page).
+    """
+
+    def _tasks(
+        self, conn: Conn, rows: list[tuple[Any, ...]], whole: bool = True
+    ) -> list[DeletionTask]:
+        """Tasks from `TASK_COLUMNS` rows, with their identifiers and history when *whole*."""
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
+        history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
+        if whole:
+            for row_id, value in conn.execute(
+                "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
+            ):
+                identifiers[row_id].add(value)
+            for row_id, source, dest, at, by, event, detail in conn.execute(
+                "SELECT task, source, dest, at, by, event, detail FROM task_history "
+                "WHERE task = ANY(%s) ORDER BY task, seq",
+                (ids,),
+            ):
+                history[row_id].append(Transition(source, dest, at, by, event, detail))
+        found = []
+        for row in rows:
+            (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
+                row[:10]
+            )
+            outbox, completed, overdue, purged, held = row[10:]
+            try:
+                found.append(
+                    DeletionTask(
+                        task_id=task_id,
+                        account_id=account,
+                        status=Status(status),
+                        creation_time=created,
+                        identifiers=frozenset(identifiers[row_id]),
+                        ready_time=ready,
+                        actioned_time=actioned,
+                        cancelled_time=cancelled,
+                        created_by=by,
+                        version=version,
+                        history=tuple(history[row_id]),
+                        outbox=frozenset(outbox),
+                        completed_time=completed,
+                        overdue_time=overdue,
+                        purged_time=purged,
+                        held_time=held,
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                raise StoreError(
+                    f"postgres store {self._where}: tasks row {task_id!r} cannot be read: {exc}"
+                ) from exc
+        return found
+
+    @staticmethod
+    def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[Any, ...]]:
+        return [
+            (
+                row_id,
+                seq,
+                step.source.value,
+                step.dest.value,
+                step.at,
+                step.by,
+                step.event,
+                step.detail,
+            )
+            for seq, step in enumerate(task.history)
+        ]
+
+    def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
+
+    def add_batch(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key) with one statement and one commit; per item,
+        None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that refused
+        it (which wrote nothing of it; the others are then written one savepoint each). Any
+        other failure raises `StoreError`, and the caller must not take any of them as
+        stored."""
+        batch = [Add(task, key) for task, key in items]
+        if not batch:
+            return []
+        try:
+            try:
+                # One statement in autocommit: one round trip and one commit for the batch.
+                with self._pool.connection() as conn:
+                    conn.execute(INSERT_BATCH, batch_arguments(batch))
+            except errors.UniqueViolation:
+                # A task id or idempotency key is taken: nothing was written. Again, one
+                # savepoint each, to find which and keep the others.
+                with self._write("add") as conn:
+                    for item in batch:
+                        item.error = self._insert_one(conn, item)
+        except psycopg.OperationalError as exc:
+            raise StoreError(
+                f"postgres store {self._where}: add: the connection failed; the write may or "
+                f"may not have committed ({exc})"
+            ) from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
+        return [item.error for item in batch]
+
+    @staticmethod
+    def _insert_one(conn: Conn, item: Add) -> DuplicateTask | IdempotencyKeyConflict | None:
+        """Insert one task in a savepoint of its own; what refuses it, or None."""
+        if conn.execute("SELECT 1 FROM tasks WHERE task_id = %s", (item.task.task_id,)).fetchone():
+            return DuplicateTask(f"task {item.task.task_id} already exists")
+        try:
+            with conn.transaction():
+                conn.execute(INSERT_BATCH, batch_arguments([item]))
+        except errors.UniqueViolation:
+            if item.key is not None:
+                bound = conn.execute(
+                    "SELECT task_id FROM idempotency_keys WHERE scope = %s AND key = %s",
+                    item.key,
+                ).fetchone()
+                if bound is not None:
+                    return IdempotencyKeyConflict(bound[0])
+            return DuplicateTask(f"task {item.task.task_id} already exists")
+        return None
+
+    def get(self, task_id: str) -> DeletionTask | None:
+        def work(conn: Conn) -> list[DeletionTask]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
+                (task_id,),
+            ).fetchall()
+            return self._tasks(conn, rows)
+
+        found: list[DeletionTask] = self._read("get", work)
+        return found[0] if found else None
+
+    def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
+        def work(conn: Conn) -> list[DeletionTask]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM idempotency_keys k "  # noqa: S608
+                "JOIN tasks t ON t.task_id = k.task_id WHERE k.scope = %s AND k.key = %s",
+                (scope, key),
+            ).fetchall()
+            return self._tasks(conn, rows)
+
+        found: list[DeletionTask] = self._read("find_by_idempotency_key", work)
+        return found[0] if found else None
+
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        def work(conn: Conn) -> list[DeletionTask]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id IN "  # noqa: S608 (fixed text)
+                "(SELECT task FROM task_identifiers WHERE hash = %s) "
+                "ORDER BY t.creation_time, t.task_id LIMIT %s",
+                (identifier, limit),
+            ).fetchall()
+            return self._tasks(conn, rows)
+
+        found: list[DeletionTask] = self._read("find_by_identifier", work)
+        return found
+
+    def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
+        if not query.accounts:
+            return []
+        conditions = ["t.account_id = a.account"]
+        args: list[Any] = [sorted(query.accounts)]
+        if query.cancelled is True:
+            conditions.append("t.cancelled_time IS NOT NULL")
+        elif query.cancelled is False:
+            conditions.append("t.cancelled_time IS NULL")
+        if query.held is True:
+            conditions.append("t.held_time IS NOT NULL")
+        elif query.held is False:
+            conditions.append("t.held_time IS NULL")
+        if query.created_after is not None:
+            conditions.append("t.creation_time > %s")
+            args.append(query.created_after)
+        if query.created_at_or_before is not None:
+            conditions.append("t.creation_time <= %s")
+            args.append(query.created_at_or_before)
+        if query.before is not None:
+            conditions.append("(t.creation_time, t.task_id) < (%s, %s)")
+            args.extend(query.before)
+        args += [query.limit, query.limit]
+        statement = (
+            f"SELECT page.* FROM unnest(%s::text[]) AS a(account) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t "
+            f"WHERE {' AND '.join(conditions)} "
+            "ORDER BY t.creation_time DESC, t.task_id DESC LIMIT %s) AS page "
+            "ORDER BY page.creation_time DESC, page.task_id DESC LIMIT %s"
+        )
+
+        def work(conn: Conn) -> list[DeletionTask]:
+            return self._tasks(conn, conn.execute(statement, args).fetchall(), whole)
+
+        found: list[DeletionTask] = self._read("list", work)
+        return found
+
+    def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        if not tasks:
+            return frozenset()
+        with self._write("update") as conn:
+            written = self._update(conn, tasks)
+        return frozenset(t.task_id for t in tasks if t.task_id not in written)
+
+    def _update(self, conn: Conn, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+        ids = [task.task_id for task in tasks]
+        if len(set(ids)) != len(ids):  # the same task twice: in order, as separate writers
+            written: dict[str, int] = {}
+            for task in tasks:
+                written.update(self._update(conn, [task]))
+            return written
+        rows = conn.execute(
+            "UPDATE tasks AS t SET status = n.status, ready_time = n.ready_time, "
+            "actioned_time = n.actioned_time, cancelled_time = n.cancelled_time, "
+            "version = n.version, outbox = string_to_array(n.outbox, ','), "
+            "completed_time = n.completed_time, overdue_time = n.overdue_time, "
+            "purged_time = n.purged_time, held_time = n.held_time "
+            "FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
+            "%s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], %s::text[], "
+            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS n(task_id, status, ready_time, actioned_time, cancelled_time, version, "
+            "account_id, creation_time, outbox, completed_time, overdue_time, purged_time, "
+            "held_time) "
+            "WHERE t.task_id = n.task_id AND t.version = n.version - 1 "
+            "AND t.account_id = n.account_id AND t.creation_time = n.creation_time "
+            "RETURNING t.task_id, t.id",
+            (
+                ids,
+                [task.status.value for task in tasks],
+                [task.ready_time for task in tasks],
+                [task.actioned_time for task in tasks],
+                [task.cancelled_time for task in tasks],
+                [task.version for task in tasks],
+                [task.account_id for task in tasks],
+                [task.creation_time for task in tasks],
+                [",".join(sorted(task.outbox)) for task in tasks],
+                [task.completed_time for task in tasks],
+                [task.overdue_time for task in tasks],
+                [task.purged_time for task in tasks],
+                [task.held_time for task in tasks],
+            ),
+        ).fetchall()
+        written = dict(rows)
+        purged = [written[t.task_id] for t in tasks if t.purged_time and t.task_id in written]
+        if purged:  # a purge is the one change that deletes identifiers
+            conn.execute("DELETE FROM task_identifiers WHERE task = ANY(%s)", (purged,))
+        history = [
+            row
+            for task in tasks
+            if task.task_id in written
+            for row in self._history_rows(written[task.task_id], task)
+        ]
+        if history:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    history,
+                )
+        return written
+
+    def _due_rows(
+        self, conn: Conn, pending: dt.datetime, ready: dt.datetime, limit: int, lock: bool
+    ) -> list[tuple[Any, ...]]:
+        suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
+        statement = (
+            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.status = %s "  # noqa: S608
+            "AND t.creation_time <= %s AND (t.status = 'pending' OR t.held_time IS NULL) "
+            f"ORDER BY t.creation_time LIMIT %s{suffix}"
+        )
+        rows = conn.execute(statement, ("pending", pending, limit)).fetchall()
+        if len(rows) < limit:
+            rows += conn.execute(statement, ("ready", ready, limit - len(rows))).fetchall()
+        return rows
+
+    def due(
+        self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
+    ) -> list[DeletionTask]:
+        def work(conn: Conn) -> list[DeletionTask]:
+            return self._tasks(
+                conn, self._due_rows(conn, pending_cutoff, ready_cutoff, limit, False)
+            )
+
+        found: list[DeletionTask] = self._read("due", work)
+        return found
+
+    def transition_due(
+        self,
+        pending_cutoff: dt.datetime,
+        ready_cutoff: dt.datetime,
+        limit: int,
+        step: Callable[[DeletionTask], DeletionTask],
+    ) -> list[tuple[DeletionTask, DeletionTask]]:
+        with self._write("transition_due") as conn:
+            rows = self._due_rows(conn, pending_cutoff, ready_cutoff, limit, True)
+            changes = [(task, step(task)) for task in self._tasks(conn, rows)]
+            changes = [(old, new) for old, new in changes if new is not old]
+            written = self._update(conn, [new for _, new in changes]) if changes else {}
+        return [(old, new) for old, new in changes if new.task_id in written]

@@ -1,0 +1,339 @@
+"""Task records: the `tasks` table with its identifiers, history and idempotency keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from deletion_requests import DeletionTask, Status, StoreError, TaskRecords
+from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
+
+from ._db import SqliteDatabase
+from ._rows import (
+    HISTORY_COLUMNS,
+    READ_COLUMNS,
+    PendingAdd,
+    from_us,
+    history_rows,
+    opt_time,
+    opt_us,
+    outbox_column,
+    to_us,
+    write_new,
+)
+from ._schema import HASH_KEY
+
+
+class _Refused(Exception):
+    """A batch hit a taken task id or idempotency key: roll it back and add one by one."""
+
+
+class SqliteTasks(SqliteDatabase, TaskRecords):
+    """`TaskRecords` over the shared layer: each read is one read transaction, each write one
+    `BEGIN IMMEDIATE` transaction."""
+
+    # -- rows <-> tasks ------------------------------------------------------------------------
+
+    def _tasks_from_rows(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]
+    ) -> list[DeletionTask]:
+        """Tasks from `READ_COLUMNS` rows, with their identifiers and history."""
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
+        history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            marks = ",".join("?" * len(chunk))
+            for row_id, value in conn.execute(
+                f"SELECT task, hash FROM task_identifiers WHERE task IN ({marks})",  # noqa: S608 (only placeholders are interpolated)
+                chunk,
+            ):
+                identifiers[row_id].add(value)
+            for row_id, _seq, source, dest, at_us, by, event, detail in conn.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM task_history "  # noqa: S608
+                f"WHERE task IN ({marks}) ORDER BY task, seq",
+                chunk,
+            ):
+                try:
+                    history[row_id].append(
+                        Transition(source, dest, from_us(at_us), by, event, detail)
+                    )
+                except (ValueError, TypeError, OverflowError) as exc:
+                    task_id = next(row[1] for row in rows if row[0] == row_id)
+                    raise StoreError(
+                        f"sqlite store {self.path}: task_history row {_seq} of task {task_id} "
+                        f"cannot be read: {exc}"
+                    ) from exc
+        return [self._task(row[1:], identifiers[row[0]], history[row[0]]) for row in rows]
+
+    def _task(
+        self, row: tuple[Any, ...], identifiers: set[str], history: list[Transition]
+    ) -> DeletionTask:
+        (
+            task_id,
+            account_id,
+            status,
+            creation,
+            ready,
+            actioned,
+            cancelled,
+            by,
+            version,
+            outbox,
+            completed,
+            overdue,
+            purged,
+            held,
+        ) = row
+        try:
+            if not isinstance(version, int) or not isinstance(creation, int):
+                raise TypeError("version and creation_us must be integers")
+            return DeletionTask(
+                task_id=task_id,
+                account_id=account_id,
+                status=Status(status),
+                creation_time=from_us(creation),
+                identifiers=frozenset(identifiers),
+                ready_time=opt_time(ready),
+                actioned_time=opt_time(actioned),
+                cancelled_time=opt_time(cancelled),
+                created_by=by,
+                version=version,
+                history=tuple(history),
+                outbox=frozenset(outbox.split(",")) if outbox else frozenset(),
+                completed_time=opt_time(completed),
+                overdue_time=opt_time(overdue),
+                purged_time=opt_time(purged),
+                held_time=opt_time(held),
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise StoreError(
+                f"sqlite store {self.path}: tasks row {task_id!r} cannot be read: {exc}"
+            ) from exc
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def add(self, task: DeletionTask, idempotency_key: tuple[str, str] | None = None) -> None:
+        refused = self.add_batch([(task, idempotency_key)])[0]
+        if refused is not None:
+            raise refused
+
+    def add_batch(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key), all in one transaction and one commit; per
+        item, None when it was added, or the `DuplicateTask` / `IdempotencyKeyConflict` that
+        refused it (which wrote nothing of it, and nothing else of the batch). Any other
+        failure raises `StoreError`, and none of them is stored."""
+        adds = [PendingAdd(task, key) for task, key in items]
+        if not adds:
+            return []
+        try:
+            with self._write("add") as conn:
+                try:
+                    write_new(conn, adds)
+                except sqlite3.IntegrityError:
+                    raise _Refused from None  # `_write` rolls the whole batch back
+        except _Refused:
+            # Some add is refused (a task id or idempotency key already taken): again, in a
+            # new transaction, one savepoint each, to find which and keep the others.
+            with self._write("add") as conn:
+                for item in adds:
+                    conn.execute("SAVEPOINT one_add")
+                    try:
+                        self._insert(conn, item)
+                    except (DuplicateTask, IdempotencyKeyConflict) as exc:
+                        conn.execute("ROLLBACK TO one_add")
+                        item.error = exc
+                    conn.execute("RELEASE one_add")
+        return [item.error for item in adds]
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, item: PendingAdd) -> None:
+        """Insert one task, or raise what refuses it."""
+        task = item.task
+        if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone():
+            raise DuplicateTask(f"task {task.task_id} already exists")
+        if item.key is not None:
+            bound = conn.execute(
+                "SELECT task_id FROM idempotency_keys WHERE scope = ? AND key = ?", item.key
+            ).fetchone()
+            if bound is not None:
+                raise IdempotencyKeyConflict(bound[0])
+        write_new(conn, [item])
+
+    def get(self, task_id: str) -> DeletionTask | None:
+        with self._read("get") as conn:
+            rows = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM tasks WHERE task_id = ?",  # noqa: S608
+                (task_id,),
+            ).fetchall()
+            found = self._tasks_from_rows(conn, rows)
+        return found[0] if found else None
+
+    def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
+        with self._read("find_by_idempotency_key") as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join('t.' + c for c in READ_COLUMNS.split(', '))} "  # noqa: S608
+                "FROM idempotency_keys k JOIN tasks t ON t.task_id = k.task_id "
+                "WHERE k.scope = ? AND k.key = ?",
+                (scope, key),
+            ).fetchall()
+            found = self._tasks_from_rows(conn, rows)
+        return found[0] if found else None
+
+    def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
+        with self._read("find_by_identifier") as conn:
+            # `+hash`: an equality on the bare column would have SQLite put the value into
+            # the key's expression, which then no longer matches the index.
+            rows = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM tasks WHERE id IN "  # noqa: S608 (fixed text only)
+                f"(SELECT task FROM task_identifiers WHERE {HASH_KEY} = substr(?, 1, 8) "
+                "AND +hash = ?) ORDER BY creation_us, task_id LIMIT ?",
+                (identifier, identifier, limit),
+            ).fetchall()
+            return self._tasks_from_rows(conn, rows)
+
+    def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=True)
+
+    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+        return self._list(query, whole=False)
+
+    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
+        conditions: list[str] = ["account_id = ?"]
+        base_args: list[object] = []
+        if query.cancelled is True:
+            conditions.append("cancelled_us IS NOT NULL")
+        elif query.cancelled is False:
+            conditions.append("cancelled_us IS NULL")
+        if query.held is True:
+            conditions.append("held_us IS NOT NULL")
+        elif query.held is False:
+            conditions.append("held_us IS NULL")
+        if query.created_after is not None:
+            conditions.append("creation_us > ?")
+            base_args.append(to_us(query.created_after))
+        if query.created_at_or_before is not None:
+            conditions.append("creation_us <= ?")
+            base_args.append(to_us(query.created_at_or_before))
+        if query.before is not None:
+            conditions.append("(creation_us, task_id) < (?, ?)")
+            base_args.extend([to_us(query.before[0]), query.before[1]])
+        sql = (
+            f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} "
+            "ORDER BY creation_us DESC, task_id DESC LIMIT ?"
+        )
+        with self._read("list") as conn:
+            # One index range scan per account, merged: O(accounts x limit), never O(store).
+            per_account = [
+                conn.execute(sql, (account, *base_args, query.limit)).fetchall()
+                for account in sorted(query.accounts)
+            ]
+            merged = heapq.merge(*per_account, key=lambda row: (row[4], row[1]), reverse=True)
+            rows = list(itertools.islice(merged, query.limit))
+            if whole:
+                return self._tasks_from_rows(conn, rows)
+        return [self._task(row[1:], set(), []) for row in rows]
+
+    def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
+        if not tasks:
+            return frozenset()
+        ids = [task.task_id for task in tasks]
+        with self._write("update") as conn:
+            if len(set(ids)) == len(ids):
+                written = self._update_set(conn, tasks)
+            else:  # the same task twice: apply in order, as one writer after another would
+                written = {}
+                for task in tasks:
+                    written.update(self._update_set(conn, [task]))
+            conn.executemany(
+                f"INSERT OR IGNORE INTO task_history ({HISTORY_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    row
+                    for task in tasks
+                    if task.task_id in written
+                    for row in history_rows(written[task.task_id], task)
+                ],
+            )
+            # A purge is the one change that deletes identifiers.
+            purged = conn.executemany(
+                "DELETE FROM task_identifiers WHERE task = ?",
+                [(written[t.task_id],) for t in tasks if t.purged_time and t.task_id in written],
+            ).rowcount
+        if purged > 0:
+            self._forget_purged()
+        return frozenset(task_id for task_id in ids if task_id not in written)
+
+    def _forget_purged(self) -> None:
+        """Copy the WAL into the database and empty it, so that the page images that still
+        held purged hashes leave the WAL too (`secure_delete` has already overwritten them in
+        the database). A reader in another process can hold the copy back; the next purge
+        tries again."""
+        with self._exclusive(), self._translated("checkpoint"):
+            self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @staticmethod
+    def _update_set(conn: sqlite3.Connection, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+        """Compare-and-set *tasks* (distinct ids) in one statement per chunk; returns the row
+        ids of those written, by task id. Earlier steps of the history stay as stored."""
+        written: dict[str, int] = {}
+        for start in range(0, len(tasks), 2000):
+            chunk = tasks[start : start + 2000]
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            args: list[object] = []
+            for task in chunk:
+                args += (
+                    task.task_id,
+                    task.status.value,
+                    opt_us(task.ready_time),
+                    opt_us(task.actioned_time),
+                    opt_us(task.cancelled_time),
+                    task.version,
+                    task.account_id,
+                    to_us(task.creation_time),
+                    outbox_column(task),
+                    opt_us(task.completed_time),
+                    opt_us(task.overdue_time),
+                    opt_us(task.purged_time),
+                    opt_us(task.held_time),
+                )
+            rows = conn.execute(
+                "WITH new (task_id, status, ready_us, actioned_us, cancelled_us, version, "  # noqa: S608 (only placeholders are interpolated)
+                "account_id, creation_us, outbox, completed_us, overdue_us, purged_us, held_us) "
+                f"AS (VALUES {values}) "
+                "UPDATE tasks SET status = new.status, ready_us = new.ready_us, "
+                "actioned_us = new.actioned_us, cancelled_us = new.cancelled_us, "
+                "version = new.version, outbox = new.outbox, completed_us = new.completed_us, "
+                "overdue_us = new.overdue_us, purged_us = new.purged_us, held_us = new.held_us "
+                "FROM new "
+                "WHERE tasks.task_id = new.task_id AND tasks.version = new.version - 1 "
+                "AND tasks.account_id = new.account_id AND tasks.creation_us = new.creation_us "
+                "RETURNING tasks.task_id, tasks.id",
+                args,
+            ).fetchall()
+            written.update(rows)
+        return written
+
+    def due(
+        self, pending_cutoff: dt.datetime, ready_cutoff: dt.datetime, limit: int
+    ) -> list[DeletionTask]:
+        sql = (
+            f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_due "  # noqa: S608
+            "WHERE status = ? AND creation_us <= ? AND (status = 'pending' OR held_us IS NULL) "
+            "ORDER BY creation_us LIMIT ?"
+        )
+        with self._read("due") as conn:
+            rows = conn.execute(sql, ("pending", to_us(pending_cutoff), limit)).fetchall()
+            if len(rows) < limit:
+                rows += conn.execute(
+                    sql, ("ready", to_us(ready_cutoff), limit - len(rows))
+                ).fetchall()
+            return self._tasks_from_rows(conn, rows)
