@@ -1,6 +1,10 @@
 """Core benchmark: in-memory use cases next to a bare `transitions` trigger and a dict table.
 
 Run: uv run python -m benchmarks.core   (figures go into docs/performance.md by hand)
+     uv run python -m benchmarks.core --only page --baseline REF   (a page against REF's core)
+
+`--baseline REF` extracts REF's `src/` (`git archive`) into a temporary directory and times the
+page case with that library in a second interpreter, rounds alternating with this checkout's.
 """
 
 from __future__ import annotations
@@ -8,10 +12,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import tracemalloc
 from functools import partial
+from pathlib import Path
+from typing import Any
 
+import attrs
 from transitions import Machine
 
 from benchmarks._timing import median_seconds, per_op_us
@@ -22,10 +35,13 @@ from deletion_requests import (
     DeletionTask,
     ManualClock,
     MemoryStore,
+    Policy,
     Status,
     hash_email,
     new_task_uuid,
 )
+from deletion_requests import _lifecycle as lifecycle
+from deletion_requests._codec import tasks_to_api_json
 from deletion_requests._task import CREATED
 from deletion_requests.stores import Transition
 
@@ -153,11 +169,131 @@ def bytes_per_task(count: int) -> float:
     return grown / count
 
 
+PAGE = 100
+_FIELDS = tuple(field.name for field in attrs.fields(DeletionTask))
+PAGE_NOW = T0 + dt.timedelta(days=40)
+
+
+def page_rows(size: int = PAGE) -> list[tuple[Any, ...]]:
+    """The typed fields of *size* summaries, in `DeletionTask`'s order, as a store decodes them
+    from its rows (no identifiers, no history), created over the 40 days before `PAGE_NOW` and
+    stored up to date with it: pending, ready, actioned (overdue marked where due), one in ten
+    cancelled, so that nothing is due, as in a listing that `advance_due` keeps current."""
+    policy = Policy()
+    rows = []
+    for i in range(size):
+        created = PAGE_NOW - dt.timedelta(days=40) * (i + 0.5) / size
+        task = DeletionTask(
+            task_id=str(new_task_uuid(created)),
+            account_id="acct-1",
+            status=Status.PENDING,
+            creation_time=created,
+            identifiers=frozenset(),
+            created_by="app_bench",
+        )
+        if i % 10 == 3:
+            task = lifecycle.cancel(task, created + dt.timedelta(days=1), policy, "app_bench")
+        task = lifecycle.catch_up(task, PAGE_NOW, policy)
+        rows.append(tuple(getattr(task, name) for name in _FIELDS))
+    return rows
+
+
+def _init(row: tuple[Any, ...]) -> DeletionTask:
+    """The attrs initialiser of a row, by keyword, as the stores call it."""
+    (tid, acct, status, created, ids, ready, actioned, cancelled, by, version) = row[:10]
+    history, outbox, completed, overdue, purged, held = row[10:]
+    return DeletionTask(
+        task_id=tid,
+        account_id=acct,
+        status=status,
+        creation_time=created,
+        identifiers=ids,
+        ready_time=ready,
+        actioned_time=actioned,
+        cancelled_time=cancelled,
+        created_by=by,
+        version=version,
+        history=history,
+        outbox=outbox,
+        completed_time=completed,
+        overdue_time=overdue,
+        purged_time=purged,
+        held_time=held,
+    )
+
+
+def page_us(rounds: int = 200) -> dict[str, float]:
+    """Median us of a page of `PAGE` summaries: building the tasks from typed fields (the
+    store's constructor: `DeletionTask.from_fields` where the library has it, else the attrs
+    initialiser), `catch_up` of each, and the JSON array (`tasks_to_api_json`)."""
+    rows = page_rows()
+    policy = Policy()
+    build = getattr(DeletionTask, "from_fields", None)
+    make = (lambda row: build(*row)) if build is not None else _init
+    tasks = [make(row) for row in rows]
+    catch_up, now = lifecycle.catch_up, PAGE_NOW
+    parts = {
+        "build": lambda: [make(row) for row in rows],
+        "catch_up": lambda: [catch_up(task, now, policy) for task in tasks],
+        "render": lambda: tasks_to_api_json(tasks),
+        "page": lambda: tasks_to_api_json([catch_up(make(row), now, policy) for row in rows]),
+    }
+    return {name: median_seconds(run, rounds) * 1e6 for name, run in parts.items()}
+
+
+def baseline_page_us(ref: str, rounds: int) -> dict[str, float]:
+    """`page_us` with REF's library: its `src/` from `git archive`, in a second interpreter."""
+    with tempfile.TemporaryDirectory() as directory:
+        archive = Path(directory) / "src.tar"
+        with archive.open("wb") as out:
+            subprocess.run(["git", "archive", ref, "src"], stdout=out, check=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(directory, filter="data")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([f"{directory}/src", os.getcwd()])}
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.core", "--page-json", "--rounds", str(rounds)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def page_against(ref: str | None, rounds: int, alternations: int = 3) -> None:
+    """Print the page figures, and with *ref* REF's beside them, rounds alternating."""
+    mine: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    for _ in range(alternations if ref else 1):
+        mine.append(page_us(rounds))
+        if ref:
+            theirs.append(baseline_page_us(ref, rounds))
+    for name in mine[0]:
+        now = statistics.median(m[name] for m in mine)
+        line = f"page of {PAGE}: {name:9s} {now:8.1f} us"
+        if ref:
+            before = statistics.median(t[name] for t in theirs)
+            line += f"   {ref}: {before:8.1f} us   ratio {now / before:.2f}x"
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=20_000)
     parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--only", choices=["page"], help="run only this case")
+    parser.add_argument("--baseline", metavar="REF", help="time the page against REF's core")
+    parser.add_argument("--rounds", type=int, default=200, help="timed runs of each page part")
+    parser.add_argument("--page-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+
+    if args.page_json:
+        print(json.dumps(page_us(args.rounds)))
+        return
+    page_against(args.baseline, args.rounds)
+    if args.only == "page":
+        return
 
     cancel, trigger, ratio = cancel_vs_trigger(args.ops)
     table = per_op_us(dict_table, args.ops)

@@ -29,6 +29,22 @@ def test_core_benchmark_functions_run() -> None:
     assert core.bytes_per_task(10) > 0
 
 
+def test_core_page_case_runs_and_has_nothing_due() -> None:
+    """The page's tasks are stored up to date, as the case says: catch-up returns each as is."""
+    rows = core.page_rows()
+    tasks = [core.DeletionTask.from_fields(*row) for row in rows]
+    assert tasks == [core._init(row) for row in rows]
+    assert {task.status for task in tasks} == {
+        core.Status.PENDING,
+        core.Status.READY,
+        core.Status.ACTIONED,
+        core.Status.CANCELLED,
+    }
+    assert all(core.lifecycle.catch_up(t, core.PAGE_NOW, core.Policy()) is t for t in tasks)
+    assert set(core.page_us(rounds=1)) == {"build", "catch_up", "render", "page"}
+    assert set(core.baseline_page_us("HEAD", rounds=1)) == {"build", "catch_up", "render", "page"}
+
+
 def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     rate, ratio = storage.add_ratio(tmp_path, 5, 1, "NORMAL")
     assert rate > 0

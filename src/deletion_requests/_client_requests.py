@@ -169,7 +169,8 @@ class ClientRequests:
                 store = self.context.store
                 found.extend((store.list_summaries if summaries else store.list_tasks)(query))
             found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=True)
-        tasks = tuple(self.context.caught_up(t, now) for t in found[:limit])
+        policy = self.context.policy
+        tasks = tuple(lifecycle.catch_up(task, now, policy) for task in found[:limit])
         next_cursor = None
         if len(found) > limit:
             last = tasks[-1]

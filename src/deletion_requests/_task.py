@@ -80,6 +80,10 @@ class Transition:
     """A short, identifier-free note, such as why a delivery failed."""
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def _steps(values: Iterable[Transition]) -> tuple[Transition, ...]:
     return values if type(values) is tuple else tuple(values)
 
@@ -119,6 +123,51 @@ class DeletionTask:
     held_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the hold the task is under began; None when it is not held. A held task is never
     handed off (see `docs/lifecycle.md`)."""
+
+    @classmethod
+    def from_fields(
+        cls,
+        task_id: str,
+        account_id: str,
+        status: Status,
+        creation_time: dt.datetime,
+        identifiers: frozenset[str],
+        ready_time: dt.datetime | None,
+        actioned_time: dt.datetime | None,
+        cancelled_time: dt.datetime | None,
+        created_by: str,
+        version: int,
+        history: tuple[Transition, ...],
+        outbox: frozenset[str],
+        completed_time: dt.datetime | None,
+        overdue_time: dt.datetime | None,
+        purged_time: dt.datetime | None,
+        held_time: dt.datetime | None,
+    ) -> DeletionTask:
+        """The task of these fields, in the order of the class's, without the converters: for a
+        store building tasks at volume from values it has already typed as the converters
+        would (a `Status`, datetimes whose `tzinfo` is `datetime.UTC` or None, frozensets, a
+        tuple of `Transition`). Equal to `DeletionTask(...)` of the same values; given anything
+        else, the result is not a valid task, so values from outside go through the
+        initialiser."""
+        task = _new(cls)
+        _set(task, "task_id", task_id)
+        _set(task, "account_id", account_id)
+        _set(task, "status", status)
+        _set(task, "creation_time", creation_time)
+        _set(task, "identifiers", identifiers)
+        _set(task, "ready_time", ready_time)
+        _set(task, "actioned_time", actioned_time)
+        _set(task, "cancelled_time", cancelled_time)
+        _set(task, "created_by", created_by)
+        _set(task, "version", version)
+        _set(task, "history", history)
+        _set(task, "outbox", outbox)
+        _set(task, "completed_time", completed_time)
+        _set(task, "overdue_time", overdue_time)
+        _set(task, "purged_time", purged_time)
+        _set(task, "held_time", held_time)
+        return task
 
     def __repr__(self) -> str:
         # Keep identifier hashes out of reprs, and so out of tracebacks and logs.
