@@ -202,7 +202,7 @@ def serve(
         console=console_settings if console else None,
     )
     log_format = log_format or click.get_current_context().find_root().obj or default_format()
-    configure_logging(log_level, log_format)
+    configure_logging(log_level, log_format, serving=True)
     if urlsplit(store_url).scheme == "memory":
         raise click.ClickException(
             "memory:// cannot be served: each worker would have a store of its own, empty, that "

@@ -229,10 +229,11 @@ def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str, form: LogFormat | None = None) -> None:
-    """`logging_config` for this process (*form* by default: `default_format()`), and its
-    access lines written by `AccessLines`."""
+def configure_logging(level: str, form: LogFormat | None = None, serving: bool = False) -> None:
+    """`logging_config` for this process (*form* by default: `default_format()`); a process
+    that is *serving* HTTP also writes its access lines through `AccessLines`. A command that
+    serves nothing leaves the access log to the logging records, as an embedder's would."""
     global _access_lines
     form = form or default_format()
     logging.config.dictConfig(logging_config(level, form))
-    _access_lines = AccessLines(form)
+    _access_lines = AccessLines(form) if serving else None

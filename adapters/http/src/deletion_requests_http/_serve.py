@@ -151,5 +151,5 @@ def worker_app() -> Starlette:
     if supervisor := os.environ.get(SUPERVISOR_ENV):
         die_with(int(supervisor))
     processes = worker_settings(orjson.loads(os.environ[SETTINGS_ENV]))
-    configure_logging(processes.log_level, processes.log_format)
+    configure_logging(processes.log_level, processes.log_format, serving=True)
     return bootstrap(processes.application).http(background=True, close_on_shutdown=True)
