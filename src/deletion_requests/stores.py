@@ -1,5 +1,5 @@
 """What a store author needs beyond the ports: the values stores hold and answer with, the record
-codec, the reference semantics of every query, and the group-commit helper.
+codec, the reference semantics of every query, and the file lease.
 
 A store implements `deletion_requests.Store` (or the ports it offers) and proves it with
 `deletion_requests.testing`; the reference functions here say, by scanning tasks, what each
