@@ -57,7 +57,8 @@ class JsonFiles:
             for directory in self._dirs.values():
                 if not directory.exists():
                     made.append(directory)
-                    directory.mkdir(mode=0o700)
+                    # Another process opening the store at the same moment may make it first.
+                    directory.mkdir(mode=0o700, exist_ok=True)
             for parent in dict.fromkeys(path.parent for path in made):
                 sync_directory(parent)
             self._lock_fd: int | None = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
