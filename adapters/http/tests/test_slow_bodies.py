@@ -4,6 +4,7 @@ not starve `/healthz` or an authenticated client."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deletion_requests_http._bodies import UNAUTHENTICATED_BODIES
+from deletion_requests_http._bodies import UNAUTHENTICATED_BODIES, BodyBounds
 from deletion_requests_http.testing import RunningServer, bootstrapped, serving
+from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 CREATE = "/data/deletion-requests/emails"
 TOKEN = "/auth/oauth2/token"  # noqa: S105 (a path, not a password)
@@ -211,3 +214,34 @@ def test_health_and_an_authenticated_create_are_served_while_hundreds_of_bodies_
         finally:
             for sock in creates + tokens:
                 sock.close()
+
+
+def test_a_request_that_declares_no_body_is_never_counted_nor_timed() -> None:
+    """With no unauthenticated read left, a request without a body still reads its (empty)
+    body, and waits for its client to leave, past the bound; one with a body is refused 503."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "http.request"
+        assert (await receive())["type"] == "http.disconnect"
+
+    async def client() -> Message:
+        await asyncio.sleep(0.05)  # longer than the bound
+        return {"type": "http.disconnect"}
+
+    def run(headers: list[tuple[bytes, bytes]]) -> None:
+        messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive() -> Message:
+            return next(messages, None) or await client()
+
+        async def send(message: Message) -> None:
+            raise AssertionError(message)
+
+        bounded = BodyBounds(app, timeout=0.01, unauthenticated=0)
+        asyncio.run(bounded({"type": "http", "headers": headers}, receive, send))
+
+    run([(b"content-length", b"0")])
+    run([])
+    with pytest.raises(HTTPException) as refused:
+        run([(b"content-length", b"5")])
+    assert refused.value.status_code == 503

@@ -29,7 +29,8 @@ class BodyBounds:
     most *unauthenticated* of those wait for their body at once in this process, and one more
     raises `HTTPException(503)` with `Retry-After` at once, before anything of its body is
     read. A body read after the credentials were checked is not counted. Reads after the body
-    is whole (waiting for the client to leave) pass through untouched."""
+    is whole (waiting for the client to leave), and every read of a request that declares no
+    body (neither `Content-Length` above 0 nor `Transfer-Encoding`), pass through untouched."""
 
     def __init__(
         self,
@@ -44,7 +45,7 @@ class BodyBounds:
         """Unauthenticated bodies being read now."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not _has_body(scope):
             await self.app(scope, receive, send)
             return
         deadline = asyncio.get_running_loop().time() + self.timeout
@@ -90,3 +91,12 @@ class BodyBounds:
             await self.app(scope, receive_in_time, send)
         finally:
             release()
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request's head announces a body (HTTP/1.1: a `Content-Length` other than
+    0, or a `Transfer-Encoding`)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
