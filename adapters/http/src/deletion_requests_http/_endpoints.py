@@ -141,8 +141,9 @@ class Endpoints:
         )
 
     async def create(self, request: Request) -> Response:
-        """The caller is authenticated before the body is read; the task is prepared where
-        reads run, stored by the writer, and answered once the commit that holds it is done."""
+        """The caller is authenticated before the body is read; the task is prepared on the
+        loop (where reads run, when an Idempotency-Key must be looked up), stored by the
+        writer, and answered once the commit that holds it is done."""
         who = await self._as_caller(request, _itself)
         body = await read_body(request)
         key = request.headers.get("idempotency-key")
@@ -157,7 +158,8 @@ class Endpoints:
                 idempotency_key=key,
             )
 
-        prepared = await self._read(prepare)
+        # Without an Idempotency-Key, preparing reads nothing from the store.
+        prepared = prepare() if key is None else await self._read(prepare)
         task = prepared.done
         if task is None:
             refused = await self.writer.add(prepared.task, prepared.key)
