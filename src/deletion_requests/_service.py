@@ -27,9 +27,11 @@ from ._context import (
     new_holder,
 )
 from ._creating import PreparedCreate
+from ._destination_push import JobSender
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._events import Subscriber, log_event
 from ._handoff import Backoff, Sink
+from ._lanes import DEFAULT_LANES, Lanes
 from ._outbox_delivery import OutboxDelivery
 from ._policy import Policy
 from ._ports import Store
@@ -82,8 +84,8 @@ class DeletionService:
     compare-and-set and retried from a fresh read when another writer got there first.
 
     The settings (`store`, `clock`, `policy`, `subscribers`, `batch_size`, `max_attempts`,
-    `backoff`, `holder`, `lease`, `claim_batch`) are the `context`'s, shared by the use-case
-    objects: setting one on the service sets it for all of them.
+    `backoff`, `holder`, `lease`, `claim_batch`, `lanes`) are the `context`'s, shared by the
+    use-case objects: setting one on the service sets it for all of them.
     """
 
     store = _Setting[Store]()
@@ -98,8 +100,11 @@ class DeletionService:
     lease = _Setting[dt.timedelta]()
     """How long a leased message is this service's to deliver; then another may take it."""
     claim_batch = _Setting[int]()
-    """Messages leased at a time: the lease must outlast this many sends (10 s each at most
-    with `WebhookSink`)."""
+    """Messages leased at a time. No send starts once half of their lease has gone, so the
+    lease outlasts every send that takes at most half of it."""
+    lanes = _Setting[Lanes]()
+    """Where a delivery round's groups run side by side: the work for each endpoint is one
+    group, `lanes` (8 by default) of them at once."""
 
     def __init__(
         self,
@@ -113,6 +118,7 @@ class DeletionService:
         holder: str | None = None,
         lease: dt.timedelta = dt.timedelta(minutes=2),
         claim_batch: int = 10,
+        lanes: int = DEFAULT_LANES,
     ) -> None:
         self.context = Context(
             store,
@@ -125,6 +131,7 @@ class DeletionService:
             new_holder() if holder is None else holder,
             lease,
             claim_batch,
+            Lanes(lanes),
         )
         """The settings, caches and shared steps of the use cases (`Operators` use it too)."""
         self.authentication = Authentication(self.context)
@@ -218,10 +225,17 @@ class DeletionService:
         sinks: Mapping[str, Sink],
         limit: int = 100,
         callback_sender: CallbackSender | None = None,
+        job_sender: JobSender | None = None,
     ) -> Deliveries:
-        """`OutboxDelivery.deliver`: one round of the outbox, at least once, leased to this
-        service (`holder`) while it sends."""
-        return self.outbox.deliver(sinks, limit, callback_sender)
+        """`OutboxDelivery.deliver`: one round of the outbox (and, with *job_sender*, of the
+        push destinations), at least once, leased to this service (`holder`) while it sends,
+        each endpoint independently of the others."""
+        return self.outbox.deliver(sinks, limit, callback_sender, job_sender)
+
+    def close(self) -> None:
+        """End the threads of the delivery `lanes` (the store stays open: it is the
+        caller's). A later round starts them again."""
+        self.context.lanes.close()
 
     def complete(self, task_id: str, by: str) -> DeletionTask:
         """Record that the deleter finished deleting the task's data (idempotent); not scoped
