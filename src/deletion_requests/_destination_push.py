@@ -72,7 +72,7 @@ class PushRound:
     reported: int = 0
 
 
-def push_lanes(
+def push_groups(
     context: Context, store: Destinations, sender: JobSender, limit: int = 100
 ) -> list[Callable[[], Deliveries]]:
     """One group of work for each active push destination (but `default`): its owed jobs, up
@@ -90,7 +90,7 @@ def push_round(
     """Send up to *limit* owed jobs of each active push destination (but `default`), the
     destinations side by side in the context's `lanes`."""
     done = Deliveries()
-    for part in context.lanes.run(push_lanes(context, store, sender, limit)):
+    for part in context.lanes.run(push_groups(context, store, sender, limit)):
         done.add(part)
     return PushRound(done.delivered, done.failed, done.reported)
 

@@ -14,7 +14,7 @@ from . import _handoff as handoff
 from ._callback_delivery import CallbackDelivery
 from ._callbacks import CallbackSender
 from ._context import Context, Deliveries, may_try
-from ._destination_push import JobSender, push_lanes
+from ._destination_push import JobSender, push_groups
 from ._handoff import DeliveryFailed, Sink
 from ._port_destinations import Destinations
 from ._ports import Awaiting
@@ -64,7 +64,7 @@ class OutboxDelivery:
         if callback_sender is not None:
             groups += self.callbacks.groups(callback_sender, limit)
         if job_sender is not None and isinstance(store, Destinations):
-            groups += push_lanes(context, store, job_sender, limit)
+            groups += push_groups(context, store, job_sender, limit)
         report = Deliveries()
         for part in context.lanes.run(groups):
             report.add(part)
