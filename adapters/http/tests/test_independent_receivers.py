@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from deletion_requests_http._bootstrap import Application, Settings, bootstrap
+from deletion_requests_http._wiring import attempt_timeout
 
 from deletion_requests import AccessAdmin, ManualClock, Policy, new_signing_secret
 from deletion_requests.testing import WebhookReceiver
@@ -125,3 +126,8 @@ def test_a_trickling_hand_off_receiver_holds_back_no_callback_receiver(
             world.application.close()
     events = sorted(body["eventType"] for body in a.acknowledged)
     assert events == ["actioned"] * 3 + ["ready"] * 3
+
+
+@pytest.mark.parametrize(("lease", "seconds"), [(120, 10.0), (20, 10.0), (6, 3.0), (2, 1.0)])
+def test_an_attempt_takes_at_most_half_the_delivery_lease(lease: int, seconds: float) -> None:
+    assert attempt_timeout(dt.timedelta(seconds=lease)) == seconds
