@@ -15,7 +15,7 @@ import httpx
 import pytest
 from deletion_requests_http.testing import serving
 
-from benchmarks import console_reads, core, held_bodies, storage
+from benchmarks import console_reads, core, delivery, held_bodies, storage
 from benchmarks._drive import acceptable, bare_app, make_app, wrk
 from benchmarks.http import auth_cost, case, list_latency
 
@@ -27,6 +27,12 @@ def test_core_benchmark_functions_run() -> None:
     assert len(core.cancel_vs_trigger(10, rounds=1)) == 3
     assert core.advance_due_seconds(20, repeats=1) > 0
     assert core.bytes_per_task(10) > 0
+
+
+def test_delivery_benchmark_runs() -> None:
+    for handoff in (delivery.trickling, delivery.quick):
+        result = delivery.compare(tasks=1, timeout=0.3, rounds=1, handoff=handoff)
+        assert set(result) == {1, 8}
 
 
 def test_core_page_case_runs_and_has_nothing_due() -> None:

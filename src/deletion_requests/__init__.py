@@ -10,6 +10,7 @@ from ._callbacks import Callback, CallbackSender, check_callback_url, new_signin
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
 from ._creating import PreparedCreate
+from ._destination_push import JobSender
 from ._destination_work import DestinationWork
 from ._destinations import DEFAULT as DEFAULT_DESTINATION
 from ._destinations import (
@@ -41,6 +42,7 @@ from ._events import LifecycleEvent
 from ._handoff import CallableSink, DeliveryFailed, SignatureInvalid, Sink, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
+from ._lanes import Lanes
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operator_accounts import Operator, verify_password
@@ -92,7 +94,9 @@ __all__ = [
     "Destinations",
     "InvalidRequest",
     "Job",
+    "JobSender",
     "JobState",
+    "Lanes",
     "LifecycleEvent",
     "ManualClock",
     "MemoryStore",

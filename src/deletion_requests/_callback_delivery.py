@@ -1,8 +1,11 @@
-"""Use case: deliver the status callbacks the tasks owe their apps, each task's in order."""
+"""Use case: deliver the status callbacks the tasks owe their apps, each task's in order, each
+callback URL's side by side with the others'."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 import attrs
 
@@ -22,15 +25,35 @@ class CallbackDelivery:
 
     context: Context
 
-    def deliver(self, sender: CallbackSender, limit: int, report: Deliveries) -> None:
-        """Up to *limit* tasks' owed callbacks, each task's in the order they happened, counted
-        into *report*; an app whose callback failed is skipped for the rest of the round."""
+    def groups(self, sender: CallbackSender, limit: int) -> list[Callable[[], Deliveries]]:
+        """The owed callbacks of up to *limit* tasks, one group of work for each callback URL
+        (and one for each app without one, whose callbacks are dropped): each group sends each
+        task's callbacks in the order they happened, and skips an app for the rest of the round
+        once one of its callbacks failed."""
         context, store = self.context, self.context.store
         now = context.clock.now()
         owed = store.awaiting(Awaiting.CALLBACK, now, max(limit, context.batch_size))
         due = [task for task in owed if may_try(context.backoff, task, CALLBACK, now)][:limit]
-        failing: set[str] = set()
+        apps = context.callbacks()
+        by_endpoint: dict[str, list[DeletionTask]] = {}
         for task in due:
+            callback = apps.get(task.created_by)
+            endpoint = f"app {task.created_by}" if callback is None else callback.url
+            by_endpoint.setdefault(endpoint, []).append(task)
+        return [functools.partial(self._send, sender, tasks) for tasks in by_endpoint.values()]
+
+    def waiting(self) -> int:
+        """The tasks still owing a callback (up to `MAX_PAGE`)."""
+        now = self.context.clock.now()
+        return len(self.context.store.awaiting(Awaiting.CALLBACK, now, MAX_PAGE))
+
+    def _send(self, sender: CallbackSender, tasks: list[DeletionTask]) -> Deliveries:
+        """The owed callbacks of *tasks*, each task's in order, each leased just before it is
+        sent."""
+        context, store = self.context, self.context.store
+        report = Deliveries()
+        failing: set[str] = set()
+        for task in tasks:
             if task.created_by in failing:
                 continue
             for kind in callbacks.owed_entries(task):
@@ -47,7 +70,7 @@ class CallbackDelivery:
                     failing.add(task.created_by)
                     break
                 report.delivered += outcome is True
-        report.waiting += len(store.awaiting(Awaiting.CALLBACK, now, MAX_PAGE))
+        return report
 
     def _deliver_one(self, sender: CallbackSender, task: DeletionTask, event: str) -> bool | None:
         """Send one callback and record the outcome: True sent, False failed, None dropped

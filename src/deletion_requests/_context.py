@@ -29,6 +29,7 @@ from ._errors import (
 from ._events import LifecycleEvent, Subscriber
 from ._handoff import Backoff
 from ._ids import new_hex_id
+from ._lanes import Lanes
 from ._policy import Policy
 from ._ports import Store
 from ._task import DeletionTask, as_successor
@@ -65,6 +66,15 @@ class Deliveries:
     """Messages still owed after the round, of the kinds it delivered (the whole backlog:
     backing off, behind a failure of their sink, beyond the limit, or leased to another
     server); for status callbacks, the tasks still owing one (up to 1,000)."""
+    reported: int = 0
+    """Outcomes that push destinations reported in their answers."""
+
+    def add(self, other: Deliveries) -> None:
+        """Count *other*'s deliveries into these."""
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.waiting += other.waiting
+        self.reported += other.reported
 
 
 def check_account_id(account_id: object, field: str = "accountId") -> str:
@@ -119,6 +129,7 @@ class Context:
     holder: str
     lease: dt.timedelta
     claim_batch: int
+    lanes: Lanes = attrs.field(factory=Lanes)
     _access_cache: dict[str, tuple[int, App, Caller | None]] = attrs.field(
         factory=dict, init=False, repr=False
     )

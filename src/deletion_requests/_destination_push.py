@@ -8,13 +8,15 @@ sends it through the hand-off sink as before.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
 import orjson
 
-from ._context import Context
+from ._context import Context, Deliveries
 from ._destination_work import report
 from ._destinations import DEFAULT, Destination, Job, Mode, Outcome
 from ._errors import DeletionRequestError
@@ -70,37 +72,63 @@ class PushRound:
     reported: int = 0
 
 
+def push_groups(
+    context: Context, store: Destinations, sender: JobSender, limit: int = 100
+) -> list[Callable[[], Deliveries]]:
+    """One group of work for each active push destination (but `default`): its owed jobs, up
+    to *limit*, each sent to it in turn. A group ends at its destination's first failure."""
+    return [
+        functools.partial(_push_to, context, store, sender, destination, limit)
+        for destination in store.list_destinations()
+        if destination.mode is Mode.PUSH and not destination.paused and destination.name != DEFAULT
+    ]
+
+
 def push_round(
     context: Context, store: Destinations, sender: JobSender, limit: int = 100
 ) -> PushRound:
-    """Send up to *limit* owed jobs of each active push destination (but `default`)."""
-    now = context.clock.now()
-    delivered = failed = reported = 0
-    for destination in store.list_destinations():
-        if destination.mode is not Mode.PUSH or destination.paused or destination.name == DEFAULT:
+    """Send up to *limit* owed jobs of each active push destination (but `default`), the
+    destinations side by side in the context's `lanes`."""
+    done = Deliveries()
+    for part in context.lanes.run(push_groups(context, store, sender, limit)):
+        done.add(part)
+    return PushRound(done.delivered, done.failed, done.reported)
+
+
+def _push_to(
+    context: Context, store: Destinations, sender: JobSender, destination: Destination, limit: int
+) -> Deliveries:
+    """Up to *limit* of *destination*'s owed jobs, each leased to this service just before it
+    is sent (so the lease outlasts the attempt), until the first that fails: the rest most
+    likely would too, and wait for the next round."""
+    done = Deliveries()
+    holder = context.holder
+    for _ in range(limit):
+        now = context.clock.now()
+        claimed = store.claim_jobs(destination.name, holder, now, now + context.lease, 1)
+        if not claimed:
+            break
+        job = claimed[0]
+        task = context.store.get(job.task_id)
+        if task is None:
             continue
-        holder = context.holder
-        for job in store.claim_jobs(destination.name, holder, now, now + context.lease, limit):
-            task = context.store.get(job.task_id)
-            if task is None:
-                continue
+        try:
+            outcome = sender.send(destination, job, job_body(job, task, context.policy))
+        except Exception as exc:  # noqa: BLE001 (any failure of a send is a failed attempt)
+            detail = exc.detail if isinstance(exc, DeliveryFailed) else type(exc).__name__
+            backoff = context.backoff
+            store.mark_attempt_failed(
+                job.job_id, holder, detail, retry_at(job, now, backoff.base, backoff.cap)
+            )
+            done.failed += 1
+            break
+        store.mark_delivered(job.job_id, holder)
+        done.delivered += 1
+        if outcome is not None:
             try:
-                outcome = sender.send(destination, job, job_body(job, task, context.policy))
-            except Exception as exc:  # noqa: BLE001 (any failure of a send is a failed attempt)
-                detail = exc.detail if isinstance(exc, DeliveryFailed) else type(exc).__name__
-                backoff = context.backoff
-                store.mark_attempt_failed(
-                    job.job_id, holder, detail, retry_at(job, now, backoff.base, backoff.cap)
-                )
-                failed += 1
+                report(context, store, destination.name, job.job_id, outcome)
+                done.reported += 1
+            except DeletionRequestError:
+                # A different outcome already recorded stays; this job stays delivered.
                 continue
-            store.mark_delivered(job.job_id, holder)
-            delivered += 1
-            if outcome is not None:
-                try:
-                    report(context, store, destination.name, job.job_id, outcome)
-                    reported += 1
-                except DeletionRequestError:
-                    # A different outcome already recorded stays; this job stays delivered.
-                    continue
-    return PushRound(delivered, failed, reported)
+    return done

@@ -1,10 +1,12 @@
 """Use case: one round of the outbox, after the hand-off: hand-offs and review alerts to their
-sinks, and (with a sender) the status callbacks, each outcome recorded in its task."""
+sinks, and (with senders) the status callbacks and push destinations' jobs, each endpoint's
+work side by side with the others', each outcome recorded."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -12,7 +14,9 @@ from . import _handoff as handoff
 from ._callback_delivery import CallbackDelivery
 from ._callbacks import CallbackSender
 from ._context import Context, Deliveries, may_try
+from ._destination_push import JobSender, push_groups
 from ._handoff import DeliveryFailed, Sink
+from ._port_destinations import Destinations
 from ._ports import Awaiting
 from ._task import DeletionTask
 
@@ -31,45 +35,72 @@ class OutboxDelivery:
         sinks: Mapping[str, Sink],
         limit: int = 100,
         callback_sender: CallbackSender | None = None,
+        job_sender: JobSender | None = None,
     ) -> Deliveries:
         """One round of the outbox: for each kind with a sink (`"handoff"`, `"review"`), deliver
         up to *limit* owed messages, oldest task first, and record each outcome in the task;
-        with *callback_sender*, the status callbacks of up to *limit* tasks too.
+        with *callback_sender*, the status callbacks of up to *limit* tasks too; with
+        *job_sender* and a store that keeps destinations, up to *limit* owed jobs of each push
+        destination.
+
+        Endpoints are sent to independently: the work of each sink, of each callback URL and
+        of each push destination is one group, the groups run side by side in the context's
+        `lanes`, and each group sends in order. A slow receiver holds back only its own group;
+        the round is over when every group is.
 
         At least once: a message leaves the outbox only after its sink took it, so a crash
         between the two delivers it again. Each message is leased to this service
         (`holder`) before it is sent, `claim_batch` at a time for `lease` (a lease ending
         unused is taken over), so several servers delivering one store send each message
-        once while none of them crashes. A message that failed waits out `backoff`; the first
+        once while none of them crashes. No attempt starts once half of its lease has gone
+        (the rest of the batch is leased again), so the lease outlasts every attempt that
+        takes at most half of it. A message that failed waits out `backoff`; the first
         failure of a sink ends that sink's round (the rest would most likely fail too).
         """
         context, store = self.context, self.context.store
+        groups: list[Callable[[], Deliveries]] = [
+            functools.partial(self._deliver_kind, kind, sink, limit) for kind, sink in sinks.items()
+        ]
+        if callback_sender is not None:
+            groups += self.callbacks.groups(callback_sender, limit)
+        if job_sender is not None and isinstance(store, Destinations):
+            groups += push_groups(context, store, job_sender, limit)
         report = Deliveries()
-        for kind, sink in sinks.items():
-            now = context.clock.now()
-            # Look past the limit, so that messages backing off do not hold back newer ones.
-            owed = store.awaiting(Awaiting(kind), now, max(limit, context.batch_size))
-            due = [task for task in owed if may_try(context.backoff, task, kind, now)][:limit]
-            failed = False
-            for start in range(0, len(due), context.claim_batch):
-                batch = due[start : start + context.claim_batch]
-                now = context.clock.now()
-                ids = [task.task_id for task in batch]
-                claimed = store.claim(kind, ids, context.holder, now, now + context.lease)
-                for task in batch:
+        for part in context.lanes.run(groups):
+            report.add(part)
+        if callback_sender is not None:
+            report.waiting += self.callbacks.waiting()
+        return report
+
+    def _deliver_kind(self, kind: str, sink: Sink, limit: int) -> Deliveries:
+        """Up to *limit* owed messages of *kind* to *sink*, oldest task first, in order, until
+        the first that fails; with the backlog of *kind* left after them."""
+        context, store = self.context, self.context.store
+        report = Deliveries()
+        now = context.clock.now()
+        # Look past the limit, so that messages backing off do not hold back newer ones.
+        owed = store.awaiting(Awaiting(kind), now, max(limit, context.batch_size))
+        due = [task for task in owed if may_try(context.backoff, task, kind, now)][:limit]
+        while due and not report.failed:
+            batch, due = due[: context.claim_batch], due[context.claim_batch :]
+            claimed_at = context.clock.now()
+            ids = [task.task_id for task in batch]
+            claimed = store.claim(kind, ids, context.holder, claimed_at, claimed_at + context.lease)
+            try:
+                for at, task in enumerate(batch):
                     if task.task_id not in claimed:
                         continue
-                    if not failed and self._deliver_one(kind, sink, task):
+                    if at and context.clock.now() >= claimed_at + context.lease / 2:
+                        due = batch[at:] + due  # leased again before they are sent
+                        break
+                    if self._deliver_one(kind, sink, task):
                         report.delivered += 1
-                    elif not failed:
+                    else:
                         report.failed += 1
-                        failed = True
+                        break
+            finally:
                 store.release(kind, sorted(claimed), context.holder)
-                if failed:
-                    break
-            report.waiting += store.backlog(kind).count
-        if callback_sender is not None:
-            self.callbacks.deliver(callback_sender, limit, report)
+        report.waiting = store.backlog(kind).count
         return report
 
     def _deliver_one(self, kind: str, sink: Sink, task: DeletionTask) -> bool:

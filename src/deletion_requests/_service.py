@@ -27,6 +27,7 @@ from ._context import (
 )
 from ._events import Subscriber, log_event
 from ._handoff import Backoff
+from ._lanes import DEFAULT_LANES, Lanes
 from ._outbox_delivery import OutboxDelivery
 from ._policy import Policy
 from ._ports import Store
@@ -101,8 +102,8 @@ class DeletionService:
     compare-and-set and retried from a fresh read when another writer got there first.
 
     The settings (`store`, `clock`, `policy`, `subscribers`, `batch_size`, `max_attempts`,
-    `backoff`, `holder`, `lease`, `claim_batch`) are the `context`'s, shared by the use-case
-    objects: setting one on the service sets it for all of them.
+    `backoff`, `holder`, `lease`, `claim_batch`, `lanes`) are the `context`'s, shared by the
+    use-case objects: setting one on the service sets it for all of them.
     """
 
     store = _Setting[Store]()
@@ -117,8 +118,11 @@ class DeletionService:
     lease = _Setting[dt.timedelta]()
     """How long a leased message is this service's to deliver; then another may take it."""
     claim_batch = _Setting[int]()
-    """Messages leased at a time: the lease must outlast this many sends (10 s each at most
-    with `WebhookSink`)."""
+    """Messages leased at a time. No send starts once half of their lease has gone, so the
+    lease outlasts every send that takes at most half of it."""
+    lanes = _Setting[Lanes]()
+    """Where a delivery round's groups run side by side: the work for each endpoint is one
+    group, `lanes` (8 by default) of them at once."""
 
     def __init__(
         self,
@@ -132,6 +136,7 @@ class DeletionService:
         holder: str | None = None,
         lease: dt.timedelta = dt.timedelta(minutes=2),
         claim_batch: int = 10,
+        lanes: int = DEFAULT_LANES,
     ) -> None:
         self.context = Context(
             store,
@@ -144,6 +149,7 @@ class DeletionService:
             new_holder() if holder is None else holder,
             lease,
             claim_batch,
+            Lanes(lanes),
         )
         """The settings, caches and shared steps of the use cases (`Operators` use it too)."""
         self.authentication = Authentication(self.context)
@@ -178,3 +184,8 @@ class DeletionService:
     purge_settled = _UseCase("background", BackgroundWork.purge_settled)
     overdue = _UseCase("background", BackgroundWork.overdue)
     maintain = _UseCase("background", BackgroundWork.maintain)
+
+    def close(self) -> None:
+        """End the threads of the delivery `lanes` (the store stays open: it is the
+        caller's). A later round starts them again."""
+        self.context.lanes.close()

@@ -18,7 +18,6 @@ from deletion_requests import (
     CallbackSender,
     Clock,
     DeletionService,
-    Destinations,
     Operators,
     Policy,
     Sink,
@@ -29,7 +28,7 @@ from deletion_requests import (
 
 from ._app import create_app
 from ._bodies import BODY_TIMEOUT
-from ._destination_sender import push_jobs
+from ._destination_sender import HttpJobSender
 from ._health import health_endpoint
 from ._limits import RateLimits, parse_limit
 from ._metrics import round_finished
@@ -38,6 +37,7 @@ from ._wiring import (
     DEFAULT_STORE,
     Background,
     Round,
+    attempt_timeout,
     callback_sender,
     check_webhooks,
     logger,
@@ -122,6 +122,8 @@ class Application:
     """Where the outbox goes, by kind (counted in the metrics); empty unless it delivers."""
     callbacks: CallbackSender | None
     """What sends the apps' status callbacks; None unless it delivers."""
+    jobs: HttpJobSender | None = None
+    """What sends the push destinations' jobs; None unless it delivers."""
 
     def http(
         self, background: bool | Background = False, close_on_shutdown: bool = False
@@ -185,18 +187,23 @@ class Application:
             logger.info("maintenance: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
 
     def _deliver(self) -> None:
-        report = self.service.deliver(self.sinks, callback_sender=self.callbacks)
-        if isinstance(self.store, Destinations):
-            push_jobs(self.service)
+        report = self.service.deliver(
+            self.sinks, callback_sender=self.callbacks, job_sender=self.jobs
+        )
         if report.delivered or report.failed:
             logger.info(
-                "deliveries: %d delivered, %d failed, %d waiting",
+                "deliveries: %d delivered, %d failed, %d waiting, %d outcomes in answers",
                 report.delivered,
                 report.failed,
                 report.waiting,
+                report.reported,
             )
 
     def close(self) -> None:
+        """Close the store, and end the delivery lanes and the job sender's connections."""
+        self.service.close()
+        if self.jobs is not None:
+            self.jobs.close()
         self.store.close()
 
 
@@ -209,10 +216,14 @@ def bootstrap(settings: Settings) -> Application:
     when a part cannot be built."""
     limits = rate_limits(settings)
     sinks: Mapping[str, Sink] = {}
-    callbacks = None
+    callbacks = jobs = None
     if settings.deliver:
-        sinks = sinks_for(settings.handoff_url, settings.review_url, settings.webhook_secret)
-        callbacks = callback_sender()
+        timeout = attempt_timeout(settings.delivery_lease)
+        sinks = sinks_for(
+            settings.handoff_url, settings.review_url, settings.webhook_secret, timeout
+        )
+        callbacks = callback_sender(timeout)
+        jobs = HttpJobSender(timeout)
     store = open_store(settings.store_url, create=settings.create)
     try:
         clock = settings.clock
@@ -227,5 +238,5 @@ def bootstrap(settings: Settings) -> Application:
         store.close()
         raise
     return Application(
-        settings, store, service, admin, operators, tokens, limits, console, sinks, callbacks
+        settings, store, service, admin, operators, tokens, limits, console, sinks, callbacks, jobs
     )

@@ -85,7 +85,10 @@ def deliver(
     )
     with running(settings) as application:
         report = application.service.deliver(
-            application.sinks, limit=limit, callback_sender=application.callbacks
+            application.sinks,
+            limit=limit,
+            callback_sender=application.callbacks,
+            job_sender=application.jobs,
         )
         click.echo(
             f"delivered {report.delivered}; failed {report.failed}; waiting {report.waiting}"

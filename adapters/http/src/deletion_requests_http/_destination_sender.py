@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 from collections.abc import Callable
 
-import httpx
 import orjson
 
-from deletion_requests import (
-    DeletionRequestError,
-    DeletionService,
-    DeliveryFailed,
-    Destination,
-    DestinationWork,
-    Job,
-    Outcome,
-)
+from deletion_requests import DeletionRequestError, DeliveryFailed, Destination, Job, Outcome
 
+from ._outbound import Poster
 from ._signing import signed_headers
 
 log = logging.getLogger("deletion_requests.http.destinations")
@@ -32,16 +23,14 @@ def _system_now() -> dt.datetime:
 class HttpJobSender:
     """POSTs each job body to its destination's URL, signed (Standard Webhooks) with the
     destination's own secret, `webhook-id` being the job id (the same for every attempt). Any
-    2xx means received; a 2xx body of `{"outcome": ..., "reason": ...}` also reports the
-    outcome. Redirects are not followed; anything else is a failed attempt."""
+    2xx means received; a 2xx body of `{"outcome": ..., "reason": ...}` (of at most
+    `MAX_ANSWER` bytes) also reports the outcome. Redirects are not followed; anything else is
+    a failed attempt. An attempt takes at most *timeout* seconds in all, through the
+    environment's proxy (a `Poster`, as `WebhookSink`'s). Callable from any thread."""
 
     def __init__(self, timeout: float = 10.0, now: Callable[[], dt.datetime] = _system_now) -> None:
         self.now = now
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={"User-Agent": "deletion-requests"},
-        )
+        self._poster = Poster(timeout, connections=16)
 
     def send(self, destination: Destination, job: Job, body: bytes) -> Outcome | None:
         if destination.webhook_url is None or destination.secret is None:
@@ -50,18 +39,13 @@ class HttpJobSender:
             "Content-Type": "application/json",
             **signed_headers(destination.secret, f"job_{job.job_id}", body, self.now()),
         }
-        try:
-            response = self._client.post(destination.webhook_url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            raise DeliveryFailed("timeout") from None
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(type(exc).__name__) from None
-        if not response.is_success:
-            raise DeliveryFailed(f"HTTP {response.status_code}")
-        return _outcome_in(destination.name, response.content)
+        answer = self._poster.post(destination.webhook_url, body, headers)
+        if not 200 <= answer.status < 300:
+            raise DeliveryFailed(f"HTTP {answer.status}")
+        return None if answer.body is None else _outcome_in(destination.name, answer.body)
 
     def close(self) -> None:
-        self._client.close()
+        self._poster.close()
 
 
 def _outcome_in(name: str, content: bytes) -> Outcome | None:
@@ -79,21 +63,3 @@ def _outcome_in(name: str, content: bytes) -> Outcome | None:
     except DeletionRequestError as exc:
         log.warning("destination %s answered an outcome that is refused: %s", name, exc.message)
         return None
-
-
-@functools.cache
-def shared_sender() -> HttpJobSender:
-    """The process's one `HttpJobSender` (its connection pool lives as long as the process)."""
-    return HttpJobSender()
-
-
-def push_jobs(service: DeletionService) -> None:
-    """One round of push delivery to the destinations of *service*'s store, logged."""
-    done = DestinationWork(service).push_round(shared_sender())
-    if done.delivered or done.failed:
-        log.info(
-            "destination jobs: %d delivered, %d failed, %d outcomes in answers",
-            done.delivered,
-            done.failed,
-            done.reported,
-        )

@@ -3,6 +3,7 @@ webhook sinks, the callback sender, and the names of the settings' environment v
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -149,29 +150,43 @@ def check_webhooks(handoff_url: str | None, review_url: str | None, secret: str 
         raise ValueError(f"a webhook URL needs a webhook secret (set ${WEBHOOK_SECRET_ENV})")
 
 
+ATTEMPT_TIMEOUT = 10.0
+"""Seconds an outbound attempt takes at most, unless the delivery lease is shorter than
+twice this (`attempt_timeout`)."""
+
+
+def attempt_timeout(lease: dt.timedelta) -> float:
+    """Seconds each outbound attempt may take under a delivery lease of *lease*: at most half
+    of it, so that the lease of a message outlasts its attempt (a round starts no attempt
+    once half of a lease has gone), and at most `ATTEMPT_TIMEOUT`."""
+    return min(ATTEMPT_TIMEOUT, lease.total_seconds() / 2)
+
+
 def sinks_for(
     handoff_url: str | None,
     review_url: str | None,
     secret: str | None,
+    timeout: float = ATTEMPT_TIMEOUT,
 ) -> dict[str, Sink]:
-    """Webhook sinks for the configured URLs; both need the shared *secret*. Without a review
-    URL, review alerts go to the log (operators still see them); without a hand-off URL,
-    hand-offs wait in the outbox until one is configured. Signatures are dated by the wall
-    clock, as receivers check them."""
+    """Webhook sinks for the configured URLs, each attempt within *timeout* seconds; both
+    need the shared *secret*. Without a review URL, review alerts go to the log (operators
+    still see them); without a hand-off URL, hand-offs wait in the outbox until one is
+    configured. Signatures are dated by the wall clock, as receivers check them."""
     check_webhooks(handoff_url, review_url, secret)
     sinks: dict[str, Sink] = {REVIEW: LogSink()}
     if review_url:
         assert secret is not None
-        sinks[REVIEW] = WebhookSink(review_url, secret, REVIEW, name="review-webhook")
+        sinks[REVIEW] = WebhookSink(review_url, secret, REVIEW, "review-webhook", timeout)
     if handoff_url:
         assert secret is not None
-        sinks[HANDOFF] = WebhookSink(handoff_url, secret, HANDOFF, name="handoff-webhook")
+        sinks[HANDOFF] = WebhookSink(handoff_url, secret, HANDOFF, "handoff-webhook", timeout)
     return {kind: CountedSink(kind, sink) for kind, sink in sinks.items()}
 
 
-def callback_sender() -> CallbackSender:
-    """What sends the apps' status callbacks: webhooks, counted in the metrics."""
-    return CountedSender(CallbackWebhooks())
+def callback_sender(timeout: float = ATTEMPT_TIMEOUT) -> CallbackSender:
+    """What sends the apps' status callbacks, each attempt within *timeout* seconds:
+    webhooks, counted in the metrics."""
+    return CountedSender(CallbackWebhooks(timeout))
 
 
 class LogSink:
