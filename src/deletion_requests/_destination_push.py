@@ -8,21 +8,26 @@ sends it through the hand-off sink as before.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import logging
 from typing import Any, Protocol
 
 import attrs
 import orjson
 
+from ._breaker import Breaker, received
+from ._breaker import opened as breaker_opened
 from ._context import Context
 from ._destination_work import report
-from ._destinations import DEFAULT, Destination, Job, Mode, Outcome
+from ._destinations import BREAKER, DEFAULT, Destination, Job, Mode, Outcome
 from ._errors import DeletionRequestError
 from ._handoff import DeliveryFailed
 from ._policy import Policy
 from ._port_destinations import Destinations
 from ._task import DeletionTask
 
+log = logging.getLogger("deletion_requests.destinations")
 DUE_AFTER = dt.timedelta(days=30)
 """A task's due time: its creation plus 30 days."""
 
@@ -63,24 +68,37 @@ def retry_at(job: Job, now: dt.datetime, base: dt.timedelta, cap: dt.timedelta) 
 
 @attrs.frozen
 class PushRound:
-    """What one round did."""
+    """What one round did; `opened` holds the destinations whose breaker it opened."""
 
     delivered: int = 0
     failed: int = 0
     reported: int = 0
+    opened: tuple[Destination, ...] = ()
 
 
 def push_round(
-    context: Context, store: Destinations, sender: JobSender, limit: int = 100
+    context: Context,
+    store: Destinations,
+    sender: JobSender,
+    limit: int = 100,
+    breaker: Breaker | None = None,
 ) -> PushRound:
-    """Send up to *limit* owed jobs of each active push destination (but `default`)."""
+    """Send up to *limit* owed jobs of each active push destination (but `default`).
+
+    Every failed attempt counts in the destination's *breaker* (`Breaker()` unless given);
+    when it opens, the destination is paused, a warning is logged, and the rest of its jobs
+    claimed for this round are not sent (they are owed again when the round's lease runs
+    out)."""
+    breaker = Breaker() if breaker is None else breaker
     now = context.clock.now()
     delivered = failed = reported = 0
+    opened: list[Destination] = []
     for destination in store.list_destinations():
         if destination.mode is not Mode.PUSH or destination.paused or destination.name == DEFAULT:
             continue
-        holder = context.holder
-        for job in store.claim_jobs(destination.name, holder, now, now + context.lease, limit):
+        name, holder = destination.name, context.holder
+        failing = destination.failures > 0
+        for job in store.claim_jobs(name, holder, now, now + context.lease, limit):
             task = context.store.get(job.task_id)
             if task is None:
                 continue
@@ -93,14 +111,45 @@ def push_round(
                     job.job_id, holder, detail, retry_at(job, now, backoff.base, backoff.cap)
                 )
                 failed += 1
+                failing = True
+                changed = store.change_destination(
+                    name, functools.partial(breaker.failed, error=detail, at=now)
+                )
+                if changed is not None and breaker_opened(*changed):
+                    opened.append(changed[1])
+                    _log_opened(changed[1], breaker)
+                    break
                 continue
             store.mark_delivered(job.job_id, holder)
             delivered += 1
+            if failing:
+                store.change_destination(name, received)
+                failing = False
             if outcome is not None:
                 try:
-                    report(context, store, destination.name, job.job_id, outcome)
+                    report(context, store, name, job.job_id, outcome)
                     reported += 1
                 except DeletionRequestError:
                     # A different outcome already recorded stays; this job stays delivered.
                     continue
-    return PushRound(delivered, failed, reported)
+    return PushRound(delivered, failed, reported, tuple(opened))
+
+
+def _log_opened(destination: Destination, breaker: Breaker) -> None:
+    since, at = destination.failing_since, destination.changed_time
+    log.warning(
+        "destination %s paused by its breaker: %d failed attempts in a row since %s, the last "
+        "%s; its jobs stay owed until an operator resumes it",
+        destination.name,
+        destination.failures,
+        None if since is None else since.isoformat(),
+        destination.last_error,
+        extra={
+            "destination": destination.name,
+            "event": "destination.breaker_opened",
+            "by": BREAKER,
+            "at": None if at is None else at.isoformat(),
+            "failures": destination.failures,
+            "reason": destination.last_error,
+        },
+    )
