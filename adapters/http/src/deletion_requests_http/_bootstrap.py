@@ -28,7 +28,7 @@ from deletion_requests import (
 )
 
 from ._app import create_app
-from ._destination_sender import push_jobs
+from ._destination_sender import BreakerAlerts, push_jobs
 from ._health import health_endpoint
 from ._limits import RateLimits, parse_limit
 from ._metrics import round_finished
@@ -119,6 +119,9 @@ class Application:
     """Where the outbox goes, by kind (counted in the metrics); empty unless it delivers."""
     callbacks: CallbackSender | None
     """What sends the apps' status callbacks; None unless it delivers."""
+    alerts: BreakerAlerts | None = None
+    """What tells the review webhook that a destination's breaker opened; None unless it
+    delivers to a review URL (the breaker's log record is the alert then)."""
 
     def http(
         self, background: bool | Background = False, close_on_shutdown: bool = False
@@ -183,7 +186,7 @@ class Application:
     def _deliver(self) -> None:
         report = self.service.deliver(self.sinks, callback_sender=self.callbacks)
         if isinstance(self.store, Destinations):
-            push_jobs(self.service)
+            push_jobs(self.service, self.alerts)
         if report.delivered or report.failed:
             logger.info(
                 "deliveries: %d delivered, %d failed, %d waiting",
@@ -193,6 +196,8 @@ class Application:
             )
 
     def close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.close()
         self.store.close()
 
 
@@ -205,10 +210,12 @@ def bootstrap(settings: Settings) -> Application:
     when a part cannot be built."""
     limits = rate_limits(settings)
     sinks: Mapping[str, Sink] = {}
-    callbacks = None
+    callbacks = alerts = None
     if settings.deliver:
         sinks = sinks_for(settings.handoff_url, settings.review_url, settings.webhook_secret)
         callbacks = callback_sender()
+        if settings.review_url and settings.webhook_secret:
+            alerts = BreakerAlerts(settings.review_url, settings.webhook_secret)
     store = open_store(settings.store_url, create=settings.create)
     try:
         clock = settings.clock
@@ -223,5 +230,15 @@ def bootstrap(settings: Settings) -> Application:
         store.close()
         raise
     return Application(
-        settings, store, service, admin, operators, tokens, limits, console, sinks, callbacks
+        settings,
+        store,
+        service,
+        admin,
+        operators,
+        tokens,
+        limits,
+        console,
+        sinks,
+        callbacks,
+        alerts,
     )
