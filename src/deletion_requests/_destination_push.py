@@ -87,8 +87,7 @@ def push_round(
 
     Every failed attempt counts in the destination's *breaker* (`Breaker()` unless given);
     when it opens, the destination is paused, a warning is logged, and the rest of its jobs
-    claimed for this round are not sent (they are owed again when the round's lease runs
-    out)."""
+    claimed for this round are given back unsent (`release_jobs`): owed, as they were."""
     breaker = Breaker() if breaker is None else breaker
     now = context.clock.now()
     delivered = failed = reported = 0
@@ -98,7 +97,8 @@ def push_round(
             continue
         name, holder = destination.name, context.holder
         failing = destination.failures > 0
-        for job in store.claim_jobs(name, holder, now, now + context.lease, limit):
+        claimed = store.claim_jobs(name, holder, now, now + context.lease, limit)
+        for index, job in enumerate(claimed):
             task = context.store.get(job.task_id)
             if task is None:
                 continue
@@ -118,6 +118,7 @@ def push_round(
                 if changed is not None and breaker_opened(*changed):
                     opened.append(changed[1])
                     _log_opened(changed[1], breaker)
+                    store.release_jobs(claimed[index + 1 :], holder)
                     break
                 continue
             store.mark_delivered(job.job_id, holder)

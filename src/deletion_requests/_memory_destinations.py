@@ -155,6 +155,15 @@ class MemoryDestinations(Destinations):
     ) -> Job | None:
         return self._settle_attempt(job_id, holder, lambda j: attempt_failed(j, error, retry_at))
 
+    def release_jobs(self, jobs: Sequence[Job], holder: str) -> int:
+        with self._lock:
+            held = [j for j in (self._held(job.job_id, holder) for job in jobs) if j is not None]
+            for job in held:
+                self._jobs[job.job_id] = attrs.evolve(
+                    job, state=JobState.OWED, holder=None, lease_until=None
+                )
+            return len(held)
+
     def record_outcome(
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:

@@ -122,6 +122,11 @@ class Destinations(abc.ABC):
         last error, not sendable before *retry_at*. None when *holder* no longer holds it."""
 
     @abc.abstractmethod
+    def release_jobs(self, jobs: Sequence[Job], holder: str) -> int:
+        """Give back *holder*'s claims of *jobs*, not sent: each that *holder* still holds is
+        owed again at once (no holder, no lease), its attempts unchanged. Returns how many."""
+
+    @abc.abstractmethod
     def record_outcome(
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:

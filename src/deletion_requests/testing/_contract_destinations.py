@@ -242,6 +242,27 @@ class DestinationsContract(PortContract[Destinations]):
         assert counts.outcomes == {"deleted": 1, "failed": 1}
         assert (counts.owed, counts.in_progress, counts.final, counts.failed) == (0, 1, 2, 1)
 
+    def test_released_claims_are_owed_again_at_once(self, store: Any) -> None:
+        store.add_destination(pull("warehouse"))
+        for _ in range(3):
+            self.action(store, [pull("warehouse")])
+        claimed = store.claim_jobs("warehouse", "w", T0, T0 + MINUTE, 3)
+        assert store.release_jobs(claimed[1:], "someone-else") == 0
+        assert store.release_jobs(claimed[1:], "w") == 2
+        assert store.release_jobs([], "w") == 0
+        states = {j.job_id: store.get_job(j.job_id) for j in claimed}
+        assert states[claimed[0].job_id].state is JobState.CLAIMED
+        for job in claimed[1:]:
+            released = states[job.job_id]
+            assert (released.state, released.holder, released.lease_until) == (
+                JobState.OWED,
+                None,
+                None,
+            )
+            assert released.attempts == job.attempts
+        again = store.claim_jobs("warehouse", "v", T0, T0 + MINUTE, 3)
+        assert {j.job_id for j in again} == {j.job_id for j in claimed[1:]}
+
     def test_a_destination_keeps_its_breaker_state(self, store: Any) -> None:
         store.add_destination(push("crm"))
         opened = attrs.evolve(

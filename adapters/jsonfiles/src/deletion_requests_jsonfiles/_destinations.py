@@ -337,6 +337,18 @@ class DestinationFiles(JsonFiles, Destinations):
             self._replace(job)
             return job
 
+    def release_jobs(self, jobs: Sequence[Job], holder: str) -> int:
+        wanted = {job.job_id for job in jobs}
+        with self._locked():
+            held = [
+                attrs.evolve(j, state=JobState.OWED, holder=None, lease_until=None)
+                for task_id in sorted({job.task_id for job in jobs})
+                for j in self._jobs_of(task_id)
+                if j.job_id in wanted and j.state is JobState.CLAIMED and j.holder == holder
+            ]
+            self._replace(*held)
+            return len(held)
+
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt(job_id, holder, delivered)
 

@@ -327,6 +327,17 @@ class PostgresDestinations(Destinations):
             "mark attempt failed", job_id, holder, lambda j: attempt_failed(j, error, retry_at)
         )
 
+    def release_jobs(self, jobs: Sequence[Job], holder: str) -> int:
+        if not jobs:
+            return 0
+        with self._write("release jobs") as conn:
+            released: int = conn.execute(
+                "UPDATE jobs SET state = 'owed', holder = NULL, lease_until = NULL "
+                "WHERE job_id = ANY(%s) AND state = 'claimed' AND holder = %s",
+                ([job.job_id for job in jobs], holder),
+            ).rowcount
+        return released
+
     def record_outcome(
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:

@@ -335,6 +335,17 @@ class SqliteDestinations(Destinations):
             "mark attempt failed", job_id, holder, lambda j: attempt_failed(j, error, retry_at)
         )
 
+    def release_jobs(self, jobs: Sequence[Job], holder: str) -> int:
+        if not jobs:
+            return 0
+        with self._write("release jobs") as conn:
+            released: int = conn.executemany(
+                "UPDATE jobs SET state = 'owed', holder = NULL, lease_us = NULL "
+                "WHERE job_id = ? AND state = 'claimed' AND holder = ?",
+                [(job.job_id, holder) for job in jobs],
+            ).rowcount
+        return released
+
     def record_outcome(
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:
