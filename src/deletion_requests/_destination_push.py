@@ -117,7 +117,7 @@ def push_round(
                 )
                 if changed is not None and breaker_opened(*changed):
                     opened.append(changed[1])
-                    _log_opened(changed[1], breaker)
+                    _log_opened(changed[1])
                     store.release_jobs(claimed[index + 1 :], holder)
                     break
                 continue
@@ -136,7 +136,7 @@ def push_round(
     return PushRound(delivered, failed, reported, tuple(opened))
 
 
-def _log_opened(destination: Destination, breaker: Breaker) -> None:
+def _log_opened(destination: Destination) -> None:
     since, at = destination.failing_since, destination.changed_time
     log.warning(
         "destination %s paused by its breaker: %d failed attempts in a row since %s, the last "
