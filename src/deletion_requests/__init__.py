@@ -6,14 +6,15 @@ record codec, the query types, the reference semantics of the queries) is in
 """
 
 from ._access import Caller
+from ._breaker import Breaker
 from ._callbacks import Callback, CallbackSender, check_callback_url, new_signing_secret
 from ._clock import Clock, ManualClock, SystemClock
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
 from ._creating import PreparedCreate
 from ._destination_push import JobSender
 from ._destination_work import DestinationWork
-from ._destinations import DEFAULT as DEFAULT_DESTINATION
 from ._destinations import (
+    BREAKER,
     Destination,
     DestinationConflict,
     Job,
@@ -27,6 +28,7 @@ from ._destinations import (
     new_credential,
     summary,
 )
+from ._destinations import DEFAULT as DEFAULT_DESTINATION
 from ._errors import (
     AuthenticationFailed,
     DeadlineExceeded,
@@ -65,6 +67,7 @@ from ._status import Status
 from ._task import CALLBACK, EVENTS, HANDOFF, REVIEW, DeletionTask
 
 __all__ = [
+    "BREAKER",
     "CALLBACK",
     "DEFAULT_DESTINATION",
     "EVENTS",
@@ -76,6 +79,7 @@ __all__ = [
     "AccessRecords",
     "AuthenticationFailed",
     "BackgroundLease",
+    "Breaker",
     "CallableSink",
     "Callback",
     "CallbackSender",

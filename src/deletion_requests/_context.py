@@ -19,6 +19,7 @@ from . import _lifecycle as lifecycle
 from ._access import App, Caller
 from ._callbacks import Callback
 from ._clock import Clock
+from ._destinations import Destination
 from ._errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -68,6 +69,8 @@ class Deliveries:
     server); for status callbacks, the tasks still owing one (up to 1,000)."""
     reported: int = 0
     """Outcomes that push destinations reported in their answers."""
+    opened: list[Destination] = attrs.field(factory=list)
+    """The push destinations whose breakers this round opened (each now paused)."""
 
     def add(self, other: Deliveries) -> None:
         """Count *other*'s deliveries into these."""
@@ -75,6 +78,7 @@ class Deliveries:
         self.failed += other.failed
         self.waiting += other.waiting
         self.reported += other.reported
+        self.opened += other.opened
 
 
 def check_account_id(account_id: object, field: str = "accountId") -> str:

@@ -10,21 +10,25 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
 import orjson
 
+from ._breaker import Breaker, received
+from ._breaker import opened as breaker_opened
 from ._context import Context, Deliveries
 from ._destination_work import report
-from ._destinations import DEFAULT, Destination, Job, Mode, Outcome
+from ._destinations import BREAKER, DEFAULT, Destination, Job, Mode, Outcome
 from ._errors import DeletionRequestError
 from ._handoff import DeliveryFailed
 from ._policy import Policy
 from ._port_destinations import Destinations
 from ._task import DeletionTask
 
+log = logging.getLogger("deletion_requests.destinations")
 DUE_AFTER = dt.timedelta(days=30)
 """A task's due time: its creation plus 30 days."""
 
@@ -65,47 +69,68 @@ def retry_at(job: Job, now: dt.datetime, base: dt.timedelta, cap: dt.timedelta) 
 
 @attrs.frozen
 class PushRound:
-    """What one round did."""
+    """What one round did; `opened` holds the destinations whose breaker it opened."""
 
     delivered: int = 0
     failed: int = 0
     reported: int = 0
+    opened: tuple[Destination, ...] = ()
 
 
 def push_groups(
-    context: Context, store: Destinations, sender: JobSender, limit: int = 100
+    context: Context,
+    store: Destinations,
+    sender: JobSender,
+    limit: int = 100,
+    breaker: Breaker | None = None,
 ) -> list[Callable[[], Deliveries]]:
     """One group of work for each active push destination (but `default`): its owed jobs, up
-    to *limit*, each sent to it in turn. A group ends at its destination's first failure."""
+    to *limit*, each sent to it in turn. A group ends at its destination's first failure,
+    which counts in the destination's *breaker* (`Breaker()` unless given)."""
+    breaker = Breaker() if breaker is None else breaker
     return [
-        functools.partial(_push_to, context, store, sender, destination, limit)
+        functools.partial(_push_to, context, store, sender, destination, limit, breaker)
         for destination in store.list_destinations()
         if destination.mode is Mode.PUSH and not destination.paused and destination.name != DEFAULT
     ]
 
 
 def push_round(
-    context: Context, store: Destinations, sender: JobSender, limit: int = 100
+    context: Context,
+    store: Destinations,
+    sender: JobSender,
+    limit: int = 100,
+    breaker: Breaker | None = None,
 ) -> PushRound:
     """Send up to *limit* owed jobs of each active push destination (but `default`), the
-    destinations side by side in the context's `lanes`."""
+    destinations side by side in the context's `lanes` (see `push_groups`)."""
     done = Deliveries()
-    for part in context.lanes.run(push_groups(context, store, sender, limit)):
+    for part in context.lanes.run(push_groups(context, store, sender, limit, breaker)):
         done.add(part)
-    return PushRound(done.delivered, done.failed, done.reported)
+    return PushRound(done.delivered, done.failed, done.reported, tuple(done.opened))
 
 
 def _push_to(
-    context: Context, store: Destinations, sender: JobSender, destination: Destination, limit: int
+    context: Context,
+    store: Destinations,
+    sender: JobSender,
+    destination: Destination,
+    limit: int,
+    breaker: Breaker,
 ) -> Deliveries:
     """Up to *limit* of *destination*'s owed jobs, each leased to this service just before it
     is sent (so the lease outlasts the attempt), until the first that fails: the rest most
-    likely would too, and wait for the next round."""
+    likely would too, and wait for the next round.
+
+    A failed attempt counts in the destination's *breaker*; when that opens it, the
+    destination is paused (its jobs stay owed) and a warning is logged. A received push
+    closes the count."""
     done = Deliveries()
-    holder = context.holder
+    name, holder = destination.name, context.holder
+    failing = destination.failures > 0
     for _ in range(limit):
         now = context.clock.now()
-        claimed = store.claim_jobs(destination.name, holder, now, now + context.lease, 1)
+        claimed = store.claim_jobs(name, holder, now, now + context.lease, 1)
         if not claimed:
             break
         job = claimed[0]
@@ -121,14 +146,43 @@ def _push_to(
                 job.job_id, holder, detail, retry_at(job, now, backoff.base, backoff.cap)
             )
             done.failed += 1
+            changed = store.change_destination(
+                name, functools.partial(breaker.failed, error=detail, at=now)
+            )
+            if changed is not None and breaker_opened(*changed):
+                done.opened.append(changed[1])
+                _log_opened(changed[1])
             break
         store.mark_delivered(job.job_id, holder)
         done.delivered += 1
+        if failing:
+            store.change_destination(name, received)
+            failing = False
         if outcome is not None:
             try:
-                report(context, store, destination.name, job.job_id, outcome)
+                report(context, store, name, job.job_id, outcome)
                 done.reported += 1
             except DeletionRequestError:
                 # A different outcome already recorded stays; this job stays delivered.
                 continue
     return done
+
+
+def _log_opened(destination: Destination) -> None:
+    since, at = destination.failing_since, destination.changed_time
+    log.warning(
+        "destination %s paused by its breaker: %d failed attempts in a row since %s, the last "
+        "%s; its jobs stay owed until an operator resumes it",
+        destination.name,
+        destination.failures,
+        None if since is None else since.isoformat(),
+        destination.last_error,
+        extra={
+            "destination": destination.name,
+            "event": "destination.breaker_opened",
+            "by": BREAKER,
+            "at": None if at is None else at.isoformat(),
+            "failures": destination.failures,
+            "reason": destination.last_error,
+        },
+    )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
+from . import _breaker as breaker
 from . import _handoff as handoff
+from ._breaker import Breaker
 from ._callbacks import Callback
 from ._context import Context
 from ._destinations import (
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from ._destination_push import JobSender, PushRound
     from ._service import DeletionService
 
+log = logging.getLogger("deletion_requests.destinations")
 MAX_CLAIM = 1000
 """The most jobs one claim may take."""
 CLAIM_LEASE = dt.timedelta(minutes=10)
@@ -58,6 +62,8 @@ class DestinationWork:
 
     service: DeletionService
     claim_lease: dt.timedelta = CLAIM_LEASE
+    breaker: Breaker = attrs.field(factory=Breaker)
+    """When a push destination that keeps failing pauses itself."""
 
     @property
     def context(self) -> Context:
@@ -90,12 +96,32 @@ class DestinationWork:
             raise UnknownDestination(name)
         return found
 
-    def set_paused(self, name: str, paused: bool) -> Destination:
-        """Pause (nothing is sent; jobs stay owed) or resume a destination."""
-        destination = attrs.evolve(self.get(name), paused=paused)
-        if not self.store.put_destination(destination):
+    def set_paused(self, name: str, paused: bool, operator: str) -> Destination:
+        """Pause (nothing is sent; jobs stay owed) or resume a destination, recording the
+        operator's name (`changed_by` is `operator:NAME`). A resume closes its breaker."""
+        from ._operators import operator_by  # _operators imports the service
+
+        by, at = operator_by(operator), self.context.clock.now()
+        changed = self.store.change_destination(
+            name, lambda d: breaker.set_paused(d, paused, by, at)
+        )
+        if changed is None:
             raise UnknownDestination(name)
-        return destination
+        before, after = changed
+        log.info(
+            "destination %s %s by %s",
+            name,
+            "paused" if paused else "resumed",
+            by,
+            extra={
+                "destination": name,
+                "event": "destination.paused" if paused else "destination.resumed",
+                "by": by,
+                "at": at.isoformat(),
+                "breaker_was_open": before.paused_by_breaker,
+            },
+        )
+        return after
 
     def remove(self, name: str) -> None:
         """Remove a destination; refused while it has jobs without an outcome."""
@@ -179,7 +205,7 @@ class DestinationWork:
         """One round of push delivery (`deletion_requests._destination_push.push_round`)."""
         from ._destination_push import push_round
 
-        return push_round(self.context, self.store, sender, limit)
+        return push_round(self.context, self.store, sender, limit, self.breaker)
 
     def jobs(self, task_id: str) -> list[Job]:
         """The task's jobs, by destination name."""

@@ -31,6 +31,9 @@ from ._task import DeletionTask, frozen_strings
 DEFAULT = "default"
 """The push destination that the service's single hand-off URL (`--handoff-url`) becomes."""
 
+BREAKER = "breaker"
+"""`Destination.changed_by` of a destination that its breaker paused."""
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _JOB_NAMESPACE = uuid.UUID("6f1c7a52-8d3e-4d0c-9a43-2f7d4b1e0c55")
 
@@ -162,6 +165,17 @@ class Destination:
     """Destinations whose outcome for a task comes before this one is sent the task."""
     paused: bool = False
     """A paused destination is sent nothing; its jobs stay owed."""
+    changed_by: str | None = None
+    """Who last paused or resumed it: `operator:NAME`, or `breaker` when its breaker opened
+    (None: nobody since it was added, or a pause recorded without a name)."""
+    changed_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    """When it was last paused or resumed."""
+    failures: int = 0
+    """Push: failed attempts in a row, across its jobs, since the last push it received."""
+    failing_since: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
+    """Push: when the first of those `failures` happened (None when there are none)."""
+    last_error: str = ""
+    """Push: the error of its last failed attempt (`HTTP 503`, `timeout`; never a body)."""
 
     def __attrs_post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -175,6 +189,11 @@ class Destination:
             raise InvalidRequest("a pull destination needs a credential")
         if self.name in self.waits_for:
             raise InvalidRequest(f"destination {self.name!r} cannot wait for itself")
+
+    @property
+    def paused_by_breaker(self) -> bool:
+        """Paused by its breaker (see `deletion_requests.Breaker`), not by an operator."""
+        return self.paused and self.changed_by == BREAKER
 
     def serves(self, account_id: str) -> bool:
         return self.accounts is None or account_id in self.accounts
@@ -318,30 +337,8 @@ class JobCounts:
     failed: int = 0
     oldest_open: dt.datetime | None = None
     """When the oldest job that has no outcome yet was created."""
-
-
-def count_jobs(jobs: Iterable[Job]) -> dict[str, JobCounts]:
-    """`JobCounts` per destination name, for stores that count in Python."""
-    raw: dict[str, list[int]] = {}
-    oldest: dict[str, dt.datetime] = {}
-    for job in jobs:
-        row = raw.setdefault(job.destination, [0, 0, 0, 0])
-        if job.state is JobState.OWED:
-            row[0] += 1
-        elif job.state.in_progress:
-            row[1] += 1
-        else:
-            row[2] += 1
-            row[3] += job.outcome is not None and job.outcome.kind is OutcomeKind.FAILED
-        if job.outcome is None:
-            seen = oldest.get(job.destination)
-            oldest[job.destination] = (
-                job.created_time if seen is None else min(seen, job.created_time)
-            )
-    return {
-        name: JobCounts(owed, busy, final, failed, oldest.get(name))
-        for name, (owed, busy, final, failed) in raw.items()
-    }
+    outcomes: dict[str, int] = attrs.field(factory=dict, hash=False)
+    """Final jobs by outcome word (`deleted`, `not_found`, `exempt`, `failed`)."""
 
 
 def open_jobs_message(name: str, count: int) -> str:

@@ -18,10 +18,10 @@ from ._destinations import (
     UnknownJob,
     apply_outcome,
     attempt_failed,
-    count_jobs,
     delivered,
     open_jobs_message,
 )
+from ._job_counts import count_jobs
 from ._port_destinations import Complete, Destinations, Recorded
 from ._task import DeletionTask
 
@@ -63,6 +63,17 @@ class MemoryDestinations(Destinations):
                 return False
             self._destinations[destination.name] = destination
             return True
+
+    def change_destination(
+        self, name: str, change: Callable[[Destination], Destination]
+    ) -> tuple[Destination, Destination] | None:
+        with self._lock:
+            before = self._destinations.get(name)
+            if before is None:
+                return None
+            after = change(before)
+            self._destinations[name] = after
+            return before, after
 
     def remove_destination(self, name: str) -> bool:
         with self._lock:

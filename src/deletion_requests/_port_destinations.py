@@ -72,6 +72,14 @@ class Destinations(abc.ABC):
         credential); False when there is none."""
 
     @abc.abstractmethod
+    def change_destination(
+        self, name: str, change: Callable[[Destination], Destination]
+    ) -> tuple[Destination, Destination] | None:
+        """Replace the destination *name* with `change(destination)` in one transaction, so
+        that concurrent changes (a failure counted, a resume) are never lost; returns it
+        before and after, or None when there is none. *change* must not call the store."""
+
+    @abc.abstractmethod
     def remove_destination(self, name: str) -> bool:
         """Remove a destination and its final jobs; False when there is none. Refused with
         `DestinationConflict` (saying how many) while it has jobs without an outcome."""

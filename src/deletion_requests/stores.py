@@ -12,13 +12,13 @@ from ._destinations import (
     JobCounts,
     apply_outcome,
     attempt_failed,
-    count_jobs,
     delivered,
     job_id_for,
     jobs_for,
     open_jobs_message,
 )
 from ._errors import DuplicateTask, IdempotencyKeyConflict
+from ._job_counts import count_jobs, counts_from_groups
 from ._lease import FileLease
 from ._open import redacted_url
 from ._port_destinations import Complete
@@ -55,6 +55,7 @@ __all__ = [
     "backlog_of",
     "count_jobs",
     "counted_status",
+    "counts_from_groups",
     "day_counts",
     "delivered",
     "job_id_for",

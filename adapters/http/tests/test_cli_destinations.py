@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from deletion_requests_http._cli import main
@@ -56,11 +57,16 @@ def test_destinations_are_added_paused_resumed_and_removed(store_url: str) -> No
     assert backups.waits_for == frozenset({"crm"})
     listed = json.loads(run("destinations", "list", "--json", "--store", store_url))
     assert [d["name"] for d in listed] == ["backups", "crm"]
-    run("destinations", "pause", "crm", "--store", store_url)
+    assert "--operator NAME" in run("destinations", "pause", "crm", "--store", store_url, ok=False)
+    run("destinations", "pause", "crm", "--operator", "alice", "--store", store_url)
     shown = json.loads(run("destinations", "show", "crm", "--json", "--store", store_url))
-    assert shown["paused"] is True
+    assert (shown["paused"], shown["pausedBy"], shown["changedBy"]) == (
+        True,
+        "operator",
+        "operator:alice",
+    )
     assert credential not in run("destinations", "list", "--store", store_url)
-    run("destinations", "resume", "crm", "--store", store_url)
+    run("destinations", "resume", "crm", "--operator", "bob", "--store", store_url)
     assert "active" in run("destinations", "list", "--store", store_url)
     run("destinations", "remove", "backups", "--store", store_url)
     assert "no destination named 'backups'" in run(
@@ -148,3 +154,24 @@ def test_an_operator_skips_a_job_from_the_command_line(store_url: str) -> None:
     assert "the task is completed" in done
     shown = run("tasks", "show", task.task_id, "--store", store_url)
     assert "destination.skipped" in shown
+
+
+def test_resuming_a_destination_its_breaker_paused_closes_the_breaker(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/", "--store", store_url)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with open_store(store_url) as store:
+        store.change_destination(  # type: ignore[attr-defined]
+            "crm",
+            lambda d: attrs.evolve(
+                d, paused=True, changed_by="breaker", failures=20, failing_since=now
+            ),
+        )
+    assert "paused (breaker)" in run("destinations", "list", "--store", store_url)
+    resumed = run("destinations", "resume", "crm", "--operator", "carol", "--store", store_url)
+    assert "its breaker is closed" in resumed
+    shown = json.loads(run("destinations", "show", "crm", "--json", "--store", store_url))
+    assert (shown["paused"], shown["failures"], shown["changedBy"]) == (
+        False,
+        0,
+        "operator:carol",
+    )

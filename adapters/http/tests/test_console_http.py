@@ -28,6 +28,7 @@ GET_ROUTES = [
     "/console/export/download?format=csv",
     "/console/trend",
     "/console/lists/ready",
+    "/console/destinations",
 ]
 POST_ROUTES = [
     f"/console/tasks/{TASK}/hold",
@@ -36,6 +37,8 @@ POST_ROUTES = [
     "/console/find",
     "/console/access/apps/app_x/revoke",
     "/console/access/accounts/acct-a/revoke",
+    "/console/destinations/crm/pause",
+    "/console/destinations/crm/resume",
 ]
 
 

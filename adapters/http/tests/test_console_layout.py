@@ -9,13 +9,18 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from deletion_requests_http.testing import serving_app
+
+from deletion_requests import BREAKER, Destination, Destinations, DestinationWork, Mode
+from deletion_requests._callbacks import new_signing_secret
 
 from .test_console_browser import ARTIFACTS, DAY, Deployment, sign_in, sync_api
 
 HOUR = dt.timedelta(hours=1)
 WIDTHS = (390, 1280)
+SECRET = new_signing_secret()
 AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}}
 FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
@@ -43,6 +48,29 @@ class Seeded:
         operators.hold(ids["held"], "alice", "the account asked us to wait")
         made.clock.advance(15 * DAY - 5 * HOUR)
         ids["pending"] = made.create()
+        self.seed_destinations()
+
+    def seed_destinations(self) -> None:
+        """An active destination, one an operator paused and one its breaker paused (added
+        after the tasks above were actioned, so that they keep no jobs)."""
+        server, now = self.deployment.server, self.deployment.clock.now()
+        work = DestinationWork(server.service)
+        for name in ("warehouse", "crm", "email-platform-with-a-long-name"):
+            work.add(Destination(name, Mode.PUSH, now, f"https://{name}.example/", SECRET))
+        work.set_paused("crm", True, "alice")
+        assert isinstance(server.store, Destinations)
+        server.store.change_destination(
+            "email-platform-with-a-long-name",
+            lambda d: attrs.evolve(
+                d,
+                paused=True,
+                changed_by=BREAKER,
+                changed_time=now,
+                failures=20,
+                failing_since=now - HOUR,
+                last_error="ConnectTimeout",
+            ),
+        )
 
     def paths(self) -> dict[str, str]:
         """Every page worth a look, by name."""
@@ -55,6 +83,7 @@ class Seeded:
             "access": "/console/access",
             "export": "/console/export",
             "trend": "/console/trend",
+            "destinations": "/console/destinations",
             "not-found": "/console/no-such-page",
         }
 

@@ -18,10 +18,27 @@ import pytest
 from deletion_requests_http._logs import EcsFormatter
 from deletion_requests_http.testing import run_cli, serving
 
-from deletion_requests import AccessAdmin, SystemClock, open_store
+from deletion_requests import (
+    AccessAdmin,
+    Breaker,
+    DeletionService,
+    DeliveryFailed,
+    Destination,
+    DestinationWork,
+    Job,
+    ManualClock,
+    MemoryStore,
+    Mode,
+    Outcome,
+    Policy,
+    SystemClock,
+    new_signing_secret,
+    open_store,
+)
 from deletion_requests.testing import WebhookReceiver
 
 ACCOUNT = "acct-logs"
+SECRET = new_signing_secret()
 TASKS = "/data/deletion-requests"
 QUERY_SECRET = "query-token-0123456789"  # noqa: S105 (a marker the log must not carry)
 
@@ -48,6 +65,8 @@ SCHEMA: dict[str, type] = {
     "deletion_requests.task.at": str,
     "deletion_requests.task.by": str,
     "deletion_requests.workers": int,
+    "deletion_requests.destination.name": str,
+    "deletion_requests.destination.failures": int,
     "error.type": str,
     "error.message": str,
     "error.stack_trace": str,
@@ -144,6 +163,38 @@ def test_the_formatter_gives_each_field_its_type_or_a_string_label() -> None:
     assert line["deletion_requests.task.status"] == "ready"
     assert line["labels.custom"] == "5"
     assert "http.request.id" not in line
+
+
+def test_a_breaker_that_opens_is_logged_with_its_destination_and_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock(dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    store = MemoryStore()
+    admin = AccessAdmin(store, clock)
+    admin.allow_account(ACCOUNT)
+    app, secret = admin.create_app([ACCOUNT])
+    service = DeletionService(store, clock)
+    work = DestinationWork(service, breaker=Breaker(failures=1, window=dt.timedelta(0)))
+    work.add(Destination("crm", Mode.PUSH, clock.now(), "http://127.0.0.1:9/", SECRET))
+    service.create(service.authenticate(app.app_id, secret), ACCOUNT, raw_emails=["a@b.example"])
+    clock.advance(Policy().cancel_period)
+    work.advance_due()
+    with caplog.at_level(logging.WARNING, "deletion_requests.destinations"):
+        assert work.push_round(Refusing()).opened
+    (record,) = caplog.records
+    line = json.loads(EcsFormatter().format(record))
+    check_line(line)
+    assert line["deletion_requests.destination.name"] == "crm"
+    assert line["deletion_requests.destination.failures"] == 1
+    assert line["event.action"] == "destination.breaker_opened"
+    assert line["event.reason"] == "HTTP 503"
+
+
+class Refusing:
+    """A job sender whose destination answers 503."""
+
+    def send(self, destination: Destination, job: Job, body: bytes) -> Outcome | None:
+        raise DeliveryFailed("HTTP 503")
 
 
 @pytest.mark.parametrize("order", ["default", "after"])

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 from deletion_requests_jsonfiles import JsonFilesStore
 
-from deletion_requests import DEFAULT_DESTINATION, JobState, OutcomeKind, Policy
+from deletion_requests import (
+    DEFAULT_DESTINATION,
+    Destination,
+    JobState,
+    Mode,
+    OutcomeKind,
+    Policy,
+)
 from deletion_requests import _handoff as handoff
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._task import as_successor
@@ -44,3 +52,24 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         (final,) = store.task_jobs(tasks[2].task_id)
         assert final.outcome is not None
         assert final.outcome.kind is OutcomeKind.DELETED
+
+
+def test_destinations_written_before_the_breaker_read_as_paused_by_an_operator(
+    tmp_path: Path,
+) -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with JsonFilesStore(tmp_path) as store:
+        store.add_destination(
+            Destination("crm", Mode.PUSH, now, "https://crm.example/", "whsec_x", paused=True)
+        )
+    (path,) = (tmp_path / "destinations").glob("*.json")
+    document = json.loads(path.read_text())
+    for key in ("changed_by", "changed_time", "failures", "failing_since", "last_error"):
+        del document[key]
+    path.write_text(json.dumps(document))
+    with JsonFilesStore(tmp_path) as store:
+        crm = store.get_destination("crm")
+    assert crm is not None
+    assert crm.paused
+    assert not crm.paused_by_breaker
+    assert (crm.changed_by, crm.failures, crm.failing_since, crm.last_error) == (None, 0, None, "")

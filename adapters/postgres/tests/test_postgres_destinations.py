@@ -88,7 +88,7 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         conn.execute("DROP TABLE jobs")
         conn.execute("DROP TABLE destinations")
-        conn.execute("DELETE FROM schema_version WHERE version = 5")
+        conn.execute("DELETE FROM schema_version WHERE version >= 5")
     with open_store(url) as store:
         assert isinstance(store, PostgresStore)
         states = (JobState.OWED, JobState.DELIVERED, JobState.FINAL)
@@ -99,3 +99,31 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         (final,) = store.task_jobs(tasks[2].task_id)
         assert final.outcome is not None
         assert final.outcome.kind is OutcomeKind.DELETED
+
+
+def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
+    tmp_path: Path,
+) -> None:
+    url = store_url(str(tmp_path))
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+        store.add_destination(
+            Destination("crm", Mode.PUSH, now, "https://crm.example/", "whsec_x", paused=True)
+        )
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(schema_for(str(tmp_path))))
+        )
+        conn.execute(
+            "ALTER TABLE destinations DROP COLUMN changed_by, DROP COLUMN changed_time, "
+            "DROP COLUMN failures, DROP COLUMN failing_since, DROP COLUMN last_error"
+        )
+        conn.execute("DELETE FROM schema_version WHERE version = 6")
+    with open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+        crm = store.get_destination("crm")
+    assert crm is not None
+    assert crm.paused
+    assert not crm.paused_by_breaker
+    assert (crm.changed_by, crm.failures, crm.failing_since, crm.last_error) == (None, 0, None, "")

@@ -8,7 +8,9 @@ from deletion_requests_sqlite import SqliteStore
 
 from deletion_requests import (
     DEFAULT_DESTINATION,
+    Destination,
     JobState,
+    Mode,
     OutcomeKind,
     Policy,
 )
@@ -47,7 +49,7 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE jobs")
     conn.execute("DROP TABLE destinations")
-    conn.execute("DELETE FROM schema_version WHERE version = 6")
+    conn.execute("DELETE FROM schema_version WHERE version >= 6")
     conn.close()
     with SqliteStore(path) as store:
         jobs = {t.task_id: store.task_jobs(t.task_id) for t in tasks}
@@ -63,3 +65,25 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
         assert final.outcome.kind is OutcomeKind.DELETED
         assert final.outcome_time == done.completed_time
         assert store.get(tasks[2].task_id) == done
+
+
+def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tasks.db"
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with SqliteStore(path) as store:
+        store.add_destination(
+            Destination("crm", Mode.PUSH, now, "https://crm.example/", "whsec_x", paused=True)
+        )
+    conn = sqlite3.connect(path, isolation_level=None)
+    for column in ("changed_by", "changed_us", "failures", "failing_since_us", "last_error"):
+        conn.execute(f"ALTER TABLE destinations DROP COLUMN {column}")
+    conn.execute("DELETE FROM schema_version WHERE version = 7")
+    conn.close()
+    with SqliteStore(path) as store:
+        crm = store.get_destination("crm")
+    assert crm is not None
+    assert crm.paused
+    assert not crm.paused_by_breaker
+    assert (crm.changed_by, crm.failures, crm.failing_since, crm.last_error) == (None, 0, None, "")

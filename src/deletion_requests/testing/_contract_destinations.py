@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from deletion_requests import _handoff as handoff
 from deletion_requests._access import digest_secret
 from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destinations import (
+    BREAKER,
     Destination,
     DestinationConflict,
     Job,
@@ -228,6 +230,59 @@ class DestinationsContract(PortContract[Destinations]):
         warehouse = counts["warehouse"]
         assert (warehouse.owed, warehouse.in_progress, warehouse.final) == (1, 1, 1)
         assert warehouse.oldest_open == T0 + POLICY.cancel_period
+
+    def test_job_counts_hold_outcomes_by_word(self, store: Any) -> None:
+        store.add_destination(pull("warehouse"))
+        for _ in range(3):
+            self.action(store, [pull("warehouse")])
+        first, second, _ = store.claim_jobs("warehouse", "w", T0, T0 + MINUTE, 3)
+        store.record_outcome(first.job_id, DELETED, T0, complete)
+        store.record_outcome(second.job_id, Outcome(OutcomeKind.FAILED, "gone"), T0, complete)
+        counts = store.job_counts()["warehouse"]
+        assert counts.outcomes == {"deleted": 1, "failed": 1}
+        assert (counts.owed, counts.in_progress, counts.final, counts.failed) == (0, 1, 2, 1)
+
+    def test_a_destination_keeps_its_breaker_state(self, store: Any) -> None:
+        store.add_destination(push("crm"))
+        opened = attrs.evolve(
+            push("crm"),
+            paused=True,
+            changed_by=BREAKER,
+            changed_time=T0 + MINUTE,
+            failures=20,
+            failing_since=T0,
+            last_error="HTTP 503",
+        )
+        assert store.put_destination(opened)
+        assert store.get_destination("crm") == opened
+        assert store.get_destination("crm").paused_by_breaker
+        assert store.list_destinations() == [opened]
+        assert store.claim_jobs("crm", "w", T0, T0 + MINUTE, 10) == []
+
+    def test_change_destination_replaces_it_in_one_write(self, store: Any) -> None:
+        store.add_destination(push("crm"))
+        assert store.change_destination("nobody", lambda d: d) is None
+        before, after = store.change_destination(
+            "crm", lambda d: attrs.evolve(d, failures=d.failures + 1, last_error="timeout")
+        )
+        assert (before.failures, after.failures, after.last_error) == (0, 1, "timeout")
+        assert store.get_destination("crm") == after
+
+    def test_concurrent_changes_of_a_destination_are_never_lost(self, store: Any) -> None:
+        store.add_destination(push("crm"))
+        barrier = threading.Barrier(4)
+
+        def count() -> None:
+            barrier.wait()
+            for _ in range(10):
+                store.change_destination("crm", lambda d: attrs.evolve(d, failures=d.failures + 1))
+
+        threads = [threading.Thread(target=count) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert store.get_destination("crm").failures == 40
 
     @settings(
         max_examples=20,

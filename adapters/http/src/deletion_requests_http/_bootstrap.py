@@ -18,6 +18,7 @@ from deletion_requests import (
     CallbackSender,
     Clock,
     DeletionService,
+    Destinations,
     Operators,
     Policy,
     Sink,
@@ -28,7 +29,7 @@ from deletion_requests import (
 
 from ._app import create_app
 from ._bodies import BODY_TIMEOUT
-from ._destination_sender import HttpJobSender
+from ._destination_sender import BreakerAlerts, CountedJobSender, HttpJobSender, after_push
 from ._health import health_endpoint
 from ._limits import RateLimits, parse_limit
 from ._metrics import round_finished
@@ -122,8 +123,11 @@ class Application:
     """Where the outbox goes, by kind (counted in the metrics); empty unless it delivers."""
     callbacks: CallbackSender | None
     """What sends the apps' status callbacks; None unless it delivers."""
-    jobs: HttpJobSender | None = None
+    jobs: CountedJobSender | None = None
     """What sends the push destinations' jobs; None unless it delivers."""
+    alerts: BreakerAlerts | None = None
+    """What tells the review webhook that a destination's breaker opened; None unless it
+    delivers to a review URL (the breaker's log record is the alert then)."""
 
     def http(
         self, background: bool | Background = False, close_on_shutdown: bool = False
@@ -190,6 +194,8 @@ class Application:
         report = self.service.deliver(
             self.sinks, callback_sender=self.callbacks, job_sender=self.jobs
         )
+        if isinstance(self.store, Destinations):
+            after_push(self.service, report.opened, self.alerts)
         if report.delivered or report.failed:
             logger.info(
                 "deliveries: %d delivered, %d failed, %d waiting, %d outcomes in answers",
@@ -200,10 +206,12 @@ class Application:
             )
 
     def close(self) -> None:
-        """Close the store, and end the delivery lanes and the job sender's connections."""
+        """Close the store, and end the delivery lanes and the senders' connections."""
         self.service.close()
         if self.jobs is not None:
             self.jobs.close()
+        if self.alerts is not None:
+            self.alerts.close()
         self.store.close()
 
 
@@ -216,14 +224,16 @@ def bootstrap(settings: Settings) -> Application:
     when a part cannot be built."""
     limits = rate_limits(settings)
     sinks: Mapping[str, Sink] = {}
-    callbacks = jobs = None
+    callbacks = jobs = alerts = None
     if settings.deliver:
         timeout = attempt_timeout(settings.delivery_lease)
         sinks = sinks_for(
             settings.handoff_url, settings.review_url, settings.webhook_secret, timeout
         )
         callbacks = callback_sender(timeout)
-        jobs = HttpJobSender(timeout)
+        jobs = CountedJobSender(HttpJobSender(timeout))
+        if settings.review_url and settings.webhook_secret:
+            alerts = BreakerAlerts(settings.review_url, settings.webhook_secret, timeout)
     store = open_store(settings.store_url, create=settings.create)
     try:
         clock = settings.clock
@@ -238,5 +248,16 @@ def bootstrap(settings: Settings) -> Application:
         store.close()
         raise
     return Application(
-        settings, store, service, admin, operators, tokens, limits, console, sinks, callbacks, jobs
+        settings,
+        store,
+        service,
+        admin,
+        operators,
+        tokens,
+        limits,
+        console,
+        sinks,
+        callbacks,
+        jobs,
+        alerts,
     )

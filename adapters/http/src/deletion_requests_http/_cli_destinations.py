@@ -25,8 +25,20 @@ def _describe(destination: Destination) -> dict[str, object]:
         "accounts": None if destination.accounts is None else sorted(destination.accounts),
         "waitsFor": sorted(destination.waits_for),
         "paused": destination.paused,
+        "pausedBy": _paused_by(destination),
+        "changedBy": destination.changed_by,
+        "changedTime": _iso(destination.changed_time),
+        "failures": destination.failures,
+        "lastError": destination.last_error or None,
         "createdTime": _iso(destination.created_time),
     }
+
+
+def _paused_by(destination: Destination) -> str | None:
+    """Why it is paused: `breaker`, `operator`, or None when it is not."""
+    if not destination.paused:
+        return None
+    return "breaker" if destination.paused_by_breaker else "operator"
 
 
 @destinations.command("add")
@@ -104,7 +116,7 @@ def destinations_list(as_json: bool, store_url: str) -> None:
             [
                 d.name,
                 d.mode.value,
-                "paused" if d.paused else "active",
+                f"paused ({_paused_by(d)})" if d.paused else "active",
                 str(count.owed if count else 0),
                 str(count.in_progress if count else 0),
                 _time(count.oldest_open if count else None),
@@ -139,26 +151,32 @@ def destinations_show(name: str, as_json: bool, store_url: str) -> None:
         click.echo(f"{key}: {'-' if value is None else value}")
 
 
-def _set_paused(name: str, paused: bool, store_url: str) -> None:
+def _set_paused(name: str, paused: bool, operator: str | None, store_url: str) -> None:
+    by = _operator(operator)
     with opened(store_url, create=False) as application:
-        DestinationWork(application.service).set_paused(name, paused)
-    click.echo(f"{'paused' if paused else 'resumed'} {name}")
+        before = DestinationWork(application.service).get(name)
+        DestinationWork(application.service).set_paused(name, paused, by)
+    closed = " (its breaker is closed)" if not paused and before.paused_by_breaker else ""
+    click.echo(f"{'paused' if paused else 'resumed'} {name}{closed}")
 
 
 @destinations.command("pause")
 @click.argument("name")
+@operator_option
 @store_option
-def destinations_pause(name: str, store_url: str) -> None:
+def destinations_pause(name: str, operator: str | None, store_url: str) -> None:
     """Pause NAME: it is sent nothing, and its jobs stay owed."""
-    _set_paused(name, True, store_url)
+    _set_paused(name, True, operator, store_url)
 
 
 @destinations.command("resume")
 @click.argument("name")
+@operator_option
 @store_option
-def destinations_resume(name: str, store_url: str) -> None:
-    """Resume NAME: its owed jobs are sent again."""
-    _set_paused(name, False, store_url)
+def destinations_resume(name: str, operator: str | None, store_url: str) -> None:
+    """Resume NAME: its owed jobs are sent again. Resuming one its breaker paused closes the
+    breaker and starts its count of failures again."""
+    _set_paused(name, False, operator, store_url)
 
 
 @destinations.command("remove")

@@ -41,6 +41,8 @@ FIELDS: dict[str, tuple[str, type[str] | type[int]]] = {
     "event": ("event.action", str),
     "at": ("deletion_requests.task.at", str),
     "by": ("deletion_requests.task.by", str),
+    "destination": ("deletion_requests.destination.name", str),
+    "failures": ("deletion_requests.destination.failures", int),
     "host": ("server.address", str),
     "port": ("server.port", int),
     "workers": ("deletion_requests.workers", int),

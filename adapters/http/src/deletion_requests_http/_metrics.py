@@ -30,12 +30,14 @@ from deletion_requests import (
     Callback,
     CallbackSender,
     DeletionTask,
+    Destinations,
     Operators,
     Sink,
 )
 from deletion_requests.stores import Awaiting
 
 from ._errors import HttpError
+from ._metrics_destinations import DestinationCollector
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -60,6 +62,8 @@ class Metrics:
     token_failures: Counter
     sign_in_failures: Counter
     round_finished: Gauge
+    push_attempts: Counter
+    breaker_openings: Counter
 
 
 _made: Metrics | None = None
@@ -138,6 +142,19 @@ def _make() -> Metrics:
             "is time() minus this.",
             ["round"],
             multiprocess_mode="livemax",
+            registry=registry,
+        ),
+        push_attempts=Counter(
+            f"{prefix}_destination_push_attempts",
+            "Attempts to push a job to a destination, by destination and outcome "
+            "(delivered or failed).",
+            ["destination", "outcome"],
+            registry=registry,
+        ),
+        breaker_openings=Counter(
+            f"{prefix}_destination_breaker_openings",
+            "Times a destination's breaker opened (it paused itself), by destination.",
+            ["destination"],
             registry=registry,
         ),
     )
@@ -253,6 +270,9 @@ def exposition(operators: Operators) -> tuple[bytes, str]:
         processes = metrics().registry
     store = CollectorRegistry()
     store.register(StoreCollector(operators))
+    if isinstance(operators.service.store, Destinations):
+        now = operators.service.clock.now()
+        store.register(DestinationCollector(operators.service.store, now))
     return generate_latest(processes) + generate_latest(store), CONTENT_TYPE_LATEST
 
 

@@ -57,6 +57,10 @@ class WebhookSink:
         _post_signed(self._poster, self.url, self.secret, message, body, self.now())
         return False
 
+    def alert(self, message: str, body: bytes) -> None:
+        """POST *body*, signed, as the message *message*: an alert that no task owes."""
+        _post_signed(self._poster, self.url, self.secret, message, body, self.now())
+
     def close(self) -> None:
         self._poster.close()
 

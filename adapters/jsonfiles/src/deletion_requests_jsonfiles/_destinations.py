@@ -108,6 +108,11 @@ def _destination_record(d: Destination) -> dict[str, Any]:
         "accounts": None if d.accounts is None else sorted(d.accounts),
         "waits_for": sorted(d.waits_for),
         "paused": d.paused,
+        "changed_by": d.changed_by,
+        "changed_time": _iso(d.changed_time),
+        "failures": d.failures,
+        "failing_since": _iso(d.failing_since),
+        "last_error": d.last_error,
     }
 
 
@@ -125,6 +130,12 @@ def _destination(record: dict[str, Any]) -> Destination:
         None if accounts is None else frozenset(accounts),
         frozenset(record["waits_for"]),
         bool(record["paused"]),
+        # Documents written before the breaker have none of these: read as never changed.
+        record.get("changed_by"),
+        _time(record.get("changed_time")),
+        int(record.get("failures", 0)),
+        _time(record.get("failing_since")),
+        record.get("last_error", ""),
     )
 
 
@@ -237,6 +248,18 @@ class DestinationFiles(JsonFiles, Destinations):
                 return False
             self._write(path, _destination_record(destination))
             return True
+
+    def change_destination(
+        self, name: str, change: Callable[[Destination], Destination]
+    ) -> tuple[Destination, Destination] | None:
+        with self._locked():
+            before = self.get_destination(name)
+            if before is None:
+                return None
+            after = change(before)
+            if after != before:
+                self._write(self._destination_path(name), _destination_record(after))
+            return before, after
 
     def remove_destination(self, name: str) -> bool:
         path = self._destination_path(name)

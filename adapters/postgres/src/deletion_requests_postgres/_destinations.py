@@ -35,13 +35,15 @@ from deletion_requests.stores import (
     JobCounts,
     apply_outcome,
     attempt_failed,
+    counts_from_groups,
     delivered,
     open_jobs_message,
 )
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 DESTINATION_COLUMNS = (
-    "name, mode, created_time, webhook_url, secret, credential_digest, accounts, waits_for, paused"
+    "name, mode, created_time, webhook_url, secret, credential_digest, accounts, waits_for, "
+    "paused, changed_by, changed_time, failures, failing_since, last_error"
 )
 JOB_COLUMNS = (
     "job_id, task_id, destination, created_time, state, waits_for, outcome, reason, "
@@ -61,14 +63,28 @@ def _destination_row(d: Destination) -> tuple[object, ...]:
         None if d.accounts is None else sorted(d.accounts),
         sorted(d.waits_for),
         d.paused,
+        d.changed_by,
+        d.changed_time,
+        d.failures,
+        d.failing_since,
+        d.last_error,
     )
 
 
 def _destination(row: tuple[Any, ...]) -> Destination:
     try:
-        name, mode, created, url, secret, digest, accounts, waits, paused = row
+        name, mode, created, url, secret, digest, accounts, waits, paused = row[:9]
         return Destination(
-            name, Mode(mode), created, url, secret, digest, accounts, frozenset(waits), paused
+            name,
+            Mode(mode),
+            created,
+            url,
+            secret,
+            digest,
+            accounts,
+            frozenset(waits),
+            paused,
+            *row[9:],
         )
     except (ValueError, TypeError) as exc:
         raise StoreError(f"destination row {row[0]!r} cannot be read: {exc}") from exc
@@ -135,7 +151,7 @@ class PostgresDestinations(Destinations):
             with self._write("add destination") as conn:
                 conn.execute(
                     f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    f"VALUES ({', '.join(['%s'] * 14)})",
                     _destination_row(destination),
                 )
         except StoreError as exc:
@@ -166,16 +182,38 @@ class PostgresDestinations(Destinations):
         )
         return [_destination(row) for row in rows]
 
-    def put_destination(self, destination: Destination) -> bool:
+    @staticmethod
+    def _put_destination(conn: Conn, destination: Destination) -> bool:
         row = _destination_row(destination)
-        with self._write("put destination") as conn:
-            changed = conn.execute(
-                "UPDATE destinations SET mode = %s, created_time = %s, webhook_url = %s, "
-                "secret = %s, credential_digest = %s, accounts = %s, waits_for = %s, "
-                "paused = %s WHERE name = %s",
-                (*row[1:], row[0]),
-            ).rowcount
+        changed = conn.execute(
+            "UPDATE destinations SET mode = %s, created_time = %s, webhook_url = %s, "
+            "secret = %s, credential_digest = %s, accounts = %s, waits_for = %s, "
+            "paused = %s, changed_by = %s, changed_time = %s, failures = %s, "
+            "failing_since = %s, last_error = %s WHERE name = %s",
+            (*row[1:], row[0]),
+        ).rowcount
         return changed > 0
+
+    def put_destination(self, destination: Destination) -> bool:
+        with self._write("put destination") as conn:
+            return self._put_destination(conn, destination)
+
+    def change_destination(
+        self, name: str, change: Callable[[Destination], Destination]
+    ) -> tuple[Destination, Destination] | None:
+        with self._write("change destination") as conn:
+            row = conn.execute(
+                f"SELECT {DESTINATION_COLUMNS} FROM destinations "  # noqa: S608
+                "WHERE name = %s FOR UPDATE",
+                (name,),
+            ).fetchone()
+            if row is None:
+                return None
+            before = _destination(row)
+            after = change(before)
+            if after != before:
+                self._put_destination(conn, after)
+        return before, after
 
     def remove_destination(self, name: str) -> bool:
         with self._write("remove destination") as conn:
@@ -317,16 +355,10 @@ class PostgresDestinations(Destinations):
         rows: Iterator[tuple[Any, ...]] = self._read(
             "job counts",
             lambda conn: conn.execute(
-                "SELECT destination, count(*) FILTER (WHERE state = 'owed'), "
-                "count(*) FILTER (WHERE state IN ('delivered', 'claimed')), "
-                "count(*) FILTER (WHERE state = 'final'), "
-                "count(*) FILTER (WHERE outcome = 'failed'), "
-                "min(created_time) FILTER (WHERE outcome IS NULL) "
-                "FROM jobs GROUP BY destination"
+                "SELECT destination, outcome, count(*) FILTER (WHERE state = 'owed'), "
+                "count(*) FILTER (WHERE state IN ('delivered', 'claimed')), count(*), "
+                "min(created_time) FROM jobs GROUP BY destination, outcome"
             ).fetchall(),
             single=True,
         )
-        return {
-            name: JobCounts(owed, busy, final, failed, oldest)
-            for name, owed, busy, final, failed, oldest in rows
-        }
+        return counts_from_groups(rows)

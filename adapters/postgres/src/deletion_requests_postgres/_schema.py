@@ -146,6 +146,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_by_task ON jobs (task_id, destination);
     CREATE INDEX jobs_open ON jobs (destination, created_time) WHERE outcome IS NULL;
     """,
+    # A push destination's breaker: who last paused or resumed it (`breaker` when it paused
+    # itself) and when, its failed attempts in a row since when, and its last error. Paused
+    # destinations before this version were paused by an operator whose name was not kept.
+    """
+    ALTER TABLE destinations
+        ADD COLUMN changed_by text,
+        ADD COLUMN changed_time timestamptz,
+        ADD COLUMN failures integer NOT NULL DEFAULT 0,
+        ADD COLUMN failing_since timestamptz,
+        ADD COLUMN last_error text NOT NULL DEFAULT '';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_JOBS_VERSION = 5

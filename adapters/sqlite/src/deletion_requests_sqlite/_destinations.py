@@ -32,6 +32,7 @@ from deletion_requests.stores import (
     JobCounts,
     apply_outcome,
     attempt_failed,
+    counts_from_groups,
     delivered,
     open_jobs_message,
 )
@@ -40,8 +41,10 @@ UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 DESTINATION_COLUMNS = (
-    "name, mode, created_us, webhook_url, secret, credential_digest, accounts, waits_for, paused"
+    "name, mode, created_us, webhook_url, secret, credential_digest, accounts, waits_for, paused, "
+    "changed_by, changed_us, failures, failing_since_us, last_error"
 )
+_DESTINATION_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 JOB_COLUMNS = (
     "job_id, task_id, destination, created_us, state, waits_for, outcome, reason, outcome_us, "
     "attempts, last_error, holder, lease_us"
@@ -77,12 +80,18 @@ def _destination_row(d: Destination) -> tuple[object, ...]:
         accounts,
         _names(d.waits_for),
         int(d.paused),
+        d.changed_by,
+        None if d.changed_time is None else _us(d.changed_time),
+        d.failures,
+        None if d.failing_since is None else _us(d.failing_since),
+        d.last_error,
     )
 
 
 def _destination(row: tuple[object, ...]) -> Destination:
     try:
-        name, mode, created, url, secret, digest, accounts, waits, paused = row
+        name, mode, created, url, secret, digest, accounts, waits, paused = row[:9]
+        changed_by, changed, failures, since, error = row[9:]
         return Destination(
             str(name),
             Mode(mode),
@@ -93,6 +102,11 @@ def _destination(row: tuple[object, ...]) -> Destination:
             None if accounts is None else frozenset(orjson.loads(str(accounts))),
             _name_set(str(waits)),
             bool(paused),
+            None if changed_by is None else str(changed_by),
+            None if changed is None else _time(int(str(changed))),
+            int(str(failures)),
+            None if since is None else _time(int(str(since))),
+            str(error),
         )
     except (ValueError, TypeError) as exc:
         raise StoreError(f"destination row {row[0]!r} cannot be read: {exc}") from exc
@@ -163,7 +177,7 @@ class SqliteDestinations(Destinations):
             try:
                 conn.execute(
                     f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"VALUES {_DESTINATION_VALUES}",
                     _destination_row(destination),
                 )
             except sqlite3.IntegrityError:
@@ -186,15 +200,36 @@ class SqliteDestinations(Destinations):
             ).fetchall()
         return [_destination(row) for row in rows]
 
-    def put_destination(self, destination: Destination) -> bool:
+    @staticmethod
+    def _put_destination(conn: sqlite3.Connection, destination: Destination) -> bool:
         row = _destination_row(destination)
-        with self._write("put destination") as conn:
-            changed = conn.execute(
-                "UPDATE destinations SET mode = ?, created_us = ?, webhook_url = ?, secret = ?, "
-                "credential_digest = ?, accounts = ?, waits_for = ?, paused = ? WHERE name = ?",
-                (*row[1:], row[0]),
-            ).rowcount
+        changed = conn.execute(
+            "UPDATE destinations SET mode = ?, created_us = ?, webhook_url = ?, secret = ?, "
+            "credential_digest = ?, accounts = ?, waits_for = ?, paused = ?, changed_by = ?, "
+            "changed_us = ?, failures = ?, failing_since_us = ?, last_error = ? WHERE name = ?",
+            (*row[1:], row[0]),
+        ).rowcount
         return changed > 0
+
+    def put_destination(self, destination: Destination) -> bool:
+        with self._write("put destination") as conn:
+            return self._put_destination(conn, destination)
+
+    def change_destination(
+        self, name: str, change: Callable[[Destination], Destination]
+    ) -> tuple[Destination, Destination] | None:
+        with self._write("change destination") as conn:
+            row = conn.execute(
+                f"SELECT {DESTINATION_COLUMNS} FROM destinations WHERE name = ?",  # noqa: S608
+                (name,),
+            ).fetchone()
+            if row is None:
+                return None
+            before = _destination(row)
+            after = change(before)
+            if after != before:
+                self._put_destination(conn, after)
+        return before, after
 
     def remove_destination(self, name: str) -> bool:
         with self._write("remove destination") as conn:
@@ -338,14 +373,11 @@ class SqliteDestinations(Destinations):
     def job_counts(self) -> dict[str, JobCounts]:
         with self._read("job counts") as conn:
             rows = conn.execute(
-                "SELECT destination, sum(state = 'owed'), "
-                "sum(state IN ('delivered', 'claimed')), sum(state = 'final'), "
-                "sum(outcome = 'failed'), min(CASE WHEN outcome IS NULL THEN created_us END) "
-                "FROM jobs GROUP BY destination"
+                "SELECT destination, outcome, sum(state = 'owed'), "
+                "sum(state IN ('delivered', 'claimed')), count(*), min(created_us) "
+                "FROM jobs GROUP BY destination, outcome"
             ).fetchall()
-        return {
-            name: JobCounts(
-                owed, busy, final, failed or 0, None if oldest is None else _time(oldest)
-            )
-            for name, owed, busy, final, failed, oldest in rows
-        }
+        return counts_from_groups(
+            (name, word, owed, busy, count, _time(oldest))
+            for name, word, owed, busy, count, oldest in rows
+        )

@@ -175,7 +175,19 @@ def _v6(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: Database) -> None:
+    # A push destination's breaker: who last paused or resumed it (`breaker` when it paused
+    # itself) and when, its failed attempts in a row since when, and its last error. Paused
+    # destinations before this version were paused by an operator whose name was not kept.
+    destinations = db.table("destinations")
+    destinations.add_column("changed_by", str)
+    destinations.add_column("changed_us", int)
+    destinations.add_column("failures", int, not_null_default=0)
+    destinations.add_column("failing_since_us", int)
+    destinations.add_column("last_error", str, not_null_default="")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from deletion_requests import AccessAdmin, DeletionService, Operators
 
+from ._destination_pages import DestinationPages
 from ._guard import SignInBrake
 from ._pages import Pages
 from ._render import HERE, Renderer
@@ -48,6 +49,7 @@ class Console:
         )
         self.operators = operators or Operators(service)
         self.pages = Pages(service, self.operators, admin, self.render)
+        self.destinations = DestinationPages(service, self.render)
 
     def app(self) -> Starlette:
         """The console as an app of its own, to mount at `/console`."""
@@ -77,6 +79,18 @@ class Console:
                     "/export/download", guarded(pages.download), methods=["GET"], name="download"
                 ),
                 Route("/trend", guarded(pages.trend), methods=["GET"], name="trend"),
+                Route(
+                    "/destinations",
+                    guarded(self.destinations.destinations),
+                    methods=["GET"],
+                    name="destinations",
+                ),
+                Route(
+                    "/destinations/{name}/{action:str}",
+                    guarded(self.destinations.set_paused),
+                    methods=["POST"],
+                    name="destination_paused",
+                ),
                 Route("/sign-in", self.sessions.sign_in, methods=["GET", "POST"], name="sign_in"),
                 Route("/sign-out", self.sessions.sign_out, methods=["POST"], name="sign_out"),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -27,6 +27,7 @@ from deletion_requests import (
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
+from ._destination_pages import tile as destination_tile
 from ._guard import logger
 from ._render import Renderer
 from ._trend import SERIES, trend_svg
@@ -75,6 +76,7 @@ class Pages:
                 "today": self.operators.created_since(today - dt.timedelta.resolution, PAGE_SIZE),
                 "limit": PAGE_SIZE,
                 "policy": self.service.policy,
+                "destinations": destination_tile(self.service),
             }
 
         return self.render.page(request, "queue.html", **await run_in_threadpool(read))
