@@ -23,11 +23,13 @@ from ._destinations import (
     Job,
     Mode,
     Outcome,
+    OutcomeConflict,
     OutcomeKind,
     UnknownDestination,
     UnknownJob,
     job_id_for,
     jobs_for,
+    retried,
 )
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._port_destinations import Destinations, Recorded
@@ -42,6 +44,10 @@ MAX_CLAIM = 1000
 """The most jobs one claim may take."""
 CLAIM_LEASE = dt.timedelta(minutes=10)
 """How long a pull destination's claim holds before its jobs are owed again."""
+SKIPPED = "destination.skipped"
+"""The history event of an operator giving up on a job (its outcome `failed`)."""
+RETRIED = "destination.retried"
+"""The history event of an operator sending a job again."""
 
 
 @attrs.frozen
@@ -148,32 +154,62 @@ class DestinationWork:
         self.get(name)
         return self.report(name, job_id_for(task_id, name), outcome)
 
-    def skip(self, task_id: str, name: str, reason: str, operator: str) -> Recorded:
-        """An operator gives up on destination *name*'s job for *task_id*: its outcome is
-        `failed` with *reason*, and the task's history records `destination.skipped` with the
-        operator's name (`operator:NAME`). A final job is refused (`OutcomeConflict`)."""
-        from ._operators import check_reason, operator_by  # _operators imports the service
-
-        by = operator_by(operator)
-        reason = check_reason(reason)
+    def _open_job(self, task_id: str, name: str) -> Job:
+        """Destination *name*'s job for *task_id*: `TaskNotFound`, `UnknownDestination` or
+        `UnknownJob` when any of them is missing."""
         if self.context.store.get(task_id) is None:
             raise TaskNotFound(task_id)
         self.get(name)
         job = self.store.get_job(job_id_for(task_id, name))
         if job is None:
             raise UnknownJob(f"task {task_id} has no job for destination {name!r}")
+        return job
+
+    def _decided(self, task_id: str, event: str, by: str, detail: str) -> None:
+        """Record an operator's decision on a job in its task's history (status unchanged)."""
+
+        def step(task: DeletionTask, at: dt.datetime) -> DeletionTask:
+            entry = Transition(task.status, task.status, at, by, event, detail)
+            return attrs.evolve(task, version=task.version + 1, history=(*task.history, entry))
+
+        self.context.change(None, task_id, step)
+
+    def skip(self, task_id: str, name: str, reason: str, operator: str) -> Recorded:
+        """An operator gives up on destination *name*'s job for *task_id*: its outcome is
+        `failed` with *reason*, and the task's history records `destination.skipped` with the
+        operator's name (`operator:NAME`), its detail `NAME: reason`. A final job is refused
+        (`OutcomeConflict`, saying its outcome) and nothing changes."""
+        from ._operators import check_reason, operator_by  # _operators imports the service
+
+        by = operator_by(operator)
+        reason = check_reason(reason)
+        job = self._open_job(task_id, name)
+        if job.outcome is not None:
+            raise OutcomeConflict(
+                f"job {job.job_id} of destination {name!r} is final with the outcome "
+                f"{job.outcome.kind.value}; a final job cannot be skipped"
+            )
         outcome = Outcome(OutcomeKind.FAILED, reason)
         recorded = report(self.context, self.store, name, job.job_id, outcome)
-        if recorded.repeated:
-            return recorded
-        detail = f"{name}: {reason}"
-
-        def skipped(task: DeletionTask, at: dt.datetime) -> DeletionTask:
-            step = Transition(task.status, task.status, at, by, "destination.skipped", detail)
-            return attrs.evolve(task, version=task.version + 1, history=(*task.history, step))
-
-        self.context.change(None, task_id, skipped)
+        if not recorded.repeated:
+            self._decided(task_id, SKIPPED, by, f"{name}: {reason}")
         return recorded
+
+    def retry(self, task_id: str, name: str, reason: str, operator: str) -> Job:
+        """An operator sends destination *name*'s job for *task_id* again: it is owed now (no
+        claim, no backoff), its attempts and last error kept, and the task's history records
+        `destination.retried` by `operator:NAME`, its detail `NAME: reason`. A final job is
+        refused (`OutcomeConflict`) and nothing changes."""
+        from ._operators import check_reason, operator_by  # _operators imports the service
+
+        by = operator_by(operator)
+        reason = check_reason(reason)
+        job = self._open_job(task_id, name)
+        changed = self.store.change_job(job.job_id, retried)
+        if changed is None:
+            raise UnknownJob(f"task {task_id} has no job for destination {name!r}")
+        self._decided(task_id, RETRIED, by, f"{name}: {reason}")
+        return changed
 
     def push_round(self, sender: JobSender, limit: int = 100) -> PushRound:
         """One round of push delivery (`deletion_requests._destination_push.push_round`)."""

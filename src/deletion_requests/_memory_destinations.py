@@ -18,6 +18,7 @@ from ._destinations import (
     UnknownJob,
     apply_outcome,
     attempt_failed,
+    changed_job,
     count_jobs,
     delivered,
     open_jobs_message,
@@ -138,6 +139,15 @@ class MemoryDestinations(Destinations):
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt(job_id, holder, delivered)
+
+    def change_job(self, job_id: str, change: Callable[[Job], Job]) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            job = changed_job(job, change)
+            self._jobs[job_id] = job
+            return job
 
     def mark_attempt_failed(
         self, job_id: str, holder: str, error: str, retry_at: dt.datetime
