@@ -30,6 +30,7 @@ from ._destinations import (
     job_id_for,
     jobs_for,
     retried,
+    summary,
 )
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._port_destinations import Destinations, Recorded
@@ -261,6 +262,21 @@ def report(
     apps = context.callbacks()  # read before the store's write: `complete` runs inside it
     complete = functools.partial(_completed, context, now=now, by=f"destination:{name}", apps=apps)
     return store.record_outcome(job_id, outcome, now, complete)
+
+
+def task_jobs(context: Context, task_id: str) -> list[Job]:
+    """The task's jobs, by destination name; none when the store keeps no destinations."""
+    store = context.store
+    return store.task_jobs(task_id) if isinstance(store, Destinations) else []
+
+
+def task_outcome(task: DeletionTask, jobs: Sequence[Job]) -> str | None:
+    """The one-word outcome a client sees for *task*, given its *jobs*: None until it is
+    completed; then `summary(jobs)`, or `deleted` for a task without jobs (completed by the
+    hand-off's deleter or an operator, who report the data deleted)."""
+    if task.completed_time is None:
+        return None
+    return summary(jobs) if jobs else OutcomeKind.DELETED.value
 
 
 def complete_default(context: Context, store: Destinations, task_id: str) -> DeletionTask:

@@ -27,6 +27,7 @@ from ._context import (
     new_holder,
 )
 from ._creating import PreparedCreate
+from ._destinations import Job
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._events import Subscriber, log_event
 from ._handoff import Backoff, Sink
@@ -227,6 +228,17 @@ class DeletionService:
         """Record that the deleter finished deleting the task's data (idempotent); not scoped
         to a caller. `NotActioned` for a task not handed off, `TaskNotFound` for no task."""
         return self.background.complete(task_id, by)
+
+    def jobs(self, task_id: str) -> builtins.list[Job]:
+        """What each destination owes the task (its jobs, by destination name); none on a store
+        without destinations. Not scoped to a caller: for operators."""
+        return self.background.jobs(task_id)
+
+    def outcome(self, task: DeletionTask) -> str | None:
+        """The one-word outcome a client sees for a completed *task*: `deleted` if any
+        destination deleted, else `not_found` if any found nothing, else `exempt`; None until
+        it is completed."""
+        return self.background.outcome(task)
 
     def mark_overdue(self) -> int:
         """Store the overdue mark of every task actioned more than `action_window` ago and not
