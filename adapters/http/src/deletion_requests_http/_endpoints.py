@@ -23,6 +23,7 @@ from deletion_requests import (
     AuthenticationFailed,
     Caller,
     DeletionService,
+    DeletionTask,
     PreparedCreate,
     task_detail_to_api,
     task_to_api_json,

@@ -222,7 +222,8 @@ class Pages:
         stamp = self.service.clock.now().strftime("%Y%m%dT%H%M%SZ")
         logger.info("console: operator %s downloaded the export", request.state.operator)
         return StreamingResponse(
-            export(self.operators.export(*bounds)),  # read from the store on the thread pool
+            # read from the store on the thread pool
+            export(self.operators.export(*bounds), jobs_of=self.service.jobs),
             media_type="text/csv; charset=utf-8" if form == "csv" else "application/x-ndjson",
             headers={
                 "Content-Disposition": f'attachment; filename="deletion-requests-{stamp}.{form}"'
