@@ -70,7 +70,7 @@ class BackgroundWork:
         context = self.context
         store = context.store
         if isinstance(store, Destinations) and store.task_jobs(task_id):
-            return complete_default(context, store, task_id)
+            return complete_default(context, store, task_id, by)
         return context.change(
             None, task_id, lambda task, now: handoff.complete(context.caught_up(task, now), now, by)
         )

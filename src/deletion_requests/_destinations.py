@@ -30,6 +30,10 @@ from ._task import DeletionTask, frozen_strings
 
 DEFAULT = "default"
 """The push destination that the service's single hand-off URL (`--handoff-url`) becomes."""
+SKIPPED = "destination.skipped"
+"""The history event of an operator giving up on a job (its outcome `failed`)."""
+RETRIED = "destination.retried"
+"""The history event of an operator sending a job again; its detail is `NAME: reason`."""
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _JOB_NAMESPACE = uuid.UUID("6f1c7a52-8d3e-4d0c-9a43-2f7d4b1e0c55")
@@ -258,6 +262,32 @@ def retried(job: Job) -> Job:
             f"{job.outcome.kind.value}; a final job cannot be retried"
         )
     return attrs.evolve(job, state=JobState.OWED, holder=None, lease_until=None)
+
+
+def handed_off(job: Job) -> Job:
+    """The `default` job after the outbox delivered its task's hand-off: delivered, one more
+    attempt (unchanged once it has an outcome)."""
+    if job.outcome is not None:
+        return job
+    return attrs.evolve(
+        job, state=JobState.DELIVERED, attempts=job.attempts + 1, holder=None, lease_until=None
+    )
+
+
+def handoff_failed(job: Job, error: str) -> Job:
+    """The `default` job after an attempt to deliver its task's hand-off failed: owed, one more
+    attempt, *error* its last error (unchanged once it has an outcome). The outbox's backoff
+    says when the hand-off is tried again."""
+    if job.outcome is not None:
+        return job
+    return attrs.evolve(
+        job,
+        state=JobState.OWED,
+        attempts=job.attempts + 1,
+        last_error=error,
+        holder=None,
+        lease_until=None,
+    )
 
 
 def job_id_for(task_id: str, destination: str) -> str:
