@@ -32,10 +32,10 @@ from ._destinations import (
     UnknownJob,
     job_id_for,
     jobs_for,
-    retried,
     summary,
 )
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
+from ._job_changes import retried
 from ._port_destinations import Destinations, Recorded
 from ._status import Status
 from ._task import HANDOFF, DeletionTask, Transition, as_successor

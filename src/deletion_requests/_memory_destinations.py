@@ -18,11 +18,11 @@ from ._destinations import (
     UnknownJob,
     apply_outcome,
     attempt_failed,
-    changed_job,
     count_jobs,
     delivered,
     open_jobs_message,
 )
+from ._job_changes import changed_job
 from ._port_destinations import Complete, Destinations, Recorded
 from ._task import DeletionTask
 

@@ -18,11 +18,10 @@ from ._destinations import (
     DEFAULT,
     Job,
     OutcomeConflict,
-    handed_off,
-    handoff_failed,
     job_id_for,
 )
 from ._handoff import DeliveryFailed, Sink
+from ._job_changes import handed_off, handoff_failed
 from ._port_destinations import Destinations
 from ._ports import Awaiting
 from ._task import HANDOFF, DeletionTask

@@ -12,7 +12,6 @@ from ._destinations import (
     JobCounts,
     apply_outcome,
     attempt_failed,
-    changed_job,
     count_jobs,
     delivered,
     job_id_for,
@@ -20,6 +19,7 @@ from ._destinations import (
     open_jobs_message,
 )
 from ._errors import DuplicateTask, IdempotencyKeyConflict
+from ._job_changes import changed_job
 from ._lease import FileLease
 from ._open import redacted_url
 from ._port_destinations import Complete

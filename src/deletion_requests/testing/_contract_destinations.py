@@ -31,8 +31,8 @@ from deletion_requests._destinations import (
     OutcomeKind,
     UnknownJob,
     jobs_for,
-    retried,
 )
+from deletion_requests._job_changes import retried
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._policy import Policy
 from deletion_requests._port_destinations import Destinations
