@@ -15,7 +15,7 @@ import httpx
 import pytest
 from deletion_requests_http.testing import serving
 
-from benchmarks import console_reads, core, storage
+from benchmarks import console_reads, core, held_bodies, storage
 from benchmarks._drive import acceptable, bare_app, make_app, wrk
 from benchmarks.http import auth_cost, case, list_latency
 
@@ -127,3 +127,11 @@ def test_baseline_server_is_serve_run_by_the_python_given(tmp_path: Path) -> Non
         assert server.process.args[0] == sys.executable  # type: ignore[index]
         created = _create(server.base_url, authorization)
         assert created.status_code == 202, created.text
+
+
+def test_held_bodies_benchmark_probes_a_server_with_bodies_held(tmp_path: Path) -> None:
+    results = held_bodies.held_bodies(tmp_path, 4)
+    assert set(results) == {"none held", "4 held"}
+    for seconds in results.values():
+        assert set(seconds) == {"healthz", "create"}
+        assert all(value is not None for value in seconds.values()), results

@@ -76,11 +76,14 @@ class BackgroundWork:
         )
 
     def jobs(self, task_id: str) -> builtins.list[Job]:
-        """The task's jobs, by destination name (none on a store without destinations)."""
+        """What each destination owes the task (its jobs, by destination name); none on a store
+        without destinations. Not scoped to a caller: for operators."""
         return task_jobs(self.context, task_id)
 
     def outcome(self, task: DeletionTask) -> str | None:
-        """The task's one-word outcome (`task_outcome`): None until it is completed."""
+        """The one-word outcome a client sees for a completed *task* (`task_outcome`):
+        `deleted` if any destination deleted, else `not_found` if any found nothing, else
+        `exempt`; None until it is completed."""
         return task_outcome(task, self.jobs(task.task_id)) if task.completed_time else None
 
     def mark_overdue(self) -> int:

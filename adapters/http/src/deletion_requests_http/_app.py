@@ -1,4 +1,5 @@
-"""The Starlette application: the route table, the error handlers and the one middleware."""
+"""The Starlette application: the route table, the error handlers and the middleware (the
+request log, the bounds on bodies)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp
 from deletion_requests import DeletionService, Operators
 
 from ._api_docs import docs_routes
+from ._bodies import BODY_TIMEOUT, BodyBounds
 from ._destinations_endpoints import destination_routes
 from ._endpoints import Endpoints
 from ._errors import EXCEPTION_HANDLERS
@@ -44,6 +46,7 @@ def create_app(
     metrics_token: str | None = None,
     operators: Operators | None = None,
     health: Callable[[Request], Awaitable[Response]] | None = None,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
     """The HTTP API over *service*; *tokens* signs and checks bearer tokens. With
     *completion_secret* (the `whsec_` webhook secret), the deleter can report
@@ -51,7 +54,8 @@ def create_app(
     operators' console app), it is mounted at `/console`. With *limits*, the rate limits.
     `GET /metrics` answers a scrape with *metrics_token* as its bearer token, or, with no
     token, a scrape from loopback; it reads the store through *operators* (by default, new
-    ones over *service*). *health* answers `/healthz` in place of the store check alone."""
+    ones over *service*). *health* answers `/healthz` in place of the store check alone. A
+    request body must arrive whole within *body_timeout* seconds (`BodyBounds`)."""
     check_webhook_secret(completion_secret)
     api = Endpoints(service, tokens, completion_secret, limits)
     tasks = "/data/deletion-requests"
@@ -79,7 +83,7 @@ def create_app(
             *docs_routes(),
             *([Mount("/console", app=console)] if console is not None else []),
         ],
-        middleware=[Middleware(RequestLog)],
+        middleware=[Middleware(RequestLog), Middleware(BodyBounds, timeout=body_timeout)],
         exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: _client_closed},
         lifespan=lifespan,
     )

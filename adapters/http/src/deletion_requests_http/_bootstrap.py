@@ -29,6 +29,7 @@ from deletion_requests import (
 )
 
 from ._app import create_app
+from ._bodies import BODY_TIMEOUT
 from ._destination_sender import push_jobs
 from ._health import health_endpoint
 from ._limits import RateLimits, parse_limit
@@ -87,6 +88,8 @@ class Settings:
     metrics_token: str | None = attrs.field(default=None, repr=False)
     console: ConsoleSettings | None = None
     """The operators' console under `/console/`; without settings, no console."""
+    body_timeout: float = BODY_TIMEOUT
+    """Seconds a request body has to arrive whole (`BodyBounds`): else 408."""
 
     def __attrs_post_init__(self) -> None:
         check_webhooks(self.handoff_url, self.review_url, self.webhook_secret)
@@ -147,6 +150,7 @@ class Application:
             self.settings.metrics_token,
             operators=self.operators,
             health=health_endpoint(self.store, work),
+            body_timeout=self.settings.body_timeout,
         )
 
     def background(self, now: Callable[[], float] = time.monotonic) -> Background:

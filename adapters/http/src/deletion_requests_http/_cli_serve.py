@@ -12,10 +12,11 @@ import click
 from deletion_requests import DEFAULT_DESTINATION, Destinations
 from deletion_requests.stores import redacted_url
 
+from ._bodies import BODY_TIMEOUT
 from ._bootstrap import Application, Settings, rate_limits
 from ._cli_common import retention_option, running, settings_for, store_option, webhook_options
 from ._logs import FORMATS, LogFormat, configure_logging, default_format
-from ._serve import Processes, metrics_directory, port_in_use
+from ._serve import MAX_CONNECTIONS, Processes, metrics_directory, port_in_use
 from ._serve import serve as run_server
 from ._wiring import DEFAULT_STORE
 from ._wiring import logger as server_log
@@ -42,6 +43,23 @@ def _env(option: str) -> dict[str, Any]:
     type=click.IntRange(1, 64),
     help="Worker processes serving the port: one per core uses the machine.",
     **_env("WORKERS"),
+)
+@click.option(
+    "--max-connections",
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    type=click.IntRange(16, 65536),
+    help="Connections each worker holds open at once (more wait in the listen queue).",
+    **_env("MAX_CONNECTIONS"),
+)
+@click.option(
+    "--body-timeout",
+    default=BODY_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=3600),
+    help="Seconds a request body has to arrive whole, from the end of its head: a slower "
+    "one is answered 408 and its connection closed.",
+    **_env("BODY_TIMEOUT"),
 )
 @click.option(
     "--advance-interval",
@@ -158,6 +176,8 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    max_connections: int,
+    body_timeout: float,
     advance_interval: float,
     deliver_interval: float,
     deliver: bool,
@@ -201,6 +221,7 @@ def serve(
         rate_limit_store=rate_limit_store,
         metrics_token=metrics_token,
         console=console_settings if console else None,
+        body_timeout=body_timeout,
     )
     log_format = log_format or click.get_current_context().find_root().obj or default_format()
     configure_logging(log_level, log_format, serving=True)
@@ -226,7 +247,7 @@ def serve(
             workers,
             extra={"host": host, "port": port, "workers": workers},
         )
-        processes = Processes(settings, workers, log_level, log_format)
+        processes = Processes(settings, workers, log_level, log_format, max_connections)
         run_server(processes, host, port)
 
 

@@ -142,12 +142,14 @@ class Endpoints:
         )
 
     async def create(self, request: Request) -> Response:
-        """Prepared where reads run (`_as_caller`), stored by the writer, answered once the
-        commit that holds the task is done."""
+        """The caller is authenticated before the body is read; the task is prepared on the
+        loop (where reads run, when an Idempotency-Key must be looked up), stored by the
+        writer, and answered once the commit that holds it is done."""
+        who = await self._as_caller(request, _itself)
         body = await read_body(request)
         key = request.headers.get("idempotency-key")
 
-        def prepare(who: Caller) -> PreparedCreate:
+        def prepare() -> PreparedCreate:
             document = create_document(media_type(request), body)
             return self.service.prepare_create(
                 who,
@@ -157,7 +159,8 @@ class Endpoints:
                 idempotency_key=key,
             )
 
-        prepared = await self._as_caller(request, prepare)
+        # Without an Idempotency-Key, preparing reads nothing from the store.
+        prepared = prepare() if key is None else await self._read(prepare)
         task = prepared.done
         if task is None:
             refused = await self.writer.add(prepared.task, prepared.key)
@@ -211,12 +214,12 @@ class Endpoints:
         return await (self.cancel if request.method == "DELETE" else self.show)(request)
 
     async def cancellations(self, request: Request) -> Response:
-        """Cancel many tasks at once: one result per id, in order."""
+        """Cancel many tasks at once: one result per id, in order. The caller is
+        authenticated before the body is read."""
+        who = await self._as_caller(request, _itself)
         body = await read_body(request)
         task_ids = cancellations_document(media_type(request), body)
-        results = await self._as_caller(
-            request, lambda who: self.service.cancel_many(who, task_ids), writes=True
-        )
+        results = await run_in_threadpool(self.service.cancel_many, who, task_ids)
         return JSONResponse(
             {"results": [{"taskId": r.task_id, "status": r.status} for r in results]}
         )
@@ -249,11 +252,11 @@ class Endpoints:
         holds it; client apps do not), over a body that names the task, so a captured request
         cannot complete another task."""
         task_id = request.path_params["task_id"]
-        body = await read_body(request)
         if self.completion_secret is None:
             raise AuthenticationFailed(
                 "completion over HTTP is not enabled: the server has no webhook secret"
             )
+        body = await read_body(request)
         verify_signed(self.completion_secret, request.headers, body)
         if media_type(request) != "application/json":
             raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
@@ -278,6 +281,10 @@ class Endpoints:
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document())
+
+
+def _itself(who: Caller) -> Caller:
+    return who
 
 
 def media_type(request: Request) -> str:

@@ -19,6 +19,7 @@ STATUS_OF: dict[str, int] = {
     "UNAUTHORIZED_ACCOUNT": 403,
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "CONFLICT": 409,
     "DEADLINE_EXCEEDED": 410,
     "PAYLOAD_TOO_LARGE": 413,
@@ -79,9 +80,13 @@ async def store_error(request: Request, exc: Exception) -> Response:
     )
 
 
+_RAISED_BY_STATUS = {408: "REQUEST_TIMEOUT", 503: "SERVICE_UNAVAILABLE"}
+"""The errors that middleware (`BodyBounds`) raises as `HTTPException`s, by status."""
+
+
 async def starlette_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 and 405, in the envelope. The path is not echoed: it is the
-    client's text, and may hold anything."""
+    """Starlette's own 404 and 405, and the 408 and 503 of `BodyBounds`, in the envelope.
+    The path is not echoed: it is the client's text, and may hold anything."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
@@ -92,6 +97,8 @@ async def starlette_error(request: Request, exc: Exception) -> Response:
         )
     if exc.status_code == 404:
         return error_response("NOT_FOUND", "no such route: see /openapi.json for the API")
+    if exc.status_code in _RAISED_BY_STATUS:
+        return error_response(_RAISED_BY_STATUS[exc.status_code], str(exc.detail), exc.headers)
     return error_response("BAD_REQUEST", str(exc.detail))
 
 

@@ -107,6 +107,7 @@ def _paths(statuses: list[str]) -> dict[str, Any]:
                 "responses": _responses(
                     {"200": _json("Token", "A bearer token for expires_in seconds.", ex.TOKEN)},
                     "400",
+                    "408",
                     "413",
                     "415",
                     "429",
@@ -149,6 +150,7 @@ def _paths(statuses: list[str]) -> dict[str, Any]:
                         }
                     },
                     "400",
+                    "408",
                     "413",
                     "415",
                     "429",
@@ -231,6 +233,7 @@ def _paths(statuses: list[str]) -> dict[str, Any]:
                         )
                     },
                     "400",
+                    "408",
                     "413",
                     "415",
                     "429",
@@ -289,6 +292,7 @@ def _paths(statuses: list[str]) -> dict[str, Any]:
                     },
                     "400",
                     "404",
+                    "408",
                     "409",
                     "413",
                     "415",

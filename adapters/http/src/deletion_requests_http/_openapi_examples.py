@@ -220,6 +220,9 @@ ERROR_MESSAGES: dict[str, list[tuple[str, str]]] = {
     # The API document's example.
     "404": [("NOT_FOUND", "task not found for with task_id:...")],
     "405": [("METHOD_NOT_ALLOWED", "GET is not allowed on this route (allowed: POST)")],
+    "408": [
+        ("REQUEST_TIMEOUT", "the request body did not arrive within 30 s; send it whole at once")
+    ],
     "409": [("CONFLICT", "the task was not handed off: nothing to complete")],
     "410": [("DEADLINE_EXCEEDED", "the task is past pending and ready and cannot be cancelled")],
     "413": [("PAYLOAD_TOO_LARGE", "the request body is larger than 1048576 bytes")],

@@ -34,6 +34,7 @@ ERROR_DESCRIPTIONS = {
     "(AUTHENTICATION_ERROR), or the account is not authorised (UNAUTHORIZED_ACCOUNT).",
     "404": "No such task for this app, or no such route.",
     "405": "The method is not allowed on this route; Allow lists the methods that are.",
+    "408": "The request body did not arrive whole in time; the connection is closed.",
     "409": "The task was not handed off (pending, ready or cancelled): nothing to complete.",
     "410": "The task is past pending and ready and cannot be cancelled.",
     "413": "The request body is larger than 1 MiB.",
@@ -41,7 +42,8 @@ ERROR_DESCRIPTIONS = {
     "429": "Over the rate limit (per app on the data endpoints; per AppId and per address on "
     "the token endpoint); retry after Retry-After seconds.",
     "500": "An unexpected error; the message carries the request id.",
-    "503": "The store is unavailable; retry.",
+    "503": "The store is unavailable, or (token, completion) too many requests are sending "
+    "their body at once; retry.",
 }
 _HEADER = {"schema": {"type": "string"}}
 ERROR_HEADERS: dict[str, dict[str, Any]] = {

@@ -8,10 +8,12 @@ The `serve` process only supervises: a worker that dies is replaced (unless work
 within seconds of their start), and a worker dies with `serve` however `serve` ends, SIGKILL
 included (on Linux, the kernel kills it: `PR_SET_PDEATHSIG`).
 
-Granian's limits are set for a server with no proxy in front: a request head
-is at most `MAX_HEADER_BYTES`, and a connection that has not sent a whole head within
-`HEADER_TIMEOUT` seconds is closed. On SIGINT or SIGTERM each worker stops taking
-connections, answers the requests it has, and exits; `serve` waits for them.
+Granian's limits are set for a server with no proxy in front: a request head is at most
+`MAX_HEADER_BYTES`; a connection that has not sent a whole head within `HEADER_TIMEOUT`
+seconds is closed; a worker holds at most `Processes.max_connections` connections at once
+(Granian's backpressure: more wait in the listen queue). The bounds on bodies are the app's
+(`BodyBounds`). On SIGINT or SIGTERM each worker stops taking connections, answers the
+requests it has, and exits; `serve` waits for them.
 """
 
 from __future__ import annotations
@@ -46,16 +48,20 @@ PR_SET_PDEATHSIG = 1
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 5
 GRACEFUL_TIMEOUT = 30
+MAX_CONNECTIONS = 1024
+BACKLOG = 1024
 
 
 @attrs.frozen
 class Processes:
-    """What `serve` runs: the application's settings, the number of workers, and the log."""
+    """What `serve` runs: the application's settings, the number of workers, the log, and
+    the connections each worker holds open at once."""
 
     application: Settings
     workers: int = 1
     log_level: str = "info"
     log_format: LogFormat = "json"
+    max_connections: int = MAX_CONNECTIONS
 
 
 _converter = cattrs.Converter()
@@ -121,6 +127,8 @@ def serve(processes: Processes, host: str, port: int) -> None:
         port=port,
         interface=Interfaces.ASGI,
         workers=processes.workers,
+        backlog=max(BACKLOG, processes.max_connections),
+        backpressure=processes.max_connections,
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=HTTP1Settings(
