@@ -24,6 +24,8 @@ from deletion_requests import (
     OutcomeKind,
     Policy,
     Status,
+    TaskNotFound,
+    UnknownDestination,
     UnknownJob,
     new_credential,
     summary,
@@ -171,3 +173,51 @@ def test_an_operator_skips_a_job_with_a_reason_recorded_in_the_history() -> None
         world.work.skip(task.task_id, "crm", "too late", "alice")
     with pytest.raises(InvalidRequest, match="reason"):
         world.work.skip(task.task_id, "erp", " ", "alice")
+
+
+def test_skipping_a_final_job_is_refused_and_changes_nothing() -> None:
+    world = World(push("crm"), push("erp"))
+    task = world.actioned()
+    world.work.skip(task.task_id, "erp", "system retired", "alice")
+    before = world.store.get(task.task_id)
+    with pytest.raises(OutcomeConflict, match="final with the outcome failed"):
+        world.work.skip(task.task_id, "erp", "system retired", "alice")
+    assert world.store.get(task.task_id) == before
+
+
+def test_an_operator_retries_a_job_owed_now_with_its_attempts_and_error_kept() -> None:
+    world = World(push("crm"), push("erp"))
+    task = world.actioned()
+    now = world.clock.now()
+    (job,) = world.store.claim_jobs("crm", "server-1", now, now + dt.timedelta(minutes=2), 10)
+    world.store.mark_attempt_failed(job.job_id, "server-1", "HTTP 503", now + dt.timedelta(hours=1))
+    assert world.store.claim_jobs("crm", "server-2", now, now + dt.timedelta(minutes=2), 10) == []
+    again = world.work.retry(task.task_id, "crm", "the CRM is back", "bob")
+    assert (again.state, again.attempts, again.last_error) == (JobState.OWED, 1, "HTTP 503")
+    assert again.lease_until is None
+    claimed = world.store.claim_jobs("crm", "server-2", now, now + dt.timedelta(minutes=2), 10)
+    assert [j.job_id for j in claimed] == [job.job_id]
+    stored = world.store.get(task.task_id)
+    assert stored is not None
+    (step,) = [h for h in stored.history if h.event == "destination.retried"]
+    assert (step.by, step.detail, step.source) == (
+        "operator:bob",
+        "crm: the CRM is back",
+        Status.ACTIONED,
+    )
+
+
+def test_retrying_a_final_or_missing_job_is_refused_and_changes_nothing() -> None:
+    world = World(push("crm"), push("erp"))
+    task = world.actioned()
+    world.work.report_for_task(task.task_id, "crm", DELETED)
+    before = (world.store.get(task.task_id), world.work.jobs(task.task_id))
+    with pytest.raises(OutcomeConflict, match="final with the outcome deleted"):
+        world.work.retry(task.task_id, "crm", "again", "bob")
+    with pytest.raises(UnknownDestination):
+        world.work.retry(task.task_id, "nope", "again", "bob")
+    with pytest.raises(TaskNotFound):
+        world.work.retry("9b0c1f8e-0000-4000-8000-000000000000", "crm", "again", "bob")
+    with pytest.raises(InvalidRequest, match="reason"):
+        world.work.retry(task.task_id, "erp", "  ", "bob")
+    assert (world.store.get(task.task_id), world.work.jobs(task.task_id)) == before

@@ -14,7 +14,8 @@ import attrs
 from . import _handoff as handoff
 from ._callbacks import Callback, CallbackSender
 from ._context import DEFAULT_PAGE, Context
-from ._destination_work import advance_with_jobs, complete_default
+from ._destination_work import advance_with_jobs, complete_default, task_jobs, task_outcome
+from ._destinations import Job
 from ._handoff import Sink
 from ._outbox_delivery import OutboxDelivery
 from ._port_destinations import Destinations
@@ -69,10 +70,21 @@ class BackgroundWork:
         context = self.context
         store = context.store
         if isinstance(store, Destinations) and store.task_jobs(task_id):
-            return complete_default(context, store, task_id)
+            return complete_default(context, store, task_id, by)
         return context.change(
             None, task_id, lambda task, now: handoff.complete(context.caught_up(task, now), now, by)
         )
+
+    def jobs(self, task_id: str) -> builtins.list[Job]:
+        """What each destination owes the task (its jobs, by destination name); none on a store
+        without destinations. Not scoped to a caller: for operators."""
+        return task_jobs(self.context, task_id)
+
+    def outcome(self, task: DeletionTask) -> str | None:
+        """The one-word outcome a client sees for a completed *task* (`task_outcome`):
+        `deleted` if any destination deleted, else `not_found` if any found nothing, else
+        `exempt`; None until it is completed."""
+        return task_outcome(task, self.jobs(task.task_id)) if task.completed_time else None
 
     def mark_overdue(self) -> int:
         """Store the overdue mark of every task actioned more than `action_window` ago and

@@ -22,20 +22,26 @@ from ._callbacks import Callback
 from ._context import Context
 from ._destinations import (
     DEFAULT,
+    RETRIED,
+    SKIPPED,
     Destination,
+    DestinationConflict,
     Job,
     Mode,
     Outcome,
+    OutcomeConflict,
     OutcomeKind,
     UnknownDestination,
     UnknownJob,
     job_id_for,
     jobs_for,
+    summary,
 )
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
+from ._job_changes import retried
 from ._port_destinations import Destinations, Recorded
 from ._status import Status
-from ._task import DeletionTask, Transition, as_successor
+from ._task import HANDOFF, DeletionTask, Transition, as_successor
 
 if TYPE_CHECKING:
     from ._destination_push import JobSender, PushRound
@@ -128,6 +134,33 @@ class DestinationWork:
         if not self.store.remove_destination(name):
             raise UnknownDestination(name)
 
+    def configure_default(self, url: str, secret: str) -> Destination:
+        """Make the push destination `default` the hand-off's: *url* and *secret* (the
+        service's `--handoff-url` and webhook secret). Added when missing; a stored `default`
+        takes the new URL and secret and keeps the rest (paused or not, the accounts it
+        serves, what it waits for). A pull destination named `default` is refused
+        (`DestinationConflict`)."""
+        for _ in range(3):
+            found = self.store.get_destination(DEFAULT)
+            if found is None:
+                made = Destination(DEFAULT, Mode.PUSH, self.context.clock.now(), url, secret)
+                try:
+                    self.store.add_destination(made)
+                except DestinationConflict:
+                    continue  # another server added it meanwhile: read it again
+                return made
+            if found.mode is not Mode.PUSH:
+                raise DestinationConflict(
+                    f"the destination {DEFAULT!r} is a pull destination; the hand-off URL makes "
+                    f"{DEFAULT!r} a push destination: remove it, or serve without --handoff-url"
+                )
+            if (found.webhook_url, found.secret) == (url, secret):
+                return found
+            changed = attrs.evolve(found, webhook_url=url, secret=secret)
+            if self.store.put_destination(changed):
+                return changed
+        raise StoreError(f"the destination {DEFAULT!r} kept changing; gave up")
+
     # -- actioning ------------------------------------------------------------------------------
 
     def advance_due(self) -> int:
@@ -174,32 +207,71 @@ class DestinationWork:
         self.get(name)
         return self.report(name, job_id_for(task_id, name), outcome)
 
-    def skip(self, task_id: str, name: str, reason: str, operator: str) -> Recorded:
-        """An operator gives up on destination *name*'s job for *task_id*: its outcome is
-        `failed` with *reason*, and the task's history records `destination.skipped` with the
-        operator's name (`operator:NAME`). A final job is refused (`OutcomeConflict`)."""
-        from ._operators import check_reason, operator_by  # _operators imports the service
-
-        by = operator_by(operator)
-        reason = check_reason(reason)
+    def _open_job(self, task_id: str, name: str) -> Job:
+        """Destination *name*'s job for *task_id*: `TaskNotFound`, `UnknownDestination` or
+        `UnknownJob` when any of them is missing."""
         if self.context.store.get(task_id) is None:
             raise TaskNotFound(task_id)
         self.get(name)
         job = self.store.get_job(job_id_for(task_id, name))
         if job is None:
             raise UnknownJob(f"task {task_id} has no job for destination {name!r}")
+        return job
+
+    def _decided(
+        self, task_id: str, event: str, by: str, detail: str, resend: bool = False
+    ) -> None:
+        """Record an operator's decision on a job in its task's history (status unchanged);
+        with *resend*, the task owes its hand-off again (a retry of the `default` job)."""
+
+        def step(task: DeletionTask, at: dt.datetime) -> DeletionTask:
+            entry = Transition(task.status, task.status, at, by, event, detail)
+            outbox = task.outbox
+            if resend and task.completed_time is None:
+                outbox = outbox | {HANDOFF}
+            return attrs.evolve(
+                task, version=task.version + 1, history=(*task.history, entry), outbox=outbox
+            )
+
+        self.context.change(None, task_id, step)
+
+    def skip(self, task_id: str, name: str, reason: str, operator: str) -> Recorded:
+        """An operator gives up on destination *name*'s job for *task_id*: its outcome is
+        `failed` with *reason*, and the task's history records `destination.skipped` with the
+        operator's name (`operator:NAME`), its detail `NAME: reason`. A final job is refused
+        (`OutcomeConflict`, saying its outcome) and nothing changes."""
+        from ._operators import check_reason, operator_by  # _operators imports the service
+
+        by = operator_by(operator)
+        reason = check_reason(reason)
+        job = self._open_job(task_id, name)
+        if job.outcome is not None:
+            raise OutcomeConflict(
+                f"job {job.job_id} of destination {name!r} is final with the outcome "
+                f"{job.outcome.kind.value}; a final job cannot be skipped"
+            )
         outcome = Outcome(OutcomeKind.FAILED, reason)
         recorded = report(self.context, self.store, name, job.job_id, outcome)
-        if recorded.repeated:
-            return recorded
-        detail = f"{name}: {reason}"
-
-        def skipped(task: DeletionTask, at: dt.datetime) -> DeletionTask:
-            step = Transition(task.status, task.status, at, by, "destination.skipped", detail)
-            return attrs.evolve(task, version=task.version + 1, history=(*task.history, step))
-
-        self.context.change(None, task_id, skipped)
+        if not recorded.repeated:
+            self._decided(task_id, SKIPPED, by, f"{name}: {reason}")
         return recorded
+
+    def retry(self, task_id: str, name: str, reason: str, operator: str) -> Job:
+        """An operator sends destination *name*'s job for *task_id* again: it is owed now (no
+        claim, no backoff), its attempts and last error kept, and the task's history records
+        `destination.retried` by `operator:NAME`, its detail `NAME: reason`. The `default`
+        job's task owes its hand-off again, without waiting out the backoff of its failures.
+        A final job is refused (`OutcomeConflict`) and nothing changes."""
+        from ._operators import check_reason, operator_by  # _operators imports the service
+
+        by = operator_by(operator)
+        reason = check_reason(reason)
+        job = self._open_job(task_id, name)
+        changed = self.store.change_job(job.job_id, retried)
+        if changed is None:
+            raise UnknownJob(f"task {task_id} has no job for destination {name!r}")
+        self._decided(task_id, RETRIED, by, f"{name}: {reason}", resend=name == DEFAULT)
+        return changed
 
     def push_round(self, sender: JobSender, limit: int = 100) -> PushRound:
         """One round of push delivery (`deletion_requests._destination_push.push_round`)."""
@@ -240,22 +312,48 @@ def advance_with_jobs(context: Context, store: Destinations) -> int:
 
 
 def report(
-    context: Context, store: Destinations, name: str, job_id: str, outcome: Outcome
+    context: Context,
+    store: Destinations,
+    name: str,
+    job_id: str,
+    outcome: Outcome,
+    by: str | None = None,
 ) -> Recorded:
     """Destination *name* reports *outcome* for its job *job_id*; the outcome that leaves
-    every job of the task final completes the task, in the same write."""
+    every job of the task final completes the task, in the same write, recorded as *by*
+    (`destination:NAME` unless given)."""
     job = store.get_job(job_id)
     if job is None or job.destination != name:
         raise UnknownJob(f"destination {name!r} has no job {job_id}")
     now = context.clock.now()
     apps = context.callbacks()  # read before the store's write: `complete` runs inside it
-    complete = functools.partial(_completed, context, now=now, by=f"destination:{name}", apps=apps)
+    by = by or f"destination:{name}"
+    complete = functools.partial(_completed, context, now=now, by=by, apps=apps)
     return store.record_outcome(job_id, outcome, now, complete)
 
 
-def complete_default(context: Context, store: Destinations, task_id: str) -> DeletionTask:
-    """The hand-off completion of a task with jobs: the `default` destination deleted."""
-    report(context, store, DEFAULT, job_id_for(task_id, DEFAULT), Outcome(OutcomeKind.DELETED))
+def task_jobs(context: Context, task_id: str) -> list[Job]:
+    """The task's jobs, by destination name; none when the store keeps no destinations."""
+    store = context.store
+    return store.task_jobs(task_id) if isinstance(store, Destinations) else []
+
+
+def task_outcome(task: DeletionTask, jobs: Sequence[Job]) -> str | None:
+    """The one-word outcome a client sees for *task*, given its *jobs*: None until it is
+    completed; then `summary(jobs)`, or `deleted` for a task without jobs (completed by the
+    hand-off's deleter or an operator, who report the data deleted)."""
+    if task.completed_time is None:
+        return None
+    return summary(jobs) if jobs else OutcomeKind.DELETED.value
+
+
+def complete_default(
+    context: Context, store: Destinations, task_id: str, by: str = "deleter"
+) -> DeletionTask:
+    """The hand-off completion of a task with jobs, reported by *by* (the deleter, an
+    operator, an embedded sink): the `default` destination deleted."""
+    job_id = job_id_for(task_id, DEFAULT)
+    report(context, store, DEFAULT, job_id, Outcome(OutcomeKind.DELETED), by)
     return context.any_task(task_id)
 
 

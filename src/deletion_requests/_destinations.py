@@ -30,6 +30,10 @@ from ._task import DeletionTask, frozen_strings
 
 DEFAULT = "default"
 """The push destination that the service's single hand-off URL (`--handoff-url`) becomes."""
+SKIPPED = "destination.skipped"
+"""The history event of an operator giving up on a job (its outcome `failed`)."""
+RETRIED = "destination.retried"
+"""The history event of an operator sending a job again; its detail is `NAME: reason`."""
 
 BREAKER = "breaker"
 """`Destination.changed_by` of a destination that its breaker paused."""

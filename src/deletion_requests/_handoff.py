@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import attrs
 import orjson
 
+from ._destinations import DEFAULT, RETRIED
 from ._errors import AuthenticationFailed, NotActioned
 from ._policy import Policy
 from ._status import Status
@@ -172,7 +173,8 @@ class Backoff:
 
     The n-th retry waits `min(cap, base * 2**(n-1))`, scaled by a jitter in [0.5, 1) that is a
     hash of the task, kind and attempt: spread across tasks, yet the same in every process and
-    after a restart, since the failures it counts are in the task's history.
+    after a restart, since the failures it counts are in the task's history. The failures
+    of a hand-off before an operator's retry of the `default` job do not count.
     """
 
     base: dt.timedelta = dt.timedelta(seconds=2)
@@ -180,7 +182,12 @@ class Backoff:
 
     def next_attempt(self, task: DeletionTask, kind: str) -> dt.datetime | None:
         """When *kind* may be tried again; None when it has never failed (try now)."""
-        failures = [step for step in task.history if step.event == f"{kind}.failed"]
+        failures: list[Transition] = []
+        for step in task.history:
+            if step.event == f"{kind}.failed":
+                failures.append(step)
+            elif kind == HANDOFF and _retried_default(step):
+                failures = []  # an operator's retry: owed now, counted afresh
         if not failures:
             return None
         n = len(failures)
@@ -189,6 +196,11 @@ class Backoff:
         jitter = 0.5 + int.from_bytes(seed[:4], "big") / 2**33
         retry: dt.datetime = failures[-1].at + delay * jitter
         return retry
+
+
+def _retried_default(step: Transition) -> bool:
+    """Whether *step* is an operator's retry of the `default` job (the hand-off's)."""
+    return step.event == RETRIED and step.detail.startswith(f"{DEFAULT}: ")
 
 
 # -- messages' identity -------------------------------------------------------------------

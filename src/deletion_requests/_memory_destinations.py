@@ -21,6 +21,7 @@ from ._destinations import (
     delivered,
     open_jobs_message,
 )
+from ._job_changes import changed_job
 from ._job_counts import count_jobs
 from ._port_destinations import Complete, Destinations, Recorded
 from ._task import DeletionTask
@@ -149,6 +150,15 @@ class MemoryDestinations(Destinations):
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt(job_id, holder, delivered)
+
+    def change_job(self, job_id: str, change: Callable[[Job], Job]) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            job = changed_job(job, change)
+            self._jobs[job_id] = job
+            return job
 
     def mark_attempt_failed(
         self, job_id: str, holder: str, error: str, retry_at: dt.datetime

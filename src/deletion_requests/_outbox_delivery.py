@@ -4,6 +4,7 @@ work side by side with the others', each outcome recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -15,10 +16,13 @@ from ._callback_delivery import CallbackDelivery
 from ._callbacks import CallbackSender
 from ._context import Context, Deliveries, may_try
 from ._destination_push import JobSender, push_groups
+from ._destination_work import complete_default
+from ._destinations import DEFAULT, Job, OutcomeConflict, job_id_for
 from ._handoff import DeliveryFailed, Sink
+from ._job_changes import handed_off, handoff_failed
 from ._port_destinations import Destinations
 from ._ports import Awaiting
-from ._task import DeletionTask
+from ._task import HANDOFF, DeletionTask
 
 logger = logging.getLogger("deletion_requests.service")
 
@@ -58,14 +62,17 @@ class OutboxDelivery:
         failure of a sink ends that sink's round (the rest would most likely fail too).
         """
         context, store = self.context, self.context.store
-        groups: list[Callable[[], Deliveries]] = [
-            functools.partial(self._deliver_kind, kind, sink, limit) for kind, sink in sinks.items()
-        ]
+        report = Deliveries()
+        groups: list[Callable[[], Deliveries]] = []
+        for kind, sink in sinks.items():
+            if kind == HANDOFF and self._default_paused():
+                report.waiting += store.backlog(kind).count
+                continue
+            groups.append(functools.partial(self._deliver_kind, kind, sink, limit))
         if callback_sender is not None:
             groups += self.callbacks.groups(callback_sender, limit)
         if job_sender is not None and isinstance(store, Destinations):
             groups += push_groups(context, store, job_sender, limit)
-        report = Deliveries()
         for part in context.lanes.run(groups):
             report.add(part)
         if callback_sender is not None:
@@ -103,9 +110,29 @@ class OutboxDelivery:
         report.waiting = store.backlog(kind).count
         return report
 
+    def _default_paused(self) -> bool:
+        """Whether the `default` destination (the hand-off's) is paused: then no hand-off is
+        sent, and each waits in the outbox until it is resumed."""
+        store = self.context.store
+        if not isinstance(store, Destinations):
+            return False
+        default = store.get_destination(DEFAULT)
+        return default is not None and default.paused
+
+    def _default_job(self, kind: str, task: DeletionTask) -> Job | None:
+        """The task's `default` job, which its hand-off delivers; None for other messages and
+        for tasks actioned while there was no `default` destination."""
+        store = self.context.store
+        if kind != HANDOFF or not isinstance(store, Destinations):
+            return None
+        return store.get_job(job_id_for(task.task_id, DEFAULT))
+
     def _deliver_one(self, kind: str, sink: Sink, task: DeletionTask) -> bool:
-        """Offer one message to *sink* and record the outcome; True when it was taken."""
+        """Offer one message to *sink* and record the outcome; True when it was taken. A
+        hand-off also records the attempt on the task's `default` job; a sink that did the
+        deletion then reports that job `deleted` (the task is completed with its last job)."""
         context = self.context
+        job = self._default_job(kind, task)
         try:
             done = sink.deliver(task, handoff.message_body(task, kind, context.policy))
         except Exception as exc:  # noqa: BLE001 (any failure of a sink is an attempt's outcome)
@@ -116,8 +143,21 @@ class OutboxDelivery:
                 kind,
                 lambda t, at: handoff.delivery_failed(t, kind, at, sink.name, detail),
             )
+            if job is not None:
+                self._jobs().change_job(job.job_id, lambda j: handoff_failed(j, detail[:200]))
             return False
+        completes = done and job is None
         context.settle(
-            task.task_id, kind, lambda t, at: handoff.delivered(t, kind, at, sink.name, done)
+            task.task_id, kind, lambda t, at: handoff.delivered(t, kind, at, sink.name, completes)
         )
+        if job is not None:
+            self._jobs().change_job(job.job_id, handed_off)
+            if done:
+                with contextlib.suppress(OutcomeConflict):  # an operator gave up on it first
+                    complete_default(context, self._jobs(), task.task_id, sink.name)
         return True
+
+    def _jobs(self) -> Destinations:
+        store = self.context.store
+        assert isinstance(store, Destinations)  # only asked for when a `default` job exists
+        return store

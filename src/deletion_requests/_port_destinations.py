@@ -122,6 +122,14 @@ class Destinations(abc.ABC):
         last error, not sendable before *retry_at*. None when *holder* no longer holds it."""
 
     @abc.abstractmethod
+    def change_job(self, job_id: str, change: Callable[[Job], Job]) -> Job | None:
+        """Replace the job with `change(job)` in one write (see
+        `deletion_requests._destinations.changed_job`: *change* may raise, and then nothing is
+        written; it may not give, change or take away an outcome). Returns the job as stored,
+        or None when there is no such job. Operators' retries and the hand-off's record of the
+        `default` job use it."""
+
+    @abc.abstractmethod
     def record_outcome(
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:

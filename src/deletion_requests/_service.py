@@ -180,6 +180,8 @@ class DeletionService:
     advance_due = _UseCase("background", BackgroundWork.advance_due)
     deliver = _UseCase("outbox", OutboxDelivery.deliver)
     complete = _UseCase("background", BackgroundWork.complete)
+    jobs = _UseCase("background", BackgroundWork.jobs)
+    outcome = _UseCase("background", BackgroundWork.outcome)
     mark_overdue = _UseCase("background", BackgroundWork.mark_overdue)
     purge_settled = _UseCase("background", BackgroundWork.purge_settled)
     overdue = _UseCase("background", BackgroundWork.overdue)

@@ -47,6 +47,7 @@ EVENTS = frozenset(
         "callback.failed",
         "callback.dropped",
         "destination.skipped",
+        "destination.retried",
     }
 )
 """Every kind of history entry."""

@@ -18,6 +18,7 @@ from ._destinations import (
     open_jobs_message,
 )
 from ._errors import DuplicateTask, IdempotencyKeyConflict
+from ._job_changes import changed_job
 from ._job_counts import count_jobs, counts_from_groups
 from ._lease import FileLease
 from ._open import redacted_url
@@ -53,6 +54,7 @@ __all__ = [
     "apps_from_grants",
     "attempt_failed",
     "backlog_of",
+    "changed_job",
     "count_jobs",
     "counted_status",
     "counts_from_groups",

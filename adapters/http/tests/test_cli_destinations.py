@@ -175,3 +175,90 @@ def test_resuming_a_destination_its_breaker_paused_closes_the_breaker(store_url:
         0,
         "operator:carol",
     )
+
+
+def _actioned_task(store_url: str) -> str:
+    """One task of acct-1, actioned (so with a job per destination), in the store."""
+    with open_store(store_url) as store:
+        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+        admin = AccessAdmin(store, clock)
+        admin.allow_account("acct-1")
+        app, secret = admin.create_app(["acct-1"])
+        service = DeletionService(store, clock)
+        caller = service.authenticate(app.app_id, secret)
+        task = service.create(caller, "acct-1", raw_emails=["someone@example.com"])
+        clock.advance(Policy().cancel_period)
+        service.advance_due()
+        return task.task_id
+
+
+def test_an_operator_retries_a_job_and_tasks_show_prints_the_destinations(
+    store_url: str,
+) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    run("destinations", "add", "erp", "--push", "https://erp.example/jobs", "--store", store_url)
+    task_id = _actioned_task(store_url)
+    with open_store(store_url) as store:
+        now = dt.datetime.now(dt.UTC)
+        (job,) = store.claim_jobs("crm", "server", now, now + dt.timedelta(minutes=2), 10)
+        store.mark_attempt_failed(job.job_id, "server", "HTTP 503", now + dt.timedelta(hours=1))
+    retry = ["destinations", "retry", "crm", task_id, "--reason", "the CRM is back"]
+    done = run(*retry, "--operator", "bob", "--store", store_url)
+    assert "retried crm" in done
+    assert "1 attempt(s)" in done
+    skip = ["destinations", "skip", "erp", task_id, "--reason", "retired"]
+    run(*skip, "--operator", "alice", "--store", store_url)
+    refused = run(*skip, "--operator", "alice", "--store", store_url, ok=False)
+    assert "a final job cannot be skipped" in refused
+    refused = run(
+        "destinations",
+        "retry",
+        "erp",
+        task_id,
+        "--reason",
+        "x",
+        "--operator",
+        "bob",
+        "--store",
+        store_url,
+        ok=False,
+    )
+    assert "a final job cannot be retried" in refused
+    shown = run("tasks", "show", task_id, "--store", store_url)
+    table = shown[shown.index("destinations:") :].splitlines()
+    assert table[1].split() == ["DESTINATION", "STATE", "OUTCOME", "ATTEMPTS", "LAST", "ERROR"]
+    assert table[2].split() == ["crm", "owed", "-", "1", "HTTP", "503"]
+    assert table[3].split() == ["erp", "final", "failed", "(retired)", "0", "-"]
+    assert "destination.retried" in shown
+    assert "by operator:bob  (crm: the CRM is back)" in shown
+    as_json = json.loads(run("tasks", "show", task_id, "--json", "--store", store_url))
+    assert [(d["destination"], d["outcome"]) for d in as_json["destinations"]] == [
+        ("crm", None),
+        ("erp", "failed"),
+    ]
+    assert as_json["outcome"] is None
+
+
+def test_the_audit_export_carries_each_destinations_outcome(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    task_id = _actioned_task(store_url)
+    run(
+        "destinations",
+        "skip",
+        "crm",
+        task_id,
+        "--reason",
+        "retired",
+        "--operator",
+        "alice",
+        "--store",
+        store_url,
+    )
+    (line,) = run("tasks", "export", "--store", store_url).splitlines()
+    record = json.loads(line)
+    assert record["outcome"] == "exempt"
+    (crm,) = record["destinations"]
+    assert (crm["destination"], crm["outcome"], crm["reason"]) == ("crm", "failed", "retired")
+    header, row = run("tasks", "export", "--format", "csv", "--store", store_url).splitlines()
+    assert "destinations" in header.split(",")
+    assert '""outcome"": ""failed""' in row

@@ -33,6 +33,7 @@ from deletion_requests._destinations import (
     UnknownJob,
     jobs_for,
 )
+from deletion_requests._job_changes import retried
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._policy import Policy
 from deletion_requests._port_destinations import Destinations
@@ -208,6 +209,28 @@ class DestinationsContract(PortContract[Destinations]):
         firsts = [r for r in results if not isinstance(r, Exception) and not r.repeated]  # type: ignore[attr-defined]
         assert len(firsts) == 1
         assert store.get(task_id).completed_time is not None
+
+    def test_a_job_is_changed_in_one_write_but_never_its_outcome(self, store: Any) -> None:
+        store.add_destination(push("crm"))
+        task_id = self.action(store, [push("crm"), push("erp")])
+        (job,) = store.claim_jobs("crm", "w", T0, T0 + MINUTE, 10)
+        failed = store.mark_attempt_failed(job.job_id, "w", "HTTP 503", T0 + 5 * MINUTE)
+        again = store.change_job(job.job_id, retried)
+        assert (again.state, again.lease_until, again.holder) == (JobState.OWED, None, None)
+        assert (again.attempts, again.last_error) == (failed.attempts, "HTTP 503")
+        assert store.get_job(job.job_id) == again
+        assert [j.job_id for j in store.claim_jobs("crm", "w", T0, T0 + MINUTE, 10)] == [job.job_id]
+        assert store.change_job(str(uuid.uuid4()), retried) is None
+        store.record_outcome(job.job_id, DELETED, T0, complete)
+        final = store.get_job(job.job_id)
+        with pytest.raises(OutcomeConflict):
+            store.change_job(job.job_id, retried)
+        with pytest.raises(ValueError, match="outcome"):
+            store.change_job(job.job_id, lambda j: attrs.evolve(j, outcome=NOT_FOUND))
+        (_, erp) = store.task_jobs(task_id)
+        with pytest.raises(ValueError, match="final"):
+            store.change_job(erp.job_id, lambda j: attrs.evolve(j, state=JobState.FINAL))
+        assert store.task_jobs(task_id) == [final, erp]
 
     def test_removing_a_destination_that_owes_jobs_is_refused(self, store: Any) -> None:
         store.add_destination(push("crm"))

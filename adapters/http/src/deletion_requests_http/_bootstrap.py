@@ -19,6 +19,7 @@ from deletion_requests import (
     Clock,
     DeletionService,
     Destinations,
+    DestinationWork,
     Operators,
     Policy,
     Sink,
@@ -221,7 +222,9 @@ _ALWAYS_HELD: tuple[Callable[[], bool], Callable[[], None]] = (lambda: True, lam
 def bootstrap(settings: Settings) -> Application:
     """The application *settings* describe. The limits and the sinks are built before the
     store is opened, so a bad one opens nothing; `ValueError`, `UnknownStore` or `StoreError`
-    when a part cannot be built."""
+    when a part cannot be built. With a hand-off URL, the store's push destination `default`
+    is made that URL's, signed with the webhook secret (`DestinationWork.configure_default`;
+    a pull destination named `default` is a `DestinationConflict`)."""
     limits = rate_limits(settings)
     sinks: Mapping[str, Sink] = {}
     callbacks = jobs = alerts = None
@@ -238,6 +241,11 @@ def bootstrap(settings: Settings) -> Application:
     try:
         clock = settings.clock
         service = DeletionService(store, clock, settings.policy, lease=settings.delivery_lease)
+        if settings.handoff_url and isinstance(store, Destinations):
+            assert settings.webhook_secret is not None  # checked with the settings
+            DestinationWork(service).configure_default(
+                settings.handoff_url, settings.webhook_secret
+            )
         admin = AccessAdmin(store, clock)
         operators = Operators(service)
         tokens = TokenIssuer(settings.signing_key or stored_signing_key(store), clock)

@@ -105,8 +105,8 @@ def running(settings: Settings) -> Iterator[Application]:
     and exit code 1."""
     try:
         application = bootstrap(settings)
-    except (UnknownStore, StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (UnknownStore, StoreError, ValueError, DeletionRequestError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
     try:
         yield application
     except TaskNotFound as exc:

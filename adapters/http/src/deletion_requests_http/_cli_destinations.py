@@ -204,3 +204,19 @@ def destinations_skip(
         recorded = DestinationWork(application.service).skip(task_id, name, reason, by)
     done = " (the task is completed)" if recorded.completed is not None else ""
     click.echo(f"skipped {name} for {task_id}{done}")
+
+
+@destinations.command("retry")
+@click.argument("name")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why: recorded in the task's history.")
+@operator_option
+@store_option
+def destinations_retry(
+    name: str, task_id: str, reason: str, operator: str | None, store_url: str
+) -> None:
+    """Send NAME's job for TASK_ID again: owed now, its attempts and last error kept."""
+    by = _operator(operator)
+    with opened(store_url, create=False) as application:
+        job = DestinationWork(application.service).retry(task_id, name, reason, by)
+    click.echo(f"retried {name} for {task_id} (owed, {job.attempts} attempt(s) so far)")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from deletion_requests import DEFAULT_DESTINATION, Destinations
 from deletion_requests.stores import redacted_url
 
 from ._bodies import BODY_TIMEOUT
@@ -277,6 +278,13 @@ def _warn_of_what_is_missing(application: Application) -> None:
         server_log.warning(
             "No --handoff-url: actioned tasks wait in the outbox until a deleter is configured."
         )
+        store = application.store
+        if isinstance(store, Destinations) and store.get_destination(DEFAULT_DESTINATION):
+            server_log.warning(
+                "The destination %r stays, sent nothing: its jobs wait until a server runs "
+                "with --handoff-url, or an operator skips them and removes it.",
+                DEFAULT_DESTINATION,
+            )
     if application.console is not None and not application.admin.list_operators():
         server_log.warning(
             "No operator can sign in to the console yet. Add one with:\n"

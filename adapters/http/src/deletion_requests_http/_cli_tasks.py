@@ -10,6 +10,7 @@ import click
 from deletion_requests import (
     DeletionRequestError,
     DeletionTask,
+    Job,
     Operators,
     Status,
     TaskNotFound,
@@ -26,7 +27,7 @@ from ._cli_common import (
     reading,
     store_option,
 )
-from ._export import export_csv, export_jsonl
+from ._export import export_csv, export_jsonl, job_json, with_destinations
 from ._export import task_json as _task_json
 
 
@@ -198,14 +199,21 @@ def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
     """Every field of TASK_ID and its whole history, with who did what and why."""
     with reading(store_url) as application:
         task = application.operators.show(task_id)
+        jobs = application.service.jobs(task.task_id)
         if as_json:
-            _echo_json(_task_json(task, history=True))
+            record = _task_json(task, history=True)
+            with_destinations(record, task, jobs)
+            _echo_json(record)
             return
         detail = task_detail_to_api(task, for_operators=True)
         for name, value in detail.items():
             if name != "history":
                 click.echo(f"{name + ':':15} {'-' if value is None else value}")
+        click.echo(f"{'outcome:':15} {application.service.outcome(task) or '-'}")
         click.echo(f"{'identifiers:':15} {len(task.identifiers)} (hashes; --json shows none)")
+        if jobs:
+            click.echo("destinations:")
+            _jobs_table(jobs)
         click.echo("history:")
         for step in task.history:
             change = step.event if step.event != "transition" else f"{step.source} -> {step.dest}"
@@ -245,17 +253,31 @@ def tasks_export(
     with_hashes: bool,
     store_url: str,
 ) -> None:
-    """Every task with its times, decisions and history, to stdout, newest first: one JSON
-    object a line, or CSV (the history as JSON in one column). For audits; no identifier
-    hashes unless --with-hashes."""
+    """Every task with its times, decisions, outcome, each destination's job and history, to
+    stdout, newest first: one JSON object a line, or CSV (the lists as JSON in their column).
+    For audits; no identifier hashes unless --with-hashes."""
     bounds = [None if d is None else d.replace(tzinfo=dt.UTC) for d in (since, until)]
     with reading(store_url) as application:
         found = application.operators.export(*bounds)
-        lines = (
-            export_csv(found, with_hashes) if form == "csv" else export_jsonl(found, with_hashes)
-        )
+        export = export_csv if form == "csv" else export_jsonl
+        lines = export(found, with_hashes, application.service.jobs)
         for line in lines:
             sys.stdout.write(line)
+
+
+def _jobs_table(jobs: list[Job]) -> None:
+    """Each destination's job: state, outcome (and reason), attempts, last error."""
+    rows = []
+    for job in jobs:
+        shown = job_json(job)
+        outcome = shown["outcome"] or "-"
+        if shown["reason"]:
+            outcome += f" ({shown['reason']})"
+        state = shown["state"] + (
+            " (waits for " + ", ".join(shown["waitsFor"]) + ")" if shown["waitsFor"] else ""
+        )
+        rows.append([job.destination, state, outcome, str(job.attempts), shown["lastError"] or "-"])
+    _table(["DESTINATION", "STATE", "OUTCOME", "ATTEMPTS", "LAST ERROR"], rows)
 
 
 def _task_table(found: list[DeletionTask]) -> None:

@@ -23,6 +23,7 @@ from deletion_requests import (
     AuthenticationFailed,
     Caller,
     DeletionService,
+    DeletionTask,
     PreparedCreate,
     task_detail_to_api,
     task_to_api_json,
@@ -225,8 +226,17 @@ class Endpoints:
 
     async def show(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
-        task = await self._as_caller(request, lambda who: self.service.get(who, task_id))
-        return JSONResponse(task_detail_to_api(task))
+        detail = await self._as_caller(
+            request, lambda who: self._detail(self.service.get(who, task_id))
+        )
+        return JSONResponse(detail)
+
+    def _detail(self, task: DeletionTask) -> dict[str, Any]:
+        """One task's object with its history and its one-word `outcome` (null until it is
+        completed)."""
+        detail = task_detail_to_api(task)
+        detail["outcome"] = self.service.outcome(task)
+        return detail
 
     async def cancel(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
@@ -259,8 +269,10 @@ class Endpoints:
         if not isinstance(document["taskId"], str) or document["taskId"].lower() != task_id.lower():
             raise HttpError("BAD_REQUEST", "taskId in the body must be the task id in the path")
         request.state.app_id = "deleter"
-        task = await run_in_threadpool(self.service.complete, task_id, "deleter")
-        return JSONResponse(task_detail_to_api(task))
+        detail = await run_in_threadpool(
+            lambda: self._detail(self.service.complete(task_id, "deleter"))
+        )
+        return JSONResponse(detail)
 
     async def health(self, request: Request) -> Response:
         """200 while the store can take a write; 503 (the store error's envelope) otherwise."""

@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from deletion_requests import DeletionTask, task_detail_to_api
+from deletion_requests import DeletionTask, Job, task_detail_to_api
+from deletion_requests._destination_work import task_outcome
+
+JobsOf = Callable[[str], list[Job]]
+"""The jobs of a task, by its id (`DeletionService.jobs`)."""
 
 EXPORT_FIELDS = [
     "taskId",
@@ -24,6 +28,8 @@ EXPORT_FIELDS = [
     "purgedTime",
     "overdue",
     "createdBy",
+    "outcome",
+    "destinations",
     "history",
 ]
 
@@ -37,21 +43,53 @@ def task_json(task: DeletionTask, history: bool = False) -> dict[str, Any]:
     return record
 
 
-def _record(task: DeletionTask, with_hashes: bool) -> dict[str, Any]:
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else str(moment.isoformat())
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """One destination's job for operators: where it stands and what it reported."""
+    return {
+        "destination": job.destination,
+        "state": job.state.value,
+        "outcome": None if job.outcome is None else job.outcome.kind.value,
+        "reason": None if job.outcome is None else job.outcome.reason or None,
+        "outcomeTime": _iso(job.outcome_time),
+        "attempts": job.attempts,
+        "lastError": job.last_error or None,
+        "waitsFor": sorted(job.waits_for),
+        "leaseUntil": _iso(job.lease_until),
+    }
+
+
+def with_destinations(record: dict[str, Any], task: DeletionTask, jobs: list[Job]) -> None:
+    """Add to *record* the task's one-word `outcome` and its `destinations` (`job_json`)."""
+    record["outcome"] = task_outcome(task, jobs)
+    record["destinations"] = [job_json(job) for job in jobs]
+
+
+def _record(task: DeletionTask, with_hashes: bool, jobs_of: JobsOf | None) -> dict[str, Any]:
     record = task_json(task, history=True)
+    with_destinations(record, task, [] if jobs_of is None else jobs_of(task.task_id))
     if with_hashes:
         record["identifiers"] = sorted(task.identifiers)
     return record
 
 
-def export_jsonl(tasks: Iterable[DeletionTask], with_hashes: bool = False) -> Iterator[str]:
-    """One line of JSON a task."""
+def export_jsonl(
+    tasks: Iterable[DeletionTask], with_hashes: bool = False, jobs_of: JobsOf | None = None
+) -> Iterator[str]:
+    """One line of JSON a task, with its `outcome` and each destination's job (from
+    *jobs_of*; none without it)."""
     for task in tasks:
-        yield json.dumps(_record(task, with_hashes)) + "\n"
+        yield json.dumps(_record(task, with_hashes, jobs_of)) + "\n"
 
 
-def export_csv(tasks: Iterable[DeletionTask], with_hashes: bool = False) -> Iterator[str]:
-    """A header line, then a line a task; lists (the history) as JSON in their column."""
+def export_csv(
+    tasks: Iterable[DeletionTask], with_hashes: bool = False, jobs_of: JobsOf | None = None
+) -> Iterator[str]:
+    """A header line, then a line a task; lists (the destinations, the history) as JSON in
+    their column."""
     fields = [*EXPORT_FIELDS, *(["identifiers"] if with_hashes else [])]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
@@ -65,7 +103,7 @@ def export_csv(tasks: Iterable[DeletionTask], with_hashes: bool = False) -> Iter
     writer.writeheader()
     yield taken()
     for task in tasks:
-        record = _record(task, with_hashes)
+        record = _record(task, with_hashes, jobs_of)
         writer.writerow(
             {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in record.items()}
         )

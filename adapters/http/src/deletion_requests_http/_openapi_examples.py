@@ -149,6 +149,7 @@ TASK_DETAIL = {
                     "detail": None,
                 },
             ],
+            "outcome": None,
         },
     )
 }
@@ -174,6 +175,7 @@ COMPLETED_DETAIL = {
                     "detail": None,
                 }
             ],
+            "outcome": "deleted",
         },
     )
 }

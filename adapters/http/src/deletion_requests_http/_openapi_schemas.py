@@ -158,6 +158,17 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             },
             "createdBy": {"type": "string"},
             "history": {"type": "array", "items": history_entry},
+            "outcome": {
+                "type": ["string", "null"],
+                "enum": ["deleted", "not_found", "exempt", None],
+                "description": "The task's one-word outcome, null until it is completed: "
+                "deleted if any destination deleted the data, else not_found if any found "
+                "nothing, else exempt (every destination kept it for a reason the law allows, "
+                "or an operator gave up on it). A task without destinations that the deleter "
+                "completed is deleted. Answered by GET and by the completion; the callbacks' "
+                "task objects do not carry it.",
+                "examples": ["deleted"],
+            },
         },
     }
     return task, detail

@@ -39,6 +39,7 @@ from deletion_requests.stores import (
     JobCounts,
     apply_outcome,
     attempt_failed,
+    changed_job,
     count_jobs,
     delivered,
     job_id_for,
@@ -339,6 +340,15 @@ class DestinationFiles(JsonFiles, Destinations):
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt(job_id, holder, delivered)
+
+    def change_job(self, job_id: str, change: Callable[[Job], Job]) -> Job | None:
+        with self._locked():
+            job = self.get_job(job_id)
+            if job is None:
+                return None
+            job = changed_job(job, change)
+            self._replace(job)
+            return job
 
     def mark_attempt_failed(
         self, job_id: str, holder: str, error: str, retry_at: dt.datetime

@@ -35,6 +35,7 @@ from deletion_requests.stores import (
     JobCounts,
     apply_outcome,
     attempt_failed,
+    changed_job,
     counts_from_groups,
     delivered,
     open_jobs_message,
@@ -319,6 +320,18 @@ class PostgresDestinations(Destinations):
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt("mark delivered", job_id, holder, delivered)
+
+    def change_job(self, job_id: str, change: Callable[[Job], Job]) -> Job | None:
+        with self._write("change job") as conn:
+            row = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = %s FOR UPDATE",  # noqa: S608
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            job = changed_job(_job(row), change)
+            self._put_jobs(conn, [job])
+        return job
 
     def mark_attempt_failed(
         self, job_id: str, holder: str, error: str, retry_at: dt.datetime

@@ -20,6 +20,7 @@ from deletion_requests import AccessAdmin, DeletionService, Operators
 
 from ._destination_pages import DestinationPages
 from ._guard import SignInBrake
+from ._jobs import JobDecisions
 from ._pages import Pages
 from ._render import HERE, Renderer
 from ._sessions import ConsoleSettings, Sessions
@@ -50,6 +51,7 @@ class Console:
         self.operators = operators or Operators(service)
         self.pages = Pages(service, self.operators, admin, self.render)
         self.destinations = DestinationPages(service, self.render)
+        self.jobs = JobDecisions(self.pages)
 
     def app(self) -> Starlette:
         """The console as an app of its own, to mount at `/console`."""
@@ -65,6 +67,12 @@ class Console:
                     guarded(pages.decide),
                     methods=["POST"],
                     name="decide",
+                ),
+                Route(
+                    "/tasks/{task_id}/destinations/{name}/{decision:str}",
+                    guarded(self.jobs.decide),
+                    methods=["POST"],
+                    name="decide_job",
                 ),
                 Route("/find", guarded(pages.find), methods=["GET", "POST"], name="find"),
                 Route("/access", guarded(pages.access), methods=["GET"], name="access"),

@@ -24,6 +24,7 @@ from deletion_requests import (
     TaskNotFound,
     check_reason,
 )
+from deletion_requests._destination_work import task_outcome
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
@@ -84,11 +85,14 @@ class Pages:
     async def task(self, request: Request, error: str | None = None, status: int = 200) -> Response:
         task_id = request.path_params["task_id"]
         task = await run_in_threadpool(self._show, task_id)
+        jobs = await run_in_threadpool(self.service.jobs, task_id)
         return self.render.page(
             request,
             "task.html",
             status,
             task=task,
+            jobs=jobs,
+            outcome=task_outcome(task, jobs),
             allowed=allowed_decisions(task),
             policy=self.service.policy,
             error=error,
@@ -224,7 +228,8 @@ class Pages:
         stamp = self.service.clock.now().strftime("%Y%m%dT%H%M%SZ")
         logger.info("console: operator %s downloaded the export", request.state.operator)
         return StreamingResponse(
-            export(self.operators.export(*bounds)),  # read from the store on the thread pool
+            # read from the store on the thread pool
+            export(self.operators.export(*bounds), jobs_of=self.service.jobs),
             media_type="text/csv; charset=utf-8" if form == "csv" else "application/x-ndjson",
             headers={
                 "Content-Disposition": f'attachment; filename="deletion-requests-{stamp}.{form}"'
