@@ -126,11 +126,11 @@ def test_a_paused_default_is_sent_nothing_until_resumed() -> None:
     with WebhookReceiver(SECRET) as receiver:
         application = served(receiver.url)
         work = DestinationWork(application.service)
-        work.set_paused(DEFAULT_DESTINATION, True)
+        work.set_paused(DEFAULT_DESTINATION, True, "ops")
         task_id = actioned(application)
         report = hand_off(application)
         assert (report.delivered, report.waiting) == (0, 1)
-        work.set_paused(DEFAULT_DESTINATION, False)
+        work.set_paused(DEFAULT_DESTINATION, False, "ops")
         assert hand_off(application).delivered == 1
     assert [body["taskId"] for body in receiver.acknowledged] == [task_id]
 
@@ -138,7 +138,7 @@ def test_a_paused_default_is_sent_nothing_until_resumed() -> None:
 def test_a_changed_flag_moves_default_and_a_dropped_one_leaves_it(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path}/default.db"
     first = served("https://one.example/hook", store_url)
-    DestinationWork(first.service).set_paused(DEFAULT_DESTINATION, True)
+    DestinationWork(first.service).set_paused(DEFAULT_DESTINATION, True, "ops")
     first.close()
     other = new_webhook_secret()
     second = bootstrapped(
