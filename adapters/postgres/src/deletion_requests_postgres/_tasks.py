@@ -115,7 +115,7 @@ class TaskTables(PostgresConnection, TaskRecords):
         try:
             try:
                 # One statement in autocommit: one round trip and one commit for the batch.
-                with self._pool.connection() as conn:
+                with self._connection() as conn:
                     conn.execute(INSERT_BATCH, batch_arguments(batch))
             except errors.UniqueViolation:
                 # A task id or idempotency key is taken: nothing was written. Again, one
