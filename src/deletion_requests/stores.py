@@ -34,6 +34,7 @@ from ._ports import (
     replaces,
     status_counts,
 )
+from ._probe import DiskProbe
 from ._task import Transition
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Backlog",
     "Complete",
     "Cursor",
+    "DiskProbe",
     "DuplicateTask",
     "FileLease",
     "IdempotencyKeyConflict",
