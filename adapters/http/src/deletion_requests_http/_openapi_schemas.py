@@ -41,7 +41,7 @@ ERROR_DESCRIPTIONS = {
     "429": "Over the rate limit (per app on the data endpoints; per AppId and per address on "
     "the token endpoint); retry after Retry-After seconds.",
     "500": "An unexpected error; the message carries the request id.",
-    "503": "The store is unavailable; retry.",
+    "503": "The store is unavailable; retry after Retry-After seconds.",
 }
 _HEADER = {"schema": {"type": "string"}}
 ERROR_HEADERS: dict[str, dict[str, Any]] = {
@@ -55,6 +55,7 @@ ERROR_HEADERS: dict[str, dict[str, Any]] = {
             ("RateLimit-Reset", "seconds until the window has room again"),
         )
     },
+    "503": {"Retry-After": {**_HEADER, "description": "seconds to wait (the store failed)"}},
 }
 
 

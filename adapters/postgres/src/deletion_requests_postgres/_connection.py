@@ -50,6 +50,15 @@ class PostgresConnection:
         self._conninfo = conninfo
         self._watchdog = Watchdog()
         try:
+            self._open(pool_size, create)
+        except BaseException:
+            self._watchdog.close()
+            raise
+
+    def _open(self, pool_size: int, create: bool) -> None:
+        """Check or make the store and migrate it, on a connection of its own; open the pool."""
+        conninfo, schema = self._conninfo, self.schema
+        try:
             with psycopg.connect(conninfo, autocommit=False) as conn:
                 if not create and not _exists(conn, schema):
                     raise StoreError(f"no store at {self._where} (schema {schema})")
@@ -67,7 +76,6 @@ class PostgresConnection:
                 timeout=self.timeouts.pool,
             )
         except psycopg.Error as exc:
-            self._watchdog.close()
             raise StoreError(f"postgres store {self._where}: cannot open: {exc}") from exc
 
     def _configure(self, conn: Conn) -> None:
@@ -87,6 +95,19 @@ class PostgresConnection:
         """A connection of the pool, its use bounded by the watchdog."""
         with self._pool.connection() as conn, self._watchdog.bound(conn, self.timeouts.call):
             yield conn
+
+    def check(self) -> None:
+        """Raise `StoreError` unless the server answers and takes writes: a server in
+        recovery (a standby) or with read-only transactions takes none."""
+        row = self._read(
+            "check",
+            lambda conn: conn.execute("SELECT current_setting('transaction_read_only')").fetchone(),
+            single=True,
+        )
+        if row is None or row[0] != "off":
+            raise StoreError(
+                f"postgres store {self._where}: the server takes no writes (read-only)"
+            )
 
     def close(self) -> None:
         self._pool.close()
