@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
-from deletion_requests_postgres._timeouts import Timeouts, bounded_conninfo, timeouts_from
+from deletion_requests_postgres._timeouts import Timeouts, Watchdog, bounded_conninfo, timeouts_from
 from psycopg.conninfo import conninfo_to_dict
 
 from deletion_requests import StoreError, open_store
+
+from .conftest import SERVER
 
 
 def test_a_url_without_bounds_gets_the_documented_defaults() -> None:
@@ -30,3 +33,17 @@ def test_a_url_sets_each_bound_and_libpq_keeps_its_own() -> None:
 def test_a_bound_that_is_not_a_positive_number_of_seconds_is_refused(value: str) -> None:
     with pytest.raises(StoreError, match="statement_timeout"):
         open_store(f"postgresql://postgres@127.0.0.1:1/none?statement_timeout={value}")
+
+
+def test_the_watchdog_ends_a_call_that_outlives_its_bound() -> None:
+    watchdog = Watchdog()
+    try:
+        with psycopg.connect(SERVER, autocommit=True) as conn:
+            ended = pytest.raises(StoreError, match="no answer within 1 s")
+            with ended, watchdog.bound(conn, 1, "here"):
+                conn.execute("SELECT pg_sleep(30)")
+            assert conn.broken
+        with psycopg.connect(SERVER, autocommit=True) as conn, watchdog.bound(conn, 5, "here"):
+            assert conn.execute("SELECT 1").fetchone() == (1,)  # an answer in time: untouched
+    finally:
+        watchdog.close()

@@ -79,21 +79,27 @@ class PostgresConnection:
             raise StoreError(f"postgres store {self._where}: cannot open: {exc}") from exc
 
     def _configure(self, conn: Conn) -> None:
-        with self._watchdog.bound(conn, self.timeouts.call):
+        with self._watchdog.bound(conn, self.timeouts.call, self._where):
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
             conn.execute("SET TIME ZONE 'UTC'")
             milliseconds = round(self.timeouts.statement * 1000)
             conn.execute(sql.SQL("SET statement_timeout = {}").format(milliseconds))
 
     def _check_connection(self, conn: Conn) -> None:
-        """The pool's check of a connection it hands out, bounded like any call."""
-        with self._watchdog.bound(conn, self.timeouts.call):
+        """The pool's check of a connection it hands out (an empty query), bounded by the
+        connect timeout: a round trip that takes longer than a whole handshake may is a dead
+        connection, which the pool replaces."""
+        bound = min(self.timeouts.call, self.timeouts.connect)
+        with self._watchdog.bound(conn, bound, self._where):
             ConnectionPool.check_connection(conn)
 
     @contextmanager
     def _connection(self) -> Iterator[Conn]:
         """A connection of the pool, its use bounded by the watchdog."""
-        with self._pool.connection() as conn, self._watchdog.bound(conn, self.timeouts.call):
+        with (
+            self._pool.connection() as conn,
+            self._watchdog.bound(conn, self.timeouts.call, self._where),
+        ):
             yield conn
 
     def check(self) -> None:
@@ -120,12 +126,14 @@ class PostgresConnection:
                 yield conn
         except (DuplicateTask, IdempotencyKeyConflict):
             raise
+        except PoolTimeout as exc:  # no connection: nothing was sent
+            raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"postgres store {self._where}: {what}: the connection failed; the write may "
                 f"or may not have committed ({exc})"
             ) from exc
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
 
     def _read(self, what: str, work: Callable[[Conn], Any], single: bool = False) -> Any:
@@ -138,10 +146,12 @@ class PostgresConnection:
                         return work(conn)
                     with conn.transaction():
                         return work(conn)
+            except PoolTimeout as exc:  # a subclass of OperationalError, but not worth a retry
+                raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
             except psycopg.OperationalError as exc:
                 if attempt == 2:
                     raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
-            except (psycopg.Error, PoolTimeout) as exc:
+            except psycopg.Error as exc:
                 raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
         raise AssertionError("unreachable")
 

@@ -77,10 +77,10 @@ class _LeaseConnection:
                         keepalives_interval=1,
                         keepalives_count=3,
                     )
-                    with self._watchdog.bound(self._conn, self._timeouts.call):
+                    with self._watchdog.bound(self._conn, self._timeouts.call, self._where):
                         for name, value in (("idle", 5), ("interval", 1), ("count", 3)):
                             self._conn.execute(f"SET tcp_keepalives_{name} = {value}")
-                with self._watchdog.bound(self._conn, self._timeouts.call):
+                with self._watchdog.bound(self._conn, self._timeouts.call, self._where):
                     if self._held:
                         self._conn.execute("SELECT 1")
                         return True
@@ -90,6 +90,9 @@ class _LeaseConnection:
                     ).fetchone()
                 self._held = bool(row and row[0])
                 return self._held
+            except StoreError:  # no answer in time: the connection was ended
+                self._drop()
+                raise
             except psycopg.Error as exc:
                 self._drop()
                 raise StoreError(f"postgres store {self._where}: the lease: {exc}") from exc
@@ -100,8 +103,8 @@ class _LeaseConnection:
                 # Unlocked here, not left to the end of the session, which PostgreSQL sees
                 # a moment after the connection closes.
                 with (
-                    contextlib.suppress(psycopg.Error),
-                    self._watchdog.bound(self._conn, self._timeouts.call),
+                    contextlib.suppress(psycopg.Error, StoreError),
+                    self._watchdog.bound(self._conn, self._timeouts.call, self._where),
                 ):
                     self._conn.execute(
                         "SELECT pg_advisory_unlock(%s, hashtext(%s))", (LEASE_KEY, self._schema)

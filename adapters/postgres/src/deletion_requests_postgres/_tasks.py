@@ -123,12 +123,14 @@ class TaskTables(PostgresConnection, TaskRecords):
                 with self._write("add") as conn:
                     for item in batch:
                         item.error = self._insert_one(conn, item)
+        except PoolTimeout as exc:  # no connection: nothing was sent
+            raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"postgres store {self._where}: add: the connection failed; the write may or "
                 f"may not have committed ({exc})"
             ) from exc
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
         return [item.error for item in batch]
 

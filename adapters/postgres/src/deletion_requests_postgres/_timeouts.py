@@ -96,48 +96,65 @@ def bounded_conninfo(conninfo: str, timeouts: Timeouts) -> str:
 
 class Watchdog:
     """Shuts down the socket of a connection whose call outlives its bound; one thread a
-    store, waking twice a second while a call is armed."""
+    store, waking twice a second while a call is armed, asleep while none is."""
 
     def __init__(self) -> None:
         self._armed: dict[int, tuple[float, psycopg.Connection[Any]]] = {}
+        self._fired: set[int] = set()
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._closed = False
+        self._idle = False  # waiting with nothing armed: an arm must wake it
         self._thread = threading.Thread(target=self._run, name="postgres-watchdog", daemon=True)
         self._thread.start()
 
     @contextlib.contextmanager
-    def bound(self, conn: psycopg.Connection[Any], seconds: float) -> Iterator[None]:
+    def bound(self, conn: psycopg.Connection[Any], seconds: float, where: str) -> Iterator[None]:
         """Run the block with *conn* ended (its socket shut down) if the block is still
-        running *seconds* from now."""
+        running *seconds* from now; the lost connection that ends the block then is a
+        `StoreError` saying so (not to be retried: the server did not answer)."""
         key = next(self._ids)
         with self._lock:
             self._armed[key] = (time.monotonic() + seconds, conn)
-            self._wake.notify()
+            if self._idle:  # otherwise it wakes within half a second anyway
+                self._wake.notify()
         try:
             yield
+        except psycopg.OperationalError as exc:
+            with self._lock:
+                fired = key in self._fired
+            if fired:
+                raise StoreError(
+                    f"{where}: no answer within {seconds:.0f} s, so the connection was ended "
+                    "(a write may or may not have committed)"
+                ) from exc
+            raise
         finally:
             with self._lock:
                 self._armed.pop(key, None)
+                self._fired.discard(key)
 
     def _run(self) -> None:
         with self._lock:
             while not self._closed:
                 if not self._armed:
+                    self._idle = True
                     self._wake.wait()
+                    self._idle = False
                     continue
                 self._wake.wait(0.5)
                 now = time.monotonic()
                 for key, (deadline, conn) in list(self._armed.items()):
                     if deadline <= now:
                         del self._armed[key]
+                        self._fired.add(key)
                         _shut_down(conn)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._wake.notify()
+            self._wake.notify()  # idle or not, it stops at its next wake
 
 
 def _shut_down(conn: psycopg.Connection[Any]) -> None:
