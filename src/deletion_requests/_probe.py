@@ -19,7 +19,8 @@ class DiskProbe:
     """Checks that *directory* takes a new file: one of `PROBE_BYTES` bytes, named *prefix*
     and a random suffix, is written, synced and removed. A success is trusted for *interval*
     seconds, so that health checks however frequent write at most once an interval; a failure
-    is never trusted, and the next check writes again."""
+    is never trusted, and the next check writes again. Probe files an hour old (left by a
+    process killed mid-probe) are removed when the probe is made."""
 
     def __init__(self, directory: str | Path, prefix: str, interval: float = 1.0) -> None:
         self.directory = Path(directory)
@@ -27,6 +28,11 @@ class DiskProbe:
         self.interval = interval
         self._passed_at: float | None = None
         self._lock = threading.Lock()
+        horizon = time.time() - 3600
+        for path in self.directory.glob(f"{prefix}*"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < horizon:
+                    path.unlink()
 
     def check(self) -> None:
         """Raise `StoreError` unless the directory takes a new block now (or did less than
