@@ -11,6 +11,7 @@ import abc
 import datetime as dt
 from collections.abc import Callable, Sequence
 
+from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._queries import Awaiting, Backlog, DayCount, TaskQuery
 from ._task import DeletionTask
 
@@ -39,6 +40,27 @@ class TaskRecords(abc.ABC):
         Raises `DuplicateTask` when the id exists, and `IdempotencyKeyConflict` (carrying the
         bound task's id) when the key is already bound; in both cases nothing is written.
         """
+
+    def add_batch(
+        self, items: Sequence[tuple[DeletionTask, tuple[str, str] | None]]
+    ) -> list[DuplicateTask | IdempotencyKeyConflict | None]:
+        """`add` each (task, idempotency key); per item, None when it was added, or the
+        `DuplicateTask` or `IdempotencyKeyConflict` that refused it (and wrote nothing of it).
+
+        Items are added in order, so a later item whose id or key an earlier one took is
+        refused. This default adds one after another: any other failure stops it, and the items
+        before it stay stored. Stores that write many rows in one transaction override it, and
+        then any other failure leaves none of the batch stored (the SQLite and PostgreSQL stores
+        say so)."""
+        outcomes: list[DuplicateTask | IdempotencyKeyConflict | None] = []
+        for task, key in items:
+            try:
+                self.add(task, key)
+            except (DuplicateTask, IdempotencyKeyConflict) as refusal:
+                outcomes.append(refusal)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     @abc.abstractmethod
     def get(self, task_id: str) -> DeletionTask | None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Generic, TypeVar, cast, overload
+import types
+from collections.abc import Callable
+from typing import Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
-from ._access import Caller
 from ._access_admin import AccessAdmin
 from ._authentication import USE_PRECISION, Authentication
 from ._background_work import BackgroundWork
 from ._callback_delivery import CallbackDelivery
-from ._callbacks import CallbackSender
 from ._client_requests import MAX_BULK, Cancellation, ClientRequests, Page
 from ._clock import Clock, SystemClock
 from ._context import (
@@ -26,15 +25,11 @@ from ._context import (
     check_account_id,
     new_holder,
 )
-from ._creating import PreparedCreate
-from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._events import Subscriber, log_event
-from ._handoff import Backoff, Sink
+from ._handoff import Backoff
 from ._outbox_delivery import OutboxDelivery
 from ._policy import Policy
 from ._ports import Store
-from ._status import Status
-from ._task import DeletionTask
 
 __all__ = [
     "CALLBACK_CACHE",
@@ -52,6 +47,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+U = TypeVar("U")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class _Setting(Generic[T]):
@@ -72,6 +70,27 @@ class _Setting(Generic[T]):
 
     def __set__(self, service: DeletionService, value: T) -> None:
         setattr(service.context, self.name, value)
+
+
+class _UseCase(Generic[U, P, R]):
+    """A method of the service that is one of its use-case objects' (the attribute *part*):
+    called on that object, with its parameters, answer and documentation. Read on the class,
+    it is the use case's own function."""
+
+    def __init__(self, part: str, method: Callable[Concatenate[U, P], R]) -> None:
+        self.part = part
+        self.method = method
+
+    @overload
+    def __get__(self, service: None, owner: type) -> Callable[Concatenate[U, P], R]: ...
+    @overload
+    def __get__(self, service: DeletionService, owner: type) -> Callable[P, R]: ...
+    def __get__(
+        self, service: DeletionService | None, owner: type
+    ) -> Callable[Concatenate[U, P], R] | Callable[P, R]:
+        if service is None:
+            return self.method
+        return cast(Callable[P, R], types.MethodType(self.method, getattr(service, self.part)))
 
 
 class DeletionService:
@@ -137,117 +156,25 @@ class DeletionService:
 
     # -- authentication (`Authentication`) ---------------------------------------------------
 
-    def authenticate(self, app_id: str, secret: str) -> Caller:
-        """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise."""
-        return self.authentication.authenticate(app_id, secret)
-
-    def caller_for(self, app_id: str) -> Caller:
-        """The caller for an app already authenticated (by a token): it must still be active."""
-        return self.authentication.caller_for(app_id)
+    authenticate = _UseCase("authentication", Authentication.authenticate)
+    caller_for = _UseCase("authentication", Authentication.caller_for)
 
     # -- client requests (`ClientRequests`) --------------------------------------------------
 
-    def create(
-        self,
-        caller: Caller,
-        account_id: str,
-        raw_emails: object = (),
-        sha256_emails: object = (),
-        idempotency_key: str | None = None,
-    ) -> DeletionTask:
-        """`ClientRequests.create`: a pending task for the identifiers (raw emails hashed and
-        dropped), or the original one for a retry with the same `idempotency_key`."""
-        return self.requests.create(caller, account_id, raw_emails, sha256_emails, idempotency_key)
-
-    def prepare_create(
-        self,
-        caller: Caller,
-        account_id: str,
-        raw_emails: object = (),
-        sha256_emails: object = (),
-        idempotency_key: str | None = None,
-    ) -> PreparedCreate:
-        """`ClientRequests.prepare_create`: `create`'s checks, identifiers and task, without
-        the write (the idempotency key's bound task, when there is one, as `done`)."""
-        return self.requests.prepare_create(
-            caller, account_id, raw_emails, sha256_emails, idempotency_key
-        )
-
-    def finish_create(
-        self, prepared: PreparedCreate, refused: IdempotencyKeyConflict | DuplicateTask | None
-    ) -> DeletionTask:
-        """`ClientRequests.finish_create`: the answer once the store took or refused the
-        prepared task."""
-        return self.requests.finish_create(prepared, refused)
-
-    def get(self, caller: Caller, task_id: str) -> DeletionTask:
-        """The task, up to date with the clock; `TaskNotFound` when the caller cannot see it."""
-        return self.requests.get(caller, task_id)
-
-    def list(
-        self,
-        caller: Caller,
-        account_id: str | None = None,
-        status: str | Status | None = None,
-        limit: int = DEFAULT_PAGE,
-        cursor: str | None = None,
-        summaries: bool = False,
-    ) -> Page:
-        """A page of the caller's tasks, newest first, filtered by account and status (with
-        *summaries*, without each task's identifiers and history)."""
-        return self.requests.list(caller, account_id, status, limit, cursor, summaries)
-
-    def cancel(self, caller: Caller, task_id: str) -> DeletionTask:
-        """Cancel a pending or ready task; idempotent for a cancelled one. `DeadlineExceeded`,
-        and nothing stored, once the task is past `ready`."""
-        return self.requests.cancel(caller, task_id)
-
-    def cancel_many(self, caller: Caller, task_ids: Sequence[str]) -> builtins.list[Cancellation]:
-        """`ClientRequests.cancel_many`: cancel each of 1 to `MAX_BULK` tasks as `cancel`
-        would, and say, in order, what became of each."""
-        return self.requests.cancel_many(caller, task_ids)
+    create = _UseCase("requests", ClientRequests.create)
+    prepare_create = _UseCase("requests", ClientRequests.prepare_create)
+    finish_create = _UseCase("requests", ClientRequests.finish_create)
+    get = _UseCase("requests", ClientRequests.get)
+    list = _UseCase("requests", ClientRequests.list)
+    cancel = _UseCase("requests", ClientRequests.cancel)
+    cancel_many = _UseCase("requests", ClientRequests.cancel_many)
 
     # -- background work (`BackgroundWork`, `OutboxDelivery`) ---------------------------------
 
-    def advance_due(self) -> int:
-        """Store every transition that time has made due; returns the tasks moved."""
-        return self.background.advance_due()
-
-    def deliver(
-        self,
-        sinks: Mapping[str, Sink],
-        limit: int = 100,
-        callback_sender: CallbackSender | None = None,
-    ) -> Deliveries:
-        """`OutboxDelivery.deliver`: one round of the outbox, at least once, leased to this
-        service (`holder`) while it sends."""
-        return self.outbox.deliver(sinks, limit, callback_sender)
-
-    def complete(self, task_id: str, by: str) -> DeletionTask:
-        """Record that the deleter finished deleting the task's data (idempotent); not scoped
-        to a caller. `NotActioned` for a task not handed off, `TaskNotFound` for no task."""
-        return self.background.complete(task_id, by)
-
-    def mark_overdue(self) -> int:
-        """Store the overdue mark of every task actioned more than `action_window` ago and not
-        completed; returns how many were marked."""
-        return self.background.mark_overdue()
-
-    def purge_settled(self) -> int:
-        """Delete the identifier hashes of every task settled more than `retention` ago;
-        returns how many were purged."""
-        return self.background.purge_settled()
-
-    def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
-        """Tasks actioned more than `action_window` ago and not completed, oldest actioned
-        first, across every account (caught up on read)."""
-        return self.background.overdue(limit)
-
-    def maintain(
-        self,
-        sinks: Mapping[str, Sink] | None = None,
-        callback_sender: CallbackSender | None = None,
-    ) -> dict[str, int]:
-        """Everything time makes due, in order: transitions, overdue marks, purges, and (with
-        *sinks* or a *callback_sender*) one delivery round."""
-        return self.background.maintain(sinks, callback_sender)
+    advance_due = _UseCase("background", BackgroundWork.advance_due)
+    deliver = _UseCase("outbox", OutboxDelivery.deliver)
+    complete = _UseCase("background", BackgroundWork.complete)
+    mark_overdue = _UseCase("background", BackgroundWork.mark_overdue)
+    purge_settled = _UseCase("background", BackgroundWork.purge_settled)
+    overdue = _UseCase("background", BackgroundWork.overdue)
+    maintain = _UseCase("background", BackgroundWork.maintain)

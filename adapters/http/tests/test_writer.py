@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from deletion_requests_http._writer import AddsInBatches, TaskWriter
+from deletion_requests_http._writer import TaskWriter
 from deletion_requests_sqlite import SqliteStore
 
 from deletion_requests import DeletionTask, MemoryStore, Status, StoreError
@@ -107,9 +107,8 @@ def test_a_store_failure_is_raised_in_every_add_of_the_batch() -> None:
     assert all(isinstance(outcome, StoreError) for outcome in asyncio.run(run()))
 
 
-def test_a_store_without_batches_is_added_to_one_task_at_a_time() -> None:
+def test_a_store_with_the_ports_batch_adds_one_task_after_another() -> None:
     store = MemoryStore()
-    assert not isinstance(store, AddsInBatches)
     writer = TaskWriter(store)
 
     async def run() -> list[object]:
@@ -122,7 +121,6 @@ def test_a_store_without_batches_is_added_to_one_task_at_a_time() -> None:
 @pytest.mark.parametrize("count", [1, 40])
 def test_sqlite_stores_a_batch_in_one_transaction(tmp_path: Path, count: int) -> None:
     with SqliteStore(tmp_path / "w.db") as store:
-        assert isinstance(store, AddsInBatches)
         writer = TaskWriter(store)
 
         async def run() -> list[object]:

@@ -121,6 +121,45 @@ class TaskRecordsContract(TaskLifecycleCases):
         assert store.get(items[loser][0].task_id) is None
         assert store.find_by_idempotency_key("app_a", "key-4") == items[winner][0]
 
+    def test_a_batch_has_one_outcome_per_item_in_order(self, store: TaskRecords) -> None:
+        """`add_batch` refuses a taken id or key per item, and an item refused by an earlier
+        one of the same batch, while storing every other item."""
+        existing, bound = make_task(), make_task()
+        store.add(existing)
+        store.add(bound, ("app_a", "taken"))
+        fresh, twin = make_task(), make_task()
+        keyed, rekeyed = make_task(), make_task()
+        outcomes = store.add_batch(
+            [
+                (fresh, None),
+                (attrs.evolve(existing, account_id="acct-2"), None),
+                (twin, ("app_a", "taken")),
+                (keyed, ("app_b", "new")),
+                (rekeyed, ("app_b", "new")),
+                (attrs.evolve(fresh, account_id="acct-3"), None),
+            ]
+        )
+        assert [type(outcome) for outcome in outcomes] == [
+            type(None),
+            DuplicateTask,
+            IdempotencyKeyConflict,
+            type(None),
+            IdempotencyKeyConflict,
+            DuplicateTask,
+        ]
+        conflict = outcomes[2]
+        assert isinstance(conflict, IdempotencyKeyConflict)
+        assert conflict.task_id == bound.task_id
+        assert [store.get(task.task_id) for task in (fresh, existing, keyed)] == [
+            fresh,
+            existing,
+            keyed,
+        ]
+        assert store.get(twin.task_id) is None
+        assert store.get(rekeyed.task_id) is None
+        assert store.find_by_idempotency_key("app_b", "new") == keyed
+        assert store.add_batch([]) == []
+
     # -- idempotency keys -------------------------------------------------------------
 
     def test_idempotency_key_finds_its_task(self, store: TaskRecords) -> None:

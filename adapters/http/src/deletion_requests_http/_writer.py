@@ -2,8 +2,8 @@
 
 A create is prepared on the event loop (`DeletionService.prepare_create`) and its task handed
 to `TaskWriter.add`, which queues it and awaits the commit. One thread, the writer's own,
-stores everything queued while it was writing the previous batch: one `add_batch` (one
-transaction) where the store has it, else one `add` after another. Once a batch is written it
+stores everything queued while it was writing the previous batch with one `add_batch` (one
+transaction on the SQLite and PostgreSQL stores). Once a batch is written it
 wakes each event loop that waits on it once, with all of that loop's answers. A request is
 answered only after the commit that holds its task."""
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 from deletion_requests import DeletionTask, Store
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict
@@ -24,17 +22,6 @@ _Queued = tuple[DeletionTask, Key, "asyncio.Future[Refusal | None]"]
 IDLE_SECONDS = 2.0
 """How long the writer's thread waits for more work before it ends (the next add starts
 another)."""
-
-
-@runtime_checkable
-class AddsInBatches(Protocol):
-    """A store that adds many tasks in one transaction (the SQLite and PostgreSQL stores)."""
-
-    def add_batch(self, items: Sequence[tuple[DeletionTask, Key]]) -> list[Refusal | None]:
-        """`add` each (task, idempotency key), all in one transaction; per item, None when it
-        was added or what refused it (which wrote nothing of it). Any other failure raises
-        `StoreError`, and none of them is stored."""
-        ...
 
 
 class TaskWriter:
@@ -87,18 +74,7 @@ class TaskWriter:
                 loop.call_soon_threadsafe(_settle, futures, outcomes)
 
     def _store_all(self, items: list[tuple[DeletionTask, Key]]) -> list[Refusal | None]:
-        store = self.store
-        if isinstance(store, AddsInBatches):
-            return store.add_batch(items)
-        outcomes: list[Refusal | None] = []
-        for task, key in items:
-            try:
-                store.add(task, key)
-            except (DuplicateTask, IdempotencyKeyConflict) as exc:
-                outcomes.append(exc)
-            else:
-                outcomes.append(None)
-        return outcomes
+        return self.store.add_batch(items)
 
 
 def _settle(

@@ -1,22 +1,48 @@
-"""Access records: `accounts`, `apps` with `app_accounts`, `app_uses` and `app_callbacks`."""
+"""Access records: `accounts`, `apps` with `app_accounts`, `app_uses` and `app_callbacks`, and
+the access version that the service's access cache is keyed on (see `_notices`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from psycopg import errors
 
 from deletion_requests import AccessRecords, Callback, StoreError
 from deletion_requests.stores import Account, App, apps_from_grants
 
-from ._connection import PostgresConnection
+from ._connection import Conn, PostgresConnection
+from ._notices import AccessNotices
 
 
 class AccessTables(PostgresConnection, AccessRecords):
-    """`AccessRecords` over the connection layer."""
+    """`AccessRecords` over the connection layer. Every access write notifies the schema's
+    listeners in its transaction, so `access_version` needs no query."""
+
+    def __init__(
+        self, conninfo: str, schema: str = "public", pool_size: int = 10, create: bool = True
+    ) -> None:
+        super().__init__(conninfo, schema, pool_size, create)
+        self._notices = AccessNotices(conninfo, schema)
+
+    def access_version(self) -> int | None:
+        return self._notices.version()
+
+    def close(self) -> None:
+        self._notices.close()
+        super().close()
+
+    @contextmanager
+    def _access_write(self, what: str) -> Iterator[Conn]:
+        """`_write`, telling every listener (and this object, after the commit)."""
+        with self._write(what) as conn:
+            yield conn
+            self._notices.notify(conn)
+        self._notices.moved()
 
     def allow_account(self, account: Account) -> Account:
-        with self._write("allow_account") as conn:
+        with self._access_write("allow_account") as conn:
             conn.execute(
                 "INSERT INTO accounts (account_id, allowed_time) VALUES (%s, %s) "
                 "ON CONFLICT DO NOTHING",
@@ -29,7 +55,7 @@ class AccessTables(PostgresConnection, AccessRecords):
         return Account(account.account_id, row[0])
 
     def revoke_account(self, account_id: str) -> bool:
-        with self._write("revoke_account") as conn:
+        with self._access_write("revoke_account") as conn:
             cursor = conn.execute("DELETE FROM accounts WHERE account_id = %s", (account_id,))
             return cursor.rowcount == 1
 
@@ -55,7 +81,7 @@ class AccessTables(PostgresConnection, AccessRecords):
         return [Account(account_id, allowed) for account_id, allowed in rows]
 
     def add_app(self, app: App) -> None:
-        with self._write("add_app") as conn:
+        with self._access_write("add_app") as conn:
             try:
                 conn.execute(
                     "INSERT INTO apps (app_id, secret_digest, created_time, revoked) "
@@ -108,7 +134,7 @@ class AccessTables(PostgresConnection, AccessRecords):
         return app, frozenset(row[4] for row in rows if row[5])
 
     def revoke_app(self, app_id: str) -> bool:
-        with self._write("revoke_app") as conn:
+        with self._access_write("revoke_app") as conn:
             cursor = conn.execute("UPDATE apps SET revoked = true WHERE app_id = %s", (app_id,))
             return cursor.rowcount == 1
 
@@ -130,7 +156,7 @@ class AccessTables(PostgresConnection, AccessRecords):
         return {app_id: used for app_id, used in rows}
 
     def set_callback(self, app_id: str, callback: Callback | None) -> bool:
-        with self._write("set_callback") as conn:
+        with self._access_write("set_callback") as conn:
             if not conn.execute("SELECT 1 FROM apps WHERE app_id = %s", (app_id,)).fetchone():
                 return False
             conn.execute("DELETE FROM app_callbacks WHERE app_id = %s", (app_id,))

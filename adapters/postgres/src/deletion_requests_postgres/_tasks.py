@@ -54,24 +54,26 @@ class TaskTables(PostgresConnection, TaskRecords):
             )
             outbox, completed, overdue, purged, held = row[10:]
             try:
+                # psycopg types the row as the initialiser's converters would (timestamptz in
+                # a UTC session arrives with `datetime.UTC`), but for the status and sets.
                 found.append(
-                    DeletionTask(
-                        task_id=task_id,
-                        account_id=account,
-                        status=Status(status),
-                        creation_time=created,
-                        identifiers=frozenset(identifiers[row_id]),
-                        ready_time=ready,
-                        actioned_time=actioned,
-                        cancelled_time=cancelled,
-                        created_by=by,
-                        version=version,
-                        history=tuple(history[row_id]),
-                        outbox=frozenset(outbox),
-                        completed_time=completed,
-                        overdue_time=overdue,
-                        purged_time=purged,
-                        held_time=held,
+                    DeletionTask.from_fields(
+                        task_id,
+                        account,
+                        Status(status),
+                        created,
+                        frozenset(identifiers[row_id]),
+                        ready,
+                        actioned,
+                        cancelled,
+                        by,
+                        version,
+                        tuple(history[row_id]),
+                        frozenset(outbox),
+                        completed,
+                        overdue,
+                        purged,
+                        held,
                     )
                 )
             except (ValueError, TypeError) as exc:

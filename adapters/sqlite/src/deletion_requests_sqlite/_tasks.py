@@ -93,23 +93,24 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
         try:
             if not isinstance(version, int) or not isinstance(creation, int):
                 raise TypeError("version and creation_us must be integers")
-            return DeletionTask(
-                task_id=task_id,
-                account_id=account_id,
-                status=Status(status),
-                creation_time=from_us(creation),
-                identifiers=frozenset(identifiers),
-                ready_time=opt_time(ready),
-                actioned_time=opt_time(actioned),
-                cancelled_time=opt_time(cancelled),
-                created_by=by,
-                version=version,
-                history=tuple(history),
-                outbox=frozenset(outbox.split(",")) if outbox else frozenset(),
-                completed_time=opt_time(completed),
-                overdue_time=opt_time(overdue),
-                purged_time=opt_time(purged),
-                held_time=opt_time(held),
+            # The row's values typed here as the initialiser's converters would type them.
+            return DeletionTask.from_fields(
+                task_id,
+                account_id,
+                Status(status),
+                from_us(creation),
+                frozenset(identifiers),
+                opt_time(ready),
+                opt_time(actioned),
+                opt_time(cancelled),
+                by,
+                version,
+                tuple(history),
+                frozenset(outbox.split(",")) if outbox else frozenset(),
+                opt_time(completed),
+                opt_time(overdue),
+                opt_time(purged),
+                opt_time(held),
             )
         except (ValueError, TypeError, OverflowError) as exc:
             raise StoreError(
