@@ -35,6 +35,7 @@ from ._ports import (
     replaces,
     status_counts,
 )
+from ._probe import DiskProbe
 from ._task import Transition
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Backlog",
     "Complete",
     "Cursor",
+    "DiskProbe",
     "DuplicateTask",
     "FileLease",
     "IdempotencyKeyConflict",

@@ -575,6 +575,7 @@ def test_store_errors_are_503(world: World) -> None:
     world.service.store.list_tasks = unavailable  # type: ignore[method-assign]
     response = world.client.get(TASKS, headers=world.a)
     assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert response.headers["retry-after"] == "5"
     assert "disk" not in response.text
 
 

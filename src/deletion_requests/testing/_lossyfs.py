@@ -7,6 +7,8 @@ standard input, or its end) stops every operation (each answers `EIO` from then 
 was synced to the state file, and unmounts; the next mount of that state file is the disk after
 the power came back. Run as `python _lossyfs.py STATE MOUNTPOINT` (a script, needing nothing of
 the package): it prints `mounted` once the mount answers, `off` once the state is written.
+The line `refuse N` makes every change (a write, create, rename, ...) fail with errno N from
+then on, as a read-only (`EROFS`) or full (`ENOSPC`) disk does; `refuse 0` ends that.
 
 The mount is `allow_other,default_permissions`: the kernel checks permission bits, and a server
 running as another user (PostgreSQL refuses root) can use it. File locks (`fcntl`, `flock`) are
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
 import stat
 import subprocess
 import sys
@@ -27,140 +28,34 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-BLOCK = 4096
-ROOT = 1
-_ZERO = bytes(BLOCK)
-
-
-class Node:
-    """A file or a directory: its live state and its synced state."""
-
-    def __init__(self, mode: int, uid: int, gid: int) -> None:
-        self.mode = mode
-        self.uid = uid
-        self.gid = gid
-        self.mtime_ns = time.time_ns()
-        self.nlink = 0
-        # files: block number -> BLOCK bytes, and the size; directories: name -> inode number
-        self.blocks: dict[int, bytes] = {}
-        self.size = 0
-        self.entries: dict[str, int] = {}
-        self.synced_blocks: dict[int, bytes] = {}
-        self.synced_size = 0
-        self.synced_entries: dict[str, int] = {}
-
-    @property
-    def is_dir(self) -> bool:
-        return stat.S_ISDIR(self.mode)
-
-    def sync(self) -> None:
-        if self.is_dir:
-            self.synced_entries = dict(self.entries)
-        else:
-            self.synced_blocks = dict(self.blocks)  # blocks are immutable bytes: shared, not copied
-            self.synced_size = self.size
-
-    def write(self, data: bytes, offset: int) -> None:
-        end = offset + len(data)
-        position = offset
-        while position < end:
-            number, start = divmod(position, BLOCK)
-            count = min(BLOCK - start, end - position)
-            piece = data[position - offset : position - offset + count]
-            if count == BLOCK:
-                self.blocks[number] = piece
-            else:
-                block = bytearray(self.blocks.get(number, _ZERO))
-                block[start : start + count] = piece
-                self.blocks[number] = bytes(block)
-            position += count
-        self.size = max(self.size, end)
-        self.mtime_ns = time.time_ns()
-
-    def read(self, size: int, offset: int) -> bytes:
-        end = min(offset + size, self.size)
-        out = bytearray()
-        position = offset
-        while position < end:
-            number, start = divmod(position, BLOCK)
-            count = min(BLOCK - start, end - position)
-            out += self.blocks.get(number, _ZERO)[start : start + count]
-            position += count
-        return bytes(out)
-
-    def truncate(self, length: int) -> None:
-        last, tail = divmod(length, BLOCK)
-        self.blocks = {n: b for n, b in self.blocks.items() if n < last or (n == last and tail)}
-        if tail and last in self.blocks:
-            self.blocks[last] = self.blocks[last][:tail] + bytes(BLOCK - tail)
-        self.size = length
-        self.mtime_ns = time.time_ns()
-
-
-class State:
-    """The inodes of one file system; the root is inode 1."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[int, Node] = {}
-        self.next_ino = ROOT + 1
-
-    def add(self, node: Node) -> int:
-        ino = self.next_ino
-        self.next_ino += 1
-        self.nodes[ino] = node
-        return ino
-
-
-# The state file: a pickled dict of plain values, written by `seed_state` or by a power cut,
-# {"next_ino": int, "nodes": {ino: (mode, uid, gid, mtime_ns, blocks, size, entries)}}: the
-# synced blocks and entries only, of every inode (what the root no longer reaches is dropped
-# when it is read).
-
-
-def _write_state(state: State, state_file: Path) -> None:
-    nodes = {
-        ino: (n.mode, n.uid, n.gid, n.mtime_ns, n.synced_blocks, n.synced_size, n.synced_entries)
-        for ino, n in state.nodes.items()
-    }
-    temporary = state_file.with_suffix(".tmp")
-    with temporary.open("wb") as sink:
-        pickle.dump({"next_ino": state.next_ino, "nodes": nodes}, sink, pickle.HIGHEST_PROTOCOL)
-    os.replace(temporary, state_file)
-
-
-def _read_state(state_file: Path) -> State:
-    with state_file.open("rb") as source:
-        plain = pickle.load(source)  # noqa: S301 (a state file of this module's format)
-    state = State()
-    state.next_ino = plain["next_ino"]
-    links = {ROOT: 1}
-    queue = [ROOT]
-    while queue:  # from the root down: what it no longer reaches is gone
-        ino = queue.pop()
-        mode, uid, gid, mtime_ns, blocks, size, entries = plain["nodes"][ino]
-        node = state.nodes[ino] = Node(mode, uid, gid)
-        node.mtime_ns = mtime_ns
-        node.blocks, node.size, node.entries = dict(blocks), size, dict(entries)
-        node.sync()
-        for child in entries.values():
-            links[child] = links.get(child, 0) + 1
-            if child not in state.nodes and child not in queue:
-                queue.append(child)
-    for ino, node in state.nodes.items():
-        node.nlink = links[ino] + (1 if node.is_dir else 0)
-    return state
+try:
+    from ._lossystate import BLOCK, ROOT, Node, State, read_state, write_state
+except ImportError:  # run as a script: the module beside it, and nothing of the package
+    from _lossystate import (  # type: ignore[import-not-found,no-redef]
+        BLOCK,
+        ROOT,
+        Node,
+        State,
+        read_state,
+        write_state,
+    )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CHANGES = {"mkdir", "rmdir", "create", "write", "truncate", "unlink", "rename", "link"}
+
+
 def _locked(method: F) -> F:
-    """One operation at a time, and none after the power cut."""
+    """One operation at a time, none after the power cut, and no change while refused."""
 
     def run(self: Any, *args: Any) -> Any:
         with self.mutex:
             if self.off:
                 raise OSError(errno.EIO, "the power is off")
+            if self.refusing and method.__name__ in _CHANGES:
+                raise OSError(self.refusing, os.strerror(self.refusing))
             return method(self, *args)
 
     run.__name__ = method.__name__
@@ -177,6 +72,7 @@ def _operations(state: State, fuse: Any) -> Any:
         def __init__(self) -> None:
             self.mutex = threading.Lock()
             self.off = False
+            self.refusing = 0
             self.mounted = threading.Event()
 
         def init(self, path: str) -> None:
@@ -200,6 +96,13 @@ def _operations(state: State, fuse: Any) -> Any:
             parent = state.nodes[self._lookup(head or "/")]
             if not parent.is_dir:
                 raise OSError(errno.ENOTDIR, path)
+            return parent, name
+
+        def _entry(self, path: str) -> tuple[Node, str]:
+            """The parent directory of *path*, and *path*'s name in it (which must exist)."""
+            parent, name = self._parent(path)
+            if name not in parent.entries:
+                raise OSError(errno.ENOENT, path)
             return parent, name
 
         def _node(self, path: str | None, fh: int | None = None) -> Node:
@@ -255,9 +158,7 @@ def _operations(state: State, fuse: Any) -> Any:
 
         @_locked
         def rmdir(self, path: str) -> int:
-            parent, name = self._parent(path)
-            if name not in parent.entries:
-                raise OSError(errno.ENOENT, path)
+            parent, name = self._entry(path)
             if state.nodes[parent.entries[name]].entries:
                 raise OSError(errno.ENOTEMPTY, path)
             self._unlink(parent, name)
@@ -269,6 +170,8 @@ def _operations(state: State, fuse: Any) -> Any:
 
         @_locked
         def open(self, path: str, flags: int) -> int:
+            if self.refusing == errno.EROFS and flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC):
+                raise OSError(errno.EROFS, path)
             return self._lookup(path)
 
         @_locked
@@ -297,18 +200,14 @@ def _operations(state: State, fuse: Any) -> Any:
 
         @_locked
         def unlink(self, path: str) -> int:
-            parent, name = self._parent(path)
-            if name not in parent.entries:
-                raise OSError(errno.ENOENT, path)
+            parent, name = self._entry(path)
             self._unlink(parent, name)
             return 0
 
         @_locked
         def rename(self, old: str, new: str) -> int:
-            source, old_name = self._parent(old)
+            source, old_name = self._entry(old)
             target, new_name = self._parent(new)
-            if old_name not in source.entries:
-                raise OSError(errno.ENOENT, old)
             ino = source.entries[old_name]
             if new_name in target.entries:
                 if target.entries[new_name] == ino:
@@ -356,7 +255,7 @@ def _operations(state: State, fuse: Any) -> Any:
         def power_cut(self, state_file: Path) -> None:
             with self.mutex:
                 self.off = True
-                _write_state(state, state_file)
+                write_state(state, state_file)
 
     return LossyOperations()
 
@@ -364,7 +263,7 @@ def _operations(state: State, fuse: Any) -> Any:
 def main(state_file: Path, mountpoint: Path) -> None:
     import mfusepy  # type: ignore[import-untyped]
 
-    state = _read_state(state_file)
+    state = read_state(state_file)
     operations = _operations(state, mfusepy)
 
     def control() -> None:
@@ -374,6 +273,10 @@ def main(state_file: Path, mountpoint: Path) -> None:
         for line in sys.stdin:
             if line.strip() == "off":
                 break
+            if line.startswith("refuse "):
+                operations.refusing = int(line.split()[1])
+                sys.stdout.write("refusing\n")
+                sys.stdout.flush()
         operations.power_cut(state_file)
         sys.stdout.write("off\n")
         sys.stdout.flush()

@@ -4,8 +4,9 @@ whole.
 `LossyMount(mountpoint, state_file)` runs the FUSE file system of `_lossyfs` in a child process
 with a process group of its own. `power_cut()` is what a test calls once it has stopped every
 writer (`kill_group` on each): the child keeps only what was synced and unmounts; `start()`
-mounts that state again, as the disk is when the power comes back. `close()` (also on leaving
-the `with` block) stops the child and unmounts, also after a failure.
+mounts that state again, as the disk is when the power comes back. `refuse(errno.EROFS)` or
+`refuse(errno.ENOSPC)` makes the disk read-only or full until `refuse(0)`. `close()` (also on
+leaving the `with` block) stops the child and unmounts, also after a failure.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from . import _lossyfs
+from . import _lossyfs, _lossystate
 
 __all__ = ["LossyMount", "fuse_unavailable", "kill_group", "seed_state"]
 
@@ -47,10 +48,10 @@ def seed_state(state_file: Path, source: Path | None = None) -> None:
         elif stat.S_ISREG(info.st_mode):
             data = path.read_bytes()
             size = len(data)
-            for start in range(0, size, _lossyfs.BLOCK):
-                block = data[start : start + _lossyfs.BLOCK].ljust(_lossyfs.BLOCK, b"\0")
-                if block.count(0) != _lossyfs.BLOCK:  # blocks of zeros stay holes
-                    blocks[start // _lossyfs.BLOCK] = block
+            for start in range(0, size, _lossystate.BLOCK):
+                block = data[start : start + _lossystate.BLOCK].ljust(_lossystate.BLOCK, b"\0")
+                if block.count(0) != _lossystate.BLOCK:  # blocks of zeros stay holes
+                    blocks[start // _lossystate.BLOCK] = block
         else:
             raise ValueError(f"{path}: only files and directories can be seeded")
         nodes[ino] = (
@@ -167,6 +168,16 @@ class LossyMount:
         if not selector.select(timeout):
             return ""
         return self.process.stdout.readline().decode().strip()
+
+    def refuse(self, code: int, timeout: float = 10) -> None:
+        """Make every change to the file system fail with errno *code* from now on (`EROFS`:
+        read-only; `ENOSPC`: full), or, with 0, succeed again; reads go on either way."""
+        assert self.process is not None
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"refuse {code}\n".encode())
+        self.process.stdin.flush()
+        if self._read_line(timeout) != "refusing":
+            raise RuntimeError(f"the lossy file system did not switch: {self.log.read_text()}")
 
     def power_cut(self, timeout: float = 30) -> None:
         """Throw away everything not synced, and unmount. Stop every writer first."""

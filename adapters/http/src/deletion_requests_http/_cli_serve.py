@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from deletion_requests import DEFAULT_DESTINATION, Destinations
+from deletion_requests import DEFAULT_DESTINATION, Destinations, StoreError
 from deletion_requests.stores import redacted_url
 
 from ._bodies import BODY_TIMEOUT
@@ -238,6 +238,7 @@ def serve(
             "choose another --port"
         )
     with metrics_directory(), running(settings) as application:
+        _check_store(application)
         _warn_of_what_is_missing(application)
         server_log.info(
             "serving %s on http://%s:%s with %s worker(s)",
@@ -261,6 +262,17 @@ def _check_limits(settings: Settings) -> None:
         raise click.ClickException(
             f"--rate-limit-store {redacted_url(settings.rate_limit_store)} does not answer"
         )
+
+
+def _check_store(application: Application) -> None:
+    """Before serving: the store takes a write. A server that could not store a request does
+    not start (its supervisor starts it again once the disk is writable)."""
+    try:
+        application.store.check()
+    except StoreError as exc:
+        raise click.ClickException(
+            f"the store cannot take a write, so the server does not start: {exc}"
+        ) from None
 
 
 def _warn_of_what_is_missing(application: Application) -> None:

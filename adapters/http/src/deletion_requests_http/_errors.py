@@ -31,6 +31,9 @@ STATUS_OF: dict[str, int] = {
 
 error_log = logging.getLogger("deletion_requests.http.error")
 
+STORE_RETRY_AFTER = 5
+"""Seconds a client is asked to wait (`Retry-After`) after a 503 for a store that failed."""
+
 
 class JSONResponse(Response):
     media_type = "application/json"
@@ -76,7 +79,9 @@ async def store_error(request: Request, exc: Exception) -> Response:
     request_id = _request_id(request)
     error_log.error("store error (request id %s): %s", request_id, exc)
     return error_response(
-        "SERVICE_UNAVAILABLE", f"the store is unavailable; try again (request id {request_id})"
+        "SERVICE_UNAVAILABLE",
+        f"the store is unavailable; try again (request id {request_id})",
+        {"Retry-After": str(STORE_RETRY_AFTER)},
     )
 
 

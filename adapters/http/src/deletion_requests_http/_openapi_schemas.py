@@ -43,7 +43,7 @@ ERROR_DESCRIPTIONS = {
     "the token endpoint); retry after Retry-After seconds.",
     "500": "An unexpected error; the message carries the request id.",
     "503": "The store is unavailable, or (token, completion) too many requests are sending "
-    "their body at once; retry.",
+    "their body at once; retry after Retry-After seconds.",
 }
 _HEADER = {"schema": {"type": "string"}}
 ERROR_HEADERS: dict[str, dict[str, Any]] = {
@@ -57,6 +57,7 @@ ERROR_HEADERS: dict[str, dict[str, Any]] = {
             ("RateLimit-Reset", "seconds until the window has room again"),
         )
     },
+    "503": {"Retry-After": {**_HEADER, "description": "seconds to wait (the store failed)"}},
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from deletion_requests import Store, StoreError
-from deletion_requests.stores import FileLease
+from deletion_requests.stores import DiskProbe, FileLease
 
 from ._access import AccessFiles
 from ._destinations import DestinationFiles
@@ -32,11 +32,24 @@ class JsonFilesStore(
       in-process cache keyed by inode, size and mtime): the right choice up to about ten
       thousand tasks; see docs/storage.md.
     - The background lease is an `flock` of `.lease`, held by one store object at a time.
+    - `check` writes a probe file (one block, synced, removed) at most once a second.
     """
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self._lease = FileLease(str(self.root / ".lease"))
+        self._probe = DiskProbe(self.root, ".probe-")
+
+    def check(self) -> None:
+        """Take the writers' lock and let it go, then write a probe file in the directory
+        (`DiskProbe`): fails while the directory is read-only or its disk full, and passes
+        again, without a restart, once it takes new files."""
+        with self._locked():
+            pass
+        try:
+            self._probe.check()
+        except StoreError as exc:
+            raise StoreError(f"jsonfiles store {self.root}: check failed: {exc}") from exc
 
     def take_lease(self) -> bool:
         """Whether this store object holds the background lease (an flock of `.lease`),

@@ -14,6 +14,7 @@ from deletion_requests.stores import Account, App, apps_from_grants
 
 from ._connection import Conn, PostgresConnection
 from ._notices import AccessNotices
+from ._timeouts import Timeouts
 
 
 class AccessTables(PostgresConnection, AccessRecords):
@@ -21,10 +22,15 @@ class AccessTables(PostgresConnection, AccessRecords):
     listeners in its transaction, so `access_version` needs no query."""
 
     def __init__(
-        self, conninfo: str, schema: str = "public", pool_size: int = 10, create: bool = True
+        self,
+        conninfo: str,
+        schema: str = "public",
+        pool_size: int = 10,
+        create: bool = True,
+        timeouts: Timeouts | None = None,
     ) -> None:
-        super().__init__(conninfo, schema, pool_size, create)
-        self._notices = AccessNotices(conninfo, schema)
+        super().__init__(conninfo, schema, pool_size, create, timeouts)
+        self._notices = AccessNotices(self._conninfo, schema, self._watchdog, self.timeouts)
 
     def access_version(self) -> int | None:
         return self._notices.version()

@@ -16,6 +16,7 @@ from deletion_requests import StoreError
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, redacted_url
 
 from ._schema import migrate
+from ._timeouts import Timeouts, Watchdog, bounded_conninfo
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -28,17 +29,37 @@ class PostgresConnection:
     - Every write is one transaction (`_write`); psycopg errors arrive as `StoreError`, a lost
       connection reported as a write that may or may not have committed.
     - Reads (`_read`) are retried once on a lost connection.
+    - Every call is bounded by *timeouts* (see `_timeouts`): a server that is down or does not
+      answer is a `StoreError` within seconds.
     """
 
     def __init__(
-        self, conninfo: str, schema: str = "public", pool_size: int = 10, create: bool = True
+        self,
+        conninfo: str,
+        schema: str = "public",
+        pool_size: int = 10,
+        create: bool = True,
+        timeouts: Timeouts | None = None,
     ) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
+        self.timeouts = timeouts or Timeouts()
         self._where = redacted_url(conninfo)
+        conninfo = bounded_conninfo(conninfo, self.timeouts)
+        self._conninfo = conninfo
+        self._watchdog = Watchdog()
         try:
-            with psycopg.connect(conninfo, autocommit=False, connect_timeout=10) as conn:
+            self._open(pool_size, create)
+        except BaseException:
+            self._watchdog.close()
+            raise
+
+    def _open(self, pool_size: int, create: bool) -> None:
+        """Check or make the store and migrate it, on a connection of its own; open the pool."""
+        conninfo, schema = self._conninfo, self.schema
+        try:
+            with psycopg.connect(conninfo, autocommit=False) as conn:
                 if not create and not _exists(conn, schema):
                     raise StoreError(f"no store at {self._where} (schema {schema})")
                 migrate(conn, schema, self._where)
@@ -48,35 +69,71 @@ class PostgresConnection:
                 max_size=pool_size,
                 # Autocommit: a single-statement read is one round trip; everything that needs
                 # a transaction opens one explicitly.
-                kwargs={"autocommit": True, "connect_timeout": 10},
+                kwargs={"autocommit": True},
                 configure=self._configure,
-                check=ConnectionPool.check_connection,
+                check=self._check_connection,
                 open=True,
-                timeout=30,
+                timeout=self.timeouts.pool,
             )
         except psycopg.Error as exc:
             raise StoreError(f"postgres store {self._where}: cannot open: {exc}") from exc
 
     def _configure(self, conn: Conn) -> None:
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-        conn.execute("SET TIME ZONE 'UTC'")
+        with self._watchdog.bound(conn, self.timeouts.call, self._where):
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            conn.execute("SET TIME ZONE 'UTC'")
+            milliseconds = round(self.timeouts.statement * 1000)
+            conn.execute(sql.SQL("SET statement_timeout = {}").format(milliseconds))
+
+    def _check_connection(self, conn: Conn) -> None:
+        """The pool's check of a connection it hands out (an empty query), bounded by the
+        connect timeout: a round trip that takes longer than a whole handshake may is a dead
+        connection, which the pool replaces."""
+        bound = min(self.timeouts.call, self.timeouts.connect)
+        with self._watchdog.bound(conn, bound, self._where):
+            ConnectionPool.check_connection(conn)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        """A connection of the pool, its use bounded by the watchdog."""
+        with (
+            self._pool.connection() as conn,
+            self._watchdog.bound(conn, self.timeouts.call, self._where),
+        ):
+            yield conn
+
+    def check(self) -> None:
+        """Raise `StoreError` unless the server answers and takes writes: a server in
+        recovery (a standby) or with read-only transactions takes none."""
+        row = self._read(
+            "check",
+            lambda conn: conn.execute("SELECT current_setting('transaction_read_only')").fetchone(),
+            single=True,
+        )
+        if row is None or row[0] != "off":
+            raise StoreError(
+                f"postgres store {self._where}: the server takes no writes (read-only)"
+            )
 
     def close(self) -> None:
         self._pool.close()
+        self._watchdog.close()
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Conn]:
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 yield conn
         except (DuplicateTask, IdempotencyKeyConflict):
             raise
+        except PoolTimeout as exc:  # no connection: nothing was sent
+            raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"postgres store {self._where}: {what}: the connection failed; the write may "
                 f"or may not have committed ({exc})"
             ) from exc
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
 
     def _read(self, what: str, work: Callable[[Conn], Any], single: bool = False) -> Any:
@@ -84,15 +141,17 @@ class PostgresConnection:
         retried once on a lost connection."""
         for attempt in (1, 2):
             try:
-                with self._pool.connection() as conn:
+                with self._connection() as conn:
                     if single:
                         return work(conn)
                     with conn.transaction():
                         return work(conn)
+            except PoolTimeout as exc:  # a subclass of OperationalError, but not worth a retry
+                raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
             except psycopg.OperationalError as exc:
                 if attempt == 2:
                     raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
-            except (psycopg.Error, PoolTimeout) as exc:
+            except psycopg.Error as exc:
                 raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
         raise AssertionError("unreachable")
 

@@ -11,6 +11,7 @@ import psycopg
 from deletion_requests import BackgroundLease, StoreError
 
 from ._connection import PostgresConnection
+from ._timeouts import Timeouts, Watchdog
 
 LEASE_KEY = 0x6C65_6173  # "leas": with the schema's hash, the background lease's advisory lock
 
@@ -20,10 +21,17 @@ class AdvisoryLease(PostgresConnection, BackgroundLease):
     the pool, and ends with `release_lease`, `close`, or that connection's session."""
 
     def __init__(
-        self, conninfo: str, schema: str = "public", pool_size: int = 10, create: bool = True
+        self,
+        conninfo: str,
+        schema: str = "public",
+        pool_size: int = 10,
+        create: bool = True,
+        timeouts: Timeouts | None = None,
     ) -> None:
-        super().__init__(conninfo, schema, pool_size, create)
-        self._lease = _LeaseConnection(conninfo, schema, self._where)
+        super().__init__(conninfo, schema, pool_size, create, timeouts)
+        self._lease = _LeaseConnection(
+            self._conninfo, schema, self._where, self.timeouts, self._watchdog
+        )
 
     def take_lease(self) -> bool:
         """Whether this store object holds the background lease (a session advisory lock of
@@ -44,10 +52,14 @@ class _LeaseConnection:
     ends the lock with the session: when the holder's process dies (its socket closes), or,
     with the keepalives set here, about 8 s after its machine stops answering."""
 
-    def __init__(self, conninfo: str, schema: str, where: str) -> None:
+    def __init__(
+        self, conninfo: str, schema: str, where: str, timeouts: Timeouts, watchdog: Watchdog
+    ) -> None:
         self._conninfo = conninfo
         self._schema = schema
         self._where = where
+        self._timeouts = timeouts
+        self._watchdog = watchdog
         self._conn: psycopg.Connection[Any] | None = None
         self._held = False
         self._lock = threading.Lock()
@@ -60,22 +72,27 @@ class _LeaseConnection:
                     self._conn = psycopg.connect(
                         self._conninfo,
                         autocommit=True,
-                        connect_timeout=10,
                         keepalives=1,
                         keepalives_idle=5,
                         keepalives_interval=1,
                         keepalives_count=3,
                     )
-                    for name, value in (("idle", 5), ("interval", 1), ("count", 3)):
-                        self._conn.execute(f"SET tcp_keepalives_{name} = {value}")
-                if self._held:
-                    self._conn.execute("SELECT 1")
-                    return True
-                row = self._conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LEASE_KEY, self._schema)
-                ).fetchone()
+                    with self._watchdog.bound(self._conn, self._timeouts.call, self._where):
+                        for name, value in (("idle", 5), ("interval", 1), ("count", 3)):
+                            self._conn.execute(f"SET tcp_keepalives_{name} = {value}")
+                with self._watchdog.bound(self._conn, self._timeouts.call, self._where):
+                    if self._held:
+                        self._conn.execute("SELECT 1")
+                        return True
+                    row = self._conn.execute(
+                        "SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                        (LEASE_KEY, self._schema),
+                    ).fetchone()
                 self._held = bool(row and row[0])
                 return self._held
+            except StoreError:  # no answer in time: the connection was ended
+                self._drop()
+                raise
             except psycopg.Error as exc:
                 self._drop()
                 raise StoreError(f"postgres store {self._where}: the lease: {exc}") from exc
@@ -85,7 +102,10 @@ class _LeaseConnection:
             if self._held and self._conn is not None:
                 # Unlocked here, not left to the end of the session, which PostgreSQL sees
                 # a moment after the connection closes.
-                with contextlib.suppress(psycopg.Error):
+                with (
+                    contextlib.suppress(psycopg.Error, StoreError),
+                    self._watchdog.bound(self._conn, self._timeouts.call, self._where),
+                ):
                     self._conn.execute(
                         "SELECT pg_advisory_unlock(%s, hashtext(%s))", (LEASE_KEY, self._schema)
                     )

@@ -21,6 +21,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from deletion_requests import StoreError
+
+from ._timeouts import Timeouts, Watchdog
+
 RETRY_SECONDS = 1.0
 """How long the listener waits before it connects again after its connection failed."""
 POLL_SECONDS = 0.5
@@ -39,9 +43,11 @@ class AccessNotices:
     """What `access_version` answers for one store object: a count that moves with every
     access write any process commits to the schema."""
 
-    def __init__(self, conninfo: str, schema: str) -> None:
+    def __init__(self, conninfo: str, schema: str, watchdog: Watchdog, timeouts: Timeouts) -> None:
         self.channel = channel_for(schema)
         self._conninfo = conninfo
+        self._watchdog = watchdog
+        self._timeouts = timeouts
         self._lock = threading.Lock()
         self._count = 0
         self._listening = False
@@ -97,13 +103,14 @@ class AccessNotices:
                 with psycopg.connect(
                     self._conninfo,
                     autocommit=True,
-                    connect_timeout=10,
                     keepalives=1,
                     keepalives_idle=5,
                     keepalives_interval=1,
                     keepalives_count=3,
                 ) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+                    with self._watchdog.bound(conn, self._timeouts.call, "access notices"):
+                        conn.execute(listen)
                     # Anything committed before LISTEN took effect went unheard: count once.
                     self._heard(listening=True)
                     self._tried.set()
@@ -111,7 +118,7 @@ class AccessNotices:
                         for notice in conn.notifies(timeout=POLL_SECONDS):
                             if notice.payload != self._token:
                                 self._heard(listening=True)
-            except psycopg.Error:
+            except (psycopg.Error, StoreError):  # StoreError: LISTEN had no answer in time
                 self._heard(listening=False)
                 self._tried.set()
                 self._stopped.wait(RETRY_SECONDS)

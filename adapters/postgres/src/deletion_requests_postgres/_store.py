@@ -14,6 +14,7 @@ from ._operators import OperatorTables
 from ._outbox import OutboxTables
 from ._reports import ReportsTables
 from ._settings import SettingsTable
+from ._timeouts import timeouts_from
 
 
 class PostgresStore(
@@ -44,9 +45,10 @@ class PostgresStore(
 def open_postgres_store(url: str, create: bool = True) -> PostgresStore:
     """`postgresql://user[:password]@host[:port]/database[?schema=name&pool_size=N&...]`.
 
-    `schema` (default `public`) and `pool_size` (default 10) are this store's; other query
-    parameters go to libpq (`sslmode`, `connect_timeout`, ...). With `create=False`, the
-    schema must already hold a store.
+    `schema` (default `public`), `pool_size` (default 10), `statement_timeout` and
+    `pool_timeout` (seconds, default 5 each) are this store's; other query parameters go to
+    libpq (`sslmode`, `connect_timeout` (default 5), `tcp_user_timeout`, ...). With
+    `create=False`, the schema must already hold a store.
     """
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
@@ -55,5 +57,8 @@ def open_postgres_store(url: str, create: bool = True) -> PostgresStore:
         pool_size = int(options.pop("pool_size", "10"))
     except ValueError:
         raise StoreError("pool_size must be an integer") from None
+    timeouts = timeouts_from(options)
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(options)))
-    return PostgresStore(conninfo, schema=schema, pool_size=pool_size, create=create)
+    return PostgresStore(
+        conninfo, schema=schema, pool_size=pool_size, create=create, timeouts=timeouts
+    )

@@ -117,7 +117,7 @@ class TaskTables(PostgresConnection, TaskRecords):
         try:
             try:
                 # One statement in autocommit: one round trip and one commit for the batch.
-                with self._pool.connection() as conn:
+                with self._connection() as conn:
                     conn.execute(INSERT_BATCH, batch_arguments(batch))
             except errors.UniqueViolation:
                 # A task id or idempotency key is taken: nothing was written. Again, one
@@ -125,12 +125,14 @@ class TaskTables(PostgresConnection, TaskRecords):
                 with self._write("add") as conn:
                     for item in batch:
                         item.error = self._insert_one(conn, item)
+        except PoolTimeout as exc:  # no connection: nothing was sent
+            raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"postgres store {self._where}: add: the connection failed; the write may or "
                 f"may not have committed ({exc})"
             ) from exc
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise StoreError(f"postgres store {self._where}: add failed: {exc}") from exc
         return [item.error for item in batch]
 

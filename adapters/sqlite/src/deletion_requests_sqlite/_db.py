@@ -15,6 +15,7 @@ from typing import Literal
 from urllib.request import pathname2url
 
 from deletion_requests import StoreError
+from deletion_requests.stores import DiskProbe
 
 from ._schema import migrate
 
@@ -67,6 +68,8 @@ class SqliteDatabase:
             self._lock_fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(f"sqlite store {self.path}: cannot open: {exc}") from exc
+        directory, name = os.path.split(os.path.abspath(self.path))
+        self._probe = DiskProbe(directory, f".{name}-probe-")
         with self._translated("open"):
             migrate(self._connection(), self.path)
 
@@ -165,11 +168,22 @@ class SqliteDatabase:
                 conn.execute("COMMIT")
 
     def check(self) -> None:
-        """Take the write lock and let it go: fails while the file cannot be written."""
+        """Take the write lock, make a change and roll it back, then write a probe file beside
+        the database (`DiskProbe`): fails while the database cannot be written (locked, opened
+        read-only, on a read-only mount) or the disk takes no new data (full). A connection
+        that fails so is reopened at its next use, so the check passes again, without a
+        restart, once the file can be written."""
         with self._exclusive(), self._translated("check"):
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("UPDATE schema_version SET version = version")
+            finally:
+                conn.execute("ROLLBACK")
+        try:
+            self._probe.check()
+        except StoreError as exc:
+            raise StoreError(f"sqlite store {self.path}: check failed: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
