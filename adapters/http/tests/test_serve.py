@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deletion_requests_http import Settings
+from deletion_requests_http import Settings, _logs
 from deletion_requests_http._serve import (
     HEADER_TIMEOUT,
     SETTINGS_ENV,
@@ -192,6 +192,8 @@ def test_a_worker_app_runs_the_background_work_under_the_stores_lease(
         f"sqlite:///{tmp_path}/w.db", deliver=True, console=ConsoleSettings(), rate_limit="5/second"
     )
     monkeypatch.setenv(SETTINGS_ENV, worker_environment(Processes(settings, log_level="warning")))
+    # A worker app configures the process's logging as a server's: put it back afterwards.
+    monkeypatch.setattr(_logs, "_access_lines", _logs._access_lines)
     with TestClient(worker_app()) as first, TestClient(worker_app()) as second:
         reports = {}
         for _ in range(600):
