@@ -73,6 +73,7 @@ def raw_values(task: DeletionTask) -> tuple[object, ...]:
         to_us(task.creation_time),
         task.created_by,
         task.version,
+        to_us(task.due_time),
     )
 
 
@@ -81,7 +82,7 @@ def raw_add(conn: sqlite3.Connection, task: DeletionTask) -> None:
     conn.execute("BEGIN IMMEDIATE")
     cursor = conn.execute(
         f"INSERT INTO tasks ({TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
-        "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
+        "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL, NULL, ?)",
         raw_values(task),
     )
     conn.executemany(
@@ -134,7 +135,7 @@ def raw_add_batch(conn: sqlite3.Connection, tasks: list[DeletionTask]) -> None:
     (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
     conn.executemany(
         f"INSERT INTO tasks (id, {TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
-        "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
+        "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL, NULL, ?)",
         [(row_id, *raw_values(task)) for row_id, task in enumerate(tasks, start=last + 1)],
     )
     conn.executemany(

@@ -23,10 +23,6 @@ from ._policy import Policy
 from ._port_destinations import Destinations
 from ._task import DeletionTask
 
-DUE_AFTER = dt.timedelta(days=30)
-"""A task's due time: its creation plus 30 days."""
-
-
 class JobSender(Protocol):
     """Sends one job to a push destination. Returns the outcome the destination gave in its
     2xx answer, or None (received, outcome to follow); raises `DeliveryFailed` (or any
@@ -45,7 +41,7 @@ def job_body(job: Job, task: DeletionTask, policy: Policy) -> bytes:
         "accountId": task.account_id,
         "identifiers": sorted(task.identifiers),
         "actionedTime": None if task.actioned_time is None else task.actioned_time.isoformat(),
-        "dueTime": (task.creation_time + DUE_AFTER).isoformat(),
+        "dueTime": task.due_time.isoformat(),
     }
     return orjson.dumps(document)
 

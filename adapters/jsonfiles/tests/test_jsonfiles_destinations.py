@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -44,3 +45,18 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         (final,) = store.task_jobs(tasks[2].task_id)
         assert final.outcome is not None
         assert final.outcome.kind is OutcomeKind.DELETED
+
+
+def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    task = make_task()
+    with JsonFilesStore(root) as store:
+        store.add(task)
+    (path,) = (root / "tasks").glob("*.json")
+    document = json.loads(path.read_text())
+    del document["due_time"]  # as a store written before due dates has it
+    path.write_text(json.dumps(document))
+    with JsonFilesStore(root) as store:
+        stored = store.get(task.task_id)
+    assert stored is not None
+    assert stored.due_time == task.creation_time + dt.timedelta(days=30)

@@ -88,7 +88,8 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         conn.execute("DROP TABLE jobs")
         conn.execute("DROP TABLE destinations")
-        conn.execute("DELETE FROM schema_version WHERE version = 5")
+        conn.execute("ALTER TABLE tasks DROP COLUMN due_time")
+        conn.execute("DELETE FROM schema_version WHERE version >= 5")
     with open_store(url) as store:
         assert isinstance(store, PostgresStore)
         states = (JobState.OWED, JobState.DELIVERED, JobState.FINAL)
@@ -99,3 +100,21 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         (final,) = store.task_jobs(tasks[2].task_id)
         assert final.outcome is not None
         assert final.outcome.kind is OutcomeKind.DELETED
+
+
+def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: Path) -> None:
+    url = store_url(str(tmp_path))
+    tasks = [make_task(), make_task()]
+    with open_store(url) as store:
+        for task in tasks:
+            store.add(task)
+    schema = schema_for(str(tmp_path))
+    with psycopg.connect(SERVER, autocommit=True) as conn:  # as schema 6 left the tasks
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute("ALTER TABLE tasks DROP COLUMN due_time")
+        conn.execute("DELETE FROM schema_version WHERE version = 7")
+    with open_store(url) as store:
+        for task in tasks:
+            stored = store.get(task.task_id)
+            assert stored is not None
+            assert stored.due_time == task.creation_time + dt.timedelta(days=30)

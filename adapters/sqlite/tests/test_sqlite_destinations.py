@@ -47,7 +47,9 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE jobs")
     conn.execute("DROP TABLE destinations")
-    conn.execute("DELETE FROM schema_version WHERE version = 6")
+    conn.execute("DROP INDEX tasks_incomplete_by_due")
+    conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
+    conn.execute("DELETE FROM schema_version WHERE version >= 6")
     conn.close()
     with SqliteStore(path) as store:
         jobs = {t.task_id: store.task_jobs(t.task_id) for t in tasks}
@@ -63,3 +65,21 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
         assert final.outcome.kind is OutcomeKind.DELETED
         assert final.outcome_time == done.completed_time
         assert store.get(tasks[2].task_id) == done
+
+
+def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    tasks = [make_task(), make_task()]
+    with SqliteStore(path) as store:
+        for task in tasks:
+            store.add(task)
+    conn = sqlite3.connect(path, isolation_level=None)  # as schema 6 left the tasks
+    conn.execute("DROP INDEX tasks_incomplete_by_due")
+    conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
+    conn.execute("DELETE FROM schema_version WHERE version = 7")
+    conn.close()
+    with SqliteStore(path) as store:
+        for task in tasks:
+            stored = store.get(task.task_id)
+            assert stored is not None
+            assert stored.due_time == task.creation_time + dt.timedelta(days=30)
