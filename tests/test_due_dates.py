@@ -116,8 +116,9 @@ def test_an_extension_moves_the_due_time_tells_the_app_and_is_in_the_history() -
     )
     world.service.deliver({}, callback_sender=world.sender)
     told = [(e, b["eventType"], b["task"]["dueTime"]) for e, b in world.sender.sent]  # type: ignore[index]
-    stamp = int((T0 + 40 * DAY).timestamp())
-    assert (f"deadline_extended_{task_id}_{stamp}", "deadline_extended", (T0 + 40 * DAY).isoformat()) in told
+    due = T0 + 40 * DAY
+    event_id = f"deadline_extended_{task_id}_{int(due.timestamp())}"
+    assert (event_id, "deadline_extended", due.isoformat()) in told
     # Not overdue at the old due time any more.
     world.clock.set(T0 + 35 * DAY)
     world.service.maintain()

@@ -23,6 +23,7 @@ from ._policy import Policy
 from ._port_destinations import Destinations
 from ._task import DeletionTask
 
+
 class JobSender(Protocol):
     """Sends one job to a push destination. Returns the outcome the destination gave in its
     2xx answer, or None (received, outcome to follow); raises `DeliveryFailed` (or any
