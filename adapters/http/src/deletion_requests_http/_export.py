@@ -20,6 +20,7 @@ EXPORT_FIELDS = [
     "actionedTime",
     "cancelledTime",
     "heldTime",
+    "dueTime",
     "completedTime",
     "purgedTime",
     "overdue",
