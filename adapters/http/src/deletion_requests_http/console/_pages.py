@@ -4,6 +4,7 @@ case on Starlette's thread pool, and renders; the sign-in check wraps them all."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -41,7 +42,7 @@ LISTS = {
     "completed": ("Completed tasks", "The deleter reported their data deleted.", "newest"),
     "cancelled": ("Cancelled tasks", "Cancelled by their app or by an operator.", "newest"),
     "held": ("Tasks on hold", "Held by an operator: not handed off until released.", "due"),
-    "overdue": ("Overdue tasks", "Handed off, past the action window, not completed.", "due"),
+    "overdue": ("Overdue tasks", "Handed off, past their due date, not completed.", "due"),
 }
 SORTS = {"due": "Soonest hand-off or due first", "newest": "Newest created first"}
 _TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -105,6 +106,7 @@ class Pages:
             "hold": self.operators.hold,
             "release": self.operators.release,
             "cancel": self.operators.cancel,
+            "extend": functools.partial(self._extend, form.get("days", "")),
         }.get(decision)
         if decide is None:
             raise HTTPException(404)
@@ -123,8 +125,14 @@ class Pages:
             "hold": "The task is on hold.",
             "release": "The hold is released.",
             "cancel": "The task is cancelled.",
+            "extend": "The due date is extended; the app is told.",
         }[decision]
         return RedirectResponse(f"/console/tasks/{task_id}", status_code=303)
+
+    def _extend(self, days: str, task_id: str, operator: str, reason: str) -> DeletionTask:
+        if not days.strip().isdigit():
+            raise InvalidRequest("give the extension as a whole number of days")
+        return self.operators.extend_due(task_id, operator, int(days), reason)
 
     async def task_list(self, request: Request) -> Response:
         kind = request.path_params["kind"]
