@@ -29,6 +29,7 @@ from ._destinations import (
     job_id_for,
     jobs_for,
 )
+from ._due_dates import job_is_late
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._port_destinations import Destinations, Recorded
 from ._status import Status
@@ -50,6 +51,8 @@ class Claimed:
 
     job: Job
     task: DeletionTask
+    late: bool = False
+    """The job is late: its task was due by the claim (`job_is_late`)."""
 
 
 @attrs.define
@@ -131,7 +134,7 @@ class DestinationWork:
         for job in jobs:
             task = self.context.store.get(job.task_id)
             if task is not None:
-                claimed.append(Claimed(job, task))
+                claimed.append(Claimed(job, task, job_is_late(job, task, now)))
         return claimed
 
     # -- outcomes -------------------------------------------------------------------------------

@@ -10,12 +10,19 @@ from __future__ import annotations
 import datetime as dt
 
 from . import _lifecycle as lifecycle
+from ._destinations import Job
 from ._errors import DecisionRefused, InvalidRequest
 from ._handoff import _with
 from ._policy import Policy
 from ._task import DEADLINE_EXTENDED, DeletionTask
 
 DAY = dt.timedelta(days=1)
+
+
+def job_is_late(job: Job, task: DeletionTask, now: dt.datetime) -> bool:
+    """Whether *job*, of *task*, is late: it has no outcome yet and *task* is past its due
+    time."""
+    return job.outcome is None and now >= task.due_time
 
 
 def check_days(days: object) -> int:
