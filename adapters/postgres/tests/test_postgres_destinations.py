@@ -109,10 +109,10 @@ def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: 
         for task in tasks:
             store.add(task)
     schema = schema_for(str(tmp_path))
-    with psycopg.connect(SERVER, autocommit=True) as conn:  # as schema 6 left the tasks
+    with psycopg.connect(SERVER, autocommit=True) as conn:  # as schema 5 left the tasks
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         conn.execute("ALTER TABLE tasks DROP COLUMN due_time")
-        conn.execute("DELETE FROM schema_version WHERE version = 7")
+        conn.execute("DELETE FROM schema_version WHERE version = 6")
     with open_store(url) as store:
         for task in tasks:
             stored = store.get(task.task_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -102,12 +103,13 @@ class Pages:
         task_id, decision = request.path_params["task_id"], request.path_params["decision"]
         form: dict[str, str] = request.state.form
         operator: str = request.state.operator
-        decide = {
+        decisions: dict[str, Callable[[str, str, str], DeletionTask]] = {
             "hold": self.operators.hold,
             "release": self.operators.release,
             "cancel": self.operators.cancel,
             "extend": functools.partial(self._extend, form.get("days", "")),
-        }.get(decision)
+        }
+        decide = decisions.get(decision)
         if decide is None:
             raise HTTPException(404)
         task = await run_in_threadpool(self._show, task_id)  # an unknown task: a 404 page
