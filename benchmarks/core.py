@@ -201,7 +201,7 @@ def page_rows(size: int = PAGE) -> list[tuple[Any, ...]]:
 def _init(row: tuple[Any, ...]) -> DeletionTask:
     """The attrs initialiser of a row, by keyword, as the stores call it."""
     (tid, acct, status, created, ids, ready, actioned, cancelled, by, version) = row[:10]
-    history, outbox, completed, overdue, purged, held = row[10:]
+    history, outbox, completed, overdue, purged, held, *due = row[10:]  # no due time before REF's
     return DeletionTask(
         task_id=tid,
         account_id=acct,
@@ -219,6 +219,7 @@ def _init(row: tuple[Any, ...]) -> DeletionTask:
         overdue_time=overdue,
         purged_time=purged,
         held_time=held,
+        **({"due_time": due[0]} if due else {}),
     )
 
 

@@ -34,7 +34,7 @@ from deletion_requests.stores import TaskQuery
 # The SQLite store's tasks table, for the raw sqlite3 baseline that writes the same rows.
 TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
-    "created_by, version, outbox, completed_us, overdue_us, purged_us"
+    "created_by, version, outbox, completed_us, overdue_us, purged_us, due_us"
 )
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -73,6 +73,7 @@ def raw_values(task: DeletionTask) -> tuple[object, ...]:
         to_us(task.creation_time),
         task.created_by,
         task.version,
+        to_us(task.due_time),
     )
 
 
@@ -81,7 +82,7 @@ def raw_add(conn: sqlite3.Connection, task: DeletionTask) -> None:
     conn.execute("BEGIN IMMEDIATE")
     cursor = conn.execute(
         f"INSERT INTO tasks ({TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
-        "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
+        "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL, ?)",
         raw_values(task),
     )
     conn.executemany(
@@ -134,7 +135,7 @@ def raw_add_batch(conn: sqlite3.Connection, tasks: list[DeletionTask]) -> None:
     (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
     conn.executemany(
         f"INSERT INTO tasks (id, {TASK_COLUMNS}) "  # noqa: S608 (fixed column names)
-        "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL)",
+        "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, '', NULL, NULL, NULL, ?)",
         [(row_id, *raw_values(task)) for row_id, task in enumerate(tasks, start=last + 1)],
     )
     conn.executemany(
@@ -236,8 +237,9 @@ def _flush(
     conn: sqlite3.Connection, tasks: list[tuple[object, ...]], ids: list[tuple[int, str]]
 ) -> None:
     conn.executemany(
-        "INSERT INTO tasks (id, task_id, account_id, status, creation_us, created_by, version) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO tasks (id, task_id, account_id, status, creation_us, created_by, version, "
+        # due 30 days (in microseconds) after creation, as the store's migration sets it
+        "due_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5 + 2592000000000)",
         tasks,
     )
     conn.executemany("INSERT INTO task_identifiers (task, hash) VALUES (?, ?)", ids)

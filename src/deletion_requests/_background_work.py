@@ -87,15 +87,11 @@ class BackgroundWork:
         return task_outcome(task, self.jobs(task.task_id)) if task.completed_time else None
 
     def mark_overdue(self) -> int:
-        """Store the overdue mark of every task actioned more than `action_window` ago and
-        not completed; each mark is published once, as an `overdue` event."""
+        """Store the overdue mark of every task handed off, past its due time and not
+        completed; each mark is published once, as an `overdue` event."""
         context = self.context
         now = context.clock.now()
-        return self._sweep(
-            Awaiting.OVERDUE,
-            now - context.policy.action_window,
-            lambda task: context.caught_up(task, now),
-        )
+        return self._sweep(Awaiting.OVERDUE, now, lambda task: context.caught_up(task, now))
 
     def purge_settled(self) -> int:
         """Delete the identifier hashes of every task settled more than `retention` ago:
@@ -110,20 +106,20 @@ class BackgroundWork:
         )
 
     def overdue(self, limit: int = DEFAULT_PAGE) -> builtins.list[DeletionTask]:
-        """Tasks actioned more than `action_window` ago and not completed, oldest actioned
-        first, across every account (for operators). Caught up on read: a task stored
-        `pending` or `ready` whose hand-off and action window have passed is among them before
-        any `advance_due` has stored its transitions."""
+        """Tasks handed off, past their due time and not completed, earliest due first, across
+        every account (for operators). Caught up on read: a task stored `pending` or `ready`
+        whose hand-off and due time have passed is among them before any `advance_due` has
+        stored its transitions."""
         context, policy = self.context, self.context.policy
         now = context.clock.now()
-        cutoff = now - policy.action_window
-        stored = context.store.awaiting(Awaiting.INCOMPLETE, cutoff, limit)
-        # Not yet moved: due to be actioned by the cutoff, so caught up they are overdue.
-        _, actioned_by = policy.cutoffs(cutoff)
+        stored = context.store.awaiting(Awaiting.INCOMPLETE, now, limit)
+        # Not yet moved, and created a due period ago (no task is due sooner): caught up,
+        # those past their due time are overdue.
+        _, actioned_by = policy.cutoffs(now - policy.action_window)
         lagging = context.store.due(actioned_by, actioned_by, limit)
         found = {t.task_id: context.caught_up(t, now) for t in [*stored, *lagging]}
         late = [task for task in found.values() if handoff.is_overdue(task, now, policy)]
-        late.sort(key=lambda task: (task.actioned_time, task.task_id))
+        late.sort(key=lambda task: (task.due_time, task.task_id))
         return late[:limit]
 
     def maintain(

@@ -1,6 +1,6 @@
 """Status callbacks: the app that created a task hears, at a URL an operator registered for
 it, of every change of the task the app can see: `ready`, `actioned`, `cancelled` (by anyone)
-and `completed`.
+and `completed`, and `deadline_extended` when an operator makes it due later.
 
 A callback owed is an outbox entry (`callback.<event>`) written with the change that owes it,
 so it is delivered at least once, like a hand-off; its delivery is recorded in the history.
@@ -24,7 +24,7 @@ from ._errors import InvalidRequest
 from ._handoff import _with
 from ._task import CALLBACK, DeletionTask
 
-CLIENT_EVENTS = ("ready", "actioned", "cancelled", "completed")
+CLIENT_EVENTS = ("ready", "actioned", "deadline_extended", "cancelled", "completed")
 
 
 class CallbackSender(Protocol):
@@ -105,6 +105,8 @@ def client_events(old: DeletionTask, new: DeletionTask) -> list[str]:
         events.append("ready")
     if old.actioned_time is None and new.actioned_time is not None:
         events.append("actioned")
+    if new.due_time != old.due_time:
+        events.append("deadline_extended")
     if old.cancelled_time is None and new.cancelled_time is not None:
         events.append("cancelled")
     if old.completed_time is None and new.completed_time is not None:
@@ -121,8 +123,11 @@ def owe(old: DeletionTask, new: DeletionTask) -> DeletionTask:
 
 
 def event_id(task: DeletionTask, event: str) -> str:
-    """The id of the callback of *event* for *task*: the same on every attempt (each event
-    happens once to a task)."""
+    """The id of the callback of *event* for *task*: the same on every attempt. Each event
+    happens once to a task, but for `deadline_extended`, which is told once a due time (an
+    extension not yet told when another is made is told with the latest)."""
+    if event == "deadline_extended":
+        return f"{event}_{task.task_id}_{int(task.due_time.timestamp())}"
     return f"{event}_{task.task_id}"
 
 

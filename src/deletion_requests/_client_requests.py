@@ -103,7 +103,7 @@ class ClientRequests:
             # The store binds a keyed digest, never the key as sent (it may be an address).
             key = (key[0], idempotency_digest(self.context.store, key[0], key[1]))
         now = self.context.clock.now()
-        task = creating.pending_task(caller, account_id, identifiers, now)
+        task = creating.pending_task(caller, account_id, identifiers, now, self.context.policy)
         prepared = PreparedCreate(account_id, identifiers, task, key)
         if key is not None:
             existing = self.context.store.find_by_idempotency_key(*key)

@@ -43,6 +43,7 @@ class TaskView:
     completed_time: dt.datetime | None
     overdue: bool
     held_time: dt.datetime | None
+    due_time: dt.datetime
 
 
 @attrs.frozen
@@ -116,6 +117,7 @@ def _api_object(task: DeletionTask) -> dict[str, Any]:
         "completedTime": task.completed_time,
         "overdue": task.overdue_time is not None and task.completed_time is None,
         "heldTime": task.held_time,
+        "dueTime": task.due_time,
     }
 
 
@@ -129,7 +131,7 @@ def _view_fields(task: DeletionTask) -> dict[str, Any]:
 
 def task_to_api(task: DeletionTask) -> dict[str, Any]:
     """The API's task object: `taskId`, `status`, `deletionType`, times, `accountId`, and the
-    hand-off's `completedTime` and `overdue` (actioned more than the action window ago and not
+    hand-off's `completedTime`, `dueTime` and `overdue` (handed off, past `dueTime` and not
     completed; pass a task caught up with the clock)."""
     result: dict[str, Any] = api_converter.unstructure(TaskView(**_view_fields(task)))
     return result

@@ -11,6 +11,7 @@ import attrs
 from ._access import Caller
 from ._errors import InvalidRequest
 from ._ids import new_task_id
+from ._policy import Policy
 from ._status import Status
 from ._task import CREATED, DeletionTask, Transition
 
@@ -40,10 +41,14 @@ def idempotency_scope(caller: Caller, idempotency_key: str | None) -> tuple[str,
 
 
 def pending_task(
-    caller: Caller, account_id: str, identifiers: frozenset[str], now: dt.datetime
+    caller: Caller,
+    account_id: str,
+    identifiers: frozenset[str],
+    now: dt.datetime,
+    policy: Policy,
 ) -> DeletionTask:
     """The new task: pending, created *now* by the caller, its creation the first entry of
-    its history."""
+    its history, due `policy.due_at(now)`."""
     return DeletionTask(
         task_id=new_task_id(now),
         account_id=account_id,
@@ -52,6 +57,7 @@ def pending_task(
         identifiers=identifiers,
         created_by=caller.app_id,
         history=(Transition(Status.PENDING, Status.PENDING, now, caller.app_id, CREATED),),
+        due_time=policy.due_at(now),
     )
 
 

@@ -29,8 +29,6 @@ from ._port_destinations import Destinations
 from ._task import DeletionTask
 
 log = logging.getLogger("deletion_requests.destinations")
-DUE_AFTER = dt.timedelta(days=30)
-"""A task's due time: its creation plus 30 days."""
 
 
 class JobSender(Protocol):
@@ -51,7 +49,7 @@ def job_body(job: Job, task: DeletionTask, policy: Policy) -> bytes:
         "accountId": task.account_id,
         "identifiers": sorted(task.identifiers),
         "actionedTime": None if task.actioned_time is None else task.actioned_time.isoformat(),
-        "dueTime": (task.creation_time + DUE_AFTER).isoformat(),
+        "dueTime": task.due_time.isoformat(),
     }
     return orjson.dumps(document)
 

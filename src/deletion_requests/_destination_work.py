@@ -37,6 +37,7 @@ from ._destinations import (
     jobs_for,
     summary,
 )
+from ._due_dates import job_is_late
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._job_changes import retried
 from ._port_destinations import Destinations, Recorded
@@ -60,6 +61,8 @@ class Claimed:
 
     job: Job
     task: DeletionTask
+    late: bool = False
+    """The job is late: its task was due by the claim (`job_is_late`)."""
 
 
 @attrs.define
@@ -190,7 +193,7 @@ class DestinationWork:
         for job in jobs:
             task = self.context.store.get(job.task_id)
             if task is not None:
-                claimed.append(Claimed(job, task))
+                claimed.append(Claimed(job, task, job_is_late(job, task, now)))
         return claimed
 
     # -- outcomes -------------------------------------------------------------------------------

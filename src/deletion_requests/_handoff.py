@@ -124,21 +124,18 @@ def complete(task: DeletionTask, at: dt.datetime, by: str) -> DeletionTask:
 
 
 def is_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> bool:
-    """Actioned more than `action_window` ago and not completed."""
-    return (
-        task.completed_time is None
-        and task.actioned_time is not None
-        and now >= task.actioned_time + policy.action_window
-    )
+    """Handed off, not completed (a job is still open) and past its `due_time`."""
+    return task.completed_time is None and task.actioned_time is not None and now >= task.due_time
 
 
 def mark_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
-    """Record that the task is overdue, stamped when it became so; unchanged otherwise."""
+    """Record that the task is overdue, stamped when it became so (its due time); unchanged
+    otherwise."""
     if task.overdue_time is not None or not is_overdue(task, now, policy):
         return task
     assert task.actioned_time is not None
-    due = task.actioned_time + policy.action_window
-    return _with(task, "overdue", due, SYSTEM, overdue_time=due)
+    since = max(task.due_time, task.actioned_time)  # a task released late is late from then
+    return _with(task, "overdue", since, SYSTEM, overdue_time=since)
 
 
 def settled_at(task: DeletionTask) -> dt.datetime | None:

@@ -174,6 +174,7 @@ class _Subject:
             overdue_time=task.overdue_time,
             purged_time=task.purged_time,
             held_time=changes.get("held_time", task.held_time),
+            due_time=task.due_time,
         )
 
 
@@ -259,7 +260,7 @@ def _fire(subject: _Subject, trigger: str, now: dt.datetime) -> bool:
 def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
     """Fire every transition that time has made due, stamping each at its *scheduled* time.
 
-    A task actioned more than `action_window` ago and not completed is also marked overdue
+    A task handed off, past its `due_time` and not completed is also marked overdue
     (`_handoff.mark_overdue`), so every read shows it.
 
     Returns *task* itself when nothing was due, else its successor: one version higher, ready
@@ -286,14 +287,13 @@ def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTa
 
 
 def _overdue_owed(task: DeletionTask, now: dt.datetime, policy: Policy) -> bool:
-    """Whether *task* was actioned more than `action_window` before *now*, is not completed,
-    and is not yet marked overdue."""
-    actioned_time = task.actioned_time
+    """Whether *task* is handed off, not completed, past its due time, and not yet marked
+    overdue."""
     return (
-        actioned_time is not None
+        task.actioned_time is not None
         and task.overdue_time is None
         and task.completed_time is None
-        and now >= actioned_time + policy.action_window
+        and now >= task.due_time
     )
 
 

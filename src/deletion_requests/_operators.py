@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from . import _due_dates as due_dates
 from . import _handoff as handoff
 from . import _lifecycle as lifecycle
 from ._access import Caller
@@ -151,6 +152,20 @@ class Operators:
             None, task_id, lambda task, now: lifecycle.release(task, now, policy, by, why)
         )
 
+    def extend_due(self, task_id: str, operator: str, days: int, reason: str) -> DeletionTask:
+        """An operator makes a task due *days* later, with a reason, up to the policy's
+        `extension_limit` past its original due date. The app hears of it (a
+        `deadline_extended` callback). `DecisionRefused`, saying why, for a completed or
+        cancelled task, one past its due time, or an extension past the limit."""
+        by, why = operator_by(operator), check_reason(reason)
+        days = due_dates.check_days(days)
+        policy = self.context.policy
+        return self.context.change(
+            None,
+            task_id,
+            lambda task, now: due_dates.extend_due(task, now, policy, by, days, why),
+        )
+
     def tasks(
         self,
         kind: str,
@@ -161,7 +176,7 @@ class Operators:
     ) -> Page:
         """A page of one of the `LISTS`, every account's (or *account_id*'s), caught up: by
         status as the clock sees it (`actioned` includes completed tasks), `held` (on hold
-        now, or when cancelled), `overdue` (actioned more than `action_window` ago and not
+        now, or when cancelled), `overdue` (handed off, past its due time and not
         completed). Newest created first, or oldest first, which is soonest hand-off (and
         soonest due) first for every task never held past its hand-off moment. The cursor
         continues the listing in the order it came from."""
@@ -192,7 +207,7 @@ class Operators:
             "completed": [{"completed": True}],
             "cancelled": [{"cancelled": True}],
             "held": [{"held": True}],
-            # A superset: handed off at the earliest `cancel_period` after creation.
+            # A superset: every task is due at least `due_period` after its creation.
             "overdue": [
                 {
                     "cancelled": False,

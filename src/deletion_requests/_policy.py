@@ -19,6 +19,13 @@ def _positive(_instance: object, attribute: attrs.Attribute[dt.timedelta], value
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
+DUE_PERIOD = dt.timedelta(days=30)
+"""The due period of the default `Policy` (its stages' sum): what a task made without a policy
+(`DeletionTask` without a `due_time`, a task stored before due dates) is due by."""
+EXTENSION_LIMIT = dt.timedelta(days=45)
+"""The default `Policy.extension_limit`."""
+
+
 @attrs.frozen
 class Policy:
     """How long each stage of the lifecycle lasts.
@@ -33,6 +40,9 @@ class Policy:
     action_window: dt.timedelta = attrs.field(default=dt.timedelta(days=15), validator=_positive)
     retention: dt.timedelta = attrs.field(default=dt.timedelta(days=30), validator=_positive)
     """How long the identifier hashes of a completed task are kept before they are purged."""
+    extension_limit: dt.timedelta = attrs.field(default=EXTENSION_LIMIT, validator=_positive)
+    """How far operators may extend a task's due date in all, past `due_at` (see
+    `docs/lifecycle.md`: CCPA's 45 days, which also keeps within GDPR's further two months)."""
 
     cancel_period: dt.timedelta = attrs.field(init=False, repr=False, eq=False)
     """How long after creation a task can still be cancelled (exclusive bound)."""
@@ -40,6 +50,22 @@ class Policy:
     @cancel_period.default
     def _cancel_period(self) -> dt.timedelta:
         return self.pending_period + self.review_period
+
+    due_period: dt.timedelta = attrs.field(init=False, repr=False, eq=False)
+    """How long after creation a task is due: every stage, hand-off and action window
+    included (30 days by default, the seed's bound)."""
+
+    @due_period.default
+    def _due_period(self) -> dt.timedelta:
+        return self.pending_period + self.review_period + self.action_window
+
+    def due_at(self, creation_time: dt.datetime) -> dt.datetime:
+        """When a task created at *creation_time* is due, before any extension."""
+        return creation_time + self.due_period
+
+    def latest_due(self, creation_time: dt.datetime) -> dt.datetime:
+        """The latest due time extensions may give a task created at *creation_time*."""
+        return self.due_at(creation_time) + self.extension_limit
 
     def ready_at(self, creation_time: dt.datetime) -> dt.datetime:
         """When a task created at *creation_time* becomes `ready`."""

@@ -72,9 +72,9 @@ class Awaiting(enum.Enum):
     CALLBACK = "callback"
     """A status callback (`callback.<event>`) is in the outbox (cutoff ignored)."""
     OVERDUE = "overdue"
-    """Actioned, not completed, not yet marked overdue, actioned_time <= cutoff."""
+    """Actioned, not completed, not yet marked overdue, due_time <= cutoff."""
     INCOMPLETE = "incomplete"
-    """Actioned, not completed, actioned_time <= cutoff (overdue ones, for operators)."""
+    """Actioned, not completed, due_time <= cutoff (overdue ones, for operators)."""
     PURGE = "purge"
     """Completed, not purged, completed_time <= cutoff."""
     PURGE_CANCELLED = "purge-cancelled"
@@ -115,8 +115,7 @@ class Awaiting(enum.Enum):
             task.status == "actioned"
             and task.completed_time is None
             and (self is Awaiting.INCOMPLETE or task.overdue_time is None)
-            and task.actioned_time is not None
-            and task.actioned_time <= cutoff
+            and task.due_time <= cutoff
         )
 
 

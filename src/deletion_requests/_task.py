@@ -6,6 +6,7 @@ from collections.abc import Iterable
 import attrs
 
 from ._clock import as_utc
+from ._policy import DUE_PERIOD
 from ._status import Status
 
 SYSTEM = "system"
@@ -23,6 +24,8 @@ HELD = "held"
 """An operator put the task on hold: it is not handed off until released."""
 RELEASED = "released"
 """An operator ended a hold."""
+DEADLINE_EXTENDED = "deadline_extended"
+"""An operator extended the task's due date; the detail says by how long, to when, and why."""
 REVIEW = "review"
 """The outbox entry for the alert that asks operators to review a task that became ready."""
 HANDOFF = "handoff"
@@ -36,6 +39,7 @@ EVENTS = frozenset(
         TRANSITION,
         HELD,
         RELEASED,
+        DEADLINE_EXTENDED,
         "review.delivered",
         "review.failed",
         "handoff.delivered",
@@ -85,6 +89,10 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+def _default_due(task: DeletionTask) -> dt.datetime:
+    return task.creation_time + DUE_PERIOD
+
+
 def _steps(values: Iterable[Transition]) -> tuple[Transition, ...]:
     return values if type(values) is tuple else tuple(values)
 
@@ -124,6 +132,12 @@ class DeletionTask:
     held_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the hold the task is under began; None when it is not held. A held task is never
     handed off (see `docs/lifecycle.md`)."""
+    due_time: dt.datetime = attrs.field(
+        default=attrs.Factory(_default_due, takes_self=True), converter=_utc
+    )
+    """When the deletion is due: creation plus the policy's `due_period` (`Policy.due_at`),
+    later by any extensions an operator made. Past it with work still open, the task is
+    overdue. Without a value, creation plus the default policy's 30 days."""
 
     @classmethod
     def from_fields(
@@ -144,6 +158,7 @@ class DeletionTask:
         overdue_time: dt.datetime | None,
         purged_time: dt.datetime | None,
         held_time: dt.datetime | None,
+        due_time: dt.datetime,
     ) -> DeletionTask:
         """The task of these fields, in the order of the class's, without the converters: for a
         store building tasks at volume from values it has already typed as the converters
@@ -168,6 +183,7 @@ class DeletionTask:
         _set(task, "overdue_time", overdue_time)
         _set(task, "purged_time", purged_time)
         _set(task, "held_time", held_time)
+        _set(task, "due_time", due_time)
         return task
 
     def __repr__(self) -> str:

@@ -62,3 +62,18 @@ def test_an_answer_without_the_envelope_is_typed_by_its_status() -> None:
     odd = error_from(418, {"error": "teapot"}, "req-1", None)
     assert type(odd) is ApiError
     assert (odd.code, odd.status, odd.request_id) == ("IM_A_TEAPOT", 418, "req-1")
+
+
+def test_a_task_carries_its_due_time_when_the_server_sends_one() -> None:
+    from deletion_requests_client import Task
+
+    document = {
+        "taskId": "3bc2e8b0-88ee-400c-8696-44897bc95cd3",
+        "status": "pending",
+        "accountId": "acct-1",
+        "creationTime": "2026-03-01T09:00:00+00:00",
+        "dueTime": "2026-03-31T09:00:00+00:00",
+    }
+    assert Task.from_api(document).due_time is not None
+    assert Task.from_api(document).due_time.isoformat() == "2026-03-31T09:00:00+00:00"  # type: ignore[union-attr]
+    assert Task.from_api({k: v for k, v in document.items() if k != "dueTime"}).due_time is None

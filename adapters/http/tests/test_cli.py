@@ -89,6 +89,7 @@ def test_advance_and_tasks_list(store_url: str, tmp_path: Path) -> None:
         "ACTIONED",
         "CANCELLED",
         "COMPLETED",
+        "DUE",
     ]
     assert old.task_id in table
     assert young.task_id in table

@@ -255,3 +255,42 @@ def test_hold_and_release_from_the_command_line(
         ("released", "operator:ana"),
     ]
     assert json.loads(run("tasks", "list", "--held", "--json", "--store", store_url)) == []
+
+
+def test_extending_a_due_date_from_the_command_line(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with seeded(store_url, days_ago=20) as (service, caller, _):
+        task = service.create(caller, "acct-1", raw_emails=["late@example.com"])
+        cancelled = service.create(caller, "acct-1", raw_emails=["gone@example.com"])
+        service.cancel(caller, cancelled.task_id)
+    monkeypatch.setenv("DELETION_REQUESTS_OPERATOR", "ana")
+    due = task.creation_time + dt.timedelta(days=40)
+    extended = run(
+        "tasks",
+        "extend",
+        task.task_id,
+        "--days",
+        "10",
+        "--reason",
+        "slow CRM",
+        "--store",
+        store_url,
+    )
+    assert f"extended {task.task_id}: due {due:%Y-%m-%d %H:%M:%SZ}" in extended
+    detail = json.loads(run("tasks", "show", task.task_id, "--json", "--store", store_url))
+    assert detail["dueTime"] == due.isoformat()
+    last = detail["history"][-1]
+    assert (last["event"], last["by"]) == ("deadline_extended", "operator:ana")
+    assert last["detail"].endswith(": slow CRM")
+    assert "DUE" in run("tasks", "list", "--store", store_url).splitlines()[0].split()
+    too_far = fails(
+        "tasks", "extend", task.task_id, "--days", "36", "--reason", "more", "--store", store_url
+    )
+    assert "at most 35 more day(s), not 36" in too_far
+    finished = fails(
+        "tasks", "extend", cancelled.task_id, "--days", "1", "--reason", "x", "--store", store_url
+    )
+    assert "is cancelled" in finished
+    after = json.loads(run("tasks", "show", task.task_id, "--json", "--store", store_url))
+    assert after["dueTime"] == due.isoformat()

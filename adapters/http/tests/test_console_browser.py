@@ -166,6 +166,29 @@ def test_a_hold_shows_its_reason_and_operator_and_the_api_still_says_ready(
     sync_api.expect(held_row).to_contain_text("operator:alice: Legal asked us to wait")
 
 
+def test_extend_a_due_date_and_the_api_shows_it(
+    page: sync_api.Page, deployment: Deployment
+) -> None:
+    task_id = deployment.create()
+    created = dt.datetime.fromisoformat(str(deployment.api_task(task_id)["creationTime"]))
+    later(page, deployment, 20 * DAY)
+    page.goto(f"/console/tasks/{task_id}")
+    due = page.get_by_role("region", name="Due date")
+    due.get_by_label("Days to extend by (at most 45)").fill("14")
+    due.get_by_label("Reason to extend", exact=False).fill("The CRM export runs weekly")
+    due.get_by_role("button", name="Extend the due date").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text(
+        "The due date is extended; the app is told."
+    )
+    sync_api.expect(page.get_by_role("region", name="Due date")).to_contain_text("at most 31")
+    extended = page.get_by_role("region", name="History").get_by_role("row").last
+    sync_api.expect(extended).to_contain_text("deadline_extended")
+    sync_api.expect(extended).to_contain_text("The CRM export runs weekly")
+    seen = deployment.api_task(task_id)
+    assert seen["dueTime"] == (created + 44 * DAY).isoformat()
+    assert "CRM" not in json.dumps(seen)
+
+
 def test_release_one_then_cancel_another_with_a_reason(
     page: sync_api.Page, deployment: Deployment
 ) -> None:

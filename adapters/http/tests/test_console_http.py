@@ -34,6 +34,7 @@ POST_ROUTES = [
     f"/console/tasks/{TASK}/hold",
     f"/console/tasks/{TASK}/release",
     f"/console/tasks/{TASK}/cancel",
+    f"/console/tasks/{TASK}/extend",
     "/console/find",
     "/console/access/apps/app_x/revoke",
     "/console/access/accounts/acct-a/revoke",
@@ -321,3 +322,40 @@ def test_the_access_log_names_console_routes_by_template(
     assert "/console/{path}" in paths
     assert "/console/static/{path}" in paths
     assert not any("example.com" in r.getMessage() or TASK in r.getMessage() for r in access)
+
+
+def test_the_task_page_shows_the_due_date_and_extends_it_with_a_reason(site: Site) -> None:
+    task_id = site.create()
+    site.sign_in()
+    page = site.client.get(f"/console/tasks/{task_id}")
+    assert "Due date" in page.text
+    assert "at most 45" in page.text
+    token = site.csrf(f"/console/tasks/{task_id}")
+    for days, status, words in (("", 400, "whole number"), ("46", 409, "at most 45 more")):
+        refused = site.client.post(
+            f"/console/tasks/{task_id}/extend", data={"csrf": token, "days": days, "reason": "r"}
+        )
+        assert refused.status_code == status
+        assert words in refused.text
+    no_reason = site.client.post(
+        f"/console/tasks/{task_id}/extend", data={"csrf": token, "days": "3"}
+    )
+    assert no_reason.status_code == 400
+    assert site.store.get(task_id).due_time == T0 + dt.timedelta(days=30)  # type: ignore[union-attr]
+    answer = site.client.post(
+        f"/console/tasks/{task_id}/extend",
+        data={"csrf": token, "days": "14", "reason": "backups restore slowly"},
+    )
+    assert answer.status_code == 303
+    extended = site.store.get(task_id)
+    assert extended is not None
+    assert extended.due_time == T0 + dt.timedelta(days=44)
+    step = extended.history[-1]
+    assert (step.event, step.by) == ("deadline_extended", "operator:alice")
+    assert step.detail.endswith(": backups restore slowly")
+    page = site.client.get(f"/console/tasks/{task_id}")
+    assert "extended from" in page.text
+    assert "at most 31" in page.text
+    site.clock.advance(dt.timedelta(days=44))
+    site.sign_in()
+    assert "can no longer be extended" in site.client.get(f"/console/tasks/{task_id}").text

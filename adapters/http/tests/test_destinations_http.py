@@ -156,3 +156,19 @@ def test_a_claim_limit_out_of_range_is_400(world: World) -> None:
             "/destinations/warehouse/jobs/claim", json=body, headers=pull_headers(WAREHOUSE)
         )
         assert answer.status_code == 400, body
+
+
+def test_a_claimed_job_carries_its_due_time_and_says_when_it_is_late(world: World) -> None:
+    _, task_id = setup(world)
+    claim = world.client.post(
+        "/destinations/warehouse/jobs/claim", json={"limit": 1}, headers=pull_headers(WAREHOUSE)
+    )
+    (job,) = claim.json()["data"]
+    due = world.store.get(task_id).due_time  # type: ignore[union-attr]
+    assert (job["dueTime"], job["late"]) == (due.isoformat(), False)
+    world.clock.set(due)  # the lease ran out long ago: owed again, and now late
+    again = world.client.post(
+        "/destinations/warehouse/jobs/claim", json={"limit": 1}, headers=pull_headers(WAREHOUSE)
+    )
+    (late,) = again.json()["data"]
+    assert (late["jobId"], late["late"]) == (job["jobId"], True)

@@ -233,8 +233,10 @@ def test_create_answers_202_with_the_task_and_location(world: World) -> None:
         "completedTime",
         "overdue",
         "heldTime",
+        "dueTime",
     ]
     assert body["status"] == "pending"
+    assert body["dueTime"] == "2026-03-31T09:00:00+00:00"  # created + 30 days
     assert body["deletionType"] == "emailsDeletion"
     assert body["creationTime"] == "2026-03-01T09:00:00+00:00"
     assert body["readyTime"] is None

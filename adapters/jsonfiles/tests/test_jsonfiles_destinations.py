@@ -73,3 +73,18 @@ def test_destinations_written_before_the_breaker_read_as_paused_by_an_operator(
     assert crm.paused
     assert not crm.paused_by_breaker
     assert (crm.changed_by, crm.failures, crm.failing_since, crm.last_error) == (None, 0, None, "")
+
+
+def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    task = make_task()
+    with JsonFilesStore(root) as store:
+        store.add(task)
+    (path,) = (root / "tasks").glob("*.json")
+    document = json.loads(path.read_text())
+    del document["due_time"]  # as a store written before due dates has it
+    path.write_text(json.dumps(document))
+    with JsonFilesStore(root) as store:
+        stored = store.get(task.task_id)
+    assert stored is not None
+    assert stored.due_time == task.creation_time + dt.timedelta(days=30)

@@ -88,6 +88,7 @@ def test_tasks_handed_off_before_destinations_keep_their_state(tmp_path: Path) -
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         conn.execute("DROP TABLE jobs")
         conn.execute("DROP TABLE destinations")
+        conn.execute("ALTER TABLE tasks DROP COLUMN due_time")
         conn.execute("DELETE FROM schema_version WHERE version >= 5")
     with open_store(url) as store:
         assert isinstance(store, PostgresStore)
@@ -119,7 +120,8 @@ def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
             "ALTER TABLE destinations DROP COLUMN changed_by, DROP COLUMN changed_time, "
             "DROP COLUMN failures, DROP COLUMN failing_since, DROP COLUMN last_error"
         )
-        conn.execute("DELETE FROM schema_version WHERE version = 6")
+        conn.execute("ALTER TABLE tasks DROP COLUMN due_time")  # the due dates came after
+        conn.execute("DELETE FROM schema_version WHERE version >= 6")
     with open_store(url) as store:
         assert isinstance(store, PostgresStore)
         crm = store.get_destination("crm")
@@ -127,3 +129,21 @@ def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
     assert crm.paused
     assert not crm.paused_by_breaker
     assert (crm.changed_by, crm.failures, crm.failing_since, crm.last_error) == (None, 0, None, "")
+
+
+def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: Path) -> None:
+    url = store_url(str(tmp_path))
+    tasks = [make_task(), make_task()]
+    with open_store(url) as store:
+        for task in tasks:
+            store.add(task)
+    schema = schema_for(str(tmp_path))
+    with psycopg.connect(SERVER, autocommit=True) as conn:  # as schema 6 left the tasks
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute("ALTER TABLE tasks DROP COLUMN due_time")
+        conn.execute("DELETE FROM schema_version WHERE version = 7")
+    with open_store(url) as store:
+        for task in tasks:
+            stored = store.get(task.task_id)
+            assert stored is not None
+            assert stored.due_time == task.creation_time + dt.timedelta(days=30)

@@ -173,8 +173,8 @@ def test_a_write_whose_connection_dies_is_reported_not_acknowledged(tmp_path: Pa
         )
         other = make_task()
         holder.execute(
-            "INSERT INTO tasks (task_id, account_id, status, creation_time, created_by, version) "
-            "VALUES (%s, %s, 'pending', now(), 'app_a', 1)",
+            "INSERT INTO tasks (task_id, account_id, status, creation_time, created_by, version, "
+            "due_time) VALUES (%s, %s, 'pending', now(), 'app_a', 1, now() + interval '30 days')",
             (other.task_id, other.account_id),
         )
         holder.execute(

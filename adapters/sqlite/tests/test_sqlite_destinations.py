@@ -49,6 +49,8 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE jobs")
     conn.execute("DROP TABLE destinations")
+    conn.execute("DROP INDEX tasks_incomplete_by_due")
+    conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
     conn.execute("DELETE FROM schema_version WHERE version >= 6")
     conn.close()
     with SqliteStore(path) as store:
@@ -79,7 +81,9 @@ def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
     conn = sqlite3.connect(path, isolation_level=None)
     for column in ("changed_by", "changed_us", "failures", "failing_since_us", "last_error"):
         conn.execute(f"ALTER TABLE destinations DROP COLUMN {column}")
-    conn.execute("DELETE FROM schema_version WHERE version = 7")
+    conn.execute("DROP INDEX tasks_incomplete_by_due")  # and the due dates, which came after
+    conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
+    conn.execute("DELETE FROM schema_version WHERE version >= 7")
     conn.close()
     with SqliteStore(path) as store:
         crm = store.get_destination("crm")
@@ -87,3 +91,21 @@ def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
     assert crm.paused
     assert not crm.paused_by_breaker
     assert (crm.changed_by, crm.failures, crm.failing_since, crm.last_error) == (None, 0, None, "")
+
+
+def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    tasks = [make_task(), make_task()]
+    with SqliteStore(path) as store:
+        for task in tasks:
+            store.add(task)
+    conn = sqlite3.connect(path, isolation_level=None)  # as schema 7 left the tasks
+    conn.execute("DROP INDEX tasks_incomplete_by_due")
+    conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
+    conn.execute("DELETE FROM schema_version WHERE version = 8")
+    conn.close()
+    with SqliteStore(path) as store:
+        for task in tasks:
+            stored = store.get(task.task_id)
+            assert stored is not None
+            assert stored.due_time == task.creation_time + dt.timedelta(days=30)

@@ -48,10 +48,11 @@ class OutboxContract(PortContract[Outbox]):
         assert ids(Awaiting.REVIEW, far, 1) == [actioned[2].task_id]
         assert ids(Awaiting.HANDOFF, far) == [actioned[2].task_id]
         assert ids(Awaiting.INCOMPLETE, far) == [actioned[2].task_id, delivered.task_id]
-        # actioned_time of actioned[2] is two days before that of actioned[1]
-        cutoff = actioned[2].actioned_time
-        assert cutoff is not None
+        # actioned at one moment; actioned[2], created a day before actioned[1], is due a day
+        # before it
+        cutoff = actioned[2].due_time
         assert ids(Awaiting.INCOMPLETE, cutoff) == [actioned[2].task_id]
+        assert ids(Awaiting.OVERDUE, cutoff) == [actioned[2].task_id]
         assert ids(Awaiting.OVERDUE, far) == [actioned[2].task_id, delivered.task_id]
         assert ids(Awaiting.PURGE, far) == [done.task_id]
         assert ids(Awaiting.PURGE, T0) == []

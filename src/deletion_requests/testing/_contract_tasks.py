@@ -60,6 +60,24 @@ class TaskRecordsContract(TaskLifecycleCases):
         at_once([functools.partial(store.add, task) for task in tasks])
         assert [store.get(task.task_id) for task in tasks] == tasks
 
+    def test_due_time_is_kept_as_added_and_as_extended(self, store: TaskRecords) -> None:
+        """A due time other than the default's (a policy's own, an extension) is stored as it
+        is, on add and on a compare-and-set, alone or in a batch of others."""
+        own = attrs.evolve(make_task(), due_time=T0 + dt.timedelta(days=3, microseconds=7))
+        default = make_task()
+        at_once([functools.partial(store.add, task) for task in (own, default)])
+        assert store.get(own.task_id) == own
+        assert store.get(default.task_id) == default
+        assert default.due_time == default.creation_time + POLICY.due_period
+        extended = attrs.evolve(default, version=2, due_time=default.due_time + 9 * HOUR)
+        assert store.update([extended]) == frozenset()
+        assert store.get(default.task_id) == extended
+        listed = store.list_tasks(TaskQuery(accounts=frozenset({own.account_id})))
+        assert {t.task_id: t.due_time for t in listed} == {
+            own.task_id: own.due_time,
+            extended.task_id: extended.due_time,
+        }
+
     def test_duplicate_id_is_refused_and_changes_nothing(self, store: TaskRecords) -> None:
         task = make_task()
         store.add(task)

@@ -38,6 +38,8 @@ class Task:
     completed_time: dt.datetime | None
     held_time: dt.datetime | None
     overdue: bool
+    due_time: dt.datetime | None
+    """When the deletion is due (None from a server that does not say)."""
     purged_time: dt.datetime | None
     created_by: str | None
     history: tuple[HistoryEntry, ...]
@@ -60,6 +62,7 @@ class Task:
                 completed_time=_optional_time(document.get("completedTime")),
                 held_time=_optional_time(document.get("heldTime")),
                 overdue=bool(document.get("overdue", False)),
+                due_time=_optional_time(document.get("dueTime")),
                 purged_time=_optional_time(document.get("purgedTime")),
                 created_by=_optional_str(document.get("createdBy")),
                 history=tuple(_entry(entry) for entry in document.get("history") or ()),

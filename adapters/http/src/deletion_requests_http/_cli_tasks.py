@@ -93,6 +93,26 @@ def tasks_release(task_id: str, reason: str, operator: str | None, store_url: st
         click.echo(f"released {task.task_id}: {task.status.value}")
 
 
+@tasks.command("extend")
+@click.argument("task_id")
+@click.option(
+    "--days", type=click.IntRange(min=1), required=True, help="How many days later it is due."
+)
+@click.option("--reason", required=True, help="Why: recorded in the task's history.")
+@operator_option
+@store_option
+def tasks_extend(
+    task_id: str, days: int, reason: str, operator: str | None, store_url: str
+) -> None:
+    """Make TASK_ID due DAYS later, before its due time passes: at most 45 days past its
+    original due date in all (the policy's extension limit). The app gets a
+    deadline_extended callback; a completed or cancelled task is refused."""
+    name = _operator(operator)
+    with opened(store_url, create=False) as application:
+        task = application.operators.extend_due(task_id, name, days, reason)
+        click.echo(f"extended {task.task_id}: due {_time(task.due_time)}")
+
+
 @tasks.command("cancel")
 @click.argument("task_ids", nargs=-1, required=True)
 @click.option("--reason", required=True, help="Why: recorded in each task's history.")
@@ -293,10 +313,21 @@ def _task_table(found: list[DeletionTask]) -> None:
             _time(t.actioned_time),
             _time(t.cancelled_time),
             _time(t.completed_time),
+            _time(t.due_time),
         ]
         for t in found
     ]
     _table(
-        ["TASK", "ACCOUNT", "STATUS", "CREATED", "READY", "ACTIONED", "CANCELLED", "COMPLETED"],
+        [
+            "TASK",
+            "ACCOUNT",
+            "STATUS",
+            "CREATED",
+            "READY",
+            "ACTIONED",
+            "CANCELLED",
+            "COMPLETED",
+            "DUE",
+        ],
         rows,
     )

@@ -67,6 +67,8 @@ def claimed_to_api(claimed: Claimed) -> dict[str, Any]:
         "identifiers": sorted(task.identifiers),
         "actionedTime": None if task.actioned_time is None else task.actioned_time.isoformat(),
         "leaseUntil": None if job.lease_until is None else job.lease_until.isoformat(),
+        "dueTime": task.due_time.isoformat(),
+        "late": claimed.late,
     }
 
 

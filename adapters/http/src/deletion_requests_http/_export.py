@@ -24,6 +24,7 @@ EXPORT_FIELDS = [
     "actionedTime",
     "cancelledTime",
     "heldTime",
+    "dueTime",
     "completedTime",
     "purgedTime",
     "overdue",

@@ -13,6 +13,7 @@ ACCOUNT = "2456192011195196284677"
 TASK_ID = "3bc2e8b0-88ee-400c-8696-44897bc95cd3"
 OTHER_TASK_ID = "20675afe-f4e5-4ee6-bfb7-d5fddcffe16d"
 CREATED = "2026-03-01T09:00:00+00:00"
+DUE = "2026-03-31T09:00:00+00:00"
 # A cursor as the server writes it in a Link header: the position after the task above.
 CURSOR = (
     "WyIyMDI2LTAzLTAxVDA5OjAwOjAwKzAwOjAwIiwiMjA2NzVhZmUtZjRlNS00ZWU2LWJmYjctZDVmZGRjZmZlMTZkIl0"
@@ -89,6 +90,7 @@ def _task(status: str = "pending", **times: Any) -> dict[str, Any]:
         "completedTime": None,
         "overdue": False,
         "heldTime": None,
+        "dueTime": DUE,
     }
     task.update(times)
     return task
@@ -109,6 +111,7 @@ ROKT_LISTED = {
     "completedTime": None,
     "overdue": False,
     "heldTime": None,
+    "dueTime": "2022-03-31T11:00:00+11:00",
 }
 TASK_LIST = {
     "roktDocument": _named("The API document's example", [ROKT_LISTED]),
@@ -151,7 +154,30 @@ TASK_DETAIL = {
             ],
             "outcome": None,
         },
-    )
+    ),
+    "extended": _named(
+        "An actioned task whose due date an operator extended by 14 days",
+        {
+            **_task(
+                "actioned",
+                readyTime="2026-03-13T09:00:00+00:00",
+                actionedTime="2026-03-16T09:00:00+00:00",
+                dueTime="2026-04-14T09:00:00+00:00",
+            ),
+            "purgedTime": None,
+            "createdBy": "app-2f6c1e",
+            "history": [
+                {
+                    "from": "actioned",
+                    "to": "actioned",
+                    "at": "2026-03-25T14:10:00+00:00",
+                    "by": "operator",
+                    "event": "deadline_extended",
+                    "detail": None,
+                }
+            ],
+        },
+    ),
 }
 COMPLETED_DETAIL = {
     "completed": _named(

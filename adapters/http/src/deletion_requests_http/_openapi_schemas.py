@@ -100,6 +100,7 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             "completedTime",
             "overdue",
             "heldTime",
+            "dueTime",
         ],
         "properties": {
             "taskId": UUID,
@@ -116,14 +117,21 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
             },
             "overdue": {
                 "type": "boolean",
-                "description": "Actioned more than the action window (15 days) ago and not "
-                "completed.",
+                "description": "Handed off, past dueTime and not completed (a destination "
+                "has not reported).",
             },
             "heldTime": {
                 **TIME,
                 "description": "When an operator put the task on hold, or null. A held task "
                 "keeps its status (pending or ready) and is not handed off until released; "
                 "it can still be cancelled.",
+            },
+            "dueTime": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the deletion is due: creationTime plus 30 days, later "
+                "when an operator extended it (at most 45 days in all; the app is told by a "
+                "deadline_extended callback).",
             },
         },
     }

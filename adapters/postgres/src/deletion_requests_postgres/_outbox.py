@@ -27,9 +27,9 @@ class OutboxTables(TaskTables, Outbox):
             Awaiting.CALLBACK: "t.outbox <> '{}' AND EXISTS (SELECT 1 FROM unnest(t.outbox) k "
             "WHERE k LIKE 'callback.%%') AND %s IS NOT NULL",
             Awaiting.OVERDUE: "t.status = 'actioned' AND t.completed_time IS NULL "
-            "AND t.overdue_time IS NULL AND t.actioned_time <= %s",
+            "AND t.overdue_time IS NULL AND t.due_time <= %s",
             Awaiting.INCOMPLETE: "t.status = 'actioned' AND t.completed_time IS NULL "
-            "AND t.actioned_time <= %s",
+            "AND t.due_time <= %s",
             Awaiting.PURGE: "t.completed_time IS NOT NULL AND t.purged_time IS NULL "
             "AND t.completed_time <= %s",
             Awaiting.PURGE_CANCELLED: "t.cancelled_time IS NOT NULL AND t.purged_time IS NULL "

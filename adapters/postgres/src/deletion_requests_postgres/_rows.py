@@ -12,7 +12,7 @@ from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict
 TASK_COLUMNS = (
     "t.id, t.task_id, t.account_id, t.status, t.creation_time, t.ready_time, t.actioned_time, "
     "t.cancelled_time, t.created_by, t.version, t.outbox, t.completed_time, t.overdue_time, "
-    "t.purged_time, t.held_time"
+    "t.purged_time, t.held_time, t.due_time"
 )
 
 
@@ -24,17 +24,18 @@ WITH n AS (
         %(actioned_time)s::timestamptz[], %(cancelled_time)s::timestamptz[],
         %(created_by)s::text[], %(version)s::int[], %(outbox)s::text[],
         %(completed_time)s::timestamptz[], %(overdue_time)s::timestamptz[],
-        %(purged_time)s::timestamptz[], %(held_time)s::timestamptz[]
+        %(purged_time)s::timestamptz[], %(held_time)s::timestamptz[],
+        %(due_time)s::timestamptz[]
     ) AS n (task_id, account_id, status, creation_time, ready_time, actioned_time,
             cancelled_time, created_by, version, outbox, completed_time, overdue_time,
-            purged_time, held_time)
+            purged_time, held_time, due_time)
 ), t AS (
     INSERT INTO tasks (task_id, account_id, status, creation_time, ready_time, actioned_time,
                        cancelled_time, created_by, version, outbox, completed_time,
-                       overdue_time, purged_time, held_time)
+                       overdue_time, purged_time, held_time, due_time)
     SELECT task_id, account_id, status, creation_time, ready_time, actioned_time,
            cancelled_time, created_by, version, string_to_array(outbox, ','),
-           completed_time, overdue_time, purged_time, held_time FROM n
+           completed_time, overdue_time, purged_time, held_time, due_time FROM n
     RETURNING id, task_id
 ), i AS (
     INSERT INTO task_identifiers (task, hash)
@@ -83,6 +84,7 @@ def batch_arguments(batch: Sequence[Add]) -> dict[str, list[Any]]:
             t.overdue_time,
             t.purged_time,
             t.held_time,
+            t.due_time,
         )
         for t in (item.task for item in batch)
     ]
@@ -120,5 +122,6 @@ _TASK_PARAMETERS = [
     "overdue_time",
     "purged_time",
     "held_time",
+    "due_time",
 ]
 _HISTORY_PARAMETERS = ["history_task", "seq", "source", "dest", "at", "by", "event", "detail"]

@@ -157,6 +157,16 @@ MIGRATIONS: list[str] = [
         ADD COLUMN failing_since timestamptz,
         ADD COLUMN last_error text NOT NULL DEFAULT '';
     """,
+    # Every task carries its due time (creation plus the due period, later when an operator
+    # extended it); tasks stored before get the default policy's 30 days. The tasks handed off
+    # and not completed, by due time, are what overdue marks and lists read.
+    """
+    ALTER TABLE tasks ADD COLUMN due_time timestamptz;
+    UPDATE tasks SET due_time = creation_time + interval '30 days';
+    ALTER TABLE tasks ALTER COLUMN due_time SET NOT NULL;
+    CREATE INDEX tasks_incomplete_by_due ON tasks (due_time)
+        WHERE status = 'actioned' AND completed_time IS NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_JOBS_VERSION = 5

@@ -52,7 +52,7 @@ class TaskTables(PostgresConnection, TaskRecords):
             (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
                 row[:10]
             )
-            outbox, completed, overdue, purged, held = row[10:]
+            outbox, completed, overdue, purged, held, due = row[10:]
             try:
                 # psycopg types the row as the initialiser's converters would (timestamptz in
                 # a UTC session arrives with `datetime.UTC`), but for the status and sets.
@@ -74,6 +74,7 @@ class TaskTables(PostgresConnection, TaskRecords):
                         overdue,
                         purged,
                         held,
+                        due,
                     )
                 )
             except (ValueError, TypeError) as exc:
@@ -262,13 +263,14 @@ class TaskTables(PostgresConnection, TaskRecords):
             "actioned_time = n.actioned_time, cancelled_time = n.cancelled_time, "
             "version = n.version, outbox = string_to_array(n.outbox, ','), "
             "completed_time = n.completed_time, overdue_time = n.overdue_time, "
-            "purged_time = n.purged_time, held_time = n.held_time "
+            "purged_time = n.purged_time, held_time = n.held_time, due_time = n.due_time "
             "FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
             "%s::timestamptz[], %s::int[], %s::text[], %s::timestamptz[], %s::text[], "
-            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], "
+            "%s::timestamptz[]) "
             "AS n(task_id, status, ready_time, actioned_time, cancelled_time, version, "
             "account_id, creation_time, outbox, completed_time, overdue_time, purged_time, "
-            "held_time) "
+            "held_time, due_time) "
             "WHERE t.task_id = n.task_id AND t.version = n.version - 1 "
             "AND t.account_id = n.account_id AND t.creation_time = n.creation_time "
             "RETURNING t.task_id, t.id",
@@ -286,6 +288,7 @@ class TaskTables(PostgresConnection, TaskRecords):
                 [task.overdue_time for task in tasks],
                 [task.purged_time for task in tasks],
                 [task.held_time for task in tasks],
+                [task.due_time for task in tasks],
             ),
         ).fetchall()
         written = dict(rows)

@@ -25,10 +25,10 @@ class SqliteOutbox(SqliteTasks, Outbox):
             "AND instr(outbox, 'review') AND ?1 IS NOT NULL",
             Awaiting.CALLBACK: "INDEXED BY tasks_outbox WHERE outbox != '' "
             "AND instr(outbox, 'callback.') AND ?1 IS NOT NULL",
-            Awaiting.OVERDUE: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
-            "AND completed_us IS NULL AND overdue_us IS NULL AND actioned_us <= ?1",
-            Awaiting.INCOMPLETE: "INDEXED BY tasks_incomplete WHERE status = 'actioned' "
-            "AND completed_us IS NULL AND actioned_us <= ?1",
+            Awaiting.OVERDUE: "INDEXED BY tasks_incomplete_by_due WHERE status = 'actioned' "
+            "AND completed_us IS NULL AND overdue_us IS NULL AND due_us <= ?1",
+            Awaiting.INCOMPLETE: "INDEXED BY tasks_incomplete_by_due WHERE status = 'actioned' "
+            "AND completed_us IS NULL AND due_us <= ?1",
             Awaiting.PURGE: "INDEXED BY tasks_to_purge WHERE completed_us IS NOT NULL "
             "AND purged_us IS NULL AND completed_us <= ?1",
             Awaiting.PURGE_CANCELLED: "INDEXED BY tasks_cancelled_to_purge WHERE cancelled_us "

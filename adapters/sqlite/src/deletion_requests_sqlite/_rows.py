@@ -17,14 +17,14 @@ MICROSECOND = dt.timedelta(microseconds=1)
 
 TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
-    "created_by, version, outbox, completed_us, overdue_us, purged_us, held_us"
+    "created_by, version, outbox, completed_us, overdue_us, purged_us, held_us, due_us"
 )
 HISTORY_COLUMNS = "task, seq, source, dest, at_us, by, event, detail"
 READ_COLUMNS = "id, " + TASK_COLUMNS
 # A new task's VALUES: a time it lacks is bound as '' and stored as NULL, since binding None costs
 # `sqlite3` a failed adapter lookup (two AttributeErrors made and dropped) each time. An integer
 # never equals ''.
-_TASK_VALUES = "(?, ?, ?, ?, {0}, {0}, {0}, ?, ?, ?, {0}, {0}, {0}, {0})".format("nullif(?, '')")
+_TASK_VALUES = "(?, ?, ?, ?, {0}, {0}, {0}, ?, ?, ?, {0}, {0}, {0}, {0}, ?)".format("nullif(?, '')")
 _ONE_TASK = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES {_TASK_VALUES}"  # noqa: S608
 _ID_AND_TASK_VALUES = "(?, " + _TASK_VALUES.removeprefix("(")  # the row id first, for a batch
 
@@ -82,6 +82,7 @@ def _task_row(task: DeletionTask) -> tuple[object, ...]:
         _us_or_blank(task.overdue_time),
         _us_or_blank(task.purged_time),
         _us_or_blank(task.held_time),
+        to_us(task.due_time),
     )
 
 

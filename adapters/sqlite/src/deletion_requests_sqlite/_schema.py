@@ -187,7 +187,23 @@ def _v7(db: Database) -> None:
     destinations.add_column("last_error", str, not_null_default="")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+DUE_PERIOD_US = 30 * 86_400 * 1_000_000
+"""The due period tasks stored before due dates get: the default policy's 30 days."""
+
+
+def _v8(db: Database) -> None:
+    # Every task carries its due time (creation plus the due period, later when an operator
+    # extended it). Tasks stored before get the default policy's 30 days.
+    db.execute("ALTER TABLE tasks ADD COLUMN due_us INTEGER")
+    db.execute(f"UPDATE tasks SET due_us = creation_us + {DUE_PERIOD_US}")  # noqa: S608 (a constant)
+    # The tasks handed off and not completed, by due time: what overdue marks and lists read.
+    db.execute(
+        "CREATE INDEX tasks_incomplete_by_due ON tasks (due_us) "
+        "WHERE status = 'actioned' AND completed_us IS NULL"
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

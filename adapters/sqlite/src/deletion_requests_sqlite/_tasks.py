@@ -89,6 +89,7 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             overdue,
             purged,
             held,
+            due,
         ) = row
         try:
             if not isinstance(version, int) or not isinstance(creation, int):
@@ -111,6 +112,7 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
                 opt_time(overdue),
                 opt_time(purged),
                 opt_time(held),
+                from_us(due),
             )
         except (ValueError, TypeError, OverflowError) as exc:
             raise StoreError(
@@ -309,7 +311,7 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
         written: dict[str, int] = {}
         for start in range(0, len(tasks), 2000):
             chunk = tasks[start : start + 2000]
-            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             args: list[object] = []
             for task in chunk:
                 args += (
@@ -326,16 +328,17 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
                     opt_us(task.overdue_time),
                     opt_us(task.purged_time),
                     opt_us(task.held_time),
+                    to_us(task.due_time),
                 )
             rows = conn.execute(
                 "WITH new (task_id, status, ready_us, actioned_us, cancelled_us, version, "  # noqa: S608 (only placeholders are interpolated)
-                "account_id, creation_us, outbox, completed_us, overdue_us, purged_us, held_us) "
-                f"AS (VALUES {values}) "
+                "account_id, creation_us, outbox, completed_us, overdue_us, purged_us, held_us, "
+                f"due_us) AS (VALUES {values}) "
                 "UPDATE tasks SET status = new.status, ready_us = new.ready_us, "
                 "actioned_us = new.actioned_us, cancelled_us = new.cancelled_us, "
                 "version = new.version, outbox = new.outbox, completed_us = new.completed_us, "
-                "overdue_us = new.overdue_us, purged_us = new.purged_us, held_us = new.held_us "
-                "FROM new "
+                "overdue_us = new.overdue_us, purged_us = new.purged_us, held_us = new.held_us, "
+                "due_us = new.due_us FROM new "
                 "WHERE tasks.task_id = new.task_id AND tasks.version = new.version - 1 "
                 "AND tasks.account_id = new.account_id AND tasks.creation_us = new.creation_us "
                 "RETURNING tasks.task_id, tasks.id",

@@ -4,7 +4,9 @@ case on Starlette's thread pool, and renders; the sign-in check wraps them all."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,7 +45,7 @@ LISTS = {
     "completed": ("Completed tasks", "The deleter reported their data deleted.", "newest"),
     "cancelled": ("Cancelled tasks", "Cancelled by their app or by an operator.", "newest"),
     "held": ("Tasks on hold", "Held by an operator: not handed off until released.", "due"),
-    "overdue": ("Overdue tasks", "Handed off, past the action window, not completed.", "due"),
+    "overdue": ("Overdue tasks", "Handed off, past their due date, not completed.", "due"),
 }
 SORTS = {"due": "Soonest hand-off or due first", "newest": "Newest created first"}
 _TASK_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -107,11 +109,13 @@ class Pages:
         task_id, decision = request.path_params["task_id"], request.path_params["decision"]
         form: dict[str, str] = request.state.form
         operator: str = request.state.operator
-        decide = {
+        decisions: dict[str, Callable[[str, str, str], DeletionTask]] = {
             "hold": self.operators.hold,
             "release": self.operators.release,
             "cancel": self.operators.cancel,
-        }.get(decision)
+            "extend": functools.partial(self._extend, form.get("days", "")),
+        }
+        decide = decisions.get(decision)
         if decide is None:
             raise HTTPException(404)
         task = await run_in_threadpool(self._show, task_id)  # an unknown task: a 404 page
@@ -129,8 +133,14 @@ class Pages:
             "hold": "The task is on hold.",
             "release": "The hold is released.",
             "cancel": "The task is cancelled.",
+            "extend": "The due date is extended; the app is told.",
         }[decision]
         return RedirectResponse(f"/console/tasks/{task_id}", status_code=303)
+
+    def _extend(self, days: str, task_id: str, operator: str, reason: str) -> DeletionTask:
+        if not days.strip().isdigit():
+            raise InvalidRequest("give the extension as a whole number of days")
+        return self.operators.extend_due(task_id, operator, int(days), reason)
 
     async def task_list(self, request: Request) -> Response:
         kind = request.path_params["kind"]
