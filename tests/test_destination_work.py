@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deletion_requests import (
     DEFAULT_DESTINATION,
@@ -31,6 +34,7 @@ from deletion_requests import (
 from deletion_requests._access import digest_secret
 from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destination_work import DestinationWork
+from deletion_requests._destinations import _JOB_NAMESPACE, job_id_for
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()
@@ -171,3 +175,14 @@ def test_an_operator_skips_a_job_with_a_reason_recorded_in_the_history() -> None
         world.work.skip(task.task_id, "crm", "too late", "alice")
     with pytest.raises(InvalidRequest, match="reason"):
         world.work.skip(task.task_id, "erp", " ", "alice")
+
+
+@settings(max_examples=200, deadline=None)
+@given(task_id=st.text(max_size=40), destination=st.text(max_size=63))
+def test_job_ids_are_the_version_5_uuids_of_task_and_destination(
+    task_id: str, destination: str
+) -> None:
+    """`job_id_for` is `uuid.uuid5` in the jobs' namespace, however it is computed: the ids
+    stored by every store, and by earlier versions, stay the ones it makes."""
+    expected = str(uuid.uuid5(_JOB_NAMESPACE, f"{task_id}/{destination}"))
+    assert job_id_for(task_id, destination) == expected
