@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 from deletion_requests_http.testing import serving
+from deletion_requests_postgres import PostgresStore
 
 from benchmarks._drive import QUIET
 from benchmarks.http import drop_schemas, store_url
@@ -64,6 +65,7 @@ def destinations(count: int) -> list[Destination]:
 def load_postgres(url: str, count: int) -> None:
     """*count* pending tasks, one a second from T0, added 1,000 a statement."""
     with open_store(url) as store:
+        assert isinstance(store, PostgresStore)
         for start in range(0, count, 1000):
             tasks = [make_task(i) for i in range(start, min(count, start + 1000))]
             assert store.add_batch([(task, None) for task in tasks]) == [None] * len(tasks)
