@@ -208,7 +208,8 @@ def actioned(store: Any, dests: list[Destination]) -> str:
         str(uuid.uuid4()), "a", Status.PENDING, T0, frozenset({HASH}), created_by="app"
     )
     store.add(task)
-    moved = catch_up(task, T0 + POLICY.cancel_period, POLICY)
+    at = T0 + POLICY.cancel_period
+    moved = catch_up(task, at, POLICY)
     assert moved.status is Status.ACTIONED
-    assert store.write_actioned([(moved, jobs_for(moved, dests, moved.actioned_time))]) == set()
+    assert store.write_actioned([(moved, jobs_for(moved, dests, at))]) == set()
     return task.task_id
