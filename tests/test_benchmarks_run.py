@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from deletion_requests_http.testing import serving
 
-from benchmarks import console_reads, core, delivery, held_bodies, storage
-from benchmarks._drive import acceptable, bare_app, make_app, wrk
+from benchmarks import console_reads, core, delivery, destinations, held_bodies, storage
+from benchmarks._drive import POSTGRES, acceptable, bare_app, make_app, wrk
 from benchmarks.http import auth_cost, case, list_latency
 
 
@@ -64,6 +65,27 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     adds, pages = storage.jsonfiles_rates(tmp_path / "json", 10)
     assert adds > 0
     assert pages > 0
+
+
+def test_destinations_benchmark_functions_run(tmp_path: Path) -> None:
+    """The hand-off on SQLite (PostgreSQL's runs in the benchmark), claims over HTTP on
+    PostgreSQL when there is a server, and the console pages, at toy sizes."""
+    ratios = destinations.handoff(tmp_path, 20, ["sqlite"], 1)
+    assert ratios["sqlite"] > 0
+    timings = destinations.pages(tmp_path, 300, 4)
+    assert {name: len(found) for name, found in timings.items()} == {
+        "task page": 4,
+        "queue page": 5,
+    }
+
+
+def test_destinations_claims_benchmark_runs_on_postgresql(tmp_path: Path) -> None:
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc}")
+    assert destinations.handoff(tmp_path, 20, ["postgres"], 1)["postgres"] > 0
+    assert destinations.claims_rate(tmp_path, 10, 2) > 0
 
 
 def _create(base: str, authorization: str) -> httpx.Response:

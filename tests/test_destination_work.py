@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deletion_requests import (
     DEFAULT_DESTINATION,
@@ -33,6 +36,7 @@ from deletion_requests import (
 from deletion_requests._access import digest_secret
 from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destination_work import DestinationWork
+from deletion_requests._destinations import _JOB_NAMESPACE, job_id_for
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()
@@ -221,3 +225,14 @@ def test_retrying_a_final_or_missing_job_is_refused_and_changes_nothing() -> Non
     with pytest.raises(InvalidRequest, match="reason"):
         world.work.retry(task.task_id, "erp", "  ", "bob")
     assert (world.store.get(task.task_id), world.work.jobs(task.task_id)) == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(task_id=st.text(max_size=40), destination=st.text(max_size=63))
+def test_job_ids_are_the_version_5_uuids_of_task_and_destination(
+    task_id: str, destination: str
+) -> None:
+    """`job_id_for` is `uuid.uuid5` in the jobs' namespace, however it is computed: the ids
+    stored by every store, and by earlier versions, stay the ones it makes."""
+    expected = str(uuid.uuid5(_JOB_NAMESPACE, f"{task_id}/{destination}"))
+    assert job_id_for(task_id, destination) == expected

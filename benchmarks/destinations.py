@@ -1,0 +1,304 @@
+"""Destinations benchmark: one day's batch handed off to five destinations next to one, claims
+by pull workers over HTTP, and the console's pages at scale, in one run.
+
+Run: uv run python -m benchmarks.destinations [--tasks 30000] [--claims 6000] [--big 1000000]
+     [--only handoff|claims|pages]
+(several minutes at full size; PostgreSQL at $DELETION_REQUESTS_TEST_POSTGRES or the local one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import random
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from deletion_requests_http.testing import serving
+from deletion_requests_postgres import PostgresStore
+
+from benchmarks._drive import QUIET
+from benchmarks.http import drop_schemas, store_url
+from benchmarks.storage import T0, make_task, populate
+from deletion_requests import (
+    AccessAdmin,
+    DeletionService,
+    Destination,
+    DestinationWork,
+    ManualClock,
+    Mode,
+    Outcome,
+    OutcomeKind,
+    Policy,
+    new_credential,
+    open_store,
+)
+from deletion_requests._access import digest_secret
+from deletion_requests._callbacks import new_signing_secret
+from deletion_requests._destinations import jobs_for
+from deletion_requests._lifecycle import catch_up
+
+AGE = dt.timedelta(days=20)
+"""How old the youngest task of a batch is: old enough to be actioned by one advance."""
+CLAIM = 1000
+"""Jobs a pull worker claims at a time."""
+
+
+def destinations(count: int) -> list[Destination]:
+    """*count* push destinations (nothing is sent: the benchmark times the writes)."""
+    return [
+        Destination(
+            f"dest-{n}", Mode.PUSH, T0, f"https://dest-{n}.example/jobs", new_signing_secret()
+        )
+        for n in range(count)
+    ]
+
+
+def load_postgres(url: str, count: int) -> None:
+    """*count* pending tasks, one a second from T0, added 1,000 a statement."""
+    with open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+        for start in range(0, count, 1000):
+            tasks = [make_task(i) for i in range(start, min(count, start + 1000))]
+            assert store.add_batch([(task, None) for task in tasks]) == [None] * len(tasks)
+
+
+def handoff_seconds(url: str, count: int, fanout: int) -> float:
+    """Seconds of the one `advance_due` that actions *count* due tasks of a store at *url*
+    (loaded beforehand) and writes their jobs for *fanout* destinations."""
+    with open_store(url) as store:
+        clock = ManualClock(T0 + dt.timedelta(seconds=count) + AGE)
+        service = DeletionService(store, clock, subscribers=[])
+        work = DestinationWork(service)
+        for destination in destinations(fanout):
+            work.add(destination)
+        start = time.perf_counter()
+        moved = work.advance_due()
+        elapsed = time.perf_counter() - start
+        assert moved == count, moved
+        jobs = sum(c.owed for c in work.store.job_counts().values())
+        assert jobs == count * fanout, jobs
+    return elapsed
+
+
+def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[str, float]:
+    """Median seconds of the hand-off of *count* tasks to 5 destinations and to 1, per store
+    kind, interleaved round by round; prints each and their ratio. The ratios, by kind."""
+    ratios = {}
+
+    def listed(runs: list[float]) -> str:
+        return ", ".join(f"{r:.2f}" for r in runs)
+
+    for kind in kinds:
+        runs: dict[int, list[float]] = {1: [], 5: []}
+        for n in range(rounds):
+            for fanout in (1, 5):
+                if kind == "sqlite":
+                    path = directory / f"handoff-{fanout}-{n}.db"
+                    populate(path, count, accounts=1)
+                    runs[fanout].append(handoff_seconds(f"sqlite:///{path}", count, fanout))
+                else:
+                    url = store_url("postgres", f"handoff{fanout}", directory)
+                    try:
+                        load_postgres(url, count)
+                        runs[fanout].append(handoff_seconds(url, count, fanout))
+                    finally:
+                        drop_schemas([url])
+        one, five = (statistics.median(runs[f]) for f in (1, 5))
+        ratios[kind] = five / one
+        print(
+            f"{kind} hand-off of {count} tasks: 1 destination {one:.2f}s "
+            f"({count / one:.0f} jobs/s), 5 destinations {five:.2f}s ({5 * count / five:.0f} "
+            f"jobs/s): {five / one:.2f}x (medians of {rounds}; runs 1: "
+            f"{listed(runs[1])}; 5: {listed(runs[5])})"
+        )
+    return ratios
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+
+def pull_worker(base: str, credential: str, done: list[int]) -> None:
+    """Claim the warehouse's jobs `CLAIM` at a time over HTTP and report each as deleted,
+    until a claim comes back empty; the count goes into *done*."""
+    headers = {"Authorization": f"Bearer {credential}"}
+    reported = 0
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+        while True:
+            claim = http.post("/destinations/warehouse/jobs/claim", json={"limit": CLAIM})
+            claim.raise_for_status()
+            jobs = claim.json()["data"]
+            if not jobs:
+                break
+            for job in jobs:
+                answer = http.post(
+                    f"/destinations/warehouse/jobs/{job['jobId']}/outcome",
+                    json={"outcome": "deleted"},
+                )
+                answer.raise_for_status()
+                reported += 1
+    done.append(reported)
+
+
+def owed_pull_jobs(url: str, count: int) -> str:
+    """*count* tasks actioned with a job each for the pull destination `warehouse`; its
+    credential."""
+    credential = new_credential()
+    load_postgres(url, count)
+    with open_store(url) as store:
+        service = DeletionService(
+            store, ManualClock(T0 + dt.timedelta(seconds=count) + AGE), subscribers=[]
+        )
+        work = DestinationWork(service)
+        work.add(
+            Destination("warehouse", Mode.PULL, T0, credential_digest=digest_secret(credential))
+        )
+        assert work.advance_due() == count
+    return credential
+
+
+def claims_rate(directory: Path, count: int, workers: int) -> float:
+    """Jobs a second that *workers* pull workers claim and report over HTTP from one `serve`
+    on PostgreSQL, *count* jobs owed."""
+    url = store_url("postgres", f"claims{workers}", directory)
+    try:
+        credential = owed_pull_jobs(url, count)
+        log = directory / f"claims-{workers}.log"
+        with serving(url, log, "--workers", "2", *QUIET, "--no-console", timeout=120) as server:
+            done: list[int] = []
+            threads = [
+                threading.Thread(target=pull_worker, args=(server.base_url, credential, done))
+                for _ in range(workers)
+            ]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - start
+        assert sum(done) == count, (done, count)
+        with open_store(url, create=False) as store:
+            counts = DestinationWork(DeletionService(store, subscribers=[])).store.job_counts()
+            assert counts["warehouse"].final == count
+    finally:
+        drop_schemas([url])
+    return count / elapsed
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def signed_in_console(path: Path, count: int) -> Iterator[tuple[Any, list[str]]]:
+    """A console client signed in over *count* tasks at *path* (populated), with 200 of them
+    actioned with jobs for 5 destinations, one reported; the client and those tasks' ids."""
+    from deletion_requests_http import TokenIssuer, create_app
+    from deletion_requests_http.console import Console, ConsoleSettings
+    from starlette.testclient import TestClient
+
+    url = f"sqlite:///{path}"
+    with open_store(url) as store:
+        clock = ManualClock(T0 + dt.timedelta(seconds=count, days=1))
+        service = DeletionService(store, clock, subscribers=[])
+        work = DestinationWork(service)
+        dests = destinations(5)
+        for destination in dests:
+            work.add(destination)
+        with contextlib.closing(sqlite3.connect(path)) as raw:
+            ids = [row[0] for row in raw.execute("SELECT task_id FROM tasks")]
+        sampled = [
+            _actioned_id(store, store.get(task_id), dests, clock)
+            for task_id in random.Random(11).sample(ids, min(200, len(ids)))
+        ]
+        for task_id in sampled[::2]:
+            work.report("dest-0", work.jobs(task_id)[0].job_id, Outcome(OutcomeKind.DELETED))
+        admin = AccessAdmin(store, clock)
+        admin.add_operator("bench", "benchmark password")
+        console = Console(service, admin, ConsoleSettings()).app()
+        with TestClient(create_app(service, TokenIssuer("k" * 48, clock), console=console)) as c:
+            page = c.get("/console/sign-in")
+            token = page.text.split('name="csrf" value="')[1].split('"')[0]
+            c.post(
+                "/console/sign-in",
+                data={"csrf": token, "name": "bench", "password": "benchmark password"},
+            )
+            assert c.get("/console/").status_code == 200
+            yield c, sampled
+
+
+def _actioned_id(store: Any, task: Any, dests: list[Destination], clock: ManualClock) -> str:
+    """Action *task* (as an advance would, ahead of time) with its jobs; its id."""
+    policy = Policy()
+    moment = task.creation_time + policy.cancel_period
+    actioned = catch_up(task, max(moment, clock.now()), policy)
+    assert store.write_actioned([(actioned, jobs_for(actioned, dests, moment))]) == frozenset()
+    return str(task.task_id)
+
+
+def latencies(fetch: Callable[[], httpx.Response], samples: int) -> list[float]:
+    timings = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        response = fetch()
+        timings.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.status_code
+    return timings
+
+
+def pages(directory: Path, count: int, samples: int) -> dict[str, list[float]]:
+    """Seconds per console task page (a task with 5 jobs) and queue page at *count* tasks."""
+    path = directory / "pages.db"
+    start = time.perf_counter()
+    populate(path, count)
+    print(f"populated {count} tasks in {time.perf_counter() - start:.1f}s")
+    with signed_in_console(path, count) as (client, sampled):
+        ids = iter(sampled * (samples // len(sampled) + 1))
+        found = {
+            "task page": latencies(lambda: client.get(f"/console/tasks/{next(ids)}"), samples),
+            "queue page": latencies(lambda: client.get("/console/"), max(5, samples // 10)),
+        }
+    for name, timings in found.items():
+        ordered = sorted(timings)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        print(
+            f"  console {name} at {count} tasks: p50 {statistics.median(timings) * 1e3:.1f} ms, "
+            f"p99 {p99 * 1e3:.1f} ms ({len(timings)} fetches)"
+        )
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--claims", type=int, default=6_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    cases = ["handoff", "claims", "pages"]
+    parser.add_argument("--only", choices=cases)
+    args = parser.parse_args()
+    wanted = {args.only} if args.only else set(cases)
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        directory = Path(tmp)
+        if "handoff" in wanted:
+            handoff(directory, args.tasks, ["sqlite", "postgres"], args.rounds)
+        for workers in (1, 3) if "claims" in wanted else ():
+            rate = claims_rate(directory, args.claims, workers)
+            print(
+                f"postgres pull claims of {CLAIM} over HTTP, {workers} worker(s), "
+                f"{args.claims} jobs: {rate:.0f} jobs/s claimed and reported"
+            )
+        if "pages" in wanted:
+            pages(directory, args.big, args.samples)
+
+
+if __name__ == "__main__":
+    main()
