@@ -173,13 +173,13 @@ class DestinationWorkProperties:
                     with pytest.raises(OutcomeConflict):
                         work.report(name, job.job_id, outcome)
             elif step[0] == "pause":
-                work.set_paused(step[1], True)
+                work.set_paused(step[1], True, "ops")
                 paused.add(step[1])
                 # at once: nothing goes to it, however many of its jobs are owed
                 assert step[1] not in PULLED or work.claim(step[1], 3) == []
                 assert not {name for name, _ in push_now(work, store)} & paused
             elif step[0] == "resume":
-                work.set_paused(step[1], False)
+                work.set_paused(step[1], False, "ops")
                 paused.discard(step[1])
             else:
                 clock.advance(dt.timedelta(minutes=step[1]))
