@@ -16,10 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from deletion_requests_http._logs import EcsFormatter
-from deletion_requests_http.testing import run_cli, serving
+from deletion_requests_http.testing import serving
 
 from deletion_requests import AccessAdmin, SystemClock, open_store
 from deletion_requests.testing import WebhookReceiver
+
+from .conftest import cli
 
 ACCOUNT = "acct-logs"
 TASKS = "/data/deletion-requests"
@@ -76,7 +78,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
 def test_a_whole_run_logs_lines_of_the_schema(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/logs.db"
     log = tmp_path / "server.log"
-    run_cli("accounts", "allow", ACCOUNT, "--store", store)
+    cli("accounts", "allow", ACCOUNT, "--store", store)
     with WebhookReceiver("whsec_" + "A" * 43) as receiver:
         with open_store(store) as opened:
             admin = AccessAdmin(opened, SystemClock())
@@ -150,7 +152,7 @@ def test_the_formatter_gives_each_field_its_type_or_a_string_label() -> None:
 def test_log_format_is_an_option_of_serve_too(tmp_path: Path, order: str) -> None:
     store = f"sqlite:///{tmp_path}/format.db"
     log = tmp_path / "server.log"
-    run_cli("accounts", "allow", ACCOUNT, "--store", store)
+    cli("accounts", "allow", ACCOUNT, "--store", store)
     options = ("--log-format", "text") if order == "after" else ()
     with serving(store, log, *options):
         pass
