@@ -77,6 +77,11 @@ def world() -> Iterator[World]:
         yield w
 
 
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+"""This pytest-xdist worker's number (0 in a run without workers): tests that share a server
+(a Redis database) take one of their own by it, so that workers never flush each other's."""
+
+
 POSTGRES = os.environ.get(
     "DELETION_REQUESTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
