@@ -9,7 +9,8 @@ process group, even when its test fails. At the end of the session, any process 
 below the test runner (its children, theirs, and orphans of theirs: the runner is their
 subreaper) is listed, killed, and fails the run.
 The standard library's `multiprocessing.resource_tracker`, which lives as long as the
-interpreter that started it, is not counted.
+interpreter that started it, is not counted. Under pytest-xdist each worker checks what it
+started, and the run fails in the controller when any worker found something left running.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -83,16 +85,35 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+_WORKERS_LEFT_RUNNING: list[str] = []
+"""In the xdist controller: what each worker found still running at its end."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the xdist controller, as each worker ends: keep what it found still running."""
+    listed = getattr(node, "workeroutput", {}).get("left_running")
+    if listed:
+        _WORKERS_LEFT_RUNNING.append(listed)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     deadline = time.monotonic() + GRACE
     while (leftover := left_running(os.getpid())) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if not leftover:
-        return
     for pid in leftover:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    listed = "\n".join(f"  {pid}: {command}" for pid, command in leftover.items())
+    found = [*_WORKERS_LEFT_RUNNING]
+    if leftover:
+        found.append("\n".join(f"  {pid}: {command}" for pid, command in leftover.items()))
+    if not found:
+        return
+    listed = "\n".join(found)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports it and fails
+        workeroutput["left_running"] = listed
+        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"processes the suite started are still alive (killed now):\n{listed}")

@@ -1,5 +1,6 @@
 """The session-end check of the root conftest.py: a run that leaves a process alive fails,
-names it, and kills it; a run that leaves none passes."""
+names it, and kills it; a run that leaves none passes. Under pytest-xdist too: a process left
+by a worker fails the whole run."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 
@@ -27,11 +30,11 @@ def test_starts_a_process_and_waits_for_it():
 """
 
 
-def run_session(tmp_path: Path, test: str) -> subprocess.CompletedProcess[str]:
+def run_session(tmp_path: Path, test: str, *options: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(ROOT_CONFTEST, tmp_path / "conftest.py")
     (tmp_path / "test_inner.py").write_text(test)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, str(tmp_path)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -41,8 +44,11 @@ def run_session(tmp_path: Path, test: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_session_that_leaves_an_orphan_alive_fails_and_kills_it(tmp_path: Path) -> None:
-    result = run_session(tmp_path, LEAKS)
+@pytest.mark.parametrize("options", [(), ("-n", "2")], ids=["one-process", "xdist-workers"])
+def test_a_session_that_leaves_an_orphan_alive_fails_and_kills_it(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    result = run_session(tmp_path, LEAKS, *options)
     assert result.returncode == 1, result.stdout
     assert "still alive (killed now)" in result.stdout
     leaked = [line for line in result.stdout.splitlines() if "time.sleep(600)" in line]

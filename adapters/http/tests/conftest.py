@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from click.testing import CliRunner
+from deletion_requests_http._cli import main
 from deletion_requests_http.testing import bootstrapped
 from psycopg import sql
 from starlette.testclient import TestClient
@@ -16,6 +18,16 @@ from deletion_requests import ManualClock
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 KEY = "k" * 48
+
+
+def cli(*args: str) -> str:
+    """`deletion-requests ARGS...` run in this process through click's runner (a test's setup:
+    no interpreter to start); what it wrote to stdout, or an AssertionError carrying its output
+    when it fails."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    if result.exit_code != 0:
+        raise AssertionError(f"deletion-requests {' '.join(args)} failed: {result.output}")
+    return result.stdout
 
 
 def basic(app_id: str, secret: str) -> dict[str, str]:
@@ -63,6 +75,11 @@ def world() -> Iterator[World]:
     w = World()
     with w.client:
         yield w
+
+
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+"""This pytest-xdist worker's number (0 in a run without workers): tests that share a server
+(a Redis database) take one of their own by it, so that workers never flush each other's."""
 
 
 POSTGRES = os.environ.get(

@@ -12,12 +12,12 @@ import pytest
 from deletion_requests_http import Settings, TokenIssuer, bootstrap
 from deletion_requests_http._serve import Processes, worker_environment, worker_settings
 from deletion_requests_http.console import ConsoleSettings
-from deletion_requests_http.testing import bootstrapped, run_cli, serving
+from deletion_requests_http.testing import bootstrapped, serving
 from starlette.testclient import TestClient
 
 from deletion_requests import HANDOFF, REVIEW, ManualClock, Policy
 
-from .conftest import T0, basic
+from .conftest import T0, basic, cli
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KEY = "a-signing-key-of-forty-characters-or-so!"
@@ -120,8 +120,8 @@ def test_serve_signs_tokens_with_the_key_of_the_environment(
 ) -> None:
     """`DELETION_REQUESTS_SIGNING_KEY` is the key of every worker, not only of the commands."""
     store = f"sqlite:///{tmp_path}/key.db"
-    run_cli("accounts", "allow", "acct-1", "--store", store)
-    made = json.loads(run_cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
+    cli("accounts", "allow", "acct-1", "--store", store)
+    made = json.loads(cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
     monkeypatch.setenv("DELETION_REQUESTS_SIGNING_KEY", KEY)
     with serving(store, tmp_path / "server.log", "--no-console") as running:
         answer = httpx.post(

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deletion_requests_http.testing import run_cli, serving
+from deletion_requests_http.testing import serving
 
 from deletion_requests import open_store
+
+from .conftest import cli
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -25,8 +27,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_concurrent_creates_each_get_their_own_task_and_keys_replay(
     tmp_path: Path, store: str
 ) -> None:
-    run_cli("accounts", "allow", "acct-1", "--store", store)
-    app = json.loads(run_cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
+    cli("accounts", "allow", "acct-1", "--store", store)
+    app = json.loads(cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
     auth = (app["appId"], app["appSecret"])
 
     def create(n: int) -> tuple[int, int, dict[str, object]]:

@@ -21,10 +21,13 @@ from starlette.testclient import TestClient
 
 from deletion_requests import AccessAdmin, DeletionService, ManualClock, MemoryStore, Policy
 
-from .conftest import KEY, T0, basic
+from .conftest import KEY, T0, XDIST_WORKER, basic
 
-REDIS = os.environ.get("DELETION_REQUESTS_TEST_REDIS_HARDENING", "redis://127.0.0.1:6379/11")
-"""Database 11 is this suite's own: it is flushed before each test that uses it."""
+REDIS = os.environ.get(
+    "DELETION_REQUESTS_TEST_REDIS_HARDENING", f"redis://127.0.0.1:6379/{11 - XDIST_WORKER}"
+)
+"""Database 11 (10 for the second xdist worker) is this suite's own: it is flushed before each
+test that uses it."""
 TASKS = "/data/deletion-requests"
 TOKEN = "/auth/oauth2/token"  # noqa: S105 (a path)
 FORM = {"grant_type": "client_credentials"}
@@ -196,7 +199,7 @@ def switch() -> Iterator[Switch]:
 
 
 def test_limits_are_enforced_again_once_redis_is_back(switch: Switch) -> None:
-    site = Limited(f"redis://127.0.0.1:{switch.port}/11", data="3/minute")
+    site = Limited(f"redis://127.0.0.1:{switch.port}{urlsplit(REDIS).path}", data="3/minute")
     site.limits.recheck_after = 0.0  # try Redis again at once (a deployment waits a little)
     first = within_bound(lambda: site.client.get(TASKS, headers=site.a))
     assert first.headers["ratelimit-remaining"] == "2"  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from deletion_requests_http._logs import EcsFormatter
-from deletion_requests_http.testing import run_cli, serving
+from deletion_requests_http.testing import serving
 
 from deletion_requests import (
     AccessAdmin,
@@ -36,6 +36,8 @@ from deletion_requests import (
     open_store,
 )
 from deletion_requests.testing import WebhookReceiver
+
+from .conftest import cli
 
 ACCOUNT = "acct-logs"
 SECRET = new_signing_secret()
@@ -95,7 +97,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
 def test_a_whole_run_logs_lines_of_the_schema(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/logs.db"
     log = tmp_path / "server.log"
-    run_cli("accounts", "allow", ACCOUNT, "--store", store)
+    cli("accounts", "allow", ACCOUNT, "--store", store)
     with WebhookReceiver("whsec_" + "A" * 43) as receiver:
         with open_store(store) as opened:
             admin = AccessAdmin(opened, SystemClock())
@@ -201,7 +203,7 @@ class Refusing:
 def test_log_format_is_an_option_of_serve_too(tmp_path: Path, order: str) -> None:
     store = f"sqlite:///{tmp_path}/format.db"
     log = tmp_path / "server.log"
-    run_cli("accounts", "allow", ACCOUNT, "--store", store)
+    cli("accounts", "allow", ACCOUNT, "--store", store)
     options = ("--log-format", "text") if order == "after" else ()
     with serving(store, log, *options):
         pass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 from deletion_requests_http import TokenIssuer, create_app
-from deletion_requests_http.testing import run_cli, serving
+from deletion_requests_http.testing import serving
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -23,7 +23,7 @@ from deletion_requests import (
 )
 from deletion_requests.testing import WebhookReceiver
 
-from .conftest import KEY, T0, basic
+from .conftest import KEY, T0, basic, cli
 from .test_handoff_server import due_task
 
 SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
@@ -53,8 +53,8 @@ def total(
 
 def test_one_scrape_sees_every_worker_the_supervisor_and_the_store(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/metrics.db"
-    run_cli("accounts", "allow", "acct-1", "--store", store)
-    made = run_cli("apps", "create", "--account", "acct-1", "--json", "--store", store)
+    cli("accounts", "allow", "acct-1", "--store", store)
+    made = cli("apps", "create", "--account", "acct-1", "--json", "--store", store)
     app = re.search(r'"appId": "([^"]+)", "appSecret": "([^"]+)"', made)
     assert app
     headers = basic(app.group(1), app.group(2))

@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from deletion_requests_http.testing import run_cli, serving
+from deletion_requests_http.testing import serving
+
+from .conftest import cli
 
 ACCOUNT = "2456192011195196284677"
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
@@ -27,10 +29,8 @@ CONFIG = (
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     store = f"sqlite:///{tmp_path}/deletion-requests.db"
-    run_cli("accounts", "allow", ACCOUNT, "--store", store)
-    created = json.loads(
-        run_cli("apps", "create", "--account", ACCOUNT, "--json", "--store", store)
-    )
+    cli("accounts", "allow", ACCOUNT, "--store", store)
+    created = json.loads(cli("apps", "create", "--account", ACCOUNT, "--json", "--store", store))
     with serving(store, tmp_path / "server.log") as running:
         yield running.base_url, created["appId"], created["appSecret"]
 

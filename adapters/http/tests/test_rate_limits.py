@@ -21,10 +21,13 @@ from starlette.testclient import TestClient
 
 from deletion_requests import AccessAdmin, DeletionService, ManualClock, MemoryStore, Policy
 
-from .conftest import KEY, T0, basic
+from .conftest import KEY, T0, XDIST_WORKER, basic
 
-REDIS = os.environ.get("DELETION_REQUESTS_TEST_REDIS", "redis://127.0.0.1:6379/13")
-"""Database 13 is this suite's own: it is flushed before each test that uses it."""
+REDIS = os.environ.get(
+    "DELETION_REQUESTS_TEST_REDIS", f"redis://127.0.0.1:6379/{13 + XDIST_WORKER}"
+)
+"""Database 13 (14 for the second xdist worker) is this suite's own: it is flushed before each
+test that uses it."""
 TASKS = "/data/deletion-requests"
 TOKEN = "/auth/oauth2/token"  # noqa: S105 (a path)
 FORM = {"grant_type": "client_credentials"}
@@ -134,8 +137,8 @@ def test_serve_refuses_bad_limits_in_one_line(
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """The test Redis, database 13, flushed. Without a server: a skip, with the reason, except
-    in CI (CI=true), where it fails."""
+    """The test Redis, its database (`REDIS`) flushed. Without a server: a skip, with the
+    reason, except in CI (CI=true), where it fails."""
     client = redis.Redis.from_url(REDIS, socket_connect_timeout=2)
     try:
         client.flushdb()

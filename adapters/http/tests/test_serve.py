@@ -24,10 +24,12 @@ from deletion_requests_http._serve import (
     worker_environment,
 )
 from deletion_requests_http.console import ConsoleSettings
-from deletion_requests_http.testing import free_port, run_cli, serving
+from deletion_requests_http.testing import free_port, serving
 from starlette.testclient import TestClient
 
 from deletion_requests import open_store
+
+from .conftest import cli
 
 SERVE = [sys.executable, "-m", "deletion_requests_http", "serve"]
 
@@ -45,8 +47,8 @@ def serve_refused(store: str, *options: str, **env: str) -> subprocess.Completed
 
 
 def allowed_app(store: str) -> tuple[str, str]:
-    run_cli("accounts", "allow", "acct-1", "--store", store)
-    app = json.loads(run_cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
+    cli("accounts", "allow", "acct-1", "--store", store)
+    app = json.loads(cli("apps", "create", "--account", "acct-1", "--json", "--store", store))
     return app["appId"], app["appSecret"]
 
 
@@ -214,7 +216,7 @@ def test_a_worker_app_runs_the_background_work_under_the_stores_lease(
 def test_every_serve_option_can_come_from_its_environment_variable(tmp_path: Path) -> None:
     """DELETION_REQUESTS_<OPTION>: read (a bad value is refused by name), and listed in
     `serve --help`."""
-    help_text = " ".join(run_cli("serve", "--help").split())
+    help_text = " ".join(cli("serve", "--help").split())
     for option in ("HOST", "PORT", "WORKERS", "ADVANCE_INTERVAL", "LEASE_INTERVAL", "LOG_LEVEL"):
         assert f"DELETION_REQUESTS_{option}" in help_text
     result = serve_refused(f"sqlite:///{tmp_path}/env.db", DELETION_REQUESTS_WORKERS="0")
