@@ -35,6 +35,7 @@ from ._destinations import (
     UnknownJob,
     job_id_for,
     jobs_for,
+    rotation,
     summary,
 )
 from ._due_dates import job_is_late
@@ -131,6 +132,15 @@ class DestinationWork:
             },
         )
         return after
+
+    def rotate(self, name: str) -> tuple[Destination, str]:
+        """Give destination *name* a new secret or credential (`rotated`); returns it and the
+        new value, which only a push destination's store keeps (a credential's digest)."""
+        rotated, shown = rotation(self.get(name))
+        if not self.store.put_destination(rotated):
+            raise UnknownDestination(name)
+        log.info("destination %s rotated", name, extra={"destination": name})
+        return rotated, shown
 
     def remove(self, name: str) -> None:
         """Remove a destination; refused while it has jobs without an outcome."""

@@ -362,3 +362,15 @@ def open_jobs_message(name: str, count: int) -> str:
         f"destination {name!r} still has {count} job(s) without an outcome; pause it, and let "
         "it report them or have an operator skip them, before removing it"
     )
+
+
+def rotation(destination: Destination) -> tuple[Destination, str]:
+    """*destination* with a new secret (push: a new `whsec_` secret signs what is sent and what
+    it reports) or credential (pull: the old one stops working once stored), and that value."""
+    if destination.mode is Mode.PULL:
+        shown = new_credential()
+        return attrs.evolve(destination, credential_digest=digest_secret(shown)), shown
+    from ._callbacks import new_signing_secret  # _callbacks imports this module
+
+    shown = new_signing_secret()
+    return attrs.evolve(destination, secret=shown), shown

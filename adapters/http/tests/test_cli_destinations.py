@@ -13,6 +13,7 @@ from deletion_requests_http._cli import main
 
 from deletion_requests import (
     AccessAdmin,
+    AuthenticationFailed,
     DeletionService,
     DestinationWork,
     ManualClock,
@@ -262,3 +263,30 @@ def test_the_audit_export_carries_each_destinations_outcome(store_url: str) -> N
     header, row = run("tasks", "export", "--format", "csv", "--store", store_url).splitlines()
     assert "destinations" in header.split(",")
     assert '""outcome"": ""failed""' in row
+
+
+def test_rotating_gives_a_new_credential_or_secret_and_the_old_one_stops_working(
+    store_url: str,
+) -> None:
+    added = run("destinations", "add", "warehouse", "--pull", "--store", store_url)
+    old = added.rsplit(": ", 1)[1].strip()
+    run("destinations", "add", "crm", "--push", "https://crm.example/", "--store", store_url)
+    with open_store(store_url) as store:
+        secret_before = store.get_destination("crm").secret  # type: ignore[attr-defined]
+    rotated = run("destinations", "rotate", "warehouse", "--store", store_url)
+    assert rotated.startswith("rotated warehouse")
+    new = rotated.rsplit(": ", 1)[1].strip()
+    assert new.startswith("drd_")
+    assert new != old
+    pushed = run("destinations", "rotate", "crm", "--store", store_url)
+    new_secret = pushed.rsplit(": ", 1)[1].strip()
+    assert new_secret.startswith("whsec_")
+    assert new_secret != secret_before
+    with open_store(store_url) as store:
+        work = DestinationWork(DeletionService(store))
+        assert work.authenticate("warehouse", new).name == "warehouse"
+        with pytest.raises(AuthenticationFailed):
+            work.authenticate("warehouse", old)
+        assert work.get("crm").secret == new_secret
+    refused = run("destinations", "rotate", "nope", "--store", store_url, ok=False)
+    assert "nope" in refused

@@ -179,6 +179,19 @@ def destinations_resume(name: str, operator: str | None, store_url: str) -> None
     _set_paused(name, False, operator, store_url)
 
 
+@destinations.command("rotate")
+@click.argument("name")
+@store_option
+def destinations_rotate(name: str, store_url: str) -> None:
+    """Give NAME a new secret (push) or credential (pull), shown once; the old one stops
+    working at once."""
+    with opened(store_url, create=False) as application:
+        rotated, shown = DestinationWork(application.service).rotate(name)
+    label = "Credential" if rotated.mode is Mode.PULL else "Webhook secret"
+    click.echo(f"rotated {name}")
+    click.echo(f"{label} (shown once): {shown}")
+
+
 @destinations.command("remove")
 @click.argument("name")
 @store_option
