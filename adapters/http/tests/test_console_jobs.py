@@ -7,7 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from deletion_requests import Destination, DestinationWork, JobState, Mode, OutcomeKind
+from deletion_requests import (
+    Destination,
+    DestinationWork,
+    JobState,
+    Mode,
+    Outcome,
+    OutcomeKind,
+)
 from deletion_requests._callbacks import new_signing_secret
 
 from .conftest import T0
@@ -115,3 +122,26 @@ def test_bad_job_decisions_are_refused_with_a_page_and_change_nothing(site: Site
     assert stranger.status_code == 303
     assert stranger.headers["location"].startswith("/console/sign-in")
     assert (site.store.get(task_id), site.service.jobs(task_id)) == before
+
+
+def test_a_job_still_open_past_the_tasks_due_time_is_flagged_late(site: Site) -> None:
+    task_id = actioned(site)
+    site.sign_in()
+
+    def rows() -> dict[str, str]:
+        page = site.client.get(f"/console/tasks/{task_id}").text
+        table = page[page.index('id="destinations-heading"') : page.index('id="history-heading"')]
+        return {
+            "crm": table[table.index('id="job-crm"') : table.index('id="job-erp"')],
+            "erp": table[table.index('id="job-erp"') :],
+        }
+
+    assert not any('class="late"' in row for row in rows().values())  # not yet due
+    task = site.store.get(task_id)
+    assert task is not None
+    site.clock.set(task.due_time)
+    DestinationWork(site.service).report_for_task(task_id, "erp", Outcome(OutcomeKind.DELETED))
+    site.sign_in()  # the session ended with the days gone by
+    late = rows()
+    assert 'class="late"' in late["crm"]  # no outcome at its due time
+    assert 'class="late"' not in late["erp"]  # reported: not late, whatever the time
