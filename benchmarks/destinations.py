@@ -254,7 +254,8 @@ def latencies(fetch: Callable[[], httpx.Response], samples: int) -> list[float]:
 
 
 def pages(directory: Path, count: int, samples: int) -> dict[str, list[float]]:
-    """Seconds per console task page (a task with 5 jobs) and queue page at *count* tasks."""
+    """Seconds per console task page (a task with 5 jobs), queue page and destinations page (5
+    destinations, 200 tasks' jobs) at *count* tasks."""
     path = directory / "pages.db"
     start = time.perf_counter()
     populate(path, count)
@@ -264,6 +265,9 @@ def pages(directory: Path, count: int, samples: int) -> dict[str, list[float]]:
         found = {
             "task page": latencies(lambda: client.get(f"/console/tasks/{next(ids)}"), samples),
             "queue page": latencies(lambda: client.get("/console/"), max(5, samples // 10)),
+            "destinations page": latencies(
+                lambda: client.get("/console/destinations"), max(5, samples // 10)
+            ),
         }
     for name, timings in found.items():
         ordered = sorted(timings)

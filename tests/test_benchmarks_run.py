@@ -76,6 +76,7 @@ def test_destinations_benchmark_functions_run(tmp_path: Path) -> None:
     assert {name: len(found) for name, found in timings.items()} == {
         "task page": 4,
         "queue page": 5,
+        "destinations page": 5,
     }
 
 
