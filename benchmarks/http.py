@@ -122,14 +122,17 @@ def case(
                 for name, base in bases.items():
                     before = commits(POSTGRES) if kind == "postgres" and name != "bare" else 0
                     cpu_before = cpu_seconds(SERVER_PIDS[base])
-                    report = wrk(
-                        "create.lua",
-                        base,
-                        seconds,
-                        connections,
-                        AUTH=auth.get(name, "Basic x"),
-                        ACCOUNT="acct-0",
-                    )
+                    try:
+                        report = wrk(
+                            "create.lua",
+                            base,
+                            seconds,
+                            connections,
+                            AUTH=auth.get(name, "Basic x"),
+                            ACCOUNT="acct-0",
+                        )
+                    except RuntimeError as exc:
+                        raise RuntimeError(f"{name} ({base}): {exc}") from None
                     used = cpu_seconds(SERVER_PIDS[base]) - cpu_before
                     cpu[name].append(used / report["requests"])
                     if kind == "postgres" and name != "bare":
