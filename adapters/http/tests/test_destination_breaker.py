@@ -8,7 +8,7 @@ import datetime as dt
 from contextlib import closing
 
 from deletion_requests_http._bootstrap import Application
-from deletion_requests_http._destination_sender import CountedJobSender, push_jobs
+from deletion_requests_http._destination_sender import CountedJobSender, after_push
 from deletion_requests_http._metrics import exposition
 from deletion_requests_http.testing import bootstrapped
 
@@ -36,6 +36,13 @@ def sender(application: Application) -> CountedJobSender:
     """The job sender the application's delivery rounds use."""
     assert application.jobs is not None
     return application.jobs
+
+
+def push_round(application: Application) -> None:
+    """One round of push delivery, then what a server's round does after it (the breakers
+    it opened counted and alerted)."""
+    done = DestinationWork(application.service).push_round(sender(application))
+    after_push(application.service, done.opened, application.alerts)
 
 
 def test_a_failing_destination_pauses_itself_and_alerts_the_review_webhook() -> None:
@@ -70,10 +77,10 @@ def test_a_failing_destination_pauses_itself_and_alerts_the_review_webhook() -> 
         # spread over the breaker's window.
         step = BREAKER.window / BREAKER.failures
         for _ in range(BREAKER.failures):
-            push_jobs(application.service, sender(application), application.alerts)
+            push_round(application)
             clock.advance(step)
         assert not work.get("crm").paused  # failures enough, but not for long enough
-        push_jobs(application.service, sender(application), application.alerts)
+        push_round(application)
         crm_now = work.get("crm")
         assert crm_now.paused_by_breaker
         assert crm_now.failures == BREAKER.failures + 1
@@ -106,7 +113,7 @@ def test_a_failing_destination_pauses_itself_and_alerts_the_review_webhook() -> 
 
         work.set_paused("crm", False, "alice")
         clock.advance(dt.timedelta(hours=2))
-        push_jobs(application.service, sender(application), application.alerts)
+        push_round(application)
         assert len(crm.acknowledged) == BREAKER.failures  # resumed: every job received
         body, _ = exposition(application.operators)
         found = samples(body.decode())

@@ -17,7 +17,6 @@ from deletion_requests import (
     Job,
     Outcome,
 )
-from deletion_requests._destination_push import JobSender
 
 from ._metrics import metrics
 from ._outbound import Poster
@@ -164,21 +163,3 @@ def after_push(
         metrics().breaker_openings.labels(destination.name).inc()
     if alerts is not None:
         alerts.send(DestinationWork(service), opened)
-
-
-def push_jobs(
-    service: DeletionService, sender: JobSender, alerts: BreakerAlerts | None = None
-) -> None:
-    """One round of push delivery to the destinations of *service*'s store with *sender*, on
-    its own (a server's delivery round sends the jobs with the outbox), logged, then
-    `after_push`."""
-    work = DestinationWork(service)
-    done = work.push_round(sender)
-    after_push(service, done.opened, alerts)
-    if done.delivered or done.failed:
-        log.info(
-            "destination jobs: %d delivered, %d failed, %d outcomes in answers",
-            done.delivered,
-            done.failed,
-            done.reported,
-        )
