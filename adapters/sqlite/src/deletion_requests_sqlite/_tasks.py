@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from deletion_requests import DeletionTask, Status, StoreError, TaskRecords
+from deletion_requests import DeletionTask, StoreError, TaskRecords
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
 
 from ._db import SqliteDatabase
@@ -22,6 +22,7 @@ from ._rows import (
     opt_time,
     opt_us,
     outbox_column,
+    status_of,
     to_us,
     write_new,
 )
@@ -98,7 +99,7 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             return DeletionTask.from_fields(
                 task_id,
                 account_id,
-                Status(status),
+                status_of(status),
                 from_us(creation),
                 frozenset(identifiers),
                 opt_time(ready),
