@@ -10,7 +10,6 @@ import pytest
 
 from deletion_requests import (
     AccessAdmin,
-    Callback,
     DeletionService,
     DeliveryFailed,
     InvalidRequest,
@@ -18,9 +17,10 @@ from deletion_requests import (
     MemoryStore,
     Operators,
     Policy,
-    check_callback_url,
 )
 from deletion_requests._context import CALLBACK_CACHE
+from deletion_requests.stores import Callback
+from deletion_requests.wire import check_callback_url
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

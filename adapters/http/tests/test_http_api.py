@@ -27,15 +27,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from deletion_requests import (
-    DeletionService,
-    ManualClock,
-    Operators,
-    StoreError,
-    hash_email,
-    open_store,
-)
+from deletion_requests import DeletionService, ManualClock, Operators, StoreError, open_store
 from deletion_requests.stores import TaskQuery
+from deletion_requests.wire import hash_email
 
 from .conftest import KEY, T0, World, basic
 

@@ -29,7 +29,6 @@ from deletion_requests import (
     Store,
     StoreError,
     UnauthorizedAccount,
-    hash_email,
     open_store,
 )
 from deletion_requests import _handoff as handoff
@@ -49,6 +48,7 @@ from deletion_requests.testing import (
     open_together,
     race_drill,
 )
+from deletion_requests.wire import hash_email
 
 POLICY = Policy()
 TASK_ID = "3bc2e8b0-88ee-400c-8696-44897bc95cd3"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from deletion_requests import Destination, DestinationWork, Mode, new_credential
+from deletion_requests import Destination, DestinationWork, Mode
 from deletion_requests._access import digest_secret
+from deletion_requests.wire import new_credential
 
 from ._cli_common import _echo_json, _iso, _table, _time, json_option, opened, store_option
 from ._cli_tasks import _operator, operator_option

@@ -14,8 +14,8 @@ from deletion_requests import (
     Operators,
     Status,
     TaskNotFound,
-    task_detail_to_api,
 )
+from deletion_requests.wire import task_detail_to_api
 
 from ._cli_common import (
     F,

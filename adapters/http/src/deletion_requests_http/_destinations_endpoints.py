@@ -22,11 +22,11 @@ from deletion_requests import (
     DeletionService,
     Mode,
     Outcome,
-    Recorded,
     UnknownDestination,
-    summary,
 )
 from deletion_requests._destination_work import Claimed, DestinationWork
+from deletion_requests.stores import Recorded
+from deletion_requests.wire import summary
 
 from ._endpoints import json_body, media_type, read_body
 from ._errors import HttpError, JSONResponse

@@ -19,11 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deletion_requests import (
-    AuthenticationFailed,
-    Caller,
-    DeletionService,
-    DeletionTask,
+from deletion_requests import AuthenticationFailed, Caller, DeletionService, DeletionTask
+from deletion_requests.wire import (
     PreparedCreate,
     task_detail_to_api,
     task_to_api_json,

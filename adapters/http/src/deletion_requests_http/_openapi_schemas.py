@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deletion_requests import EVENTS, MAX_BULK, MAX_IDENTIFIERS
+from deletion_requests.wire import EVENTS, MAX_BULK, MAX_IDENTIFIERS
 
 from . import _openapi_examples as ex
 

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from psycopg import errors
 
-from deletion_requests import AccessRecords, Callback, StoreError
-from deletion_requests.stores import Account, App, apps_from_grants
+from deletion_requests import StoreError
+from deletion_requests.stores import AccessRecords, Account, App, Callback, apps_from_grants
 
 from ._connection import Conn, PostgresConnection
 from ._notices import AccessNotices

@@ -11,8 +11,14 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from deletion_requests import DeletionTask, Status, StoreError, TaskRecords
-from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
+from deletion_requests import DeletionTask, Status, StoreError
+from deletion_requests.stores import (
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    TaskQuery,
+    TaskRecords,
+    Transition,
+)
 
 from ._connection import Conn, PostgresConnection
 from ._rows import INSERT_BATCH, TASK_COLUMNS, Add, batch_arguments

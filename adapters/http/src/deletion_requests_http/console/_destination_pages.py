@@ -12,14 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from deletion_requests import (
-    DeletionRequestError,
-    DeletionService,
-    Destination,
-    Destinations,
-    DestinationWork,
-)
-from deletion_requests.stores import JobCounts
+from deletion_requests import DeletionRequestError, DeletionService, Destination, DestinationWork
+from deletion_requests.stores import Destinations, JobCounts
 from deletion_requests_http._errors import STATUS_OF
 
 from ._render import Renderer

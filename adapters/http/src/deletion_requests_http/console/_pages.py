@@ -24,9 +24,9 @@ from deletion_requests import (
     Operators,
     Status,
     TaskNotFound,
-    check_reason,
 )
 from deletion_requests._destination_work import task_outcome
+from deletion_requests.wire import check_reason
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
