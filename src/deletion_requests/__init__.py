@@ -12,7 +12,7 @@ callbacks and jobs) is in `deletion_requests.wire`; the contract suites are in
 from ._access import Caller
 from ._breaker import Breaker
 from ._clock import Clock, ManualClock, SystemClock
-from ._destination_work import DestinationWork
+from ._destination_work import Claimed, DestinationWork
 from ._destinations import (
     Destination,
     DestinationConflict,
@@ -55,6 +55,7 @@ __all__ = [
     "Breaker",
     "CallableSink",
     "Caller",
+    "Claimed",
     "Clock",
     "DeadlineExceeded",
     "DecisionRefused",

@@ -11,6 +11,7 @@ from ._callbacks import CallbackSender, check_callback_url, new_signing_secret
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
 from ._creating import PreparedCreate
 from ._destination_push import JobSender
+from ._destination_work import task_outcome
 from ._destinations import BREAKER, new_credential, summary
 from ._handoff import SignatureInvalid, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
@@ -40,6 +41,7 @@ __all__ = [
     "new_task_uuid",
     "summary",
     "task_detail_to_api",
+    "task_outcome",
     "task_to_api",
     "task_to_api_json",
     "tasks_to_api_json",

@@ -19,12 +19,13 @@ from starlette.routing import Route
 
 from deletion_requests import (
     AuthenticationFailed,
+    Claimed,
     DeletionService,
+    DestinationWork,
     Mode,
     Outcome,
     UnknownDestination,
 )
-from deletion_requests._destination_work import Claimed, DestinationWork
 from deletion_requests.stores import Recorded
 from deletion_requests.wire import summary
 

@@ -25,8 +25,7 @@ from deletion_requests import (
     Status,
     TaskNotFound,
 )
-from deletion_requests._destination_work import task_outcome
-from deletion_requests.wire import check_reason
+from deletion_requests.wire import check_reason, task_outcome
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
