@@ -139,6 +139,18 @@ class DeletionTask:
     later by any extensions an operator made. Past it with work still open, the task is
     overdue. Without a value, creation plus the default policy's 30 days."""
 
+    @property
+    def overdue(self) -> bool:
+        """Flagged overdue: marked overdue (its due time passed while it was handed off with
+        work open) and not completed since. A task caught up with the clock is flagged
+        exactly when it is past due with a job still open."""
+        return self.overdue_time is not None and self.completed_time is None
+
+    def past_due(self, now: dt.datetime) -> bool:
+        """Whether *now* is at or past the task's due time: the one comparison behind the
+        overdue mark, a late job and the end of extensions."""
+        return now >= self.due_time
+
     @classmethod
     def from_fields(
         cls,
