@@ -27,6 +27,7 @@ from deletion_requests import (
     check_reason,
 )
 from deletion_requests._destination_work import task_outcome
+from deletion_requests._due_dates import days_left_to_extend
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
@@ -97,6 +98,7 @@ class Pages:
             outcome=task_outcome(task, jobs),
             allowed=allowed_decisions(task),
             policy=self.service.policy,
+            left=days_left_to_extend(task, self.service.policy),
             error=error,
         )
 
