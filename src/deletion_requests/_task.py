@@ -125,7 +125,8 @@ class DeletionTask:
     completed_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the deleter reported the deletion done."""
     overdue_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
-    """When the task became overdue (actioned + action window, not completed), once recorded."""
+    """When the task became overdue (handed off, past its `due_time`, not completed), once
+    recorded."""
     purged_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the identifier hashes were deleted (completion + retention); `identifiers` is then
     empty, and the rest of the task stays for audit."""

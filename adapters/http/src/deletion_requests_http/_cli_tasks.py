@@ -148,7 +148,7 @@ def tasks_cancel(
 @click.option(
     "--overdue",
     is_flag=True,
-    help="Only tasks actioned more than the action window ago and not completed, oldest first.",
+    help="Only tasks handed off, past their due date and not completed, soonest due first.",
 )
 @click.option("--held", is_flag=True, help="Only tasks on hold, newest first.")
 @click.option(
