@@ -32,7 +32,8 @@ HANDOFF = "handoff"
 """The outbox entry for the hand-off of an actioned task to the deleter."""
 CALLBACK = "callback"
 """The prefix of the outbox entries for status callbacks to the app that created the task:
-`callback.ready`, `callback.actioned`, `callback.cancelled`, `callback.completed`."""
+`callback.ready`, `callback.actioned`, `callback.deadline_extended`, `callback.cancelled`,
+`callback.completed`."""
 EVENTS = frozenset(
     {
         CREATED,
