@@ -226,7 +226,7 @@ TestLifecycleAgainstReference = LifecycleAgainstReference.TestCase
 )
 def test_final_states_absorb(task: DeletionTask, later: dt.timedelta) -> None:
     """Property 3: actioned and cancelled are absorbing: no transition leaves them. (An actioned
-    task left incomplete past its action window gains an `overdue` mark, not a status.)"""
+    task left incomplete past its due time gains an `overdue` mark, not a status.)"""
     policy = Policy()
     if task.status.is_final:
         now = task.creation_time + 3 * policy.cancel_period + later

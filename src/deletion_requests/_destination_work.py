@@ -38,7 +38,6 @@ from ._destinations import (
     rotation,
     summary,
 )
-from ._due_dates import job_is_late
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._job_changes import retried
 from ._port_destinations import Destinations, Recorded
@@ -63,7 +62,7 @@ class Claimed:
     job: Job
     task: DeletionTask
     late: bool = False
-    """The job is late: its task was due by the claim (`job_is_late`)."""
+    """The job is late: its task was due by the claim (`Job.late`)."""
 
 
 @attrs.define
@@ -203,7 +202,7 @@ class DestinationWork:
         for job in jobs:
             task = self.context.store.get(job.task_id)
             if task is not None:
-                claimed.append(Claimed(job, task, job_is_late(job, task, now)))
+                claimed.append(Claimed(job, task, job.late(task, now)))
         return claimed
 
     # -- outcomes -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ._creating import PreparedCreate
 from ._destination_push import JobSender
 from ._destination_work import task_outcome
 from ._destinations import BREAKER, new_credential, summary
+from ._due_dates import days_left_to_extend
 from ._handoff import SignatureInvalid, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
@@ -33,6 +34,7 @@ __all__ = [
     "SignatureInvalid",
     "check_callback_url",
     "check_reason",
+    "days_left_to_extend",
     "hash_email",
     "message_id",
     "new_credential",

@@ -222,8 +222,7 @@ class StoreCollector:
         overdue = len(self.service.overdue(GAUGE_CAP))
         yield GaugeMetricFamily(
             "deletion_requests_tasks_overdue",
-            f"Tasks handed off more than the action window ago and not completed (counted up "
-            f"to {GAUGE_CAP}).",
+            f"Tasks handed off, past their due time and not completed (counted up to {GAUGE_CAP}).",
             overdue,
         )
         owed = GaugeMetricFamily(
