@@ -28,11 +28,31 @@ class Authentication:
 
     def authenticate(self, app_id: str, secret: str) -> Caller:
         """The caller for AppId/AppSecret credentials; `AuthenticationFailed` otherwise."""
-        return self.note_use(verified(secret, *self.context.app(app_id)))
+        return self.note_use(self.verified(secret, self.context.app(app_id)))
 
     def caller_for(self, app_id: str) -> Caller:
         """The caller for an app already authenticated (by a token): it must still be active."""
-        return self.note_use(active(self.context.app(app_id)[1]))
+        return self.note_use(self.still_active(self.context.app(app_id)))
+
+    @staticmethod
+    def verified(secret: str, found: tuple[App | None, Caller | None]) -> Caller:
+        """`authenticate` without its reads and its use note: the caller of *found* (the
+        app and caller `Context.app` finds for the AppId) when *secret* is the app's
+        AppSecret; `AuthenticationFailed` otherwise, after the same work for an unknown app."""
+        app, caller = found
+        if app is None:
+            digest_secret(secret) == _DUMMY_DIGEST  # noqa: B015 (same work as a real check)
+            raise AuthenticationFailed("invalid AppId or AppSecret")
+        if not app.verify(secret):
+            raise AuthenticationFailed("invalid AppId or AppSecret")
+        return active(caller)
+
+    @staticmethod
+    def still_active(found: tuple[App | None, Caller | None]) -> Caller:
+        """`caller_for` without its reads and its use note: the caller of *found* (what
+        `Context.app` finds for the AppId); `AuthenticationFailed` for an app unknown or
+        revoked."""
+        return active(found[1])
 
     def note_use(self, caller: Caller) -> Caller:
         """*caller*, its use stored (`use_due`, then `record_use`)."""
@@ -61,14 +81,3 @@ class Authentication:
             self.context.store.record_app_use(caller.app_id, moment)
         except StoreError as exc:
             logger.warning("could not note the use of app %s: %s", caller.app_id, exc)
-
-
-def verified(secret: str, app: App | None, caller: Caller | None) -> Caller:
-    """The caller of *app* (`Context.app`'s answer for the AppId) when *secret* is its
-    AppSecret; `AuthenticationFailed` otherwise, after the same work for an unknown app."""
-    if app is None:
-        digest_secret(secret) == _DUMMY_DIGEST  # noqa: B015 (same work as a real check)
-        raise AuthenticationFailed("invalid AppId or AppSecret")
-    if not app.verify(secret):
-        raise AuthenticationFailed("invalid AppId or AppSecret")
-    return active(caller)

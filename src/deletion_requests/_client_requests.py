@@ -13,7 +13,15 @@ import attrs
 from . import _creating as creating
 from . import _lifecycle as lifecycle
 from ._access import Caller
-from ._context import DEFAULT_PAGE, MAX_PAGE, Context, authorise, check_account_id, check_task_id
+from ._context import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    Context,
+    authorise,
+    check_account_id,
+    check_task_id,
+    seen_by,
+)
 from ._creating import PreparedCreate
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
@@ -79,6 +87,21 @@ class Listing:
             last = shown[-1]
             next_cursor = encode_cursor((last.creation_time, last.task_id))
         return Page(tasks=shown, next_cursor=next_cursor)
+
+
+@attrs.frozen
+class Getting:
+    """A `get`'s read (`read_id`, the task id as the store keeps it), and its answer."""
+
+    caller: Caller
+    task_id: str
+    read_id: str
+    context: Context
+
+    def answer(self, task: DeletionTask | None) -> DeletionTask:
+        """The task the store answered (*task*), up to date with the clock; `TaskNotFound`
+        when there is none or the caller cannot see it."""
+        return self.context.caught_up(seen_by(self.caller, self.task_id, task))
 
 
 @attrs.define
@@ -179,7 +202,13 @@ class ClientRequests:
 
     def get(self, caller: Caller, task_id: str) -> DeletionTask:
         """The task, up to date with the clock; `TaskNotFound` when the caller cannot see it."""
-        return self.context.caught_up(self.context.visible(caller, task_id))
+        getting = self.getting(caller, task_id)
+        return getting.answer(self.context.store.get(getting.read_id))
+
+    def getting(self, caller: Caller, task_id: str) -> Getting:
+        """`get` without its read: the id to read (`InvalidRequest` for one that is not a
+        task id), and how the store's answer makes the task."""
+        return Getting(caller, task_id, check_task_id(task_id), self.context)
 
     def list(
         self,
