@@ -100,11 +100,16 @@ def test_reads_are_answered_on_the_loop_with_the_stores_own_pool_closed(served: 
     assert client.get(TASKS, headers={"Authorization": "Bearer nope"}).status_code == 403
 
 
-def test_a_revoked_app_is_refused_at_once_and_a_completed_task_shows_its_outcome(
+def test_a_bulk_cancel_a_completed_tasks_outcome_and_a_revocation_at_once(
     served: Served,
 ) -> None:
     client = served.client
     task = served.create()
+    other = served.create()
+    cancelled = client.post(
+        f"{TASKS}/cancellations", json={"taskIds": [other["taskId"]]}, headers=served.a
+    )
+    assert cancelled.json() == {"results": [{"taskId": other["taskId"], "status": "cancelled"}]}
     served.clock.advance(dt.timedelta(days=40))
     served.application.service.advance_due()
     served.application.service.complete(task["taskId"], "deleter")

@@ -270,7 +270,7 @@ class Endpoints:
     async def cancellations(self, request: Request) -> Response:
         """Cancel many tasks at once: one result per id, in order. The caller is
         authenticated before the body is read."""
-        who = await self._as_caller(request, _itself)
+        who = await self._as_caller(request, _itself, awaited=lambda _, who: ready(who))
         body = await read_body(request)
         task_ids = cancellations_document(media_type(request), body)
         results = await run_in_threadpool(self.service.cancel_many, who, task_ids)

@@ -63,10 +63,10 @@ class OnLoop:
         app_id, secret = credentials(self.tokens, header)
         if secret is None:
             try:
-                found = self.service.authentication.still_active(await self._app(app_id))
-                return await self._used(found)
+                who = self.service.authentication.still_active(await self._app(app_id))
             except AuthenticationFailed as exc:
                 raise bearer_refused(exc) from None
+            return await self._used(who)
         return await self.authenticate(app_id, secret)
 
     async def authenticate(self, app_id: str, secret: str) -> Caller:
