@@ -11,6 +11,7 @@ callbacks and jobs) is in `deletion_requests.wire`; the contract suites are in
 
 from ._access import Caller
 from ._breaker import Breaker
+from ._client_requests import Page
 from ._clock import Clock, ManualClock, SystemClock
 from ._destination_work import Claimed, DestinationWork
 from ._destinations import (
@@ -78,6 +79,7 @@ __all__ = [
     "Outcome",
     "OutcomeConflict",
     "OutcomeKind",
+    "Page",
     "Policy",
     "Sink",
     "Status",

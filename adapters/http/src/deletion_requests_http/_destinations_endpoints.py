@@ -29,7 +29,7 @@ from deletion_requests import (
 from deletion_requests.stores import Recorded
 from deletion_requests.wire import summary
 
-from ._endpoints import json_body, media_type, read_body
+from ._documents import json_body, media_type, read_body
 from ._errors import HttpError, JSONResponse
 from ._signing import verify_signed
 from ._task_path import TASK_ID
