@@ -104,6 +104,8 @@ def test_a_blank_or_bad_name_an_unknown_wait_and_a_taken_name_are_refused(
     for name in ("", "Bad Name"):
         with pytest.raises(InvalidRequest, match="must be 1 to 63"):
             work.create(name, Mode.PULL)
+    with pytest.raises(InvalidRequest, match="an account served must be 1 to 128"):
+        work.create("crm", Mode.PULL, accounts=["acct/a"])
     with pytest.raises(InvalidRequest, match=r"unknown destination.*ghost"):
         work.create("crm", Mode.PULL, waits_for=["ghost"])
     first, _ = work.create("crm", Mode.PULL)

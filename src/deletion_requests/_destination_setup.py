@@ -15,6 +15,7 @@ import attrs
 
 from ._access import digest_secret
 from ._callbacks import new_signing_secret
+from ._context import check_account_id
 from ._destinations import DEFAULT, Destination, DestinationConflict, Mode, new_credential
 from ._errors import InvalidRequest, StoreError
 from ._port_destinations import Destinations
@@ -54,8 +55,8 @@ def new_destination(
 ) -> tuple[Destination, str | None]:
     """A destination to add, and the value to show once: a new `whsec_` secret for a push
     destination given none, a new credential for a pull one (the destination keeps only its
-    digest), None when *secret* was given. *accounts* empty or None serves every account.
-    `InvalidRequest` when the mode and the rest disagree, or the name is not one."""
+    digest), None when *secret* was given. *accounts* are account ids (none: every account).
+    `InvalidRequest` when the mode and the rest disagree, or a name or account id is not one."""
     shown: str | None = None
     digest = None
     if mode is Mode.PULL:
@@ -70,8 +71,10 @@ def new_destination(
             raise InvalidRequest("a push destination needs a webhook URL")
         if secret is None:
             secret = shown = new_signing_secret()
-    served = frozenset(accounts) if accounts else None
-    made = Destination(name, mode, now, webhook_url, secret, digest, served, frozenset(waits_for))
+    served = frozenset(check_account_id(a, "an account served") for a in accounts or ())
+    made = Destination(
+        name, mode, now, webhook_url, secret, digest, served or None, frozenset(waits_for)
+    )
     return made, shown
 
 

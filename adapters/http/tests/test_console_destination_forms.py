@@ -109,6 +109,7 @@ def test_adding_a_pull_destination_shows_a_credential_that_claims_its_jobs(site:
         ({"name": "email"}, 400, "needs a webhook URL"),
         ({"name": "email", "mode": "pull", "webhook_url": "https://x.example/"}, 400, "pull"),
         ({"name": "email", "mode": "fax"}, 400, "push or pull"),
+        ({"name": "email", "mode": "pull", "accounts": "acct-a acct/b"}, 400, "account served"),
         ({"name": "crm", "webhook_url": "https://crm2.example/"}, 409, "exists"),
         ({"name": "  ", "mode": "pull"}, 400, "must be 1 to 63"),
         ({"name": "Email Team", "mode": "pull"}, 400, "must be 1 to 63"),
