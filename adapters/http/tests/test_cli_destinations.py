@@ -92,6 +92,9 @@ def test_bad_destinations_are_refused_in_one_line(store_url: str) -> None:
         store_url,
         ok=False,
     )
+    assert "absolute https://" in run(
+        "destinations", "add", "x", "--push", "crm.example/jobs", "--store", store_url, ok=False
+    )
     assert "unknown destination" in run(
         "destinations", "add", "x", "--pull", "--waits-for", "ghost", "--store", store_url, ok=False
     )

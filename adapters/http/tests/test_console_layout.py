@@ -86,6 +86,7 @@ class Seeded:
             "export": "/console/export",
             "trend": "/console/trend",
             "destinations": "/console/destinations",
+            "destination": "/console/destinations/email-platform-with-a-long-name",
             "not-found": "/console/no-such-page",
         }
 
