@@ -37,11 +37,14 @@ from deletion_requests import (
     MemoryStore,
     Policy,
     Status,
-    hash_email,
-    new_task_uuid,
 )
+
+# The page case also runs on a baseline's `src/` (`--baseline REF`): the names not in every
+# baseline's `deletion_requests` come from the private modules that every baseline has.
 from deletion_requests import _lifecycle as lifecycle
 from deletion_requests._codec import tasks_to_api_json
+from deletion_requests._identifiers import hash_email
+from deletion_requests._ids import new_task_uuid
 from deletion_requests._task import CREATED
 from deletion_requests.stores import Transition
 

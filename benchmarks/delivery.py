@@ -30,9 +30,9 @@ from deletion_requests import (
     ManualClock,
     MemoryStore,
     Policy,
-    new_signing_secret,
 )
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import new_signing_secret
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 SECRET = new_signing_secret()

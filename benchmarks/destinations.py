@@ -38,13 +38,12 @@ from deletion_requests import (
     Outcome,
     OutcomeKind,
     Policy,
-    new_credential,
     open_store,
 )
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destinations import jobs_for
 from deletion_requests._lifecycle import catch_up
+from deletion_requests.wire import new_credential, new_signing_secret
 
 AGE = dt.timedelta(days=20)
 """How old the youngest task of a batch is: old enough to be actioned by one advance."""

@@ -25,7 +25,8 @@ from psycopg import sql
 
 from benchmarks._drive import QUIET, make_app, rate, wrk
 from benchmarks.storage import T0, populate
-from deletion_requests import DeletionService, ManualClock, new_task_uuid, open_store
+from deletion_requests import DeletionService, ManualClock, open_store
+from deletion_requests.wire import new_task_uuid
 
 SERVER = os.environ.get(
     "DELETION_REQUESTS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"

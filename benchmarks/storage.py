@@ -21,15 +21,9 @@ from deletion_requests_jsonfiles import JsonFilesStore
 from deletion_requests_sqlite import SqliteStore
 
 from benchmarks._timing import median_seconds
-from deletion_requests import (
-    DeletionService,
-    DeletionTask,
-    ManualClock,
-    Status,
-    hash_email,
-    new_task_uuid,
-)
+from deletion_requests import DeletionService, DeletionTask, ManualClock, Status
 from deletion_requests.stores import TaskQuery
+from deletion_requests.wire import hash_email, new_task_uuid
 
 # The SQLite store's tasks table, for the raw sqlite3 baseline that writes the same rows.
 TASK_COLUMNS = (

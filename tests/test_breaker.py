@@ -9,7 +9,6 @@ import logging
 import pytest
 
 from deletion_requests import (
-    BREAKER,
     AccessAdmin,
     Breaker,
     DeletionService,
@@ -26,6 +25,7 @@ from deletion_requests import (
     Policy,
 )
 from deletion_requests._callbacks import new_signing_secret
+from deletion_requests.wire import BREAKER
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()

@@ -10,7 +10,6 @@ import pytest
 
 from deletion_requests import (
     AccessAdmin,
-    Callback,
     DeletionService,
     DeliveryFailed,
     InvalidRequest,
@@ -18,9 +17,10 @@ from deletion_requests import (
     MemoryStore,
     Operators,
     Policy,
-    check_callback_url,
 )
 from deletion_requests._context import CALLBACK_CACHE
+from deletion_requests.stores import Callback
+from deletion_requests.wire import check_callback_url
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -88,6 +88,8 @@ def test_an_app_hears_ready_at_twelve_days_and_actioned_at_fifteen(world: World)
     assert body["eventId"] == event_id
     shown = body["task"]
     assert shown["status"] == "actioned"  # type: ignore[index]
+    assert shown["outcome"] == "deleted"  # type: ignore[index]
+    assert [body["task"]["outcome"] for _, _, body in world.sender.sent[:2]] == [None, None]  # type: ignore[index]
     assert "identifiers" not in shown  # type: ignore[operator]
     history = world.store.get(task_id).history  # type: ignore[union-attr]
     sent = [(s.event, s.detail) for s in history if s.event.startswith("callback.")]

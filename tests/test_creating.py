@@ -16,9 +16,9 @@ from deletion_requests import (
     MemoryStore,
     Status,
     UnauthorizedAccount,
-    hash_email,
 )
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery
+from deletion_requests.wire import hash_email
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 CALLER = Caller("app-1", frozenset({"acct-a"}))

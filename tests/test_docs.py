@@ -14,6 +14,7 @@ from deletion_requests_sqlite import SqliteStore
 import deletion_requests
 import deletion_requests.stores
 import deletion_requests.testing
+import deletion_requests.wire
 from deletion_requests._diagram import embedded_diagram, lifecycle_mermaid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,23 +62,32 @@ def _documented(document: str, names: list[str]) -> list[str]:
     ("module", "document"),
     [
         (deletion_requests, "docs/library.md"),
+        (deletion_requests.wire, "docs/library.md"),
         (deletion_requests.stores, "docs/storage.md"),
         (deletion_requests.testing, "docs/storage.md"),
     ],
-    ids=["embedder", "store-author", "testing"],
+    ids=["embedder", "server", "store-author", "testing"],
 )
 def test_every_public_name_is_documented(module: ModuleType, document: str) -> None:
     assert _documented(document, module.__all__) == [], f"{module.__name__} names missing"
 
 
+FACES = (deletion_requests, deletion_requests.wire, deletion_requests.stores)
+
+
 def test_every_public_name_resolves() -> None:
-    for module in (deletion_requests, deletion_requests.stores, deletion_requests.testing):
+    for module in (*FACES, deletion_requests.testing):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
 
 
-def test_the_public_faces_do_not_overlap() -> None:
-    assert set(deletion_requests.__all__).isdisjoint(deletion_requests.stores.__all__)
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [(one, other) for i, one in enumerate(FACES) for other in FACES[i + 1 :]],
+    ids=lambda module: module.__name__,
+)
+def test_the_public_faces_do_not_overlap(one: ModuleType, other: ModuleType) -> None:
+    assert set(one.__all__) & set(other.__all__) == set()
 
 
 def test_storage_lists_every_sqlite_table(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from deletion_requests import (
     AccessAdmin,
-    Callback,
     DecisionRefused,
     DeletionService,
     InvalidRequest,
@@ -20,10 +19,10 @@ from deletion_requests import (
     MemoryStore,
     Operators,
     Policy,
-    task_detail_to_api,
-    task_to_api,
 )
 from deletion_requests._policy import DUE_PERIOD
+from deletion_requests.stores import Callback
+from deletion_requests.wire import task_detail_to_api, task_to_api
 
 DAY = dt.timedelta(days=1)
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)

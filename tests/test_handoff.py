@@ -24,10 +24,10 @@ from deletion_requests import (
     Policy,
     Status,
     TaskNotFound,
-    hash_email,
 )
 from deletion_requests._handoff import Backoff
 from deletion_requests.stores import Awaiting
+from deletion_requests.wire import hash_email
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

@@ -18,9 +18,8 @@ from deletion_requests import (
     Operators,
     Policy,
     Status,
-    task_detail_to_api,
-    task_to_api,
 )
+from deletion_requests.wire import task_detail_to_api, task_to_api
 
 DAY = dt.timedelta(days=1)
 T0 = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)

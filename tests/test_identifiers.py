@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deletion_requests import InvalidRequest, hash_email
+from deletion_requests import InvalidRequest
 from deletion_requests._identifiers import collect_identifiers
+from deletion_requests.wire import hash_email
 
 B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 

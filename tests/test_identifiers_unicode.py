@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deletion_requests import InvalidRequest, hash_email
+from deletion_requests import InvalidRequest
 from deletion_requests._identifiers import ZERO_WIDTH, collect_identifiers, normalise_email
+from deletion_requests.wire import hash_email
 
 ASCII_ADDRESS = st.tuples(
     st.text(string.ascii_letters + string.digits + "._%+-", min_size=1, max_size=20),

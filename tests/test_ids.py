@@ -9,9 +9,9 @@ import uuid
 import pytest
 from hypothesis import given
 
-from deletion_requests import new_hex_id, new_task_uuid
 from deletion_requests._ids import new_task_id
 from deletion_requests.testing import aware_datetimes
+from deletion_requests.wire import new_hex_id, new_task_uuid
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 times = aware_datetimes(

@@ -11,20 +11,20 @@ import pytest
 from deletion_requests import (
     HANDOFF,
     AccessAdmin,
-    Callback,
     DeletionService,
     DeletionTask,
     Destination,
     DestinationWork,
     Job,
-    Lanes,
     ManualClock,
     MemoryStore,
     Mode,
     Outcome,
     Policy,
-    new_signing_secret,
 )
+from deletion_requests._lanes import Lanes
+from deletion_requests.stores import Callback
+from deletion_requests.wire import new_signing_secret
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

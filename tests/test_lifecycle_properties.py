@@ -24,14 +24,11 @@ from deletion_requests import (
     Policy,
     Status,
     _lifecycle,
-    hash_email,
-    task_to_api,
-    task_to_api_json,
-    tasks_to_api_json,
 )
 from deletion_requests._lifecycle import catch_up, status_at
 from deletion_requests.stores import Transition, task_from_record, task_to_record
 from deletion_requests.testing import aware_datetimes, emails, periods, policies, tasks
+from deletion_requests.wire import hash_email, task_to_api, task_to_api_json, tasks_to_api_json
 
 UTC = dt.UTC
 
@@ -229,7 +226,7 @@ TestLifecycleAgainstReference = LifecycleAgainstReference.TestCase
 )
 def test_final_states_absorb(task: DeletionTask, later: dt.timedelta) -> None:
     """Property 3: actioned and cancelled are absorbing: no transition leaves them. (An actioned
-    task left incomplete past its action window gains an `overdue` mark, not a status.)"""
+    task left incomplete past its due time gains an `overdue` mark, not a status.)"""
     policy = Policy()
     if task.status.is_final:
         now = task.creation_time + 3 * policy.cancel_period + later

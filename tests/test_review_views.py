@@ -9,7 +9,6 @@ import pytest
 
 from deletion_requests import (
     AccessAdmin,
-    DayCount,
     DeletionService,
     InvalidRequest,
     ManualClock,
@@ -17,8 +16,9 @@ from deletion_requests import (
     Operators,
     Policy,
     Status,
-    verify_password,
 )
+from deletion_requests.stores import DayCount
+from deletion_requests.wire import verify_password
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)

@@ -21,9 +21,9 @@ from deletion_requests import (
     Status,
     TaskNotFound,
     UnauthorizedAccount,
-    hash_email,
 )
 from deletion_requests.stores import Account
+from deletion_requests.wire import hash_email
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

@@ -12,6 +12,7 @@ import attrs
 from . import _callbacks as callbacks
 from ._callbacks import CallbackSender
 from ._context import MAX_PAGE, Context, Deliveries, may_try
+from ._destination_work import task_jobs, task_outcome
 from ._handoff import DeliveryFailed
 from ._ports import Awaiting
 from ._task import CALLBACK, DeletionTask
@@ -88,7 +89,10 @@ class CallbackDelivery:
                 lambda t, at: callbacks.dropped(t, event, at, reason),
             )
             return None
-        body = callbacks.callback_body(task, event)
+        outcome = (
+            task_outcome(task, task_jobs(context, task.task_id)) if task.completed_time else None
+        )
+        body = callbacks.callback_body(task, event, outcome)
         try:
             sender.send(callback, callbacks.event_id(task, event), body)
         except Exception as exc:  # noqa: BLE001 (any failure of a sender is an attempt's outcome)

@@ -131,12 +131,13 @@ def event_id(task: DeletionTask, event: str) -> str:
     return f"{event}_{task.task_id}"
 
 
-def callback_body(task: DeletionTask, event: str) -> bytes:
+def callback_body(task: DeletionTask, event: str, outcome: str | None) -> bytes:
     """What the app receives: the event's type and id, and the task as the API shows it to the
-    app now (`GET /data/deletion-requests/{taskId}`)."""
-    return orjson.dumps(
-        {"eventType": event, "eventId": event_id(task, event), "task": task_detail_to_api(task)}
-    )
+    app now (`GET /data/deletion-requests/{taskId}`), with its one-word *outcome* (None until
+    it is completed)."""
+    shown = task_detail_to_api(task)
+    shown["outcome"] = outcome
+    return orjson.dumps({"eventType": event, "eventId": event_id(task, event), "task": shown})
 
 
 def delivered(task: DeletionTask, event: str, at: dt.datetime, by: str) -> DeletionTask:

@@ -4,14 +4,24 @@ scoped to the caller's accounts."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
 
 import attrs
 
 from . import _creating as creating
 from . import _lifecycle as lifecycle
 from ._access import Caller
-from ._context import DEFAULT_PAGE, MAX_PAGE, Context, authorise, check_account_id, check_task_id
+from ._context import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    Context,
+    authorise,
+    check_account_id,
+    check_task_id,
+    seen_by,
+)
 from ._creating import PreparedCreate
 from ._cursor import decode_cursor, encode_cursor
 from ._errors import (
@@ -23,7 +33,7 @@ from ._errors import (
     TaskNotFound,
 )
 from ._identifiers import collect_identifiers, idempotency_digest
-from ._policy import status_bounds
+from ._policy import Policy, status_bounds
 from ._ports import TaskQuery
 from ._status import Status
 from ._task import DeletionTask, as_successor
@@ -51,6 +61,47 @@ class Page:
 
     tasks: tuple[DeletionTask, ...]
     next_cursor: str | None
+
+
+@attrs.frozen
+class Listing:
+    """A listing's store queries, and how their answers make its page."""
+
+    queries: tuple[TaskQuery, ...]
+    limit: int
+    now: dt.datetime
+    policy: Policy
+
+    def page(self, found: Iterable[Sequence[DeletionTask]]) -> Page:
+        """The page of the queries' answers (*found*, one list a query, in order): newest
+        first, caught up with the clock at the listing's moment."""
+        tasks = sorted(
+            itertools.chain.from_iterable(found),
+            key=lambda task: (task.creation_time, task.task_id),
+            reverse=True,
+        )
+        now, policy = self.now, self.policy
+        shown = tuple(lifecycle.catch_up(task, now, policy) for task in tasks[: self.limit])
+        next_cursor = None
+        if len(tasks) > self.limit:
+            last = shown[-1]
+            next_cursor = encode_cursor((last.creation_time, last.task_id))
+        return Page(tasks=shown, next_cursor=next_cursor)
+
+
+@attrs.frozen
+class Getting:
+    """A `get`'s read (`read_id`, the task id as the store keeps it), and its answer."""
+
+    caller: Caller
+    task_id: str
+    read_id: str
+    context: Context
+
+    def answer(self, task: DeletionTask | None) -> DeletionTask:
+        """The task the store answered (*task*), up to date with the clock; `TaskNotFound`
+        when there is none or the caller cannot see it."""
+        return self.context.caught_up(seen_by(self.caller, self.task_id, task))
 
 
 @attrs.define
@@ -94,7 +145,24 @@ class ClientRequests:
         idempotency_key: str | None = None,
     ) -> PreparedCreate:
         """The first step of `create`: every check, the identifiers and the new task, and,
-        with an `idempotency_key`, the read of the task it is bound to (then `done`)."""
+        with an `idempotency_key`, the read of the task it is bound to (then `done`): the
+        same as `prepare_new`, then `replayed` with the store's `find_by_idempotency_key`."""
+        prepared = self.prepare_new(caller, account_id, raw_emails, sha256_emails, idempotency_key)
+        if prepared.key is None:
+            return prepared
+        return self.replayed(prepared, self.context.store.find_by_idempotency_key(*prepared.key))
+
+    def prepare_new(
+        self,
+        caller: Caller,
+        account_id: str,
+        raw_emails: object = (),
+        sha256_emails: object = (),
+        idempotency_key: str | None = None,
+    ) -> PreparedCreate:
+        """`prepare_create` without the read of the task its key is bound to: reads nothing
+        from the store but, with an `idempotency_key`, the store's idempotency secret (once
+        per store object)."""
         account_id = check_account_id(account_id)
         authorise(caller, account_id)
         identifiers = collect_identifiers(raw_emails, sha256_emails)
@@ -104,12 +172,15 @@ class ClientRequests:
             key = (key[0], idempotency_digest(self.context.store, key[0], key[1]))
         now = self.context.clock.now()
         task = creating.pending_task(caller, account_id, identifiers, now, self.context.policy)
-        prepared = PreparedCreate(account_id, identifiers, task, key)
-        if key is not None:
-            existing = self.context.store.find_by_idempotency_key(*key)
-            if existing is not None:
-                return attrs.evolve(prepared, done=self._replay(existing, prepared))
-        return prepared
+        return PreparedCreate(account_id, identifiers, task, key)
+
+    def replayed(self, prepared: PreparedCreate, existing: DeletionTask | None) -> PreparedCreate:
+        """*prepared*, answered (`done`) by *existing*, the task its key is bound to (the
+        store's `find_by_idempotency_key`), when there is one; `InvalidRequest` when that
+        task was created by a different request."""
+        if existing is None:
+            return prepared
+        return attrs.evolve(prepared, done=self._replay(existing, prepared))
 
     def finish_create(
         self, prepared: PreparedCreate, refused: IdempotencyKeyConflict | DuplicateTask | None
@@ -131,7 +202,13 @@ class ClientRequests:
 
     def get(self, caller: Caller, task_id: str) -> DeletionTask:
         """The task, up to date with the clock; `TaskNotFound` when the caller cannot see it."""
-        return self.context.caught_up(self.context.visible(caller, task_id))
+        getting = self.getting(caller, task_id)
+        return getting.answer(self.context.store.get(getting.read_id))
+
+    def getting(self, caller: Caller, task_id: str) -> Getting:
+        """`get` without its read: the id to read (`InvalidRequest` for one that is not a
+        task id), and how the store's answer makes the task."""
+        return Getting(caller, task_id, check_task_id(task_id), self.context)
 
     def list(
         self,
@@ -149,6 +226,21 @@ class ClientRequests:
         A status is a function of the creation time, the cancel and the hold, so a status
         filter is a union of store queries on those (`status_bounds`): a held task is never
         actioned, and stays `ready` past the hand-off moment until it is released."""
+        listing = self.listing(caller, account_id, status, limit, cursor)
+        store = self.context.store
+        read = store.list_summaries if summaries else store.list_tasks
+        return listing.page([read(query) for query in listing.queries])
+
+    def listing(
+        self,
+        caller: Caller,
+        account_id: str | None = None,
+        status: str | Status | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> Listing:
+        """`list` without its reads: the checks, and the store queries whose answers
+        `Listing.page` makes the page of."""
         if account_id is not None:
             authorise(caller, check_account_id(account_id))
             accounts = frozenset({account_id})
@@ -159,23 +251,16 @@ class ClientRequests:
         wanted = _status(status)
         now = self.context.clock.now()
         before = None if cursor is None else decode_cursor(cursor)
-        found: builtins.list[DeletionTask] = []
+        queries: builtins.list[TaskQuery] = []
         if accounts:
-            queries = (
+            bounds = (
                 [{}] if wanted is None else status_bounds(wanted, *self.context.policy.cutoffs(now))
             )
-            for bounds in queries:
-                query = TaskQuery(accounts=accounts, before=before, limit=limit + 1, **bounds)
-                store = self.context.store
-                found.extend((store.list_summaries if summaries else store.list_tasks)(query))
-            found.sort(key=lambda task: (task.creation_time, task.task_id), reverse=True)
-        policy = self.context.policy
-        tasks = tuple(lifecycle.catch_up(task, now, policy) for task in found[:limit])
-        next_cursor = None
-        if len(found) > limit:
-            last = tasks[-1]
-            next_cursor = encode_cursor((last.creation_time, last.task_id))
-        return Page(tasks=tasks, next_cursor=next_cursor)
+            queries = [
+                TaskQuery(accounts=accounts, before=before, limit=limit + 1, **bound)
+                for bound in bounds
+            ]
+        return Listing(tuple(queries), limit, now, self.context.policy)
 
     def cancel(self, caller: Caller, task_id: str) -> DeletionTask:
         """Cancel a pending or ready task; idempotent for a cancelled one.

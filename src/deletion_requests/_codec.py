@@ -115,7 +115,7 @@ def _api_object(task: DeletionTask) -> dict[str, Any]:
         "actionedTime": task.actioned_time,
         "cancelledTime": task.cancelled_time,
         "completedTime": task.completed_time,
-        "overdue": task.overdue_time is not None and task.completed_time is None,
+        "overdue": task.overdue,
         "heldTime": task.held_time,
         "dueTime": task.due_time,
     }

@@ -106,6 +106,14 @@ def authorise(caller: Caller, account_id: str) -> None:
         )
 
 
+def seen_by(caller: Caller, task_id: str, task: DeletionTask | None) -> DeletionTask:
+    """*task* (the store's answer for *task_id*), when *caller* may see it; `TaskNotFound`
+    otherwise."""
+    if task is None or task.account_id not in caller.accounts:
+        raise TaskNotFound(task_id)
+    return task
+
+
 def active(caller: Caller | None) -> Caller:
     """*caller*, or `AuthenticationFailed` for an app unknown or revoked (None)."""
     if caller is None:
@@ -151,11 +159,31 @@ class Context:
         """The app and its caller (None for a revoked app), read from the store or, while the
         store's `access_version` is unchanged, from the cache: revocations are seen at once."""
         version = self.store.access_version()
-        if version is not None:
-            cached = self._access_cache.get(app_id)
-            if cached is not None and cached[0] == version:
-                return cached[1], cached[2]
-        access = self.store.app_access(app_id)
+        cached = self.cached_app(app_id, version)
+        if cached is not None:
+            return cached
+        return self.remember_app(app_id, version, self.store.app_access(app_id))
+
+    def cached_app(
+        self, app_id: str, version: int | None
+    ) -> tuple[App | None, Caller | None] | None:
+        """`app`'s answer from the cache when it was read at access *version* (the store's
+        `access_version`, read before), else None: the app must be read."""
+        if version is None:
+            return None
+        cached = self._access_cache.get(app_id)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        return None
+
+    def remember_app(
+        self,
+        app_id: str,
+        version: int | None,
+        access: tuple[App, frozenset[str]] | None,
+    ) -> tuple[App | None, Caller | None]:
+        """`app`'s answer from *access* (the store's `app_access`, read after the access
+        *version*), cached under that version."""
         if access is None:
             return None, None
         app, allowed = access
@@ -200,10 +228,7 @@ class Context:
 
     def visible(self, caller: Caller, task_id: str) -> DeletionTask:
         """The stored task, when *caller* may see it; `TaskNotFound` otherwise."""
-        task = self.store.get(check_task_id(task_id))
-        if task is None or task.account_id not in caller.accounts:
-            raise TaskNotFound(task_id)
-        return task
+        return seen_by(caller, task_id, self.store.get(check_task_id(task_id)))
 
     def any_task(self, task_id: str) -> DeletionTask:
         """The stored task, whichever account holds it; `TaskNotFound` when there is none."""

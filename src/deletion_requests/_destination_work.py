@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -20,12 +20,12 @@ from . import _handoff as handoff
 from ._breaker import Breaker
 from ._callbacks import Callback
 from ._context import Context
+from ._destination_setup import check_webhook_url, configure_default, new_destination
 from ._destinations import (
     DEFAULT,
     RETRIED,
     SKIPPED,
     Destination,
-    DestinationConflict,
     Job,
     Mode,
     Outcome,
@@ -38,7 +38,6 @@ from ._destinations import (
     rotation,
     summary,
 )
-from ._due_dates import job_is_late
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._job_changes import retried
 from ._port_destinations import Destinations, Recorded
@@ -63,7 +62,7 @@ class Claimed:
     job: Job
     task: DeletionTask
     late: bool = False
-    """The job is late: its task was due by the claim (`job_is_late`)."""
+    """The job is late: its task was due by the claim (`Job.late`)."""
 
 
 @attrs.define
@@ -89,7 +88,10 @@ class DestinationWork:
     # -- operators ----------------------------------------------------------------------------
 
     def add(self, destination: Destination) -> Destination:
-        """Store a new destination; every destination it waits for must exist."""
+        """Store a new destination: its webhook URL one (`check_webhook_url`), every
+        destination it waits for existing, its name not taken (`DestinationConflict`)."""
+        if destination.webhook_url is not None:
+            check_webhook_url(destination.webhook_url)
         known = {d.name for d in self.store.list_destinations()}
         missing = sorted(destination.waits_for - known)
         if missing:
@@ -99,6 +101,22 @@ class DestinationWork:
             )
         self.store.add_destination(destination)
         return destination
+
+    def create(
+        self,
+        name: str,
+        mode: Mode,
+        webhook_url: str | None = None,
+        accounts: Iterable[str] | None = None,
+        waits_for: Iterable[str] = (),
+        secret: str | None = None,
+    ) -> tuple[Destination, str | None]:
+        """`add` the `new_destination` these make now; returns it and the secret or
+        credential made for it, to show once (None when *secret* was given)."""
+        made, shown = new_destination(
+            name, mode, self.context.clock.now(), webhook_url, accounts, waits_for, secret
+        )
+        return self.add(made), shown
 
     def get(self, name: str) -> Destination:
         found = self.store.get_destination(name)
@@ -153,26 +171,7 @@ class DestinationWork:
         takes the new URL and secret and keeps the rest (paused or not, the accounts it
         serves, what it waits for). A pull destination named `default` is refused
         (`DestinationConflict`)."""
-        for _ in range(3):
-            found = self.store.get_destination(DEFAULT)
-            if found is None:
-                made = Destination(DEFAULT, Mode.PUSH, self.context.clock.now(), url, secret)
-                try:
-                    self.store.add_destination(made)
-                except DestinationConflict:
-                    continue  # another server added it meanwhile: read it again
-                return made
-            if found.mode is not Mode.PUSH:
-                raise DestinationConflict(
-                    f"the destination {DEFAULT!r} is a pull destination; the hand-off URL makes "
-                    f"{DEFAULT!r} a push destination: remove it, or serve without --handoff-url"
-                )
-            if (found.webhook_url, found.secret) == (url, secret):
-                return found
-            changed = attrs.evolve(found, webhook_url=url, secret=secret)
-            if self.store.put_destination(changed):
-                return changed
-        raise StoreError(f"the destination {DEFAULT!r} kept changing; gave up")
+        return configure_default(self.store, url, secret, self.context.clock.now())
 
     # -- actioning ------------------------------------------------------------------------------
 
@@ -203,7 +202,7 @@ class DestinationWork:
         for job in jobs:
             task = self.context.store.get(job.task_id)
             if task is not None:
-                claimed.append(Claimed(job, task, job_is_late(job, task, now)))
+                claimed.append(Claimed(job, task, job.late(task, now)))
         return claimed
 
     # -- outcomes -------------------------------------------------------------------------------

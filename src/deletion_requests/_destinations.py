@@ -240,6 +240,12 @@ class Job:
             return False
         return self.lease_until is None or self.lease_until <= now
 
+    def late(self, task: DeletionTask, now: dt.datetime) -> bool:
+        """Whether this job, of *task*, is late at *now*: it has no outcome yet and *task* is
+        past its due time. The flag of the console's and `tasks show`'s destinations tables,
+        and of a claim."""
+        return self.outcome is None and task.past_due(now)
+
 
 def delivered(job: Job) -> Job:
     """*job* after its push was received (a 2xx): delivered, one more attempt."""

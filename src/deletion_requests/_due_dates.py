@@ -10,19 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 from . import _lifecycle as lifecycle
-from ._destinations import Job
 from ._errors import DecisionRefused, InvalidRequest
 from ._handoff import _with
 from ._policy import Policy
 from ._task import DEADLINE_EXTENDED, DeletionTask
 
 DAY = dt.timedelta(days=1)
-
-
-def job_is_late(job: Job, task: DeletionTask, now: dt.datetime) -> bool:
-    """Whether *job*, of *task*, is late: it has no outcome yet and *task* is past its due
-    time."""
-    return job.outcome is None and now >= task.due_time
 
 
 def check_days(days: object) -> int:
@@ -50,7 +43,7 @@ def extend_due(
         raise DecisionRefused(f"task {task.task_id} is cancelled: there is nothing to extend")
     if task.completed_time is not None:
         raise DecisionRefused(f"task {task.task_id} is completed: there is nothing to extend")
-    if now >= task.due_time:
+    if task.past_due(now):
         raise DecisionRefused(
             f"task {task.task_id} was due at {task.due_time.isoformat()}: a due date is "
             "extended before it passes, not after"

@@ -125,7 +125,7 @@ def complete(task: DeletionTask, at: dt.datetime, by: str) -> DeletionTask:
 
 def is_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> bool:
     """Handed off, not completed (a job is still open) and past its `due_time`."""
-    return task.completed_time is None and task.actioned_time is not None and now >= task.due_time
+    return task.completed_time is None and task.actioned_time is not None and task.past_due(now)
 
 
 def mark_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:

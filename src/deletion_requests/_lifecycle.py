@@ -293,7 +293,7 @@ def _overdue_owed(task: DeletionTask, now: dt.datetime, policy: Policy) -> bool:
         task.actioned_time is not None
         and task.overdue_time is None
         and task.completed_time is None
-        and now >= task.due_time
+        and task.past_due(now)
     )
 
 

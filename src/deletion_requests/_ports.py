@@ -8,10 +8,12 @@ only: they never run the lifecycle, never read a clock and never decide a status
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import ClassVar, Self
 
 from ._port_access import AccessRecords, BackgroundLease, OperatorRecords, ServerSettings
+from ._port_loop_reads import LoopReads
 from ._port_tasks import Outbox, Reports, TaskRecords
 from ._queries import (
     Awaiting,
@@ -34,6 +36,7 @@ __all__ = [
     "Backlog",
     "Cursor",
     "DayCount",
+    "LoopReads",
     "OperatorRecords",
     "Outbox",
     "Reports",
@@ -59,6 +62,13 @@ class Store(Outbox, Reports, AccessRecords, OperatorRecords, ServerSettings, Bac
     local_reads: ClassVar[bool] = False
     """True when reads are served from this machine (memory, a local file) in tens of
     microseconds, so that an event loop may make them itself rather than on a thread."""
+
+    def loop_reads(self) -> AbstractAsyncContextManager[LoopReads] | None:
+        """The client use cases' reads for the running event loop to await (`LoopReads`),
+        open while the context is: entered and exited on that loop. None (this default)
+        when the store offers none: its reads are local (`local_reads`), or it has no
+        asynchronous driver. Each call opens new ones (a loop of their own)."""
+        return None
 
     def check(self) -> None:
         """Raise `StoreError` unless the store can take a write now (for health checks).

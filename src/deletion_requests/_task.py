@@ -32,7 +32,8 @@ HANDOFF = "handoff"
 """The outbox entry for the hand-off of an actioned task to the deleter."""
 CALLBACK = "callback"
 """The prefix of the outbox entries for status callbacks to the app that created the task:
-`callback.ready`, `callback.actioned`, `callback.cancelled`, `callback.completed`."""
+`callback.ready`, `callback.actioned`, `callback.deadline_extended`, `callback.cancelled`,
+`callback.completed`."""
 EVENTS = frozenset(
     {
         CREATED,
@@ -125,7 +126,8 @@ class DeletionTask:
     completed_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the deleter reported the deletion done."""
     overdue_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
-    """When the task became overdue (actioned + action window, not completed), once recorded."""
+    """When the task became overdue (handed off, past its `due_time`, not completed), once
+    recorded."""
     purged_time: dt.datetime | None = attrs.field(default=None, converter=_utc_or_none)
     """When the identifier hashes were deleted (completion + retention); `identifiers` is then
     empty, and the rest of the task stays for audit."""
@@ -138,6 +140,18 @@ class DeletionTask:
     """When the deletion is due: creation plus the policy's `due_period` (`Policy.due_at`),
     later by any extensions an operator made. Past it with work still open, the task is
     overdue. Without a value, creation plus the default policy's 30 days."""
+
+    @property
+    def overdue(self) -> bool:
+        """Flagged overdue: marked overdue (its due time passed while it was handed off with
+        work open) and not completed since. A task caught up with the clock is flagged
+        exactly when it is past due with a job still open."""
+        return self.overdue_time is not None and self.completed_time is None
+
+    def past_due(self, now: dt.datetime) -> bool:
+        """Whether *now* is at or past the task's due time: the one comparison behind the
+        overdue mark, a late job and the end of extensions."""
+        return now >= self.due_time
 
     @classmethod
     def from_fields(

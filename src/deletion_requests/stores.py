@@ -1,13 +1,15 @@
-"""What a store author needs beyond the ports: the values stores hold and answer with, the record
+"""What a store author needs: the ports, the values stores hold and answer with, the record
 codec, the reference semantics of every query, and the file lease.
 
-A store implements `deletion_requests.Store` (or the ports it offers) and proves it with
-`deletion_requests.testing`; the reference functions here say, by scanning tasks, what each
-indexed answer must equal, and a store may answer with them directly.
+A store implements `deletion_requests.Store` (every port here over one backend) or the ports it
+offers, and proves it with `deletion_requests.testing`; the reference functions here say, by
+scanning tasks, what each indexed answer must equal, and a store may answer with them directly.
 """
 
 from ._access import Account, App, apps_from_grants
+from ._callbacks import Callback
 from ._codec import task_from_record, task_to_record
+from ._destinations import DEFAULT as DEFAULT_DESTINATION
 from ._destinations import (
     JobCounts,
     apply_outcome,
@@ -22,12 +24,22 @@ from ._job_changes import changed_job
 from ._job_counts import count_jobs, counts_from_groups
 from ._lease import FileLease
 from ._open import redacted_url
-from ._port_destinations import Complete
+from ._operator_accounts import Operator
+from ._port_destinations import Complete, Destinations, Recorded
 from ._ports import (
+    AccessRecords,
     Awaiting,
+    BackgroundLease,
     Backlog,
     Cursor,
+    DayCount,
+    LoopReads,
+    OperatorRecords,
+    Outbox,
+    Reports,
+    ServerSettings,
     TaskQuery,
+    TaskRecords,
     backlog_of,
     counted_status,
     day_counts,
@@ -39,18 +51,32 @@ from ._probe import DiskProbe
 from ._task import Transition
 
 __all__ = [
+    "DEFAULT_DESTINATION",
+    "AccessRecords",
     "Account",
     "App",
     "Awaiting",
+    "BackgroundLease",
     "Backlog",
+    "Callback",
     "Complete",
     "Cursor",
+    "DayCount",
+    "Destinations",
     "DiskProbe",
     "DuplicateTask",
     "FileLease",
     "IdempotencyKeyConflict",
     "JobCounts",
+    "LoopReads",
+    "Operator",
+    "OperatorRecords",
+    "Outbox",
+    "Recorded",
+    "Reports",
+    "ServerSettings",
     "TaskQuery",
+    "TaskRecords",
     "Transition",
     "apply_outcome",
     "apps_from_grants",

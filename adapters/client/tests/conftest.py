@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import http.server
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +16,15 @@ import httpx
 import pytest
 from deletion_requests_http.testing import bootstrapped, serving_app
 
-from deletion_requests import ManualClock
+from deletion_requests import (
+    Destination,
+    DestinationWork,
+    ManualClock,
+    Mode,
+    Outcome,
+    Policy,
+)
+from deletion_requests._access import digest_secret
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 ACCOUNT = "acct-1"
@@ -77,6 +86,36 @@ class Deployment:
         )
         self.callbacks = callbacks
         self.base_url = ""
+
+    def pull_destinations(self, *names: str) -> DestinationWork:
+        """Pull destinations *names*, each owed a job for every task actioned from now on."""
+        work = DestinationWork(self.server.service)
+        for name in names:
+            work.add(Destination(name, Mode.PULL, T0, credential_digest=digest_secret(name)))
+        return work
+
+    def action(self, task_id: str, timeout: float = 20) -> None:
+        """Move the server's clock to the hand-off of the tasks created at its time, and wait
+        until *task_id* is stored handed off (with its jobs): an advance that loses a race
+        with another write of the task leaves it to the next."""
+        self.clock.advance(Policy().cancel_period)
+        deadline = time.monotonic() + timeout
+        while True:
+            self.server.service.advance_due()
+            stored = self.server.store.get(task_id)
+            if stored is not None and stored.actioned_time is not None:
+                return
+            assert time.monotonic() < deadline, f"task {task_id} was not handed off"
+            time.sleep(0.05)
+
+    def report(self, task_id: str, name: str, kind: str, reason: str = "") -> None:
+        """Destination *name* reports the outcome *kind* for the task."""
+        outcome = Outcome.parse(kind, reason or None)
+        DestinationWork(self.server.service).report_for_task(task_id, name, outcome)
+
+    def extend(self, task_id: str, days: int) -> None:
+        """An operator makes the task due *days* later."""
+        self.server.operators.extend_due(task_id, "alice", days, "a backlog at the warehouse")
 
 
 @contextlib.contextmanager

@@ -136,3 +136,23 @@ def test_pages_cancels_and_errors(deployment: Deployment, faults: Faults, sleeps
             assert "not an address" not in bad.value.message
 
     asyncio.run(run())
+
+
+def test_the_async_client_reads_the_extended_due_time_and_the_outcome(
+    deployment: Deployment, faults: Faults, sleeps: Sleeps
+) -> None:
+    deployment.pull_destinations("crm")
+
+    async def run() -> None:
+        async with client_for(deployment, faults, sleeps) as client:
+            task = await client.create(ACCOUNT, raw_emails=[email()])
+            deployment.extend(task.task_id, 10)
+            deployment.action(task.task_id)
+            extended = await client.get(task.task_id)
+            assert extended.due_time == task.creation_time + dt.timedelta(days=40)
+            assert extended.outcome is None
+            deployment.report(task.task_id, "crm", "deleted")
+            done = await client.get(task.task_id)
+            assert (done.outcome, done.due_time) == ("deleted", extended.due_time)
+
+    asyncio.run(run())

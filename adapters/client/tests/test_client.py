@@ -302,3 +302,30 @@ def test_a_create_takes_sha256_emails_alone_or_with_raw_ones(
     bodies = [json.loads(r.content) for r in faults.seen if r.url.path == CREATE]
     assert bodies[0] == {"accountId": ACCOUNT, "sha256Emails": [digest]}
     assert set(bodies[1]) == {"accountId", "rawEmails", "sha256Emails"}
+
+
+def test_a_task_carries_its_due_time_as_extended_and_its_outcome_once_completed(
+    deployment: Deployment, faults: Faults, sleeps: Sleeps
+) -> None:
+    deployment.pull_destinations("crm", "warehouse")
+    with client_for(deployment, faults, sleeps) as client:
+        task = client.create(ACCOUNT, raw_emails=[email()])
+        assert task.due_time == task.creation_time + 30 * DAY
+        assert task.outcome is None
+        deployment.extend(task.task_id, 14)
+        assert client.get(task.task_id).due_time == task.creation_time + 44 * DAY
+        deployment.action(task.task_id)
+        deployment.report(task.task_id, "crm", "exempt", "a tax record")
+        open_one = client.get(task.task_id)
+        assert (open_one.status, open_one.completed_time, open_one.outcome) == (
+            "actioned",
+            None,
+            None,
+        )
+        deployment.report(task.task_id, "warehouse", "not_found")
+        done = client.get(task.task_id)
+        assert done.completed_time is not None
+        assert done.outcome == "not_found"  # nothing deleted; one found nothing
+        assert done.raw["outcome"] == "not_found"
+        (listed,) = client.iter_tasks()
+        assert (listed.completed_time, listed.outcome) == (done.completed_time, None)

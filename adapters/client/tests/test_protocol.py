@@ -77,3 +77,38 @@ def test_a_task_carries_its_due_time_when_the_server_sends_one() -> None:
     assert Task.from_api(document).due_time is not None
     assert Task.from_api(document).due_time.isoformat() == "2026-03-31T09:00:00+00:00"  # type: ignore[union-attr]
     assert Task.from_api({k: v for k, v in document.items() if k != "dueTime"}).due_time is None
+
+
+COMPLETED = {
+    "taskId": "3bc2e8b0-88ee-400c-8696-44897bc95cd3",
+    "status": "actioned",
+    "accountId": "acct-1",
+    "creationTime": "2026-03-01T09:00:00+00:00",
+    "completedTime": "2026-03-20T17:45:00+00:00",
+}
+
+
+def test_a_tasks_outcome_is_one_of_the_three_words_or_none_from_a_server_that_does_not_say() -> (
+    None
+):
+    from deletion_requests_client import Task
+
+    for word in ("deleted", "not_found", "exempt"):
+        assert Task.from_api({**COMPLETED, "outcome": word}).outcome == word
+    assert Task.from_api({**COMPLETED, "outcome": None}).outcome is None
+    assert Task.from_api(COMPLETED).outcome is None  # an older server's task
+    with pytest.raises(ValueError, match="deleted, not_found, exempt"):
+        Task.from_api({**COMPLETED, "outcome": "shredded"})
+
+
+def test_an_answer_that_is_not_a_task_is_a_bad_response_error() -> None:
+    from deletion_requests_client._protocol import page_of, task_of
+
+    bad = answer(200, {**COMPLETED, "outcome": "shredded"}, **{"X-Request-Id": "req-7"})
+    with pytest.raises(ApiError) as raised:
+        task_of(bad)
+    assert (raised.value.code, raised.value.request_id) == ("BAD_RESPONSE", "req-7")
+    assert "shredded" in raised.value.message
+    with pytest.raises(ApiError, match="BAD_RESPONSE"):
+        page_of(answer(200, [COMPLETED, "not a task"]))
+    assert task_of(answer(200, COMPLETED)).task_id == COMPLETED["taskId"]

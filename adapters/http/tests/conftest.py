@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import orjson
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -18,6 +19,25 @@ from deletion_requests import ManualClock
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 KEY = "k" * 48
+DAY = dt.timedelta(days=1)
+EMAILS = "/data/deletion-requests/emails"
+TASKS = "/data/deletion-requests"
+
+
+def assert_error(response, status: int, name: str, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == status
+    assert body["error"]["error"] == name
+    for fragment in fragments:
+        assert fragment in body["error"]["message"]
+
+
+def encode_cursor_text(created: str) -> str:
+    """A cursor as the server makes them, around a creation time it would never write."""
+    raw = orjson.dumps([created, "3bc2e8b0-88ee-400c-8696-44897bc95cd3"])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def cli(*args: str) -> str:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from deletion_requests import (
-    MAX_BULK,
     AccessAdmin,
     DeletionService,
     DeletionTask,
@@ -21,9 +20,9 @@ from deletion_requests import (
     MemoryStore,
     Policy,
     Status,
-    hash_email,
 )
 from deletion_requests._lifecycle import cancel
+from deletion_requests.wire import MAX_BULK, hash_email
 
 from .conftest import KEY, T0, basic
 

@@ -25,10 +25,10 @@ from deletion_requests import (
     ManualClock,
     Policy,
     Status,
-    hash_email,
     open_store,
 )
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import hash_email
 
 SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
 OWED = 1000

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from deletion_requests_http._cli import main
 from deletion_requests_http.testing import serving
 
-from deletion_requests import open_store, verify_password
+from deletion_requests import open_store
+from deletion_requests.wire import verify_password
 
 
 def cli(*args: str, stdin: str | None = None, ok: bool = True) -> str:

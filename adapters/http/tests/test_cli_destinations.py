@@ -92,6 +92,9 @@ def test_bad_destinations_are_refused_in_one_line(store_url: str) -> None:
         store_url,
         ok=False,
     )
+    assert "absolute https://" in run(
+        "destinations", "add", "x", "--push", "crm.example/jobs", "--store", store_url, ok=False
+    )
     assert "unknown destination" in run(
         "destinations", "add", "x", "--pull", "--waits-for", "ghost", "--store", store_url, ok=False
     )
@@ -178,10 +181,11 @@ def test_resuming_a_destination_its_breaker_paused_closes_the_breaker(store_url:
     )
 
 
-def _actioned_task(store_url: str) -> str:
-    """One task of acct-1, actioned (so with a job per destination), in the store."""
+def _actioned_task(store_url: str, age: dt.timedelta = dt.timedelta(days=30)) -> str:
+    """One task of acct-1 created *age* ago and actioned (so with a job per destination), in
+    the store. At the default age it is due by now."""
     with open_store(store_url) as store:
-        clock = ManualClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+        clock = ManualClock(dt.datetime.now(dt.UTC) - age)
         admin = AccessAdmin(store, clock)
         admin.allow_account("acct-1")
         app, secret = admin.create_app(["acct-1"])
@@ -227,9 +231,11 @@ def test_an_operator_retries_a_job_and_tasks_show_prints_the_destinations(
     assert "a final job cannot be retried" in refused
     shown = run("tasks", "show", task_id, "--store", store_url)
     table = shown[shown.index("destinations:") :].splitlines()
-    assert table[1].split() == ["DESTINATION", "STATE", "OUTCOME", "ATTEMPTS", "LAST", "ERROR"]
-    assert table[2].split() == ["crm", "owed", "-", "1", "HTTP", "503"]
-    assert table[3].split() == ["erp", "final", "failed", "(retired)", "0", "-"]
+    assert table[1].split() == [
+        *("DESTINATION", "STATE", "OUTCOME", "ATTEMPTS", "LAST", "ERROR", "DUE")
+    ]
+    assert table[2].split()[:6] == ["crm", "owed", "-", "1", "HTTP", "503"]
+    assert table[3].split()[:6] == ["erp", "final", "failed", "(retired)", "0", "-"]
     assert "destination.retried" in shown
     assert "by operator:bob  (crm: the CRM is back)" in shown
     as_json = json.loads(run("tasks", "show", task_id, "--json", "--store", store_url))
@@ -238,6 +244,44 @@ def test_an_operator_retries_a_job_and_tasks_show_prints_the_destinations(
         ("erp", "failed"),
     ]
     assert as_json["outcome"] is None
+
+
+def _rows(shown: str) -> dict[str, list[str]]:
+    """`tasks show`'s destinations table, each row's words by destination."""
+    table = shown[shown.index("destinations:") : shown.index("history:")].splitlines()[2:]
+    return {row.split()[0]: row.split() for row in table}
+
+
+def test_tasks_show_flags_the_task_overdue_and_each_job_still_open_past_its_due_date_late(
+    store_url: str,
+) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    run("destinations", "add", "erp", "--push", "https://erp.example/jobs", "--store", store_url)
+    due_later = _actioned_task(store_url, age=dt.timedelta(days=20))  # due in 10 days
+    past_due = _actioned_task(store_url, age=dt.timedelta(days=31))  # due a day ago
+    skip = ["destinations", "skip", "erp", past_due, "--reason", "retired"]
+    run(*skip, "--operator", "alice", "--store", store_url)
+
+    early = run("tasks", "show", due_later, "--store", store_url)
+    assert "status:         actioned\n" in early
+    assert "late" not in early
+    assert [row[-1][-1] for row in _rows(early).values()] == ["Z", "Z"]  # the due time ends
+
+    late = run("tasks", "show", past_due, "--store", store_url)
+    assert "status:         actioned (overdue)\n" in late
+    rows = _rows(late)
+    assert rows["crm"][-1] == "late"  # no outcome, past the due date
+    assert rows["erp"][:3] == ["erp", "final", "failed"]
+    assert rows["erp"][-1] != "late"  # an outcome: not late, whatever the time
+    as_json = json.loads(run("tasks", "show", past_due, "--json", "--store", store_url))
+    assert as_json["overdue"] is True
+    assert [(d["destination"], d["late"]) for d in as_json["destinations"]] == [
+        ("crm", True),
+        ("erp", False),
+    ]
+    early_json = json.loads(run("tasks", "show", due_later, "--json", "--store", store_url))
+    assert early_json["overdue"] is False
+    assert [d["late"] for d in early_json["destinations"]] == [False, False]
 
 
 def test_the_audit_export_carries_each_destinations_outcome(store_url: str) -> None:

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from deletion_requests_http._cli import main
 
-from deletion_requests import hash_email, open_store
+from deletion_requests import open_store
+from deletion_requests.wire import hash_email
 
 from .test_cli import run, seeded
 

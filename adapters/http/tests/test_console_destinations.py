@@ -10,14 +10,8 @@ import attrs
 import pytest
 from starlette.testclient import TestClient
 
-from deletion_requests import (
-    BREAKER,
-    Destination,
-    DestinationWork,
-    Mode,
-    Policy,
-    new_signing_secret,
-)
+from deletion_requests import Destination, DestinationWork, Mode, Policy
+from deletion_requests.wire import BREAKER, new_signing_secret
 
 from .conftest import T0
 from .test_console_http import Site

@@ -29,6 +29,7 @@ GET_ROUTES = [
     "/console/trend",
     "/console/lists/ready",
     "/console/destinations",
+    "/console/destinations/crm",
 ]
 POST_ROUTES = [
     f"/console/tasks/{TASK}/hold",
@@ -40,6 +41,9 @@ POST_ROUTES = [
     "/console/access/accounts/acct-a/revoke",
     "/console/destinations/crm/pause",
     "/console/destinations/crm/resume",
+    "/console/destinations",
+    "/console/destinations/crm/rotate",
+    "/console/destinations/crm/remove",
 ]
 
 

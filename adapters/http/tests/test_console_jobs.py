@@ -124,7 +124,9 @@ def test_bad_job_decisions_are_refused_with_a_page_and_change_nothing(site: Site
     assert (site.store.get(task_id), site.service.jobs(task_id)) == before
 
 
-def test_a_job_still_open_past_the_tasks_due_time_is_flagged_late(site: Site) -> None:
+def test_a_job_still_open_past_the_tasks_due_time_is_flagged_late_and_the_task_overdue(
+    site: Site,
+) -> None:
     task_id = actioned(site)
     site.sign_in()
 
@@ -136,7 +138,12 @@ def test_a_job_still_open_past_the_tasks_due_time_is_flagged_late(site: Site) ->
             "erp": table[table.index('id="job-erp"') :],
         }
 
+    def status() -> str:
+        page = site.client.get(f"/console/tasks/{task_id}").text
+        return page[page.index("<dt>Status</dt>") : page.index("<dt>Account</dt>")]
+
     assert not any('class="late"' in row for row in rows().values())  # not yet due
+    assert "badge overdue" not in status()
     task = site.store.get(task_id)
     assert task is not None
     site.clock.set(task.due_time)
@@ -145,3 +152,4 @@ def test_a_job_still_open_past_the_tasks_due_time_is_flagged_late(site: Site) ->
     late = rows()
     assert 'class="late"' in late["crm"]  # no outcome at its due time
     assert 'class="late"' not in late["erp"]  # reported: not late, whatever the time
+    assert "badge overdue" in status()

@@ -13,8 +13,10 @@ import attrs
 import pytest
 from deletion_requests_http.testing import serving_app
 
-from deletion_requests import BREAKER, Destination, Destinations, DestinationWork, Mode
+from deletion_requests import Destination, DestinationWork, Mode
 from deletion_requests._callbacks import new_signing_secret
+from deletion_requests.stores import Destinations
+from deletion_requests.wire import BREAKER
 
 from .test_console_browser import ARTIFACTS, DAY, Deployment, sign_in, sync_api
 
@@ -84,6 +86,7 @@ class Seeded:
             "export": "/console/export",
             "trend": "/console/trend",
             "destinations": "/console/destinations",
+            "destination": "/console/destinations/email-platform-with-a-long-name",
             "not-found": "/console/no-such-page",
         }
 

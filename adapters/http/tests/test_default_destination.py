@@ -14,7 +14,6 @@ from deletion_requests_http.testing import bootstrapped
 from starlette.testclient import TestClient
 
 from deletion_requests import (
-    DEFAULT_DESTINATION,
     HANDOFF,
     Destination,
     DestinationConflict,
@@ -27,6 +26,7 @@ from deletion_requests import (
 )
 from deletion_requests._access import digest_secret
 from deletion_requests._context import Deliveries
+from deletion_requests.stores import DEFAULT_DESTINATION
 from deletion_requests.testing import WebhookReceiver
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)

@@ -20,9 +20,9 @@ from deletion_requests import (
     ManualClock,
     Mode,
     Policy,
-    new_signing_secret,
 )
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import new_signing_secret
 
 from .conftest import KEY, T0
 from .test_metrics import samples

@@ -21,9 +21,9 @@ from deletion_requests import (
     Mode,
     OutcomeKind,
     Policy,
-    new_signing_secret,
 )
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import new_signing_secret
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 POLICY = Policy()

@@ -38,13 +38,12 @@ from deletion_requests import (
     JobState,
     Mode,
     Status,
-    hash_email,
-    new_credential,
     open_store,
 )
 from deletion_requests._access import digest_secret
 from deletion_requests._callbacks import new_signing_secret
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import hash_email, new_credential
 
 from .test_handoff_server import wait_for
 

@@ -16,15 +16,9 @@ import orjson
 from deletion_requests_http import signed_headers
 from deletion_requests_http.testing import serving
 
-from deletion_requests import (
-    DeletionService,
-    DeletionTask,
-    ManualClock,
-    Status,
-    hash_email,
-    open_store,
-)
+from deletion_requests import DeletionService, DeletionTask, ManualClock, Status, open_store
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import hash_email
 
 SECRET = "whsec_" + base64.b64encode(b"a-shared-webhook-secret-for-tests").decode()
 

@@ -14,7 +14,7 @@ from deletion_requests_http import create_app, signed_headers, verify_signed
 from standardwebhooks.webhooks import Webhook
 from starlette.testclient import TestClient
 
-from deletion_requests import SignatureInvalid
+from deletion_requests.wire import SignatureInvalid
 
 from .conftest import KEY, World
 

@@ -14,7 +14,8 @@ import pytest
 from deletion_requests_http import WebhookSink
 from deletion_requests_http._webhooks import CallbackWebhooks
 
-from deletion_requests import HANDOFF, Callback, DeletionTask, DeliveryFailed, Status
+from deletion_requests import HANDOFF, DeletionTask, DeliveryFailed, Status
+from deletion_requests.stores import Callback
 
 SECRET = "whsec_" + base64.b64encode(b"r" * 32).decode()
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)

@@ -13,8 +13,9 @@ import pytest
 from deletion_requests_http._bootstrap import Application, Settings, bootstrap
 from deletion_requests_http._wiring import attempt_timeout
 
-from deletion_requests import AccessAdmin, ManualClock, Policy, new_signing_secret
+from deletion_requests import AccessAdmin, ManualClock, Policy
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import new_signing_secret
 
 SECRET = new_signing_secret()
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)

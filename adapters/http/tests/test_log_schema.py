@@ -32,10 +32,10 @@ from deletion_requests import (
     Outcome,
     Policy,
     SystemClock,
-    new_signing_secret,
     open_store,
 )
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import new_signing_secret
 
 from .conftest import cli
 

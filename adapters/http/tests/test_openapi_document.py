@@ -11,8 +11,8 @@ import jsonschema_rs
 import pytest
 from deletion_requests_http._openapi import openapi_document
 
-from deletion_requests import EVENTS, MAX_BULK, MAX_IDENTIFIERS
 from deletion_requests._service import MAX_PAGE
+from deletion_requests.wire import EVENTS, MAX_BULK, MAX_IDENTIFIERS
 
 from .conftest import World, basic
 

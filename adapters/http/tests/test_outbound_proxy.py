@@ -21,7 +21,6 @@ from deletion_requests_http._webhooks import CallbackWebhooks
 from deletion_requests import (
     HANDOFF,
     AccessAdmin,
-    Callback,
     DeletionTask,
     DeliveryFailed,
     Destination,
@@ -30,9 +29,10 @@ from deletion_requests import (
     Mode,
     Policy,
     Status,
-    new_signing_secret,
 )
+from deletion_requests.stores import Callback
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import new_signing_secret
 
 SECRET = new_signing_secret()
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)

@@ -19,10 +19,10 @@ from deletion_requests import (
     DeletionTask,
     ManualClock,
     MemoryStore,
-    SignatureInvalid,
     Status,
 )
 from deletion_requests.testing import WebhookReceiver
+from deletion_requests.wire import SignatureInvalid
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 SECRET = "whsec_" + base64.b64encode(b"a-webhook-secret-of-enough-bytes").decode()

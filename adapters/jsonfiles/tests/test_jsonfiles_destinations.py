@@ -7,18 +7,11 @@ from pathlib import Path
 
 from deletion_requests_jsonfiles import JsonFilesStore
 
-from deletion_requests import (
-    DEFAULT_DESTINATION,
-    Destination,
-    JobState,
-    Mode,
-    OutcomeKind,
-    Policy,
-)
+from deletion_requests import Destination, JobState, Mode, OutcomeKind, Policy
 from deletion_requests import _handoff as handoff
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._task import as_successor
-from deletion_requests.stores import job_id_for
+from deletion_requests.stores import DEFAULT_DESTINATION, job_id_for
 from deletion_requests.testing import DestinationsContract, make_task
 
 POLICY = Policy()

@@ -8,21 +8,12 @@ import psycopg
 from deletion_requests_postgres import PostgresStore
 from psycopg import sql
 
-from deletion_requests import (
-    DEFAULT_DESTINATION,
-    Destination,
-    JobState,
-    Mode,
-    OutcomeKind,
-    Policy,
-    Store,
-    open_store,
-)
+from deletion_requests import Destination, JobState, Mode, OutcomeKind, Policy, Store, open_store
 from deletion_requests import _handoff as handoff
 from deletion_requests._access import digest_secret
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._task import as_successor
-from deletion_requests.stores import job_id_for, jobs_for
+from deletion_requests.stores import DEFAULT_DESTINATION, job_id_for, jobs_for
 from deletion_requests.testing import DestinationsContract, make_task
 
 from .conftest import SERVER, schema_for, store_url

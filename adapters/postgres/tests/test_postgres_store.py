@@ -14,6 +14,7 @@ from deletion_requests.stores import TaskQuery
 from deletion_requests.testing import (
     AccessRecordsContract,
     BackgroundLeaseContract,
+    LoopReadsContract,
     OperatorRecordsContract,
     OutboxContract,
     ReportsContract,
@@ -226,3 +227,7 @@ def test_summaries_are_the_listed_tasks_without_identifiers_and_history(tmp_path
         assert store.list_summaries(query) == [
             attrs.evolve(task, identifiers=frozenset(), history=()) for task in whole
         ]
+
+
+class TestPostgresLoopReads(PostgresStores, LoopReadsContract):
+    pass

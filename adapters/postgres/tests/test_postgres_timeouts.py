@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import psycopg
 import pytest
+from deletion_requests_postgres._loop_reads import bound
 from deletion_requests_postgres._timeouts import Timeouts, Watchdog, bounded_conninfo, timeouts_from
 from psycopg.conninfo import conninfo_to_dict
 
@@ -47,3 +51,21 @@ def test_the_watchdog_ends_a_call_that_outlives_its_bound() -> None:
             assert conn.execute("SELECT 1").fetchone() == (1,)  # an answer in time: untouched
     finally:
         watchdog.close()
+
+
+def test_the_loops_bound_ends_a_call_that_outlives_it() -> None:
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(SERVER, autocommit=True) as conn:
+            ended = pytest.raises(StoreError, match="no answer within 1 s")
+            with ended, bound(conn, 1, "here"):
+                await conn.execute("SELECT pg_sleep(30)")
+            assert conn.broken
+        async with await psycopg.AsyncConnection.connect(SERVER, autocommit=True) as conn:
+            with bound(conn, 5, "here"):  # an answer in time: untouched
+                assert await (await conn.execute("SELECT 1")).fetchone() == (1,)
+            await asyncio.sleep(0)
+            assert not conn.broken
+
+    started = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - started < 10

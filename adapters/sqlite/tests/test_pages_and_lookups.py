@@ -13,9 +13,10 @@ from deletion_requests_sqlite import SCHEMA_VERSION, SqliteStore
 from deletion_requests_sqlite._schema import MIGRATIONS
 from sqlite_utils import Database
 
-from deletion_requests import Status, hash_email
+from deletion_requests import Status
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
 from deletion_requests.testing._contract import make_task
+from deletion_requests.wire import hash_email
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 ACCOUNTS = frozenset({"acct-1"})

@@ -2,7 +2,8 @@
 
 - One contract case a port: `TaskRecordsContract`, `OutboxContract`, `ReportsContract`,
   `AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`,
-  `BackgroundLeaseContract`, `DestinationsContract`; and
+  `BackgroundLeaseContract`, `DestinationsContract`, `LoopReadsContract` (a store's
+  `loop_reads`); and
   `StoreContract` for a whole `Store`. Subclass each case your store claims as `Test...` and
   supply `create_store(directory)`.
 - `StoreComparison`: subclass it, supply `create_store(directory)`, and expose its `TestCase`.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     )
     from ._contract_destinations import DestinationsContract
     from ._contract_lease import BackgroundLeaseContract
+    from ._contract_loop_reads import LoopReadsContract
     from ._contract_outbox import OutboxContract
     from ._contract_reports import ReportsContract
     from ._contract_tasks import TaskRecordsContract
@@ -50,6 +52,7 @@ _HOMES = {
     "DestinationsContract": "_contract_destinations",
     "TaskRecordsContract": "_contract_tasks",
     "BackgroundLeaseContract": "_contract_lease",
+    "LoopReadsContract": "_contract_loop_reads",
     "OutboxContract": "_contract_outbox",
     "ReportsContract": "_contract_reports",
     "AccessRecordsContract": "_contract_access",
@@ -74,6 +77,7 @@ __all__ = [
     "AccessRecordsContract",
     "BackgroundLeaseContract",
     "DestinationsContract",
+    "LoopReadsContract",
     "OperatorRecordsContract",
     "OutboxContract",
     "ReportsContract",

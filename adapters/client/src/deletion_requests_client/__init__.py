@@ -24,7 +24,7 @@ from ._errors import (
     UnauthorizedAccount,
     UnsupportedMediaType,
 )
-from ._models import CallbackEvent, CancelResult, HistoryEntry, Task
+from ._models import CallbackEvent, CancelResult, HistoryEntry, Outcome, Task
 from ._protocol import BULK_CANCEL_LIMIT, Retry
 from ._sync import Client
 
@@ -45,6 +45,7 @@ __all__ = [
     "InternalServerError",
     "MethodNotAllowed",
     "NotFound",
+    "Outcome",
     "PayloadTooLarge",
     "Retry",
     "ServiceUnavailable",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
+
+Outcome = Literal["deleted", "not_found", "exempt"]
+"""A completed task's one-word outcome: `deleted` if any destination deleted the data, else
+`not_found` if any found nothing, else `exempt` (kept for a reason the law allows)."""
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +29,9 @@ class HistoryEntry:
 @dataclasses.dataclass(frozen=True)
 class Task:
     """A deletion task as the API shows it. `history`, `purged_time` and `created_by` are
-    only in the answer for one task (`get`, a create, a callback); a listing leaves `history`
-    empty and the other two None. `raw` is the JSON object as received."""
+    only in the answer for one task (`get`, a callback); a listing and a create's answer leave
+    `history` empty and the other two None. `raw` is the JSON object as received; a field an
+    older server does not send is None (`overdue` False)."""
 
     task_id: str
     status: str
@@ -39,7 +45,11 @@ class Task:
     held_time: dt.datetime | None
     overdue: bool
     due_time: dt.datetime | None
-    """When the deletion is due (None from a server that does not say)."""
+    """When the deletion is due: creation plus 30 days, later when an operator extended it
+    (None from a server that does not say)."""
+    outcome: Outcome | None
+    """The one-word outcome, once the task is completed (`get`, a `completed` callback);
+    None before, in a listing and a create's answer, and from a server that does not say."""
     purged_time: dt.datetime | None
     created_by: str | None
     history: tuple[HistoryEntry, ...]
@@ -63,6 +73,7 @@ class Task:
                 held_time=_optional_time(document.get("heldTime")),
                 overdue=bool(document.get("overdue", False)),
                 due_time=_optional_time(document.get("dueTime")),
+                outcome=_outcome(document.get("outcome")),
                 purged_time=_optional_time(document.get("purgedTime")),
                 created_by=_optional_str(document.get("createdBy")),
                 history=tuple(_entry(entry) for entry in document.get("history") or ()),
@@ -83,9 +94,11 @@ class CancelResult:
 
 @dataclasses.dataclass(frozen=True)
 class CallbackEvent:
-    """A verified status callback: `event_type` (`ready`, `actioned`, `cancelled`,
-    `completed`), `event_id` (the same on every delivery of one event: deduplicate by it) and
-    the task as it stood when the callback was sent."""
+    """A verified status callback: `event_type` (`ready`, `actioned`, `deadline_extended`,
+    `cancelled`, `completed`; a newer server may send others), `event_id` (the same on every
+    delivery of one event: deduplicate by it) and the task as it stood when the callback was
+    sent: after `deadline_extended`, `task.due_time` is the new due time; after `completed`,
+    `task.outcome` says what was done."""
 
     event_type: str
     event_id: str
@@ -100,6 +113,15 @@ def _time(value: Any) -> dt.datetime:
 
 def _optional_time(value: Any) -> dt.datetime | None:
     return None if value is None else _time(value)
+
+
+def _outcome(value: Any) -> Outcome | None:
+    if value is None:
+        return None
+    for outcome in OUTCOMES:
+        if value == outcome:
+            return outcome
+    raise ValueError(f"outcome {value!r} is not one of {', '.join(OUTCOMES)}, or null")
 
 
 def _optional_str(value: Any) -> str | None:

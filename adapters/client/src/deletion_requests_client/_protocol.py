@@ -225,11 +225,27 @@ def page_of(answer: httpx.Response) -> tuple[list[Task], str | None]:
             answer.headers.get("x-request-id"),
         )
     following = answer.links.get("next", {}).get("url")
-    return [Task.from_api(item) for item in document], following
+    return [_task(item, answer) for item in document], following
 
 
 def task_of(answer: httpx.Response) -> Task:
-    return Task.from_api(json_of(check(answer)))
+    return _task(json_of(check(answer)), answer)
+
+
+def _task(document: Any, answer: httpx.Response) -> Task:
+    """The task *document* of *answer* describes; an `ApiError` (`BAD_RESPONSE`) when it is
+    not a task object, as for any answer that is not the JSON expected."""
+    try:
+        if not isinstance(document, dict):
+            raise ValueError(f"a task is a JSON object, not {type(document).__name__}")
+        return Task.from_api(document)
+    except ValueError as exc:
+        raise ApiError(
+            "BAD_RESPONSE",
+            answer.status_code,
+            f"the server's answer is not a task: {exc}",
+            answer.headers.get("x-request-id"),
+        ) from None
 
 
 def chunks(task_ids: Sequence[str]) -> list[list[str]]:

@@ -2,7 +2,7 @@
 
 from ._app import create_app
 from ._bootstrap import Application, Settings, bootstrap
-from ._endpoints import MAX_BODY
+from ._documents import MAX_BODY
 from ._signing import check_webhook_secret, new_webhook_secret, signed_headers, verify_signed
 from ._tokens import TokenIssuer, stored_signing_key
 from ._webhooks import WebhookSink

@@ -85,7 +85,7 @@ def create_app(
         ],
         middleware=[Middleware(RequestLog), Middleware(BodyBounds, timeout=body_timeout)],
         exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: _client_closed},
-        lifespan=lifespan,
+        lifespan=api.lifespan(lifespan),
     )
     # A trailing slash is a 404 in the envelope, not a redirect built from the Host header.
     app.router.redirect_slashes = False

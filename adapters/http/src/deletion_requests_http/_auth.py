@@ -25,23 +25,39 @@ def caller(service: DeletionService, tokens: TokenIssuer, header: str | None) ->
     (its access version, and the app when that moved). `AuthenticationFailed` for anything
     else, but a refused bearer token: 403 `AUTHENTICATION_ERROR` with the RFC 6750
     `WWW-Authenticate` challenge, so a client knows to fetch a new token."""
+    app_id, secret = credentials(tokens, header)
+    if secret is None:
+        try:
+            return service.caller_for(app_id)
+        except AuthenticationFailed as exc:
+            raise bearer_refused(exc) from None
+    return authenticate(service, app_id, secret)
+
+
+def credentials(tokens: TokenIssuer, header: str | None) -> tuple[str, str | None]:
+    """(AppId, AppSecret) of Basic credentials, or (AppId, None) for a bearer token whose
+    signature and times *tokens* accept (else `bearer_refused`); `AuthenticationFailed` for
+    a missing header or another scheme."""
     if not header:
         raise AuthenticationFailed(
             "missing Authorization header: send Bearer <token> or Basic AppId:AppSecret"
         )
-    scheme, _, credentials = header.partition(" ")
-    credentials = credentials.strip()
-    if scheme.lower() == "bearer" and credentials:
+    scheme, _, given = header.partition(" ")
+    given = given.strip()
+    if scheme.lower() == "bearer" and given:
         try:
-            return service.caller_for(tokens.verify(credentials))
+            return tokens.verify(given), None
         except AuthenticationFailed as exc:
-            auth_log.warning("bearer token refused: %s", exc.message, extra={"reason": exc.message})
-            raise HttpError(
-                "AUTHENTICATION_ERROR", exc.message, bearer_challenge(exc.message)
-            ) from None
-    if scheme.lower() == "basic" and credentials:
-        return authenticate(service, *basic_credentials(credentials))
+            raise bearer_refused(exc) from None
+    if scheme.lower() == "basic" and given:
+        return basic_credentials(given)
     raise AuthenticationFailed("the Authorization header must be Bearer or Basic")
+
+
+def bearer_refused(exc: AuthenticationFailed) -> HttpError:
+    """The 403 of a refused bearer token, with its challenge; logged."""
+    auth_log.warning("bearer token refused: %s", exc.message, extra={"reason": exc.message})
+    return HttpError("AUTHENTICATION_ERROR", exc.message, bearer_challenge(exc.message))
 
 
 def authenticate(service: DeletionService, app_id: str, secret: str) -> Caller:
@@ -50,14 +66,19 @@ def authenticate(service: DeletionService, app_id: str, secret: str) -> Caller:
     try:
         return service.authenticate(app_id, secret)
     except AuthenticationFailed as exc:
-        tried = app_id[:128]
-        auth_log.warning(
-            "authentication failed for AppId %r: %s",
-            tried,
-            exc.message,
-            extra={"app_id_tried": tried, "reason": exc.message},
-        )
+        log_refused(app_id, exc)
         raise
+
+
+def log_refused(app_id: str, exc: AuthenticationFailed) -> None:
+    """Log failed credentials: the AppId tried, never the secret."""
+    tried = app_id[:128]
+    auth_log.warning(
+        "authentication failed for AppId %r: %s",
+        tried,
+        exc.message,
+        extra={"app_id_tried": tried, "reason": exc.message},
+    )
 
 
 def client_credentials(header: str | None, form: dict[str, list[str]]) -> tuple[str, str]:

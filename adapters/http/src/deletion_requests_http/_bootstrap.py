@@ -15,10 +15,8 @@ from starlette.applications import Starlette
 
 from deletion_requests import (
     AccessAdmin,
-    CallbackSender,
     Clock,
     DeletionService,
-    Destinations,
     DestinationWork,
     Operators,
     Policy,
@@ -27,6 +25,8 @@ from deletion_requests import (
     SystemClock,
     open_store,
 )
+from deletion_requests.stores import Destinations
+from deletion_requests.wire import CallbackSender
 
 from ._app import create_app
 from ._bodies import BODY_TIMEOUT

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from deletion_requests import check_callback_url
+from deletion_requests.wire import check_callback_url
 
 from ._cli_common import (
     F,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from deletion_requests import Destination, DestinationWork, Mode, new_credential
-from deletion_requests._access import digest_secret
+from deletion_requests import Destination, DestinationWork, Mode
 
 from ._cli_common import _echo_json, _iso, _table, _time, json_option, opened, store_option
 from ._cli_tasks import _operator, operator_option
-from ._signing import check_webhook_secret, new_webhook_secret
+from ._signing import check_webhook_secret
 
 
 @click.group()
@@ -67,30 +66,15 @@ def destinations_add(
         raise click.UsageError("give exactly one of --push URL and --pull")
     if pull and secret is not None:
         raise click.UsageError("--secret is for a push destination")
-    shown = None
-    credential_digest = None
-    if pull:
-        shown = new_credential()
-        credential_digest = digest_secret(shown)
-    elif secret is None:
-        secret = shown = new_webhook_secret()
-    else:
+    if secret is not None:
         try:
             check_webhook_secret(secret)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     with opened(store_url) as application:
-        destination = Destination(
-            name,
-            Mode.PULL if pull else Mode.PUSH,
-            application.service.context.clock.now(),
-            webhook_url,
-            secret,
-            credential_digest,
-            frozenset(accounts) if accounts else None,
-            frozenset(waits_for),
+        destination, shown = DestinationWork(application.service).create(
+            name, Mode.PULL if pull else Mode.PUSH, webhook_url, accounts, waits_for, secret
         )
-        DestinationWork(application.service).add(destination)
     click.echo(f"added {destination.mode.value} destination {name}")
     if shown is not None:
         label = "Credential" if pull else "Webhook secret"

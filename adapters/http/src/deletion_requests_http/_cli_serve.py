@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from deletion_requests import DEFAULT_DESTINATION, Destinations, StoreError
-from deletion_requests.stores import redacted_url
+from deletion_requests import StoreError
+from deletion_requests.stores import DEFAULT_DESTINATION, Destinations, redacted_url
 
 from ._bodies import BODY_TIMEOUT
 from ._bootstrap import Application, Settings, rate_limits

@@ -14,8 +14,8 @@ from deletion_requests import (
     Operators,
     Status,
     TaskNotFound,
-    task_detail_to_api,
 )
+from deletion_requests.wire import task_detail_to_api
 
 from ._cli_common import (
     F,
@@ -148,7 +148,7 @@ def tasks_cancel(
 @click.option(
     "--overdue",
     is_flag=True,
-    help="Only tasks actioned more than the action window ago and not completed, oldest first.",
+    help="Only tasks handed off, past their due date and not completed, soonest due first.",
 )
 @click.option("--held", is_flag=True, help="Only tasks on hold, newest first.")
 @click.option(
@@ -216,16 +216,22 @@ def _listed(
 @json_option
 @store_option
 def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
-    """Every field of TASK_ID and its whole history, with who did what and why."""
+    """Every field of TASK_ID and its whole history, with who did what and why. The status
+    is flagged (overdue) past the due date with a job still open, and so is each such job
+    (late), as the console's task page flags them."""
     with reading(store_url) as application:
         task = application.operators.show(task_id)
         jobs = application.service.jobs(task.task_id)
+        now = application.service.clock.now()
         if as_json:
             record = _task_json(task, history=True)
             with_destinations(record, task, jobs)
+            for shown, job in zip(record["destinations"], jobs, strict=True):
+                shown["late"] = job.late(task, now)
             _echo_json(record)
             return
         detail = task_detail_to_api(task, for_operators=True)
+        detail["status"] = _flagged_status(task)
         for name, value in detail.items():
             if name != "history":
                 click.echo(f"{name + ':':15} {'-' if value is None else value}")
@@ -233,7 +239,7 @@ def tasks_show(task_id: str, as_json: bool, store_url: str) -> None:
         click.echo(f"{'identifiers:':15} {len(task.identifiers)} (hashes; --json shows none)")
         if jobs:
             click.echo("destinations:")
-            _jobs_table(jobs)
+            _jobs_table(jobs, task, now)
         click.echo("history:")
         for step in task.history:
             change = step.event if step.event != "transition" else f"{step.source} -> {step.dest}"
@@ -285,8 +291,9 @@ def tasks_export(
             sys.stdout.write(line)
 
 
-def _jobs_table(jobs: list[Job]) -> None:
-    """Each destination's job: state, outcome (and reason), attempts, last error."""
+def _jobs_table(jobs: list[Job], task: DeletionTask, now: dt.datetime) -> None:
+    """Each destination's job: state, outcome (and reason), attempts, last error, and the
+    task's due date, marked late while the job has no outcome past it (`Job.late`)."""
     rows = []
     for job in jobs:
         shown = job_json(job)
@@ -296,8 +303,19 @@ def _jobs_table(jobs: list[Job]) -> None:
         state = shown["state"] + (
             " (waits for " + ", ".join(shown["waitsFor"]) + ")" if shown["waitsFor"] else ""
         )
-        rows.append([job.destination, state, outcome, str(job.attempts), shown["lastError"] or "-"])
-    _table(["DESTINATION", "STATE", "OUTCOME", "ATTEMPTS", "LAST ERROR"], rows)
+        due = _time(task.due_time) + (" late" if job.late(task, now) else "")
+        error = shown["lastError"] or "-"
+        rows.append([job.destination, state, outcome, str(job.attempts), error, due])
+    _table(["DESTINATION", "STATE", "OUTCOME", "ATTEMPTS", "LAST ERROR", "DUE"], rows)
+
+
+def _flagged_status(task: DeletionTask) -> str:
+    """The status, flagged as the console's badges flag it: (overdue), (held)."""
+    return (
+        task.status.value
+        + (" (overdue)" if task.overdue else "")
+        + (" (held)" if task.held_time else "")
+    )
 
 
 def _task_table(found: list[DeletionTask]) -> None:
@@ -305,9 +323,7 @@ def _task_table(found: list[DeletionTask]) -> None:
         [
             t.task_id,
             t.account_id,
-            t.status.value
-            + (" (overdue)" if t.overdue_time and not t.completed_time else "")
-            + (" (held)" if t.held_time else ""),
+            _flagged_status(t),
             _time(t.creation_time),
             _time(t.ready_time),
             _time(t.actioned_time),

@@ -19,16 +19,17 @@ from starlette.routing import Route
 
 from deletion_requests import (
     AuthenticationFailed,
+    Claimed,
     DeletionService,
+    DestinationWork,
     Mode,
     Outcome,
-    Recorded,
     UnknownDestination,
-    summary,
 )
-from deletion_requests._destination_work import Claimed, DestinationWork
+from deletion_requests.stores import Recorded
+from deletion_requests.wire import summary
 
-from ._endpoints import json_body, media_type, read_body
+from ._documents import json_body, media_type, read_body
 from ._errors import HttpError, JSONResponse
 from ._signing import verify_signed
 from ._task_path import TASK_ID

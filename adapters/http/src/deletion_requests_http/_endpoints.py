@@ -1,49 +1,55 @@
 """The endpoints: parse the request, call a use case of `DeletionService`, render the answer.
 
-Reads and authentication run on the event loop when the store reads locally (SQLite, memory)
-and the rate limits count in memory: a local read costs less than a hop to a thread. Writes
-(cancels, completions, the health check's write lock) and every use case of a store over a
-network run on Starlette's thread pool. Domain errors raise out of the handlers into the
-exception handlers of `_errors`."""
+Reads and authentication run on the event loop when the rate limits count in memory and the
+store reads locally (SQLite, memory), or offers `LoopReads` (PostgreSQL), which the app's
+lifespan holds open and the loop awaits (`_on_loop`): a local read costs less than a hop to a
+thread, and an awaited one holds no thread. Writes (cancels, completions, the health check's
+write lock) and every use case of any other store run on Starlette's thread pool. Domain
+errors raise out of the handlers into the exception handlers of `_errors`."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 import orjson
 from limits.storage import MemoryStorage
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deletion_requests import (
-    AuthenticationFailed,
-    Caller,
-    DeletionService,
-    DeletionTask,
-    PreparedCreate,
+from deletion_requests import AuthenticationFailed, Caller, DeletionService, DeletionTask
+from deletion_requests.wire import (
     task_detail_to_api,
     task_to_api_json,
     tasks_to_api_json,
 )
 
 from ._auth import authenticate, caller, client_credentials
+from ._documents import (
+    cancellations_document,
+    create_document,
+    media_type,
+    read_body,
+)
 from ._errors import HttpError, JSONResponse
 from ._limits import RateLimits
 from ._metrics import metrics
+from ._on_loop import OnLoop, ready
 from ._openapi import openapi_document
 from ._signing import verify_signed
 from ._tokens import TokenIssuer
 from ._writer import TaskWriter
 
-MAX_BODY = 1024 * 1024
-CREATE_FIELDS = frozenset({"accountId", "rawEmails", "sha256Emails"})
 LIST_PARAMETERS = frozenset({"accountId", "status", "limit", "cursor"})
 _LIMIT = re.compile(r"[0-9]{1,7}")
 T = TypeVar("T")
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[Any]]
 
 
 class Endpoints:
@@ -61,11 +67,30 @@ class Endpoints:
         self.completion_secret = completion_secret
         self.limits = limits
         self.writer = TaskWriter(service.store)
-        self.inline = service.store.local_reads and (
-            limits is None or isinstance(limits.storage, MemoryStorage)
-        )
+        local_limits = limits is None or isinstance(limits.storage, MemoryStorage)
+        self.inline = service.store.local_reads and local_limits
         """Whether reads, authentication and rate limits run on the event loop: they wait
         on nothing but this machine's memory and files."""
+        self.on_loop: OnLoop | None = None
+        """The use cases over the store's `LoopReads`, while `lifespan` holds them open on
+        the serving loop (with rate limits counted in memory)."""
+        self._offers_loop_reads = not self.inline and local_limits
+
+    def lifespan(self, inner: Lifespan | None) -> Lifespan:
+        """*inner* (the app's own lifespan, if any), with `on_loop` open around it on the
+        serving loop when the store offers `LoopReads`."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[Any]:
+            offered = self._offers_loop_reads
+            async with OnLoop.opened(self.service, self.tokens, offered) as self.on_loop:
+                try:
+                    async with (inner or _no_lifespan)(app) as state:
+                        yield state
+                finally:
+                    self.on_loop = None
+
+        return lifespan
 
     def _authorised(
         self,
@@ -77,11 +102,8 @@ class Endpoints:
         for the token endpoint, its client credentials *token* (AppId, AppSecret), counted
         for the AppId before they are checked; else the `Authorization` header, counted for
         the authenticated app."""
-        limits = self.limits
+        self._limit_token(request, token)
         if token is not None:
-            if limits is not None:
-                address = request.client.host if request.client else "-"
-                request.state.response_headers = limits.check_token(token[0], address)
             try:
                 who = authenticate(self.service, *token)
             except AuthenticationFailed:
@@ -89,10 +111,33 @@ class Endpoints:
                 raise
         else:
             who = caller(self.service, self.tokens, request.headers.get("authorization"))
+        return use_case(self._limit_data(request, who, token))
+
+    async def _authorised_on_loop(
+        self, on_loop: OnLoop, request: Request, token: tuple[str, str] | None
+    ) -> Caller:
+        """`_authorised`'s caller, with the store's reads awaited on the loop."""
+        self._limit_token(request, token)
+        if token is not None:
+            try:
+                who = await on_loop.authenticate(*token)
+            except AuthenticationFailed:
+                metrics().token_failures.inc()
+                raise
+        else:
+            who = await on_loop.caller(request.headers.get("authorization"))
+        return self._limit_data(request, who, token)
+
+    def _limit_token(self, request: Request, token: tuple[str, str] | None) -> None:
+        if token is not None and self.limits is not None:
+            address = request.client.host if request.client else "-"
+            request.state.response_headers = self.limits.check_token(token[0], address)
+
+    def _limit_data(self, request: Request, who: Caller, token: tuple[str, str] | None) -> Caller:
         request.state.app_id = who.app_id
-        if limits is not None and token is None:
-            request.state.response_headers = limits.check_data(who.app_id)
-        return use_case(who)
+        if self.limits is not None and token is None:
+            request.state.response_headers = self.limits.check_data(who.app_id)
+        return who
 
     async def _as_caller(
         self,
@@ -100,11 +145,17 @@ class Endpoints:
         use_case: Callable[[Caller], T],
         token: tuple[str, str] | None = None,
         writes: bool = False,
+        awaited: Callable[[OnLoop, Caller], Awaitable[T]] | None = None,
     ) -> T:
         """`_authorised`, on the event loop when the store's reads and the rate limits'
-        counts are local (`inline`) and *use_case* only reads, else on the thread pool."""
+        counts are local (`inline`) and *use_case* only reads; with the store's reads
+        awaited on the loop (`on_loop`), *awaited* in place of *use_case*; else on the
+        thread pool."""
         if self.inline and not writes:
             return self._authorised(request, use_case, token)
+        on_loop = self.on_loop
+        if on_loop is not None and awaited is not None:
+            return await awaited(on_loop, await self._authorised_on_loop(on_loop, request, token))
         return await run_in_threadpool(self._authorised, request, use_case, token)
 
     async def _read(self, read: Callable[..., T], *args: Any) -> T:
@@ -134,7 +185,9 @@ class Endpoints:
         credentials = client_credentials(request.headers.get("authorization"), form)
         if form.get("grant_type", []) != ["client_credentials"]:
             raise HttpError("BAD_REQUEST", "grant_type must be client_credentials")
-        app_id = await self._as_caller(request, lambda who: who.app_id, token=credentials)
+        app_id = await self._as_caller(
+            request, _app_id, token=credentials, awaited=lambda _, who: ready(who.app_id)
+        )
         token, lifetime = self.tokens.issue(app_id)
         return JSONResponse(
             {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},
@@ -145,22 +198,25 @@ class Endpoints:
         """The caller is authenticated before the body is read; the task is prepared on the
         loop (where reads run, when an Idempotency-Key must be looked up), stored by the
         writer, and answered once the commit that holds it is done."""
-        who = await self._as_caller(request, _itself)
+        who = await self._as_caller(request, _itself, awaited=lambda _, who: ready(who))
         body = await read_body(request)
         key = request.headers.get("idempotency-key")
-
-        def prepare() -> PreparedCreate:
-            document = create_document(media_type(request), body)
-            return self.service.prepare_create(
-                who,
-                document["accountId"],
-                raw_emails=document.get("rawEmails") or (),
-                sha256_emails=document.get("sha256Emails") or (),
-                idempotency_key=key,
-            )
-
+        document = create_document(media_type(request), body)
+        args = (
+            who,
+            document["accountId"],
+            document.get("rawEmails") or (),
+            document.get("sha256Emails") or (),
+            key,
+        )
+        on_loop = self.on_loop
         # Without an Idempotency-Key, preparing reads nothing from the store.
-        prepared = prepare() if key is None else await self._read(prepare)
+        if key is None:
+            prepared = self.service.prepare_create(*args)
+        elif on_loop is not None:
+            prepared = await on_loop.prepare_create(*args)
+        else:
+            prepared = await self._read(self.service.prepare_create, *args)
         task = prepared.done
         if task is None:
             refused = await self.writer.add(prepared.task, prepared.key)
@@ -189,16 +245,11 @@ class Endpoints:
         limit = query.get("limit", "100")
         if not _LIMIT.fullmatch(limit):
             raise HttpError("BAD_REQUEST", "limit must be an integer between 1 and 1000")
+        asked = (query.get("accountId"), query.get("status"), int(limit), query.get("cursor"))
         page = await self._as_caller(
             request,
-            lambda who: self.service.list(
-                who,
-                account_id=query.get("accountId"),
-                status=query.get("status"),
-                limit=int(limit),
-                cursor=query.get("cursor"),
-                summaries=True,
-            ),
+            lambda who: self.service.list(who, *asked, summaries=True),
+            awaited=lambda on_loop, who: on_loop.list(who, *asked),
         )
         headers = {}
         if page.next_cursor is not None:
@@ -216,7 +267,7 @@ class Endpoints:
     async def cancellations(self, request: Request) -> Response:
         """Cancel many tasks at once: one result per id, in order. The caller is
         authenticated before the body is read."""
-        who = await self._as_caller(request, _itself)
+        who = await self._as_caller(request, _itself, awaited=lambda _, who: ready(who))
         body = await read_body(request)
         task_ids = cancellations_document(media_type(request), body)
         results = await run_in_threadpool(self.service.cancel_many, who, task_ids)
@@ -227,7 +278,9 @@ class Endpoints:
     async def show(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
         detail = await self._as_caller(
-            request, lambda who: self._detail(self.service.get(who, task_id))
+            request,
+            lambda who: self._detail(self.service.get(who, task_id)),
+            awaited=lambda on_loop, who: on_loop.detail(who, task_id, self._detail),
         )
         return JSONResponse(detail)
 
@@ -287,66 +340,10 @@ def _itself(who: Caller) -> Caller:
     return who
 
 
-def media_type(request: Request) -> str:
-    """The request's media type, without parameters, in lower case."""
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _app_id(who: Caller) -> str:
+    return who.app_id
 
 
-def json_body(media: str, body: bytes) -> Any:
-    """The request body parsed as JSON; 415 unless it is sent as JSON, 400 when it is missing
-    or is not JSON."""
-    if media != "application/json":
-        raise HttpError("UNSUPPORTED_MEDIA_TYPE", "send the request body as application/json")
-    if not body:
-        raise HttpError("BAD_REQUEST", "the request body is missing")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise HttpError("BAD_REQUEST", f"the request body is not valid JSON ({exc})") from None
-
-
-def create_document(media: str, body: bytes) -> dict[str, Any]:
-    """The create request's JSON object, checked for shape; the core checks the values."""
-    document = json_body(media, body)
-    if not isinstance(document, dict):
-        raise HttpError("BAD_REQUEST", "the request body must be a JSON object")
-    unknown = sorted(set(document) - CREATE_FIELDS)
-    if unknown:
-        raise HttpError(
-            "BAD_REQUEST",
-            f"unknown field(s) {', '.join(unknown)[:200]}: expected accountId, rawEmails, "
-            "sha256Emails",
-        )
-    if "accountId" not in document:
-        raise HttpError("BAD_REQUEST", "accountId is required")
-    for field in ("rawEmails", "sha256Emails"):
-        if document.get(field) is not None and not isinstance(document[field], list):
-            raise HttpError("BAD_REQUEST", f"{field} must be a list of strings")
-    return document
-
-
-def cancellations_document(media: str, body: bytes) -> list[str]:
-    """The task ids of a bulk cancel, `{"taskIds": [...]}`, checked for shape (the core checks
-    that each is a task id, and how many there are)."""
-    document = json_body(media, body)
-    if not isinstance(document, dict) or set(document) != {"taskIds"}:
-        raise HttpError("BAD_REQUEST", 'the body must be {"taskIds": ["<task id>", ...]}')
-    task_ids = document["taskIds"]
-    if not isinstance(task_ids, list) or not all(isinstance(t, str) for t in task_ids):
-        raise HttpError("BAD_REQUEST", "taskIds must be a list of task ids")
-    return task_ids
-
-
-async def read_body(request: Request) -> bytes:
-    """The request body; 413 once it passes MAX_BODY, at once when Content-Length says so."""
-    declared = request.headers.get("content-length", "")
-    too_large = HttpError("PAYLOAD_TOO_LARGE", f"the request body is larger than {MAX_BODY} bytes")
-    if (_LIMIT.fullmatch(declared) and int(declared) > MAX_BODY) or len(declared) > 7:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+@contextlib.asynccontextmanager
+async def _no_lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield

@@ -9,8 +9,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from deletion_requests import DeletionTask, Job, task_detail_to_api
-from deletion_requests._destination_work import task_outcome
+from deletion_requests import DeletionTask, Job
+from deletion_requests.wire import task_detail_to_api, task_outcome
 
 JobsOf = Callable[[str], list[Job]]
 """The jobs of a task, by its id (`DeletionService.jobs`)."""

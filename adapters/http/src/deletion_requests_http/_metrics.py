@@ -23,18 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deletion_requests import (
-    CALLBACK,
-    HANDOFF,
-    REVIEW,
-    Callback,
-    CallbackSender,
-    DeletionTask,
-    Destinations,
-    Operators,
-    Sink,
-)
-from deletion_requests.stores import Awaiting
+from deletion_requests import HANDOFF, REVIEW, DeletionTask, Operators, Sink
+from deletion_requests.stores import Awaiting, Callback, Destinations
+from deletion_requests.wire import CALLBACK, CallbackSender
 
 from ._errors import HttpError
 from ._metrics_destinations import DestinationCollector
@@ -249,8 +240,7 @@ class StoreCollector:
         overdue = len(self.service.overdue(GAUGE_CAP))
         yield GaugeMetricFamily(
             "deletion_requests_tasks_overdue",
-            f"Tasks handed off more than the action window ago and not completed (counted up "
-            f"to {GAUGE_CAP}).",
+            f"Tasks handed off, past their due time and not completed (counted up to {GAUGE_CAP}).",
             overdue,
         )
         owed = GaugeMetricFamily(

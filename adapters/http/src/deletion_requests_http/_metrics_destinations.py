@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from deletion_requests import Destinations, OutcomeKind
+from deletion_requests import OutcomeKind
+from deletion_requests.stores import Destinations
 
 if TYPE_CHECKING:
     import datetime as dt

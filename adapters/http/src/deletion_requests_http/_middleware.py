@@ -9,7 +9,7 @@ import time
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deletion_requests import new_hex_id
+from deletion_requests.wire import new_hex_id
 
 from ._logs import log_access, request_id_var
 from ._metrics import metrics

@@ -176,6 +176,7 @@ TASK_DETAIL = {
                     "detail": None,
                 }
             ],
+            "outcome": None,
         },
     ),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deletion_requests import EVENTS, MAX_BULK, MAX_IDENTIFIERS
+from deletion_requests.wire import EVENTS, MAX_BULK, MAX_IDENTIFIERS
 
 from . import _openapi_examples as ex
 
@@ -174,8 +174,8 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
                 "deleted if any destination deleted the data, else not_found if any found "
                 "nothing, else exempt (every destination kept it for a reason the law allows, "
                 "or an operator gave up on it). A task without destinations that the deleter "
-                "completed is deleted. Answered by GET and by the completion; the callbacks' "
-                "task objects do not carry it.",
+                "completed is deleted. Answered by GET, by the completion and in the status "
+                "callbacks' task objects.",
                 "examples": ["deleted"],
             },
         },

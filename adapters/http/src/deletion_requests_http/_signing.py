@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from deletion_requests import SignatureInvalid, new_signing_secret
+from deletion_requests.wire import SignatureInvalid, new_signing_secret
 
 PREFIX = "whsec_"
 MIN_SECRET_BYTES = 16

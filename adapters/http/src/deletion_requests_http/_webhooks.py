@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from deletion_requests import Callback, DeletionTask, DeliveryFailed, message_id
+from deletion_requests import DeletionTask, DeliveryFailed
+from deletion_requests.stores import Callback
+from deletion_requests.wire import message_id
 
 from ._outbound import Poster
 from ._signing import check_webhook_secret, signed_headers

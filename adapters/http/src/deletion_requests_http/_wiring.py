@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import attrs
 
-from deletion_requests import HANDOFF, REVIEW, CallbackSender, Sink
+from deletion_requests import HANDOFF, REVIEW, Sink
+from deletion_requests.wire import CallbackSender
 
 from ._metrics import CountedSender, CountedSink
 from ._signing import WEBHOOK_SECRET_ENV, check_webhook_secret

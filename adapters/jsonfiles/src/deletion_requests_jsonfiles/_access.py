@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from deletion_requests import AccessRecords, Callback, StoreError
-from deletion_requests.stores import Account, App
+from deletion_requests import StoreError
+from deletion_requests.stores import AccessRecords, Account, App, Callback
 
 from ._files import BAD_RECORD, JsonFiles, digest
 

@@ -19,24 +19,24 @@ from typing import Any
 import attrs
 
 from deletion_requests import (
-    DEFAULT_DESTINATION,
     DeletionTask,
     Destination,
     DestinationConflict,
-    Destinations,
     Job,
     JobState,
     Mode,
     Outcome,
     OutcomeKind,
-    Recorded,
     Status,
     StoreError,
     UnknownJob,
 )
 from deletion_requests.stores import (
+    DEFAULT_DESTINATION,
     Complete,
+    Destinations,
     JobCounts,
+    Recorded,
     apply_outcome,
     attempt_failed,
     changed_job,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from deletion_requests import Operator, OperatorRecords, StoreError
+from deletion_requests import StoreError
+from deletion_requests.stores import Operator, OperatorRecords
 
 from ._files import BAD_RECORD, JsonFiles, digest
 

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from deletion_requests import DeletionTask, Outbox
-from deletion_requests.stores import Awaiting, Backlog, backlog_of
+from deletion_requests import DeletionTask
+from deletion_requests.stores import Awaiting, Backlog, Outbox, backlog_of
 
 from ._files import digest
 from ._tasks import TaskFiles

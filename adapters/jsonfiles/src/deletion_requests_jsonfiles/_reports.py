@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from deletion_requests import DayCount, Reports
-from deletion_requests.stores import day_counts, status_counts
+from deletion_requests.stores import DayCount, Reports, day_counts, status_counts
 
 from ._tasks import TaskFiles
 

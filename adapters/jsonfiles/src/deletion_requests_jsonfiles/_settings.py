@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deletion_requests import ServerSettings, StoreError
+from deletion_requests import StoreError
+from deletion_requests.stores import ServerSettings
 
 from ._files import JsonFiles, digest
 

@@ -8,11 +8,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from deletion_requests import DeletionTask, Status, StoreError, TaskRecords
+from deletion_requests import DeletionTask, Status, StoreError
 from deletion_requests.stores import (
     DuplicateTask,
     IdempotencyKeyConflict,
     TaskQuery,
+    TaskRecords,
     replaces,
     task_from_record,
     task_to_record,

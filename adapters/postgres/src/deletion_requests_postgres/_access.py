@@ -9,11 +9,12 @@ from contextlib import contextmanager
 
 from psycopg import errors
 
-from deletion_requests import AccessRecords, Callback, StoreError
-from deletion_requests.stores import Account, App, apps_from_grants
+from deletion_requests import StoreError
+from deletion_requests.stores import AccessRecords, Account, App, Callback, apps_from_grants
 
 from ._connection import Conn, PostgresConnection
 from ._notices import AccessNotices
+from ._reads import APP_ACCESS, access_from
 from ._timeouts import Timeouts
 
 
@@ -125,19 +126,10 @@ class AccessTables(PostgresConnection, AccessRecords):
     def app_access(self, app_id: str) -> tuple[App, frozenset[str]] | None:
         rows = self._read(
             "app_access",
-            lambda conn: conn.execute(
-                "SELECT a.app_id, a.secret_digest, a.created_time, a.revoked, g.account_id, "
-                "c.account_id IS NOT NULL FROM apps a "
-                "LEFT JOIN app_accounts g ON g.app_id = a.app_id "
-                "LEFT JOIN accounts c ON c.account_id = g.account_id WHERE a.app_id = %s",
-                (app_id,),
-            ).fetchall(),
+            lambda conn: conn.execute(APP_ACCESS, (app_id,)).fetchall(),
             single=True,
         )
-        if not rows:
-            return None
-        (app,) = apps_from_grants(row[:5] for row in rows)
-        return app, frozenset(row[4] for row in rows if row[5])
+        return access_from(rows)
 
     def revoke_app(self, app_id: str) -> bool:
         with self._access_write("revoke_app") as conn:

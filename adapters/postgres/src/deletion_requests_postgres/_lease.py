@@ -8,7 +8,8 @@ from typing import Any
 
 import psycopg
 
-from deletion_requests import BackgroundLease, StoreError
+from deletion_requests import StoreError
+from deletion_requests.stores import BackgroundLease
 
 from ._connection import PostgresConnection
 from ._timeouts import Timeouts, Watchdog

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from psycopg import errors
 
-from deletion_requests import Operator, OperatorRecords, StoreError
+from deletion_requests import StoreError
+from deletion_requests.stores import Operator, OperatorRecords
 
 from ._connection import PostgresConnection
 

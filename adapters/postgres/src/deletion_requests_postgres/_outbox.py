@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from deletion_requests import DeletionTask, Outbox
-from deletion_requests.stores import Awaiting, Backlog
+from deletion_requests import DeletionTask
+from deletion_requests.stores import Awaiting, Backlog, Outbox
 
 from ._connection import Conn
 from ._rows import TASK_COLUMNS

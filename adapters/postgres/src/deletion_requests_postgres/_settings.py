@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deletion_requests import ServerSettings
+from deletion_requests.stores import ServerSettings
 
 from ._connection import PostgresConnection
 

@@ -3,13 +3,18 @@ URLs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from deletion_requests import Store, StoreError
+from deletion_requests.stores import LoopReads
 
 from ._access import AccessTables
 from ._destinations import PostgresDestinations
 from ._lease import AdvisoryLease
+from ._loop_reads import open_loop_reads
 from ._operators import OperatorTables
 from ._outbox import OutboxTables
 from ._reports import ReportsTables
@@ -39,7 +44,22 @@ class PostgresStore(
     - psycopg errors arrive as `StoreError`. A lost connection is retried once for reads; for a
       write it is reported as a `StoreError` (the write may or may not have committed: retry
       with the same Idempotency-Key), never as a success.
+    - `loop_reads` offers the client reads to an asyncio loop, over an `AsyncConnectionPool`
+      of the same size and bounds as the store's own pool.
     """
+
+    def loop_reads(self) -> contextlib.AbstractAsyncContextManager[LoopReads]:
+        return self._loop_reads()
+
+    @contextlib.asynccontextmanager
+    async def _loop_reads(self) -> AsyncIterator[LoopReads]:
+        # The access listener's first connection is awaited off the loop: later calls of
+        # `access_version` never wait.
+        await asyncio.to_thread(self.access_version)
+        async with open_loop_reads(
+            self._conninfo, self.schema, self._pool.max_size, self.timeouts, self._where
+        ) as reads:
+            yield reads
 
 
 def open_postgres_store(url: str, create: bool = True) -> PostgresStore:

@@ -11,10 +11,16 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from deletion_requests import DeletionTask, Status, StoreError, TaskRecords
-from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
+from deletion_requests import DeletionTask, StoreError
+from deletion_requests.stores import (
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    TaskQuery,
+    TaskRecords,
+)
 
 from ._connection import Conn, PostgresConnection
+from ._reads import HISTORY_OF, IDENTIFIERS_OF, TASK_BY_ID, TASK_BY_KEY, list_statement, tasks_from
 from ._rows import INSERT_BATCH, TASK_COLUMNS, Add, batch_arguments
 
 
@@ -33,55 +39,12 @@ class TaskTables(PostgresConnection, TaskRecords):
         """Tasks from `TASK_COLUMNS` rows, with their identifiers and history when *whole*."""
         if not rows:
             return []
+        if not whole:
+            return tasks_from(rows, (), (), self._where)
         ids = [row[0] for row in rows]
-        identifiers: dict[int, set[str]] = {row_id: set() for row_id in ids}
-        history: dict[int, list[Transition]] = {row_id: [] for row_id in ids}
-        if whole:
-            for row_id, value in conn.execute(
-                "SELECT task, hash FROM task_identifiers WHERE task = ANY(%s)", (ids,)
-            ):
-                identifiers[row_id].add(value)
-            for row_id, source, dest, at, by, event, detail in conn.execute(
-                "SELECT task, source, dest, at, by, event, detail FROM task_history "
-                "WHERE task = ANY(%s) ORDER BY task, seq",
-                (ids,),
-            ):
-                history[row_id].append(Transition(source, dest, at, by, event, detail))
-        found = []
-        for row in rows:
-            (row_id, task_id, account, status, created, ready, actioned, cancelled, by, version) = (
-                row[:10]
-            )
-            outbox, completed, overdue, purged, held, due = row[10:]
-            try:
-                # psycopg types the row as the initialiser's converters would (timestamptz in
-                # a UTC session arrives with `datetime.UTC`), but for the status and sets.
-                found.append(
-                    DeletionTask.from_fields(
-                        task_id,
-                        account,
-                        Status(status),
-                        created,
-                        frozenset(identifiers[row_id]),
-                        ready,
-                        actioned,
-                        cancelled,
-                        by,
-                        version,
-                        tuple(history[row_id]),
-                        frozenset(outbox),
-                        completed,
-                        overdue,
-                        purged,
-                        held,
-                        due,
-                    )
-                )
-            except (ValueError, TypeError) as exc:
-                raise StoreError(
-                    f"postgres store {self._where}: tasks row {task_id!r} cannot be read: {exc}"
-                ) from exc
-        return found
+        identifiers = conn.execute(IDENTIFIERS_OF, (ids,)).fetchall()
+        history = conn.execute(HISTORY_OF, (ids,)).fetchall()
+        return tasks_from(rows, identifiers, history, self._where)
 
     @staticmethod
     def _history_rows(row_id: int, task: DeletionTask) -> list[tuple[Any, ...]]:
@@ -161,23 +124,14 @@ class TaskTables(PostgresConnection, TaskRecords):
         return found
 
     def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
-        rows = conn.execute(
-            f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s",  # noqa: S608
-            (task_id,),
-        ).fetchall()
-        found = self._tasks(conn, rows)
+        found = self._tasks(conn, conn.execute(TASK_BY_ID, (task_id,)).fetchall())
         return found[0] if found else None
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
-        def work(conn: Conn) -> list[DeletionTask]:
-            rows = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM idempotency_keys k "  # noqa: S608
-                "JOIN tasks t ON t.task_id = k.task_id WHERE k.scope = %s AND k.key = %s",
-                (scope, key),
-            ).fetchall()
-            return self._tasks(conn, rows)
-
-        found: list[DeletionTask] = self._read("find_by_idempotency_key", work)
+        found: list[DeletionTask] = self._read(
+            "find_by_idempotency_key",
+            lambda conn: self._tasks(conn, conn.execute(TASK_BY_KEY, (scope, key)).fetchall()),
+        )
         return found[0] if found else None
 
     def find_by_identifier(self, identifier: str, limit: int) -> list[DeletionTask]:
@@ -202,41 +156,7 @@ class TaskTables(PostgresConnection, TaskRecords):
     def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         if not query.accounts:
             return []
-        conditions = ["t.account_id = a.account"]
-        args: list[Any] = [sorted(query.accounts)]
-        if query.cancelled is True:
-            conditions.append("t.cancelled_time IS NOT NULL")
-        elif query.cancelled is False:
-            conditions.append("t.cancelled_time IS NULL")
-        if query.held is True:
-            conditions.append("t.held_time IS NOT NULL")
-        elif query.held is False:
-            conditions.append("t.held_time IS NULL")
-        if query.completed is True:
-            conditions.append("t.completed_time IS NOT NULL")
-        elif query.completed is False:
-            conditions.append("t.completed_time IS NULL")
-        if query.created_after is not None:
-            conditions.append("t.creation_time > %s")
-            args.append(query.created_after)
-        if query.created_at_or_before is not None:
-            conditions.append("t.creation_time <= %s")
-            args.append(query.created_at_or_before)
-        if query.before is not None:
-            conditions.append("(t.creation_time, t.task_id) < (%s, %s)")
-            args.extend(query.before)
-        if query.after is not None:
-            conditions.append("(t.creation_time, t.task_id) > (%s, %s)")
-            args.extend(query.after)
-        args += [query.limit, query.limit]
-        order = "ASC" if query.oldest_first else "DESC"
-        statement = (
-            f"SELECT page.* FROM unnest(%s::text[]) AS a(account) "  # noqa: S608
-            f"CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t "
-            f"WHERE {' AND '.join(conditions)} "
-            f"ORDER BY t.creation_time {order}, t.task_id {order} LIMIT %s) AS page "
-            f"ORDER BY page.creation_time {order}, page.task_id {order} LIMIT %s"
-        )
+        statement, args = list_statement(query)
 
         def work(conn: Conn) -> list[DeletionTask]:
             return self._tasks(conn, conn.execute(statement, args).fetchall(), whole)

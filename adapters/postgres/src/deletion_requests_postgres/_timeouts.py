@@ -149,7 +149,7 @@ class Watchdog:
                     if deadline <= now:
                         del self._armed[key]
                         self._fired.add(key)
-                        _shut_down(conn)
+                        shut_down(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -157,7 +157,7 @@ class Watchdog:
             self._wake.notify()  # idle or not, it stops at its next wake
 
 
-def _shut_down(conn: psycopg.Connection[Any]) -> None:
+def shut_down(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
     """End *conn*'s socket both ways: the call waiting on it sees the connection lost."""
     with contextlib.suppress(OSError, psycopg.Error):
         fd = conn.pgconn.socket

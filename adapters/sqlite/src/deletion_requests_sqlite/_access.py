@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from deletion_requests import AccessRecords, Callback, StoreError
-from deletion_requests.stores import Account, App, apps_from_grants
+from deletion_requests import StoreError
+from deletion_requests.stores import AccessRecords, Account, App, Callback, apps_from_grants
 
 from ._db import SqliteDatabase
 from ._rows import from_us, to_us

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from deletion_requests import Operator, OperatorRecords, StoreError
+from deletion_requests import StoreError
+from deletion_requests.stores import Operator, OperatorRecords
 
 from ._db import SqliteDatabase
 from ._rows import from_us, to_us

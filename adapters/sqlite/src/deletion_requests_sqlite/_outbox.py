@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from deletion_requests import DeletionTask, Outbox
-from deletion_requests.stores import Awaiting, Backlog
+from deletion_requests import DeletionTask
+from deletion_requests.stores import Awaiting, Backlog, Outbox
 
 from ._rows import READ_COLUMNS, opt_time, to_us
 from ._tasks import SqliteTasks

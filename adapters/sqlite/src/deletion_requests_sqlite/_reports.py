@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from deletion_requests import DayCount, Reports, Status
+from deletion_requests import Status
+from deletion_requests.stores import DayCount, Reports
 
 from ._rows import EPOCH, to_us
 from ._tasks import SqliteTasks

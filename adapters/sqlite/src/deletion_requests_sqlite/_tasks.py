@@ -9,8 +9,14 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from deletion_requests import DeletionTask, StoreError, TaskRecords
-from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, TaskQuery, Transition
+from deletion_requests import DeletionTask, StoreError
+from deletion_requests.stores import (
+    DuplicateTask,
+    IdempotencyKeyConflict,
+    TaskQuery,
+    TaskRecords,
+    Transition,
+)
 
 from ._db import SqliteDatabase
 from ._rows import (

@@ -94,6 +94,30 @@ class Console:
                     name="destinations",
                 ),
                 Route(
+                    "/destinations",
+                    guarded(self.destinations.add),
+                    methods=["POST"],
+                    name="destination_add",
+                ),
+                Route(
+                    "/destinations/{name}",
+                    guarded(self.destinations.destination),
+                    methods=["GET"],
+                    name="destination",
+                ),
+                Route(
+                    "/destinations/{name}/rotate",
+                    guarded(self.destinations.rotate),
+                    methods=["POST"],
+                    name="destination_rotate",
+                ),
+                Route(
+                    "/destinations/{name}/remove",
+                    guarded(self.destinations.remove),
+                    methods=["POST"],
+                    name="destination_remove",
+                ),
+                Route(
                     "/destinations/{name}/{action:str}",
                     guarded(self.destinations.set_paused),
                     methods=["POST"],

@@ -24,9 +24,8 @@ from deletion_requests import (
     Operators,
     Status,
     TaskNotFound,
-    check_reason,
 )
-from deletion_requests._destination_work import task_outcome
+from deletion_requests.wire import check_reason, days_left_to_extend, task_outcome
 from deletion_requests_http._errors import STATUS_OF
 from deletion_requests_http._export import export_csv, export_jsonl
 
@@ -97,6 +96,7 @@ class Pages:
             outcome=task_outcome(task, jobs),
             allowed=allowed_decisions(task),
             policy=self.service.policy,
+            left=days_left_to_extend(task, self.service.policy),
             error=error,
         )
 

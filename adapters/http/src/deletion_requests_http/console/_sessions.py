@@ -21,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from deletion_requests import AccessAdmin, Clock, Operator, Store
+from deletion_requests import AccessAdmin, Clock, Store
+from deletion_requests.stores import Operator
 from deletion_requests_http._metrics import metrics
 
 from ._guard import SignInBrake, TooManyWaiting, csrf_ok, csrf_token, logger, read_form
