@@ -140,12 +140,12 @@ class Deadlines:
         except asyncio.CancelledError:
             if task not in self.expired:
                 raise
-            self.expired.discard(task)
             if task.uncancel() > cancelling:  # cancelled from elsewhere as well
                 raise
             return None
         finally:
             del self.waiting[task]
+            self.expired.discard(task)
 
     def _set(self, when: float) -> None:
         if self.timer is not None:
