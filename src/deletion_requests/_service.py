@@ -91,7 +91,7 @@ class _UseCase(Generic[U, P, R]):
     ) -> Callable[Concatenate[U, P], R] | Callable[P, R]:
         if service is None:
             return self.method
-        return cast(Callable[P, R], types.MethodType(self.method, getattr(service, self.part)))
+        return cast("Callable[P, R]", types.MethodType(self.method, getattr(service, self.part)))
 
 
 class DeletionService:

@@ -245,3 +245,68 @@ def test_a_request_that_declares_no_body_is_never_counted_nor_timed() -> None:
     with pytest.raises(HTTPException) as refused:
         run([(b"content-length", b"5")])
     assert refused.value.status_code == 503
+
+
+def _bounded_read(bounded: BodyBounds, arrives_after: float | None) -> tuple[str, float]:
+    """One request with a body through *bounded*, its body arriving after *arrives_after*
+    seconds (never, for None), on a new event loop: what its read gave, and when."""
+
+    async def receive() -> Message:
+        await asyncio.sleep(3600 if arrives_after is None else arrives_after)
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def run() -> str:
+        scope = {"type": "http", "headers": [(b"content-length", b"2")], "state": {"app_id": "a"}}
+        try:
+            await asyncio.wait_for(bounded(scope, receive, _no_send), WAIT)
+        except HTTPException as exc:
+            return str(exc.status_code)
+        except TimeoutError:
+            return "never answered"
+        return "read"
+
+    started = time.monotonic()
+    outcome = asyncio.run(run())
+    return outcome, time.monotonic() - started
+
+
+def test_a_body_past_its_deadline_is_408_on_each_event_loop_and_one_in_time_is_read() -> None:
+    """The deadlines of one middleware are kept per event loop: a second loop's read is timed
+    as the first one's was, and a read that ends in time does not delay the next one's 408."""
+    bounded = BodyBounds(_reads_once, timeout=0.2)
+    for _ in range(2):
+        assert _bounded_read(bounded, arrives_after=0.01)[0] == "read"
+        outcome, took = _bounded_read(bounded, arrives_after=None)
+        assert outcome == "408"
+        assert 0.15 < took < 2.0
+
+
+def test_a_body_read_cancelled_from_elsewhere_is_cancelled_not_408() -> None:
+    """A read cancelled by someone else (its client left) raises CancelledError, not 408, and
+    leaves nothing waiting on the loop's deadlines."""
+    bounded = BodyBounds(_reads_once, timeout=30)
+
+    async def receive() -> Message:
+        await asyncio.sleep(3600)
+        raise AssertionError("not reached")
+
+    async def run() -> None:
+        scope = {"type": "http", "headers": [(b"content-length", b"2")], "state": {"app_id": "a"}}
+        task = asyncio.create_task(bounded(scope, receive, _no_send))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (deadlines,) = bounded._deadlines.values()
+        assert not deadlines.waiting
+        assert not deadlines.expired
+
+    asyncio.run(run())
+
+
+async def _reads_once(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+
+
+async def _no_send(message: Message) -> None:
+    raise AssertionError(message)

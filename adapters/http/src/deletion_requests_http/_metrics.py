@@ -55,6 +55,24 @@ class Metrics:
     round_finished: Gauge
     push_attempts: Counter
     breaker_openings: Counter
+    _answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = attrs.field(
+        factory=dict, init=False
+    )
+    """The request counter's and the latency histogram's children, by route, method and
+    status."""
+
+    def count_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count a request answered with *status* in *seconds*. Each label set's children
+        are looked up once a process."""
+        children = self._answered.get((route, method, status))
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+            self._answered[route, method, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 _made: Metrics | None = None

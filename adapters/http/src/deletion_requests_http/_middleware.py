@@ -78,9 +78,7 @@ class RequestLog:
                 round(elapsed * 1000, 3),
                 state.get("app_id"),
             )
-            counted = metrics()
-            counted.requests.labels(route, scope["method"], str(status)).inc()
-            counted.latency.labels(route, scope["method"]).observe(elapsed)
+            metrics().count_request(route, scope["method"], status, elapsed)
             request_id_var.reset(context)
 
 

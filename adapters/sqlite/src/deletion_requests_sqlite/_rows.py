@@ -8,7 +8,7 @@ import itertools
 import sqlite3
 from collections.abc import Sequence
 
-from deletion_requests import DeletionTask
+from deletion_requests import DeletionTask, Status
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict
 
 UTC = dt.UTC
@@ -34,7 +34,18 @@ def to_us(moment: dt.datetime) -> int:
 
 
 def from_us(value: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=value)
+    return EPOCH + dt.timedelta(0, 0, value)  # positional: (days, seconds, microseconds)
+
+
+_STATUSES = {status.value: status for status in Status}
+
+
+def status_of(value: str) -> Status:
+    """The `Status` stored as *value*; `ValueError` for anything else."""
+    try:
+        return _STATUSES[value]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a status") from None
 
 
 def opt_us(moment: dt.datetime | None) -> int | None:

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from deletion_requests import DeletionTask, Status, StoreError
+from deletion_requests import DeletionTask, StoreError
 from deletion_requests.stores import (
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -28,6 +28,7 @@ from ._rows import (
     opt_time,
     opt_us,
     outbox_column,
+    status_of,
     to_us,
     write_new,
 )
@@ -104,7 +105,7 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             return DeletionTask.from_fields(
                 task_id,
                 account_id,
-                Status(status),
+                status_of(status),
                 from_us(creation),
                 frozenset(identifiers),
                 opt_time(ready),
