@@ -30,6 +30,7 @@ from deletion_requests import _handoff as handoff
 from deletion_requests._destinations import jobs_for
 from deletion_requests._job_changes import retried
 from deletion_requests._lifecycle import catch_up
+from deletion_requests._task import as_successor
 from deletion_requests.stores import count_jobs
 
 T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
@@ -83,10 +84,16 @@ def test_the_tallies_equal_a_recount_of_the_jobs_after_every_kind_of_write(
             store.add_destination(destination)
         tasks = [actioned(store, dests) for _ in range(4)]
         assert tallies(path) == recount(path) != []
-        # The same jobs written again are ignored, and counted once.
+        # A task already written is refused, and its jobs with it.
         assert store.write_actioned([(tasks[0], jobs_for(tasks[0], dests, T0))]) == {
             tasks[0].task_id
         }
+        # A task's next version with the jobs it has: the jobs are ignored, counted once.
+        stored = store.get(tasks[0].task_id)
+        assert stored is not None
+        next_version = [(as_successor(stored, stored), jobs_for(tasks[0], dests, T0))]
+        assert store.write_actioned(next_version) == frozenset()
+        assert tallies(path) == recount(path)
         claimed = store.claim_jobs("crm", "w", T0, T0 + MINUTE, 3)
         assert tallies(path) == recount(path)
         store.mark_delivered(claimed[0].job_id, "w")

@@ -153,12 +153,31 @@ class SqliteDestinations(Destinations):
             return frozenset()
         with self._write("write actioned") as conn:
             written, _ = self._update_in(conn, [task for task, _ in changes])
-            conn.executemany(
-                f"INSERT OR IGNORE INTO jobs ({JOB_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [job_row(job) for task, jobs in changes if task.task_id in written for job in jobs],
+            self._insert_jobs(
+                conn, [job for task, jobs in changes if task.task_id in written for job in jobs]
             )
         return frozenset(task.task_id for task, _ in changes if task.task_id not in written)
+
+    @staticmethod
+    def _insert_jobs(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        """Insert the *jobs* not stored yet, and add those inserted to `job_tallies`."""
+        groups: dict[tuple[str, str, str], list[tuple[object, ...]]] = {}
+        for job in jobs:
+            word = "" if job.outcome is None else job.outcome.kind.value
+            groups.setdefault((job.destination, word, job.state.value), []).append(job_row(job))
+        inserted = []
+        for group, rows in groups.items():
+            count = conn.executemany(
+                f"INSERT OR IGNORE INTO jobs ({JOB_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            ).rowcount
+            inserted.append((*group, count))
+        conn.executemany(
+            "INSERT INTO job_tallies VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            inserted,
+        )
 
     def get_job(self, job_id: str) -> Job | None:
         with self._read("get job") as conn:
