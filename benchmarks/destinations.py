@@ -71,26 +71,39 @@ def load_postgres(url: str, count: int) -> None:
             assert store.add_batch([(task, None) for task in tasks]) == [None] * len(tasks)
 
 
-def handoff_seconds(url: str, count: int, fanout: int) -> tuple[float, float]:
+def bytes_written() -> int:
+    """The bytes this process has passed to write calls (`wchar` of /proc/self/io; 0 where
+    there is none): on SQLite, the WAL frames and checkpoints of its commits."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def handoff_seconds(url: str, count: int, fanout: int) -> tuple[float, float, int]:
     """Seconds of the one `advance_due` that actions *count* due tasks of a store at *url*
     (loaded beforehand) and writes their jobs for *fanout* destinations, and of the
-    `job_counts` (what the destinations page and the metrics read) that follows."""
+    `job_counts` (what the destinations page and the metrics read) that follows; and the bytes
+    this process wrote during the advance."""
     with open_store(url) as store:
         clock = ManualClock(T0 + dt.timedelta(seconds=count) + AGE)
         service = DeletionService(store, clock, subscribers=[])
         work = DestinationWork(service)
         for destination in destinations(fanout):
             work.add(destination)
+        written = bytes_written()
         start = time.perf_counter()
         moved = work.advance_due()
         elapsed = time.perf_counter() - start
+        written = bytes_written() - written
         assert moved == count, moved
         start = time.perf_counter()
         counts = work.store.job_counts()
         counting = time.perf_counter() - start
         jobs = sum(c.owed for c in counts.values())
         assert jobs == count * fanout, jobs
-    return elapsed, counting
+    return elapsed, counting, written
 
 
 def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[str, float]:
@@ -104,6 +117,7 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
     for kind in kinds:
         runs: dict[int, list[float]] = {1: [], 5: []}
         counting: list[float] = []
+        written: dict[int, list[int]] = {1: [], 5: []}
         for n in range(rounds):
             for fanout in (1, 5):
                 if kind == "sqlite":
@@ -118,6 +132,7 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
                     finally:
                         drop_schemas([url])
                 runs[fanout].append(seconds[0])
+                written[fanout].append(seconds[2])
                 if fanout == 5:
                     counting.append(seconds[1])
         one, five = (statistics.median(runs[f]) for f in (1, 5))
@@ -132,6 +147,9 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
             f"{kind} job counts of {5 * count} jobs: {statistics.median(counting) * 1e3:.1f} ms "
             f"(median of {rounds}; runs: {', '.join(f'{c * 1e3:.1f}' for c in counting)} ms)"
         )
+        if kind == "sqlite":
+            one, five = (statistics.median(written[f]) / 2**20 for f in (1, 5))
+            print(f"sqlite hand-off wrote {one:.1f} MiB (1 destination), {five:.1f} MiB (5)")
     return ratios
 
 
