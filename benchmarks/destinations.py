@@ -2,7 +2,7 @@
 by pull workers over HTTP, and the console's pages at scale, in one run.
 
 Run: uv run python -m benchmarks.destinations [--tasks 30000] [--claims 6000] [--big 1000000]
-     [--only handoff|claims|pages]
+     [--page-tasks 200] [--only handoff|claims|pages] [--store sqlite|postgres]
 (several minutes at full size; PostgreSQL at $DELETION_REQUESTS_TEST_POSTGRES or the local one)
 """
 
@@ -70,22 +70,39 @@ def load_postgres(url: str, count: int) -> None:
             assert store.add_batch([(task, None) for task in tasks]) == [None] * len(tasks)
 
 
-def handoff_seconds(url: str, count: int, fanout: int) -> float:
+def bytes_written() -> int:
+    """The bytes this process has passed to write calls (`wchar` of /proc/self/io; 0 where
+    there is none): on SQLite, the WAL frames and checkpoints of its commits."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def handoff_seconds(url: str, count: int, fanout: int) -> tuple[float, float, int]:
     """Seconds of the one `advance_due` that actions *count* due tasks of a store at *url*
-    (loaded beforehand) and writes their jobs for *fanout* destinations."""
+    (loaded beforehand) and writes their jobs for *fanout* destinations, and of the
+    `job_counts` (what the destinations page and the metrics read) that follows; and the bytes
+    this process wrote during the advance."""
     with open_store(url) as store:
         clock = ManualClock(T0 + dt.timedelta(seconds=count) + AGE)
         service = DeletionService(store, clock, subscribers=[])
         work = DestinationWork(service)
         for destination in destinations(fanout):
             work.add(destination)
+        written = bytes_written()
         start = time.perf_counter()
         moved = work.advance_due()
         elapsed = time.perf_counter() - start
+        written = bytes_written() - written
         assert moved == count, moved
-        jobs = sum(c.owed for c in work.store.job_counts().values())
+        start = time.perf_counter()
+        counts = work.store.job_counts()
+        counting = time.perf_counter() - start
+        jobs = sum(c.owed for c in counts.values())
         assert jobs == count * fanout, jobs
-    return elapsed
+    return elapsed, counting, written
 
 
 def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[str, float]:
@@ -98,19 +115,25 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
 
     for kind in kinds:
         runs: dict[int, list[float]] = {1: [], 5: []}
+        counting: list[float] = []
+        written: dict[int, list[int]] = {1: [], 5: []}
         for n in range(rounds):
             for fanout in (1, 5):
                 if kind == "sqlite":
                     path = directory / f"handoff-{fanout}-{n}.db"
                     populate(path, count, accounts=1)
-                    runs[fanout].append(handoff_seconds(f"sqlite:///{path}", count, fanout))
+                    seconds = handoff_seconds(f"sqlite:///{path}", count, fanout)
                 else:
                     url = store_url("postgres", f"handoff{fanout}", directory)
                     try:
                         load_postgres(url, count)
-                        runs[fanout].append(handoff_seconds(url, count, fanout))
+                        seconds = handoff_seconds(url, count, fanout)
                     finally:
                         drop_schemas([url])
+                runs[fanout].append(seconds[0])
+                written[fanout].append(seconds[2])
+                if fanout == 5:
+                    counting.append(seconds[1])
         one, five = (statistics.median(runs[f]) for f in (1, 5))
         ratios[kind] = five / one
         print(
@@ -119,6 +142,13 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
             f"jobs/s): {five / one:.2f}x (medians of {rounds}; runs 1: "
             f"{listed(runs[1])}; 5: {listed(runs[5])})"
         )
+        print(
+            f"{kind} job counts of {5 * count} jobs: {statistics.median(counting) * 1e3:.1f} ms "
+            f"(median of {rounds}; runs: {', '.join(f'{c * 1e3:.1f}' for c in counting)} ms)"
+        )
+        if kind == "sqlite":
+            one, five = (statistics.median(written[f]) / 2**20 for f in (1, 5))
+            print(f"sqlite hand-off wrote {one:.1f} MiB (1 destination), {five:.1f} MiB (5)")
     return ratios
 
 
@@ -196,9 +226,10 @@ def claims_rate(directory: Path, count: int, workers: int) -> float:
 
 
 @contextlib.contextmanager
-def signed_in_console(path: Path, count: int) -> Iterator[tuple[Any, list[str]]]:
-    """A console client signed in over *count* tasks at *path* (populated), with 200 of them
-    actioned with jobs for 5 destinations, one reported; the client and those tasks' ids."""
+def signed_in_console(path: Path, count: int, actioned: int) -> Iterator[tuple[Any, list[str]]]:
+    """A console client signed in over *count* tasks at *path* (populated), with *actioned*
+    of them (at least 200) actioned with jobs for 5 destinations, half of 200 reported by one;
+    the client and those 200 tasks' ids."""
     from deletion_requests_http import TokenIssuer, create_app
     from deletion_requests_http.console import Console, ConsoleSettings
     from starlette.testclient import TestClient
@@ -213,10 +244,11 @@ def signed_in_console(path: Path, count: int) -> Iterator[tuple[Any, list[str]]]
             work.add(destination)
         with contextlib.closing(sqlite3.connect(path)) as raw:
             ids = [row[0] for row in raw.execute("SELECT task_id FROM tasks")]
-        sampled = [
-            _actioned_id(store, store.get(task_id), dests, clock)
-            for task_id in random.Random(11).sample(ids, min(200, len(ids)))
-        ]
+        chosen = random.Random(11).sample(ids, min(max(200, actioned), len(ids)))
+        for start in range(0, len(chosen), 1000):
+            tasks = [store.get(task_id) for task_id in chosen[start : start + 1000]]
+            _action(store, tasks, dests, clock)
+        sampled = chosen[:200]
         for task_id in sampled[::2]:
             work.report("dest-0", work.jobs(task_id)[0].job_id, Outcome(OutcomeKind.DELETED))
         admin = AccessAdmin(store, clock)
@@ -233,13 +265,15 @@ def signed_in_console(path: Path, count: int) -> Iterator[tuple[Any, list[str]]]
             yield c, sampled
 
 
-def _actioned_id(store: Any, task: Any, dests: list[Destination], clock: ManualClock) -> str:
-    """Action *task* (as an advance would, ahead of time) with its jobs; its id."""
+def _action(store: Any, tasks: list[Any], dests: list[Destination], clock: ManualClock) -> None:
+    """Action *tasks* (as an advance would, ahead of time) with their jobs, in one write."""
     policy = Policy()
-    moment = task.creation_time + policy.cancel_period
-    actioned = catch_up(task, max(moment, clock.now()), policy)
-    assert store.write_actioned([(actioned, jobs_for(actioned, dests, moment))]) == frozenset()
-    return str(task.task_id)
+    changes = []
+    for task in tasks:
+        moment = task.creation_time + policy.cancel_period
+        actioned = catch_up(task, max(moment, clock.now()), policy)
+        changes.append((actioned, jobs_for(actioned, dests, moment)))
+    assert store.write_actioned(changes) == frozenset()
 
 
 def latencies(fetch: Callable[[], httpx.Response], samples: int) -> list[float]:
@@ -252,14 +286,14 @@ def latencies(fetch: Callable[[], httpx.Response], samples: int) -> list[float]:
     return timings
 
 
-def pages(directory: Path, count: int, samples: int) -> dict[str, list[float]]:
+def pages(directory: Path, count: int, samples: int, actioned: int) -> dict[str, list[float]]:
     """Seconds per console task page (a task with 5 jobs), queue page and destinations page (5
-    destinations, 200 tasks' jobs) at *count* tasks."""
+    destinations, *actioned* tasks' jobs) at *count* tasks."""
     path = directory / "pages.db"
     start = time.perf_counter()
     populate(path, count)
     print(f"populated {count} tasks in {time.perf_counter() - start:.1f}s")
-    with signed_in_console(path, count) as (client, sampled):
+    with signed_in_console(path, count, actioned) as (client, sampled):
         ids = iter(sampled * (samples // len(sampled) + 1))
         found = {
             "task page": latencies(lambda: client.get(f"/console/tasks/{next(ids)}"), samples),
@@ -272,7 +306,8 @@ def pages(directory: Path, count: int, samples: int) -> dict[str, list[float]]:
         ordered = sorted(timings)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         print(
-            f"  console {name} at {count} tasks: p50 {statistics.median(timings) * 1e3:.1f} ms, "
+            f"  console {name} at {count} tasks, {5 * max(200, actioned)} jobs: "
+            f"p50 {statistics.median(timings) * 1e3:.1f} ms, "
             f"p99 {p99 * 1e3:.1f} ms ({len(timings)} fetches)"
         )
     return found
@@ -285,6 +320,10 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=6_000)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument(
+        "--page-tasks", type=int, default=200, help="tasks actioned (5 jobs each) for the pages"
+    )
+    parser.add_argument("--store", choices=["sqlite", "postgres"], help="the hand-off on one")
     cases = ["handoff", "claims", "pages"]
     parser.add_argument("--only", choices=cases)
     args = parser.parse_args()
@@ -292,7 +331,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         directory = Path(tmp)
         if "handoff" in wanted:
-            handoff(directory, args.tasks, ["sqlite", "postgres"], args.rounds)
+            kinds = [args.store] if args.store else ["sqlite", "postgres"]
+            handoff(directory, args.tasks, kinds, args.rounds)
         for workers in (1, 3) if "claims" in wanted else ():
             rate = claims_rate(directory, args.claims, workers)
             print(
@@ -300,7 +340,7 @@ def main() -> None:
                 f"{args.claims} jobs: {rate:.0f} jobs/s claimed and reported"
             )
         if "pages" in wanted:
-            pages(directory, args.big, args.samples)
+            pages(directory, args.big, args.samples, args.page_tasks)
 
 
 if __name__ == "__main__":

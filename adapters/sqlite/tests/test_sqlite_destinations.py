@@ -16,6 +16,22 @@ from deletion_requests.testing import DestinationsContract, make_task
 POLICY = Policy()
 
 
+def back_to_schema_8(conn: sqlite3.Connection) -> None:
+    """Take a file with no jobs back to schema 8's jobs: keyed by their id, no tallies."""
+    conn.execute("DROP TABLE jobs")
+    conn.execute("DROP TABLE job_tallies")
+    conn.execute(
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, "
+        "destination TEXT NOT NULL, created_us INTEGER NOT NULL, state TEXT NOT NULL, "
+        "waits_for TEXT NOT NULL DEFAULT '', outcome TEXT, reason TEXT NOT NULL DEFAULT '', "
+        "outcome_us INTEGER, attempts INTEGER NOT NULL DEFAULT 0, "
+        "last_error TEXT NOT NULL DEFAULT '', holder TEXT, lease_us INTEGER)"
+    )
+    conn.execute("CREATE INDEX jobs_by_task ON jobs (task_id, destination)")
+    conn.execute("CREATE INDEX jobs_open ON jobs (destination, created_us) WHERE outcome IS NULL")
+    conn.execute("DELETE FROM schema_version WHERE version = 9")
+
+
 class TestSqliteDestinations(DestinationsContract):
     def create_store(self, directory: Path) -> SqliteStore:
         return SqliteStore(directory / "tasks.db")
@@ -41,6 +57,7 @@ def test_tasks_handed_off_before_destinations_keep_their_state_as_default_jobs(
         done = changed[2]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE jobs")
+    conn.execute("DROP TABLE job_tallies")
     conn.execute("DROP TABLE destinations")
     conn.execute("DROP INDEX tasks_incomplete_by_due")
     conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
@@ -72,6 +89,7 @@ def test_destinations_paused_before_the_breaker_read_as_paused_by_an_operator(
             Destination("crm", Mode.PUSH, now, "https://crm.example/", "whsec_x", paused=True)
         )
     conn = sqlite3.connect(path, isolation_level=None)
+    back_to_schema_8(conn)
     for column in ("changed_by", "changed_us", "failures", "failing_since_us", "last_error"):
         conn.execute(f"ALTER TABLE destinations DROP COLUMN {column}")
     conn.execute("DROP INDEX tasks_incomplete_by_due")  # and the due dates, which came after
@@ -93,6 +111,7 @@ def test_tasks_stored_before_due_dates_are_due_30_days_after_creation(tmp_path: 
         for task in tasks:
             store.add(task)
     conn = sqlite3.connect(path, isolation_level=None)  # as schema 7 left the tasks
+    back_to_schema_8(conn)
     conn.execute("DROP INDEX tasks_incomplete_by_due")
     conn.execute("ALTER TABLE tasks DROP COLUMN due_us")
     conn.execute("DELETE FROM schema_version WHERE version = 8")

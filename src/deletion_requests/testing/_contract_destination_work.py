@@ -26,6 +26,7 @@ from deletion_requests._destinations import (
     jobs_for,
 )
 from deletion_requests._handoff import DeliveryFailed
+from deletion_requests._job_counts import count_jobs
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._policy import Policy
 from deletion_requests._service import DeletionService
@@ -137,7 +138,8 @@ class DestinationWorkProperties:
         """Over three tasks and four destinations driven as the service drives them: a task
         is completed exactly when every job has an outcome; a job's first outcome is its only
         one (a different one is refused); a paused destination is sent and claims nothing;
-        a destination waiting for another is sent nothing before that one reports."""
+        a destination waiting for another is sent nothing before that one reports; and the
+        store's job counts always equal a count of every job it holds."""
         for name in WAITS:
             if store.get_destination(name) is None:
                 store.add_destination(destination(name))
@@ -146,6 +148,10 @@ class DestinationWorkProperties:
         work = DestinationWork(DeletionService(store, clock, POLICY, subscribers=[]))
         dests = [destination(n) for n in WAITS]
         task_ids = [actioned(store, dests) for _ in range(3)]
+        # Every task of this store, from earlier examples too (their jobs are claimed and
+        # pushed as well): the test instance lives as long as the store.
+        every_task: list[str] = vars(self).setdefault("_every_task", [])
+        every_task.extend(task_ids)
         first: dict[str, Outcome] = {}
         paused: set[str] = set()
         for step in steps:
@@ -190,6 +196,8 @@ class DestinationWorkProperties:
                 }
                 done = store.get(task_id).completed_time is not None
                 assert done == all(j.outcome is not None for j in jobs)
+            every_job = [job for task_id in every_task for job in store.task_jobs(task_id)]
+            assert store.job_counts() == count_jobs(every_job), step
         for name in WAITS:
             store.put_destination(destination(name))  # the next example starts unpaused
 

@@ -11,18 +11,13 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
-import orjson
-
 from deletion_requests import (
     DeletionTask,
     Destination,
     DestinationConflict,
     Job,
     JobState,
-    Mode,
     Outcome,
-    OutcomeKind,
-    StoreError,
     UnknownJob,
 )
 from deletion_requests.stores import (
@@ -38,121 +33,22 @@ from deletion_requests.stores import (
     open_jobs_message,
 )
 
-UTC = dt.UTC
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-
-DESTINATION_COLUMNS = (
-    "name, mode, created_us, webhook_url, secret, credential_digest, accounts, waits_for, paused, "
-    "changed_by, changed_us, failures, failing_since_us, last_error"
+from ._job_rows import (
+    DESTINATION_COLUMNS,
+    DESTINATION_VALUES,
+    JOB_COLUMNS,
+    destination_from_row,
+    destination_row,
+    from_us,
+    job_from_row,
+    job_row,
+    to_us,
 )
-_DESTINATION_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-JOB_COLUMNS = (
-    "job_id, task_id, destination, created_us, state, waits_for, outcome, reason, outcome_us, "
-    "attempts, last_error, holder, lease_us"
-)
+from ._schema import JOB_KEY
 
-
-def _us(moment: dt.datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _time(value: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=value)
-
-
-def _names(value: frozenset[str]) -> str:
-    return ",".join(sorted(value))
-
-
-def _name_set(value: str) -> frozenset[str]:
-    return frozenset(value.split(",")) if value else frozenset()
-
-
-def _destination_row(d: Destination) -> tuple[object, ...]:
-    accounts = None if d.accounts is None else orjson.dumps(sorted(d.accounts)).decode()
-    return (
-        d.name,
-        d.mode.value,
-        _us(d.created_time),
-        d.webhook_url,
-        d.secret,
-        d.credential_digest,
-        accounts,
-        _names(d.waits_for),
-        int(d.paused),
-        d.changed_by,
-        None if d.changed_time is None else _us(d.changed_time),
-        d.failures,
-        None if d.failing_since is None else _us(d.failing_since),
-        d.last_error,
-    )
-
-
-def _destination(row: tuple[object, ...]) -> Destination:
-    try:
-        name, mode, created, url, secret, digest, accounts, waits, paused = row[:9]
-        changed_by, changed, failures, since, error = row[9:]
-        return Destination(
-            str(name),
-            Mode(mode),
-            _time(int(str(created))),
-            None if url is None else str(url),
-            None if secret is None else str(secret),
-            None if digest is None else str(digest),
-            None if accounts is None else frozenset(orjson.loads(str(accounts))),
-            _name_set(str(waits)),
-            bool(paused),
-            None if changed_by is None else str(changed_by),
-            None if changed is None else _time(int(str(changed))),
-            int(str(failures)),
-            None if since is None else _time(int(str(since))),
-            str(error),
-        )
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"destination row {row[0]!r} cannot be read: {exc}") from exc
-
-
-def _job_row(job: Job) -> tuple[object, ...]:
-    return (
-        job.job_id,
-        job.task_id,
-        job.destination,
-        _us(job.created_time),
-        job.state.value,
-        _names(job.waits_for),
-        None if job.outcome is None else job.outcome.kind.value,
-        "" if job.outcome is None else job.outcome.reason,
-        None if job.outcome_time is None else _us(job.outcome_time),
-        job.attempts,
-        job.last_error,
-        job.holder,
-        None if job.lease_until is None else _us(job.lease_until),
-    )
-
-
-def _job(row: tuple[object, ...]) -> Job:
-    try:
-        (job_id, task_id, dest, created, state, waits, outcome, reason, at, attempts, error) = row[
-            :11
-        ]
-        holder, lease = row[11:]
-        return Job(
-            str(job_id),
-            str(task_id),
-            str(dest),
-            _time(int(str(created))),
-            JobState(state),
-            _name_set(str(waits)),
-            None if outcome is None else Outcome(OutcomeKind(outcome), str(reason)),
-            None if at is None else _time(int(str(at))),
-            int(str(attempts)),
-            str(error),
-            None if holder is None else str(holder),
-            None if lease is None else _time(int(str(lease))),
-        )
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"job row {row[0]!r} cannot be read: {exc}") from exc
+BY_JOB_ID = f"{JOB_KEY} = substr(?, 1, 8) AND +job_id = ?"
+"""A job by its id, through `jobs_by_id`; the id is given twice. (The `+` keeps SQLite from
+putting the id given into the key's expression, which would leave the index unused.)"""
 
 
 class SqliteDestinations(Destinations):
@@ -178,8 +74,8 @@ class SqliteDestinations(Destinations):
             try:
                 conn.execute(
                     f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
-                    f"VALUES {_DESTINATION_VALUES}",
-                    _destination_row(destination),
+                    f"VALUES {DESTINATION_VALUES}",
+                    destination_row(destination),
                 )
             except sqlite3.IntegrityError:
                 raise DestinationConflict(
@@ -192,18 +88,18 @@ class SqliteDestinations(Destinations):
                 f"SELECT {DESTINATION_COLUMNS} FROM destinations WHERE name = ?",  # noqa: S608
                 (name,),
             ).fetchone()
-        return None if row is None else _destination(row)
+        return None if row is None else destination_from_row(row)
 
     def list_destinations(self) -> list[Destination]:
         with self._read("list destinations") as conn:
             rows = conn.execute(
                 f"SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY name"  # noqa: S608
             ).fetchall()
-        return [_destination(row) for row in rows]
+        return [destination_from_row(row) for row in rows]
 
     @staticmethod
     def _put_destination(conn: sqlite3.Connection, destination: Destination) -> bool:
-        row = _destination_row(destination)
+        row = destination_row(destination)
         changed = conn.execute(
             "UPDATE destinations SET mode = ?, created_us = ?, webhook_url = ?, secret = ?, "
             "credential_digest = ?, accounts = ?, waits_for = ?, paused = ?, changed_by = ?, "
@@ -226,7 +122,7 @@ class SqliteDestinations(Destinations):
             ).fetchone()
             if row is None:
                 return None
-            before = _destination(row)
+            before = destination_from_row(row)
             after = change(before)
             if after != before:
                 self._put_destination(conn, after)
@@ -245,6 +141,8 @@ class SqliteDestinations(Destinations):
             if open_jobs:
                 raise DestinationConflict(open_jobs_message(name, open_jobs))
             conn.execute("DELETE FROM jobs WHERE destination = ?", (name,))
+            # The triggers counted the jobs out; their rows, all zero now, go too.
+            conn.execute("DELETE FROM job_tallies WHERE destination = ? AND n = 0", (name,))
             conn.execute("DELETE FROM destinations WHERE name = ?", (name,))
         return True
 
@@ -255,25 +153,39 @@ class SqliteDestinations(Destinations):
             return frozenset()
         with self._write("write actioned") as conn:
             written, _ = self._update_in(conn, [task for task, _ in changes])
-            conn.executemany(
-                f"INSERT OR IGNORE INTO jobs ({JOB_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    _job_row(job)
-                    for task, jobs in changes
-                    if task.task_id in written
-                    for job in jobs
-                ],
+            self._insert_jobs(
+                conn, [job for task, jobs in changes if task.task_id in written for job in jobs]
             )
         return frozenset(task.task_id for task, _ in changes if task.task_id not in written)
+
+    @staticmethod
+    def _insert_jobs(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        """Insert the *jobs* not stored yet, and add those inserted to `job_tallies`."""
+        groups: dict[tuple[str, str, str], list[tuple[object, ...]]] = {}
+        for job in jobs:
+            word = "" if job.outcome is None else job.outcome.kind.value
+            groups.setdefault((job.destination, word, job.state.value), []).append(job_row(job))
+        inserted = []
+        for group, rows in groups.items():
+            count = conn.executemany(
+                f"INSERT OR IGNORE INTO jobs ({JOB_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            ).rowcount
+            inserted.append((*group, count))
+        conn.executemany(
+            "INSERT INTO job_tallies VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            inserted,
+        )
 
     def get_job(self, job_id: str) -> Job | None:
         with self._read("get job") as conn:
             row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?",  # noqa: S608
-                (job_id,),
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE {BY_JOB_ID}",  # noqa: S608
+                (job_id, job_id),
             ).fetchone()
-        return None if row is None else _job(row)
+        return None if row is None else job_from_row(row)
 
     @staticmethod
     def _jobs_of(conn: sqlite3.Connection, task_id: str) -> list[Job]:
@@ -281,7 +193,7 @@ class SqliteDestinations(Destinations):
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = ? ORDER BY destination",  # noqa: S608
             (task_id,),
         ).fetchall()
-        return [_job(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     def task_jobs(self, task_id: str) -> list[Job]:
         with self._read("task jobs") as conn:
@@ -293,37 +205,39 @@ class SqliteDestinations(Destinations):
         with self._write("claim jobs") as conn:
             rows = conn.execute(
                 f"UPDATE jobs SET state = 'claimed', holder = ?, lease_us = ? "  # noqa: S608
-                "WHERE job_id IN (SELECT j.job_id FROM jobs j JOIN destinations d "
+                "WHERE id IN (SELECT j.id FROM jobs j JOIN destinations d "
                 "ON d.name = j.destination AND d.paused = 0 "
                 "WHERE j.destination = ? AND j.outcome IS NULL AND j.waits_for = '' "
                 "AND j.state IN ('owed', 'claimed') AND (j.lease_us IS NULL OR j.lease_us <= ?) "
                 "ORDER BY j.created_us, j.job_id LIMIT ?) "
                 f"RETURNING {JOB_COLUMNS}",
-                (holder, _us(until), destination, _us(now), limit),
+                (holder, to_us(until), destination, to_us(now), limit),
             ).fetchall()
-        return sorted((_job(row) for row in rows), key=lambda j: (j.created_time, j.job_id))
+        return sorted((job_from_row(row) for row in rows), key=lambda j: (j.created_time, j.job_id))
 
     def _settle_attempt(
         self, what: str, job_id: str, holder: str, change: Callable[[Job], Job]
     ) -> Job | None:
         with self._write(what) as conn:
             row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ? AND state = 'claimed' "  # noqa: S608
-                "AND holder = ?",
-                (job_id, holder),
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE {BY_JOB_ID} "  # noqa: S608
+                "AND state = 'claimed' AND holder = ?",
+                (job_id, job_id, holder),
             ).fetchone()
             if row is None:
                 return None
-            job = change(_job(row))
+            job = change(job_from_row(row))
             self._put_jobs(conn, [job])
         return job
 
     @staticmethod
     def _put_jobs(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        # In place: the row keeps its place in creation order (and the tallies' triggers fire).
         conn.executemany(
-            f"REPLACE INTO jobs ({JOB_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_job_row(job) for job in jobs],
+            "UPDATE jobs SET created_us = ?, state = ?, waits_for = ?, outcome = ?, reason = ?, "
+            "outcome_us = ?, attempts = ?, last_error = ?, holder = ?, lease_us = ? "
+            "WHERE task_id = ? AND destination = ?",
+            [(*row[3:], row[1], row[2]) for row in map(job_row, jobs)],
         )
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
@@ -332,12 +246,12 @@ class SqliteDestinations(Destinations):
     def change_job(self, job_id: str, change: Callable[[Job], Job]) -> Job | None:
         with self._write("change job") as conn:
             row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?",  # noqa: S608
-                (job_id,),
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE {BY_JOB_ID}",  # noqa: S608
+                (job_id, job_id),
             ).fetchone()
             if row is None:
                 return None
-            job = changed_job(_job(row), change)
+            job = changed_job(job_from_row(row), change)
             self._put_jobs(conn, [job])
         return job
 
@@ -352,7 +266,10 @@ class SqliteDestinations(Destinations):
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:
         with self._write("record outcome") as conn:
-            row = conn.execute("SELECT task_id FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT task_id FROM jobs WHERE {BY_JOB_ID}",  # noqa: S608 (fixed text only)
+                (job_id, job_id),
+            ).fetchone()
             if row is None:
                 raise UnknownJob(f"no job {job_id}")
             jobs = self._jobs_of(conn, row[0])
@@ -384,13 +301,24 @@ class SqliteDestinations(Destinations):
         return successor if task_id in written else None
 
     def job_counts(self) -> dict[str, JobCounts]:
+        groups: dict[tuple[str, str | None], list[int]] = {}
         with self._read("job counts") as conn:
-            rows = conn.execute(
-                "SELECT destination, outcome, sum(state = 'owed'), "
-                "sum(state IN ('delivered', 'claimed')), count(*), min(created_us) "
-                "FROM jobs GROUP BY destination, outcome"
-            ).fetchall()
+            for name, word, state, n in conn.execute(
+                "SELECT destination, outcome, state, n FROM job_tallies WHERE n > 0"
+            ):
+                group = groups.setdefault((name, word or None), [0, 0, 0])
+                group[0] += n if state == JobState.OWED.value else 0
+                group[1] += n if JobState(state).in_progress else 0
+                group[2] += n
+            oldest = {
+                name: conn.execute(
+                    "SELECT min(created_us) FROM jobs WHERE destination = ? AND outcome IS NULL",
+                    (name,),
+                ).fetchone()[0]
+                for name, word in groups
+                if word is None
+            }
         return counts_from_groups(
-            (name, word, owed, busy, count, _time(oldest))
-            for name, word, owed, busy, count, oldest in rows
+            (name, word, owed, busy, count, None if word else from_us(oldest[name]))
+            for (name, word), (owed, busy, count) in groups.items()
         )

@@ -203,7 +203,82 @@ def _v8(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+JOB_KEY = "substr(job_id, 1, 8)"
+"""The key of `jobs_by_id`: a job id's first 8 hex digits (32 bits), which tell the jobs of a
+store apart all but never; a lookup compares the whole id too."""
+
+JOB_TALLY_TRIGGERS = (
+    "CREATE TRIGGER jobs_tally_delete AFTER DELETE ON jobs BEGIN "
+    "UPDATE job_tallies SET n = n - 1 WHERE destination = OLD.destination "
+    "AND outcome = coalesce(OLD.outcome, '') AND state = OLD.state; END",
+    "CREATE TRIGGER jobs_tally_update AFTER UPDATE OF destination, state, outcome ON jobs "
+    "WHEN OLD.destination IS NOT NEW.destination OR OLD.state IS NOT NEW.state "
+    "OR OLD.outcome IS NOT NEW.outcome BEGIN "
+    "UPDATE job_tallies SET n = n - 1 WHERE destination = OLD.destination "
+    "AND outcome = coalesce(OLD.outcome, '') AND state = OLD.state; "
+    "INSERT INTO job_tallies VALUES (NEW.destination, coalesce(NEW.outcome, ''), NEW.state, 1) "
+    "ON CONFLICT DO UPDATE SET n = n + 1; END",
+)
+"""What keeps `job_tallies` equal to a count of the jobs in the statement that changes or
+deletes one. (The jobs a hand-off inserts are added by `write_actioned`, a batch at a time, in
+the same transaction: a trigger a row would double the cost of the insert.)"""
+
+
+def _v9(db: Database) -> None:
+    # Jobs in creation order: the rows keyed by a rowid, a job's id looked up by a short key
+    # of it. Under the id as primary key every batch of new jobs (random ids) wrote into every
+    # page of that index. The jobs keep their ids and states, in the order they were created.
+    db.execute("DROP INDEX jobs_by_task")
+    db.execute("DROP INDEX jobs_open")
+    db.execute("ALTER TABLE jobs RENAME TO jobs_v8")
+    db.execute(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, "
+        "task_id TEXT NOT NULL, destination TEXT NOT NULL, created_us INTEGER NOT NULL, "
+        "state TEXT NOT NULL, waits_for TEXT NOT NULL DEFAULT '', outcome TEXT, "
+        "reason TEXT NOT NULL DEFAULT '', outcome_us INTEGER, "
+        "attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', "
+        "holder TEXT, lease_us INTEGER)"
+    )
+    columns = (
+        "job_id, task_id, destination, created_us, state, waits_for, outcome, reason, "
+        "outcome_us, attempts, last_error, holder, lease_us"
+    )
+    db.execute(
+        f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs_v8 "  # noqa: S608 (constants)
+        "ORDER BY created_us, task_id, destination"
+    )
+    db.execute("DROP TABLE jobs_v8")
+    # One job per task and destination; a task's jobs read together.
+    db.execute("CREATE UNIQUE INDEX jobs_by_task ON jobs (task_id, destination)")
+    db.execute(f"CREATE INDEX jobs_by_id ON jobs ({JOB_KEY})")
+    # The jobs still open, per destination, oldest first: what claims and counts read.
+    db.execute("CREATE INDEX jobs_open ON jobs (destination, created_us) WHERE outcome IS NULL")
+    # The jobs counted per destination, outcome ('' while open) and state, kept in the
+    # transaction that writes the jobs: what counts read instead of every job.
+    db.execute(
+        "CREATE TABLE job_tallies (destination TEXT NOT NULL, outcome TEXT NOT NULL, "
+        "state TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (destination, outcome, state)) "
+        "WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO job_tallies SELECT destination, coalesce(outcome, ''), state, count(*) "
+        "FROM jobs GROUP BY destination, coalesce(outcome, ''), state"
+    )
+    for trigger in JOB_TALLY_TRIGGERS:
+        db.execute(trigger)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7,
+    _v8,
+    _v9,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
