@@ -344,11 +344,16 @@ class PostgresDestinations(Destinations):
         self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
     ) -> Recorded:
         with self._write("record outcome") as conn:
-            row = conn.execute("SELECT task_id FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
-            if row is None:
+            # The job's task and every job of it, locked, in one round trip.
+            rows = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = "  # noqa: S608
+                "(SELECT task_id FROM jobs WHERE job_id = %s) ORDER BY destination FOR UPDATE",
+                (job_id,),
+            ).fetchall()
+            if not rows:
                 raise UnknownJob(f"no job {job_id}")
-            task_id = row[0]
-            jobs = self._jobs_of(conn, task_id, lock=True)
+            jobs = [_job(row) for row in rows]
+            task_id = jobs[0].task_id
             applied = apply_outcome(jobs, job_id, outcome, at)
             if applied.repeated:
                 return Recorded(next(j for j in jobs if j.job_id == job_id), True)
