@@ -72,7 +72,7 @@ def test_destinations_benchmark_functions_run(tmp_path: Path) -> None:
     PostgreSQL when there is a server, and the console pages, at toy sizes."""
     ratios = destinations.handoff(tmp_path, 20, ["sqlite"], 1)
     assert ratios["sqlite"] > 0
-    timings = destinations.pages(tmp_path, 300, 4)
+    timings = destinations.pages(tmp_path, 300, 4, 20)
     assert {name: len(found) for name, found in timings.items()} == {
         "task page": 4,
         "queue page": 5,
