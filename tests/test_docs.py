@@ -1,5 +1,5 @@
 """The documentation's promises: its code runs, its diagram is the machine's, and it names every
-public name and every SQLite table."""
+public name, every stored table and every module."""
 
 from __future__ import annotations
 
@@ -103,3 +103,41 @@ def test_storage_lists_every_sqlite_table(tmp_path: Path) -> None:
     conn.close()
     assert "tasks" in tables
     assert _documented("docs/storage.md", tables) == []
+
+
+ARCHITECTURE_SECTIONS = {
+    "src/deletion_requests": "The core",
+    "adapters/http/src/deletion_requests_http": "The HTTP adapter",
+    "adapters/sqlite/src/deletion_requests_sqlite": "SQLite",
+    "adapters/postgres/src/deletion_requests_postgres": "PostgreSQL",
+    "adapters/jsonfiles/src/deletion_requests_jsonfiles": "JSON files",
+    "adapters/client/src/deletion_requests_client": "The client",
+}
+"""Each package, by the heading of its section in docs/architecture.md."""
+MODULE_ROW = re.compile(r"^\| `([\w/]+\.py)` \|", re.MULTILINE)
+
+
+def _section(text: str, title: str) -> str:
+    """The part of *text* under the heading *title*, up to the next heading of its level or
+    higher."""
+    found = re.search(rf"^(#+) {re.escape(title)}\n", text, re.MULTILINE)
+    assert found, f"docs/architecture.md has no heading {title!r}"
+    level = len(found.group(1))
+    following = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(text, found.end())
+    return text[found.end() : following.start() if following else len(text)]
+
+
+@pytest.mark.parametrize("package", sorted(ARCHITECTURE_SECTIONS))
+def test_architecture_has_a_row_for_every_module(package: str) -> None:
+    root = ROOT / package
+    modules = {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if path.name not in {"__init__.py", "__main__.py"}
+    }
+    assert modules, f"{package} holds no module"
+    section = _section((ROOT / "docs/architecture.md").read_text(), ARCHITECTURE_SECTIONS[package])
+    rows = MODULE_ROW.findall(section)
+    assert len(rows) == len(set(rows)), f"a module of {package} has two rows"
+    assert sorted(modules - set(rows)) == [], f"modules of {package} without a row"
+    assert sorted(set(rows) - modules) == [], f"rows for modules {package} does not hold"
