@@ -1,4 +1,4 @@
-"""The benchmarks still run against today's code: each measured function once, at toy sizes.
+"""The benchmarks run against the checked-out code: each measured function once, at toy sizes.
 
 No timing is asserted here (timings belong to `benchmarks/`, not to the test suite); this only
 keeps a schema or API change from breaking a benchmark silently.

@@ -2,7 +2,7 @@
 leased, with backoff, every attempt recorded on its job.
 
 The `default` destination is left to the outbox's hand-off (`DeletionService.deliver`), which
-sends it through the hand-off sink as before.
+sends it through the hand-off sink.
 """
 
 from __future__ import annotations

@@ -5,17 +5,24 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import orjson
 import psycopg
 import pytest
 from click.testing import CliRunner
 from deletion_requests_http._cli import main
-from deletion_requests_http.testing import bootstrapped
+from deletion_requests_http.console import ConsoleSettings
+from deletion_requests_http.testing import bootstrapped, serving_app
 from psycopg import sql
 from starlette.testclient import TestClient
 
 from deletion_requests import ManualClock
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 KEY = "k" * 48
@@ -122,3 +129,100 @@ def postgres_url() -> Iterator[str]:
     yield f"{POSTGRES}?schema={schema}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
+"""Where the browser tests keep the screenshots of the pages they checked."""
+PASSWORD = "correct horse battery"  # noqa: S105 (a test operator's password)
+
+
+class Deployment:
+    """One server for a browser test module: a SQLite store with the console, an app for
+    `acct-1`, operator alice, and the `ManualClock` the tests move."""
+
+    def __init__(self, directory: Path) -> None:
+        self.clock = ManualClock(T0)
+        self.server = bootstrapped(
+            f"sqlite:///{directory}/console.db", clock=self.clock, console=ConsoleSettings()
+        )
+        self.server.admin.allow_account("acct-1")
+        app, secret = self.server.admin.create_app(["acct-1"])
+        self.app_id, self.secret = app.app_id, secret
+        self.headers = basic(app.app_id, secret)
+        self.server.admin.add_operator("alice", PASSWORD)
+        self.app = self.server.http()
+        self.base_url = ""
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=10)
+
+    def create(self, email: str | None = None) -> str:
+        with self.api() as client:
+            answer = client.post(
+                EMAILS,
+                json={"accountId": "acct-1", "rawEmails": [email or f"{uuid.uuid4()}@example.com"]},
+            )
+        assert answer.status_code == 202, answer.text
+        task_id: str = answer.json()["taskId"]
+        return task_id
+
+    def api_task(self, task_id: str) -> dict[str, object]:
+        with self.api() as client:
+            answer = client.get(f"{TASKS}/{task_id}")
+        assert answer.status_code == 200, answer.text
+        found: dict[str, object] = answer.json()
+        return found
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Deployment]:
+    """A `Deployment` served by Granian on a loopback port, one for the module."""
+    made = Deployment(tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2]))
+    with serving_app(made.app) as base_url:
+        made.base_url = base_url
+        yield made
+    made.server.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright, one for the module. Without it the test skips
+    (with the reason), except in CI (CI=true), where it fails."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright  # only browser tests pay for it
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()
+
+
+def keep_screenshot(page: Page, name: str) -> None:
+    """Keep the whole of *page* as `ARTIFACTS/<name>.png`, for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def sign_in(page: Page) -> None:
+    """Sign in as alice from the queue's address; the page ends on the queue."""
+    from playwright.sync_api import expect  # only browser tests pay for it
+
+    page.goto("/console/")
+    assert page.url.endswith("/console/sign-in?next=/console/")
+    page.get_by_label("Operator name").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+
+
+def later(page: Page, deployment: Deployment, delta: dt.timedelta) -> None:
+    """Move the clock on by *delta*, which outlasts the console's sign-in: alice signs in
+    again."""
+    deployment.clock.advance(delta)
+    sign_in(page)

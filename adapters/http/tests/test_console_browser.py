@@ -2,98 +2,31 @@
 Playwright, against the app served by Granian on a loopback port, with a `ManualClock` the
 test moves.
 
-Each test keeps a screenshot of the page it checked in `test-artifacts/console/`. Off CI, the
-tests skip (with the reason) when Chromium is not installed; on CI they fail instead.
+Each test keeps a screenshot of the page it checked in `test-artifacts/console/`. The browser,
+the server and the screenshots are the conftest's (`browser`, `deployment`, `keep_screenshot`):
+off CI, the tests skip (with the reason) when Chromium is not installed; on CI they fail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from deletion_requests_http.console import ConsoleSettings
-from deletion_requests_http.testing import bootstrapped, serving_app
 
-from deletion_requests import ManualClock
-
-from .conftest import T0, basic
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
-PASSWORD = "correct horse battery"  # noqa: S105 (a test operator's password)
-DAY = dt.timedelta(days=1)
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+from .conftest import DAY, PASSWORD, Deployment, keep_screenshot, later, sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-class Deployment:
-    """One server for the module: a SQLite store, an app, operator alice, and the clock."""
-
-    def __init__(self, directory: Path) -> None:
-        self.clock = ManualClock(T0)
-        self.server = bootstrapped(
-            f"sqlite:///{directory}/console.db", clock=self.clock, console=ConsoleSettings()
-        )
-        self.server.admin.allow_account("acct-1")
-        app, secret = self.server.admin.create_app(["acct-1"])
-        self.app_id, self.secret = app.app_id, secret
-        self.headers = basic(app.app_id, secret)
-        self.server.admin.add_operator("alice", PASSWORD)
-        self.app = self.server.http()
-        self.base_url = ""
-
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=10)
-
-    def create(self, email: str | None = None) -> str:
-        with self.api() as client:
-            answer = client.post(
-                "/data/deletion-requests/emails",
-                json={"accountId": "acct-1", "rawEmails": [email or f"{uuid.uuid4()}@example.com"]},
-            )
-        assert answer.status_code == 202, answer.text
-        task_id: str = answer.json()["taskId"]
-        return task_id
-
-    def api_task(self, task_id: str) -> dict[str, object]:
-        with self.api() as client:
-            answer = client.get(f"/data/deletion-requests/{task_id}")
-        assert answer.status_code == 200, answer.text
-        found: dict[str, object] = answer.json()
-        return found
-
-
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    made = Deployment(tmp_path_factory.mktemp("console"))
-    with serving_app(made.app) as base_url:
-        made.base_url = base_url
-        yield made
-    made.server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def page(
-    browser: sync_api.Browser, deployment: Deployment, request: pytest.FixtureRequest
+    browser: sync_api.Browser,
+    deployment: Deployment,
+    request: pytest.FixtureRequest,
 ) -> Iterator[sync_api.Page]:
     """A new browser context signed in as alice; the page it ends on is kept as a screenshot."""
     context = browser.new_context(
@@ -102,25 +35,8 @@ def page(
     opened = context.new_page()
     sign_in(opened)
     yield opened
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    opened.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    keep_screenshot(opened, request.node.name)
     context.close()
-
-
-def sign_in(page: sync_api.Page) -> None:
-    """Sign in as alice from the queue's address; the page ends on the queue."""
-    page.goto("/console/")
-    assert page.url.endswith("/console/sign-in?next=/console/")
-    page.get_by_label("Operator name").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    sync_api.expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
-
-
-def later(page: sync_api.Page, deployment: Deployment, delta: dt.timedelta) -> None:
-    """Move the clock on by *delta*, which outlasts the session: alice signs in again."""
-    deployment.clock.advance(delta)
-    sign_in(page)
 
 
 def ready_section(page: sync_api.Page) -> sync_api.Locator:
@@ -285,7 +201,7 @@ def test_a_client_token_cannot_open_the_console(
         assert "/console/sign-in" in client_page.url
         sync_api.expect(client_page.get_by_role("heading", name="Sign in")).to_be_visible()
         sync_api.expect(client_page.get_by_text("Review queue")).to_have_count(0)
-        client_page.screenshot(path=_artifact("client-token-refused.png"))
+        keep_screenshot(client_page, "client-token-refused")
         context.close()
     page.goto("/console/")  # the operator's own session is untouched
 
@@ -304,11 +220,6 @@ def test_sign_out_ends_every_copy_of_the_session(
     copied.goto("/console/access")
     assert "/console/sign-in?next=/console/access" in copied.url
     copy.close()
-
-
-def _artifact(name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / name
 
 
 def test_every_page_passes_axe_including_contrast(
@@ -365,7 +276,7 @@ def test_sign_in_and_hold_from_the_keyboard_alone(
     keyboard_page.keyboard.type("reached by keyboard")
     keyboard_page.keyboard.press("Enter")
     sync_api.expect(keyboard_page.get_by_role("status")).to_have_text("The task is on hold.")
-    keyboard_page.screenshot(path=_artifact("keyboard-hold.png"), full_page=True)
+    keep_screenshot(keyboard_page, "keyboard-hold")
     context.close()
     assert deployment.api_task(task_id)["heldTime"] is not None
 
@@ -404,6 +315,6 @@ def test_the_api_docs_page_loads_nothing_from_elsewhere_and_authorizes(
         docs.get_by_role("button", name="Apply given OAuth2 credentials").click()
     assert token.value.status == 200
     sync_api.expect(docs.get_by_role("button", name="Remove authorization").first).to_be_visible()
-    docs.screenshot(path=_artifact("api-docs-authorized.png"))
+    keep_screenshot(docs, "api-docs-authorized")
     context.close()
     assert elsewhere == []

@@ -6,35 +6,18 @@ on every page, at desktop and phone width. Screenshots go to `test-artifacts/con
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from deletion_requests_http.testing import serving_app
 
 from deletion_requests import DestinationWork, Policy
 
-from .test_console_browser import ARTIFACTS, CHROMIUM, Deployment, later, sign_in, sync_api
+from .conftest import Deployment, keep_screenshot, later, sign_in
+
+sync_api = pytest.importorskip("playwright.sync_api")
 
 AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}}
 FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-
-
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    made = Deployment(tmp_path_factory.mktemp("console-destinations"))
-    with serving_app(made.app) as base_url:
-        made.base_url = base_url
-        yield made
-    made.server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
 
 
 def _page(browser: sync_api.Browser, deployment: Deployment, width: int) -> sync_api.Page:
@@ -52,9 +35,8 @@ def _checked(page: sync_api.Page, name: str) -> None:
     results = axe.run(page, options=AXE_RULES)
     assert results.violations_count == 0, (page.url, results.generate_report())
     assert page.evaluate(FITS), page.url
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"] if page.viewport_size else 0
-    page.screenshot(path=ARTIFACTS / f"destinations-{width}px-{name}.png", full_page=True)
+    keep_screenshot(page, f"destinations-{width}px-{name}")
 
 
 def _add(

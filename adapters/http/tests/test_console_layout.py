@@ -18,7 +18,9 @@ from deletion_requests._callbacks import new_signing_secret
 from deletion_requests.stores import Destinations
 from deletion_requests.wire import BREAKER
 
-from .test_console_browser import ARTIFACTS, DAY, Deployment, sign_in, sync_api
+from .conftest import DAY, Deployment, keep_screenshot, sign_in
+
+sync_api = pytest.importorskip("playwright.sync_api")
 
 HOUR = dt.timedelta(hours=1)
 WIDTHS = (390, 1280)
@@ -103,14 +105,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     made.deployment.server.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium")
-        yield launched
-        launched.close()
-
-
 def _open(browser: sync_api.Browser, seeded: Seeded, width: int) -> sync_api.Page:
     context = browser.new_context(
         base_url=seeded.deployment.base_url, viewport={"width": width, "height": 844}
@@ -121,8 +115,7 @@ def _open(browser: sync_api.Browser, seeded: Seeded, width: int) -> sync_api.Pag
 
 
 def _shot(page: sync_api.Page, width: int, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{width}px-{name}.png", full_page=True)
+    keep_screenshot(page, f"{width}px-{name}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -148,7 +148,7 @@ def _task_schemas(statuses: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
                 "type": "string",
                 "minLength": 1,
                 "description": "What happened. Open to new values: a client should accept an "
-                "event it does not know. Known today: " + ", ".join(KNOWN_EVENTS) + ".",
+                "event it does not know. This version writes: " + ", ".join(KNOWN_EVENTS) + ".",
                 "examples": KNOWN_EVENTS,
                 "x-known-values": KNOWN_EVENTS,
             },

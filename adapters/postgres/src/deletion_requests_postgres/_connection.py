@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from deletion_requests import StoreError
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict, redacted_url
 
+from ._reads import read_failure
 from ._schema import migrate
 from ._timeouts import Timeouts, Watchdog, bounded_conninfo
 
@@ -146,13 +147,10 @@ class PostgresConnection:
                         return work(conn)
                     with conn.transaction():
                         return work(conn)
-            except PoolTimeout as exc:  # a subclass of OperationalError, but not worth a retry
-                raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
-            except psycopg.OperationalError as exc:
-                if attempt == 2:
-                    raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
             except psycopg.Error as exc:
-                raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+                failure = read_failure(exc, what, self._where, last=attempt == 2)
+                if failure is not None:
+                    raise failure from exc
         raise AssertionError("unreachable")
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from deletion_requests import DeletionTask, StoreError
 from deletion_requests.stores import App, LoopReads, TaskQuery
@@ -32,6 +32,7 @@ from ._reads import (
     TASK_BY_KEY,
     access_from,
     list_statement,
+    read_failure,
     tasks_from,
 )
 from ._timeouts import Timeouts, shut_down
@@ -96,13 +97,10 @@ class PostgresLoopReads(LoopReads):
                 async with self._pool.connection() as conn:
                     with bound(conn, self._timeouts.call, where):
                         return await work(conn)
-            except PoolTimeout as exc:  # a subclass of OperationalError, but not worth a retry
-                raise StoreError(f"postgres store {where}: {what} failed: {exc}") from exc
-            except psycopg.OperationalError as exc:
-                if attempt == 2:
-                    raise StoreError(f"postgres store {where}: {what} failed: {exc}") from exc
             except psycopg.Error as exc:
-                raise StoreError(f"postgres store {where}: {what} failed: {exc}") from exc
+                failure = read_failure(exc, what, where, last=attempt == 2)
+                if failure is not None:
+                    raise failure from exc
         raise AssertionError("unreachable")
 
 

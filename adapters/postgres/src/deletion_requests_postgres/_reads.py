@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from deletion_requests import DeletionTask, Status, StoreError
 from deletion_requests.stores import App, TaskQuery, Transition, apps_from_grants
 
@@ -123,3 +126,12 @@ def access_from(rows: Sequence[tuple[Any, ...]]) -> tuple[App, frozenset[str]] |
         return None
     (app,) = apps_from_grants(row[:5] for row in rows)
     return app, frozenset(row[4] for row in rows if row[5])
+
+
+def read_failure(exc: psycopg.Error, what: str, where: str, last: bool) -> StoreError | None:
+    """The `StoreError` a read that failed with *exc* raises, or None when it is tried once
+    more: a lost connection on an attempt that is not the *last*. A pool timeout (an
+    `OperationalError` too) is never retried: no connection was to be had."""
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, PoolTimeout) and not last:
+        return None
+    return StoreError(f"postgres store {where}: {what} failed: {exc}")
