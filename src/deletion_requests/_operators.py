@@ -158,8 +158,8 @@ class Operators:
         `deadline_extended` callback). `DecisionRefused`, saying why, for a completed or
         cancelled task, one past its due time, or an extension past the limit."""
         by, why = operator_by(operator), check_reason(reason)
-        days = due_dates.check_days(days)
         policy = self.context.policy
+        days = due_dates.check_days(days, policy)
         return self.context.change(
             None,
             task_id,
