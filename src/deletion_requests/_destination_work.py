@@ -161,7 +161,8 @@ class DestinationWork:
         return rotated, shown
 
     def remove(self, name: str) -> None:
-        """Remove a destination; refused while it has jobs without an outcome."""
+        """Remove a destination; refused while others wait for it or it has jobs without an
+        outcome."""
         if not self.store.remove_destination(name):
             raise UnknownDestination(name)
 

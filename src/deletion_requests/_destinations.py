@@ -108,7 +108,8 @@ class OutcomeConflict(DeletionRequestError):
 
 class DestinationConflict(DeletionRequestError):
     """A destination of that name exists, or the change would leave one that cannot work
-    (waiting for itself or for a destination that does not exist, removing one that owes)."""
+    (waiting for itself or for a destination that does not exist, removing one that owes or
+    that others wait for)."""
 
     error = "CONFLICT"
 
@@ -369,6 +370,16 @@ def open_jobs_message(name: str, count: int) -> str:
     return (
         f"destination {name!r} still has {count} job(s) without an outcome; pause it, and let "
         "it report them or have an operator skip them, before removing it"
+    )
+
+
+def waited_for_message(name: str, waiting: Iterable[str]) -> str:
+    """Why a destination that others wait for cannot be removed, and what to do instead."""
+    names = ", ".join(sorted(waiting))
+    return (
+        f"destination {name!r} is waited for by {names}, whose jobs would then wait forever; "
+        f"remove {names} first (add them again without waiting for {name!r} to keep them), "
+        f"then remove {name!r}"
     )
 
 

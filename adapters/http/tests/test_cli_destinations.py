@@ -120,6 +120,19 @@ def test_a_destination_that_owes_jobs_is_not_removed(store_url: str) -> None:
     assert "1 job(s) without an outcome" in refused
 
 
+def test_a_destination_others_wait_for_is_not_removed(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    add_backups = ("destinations", "add", "backups", "--pull", "--waits-for", "crm")
+    run(*add_backups, "--store", store_url)
+    refused = run("destinations", "remove", "crm", "--store", store_url, ok=False)
+    assert "'crm' is waited for by backups" in refused
+    assert "remove backups first" in refused
+    assert "Traceback" not in refused
+    run("destinations", "show", "crm", "--store", store_url)
+    run("destinations", "remove", "backups", "--store", store_url)
+    run("destinations", "remove", "crm", "--store", store_url)
+
+
 def test_an_operator_skips_a_job_from_the_command_line(store_url: str) -> None:
     run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
     with open_store(store_url) as store:

@@ -211,6 +211,20 @@ def test_removing_a_destination_that_owes_jobs_is_refused_with_what_to_do(site: 
     assert site.store.get_destination("crm") is not None
 
 
+def test_removing_a_destination_others_wait_for_is_refused_naming_them(site: Site) -> None:
+    DestinationWork(site.service).create("backups", Mode.PULL, waits_for=["archive"])
+    csrf = site.csrf("/console/destinations/archive")
+    refused = site.client.post(
+        "/console/destinations/archive/remove", data={"csrf": csrf, "confirm": "yes"}
+    )
+    assert refused.status_code == 409
+    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', refused.text, re.DOTALL)
+    assert alert, refused.text
+    assert "is waited for by backups" in alert.group(1)
+    assert "remove backups first" in alert.group(1)
+    assert site.store.get_destination("archive") is not None
+
+
 def test_removing_a_destination_that_owes_nothing_removes_it(
     site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -180,7 +180,7 @@ def destinations_rotate(name: str, store_url: str) -> None:
 @click.argument("name")
 @store_option
 def destinations_remove(name: str, store_url: str) -> None:
-    """Remove NAME; refused while it has jobs without an outcome."""
+    """Remove NAME; refused while others wait for it or it has jobs without an outcome."""
     with opened(store_url, create=False) as application:
         DestinationWork(application.service).remove(name)
     click.echo(f"removed {name}")
