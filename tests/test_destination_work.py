@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 import pytest
@@ -149,9 +150,32 @@ def test_a_destination_owing_jobs_cannot_be_removed_and_waits_must_exist() -> No
     world = World(push("crm"))
     world.actioned()
     with pytest.raises(DestinationConflict, match="1 job"):
-        world.work.remove("crm")
+        world.work.remove("crm", "alice")
     with pytest.raises(InvalidRequest, match="unknown destination"):
         world.work.add(push("backups", waits_for={"warehouse"}))
+
+
+def test_rotate_and_remove_need_an_operator_and_log_who(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "deletion_requests.destinations")
+    world = World(push("crm"))
+    before = world.work.get("crm")
+    for bad in ("", "two words", "nul\x00"):
+        with pytest.raises(InvalidRequest, match="operator"):
+            world.work.rotate("crm", bad)
+        with pytest.raises(InvalidRequest, match="operator"):
+            world.work.remove("crm", bad)
+    assert world.work.get("crm") == before
+    assert caplog.records == []
+    rotated, _ = world.work.rotate("crm", "alice")
+    world.work.remove("crm", "bob")
+    logged = [(r.event, r.by, r.at) for r in caplog.records]  # type: ignore[attr-defined]
+    at = world.clock.now().isoformat()
+    assert logged == [
+        ("destination.rotated", "operator:alice", at),
+        ("destination.removed", "operator:bob", at),
+    ]
+    assert rotated.secret != before.secret
+    assert world.store.get_destination("crm") is None
 
 
 def test_accounts_served_choose_the_jobs() -> None:
@@ -235,3 +259,23 @@ def test_job_ids_are_the_version_5_uuids_of_task_and_destination(
     stored by every store, and by earlier versions, stay the ones it makes."""
     expected = str(uuid.uuid5(_JOB_NAMESPACE, f"{task_id}/{destination}"))
     assert job_id_for(task_id, destination) == expected
+
+
+def test_a_rotation_and_a_removal_are_logged_with_the_operators_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(push("crm"), push("erp"))
+    caplog.set_level(logging.INFO, logger="deletion_requests.destinations")
+    with pytest.raises(InvalidRequest, match="operator's name"):
+        world.work.rotate("crm", "not a name")
+    with pytest.raises(InvalidRequest, match="operator's name"):
+        world.work.remove("erp", "")
+    assert [d.name for d in world.work.store.list_destinations()] == ["crm", "erp"]
+    assert world.work.get("crm") == push("crm")
+    world.work.rotate("crm", "ana")
+    world.work.remove("erp", "bob")
+    done = [(r.event, r.by) for r in caplog.records if hasattr(r, "event")]  # type: ignore[attr-defined]
+    assert done == [
+        ("destination.rotated", "operator:ana"),
+        ("destination.removed", "operator:bob"),
+    ]

@@ -205,3 +205,18 @@ def test_the_due_time_is_never_before_creation_plus_30_days_nor_past_the_limit(
             assert world.service.get(world.caller, task_id).due_time == before + days * DAY
         due = world.service.get(world.caller, task_id).due_time
         assert T0 + 30 * DAY <= due <= T0 + 30 * DAY + POLICY.extension_limit
+
+
+@pytest.mark.parametrize(
+    ("days", "shown"),
+    [(46, "46"), (10_000_000, "10000000"), (10**5000, "that many")],
+    ids=["46", "ten-million", "5000-digits"],
+)
+def test_an_extension_longer_than_the_whole_limit_is_refused_before_any_date_arithmetic(
+    days: int, shown: str
+) -> None:
+    world = World()
+    task_id = world.create()
+    with pytest.raises(DecisionRefused, match=f"at most 45 days .*, not {shown}$"):
+        world.operators.extend_due(task_id, "ana", days, "much more time")
+    assert world.service.get(world.caller, task_id).due_time == T0 + 30 * DAY

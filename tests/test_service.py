@@ -353,6 +353,16 @@ def test_policy_rejects_non_positive_periods() -> None:
         Policy(action_window=-DAY)
 
 
+@pytest.mark.parametrize(
+    "field", ["pending_period", "review_period", "action_window", "retention", "extension_limit"]
+)
+def test_policy_rejects_periods_past_a_hundred_years(field: str) -> None:
+    """Longer ones overflow the date arithmetic of purges and due dates."""
+    Policy(**{field: dt.timedelta(days=36525)})
+    with pytest.raises(ValueError, match=f"{field} must be at most 36525 days"):
+        Policy(**{field: dt.timedelta(days=36526)})
+
+
 def test_naive_datetimes_are_refused_everywhere() -> None:
     naive = dt.datetime(2026, 1, 1)  # noqa: DTZ001 (the point of the test)
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -42,7 +42,7 @@ from ._handoff import CallableSink, DeliveryFailed, Sink
 from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operators import Operators
-from ._policy import Policy
+from ._policy import MAX_PERIOD, Policy
 from ._ports import Store
 from ._service import AccessAdmin, DeletionService
 from ._status import Status
@@ -50,6 +50,7 @@ from ._task import HANDOFF, REVIEW, DeletionTask
 
 __all__ = [
     "HANDOFF",
+    "MAX_PERIOD",
     "REVIEW",
     "AccessAdmin",
     "AuthenticationFailed",

@@ -23,6 +23,7 @@ from ._codec import task_detail_to_api
 from ._errors import InvalidRequest
 from ._handoff import _with
 from ._task import CALLBACK, DeletionTask
+from ._text import check_text
 
 CLIENT_EVENTS = ("ready", "actioned", "deadline_extended", "cancelled", "completed")
 
@@ -56,7 +57,9 @@ class Callback:
 
 def check_callback_url(url: str, allow_http: bool = False) -> str:
     """A callback URL: https, or http to a loopback host when *allow_http* (for tests on one
-    machine). `InvalidRequest` naming the problem otherwise."""
+    machine), without control characters (`check_text`). `InvalidRequest` naming the problem
+    otherwise."""
+    check_text(url, "a callback URL")
     try:
         parts = urlsplit(url)
     except ValueError:

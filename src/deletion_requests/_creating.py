@@ -14,6 +14,7 @@ from ._ids import new_task_id
 from ._policy import Policy
 from ._status import Status
 from ._task import CREATED, DeletionTask, Transition
+from ._text import check_text
 
 MAX_KEY_LENGTH = 255
 
@@ -37,7 +38,7 @@ def idempotency_scope(caller: Caller, idempotency_key: str | None) -> tuple[str,
         return None
     if not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-    return (caller.app_id, idempotency_key)
+    return (caller.app_id, check_text(idempotency_key, "Idempotency-Key"))
 
 
 def pending_task(

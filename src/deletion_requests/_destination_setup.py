@@ -19,11 +19,14 @@ from ._context import check_account_id
 from ._destinations import DEFAULT, Destination, DestinationConflict, Mode, new_credential
 from ._errors import InvalidRequest, StoreError
 from ._port_destinations import Destinations
+from ._text import check_text
 
 
 def check_webhook_url(url: str) -> str:
     """A push destination's webhook URL: absolute `https://` (or `http://`) with a host, and
-    no user name or password in it. `InvalidRequest` naming the problem otherwise."""
+    no user name or password in it, no control character (`check_text`). `InvalidRequest`
+    naming the problem otherwise."""
+    check_text(url, "a webhook URL")
     refused = InvalidRequest(
         "a webhook URL must be an absolute https:// or http:// URL with a host, such as "
         "https://crm.example/jobs"

@@ -136,34 +136,32 @@ class DestinationWork:
         if changed is None:
             raise UnknownDestination(name)
         before, after = changed
-        log.info(
-            "destination %s %s by %s",
-            name,
-            "paused" if paused else "resumed",
-            by,
-            extra={
-                "destination": name,
-                "event": "destination.paused" if paused else "destination.resumed",
-                "by": by,
-                "at": at.isoformat(),
-                "breaker_was_open": before.paused_by_breaker,
-            },
-        )
+        done = "paused" if paused else "resumed"
+        _logged(name, done, by, at, breaker_was_open=before.paused_by_breaker)
         return after
 
-    def rotate(self, name: str) -> tuple[Destination, str]:
-        """Give destination *name* a new secret or credential (`rotated`); returns it and the
-        new value, which only a push destination's store keeps (a credential's digest)."""
+    def rotate(self, name: str, operator: str) -> tuple[Destination, str]:
+        """Give destination *name* a new secret or credential (`rotated`), logged with the
+        operator's name (`operator:NAME`); returns it and the new value, which only a push
+        destination's store keeps (a credential's digest)."""
+        from ._operators import operator_by  # _operators imports the service
+
+        by = operator_by(operator)
         rotated, shown = rotation(self.get(name))
         if not self.store.put_destination(rotated):
             raise UnknownDestination(name)
-        log.info("destination %s rotated", name, extra={"destination": name})
+        _logged(name, "rotated", by, self.context.clock.now())
         return rotated, shown
 
-    def remove(self, name: str) -> None:
-        """Remove a destination; refused while it has jobs without an outcome."""
+    def remove(self, name: str, operator: str) -> None:
+        """Remove a destination, logged with the operator's name (`operator:NAME`); refused
+        while others wait for it or it has jobs without an outcome."""
+        from ._operators import operator_by  # _operators imports the service
+
+        by = operator_by(operator)
         if not self.store.remove_destination(name):
             raise UnknownDestination(name)
+        _logged(name, "removed", by, self.context.clock.now())
 
     def configure_default(self, url: str, secret: str) -> Destination:
         """Make the push destination `default` the hand-off's: *url* and *secret* (the
@@ -383,3 +381,17 @@ def _completed(
     if done is caught:
         return task
     return as_successor(task, context.owe(task, done, apps))
+
+
+def _logged(name: str, done: str, by: str, at: dt.datetime, **more: object) -> None:
+    """The log record of an operator's change to destination *name*: *done* (`paused`,
+    `resumed`, `rotated`, `removed`) by *by* (`operator:NAME`) at *at*, as event
+    `destination.<done>`."""
+    log.info(
+        "destination %s %s by %s",
+        name,
+        done,
+        by,
+        extra={"destination": name, "event": f"destination.{done}", "by": by, "at": at.isoformat()}
+        | more,
+    )

@@ -28,6 +28,7 @@ from ._access import digest_secret
 from ._clock import as_utc
 from ._errors import DeletionRequestError, InvalidRequest
 from ._task import DeletionTask, frozen_strings
+from ._text import check_text
 
 DEFAULT = "default"
 """The push destination that the service's single hand-off URL (`--handoff-url`) becomes."""
@@ -39,7 +40,8 @@ RETRIED = "destination.retried"
 BREAKER = "breaker"
 """`Destination.changed_by` of a destination that its breaker paused."""
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+"""A destination's name, matched whole (`fullmatch`: a `$` would let a final newline in)."""
 _JOB_NAMESPACE = uuid.UUID("6f1c7a52-8d3e-4d0c-9a43-2f7d4b1e0c55")
 
 
@@ -106,7 +108,8 @@ class OutcomeConflict(DeletionRequestError):
 
 class DestinationConflict(DeletionRequestError):
     """A destination of that name exists, or the change would leave one that cannot work
-    (waiting for itself or for a destination that does not exist, removing one that owes)."""
+    (waiting for itself or for a destination that does not exist, removing one that owes or
+    that others wait for)."""
 
     error = "CONFLICT"
 
@@ -136,7 +139,7 @@ class Outcome:
             raise InvalidRequest(f"an outcome of {word} takes no reason")
         if len(text) > MAX_REASON:
             raise InvalidRequest(f"reason is longer than {MAX_REASON} characters")
-        return cls(kind, text)
+        return cls(kind, check_text(text, "reason"))
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -183,7 +186,7 @@ class Destination:
     """Push: the error of its last failed attempt (`HTTP 503`, `timeout`; never a body)."""
 
     def __attrs_post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name):
+        if not NAME_PATTERN.fullmatch(self.name):
             raise InvalidRequest(
                 f"destination name {self.name!r} must be 1 to 63 lowercase letters, digits, "
                 "'-' or '_', starting with a letter"
@@ -367,6 +370,16 @@ def open_jobs_message(name: str, count: int) -> str:
     return (
         f"destination {name!r} still has {count} job(s) without an outcome; pause it, and let "
         "it report them or have an operator skip them, before removing it"
+    )
+
+
+def waited_for_message(name: str, waiting: Iterable[str]) -> str:
+    """Why a destination that others wait for cannot be removed, and what to do instead."""
+    names = ", ".join(sorted(waiting))
+    return (
+        f"destination {name!r} is waited for by {names}, whose jobs would then wait forever; "
+        f"remove {names} first (add them again without waiting for {name!r} to keep them), "
+        f"then remove {name!r}"
     )
 
 

@@ -18,10 +18,18 @@ from ._task import DEADLINE_EXTENDED, DeletionTask
 DAY = dt.timedelta(days=1)
 
 
-def check_days(days: object) -> int:
-    """An extension's length: a whole number of days, at least one."""
+def check_days(days: object, policy: Policy) -> int:
+    """An extension's length: a whole number of days, at least one (`InvalidRequest`), and
+    no more than *policy*'s whole `extension_limit`, which no task could take
+    (`DecisionRefused`). Checked before any date arithmetic, so that no number overflows it."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise InvalidRequest(f"an extension is a whole number of days, at least 1, got {days!r}")
+    most = policy.extension_limit // DAY
+    if days > most:
+        shown = str(days) if days.bit_length() < 64 else "that many"  # str() has a limit
+        raise DecisionRefused(
+            f"an extension is at most {most} days (the policy's extension limit), not {shown}"
+        )
     return days
 
 
@@ -37,7 +45,7 @@ def extend_due(
     history as *by*'s, with *reason*. `DecisionRefused`, saying why, for a completed or
     cancelled task, a task whose due time has passed, or an extension past
     `Policy.latest_due`."""
-    days = check_days(days)
+    days = check_days(days, policy)
     task = lifecycle.catch_up(task, now, policy)
     if task.cancelled_time is not None:
         raise DecisionRefused(f"task {task.task_id} is cancelled: there is nothing to extend")
@@ -48,14 +56,14 @@ def extend_due(
             f"task {task.task_id} was due at {task.due_time.isoformat()}: a due date is "
             "extended before it passes, not after"
         )
-    due = task.due_time + days * DAY
-    latest = policy.latest_due(task.creation_time)
-    if due > latest:
-        left = days_left_to_extend(task, policy)
+    left = days_left_to_extend(task, policy)
+    if days > left:  # compared as numbers: `due_time + days` is only computed when it fits
+        latest = policy.latest_due(task.creation_time)
         raise DecisionRefused(
             f"task {task.task_id} cannot be due later than {latest.isoformat()}, "
             f"{policy.extension_limit.days} days after its original due date: it may be "
             f"extended by at most {left} more day(s), not {days}"
         )
+    due = task.due_time + days * DAY
     detail = f"by {days} day(s) to {due.isoformat()}: {reason}"
     return _with(task, DEADLINE_EXTENDED, now, by, detail=detail, due_time=due)

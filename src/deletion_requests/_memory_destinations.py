@@ -20,6 +20,7 @@ from ._destinations import (
     attempt_failed,
     delivered,
     open_jobs_message,
+    waited_for_message,
 )
 from ._job_changes import changed_job
 from ._job_counts import count_jobs
@@ -80,6 +81,9 @@ class MemoryDestinations(Destinations):
         with self._lock:
             if name not in self._destinations:
                 return False
+            waiting = [d.name for d in self._destinations.values() if name in d.waits_for]
+            if waiting:
+                raise DestinationConflict(waited_for_message(name, waiting))
             mine = [j for j in self._jobs.values() if j.destination == name]
             open_jobs = sum(j.outcome is None for j in mine)
             if open_jobs:

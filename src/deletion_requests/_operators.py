@@ -23,6 +23,7 @@ from ._ports import DayCount, TaskQuery
 from ._service import DeletionService
 from ._status import Status
 from ._task import DeletionTask
+from ._text import check_text
 
 _SLICE = dt.timedelta(hours=1)
 OPERATOR = "operator"
@@ -38,13 +39,15 @@ def operator_by(name: str) -> str:
 
 
 def check_reason(reason: str) -> str:
-    """A decision's reason: some words, on one line, at most `MAX_REASON` characters."""
+    """A decision's reason: some words, on one line (runs of whitespace, line breaks and tabs
+    included, become one space), at most `MAX_REASON` characters, no other control character
+    (`check_text`)."""
     reason = " ".join(str(reason).split())
     if not reason:
         raise InvalidRequest("a decision needs a reason")
     if len(reason) > MAX_REASON:
         raise InvalidRequest(f"a reason is at most {MAX_REASON} characters")
-    return reason
+    return check_text(reason, "a reason")
 
 
 @attrs.define
@@ -158,8 +161,8 @@ class Operators:
         `deadline_extended` callback). `DecisionRefused`, saying why, for a completed or
         cancelled task, one past its due time, or an extension past the limit."""
         by, why = operator_by(operator), check_reason(reason)
-        days = due_dates.check_days(days)
         policy = self.context.policy
+        days = due_dates.check_days(days, policy)
         return self.context.change(
             None,
             task_id,

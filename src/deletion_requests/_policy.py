@@ -11,12 +11,18 @@ import attrs
 
 from ._status import Status
 
+MAX_PERIOD = dt.timedelta(days=36525)
+"""The longest any period of a `Policy` may be (a hundred years): the clock's times plus or
+minus any of them, and their sum, stay within the dates `datetime` can hold."""
+
 
 def _positive(_instance: object, attribute: attrs.Attribute[dt.timedelta], value: object) -> None:
     if not isinstance(value, dt.timedelta):
         raise TypeError(f"{attribute.name} must be a timedelta, got {type(value).__name__}")
     if value <= dt.timedelta(0):
         raise ValueError(f"{attribute.name} must be positive, got {value}")
+    if value > MAX_PERIOD:
+        raise ValueError(f"{attribute.name} must be at most {MAX_PERIOD.days} days, got {value}")
 
 
 DUE_PERIOD = dt.timedelta(days=30)

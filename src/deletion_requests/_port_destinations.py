@@ -82,7 +82,8 @@ class Destinations(abc.ABC):
     @abc.abstractmethod
     def remove_destination(self, name: str) -> bool:
         """Remove a destination and its final jobs; False when there is none. Refused with
-        `DestinationConflict` (saying how many) while it has jobs without an outcome."""
+        `DestinationConflict`, in the same transaction, while another destination waits for it
+        (naming them) or it has jobs without an outcome (saying how many)."""
 
     # -- jobs -----------------------------------------------------------------------------------
 

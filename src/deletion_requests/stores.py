@@ -18,6 +18,7 @@ from ._destinations import (
     job_id_for,
     jobs_for,
     open_jobs_message,
+    waited_for_message,
 )
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._job_changes import changed_job
@@ -97,4 +98,5 @@ __all__ = [
     "status_counts",
     "task_from_record",
     "task_to_record",
+    "waited_for_message",
 ]

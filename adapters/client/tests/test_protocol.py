@@ -37,6 +37,9 @@ def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
     assert waited is not None
     assert 15 <= waited <= 20
     assert retry_after(answer(503, None, **{"Retry-After": "soon"})) is None
+    for digits in ("\u00b2", "\u0661\u0662"):  # digits to str.isdigit, not delay-seconds
+        sent = httpx.Response(503, headers=[(b"Retry-After", digits.encode())])
+        assert retry_after(sent) is None
     assert retry_after(answer(503)) is None
 
 

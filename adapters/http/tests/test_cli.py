@@ -259,3 +259,33 @@ def test_apps_callback_commands(store_url: str) -> None:
     assert "give a URL, or --none" in run(
         "apps", "set-callback", app_id, "--store", store_url, ok=False
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("advance", "--retention-days", "nan"),
+        ("advance", "--retention-days", "inf"),
+        ("advance", "--retention-days", "1e12"),
+        ("advance", "--retention-days", "9999999"),
+        ("tasks", "list", "--held", "--limit", "9" * 20),
+        ("tasks", "list", "--limit", "9" * 20),
+        ("serve", "--delivery-lease", "1e20"),
+        ("serve", "--delivery-lease", "nan"),
+        ("serve", "--advance-interval", "inf"),
+        ("serve", "--deliver-interval", "nan"),
+        ("serve", "--body-timeout", "nan"),
+        ("serve", "--console-idle-minutes", "nan"),
+    ],
+    ids=lambda args: "-".join(args),
+)
+def test_a_number_no_date_or_timer_could_hold_is_a_usage_error(
+    store_url: str, args: tuple[str, ...]
+) -> None:
+    """Refused while the options are read (exit 2, one line naming the option), before a
+    store is opened or a date computed: not an overflow's traceback."""
+    run("accounts", "allow", "acct-1", "--store", store_url)
+    result = CliRunner().invoke(main, [*args, "--store", store_url])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{args[-2]}'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -69,7 +69,7 @@ def test_destinations_are_added_paused_resumed_and_removed(store_url: str) -> No
     assert credential not in run("destinations", "list", "--store", store_url)
     run("destinations", "resume", "crm", "--operator", "bob", "--store", store_url)
     assert "active" in run("destinations", "list", "--store", store_url)
-    run("destinations", "remove", "backups", "--store", store_url)
+    run("destinations", "remove", "backups", "--operator", "alice", "--store", store_url)
     assert "no destination named 'backups'" in run(
         "destinations", "show", "backups", "--store", store_url, ok=False
     )
@@ -116,8 +116,41 @@ def test_a_destination_that_owes_jobs_is_not_removed(store_url: str) -> None:
         clock.advance(Policy().cancel_period)
         service.advance_due()
         assert len(DestinationWork(service).store.job_counts()) == 1
-    refused = run("destinations", "remove", "crm", "--store", store_url, ok=False)
+    refused = run(
+        "destinations", "remove", "crm", "--operator", "alice", "--store", store_url, ok=False
+    )
     assert "1 job(s) without an outcome" in refused
+
+
+def test_a_destination_others_wait_for_is_not_removed(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    add_backups = ("destinations", "add", "backups", "--pull", "--waits-for", "crm")
+    run(*add_backups, "--store", store_url)
+    refused = run(
+        "destinations", "remove", "crm", "--operator", "alice", "--store", store_url, ok=False
+    )
+    assert "'crm' is waited for by backups" in refused
+    assert "remove backups first" in refused
+    assert "Traceback" not in refused
+    run("destinations", "show", "crm", "--store", store_url)
+    run("destinations", "remove", "backups", "--operator", "alice", "--store", store_url)
+    run("destinations", "remove", "crm", "--operator", "alice", "--store", store_url)
+
+
+def test_rotate_and_remove_need_an_operator_and_log_who(store_url: str) -> None:
+    run("destinations", "add", "crm", "--push", "https://crm.example/jobs", "--store", store_url)
+    before = json.loads(run("destinations", "show", "crm", "--json", "--store", store_url))
+    for action in ("rotate", "remove"):
+        refused = run("destinations", action, "crm", "--store", store_url, ok=False)
+        assert "--operator NAME" in refused
+    assert json.loads(run("destinations", "show", "crm", "--json", "--store", store_url)) == before
+    rotated = run("destinations", "rotate", "crm", "--operator", "alice", "--store", store_url)
+    removed = run("destinations", "remove", "crm", "--operator", "bob", "--store", store_url)
+    logged = [json.loads(line) for line in (rotated + removed).splitlines() if line[:1] == "{"]
+    assert [(r["event.action"], r["deletion_requests.task.by"]) for r in logged] == [
+        ("destination.rotated", "operator:alice"),
+        ("destination.removed", "operator:bob"),
+    ]
 
 
 def test_an_operator_skips_a_job_from_the_command_line(store_url: str) -> None:
@@ -317,12 +350,14 @@ def test_rotating_gives_a_new_credential_or_secret_and_the_old_one_stops_working
     run("destinations", "add", "crm", "--push", "https://crm.example/", "--store", store_url)
     with open_store(store_url) as store:
         secret_before = store.get_destination("crm").secret  # type: ignore[attr-defined]
-    rotated = run("destinations", "rotate", "warehouse", "--store", store_url)
-    assert rotated.startswith("rotated warehouse")
+    rotated = run(
+        "destinations", "rotate", "warehouse", "--operator", "alice", "--store", store_url
+    )
+    assert "rotated warehouse" in rotated.splitlines()
     new = rotated.rsplit(": ", 1)[1].strip()
     assert new.startswith("drd_")
     assert new != old
-    pushed = run("destinations", "rotate", "crm", "--store", store_url)
+    pushed = run("destinations", "rotate", "crm", "--operator", "alice", "--store", store_url)
     new_secret = pushed.rsplit(": ", 1)[1].strip()
     assert new_secret.startswith("whsec_")
     assert new_secret != secret_before
@@ -332,5 +367,7 @@ def test_rotating_gives_a_new_credential_or_secret_and_the_old_one_stops_working
         with pytest.raises(AuthenticationFailed):
             work.authenticate("warehouse", old)
         assert work.get("crm").secret == new_secret
-    refused = run("destinations", "rotate", "nope", "--store", store_url, ok=False)
+    refused = run(
+        "destinations", "rotate", "nope", "--operator", "alice", "--store", store_url, ok=False
+    )
     assert "nope" in refused

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from deletion_requests_http._cli import main
 
-from deletion_requests import open_store
+from deletion_requests import Policy, open_store
 from deletion_requests.wire import hash_email
 
 from .test_cli import run, seeded
@@ -289,6 +289,14 @@ def test_extending_a_due_date_from_the_command_line(
         "tasks", "extend", task.task_id, "--days", "36", "--reason", "more", "--store", store_url
     )
     assert "at most 35 more day(s), not 36" in too_far
+    for days in ("46", "10000000", "9" * 40):
+        refused = fails(
+            "tasks", "extend", task.task_id, "--days", days, "--reason", "x", "--store", store_url
+        )
+        assert "an extension is at most 45 days" in refused
+        assert "Traceback" not in refused
+    helped = run("tasks", "extend", "--help")
+    assert f"at most {Policy().extension_limit.days} days" in " ".join(helped.split())
     finished = fails(
         "tasks", "extend", cancelled.task_id, "--days", "1", "--reason", "x", "--store", store_url
     )

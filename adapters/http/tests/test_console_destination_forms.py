@@ -175,7 +175,15 @@ def test_rotating_shows_the_new_credential_once_and_the_old_one_stops(site: Site
     assert claim.status_code == 403
 
 
-def test_rotating_a_push_destination_gives_it_a_new_secret(site: Site) -> None:
+def by_of(caplog: pytest.LogCaptureFixture, event: str) -> list[str]:
+    """Who the use case's log records of *event* name."""
+    return [r.by for r in caplog.records if getattr(r, "event", None) == event]  # type: ignore[attr-defined]
+
+
+def test_rotating_a_push_destination_gives_it_a_new_secret(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "deletion_requests.destinations")
     before = site.store.get_destination("crm")
     assert before is not None
     csrf = site.csrf("/console/destinations/crm")
@@ -186,6 +194,8 @@ def test_rotating_a_push_destination_gives_it_a_new_secret(site: Site) -> None:
     after = site.store.get_destination("crm")
     assert after is not None
     assert after.secret == shown_once(rotated.text) != before.secret
+    assert by_of(caplog, "destination.rotated") == ["operator:alice"]
+    assert after.secret not in caplog.text
 
 
 def test_rotate_or_remove_without_the_box_ticked_changes_nothing(site: Site) -> None:
@@ -211,10 +221,25 @@ def test_removing_a_destination_that_owes_jobs_is_refused_with_what_to_do(site: 
     assert site.store.get_destination("crm") is not None
 
 
+def test_removing_a_destination_others_wait_for_is_refused_naming_them(site: Site) -> None:
+    DestinationWork(site.service).create("backups", Mode.PULL, waits_for=["archive"])
+    csrf = site.csrf("/console/destinations/archive")
+    refused = site.client.post(
+        "/console/destinations/archive/remove", data={"csrf": csrf, "confirm": "yes"}
+    )
+    assert refused.status_code == 409
+    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', refused.text, re.DOTALL)
+    assert alert, refused.text
+    assert "is waited for by backups" in alert.group(1)
+    assert "remove backups first" in alert.group(1)
+    assert site.store.get_destination("archive") is not None
+
+
 def test_removing_a_destination_that_owes_nothing_removes_it(
     site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "deletion_requests.console")
+    caplog.set_level(logging.INFO, "deletion_requests.destinations")
     csrf = site.csrf("/console/destinations/archive")
     removed = site.client.post(
         "/console/destinations/archive/remove", data={"csrf": csrf, "confirm": "yes"}
@@ -224,6 +249,7 @@ def test_removing_a_destination_that_owes_nothing_removes_it(
     assert site.store.get_destination("archive") is None
     assert "archive is removed" in site.client.get("/console/destinations").text
     assert "operator alice removed destination archive" in caplog.text
+    assert by_of(caplog, "destination.removed") == ["operator:alice"]
     gone = site.client.post(
         "/console/destinations/archive/remove", data={"csrf": csrf, "confirm": "yes"}
     )

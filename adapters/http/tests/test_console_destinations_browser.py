@@ -113,6 +113,10 @@ def test_add_show_rotate_and_remove_destinations_in_a_browser(
     page.goto("/console/destinations/warehouse")
     page.get_by_label("Yes, remove warehouse").check()
     page.get_by_role("button", name="Remove warehouse").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("is waited for by backups")
+    page.goto("/console/destinations/backups")
+    page.get_by_label("Yes, remove backups").check()
+    page.get_by_role("button", name="Remove backups").click()
     sync_api.expect(page.get_by_role("alert")).to_contain_text(
         "still has 1 job(s) without an outcome"
     )

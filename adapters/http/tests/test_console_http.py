@@ -335,7 +335,15 @@ def test_the_task_page_shows_the_due_date_and_extends_it_with_a_reason(site: Sit
     assert "Due date" in page.text
     assert "at most 45" in page.text
     token = site.csrf(f"/console/tasks/{task_id}")
-    for days, status, words in (("", 400, "whole number"), ("46", 409, "at most 45 more")):
+    for days, status, words in (
+        ("", 400, "whole number"),
+        ("\u00b2", 400, "whole number"),
+        ("\u0661\u0662", 400, "whole number"),
+        ("1" * 5000, 400, "whole number"),
+        ("-3", 400, "at least 1"),
+        ("46", 409, "at most 45 days"),
+        ("10000000", 409, "at most 45 days (the policy&#39;s extension limit), not 10000000"),
+    ):
         refused = site.client.post(
             f"/console/tasks/{task_id}/extend", data={"csrf": token, "days": days, "reason": "r"}
         )

@@ -243,6 +243,22 @@ class DestinationsContract(DestinationWorkProperties, PortContract[Destinations]
         assert store.remove_destination("crm")
         assert store.task_jobs(task_id) == []
 
+    def test_removing_a_destination_others_wait_for_is_refused(self, store: Any) -> None:
+        store.add_destination(push("crm"))
+        store.add_destination(push("crm-eu"))
+        store.add_destination(pull("erp", waits_for={"crm", "crm-eu"}))
+        store.add_destination(pull("backups", waits_for={"crm"}))
+        store.add_destination(pull("archive", waits_for={"crm-eu"}))
+        before = store.list_destinations()
+        with pytest.raises(DestinationConflict, match="waited for by backups, erp,"):
+            store.remove_destination("crm")
+        assert store.list_destinations() == before
+        assert store.remove_destination("backups")
+        assert store.remove_destination("erp")
+        assert store.remove_destination("crm")  # archive waits for crm-eu, not for crm
+        with pytest.raises(DestinationConflict, match="waited for by archive,"):
+            store.remove_destination("crm-eu")
+
     def test_job_counts_per_destination(self, store: Any) -> None:
         store.add_destination(pull("warehouse"))
         for _ in range(3):

@@ -132,7 +132,7 @@ def retry_after(answer: httpx.Response) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # delay-seconds are ASCII digits only
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

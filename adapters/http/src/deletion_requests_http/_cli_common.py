@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from deletion_requests import (
+    MAX_PERIOD,
     DeletionRequestError,
     Policy,
     StoreError,
@@ -26,6 +28,17 @@ from ._signing import WEBHOOK_SECRET_ENV
 from ._wiring import DEFAULT_STORE, SIGNING_KEY_ENV, STORE_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Finite(click.FloatRange):
+    """A `click.FloatRange` that also refuses `nan`, which passes every comparison with its
+    bounds. Every option of this type has both bounds, so `inf` is refused too."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
 
 
 def store_option(function: F) -> F:
@@ -68,9 +81,9 @@ def retention_option(function: F) -> F:
         envvar="DELETION_REQUESTS_RETENTION_DAYS",
         default=30.0,
         show_default=True,
-        type=click.FloatRange(min=0, min_open=True),
-        help="Days to keep a completed task's identifier hashes before purging them "
-        "(also $DELETION_REQUESTS_RETENTION_DAYS).",
+        type=Finite(min=0, min_open=True, max=MAX_PERIOD.days),
+        help="Days to keep a completed task's identifier hashes before purging them, at most "
+        f"{MAX_PERIOD.days} (also $DELETION_REQUESTS_RETENTION_DAYS).",
     )(function)
 
 

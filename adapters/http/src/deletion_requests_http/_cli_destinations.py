@@ -165,12 +165,14 @@ def destinations_resume(name: str, operator: str | None, store_url: str) -> None
 
 @destinations.command("rotate")
 @click.argument("name")
+@operator_option
 @store_option
-def destinations_rotate(name: str, store_url: str) -> None:
+def destinations_rotate(name: str, operator: str | None, store_url: str) -> None:
     """Give NAME a new secret (push) or credential (pull), shown once; the old one stops
     working at once."""
+    by = _operator(operator)
     with opened(store_url, create=False) as application:
-        rotated, shown = DestinationWork(application.service).rotate(name)
+        rotated, shown = DestinationWork(application.service).rotate(name, by)
     label = "Credential" if rotated.mode is Mode.PULL else "Webhook secret"
     click.echo(f"rotated {name}")
     click.echo(f"{label} (shown once): {shown}")
@@ -178,11 +180,13 @@ def destinations_rotate(name: str, store_url: str) -> None:
 
 @destinations.command("remove")
 @click.argument("name")
+@operator_option
 @store_option
-def destinations_remove(name: str, store_url: str) -> None:
-    """Remove NAME; refused while it has jobs without an outcome."""
+def destinations_remove(name: str, operator: str | None, store_url: str) -> None:
+    """Remove NAME; refused while others wait for it or it has jobs without an outcome."""
+    by = _operator(operator)
     with opened(store_url, create=False) as application:
-        DestinationWork(application.service).remove(name)
+        DestinationWork(application.service).remove(name, by)
     click.echo(f"removed {name}")
 
 

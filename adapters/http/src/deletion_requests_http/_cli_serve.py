@@ -14,13 +14,23 @@ from deletion_requests.stores import DEFAULT_DESTINATION, Destinations, redacted
 
 from ._bodies import BODY_TIMEOUT
 from ._bootstrap import Application, Settings, rate_limits
-from ._cli_common import retention_option, running, settings_for, store_option, webhook_options
+from ._cli_common import (
+    Finite,
+    retention_option,
+    running,
+    settings_for,
+    store_option,
+    webhook_options,
+)
 from ._logs import FORMATS, LogFormat, configure_logging, default_format
 from ._serve import MAX_CONNECTIONS, Processes, metrics_directory, port_in_use
 from ._serve import serve as run_server
 from ._wiring import DEFAULT_STORE
 from ._wiring import logger as server_log
 from .console import ConsoleSettings
+
+DAY_SECONDS = 24 * 60 * 60
+"""The longest interval or lease `serve` takes, in seconds."""
 
 
 def _env(option: str) -> dict[str, Any]:
@@ -56,7 +66,7 @@ def _env(option: str) -> dict[str, Any]:
     "--body-timeout",
     default=BODY_TIMEOUT,
     show_default=True,
-    type=click.FloatRange(min=0.1, max=3600),
+    type=Finite(min=0.1, max=3600),
     help="Seconds a request body has to arrive whole, from the end of its head: a slower "
     "one is answered 408 and its connection closed.",
     **_env("BODY_TIMEOUT"),
@@ -65,7 +75,7 @@ def _env(option: str) -> dict[str, Any]:
     "--advance-interval",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Finite(min=0.1, max=DAY_SECONDS),
     help="Seconds between background advance_due passes (reads never depend on them).",
     **_env("ADVANCE_INTERVAL"),
 )
@@ -73,7 +83,7 @@ def _env(option: str) -> dict[str, Any]:
     "--deliver-interval",
     default=5.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Finite(min=0.1, max=DAY_SECONDS),
     help="Seconds between delivery rounds of the outbox (webhooks).",
     **_env("DELIVER_INTERVAL"),
 )
@@ -89,7 +99,7 @@ def _env(option: str) -> dict[str, Any]:
     "--delivery-lease",
     default=120.0,
     show_default=True,
-    type=click.FloatRange(min=1),
+    type=Finite(min=1, max=DAY_SECONDS),
     help="Seconds a message being delivered is this server's; a server that dies holding it "
     "leaves it to the others after this long.",
     **_env("DELIVERY_LEASE"),
@@ -98,7 +108,7 @@ def _env(option: str) -> dict[str, Any]:
     "--lease-interval",
     default=2.0,
     show_default=True,
-    type=click.FloatRange(min=0.1, max=60),
+    type=Finite(min=0.1, max=60),
     help="Seconds between tries of the store's background lease: the background work runs "
     "in one process, and another takes it over within two of these after that one dies.",
     **_env("LEASE_INTERVAL"),
@@ -153,7 +163,7 @@ def _env(option: str) -> dict[str, Any]:
     "--console-idle-minutes",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(min=1, max=24 * 60),
+    type=Finite(min=1, max=24 * 60),
     help="A console session ends after this long without a request.",
     **_env("CONSOLE_IDLE_MINUTES"),
 )

@@ -12,6 +12,7 @@ from deletion_requests import (
     DeletionTask,
     Job,
     Operators,
+    Policy,
     Status,
     TaskNotFound,
 )
@@ -93,7 +94,13 @@ def tasks_release(task_id: str, reason: str, operator: str | None, store_url: st
         click.echo(f"released {task.task_id}: {task.status.value}")
 
 
-@tasks.command("extend")
+@tasks.command(
+    "extend",
+    help="Make TASK_ID due DAYS later, before its due time passes: at most "
+    f"{Policy().extension_limit.days} days past its original due date in all (the policy's "
+    "extension limit). The app gets a deadline_extended callback; a completed or cancelled "
+    "task is refused.",
+)
 @click.argument("task_id")
 @click.option(
     "--days", type=click.IntRange(min=1), required=True, help="How many days later it is due."
@@ -104,9 +111,7 @@ def tasks_release(task_id: str, reason: str, operator: str | None, store_url: st
 def tasks_extend(
     task_id: str, days: int, reason: str, operator: str | None, store_url: str
 ) -> None:
-    """Make TASK_ID due DAYS later, before its due time passes: at most 45 days past its
-    original due date in all (the policy's extension limit). The app gets a
-    deadline_extended callback; a completed or cancelled task is refused."""
+    """`Operators.extend_due`, as the command's help says."""
     name = _operator(operator)
     with opened(store_url, create=False) as application:
         task = application.operators.extend_due(task_id, name, days, reason)
@@ -152,7 +157,11 @@ def tasks_cancel(
 )
 @click.option("--held", is_flag=True, help="Only tasks on hold, newest first.")
 @click.option(
-    "--limit", default=100, show_default=True, type=click.IntRange(1), help="Rows at most."
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Rows at most (--all for every row).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Every row, however many.")
 @json_option

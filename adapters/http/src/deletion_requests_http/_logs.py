@@ -201,7 +201,10 @@ def log_access(
 
 def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
     """The logging configuration (`logging.config.dictConfig`) of every process of the server
-    and of the CLI: one handler to stderr, in *form*, for every logger."""
+    and of the CLI: one handler to stderr, in *form*, for every logger. Operators' changes to
+    destinations (`deletion_requests.destinations`, INFO) are logged at any *level*: their log
+    record is the only one of a rotation or a removal."""
+    changes = min(logging.getLevelName(level.upper()), logging.INFO)
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -223,6 +226,7 @@ def logging_config(level: str, form: LogFormat = "json") -> dict[str, Any]:
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "transitions": {"level": "WARNING"},
+            "deletion_requests.destinations": {"level": changes},
             # httpx and httpcore log each outbound URL, query string and all, at INFO.
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},

@@ -44,6 +44,7 @@ from deletion_requests.stores import (
     delivered,
     job_id_for,
     open_jobs_message,
+    waited_for_message,
 )
 
 from ._files import BAD_RECORD, JsonFiles, digest
@@ -267,6 +268,9 @@ class DestinationFiles(JsonFiles, Destinations):
         with self._locked():
             if not path.exists():
                 return False
+            waiting = [d.name for d in self.list_destinations() if name in d.waits_for]
+            if waiting:
+                raise DestinationConflict(waited_for_message(name, waiting))
             mine = [j for j in self._every_job() if j.destination == name]
             open_jobs = sum(j.outcome is None for j in mine)
             if open_jobs:

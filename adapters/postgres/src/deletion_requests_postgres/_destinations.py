@@ -39,6 +39,7 @@ from deletion_requests.stores import (
     counts_from_groups,
     delivered,
     open_jobs_message,
+    waited_for_message,
 )
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -223,6 +224,11 @@ class PostgresDestinations(Destinations):
             ).fetchone()
             if found is None:
                 return False
+            waiting = conn.execute(
+                "SELECT name FROM destinations WHERE %s = ANY(waits_for)", (name,)
+            ).fetchall()
+            if waiting:
+                raise DestinationConflict(waited_for_message(name, [w for (w,) in waiting]))
             row = conn.execute(
                 "SELECT count(*) FROM jobs WHERE destination = %s AND outcome IS NULL", (name,)
             ).fetchone()

@@ -31,6 +31,7 @@ from deletion_requests.stores import (
     counts_from_groups,
     delivered,
     open_jobs_message,
+    waited_for_message,
 )
 
 from ._job_rows import (
@@ -135,6 +136,13 @@ class SqliteDestinations(Destinations):
                 is None
             ):
                 return False
+            waiting = conn.execute(
+                "SELECT name FROM destinations "
+                "WHERE instr(',' || waits_for || ',', ',' || ? || ',') > 0",
+                (name,),
+            ).fetchall()
+            if waiting:
+                raise DestinationConflict(waited_for_message(name, [w for (w,) in waiting]))
             (open_jobs,) = conn.execute(
                 "SELECT count(*) FROM jobs WHERE destination = ? AND outcome IS NULL", (name,)
             ).fetchone()

@@ -170,7 +170,7 @@ class DestinationPages:
         work, name = self._work(), request.path_params["name"]
         try:
             _confirmed(request.state.form, "rotate")
-            rotated, shown = await run_in_threadpool(work.rotate, name)
+            rotated, shown = await run_in_threadpool(work.rotate, name, request.state.operator)
         except DeletionRequestError as exc:
             return await self.destination(request, exc.message, STATUS_OF[exc.error])
         logger.info("console: operator %s rotated destination %s", request.state.operator, name)
@@ -180,7 +180,7 @@ class DestinationPages:
         work, name = self._work(), request.path_params["name"]
         try:
             _confirmed(request.state.form, "remove")
-            await run_in_threadpool(work.remove, name)
+            await run_in_threadpool(work.remove, name, request.state.operator)
         except DeletionRequestError as exc:
             return await self.destination(request, exc.message, STATUS_OF[exc.error])
         logger.info("console: operator %s removed destination %s", request.state.operator, name)

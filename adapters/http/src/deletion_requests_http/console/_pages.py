@@ -138,9 +138,14 @@ class Pages:
         return RedirectResponse(f"/console/tasks/{task_id}", status_code=303)
 
     def _extend(self, days: str, task_id: str, operator: str, reason: str) -> DeletionTask:
-        if not days.strip().isdigit():
+        text = days.strip()
+        try:
+            number = int(text) if text.isascii() else None
+        except ValueError:
+            number = None
+        if number is None:
             raise InvalidRequest("give the extension as a whole number of days")
-        return self.operators.extend_due(task_id, operator, int(days), reason)
+        return self.operators.extend_due(task_id, operator, number, reason)
 
     async def task_list(self, request: Request) -> Response:
         kind = request.path_params["kind"]
