@@ -259,23 +259,3 @@ def test_job_ids_are_the_version_5_uuids_of_task_and_destination(
     stored by every store, and by earlier versions, stay the ones it makes."""
     expected = str(uuid.uuid5(_JOB_NAMESPACE, f"{task_id}/{destination}"))
     assert job_id_for(task_id, destination) == expected
-
-
-def test_a_rotation_and_a_removal_are_logged_with_the_operators_name(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    world = World(push("crm"), push("erp"))
-    caplog.set_level(logging.INFO, logger="deletion_requests.destinations")
-    with pytest.raises(InvalidRequest, match="operator's name"):
-        world.work.rotate("crm", "not a name")
-    with pytest.raises(InvalidRequest, match="operator's name"):
-        world.work.remove("erp", "")
-    assert [d.name for d in world.work.store.list_destinations()] == ["crm", "erp"]
-    assert world.work.get("crm") == push("crm")
-    world.work.rotate("crm", "ana")
-    world.work.remove("erp", "bob")
-    done = [(r.event, r.by) for r in caplog.records if hasattr(r, "event")]  # type: ignore[attr-defined]
-    assert done == [
-        ("destination.rotated", "operator:ana"),
-        ("destination.removed", "operator:bob"),
-    ]
