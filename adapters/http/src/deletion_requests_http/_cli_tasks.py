@@ -61,8 +61,8 @@ def operator_option(function: F) -> F:
 def _operator(name: str | None) -> str:
     if not name:
         raise click.ClickException(
-            f"who decides? Give --operator NAME or set ${OPERATOR_ENV}: the task's history "
-            "records every decision with the operator's name"
+            f"who decides? Give --operator NAME or set ${OPERATOR_ENV}: every decision is "
+            "recorded with the operator's name"
         )
     return name
 
