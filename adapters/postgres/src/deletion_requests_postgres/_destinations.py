@@ -26,16 +26,17 @@ from deletion_requests import (
     Outcome,
     OutcomeKind,
     StoreError,
-    UnknownJob,
 )
 from deletion_requests.stores import (
     Complete,
     Destinations,
     JobCounts,
     Recorded,
-    apply_outcome,
+    Report,
+    apply_reports,
     attempt_failed,
     changed_job,
+    check_written,
     counts_from_groups,
     delivered,
     open_jobs_message,
@@ -340,34 +341,24 @@ class PostgresDestinations(Destinations):
             "mark attempt failed", job_id, holder, lambda j: attempt_failed(j, error, retry_at)
         )
 
-    def record_outcome(
-        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
-    ) -> Recorded:
-        with self._write("record outcome") as conn:
-            # The job's task and every job of it, locked, in one round trip.
+    def record_outcomes(
+        self, reports: Sequence[Report], at: dt.datetime, complete: Complete
+    ) -> list[Recorded]:
+        with self._write("record outcomes") as conn:
+            # Every job of the reports' tasks, locked, in one round trip.
             rows = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = "  # noqa: S608
-                "(SELECT task_id FROM jobs WHERE job_id = %s) ORDER BY destination FOR UPDATE",
-                (job_id,),
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id IN "  # noqa: S608
+                "(SELECT task_id FROM jobs WHERE job_id = ANY(%s)) "
+                "ORDER BY task_id, destination FOR UPDATE",
+                ([r.job_id for r in reports],),
             ).fetchall()
-            if not rows:
-                raise UnknownJob(f"no job {job_id}")
             jobs = [_job(row) for row in rows]
-            task_id = jobs[0].task_id
-            applied = apply_outcome(jobs, job_id, outcome, at)
-            if applied.repeated:
-                return Recorded(next(j for j in jobs if j.job_id == job_id), True)
-            self._put_jobs(conn, applied.changed)
-            completed = None
-            if applied.all_final:
-                after = {j.job_id: j for j in jobs} | {j.job_id: j for j in applied.changed}
-                task = self._task_in(conn, task_id)
-                if task is not None:
-                    ordered = sorted(after.values(), key=lambda j: j.destination)
-                    successor = complete(task, ordered)
-                    if successor is not task and task_id in self._update(conn, [successor]):
-                        completed = successor
-        return Recorded(applied.changed[0], False, completed)
+            batch = apply_reports(reports, jobs, lambda t: self._task_in(conn, t), at, complete)
+            if batch.jobs:
+                self._put_jobs(conn, batch.jobs)
+            if batch.tasks:
+                check_written(batch, self._update(conn, batch.tasks))
+        return list(batch.recorded)
 
     def job_counts(self) -> dict[str, JobCounts]:
         rows: Iterator[tuple[Any, ...]] = self._read(
