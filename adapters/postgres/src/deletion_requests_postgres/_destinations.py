@@ -311,13 +311,24 @@ class PostgresDestinations(Destinations):
 
     @staticmethod
     def _put_jobs(conn: Conn, jobs: Sequence[Job]) -> None:
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE jobs SET state = %s, waits_for = %s, outcome = %s, reason = %s, "
-                "outcome_time = %s, attempts = %s, last_error = %s, holder = %s, "
-                "lease_until = %s WHERE job_id = %s",
-                [(*_job_row(job)[4:], job.job_id) for job in jobs],
-            )
+        """Write *jobs* over their rows, in one statement however many they are."""
+        rows = [_job_row(job) for job in jobs]
+        waits = [",".join(sorted(job.waits_for)) for job in jobs]
+        conn.execute(
+            "UPDATE jobs AS j SET state = n.state, waits_for = string_to_array(n.waits_for, ','), "
+            "outcome = n.outcome, reason = n.reason, outcome_time = n.outcome_time, "
+            "attempts = n.attempts, last_error = n.last_error, holder = n.holder, "
+            "lease_until = n.lease_until FROM unnest(%s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[], "
+            "%s::timestamptz[]) AS n(job_id, state, waits_for, outcome, reason, outcome_time, "
+            "attempts, last_error, holder, lease_until) WHERE j.job_id = n.job_id",
+            (
+                [row[0] for row in rows],
+                [row[4] for row in rows],
+                waits,
+                *([row[i] for row in rows] for i in range(6, 13)),
+            ),
+        )
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt("mark delivered", job_id, holder, delivered)
