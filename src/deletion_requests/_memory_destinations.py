@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
@@ -169,11 +169,15 @@ class MemoryDestinations(Destinations):
         with self._lock:
             task_ids = {self._jobs[r.job_id].task_id for r in reports if r.job_id in self._jobs}
             jobs = [self._jobs[i] for t in task_ids for i in self._jobs_of_task.get(t, ())]
-            batch = apply_reports(reports, jobs, self.get, at, complete)
+            batch = apply_reports(reports, jobs, self._tasks_of, at, complete)
             check_written(batch, {t.task_id for t in batch.tasks} - self.update(batch.tasks))
             for job in batch.jobs:
                 self._jobs[job.job_id] = job
             return list(batch.recorded)
+
+    def _tasks_of(self, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+        found = ((task_id, self.get(task_id)) for task_id in task_ids)
+        return {task_id: task for task_id, task in found if task is not None}
 
     def job_counts(self) -> dict[str, JobCounts]:
         with self._lock:

@@ -8,7 +8,7 @@ write; anything it raises leaves nothing written.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -70,7 +70,7 @@ def _sorted(jobs: Iterable[Job]) -> list[Job]:
 def apply_reports(
     reports: Sequence[Report],
     jobs: Iterable[Job],
-    task_of: Callable[[str], DeletionTask | None],
+    tasks_of: Callable[[Collection[str]], Mapping[str, DeletionTask]],
     at: dt.datetime,
     complete: Complete,
 ) -> Batch:
@@ -79,57 +79,52 @@ def apply_reports(
     Each outcome is recorded as `apply_outcome` says (a repeat changes nothing, a different
     outcome for a final job raises `OutcomeConflict`); a report's `change` is applied to its
     task; and a task whose jobs are then all final, not yet completed, becomes
-    `complete(task, jobs)`. *task_of* reads a task as stored (None: none), once per task.
-    Raises `UnknownJob`, `OutcomeConflict`, or what a change raises: the store writes nothing.
+    `complete(task, jobs)`. *tasks_of* reads the tasks of the ids it is given as stored (one
+    missing: none), once for the whole batch. Raises `UnknownJob`, `OutcomeConflict`, or what
+    a change raises: the store writes nothing.
     """
     current: dict[str, Job] = {j.job_id: j for j in jobs}
     of_task: dict[str, list[str]] = {}
     for job in current.values():
         of_task.setdefault(job.task_id, []).append(job.job_id)
-    loaded: dict[str, DeletionTask | None] = {}
-    working: dict[str, DeletionTask] = {}
     changed: dict[str, Job] = {}
-    recorded: list[Recorded] = []
-
-    def task(task_id: str) -> DeletionTask | None:
-        if task_id not in loaded:
-            loaded[task_id] = task_of(task_id)
-        return working.get(task_id, loaded[task_id])
-
+    # first the jobs, which need no task: (report, its job's task, repeated, all final)
+    steps: list[tuple[Report, str, bool, bool]] = []
     for report in reports:
         found = current.get(report.job_id)
         if found is None or report.destination not in (None, found.destination):
             raise unknown(report)
-        job = found
-        siblings = _sorted(current[i] for i in of_task[job.task_id])
-        applied = apply_outcome(siblings, job.job_id, report.outcome, at)
+        siblings = _sorted(current[i] for i in of_task[found.task_id])
+        applied = apply_outcome(siblings, found.job_id, report.outcome, at)
         for one in applied.changed:
             current[one.job_id] = changed[one.job_id] = one
-        if report.change is not None and not applied.repeated:
-            before = task(job.task_id)
-            if before is not None:
-                working[job.task_id] = report.change(before)
+        steps.append((report, found.task_id, applied.repeated, applied.all_final))
+    wanted = {
+        task_id
+        for report, task_id, repeated, all_final in steps
+        if all_final or (report.change is not None and not repeated)
+    }
+    loaded = tasks_of(wanted) if wanted else {}
+    # then the tasks, in the reports' order
+    working: dict[str, DeletionTask] = {}
+    recorded: list[Recorded] = []
+    for report, task_id, repeated, all_final in steps:
+        before = working.get(task_id, loaded.get(task_id))
+        if before is not None and report.change is not None and not repeated:
+            before = working[task_id] = report.change(before)
         completed = None
-        if applied.all_final:
-            before = task(job.task_id)
-            if before is not None and before.completed_time is None:
-                after = _sorted(current[i] for i in of_task[job.task_id])
-                successor = complete(before, after)
-                if successor is not before:
-                    working[job.task_id] = completed = successor
-        recorded.append(Recorded(current[job.job_id], applied.repeated, completed))
-    tasks = []
-    for task_id, new in working.items():
-        stored = loaded[task_id]
-        assert stored is not None  # a task is only changed once loaded
-        tasks.append(as_successor(stored, new))
+        if all_final and before is not None and before.completed_time is None:
+            successor = complete(before, _sorted(current[i] for i in of_task[task_id]))
+            if successor is not before:
+                working[task_id] = completed = successor
+        recorded.append(Recorded(current[report.job_id], repeated, completed))
+    written = {task_id: as_successor(loaded[task_id], new) for task_id, new in working.items()}
     # a report's `completed` is the task as written (the version after the stored one)
-    written = {t.task_id: t for t in tasks}
     final = tuple(
         r if r.completed is None else attrs.evolve(r, completed=written[r.completed.task_id])
         for r in recorded
     )
-    return Batch(tuple(changed.values()), tuple(tasks), final)
+    return Batch(tuple(changed.values()), tuple(written.values()), final)
 
 
 def check_written(batch: Batch, written: Iterable[str]) -> None:

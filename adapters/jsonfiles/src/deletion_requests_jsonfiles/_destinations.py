@@ -363,7 +363,9 @@ class DestinationFiles(JsonFiles, Destinations):
             wanted = {r.job_id for r in reports}
             task_ids = {j.task_id for j in self._every_job() if j.job_id in wanted}
             jobs = [job for task_id in sorted(task_ids) for job in self._jobs_of(task_id)]
-            batch = apply_reports(reports, jobs, self.get, at, complete)
+            found = {task_id: self.get(task_id) for task_id in task_ids}
+            tasks = {task_id: task for task_id, task in found.items() if task is not None}
+            batch = apply_reports(reports, jobs, lambda _: tasks, at, complete)
             if batch.jobs:
                 self._replace(*batch.jobs)
             if batch.tasks:

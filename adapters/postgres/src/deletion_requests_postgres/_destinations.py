@@ -9,7 +9,7 @@ last one writes the completion in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -146,6 +146,9 @@ class PostgresDestinations(Destinations):
         raise NotImplementedError
 
     def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
+        raise NotImplementedError
+
+    def _tasks_in(self, conn: Conn, task_ids: Collection[str]) -> dict[str, DeletionTask]:
         raise NotImplementedError
 
     def add_destination(self, destination: Destination) -> None:
@@ -364,7 +367,9 @@ class PostgresDestinations(Destinations):
                 ([r.job_id for r in reports],),
             ).fetchall()
             jobs = [_job(row) for row in rows]
-            batch = apply_reports(reports, jobs, lambda t: self._task_in(conn, t), at, complete)
+            batch = apply_reports(
+                reports, jobs, lambda ids: self._tasks_in(conn, ids), at, complete
+            )
             if batch.jobs:
                 self._put_jobs(conn, batch.jobs)
             if batch.tasks:

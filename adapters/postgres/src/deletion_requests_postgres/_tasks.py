@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -20,7 +20,15 @@ from deletion_requests.stores import (
 )
 
 from ._connection import Conn, PostgresConnection
-from ._reads import HISTORY_OF, IDENTIFIERS_OF, TASK_BY_ID, TASK_BY_KEY, list_statement, tasks_from
+from ._reads import (
+    HISTORY_OF,
+    IDENTIFIERS_OF,
+    TASK_BY_ID,
+    TASK_BY_KEY,
+    TASKS_BY_IDS,
+    list_statement,
+    tasks_from,
+)
 from ._rows import INSERT_BATCH, TASK_COLUMNS, Add, batch_arguments
 
 
@@ -126,6 +134,11 @@ class TaskTables(PostgresConnection, TaskRecords):
     def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
         found = self._tasks(conn, conn.execute(TASK_BY_ID, (task_id,)).fetchall())
         return found[0] if found else None
+
+    def _tasks_in(self, conn: Conn, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+        """The stored tasks of *task_ids* (three statements however many), by id."""
+        rows = conn.execute(TASKS_BY_IDS, (list(task_ids),)).fetchall()
+        return {task.task_id: task for task in self._tasks(conn, rows)}
 
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
         found: list[DeletionTask] = self._read(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 
 from deletion_requests import (
@@ -275,7 +275,12 @@ class SqliteDestinations(Destinations):
                 if row is not None:
                     task_ids[row[0]] = None
             jobs = [job for task_id in task_ids for job in self._jobs_of(conn, task_id)]
-            batch = apply_reports(reports, jobs, lambda t: self._task_in(conn, t), at, complete)
+
+            def tasks_of(ids: Collection[str]) -> dict[str, DeletionTask]:
+                found = ((task_id, self._task_in(conn, task_id)) for task_id in ids)
+                return {task_id: task for task_id, task in found if task is not None}
+
+            batch = apply_reports(reports, jobs, tasks_of, at, complete)
             self._put_jobs(conn, batch.jobs)
             if batch.tasks:
                 written, _ = self._update_in(conn, batch.tasks)
