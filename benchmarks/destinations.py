@@ -1,5 +1,6 @@
 """Destinations benchmark: one day's batch handed off to five destinations next to one, claims
-by pull workers over HTTP, and the console's pages at scale, in one run.
+by pull workers over HTTP (reported one by one, and in batch reports), and the console's
+pages at scale, in one run.
 
 Run: uv run python -m benchmarks.destinations [--tasks 30000] [--claims 6000] [--big 1000000]
      [--page-tasks 200] [--only handoff|claims|pages] [--store sqlite|postgres]
@@ -155,9 +156,10 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
 # -- claims ----------------------------------------------------------------------------------
 
 
-def pull_worker(base: str, credential: str, done: list[int]) -> None:
-    """Claim the warehouse's jobs `CLAIM` at a time over HTTP and report each as deleted,
-    until a claim comes back empty; the count goes into *done*."""
+def pull_worker(base: str, credential: str, done: list[int], batch: bool = False) -> None:
+    """Claim the warehouse's jobs `CLAIM` at a time over HTTP and report each as deleted (one
+    by one, or with *batch* a claim's outcomes in one batch report), until a claim comes back
+    empty; the count goes into *done*."""
     headers = {"Authorization": f"Bearer {credential}"}
     reported = 0
     with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
@@ -167,6 +169,14 @@ def pull_worker(base: str, credential: str, done: list[int]) -> None:
             jobs = claim.json()["data"]
             if not jobs:
                 break
+            if batch:
+                items = [{"jobId": job["jobId"], "outcome": "deleted"} for job in jobs]
+                answer = http.post(
+                    "/destinations/warehouse/jobs/outcomes", json={"outcomes": items}
+                )
+                answer.raise_for_status()
+                reported += len(answer.json()["data"])
+                continue
             for job in jobs:
                 answer = http.post(
                     f"/destinations/warehouse/jobs/{job['jobId']}/outcome",
@@ -194,17 +204,19 @@ def owed_pull_jobs(url: str, count: int) -> str:
     return credential
 
 
-def claims_rate(directory: Path, count: int, workers: int) -> float:
+def claims_rate(directory: Path, count: int, workers: int, batch: bool = False) -> float:
     """Jobs a second that *workers* pull workers claim and report over HTTP from one `serve`
-    on PostgreSQL, *count* jobs owed."""
-    url = store_url("postgres", f"claims{workers}", directory)
+    on PostgreSQL, *count* jobs owed; reported one by one, or with *batch* in batches."""
+    url = store_url("postgres", f"claims{workers}{'b' if batch else ''}", directory)
     try:
         credential = owed_pull_jobs(url, count)
-        log = directory / f"claims-{workers}.log"
+        log = directory / f"claims-{workers}{'-batch' if batch else ''}.log"
         with serving(url, log, "--workers", "2", *QUIET, "--no-console", timeout=120) as server:
             done: list[int] = []
             threads = [
-                threading.Thread(target=pull_worker, args=(server.base_url, credential, done))
+                threading.Thread(
+                    target=pull_worker, args=(server.base_url, credential, done, batch)
+                )
                 for _ in range(workers)
             ]
             start = time.perf_counter()
@@ -334,11 +346,13 @@ def main() -> None:
             kinds = [args.store] if args.store else ["sqlite", "postgres"]
             handoff(directory, args.tasks, kinds, args.rounds)
         for workers in (1, 3) if "claims" in wanted else ():
-            rate = claims_rate(directory, args.claims, workers)
-            print(
-                f"postgres pull claims of {CLAIM} over HTTP, {workers} worker(s), "
-                f"{args.claims} jobs: {rate:.0f} jobs/s claimed and reported"
-            )
+            for batch in (False, True):
+                rate = claims_rate(directory, args.claims, workers, batch)
+                how = "in batch reports" if batch else "one by one"
+                print(
+                    f"postgres pull claims of {CLAIM} over HTTP, {workers} worker(s), "
+                    f"{args.claims} jobs: {rate:.0f} jobs/s claimed and reported {how}"
+                )
         if "pages" in wanted:
             pages(directory, args.big, args.samples, args.page_tasks)
 

@@ -87,6 +87,7 @@ def test_destinations_claims_benchmark_runs_on_postgresql(tmp_path: Path) -> Non
         pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc}")
     assert destinations.handoff(tmp_path, 20, ["postgres"], 1)["postgres"] > 0
     assert destinations.claims_rate(tmp_path, 10, 2) > 0
+    assert destinations.claims_rate(tmp_path, 10, 2, batch=True) > 0
 
 
 def _create(base: str, authorization: str) -> httpx.Response:

@@ -196,6 +196,8 @@ def test_an_operator_skips_a_job_with_a_reason_recorded_in_the_history() -> None
     assert stored.completed_time is not None
     (step,) = [h for h in stored.history if h.event == "destination.skipped"]
     assert (step.by, step.detail) == ("operator:alice", "erp: system retired")
+    (done,) = [h for h in stored.history if h.event == "completed"]
+    assert done.by == "operator:alice"  # the skip completed it: credited to the operator
     with pytest.raises(OutcomeConflict):
         world.work.skip(task.task_id, "crm", "too late", "alice")
     with pytest.raises(InvalidRequest, match="reason"):

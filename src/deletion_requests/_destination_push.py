@@ -20,10 +20,10 @@ import orjson
 from ._breaker import Breaker, received
 from ._breaker import opened as breaker_opened
 from ._context import Context, Deliveries
-from ._destination_work import report
 from ._destinations import BREAKER, DEFAULT, Destination, Job, Mode, Outcome
 from ._errors import DeletionRequestError
 from ._handoff import DeliveryFailed
+from ._outcome_reports import report
 from ._policy import Policy
 from ._port_destinations import Destinations
 from ._task import DeletionTask

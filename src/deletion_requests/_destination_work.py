@@ -8,17 +8,14 @@ clock, policy and callbacks), as `Operators` does. Its store must offer `Destina
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from . import _breaker as breaker
-from . import _handoff as handoff
 from ._breaker import Breaker
-from ._callbacks import Callback
 from ._context import Context
 from ._destination_setup import check_webhook_url, configure_default, new_destination
 from ._destinations import (
@@ -40,6 +37,7 @@ from ._destinations import (
 )
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._job_changes import retried
+from ._outcome_reports import report, report_batch
 from ._port_destinations import Destinations, Recorded
 from ._status import Status
 from ._task import HANDOFF, DeletionTask, Transition, as_successor
@@ -210,6 +208,11 @@ class DestinationWork:
         task completes it."""
         return report(self.context, self.store, name, job_id, outcome)
 
+    def report_batch(self, name: str, outcomes: Sequence[tuple[str, Outcome]]) -> list[Recorded]:
+        """The destination *name* reports each `(job_id, outcome)` of *outcomes*, all in one
+        store write or none (`deletion_requests._outcome_reports.report_batch`)."""
+        return report_batch(self.context, self.store, name, outcomes)
+
     def report_for_task(self, task_id: str, name: str, outcome: Outcome) -> Recorded:
         """`report` for the job of destination *name* for *task_id*."""
         if self.context.store.get(task_id) is None:
@@ -261,10 +264,8 @@ class DestinationWork:
                 f"{job.outcome.kind.value}; a final job cannot be skipped"
             )
         outcome = Outcome(OutcomeKind.FAILED, reason)
-        recorded = report(self.context, self.store, name, job.job_id, outcome)
-        if not recorded.repeated:
-            self._decided(task_id, SKIPPED, by, f"{name}: {reason}")
-        return recorded
+        detail = f"{name}: {reason}"
+        return report(self.context, self.store, name, job.job_id, outcome, by, (SKIPPED, detail))
 
     def retry(self, task_id: str, name: str, reason: str, operator: str) -> Job:
         """An operator sends destination *name*'s job for *task_id* again: it is owed now (no
@@ -321,27 +322,6 @@ def advance_with_jobs(context: Context, store: Destinations) -> int:
             return moved
 
 
-def report(
-    context: Context,
-    store: Destinations,
-    name: str,
-    job_id: str,
-    outcome: Outcome,
-    by: str | None = None,
-) -> Recorded:
-    """Destination *name* reports *outcome* for its job *job_id*; the outcome that leaves
-    every job of the task final completes the task, in the same write, recorded as *by*
-    (`destination:NAME` unless given)."""
-    job = store.get_job(job_id)
-    if job is None or job.destination != name:
-        raise UnknownJob(f"destination {name!r} has no job {job_id}")
-    now = context.clock.now()
-    apps = context.callbacks()  # read before the store's write: `complete` runs inside it
-    by = by or f"destination:{name}"
-    complete = functools.partial(_completed, context, now=now, by=by, apps=apps)
-    return store.record_outcome(job_id, outcome, now, complete)
-
-
 def task_jobs(context: Context, task_id: str) -> list[Job]:
     """The task's jobs, by destination name; none when the store keeps no destinations."""
     store = context.store
@@ -365,22 +345,6 @@ def complete_default(
     job_id = job_id_for(task_id, DEFAULT)
     report(context, store, DEFAULT, job_id, Outcome(OutcomeKind.DELETED), by)
     return context.any_task(task_id)
-
-
-def _completed(
-    context: Context,
-    task: DeletionTask,
-    jobs: Sequence[Job],
-    now: dt.datetime,
-    by: str,
-    apps: Mapping[str, Callback],
-) -> DeletionTask:
-    """*task* completed, owing its completion callback; the purge clock starts from it."""
-    caught = context.caught_up(task, now)
-    done = handoff.complete(caught, now, by)
-    if done is caught:
-        return task
-    return as_successor(task, context.owe(task, done, apps))
 
 
 def _logged(name: str, done: str, by: str, at: dt.datetime, **more: object) -> None:

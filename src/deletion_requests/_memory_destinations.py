@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
@@ -14,9 +14,6 @@ from ._destinations import (
     Job,
     JobCounts,
     JobState,
-    Outcome,
-    UnknownJob,
-    apply_outcome,
     attempt_failed,
     delivered,
     open_jobs_message,
@@ -24,7 +21,8 @@ from ._destinations import (
 )
 from ._job_changes import changed_job
 from ._job_counts import count_jobs
-from ._port_destinations import Complete, Destinations, Recorded
+from ._outcome_batch import apply_reports, check_written
+from ._port_destinations import Complete, Destinations, Recorded, Report
 from ._task import DeletionTask
 
 
@@ -169,28 +167,21 @@ class MemoryDestinations(Destinations):
     ) -> Job | None:
         return self._settle_attempt(job_id, holder, lambda j: attempt_failed(j, error, retry_at))
 
-    def record_outcome(
-        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
-    ) -> Recorded:
+    def record_outcomes(
+        self, reports: Sequence[Report], at: dt.datetime, complete: Complete
+    ) -> list[Recorded]:
         with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                raise UnknownJob(f"no job {job_id}")
-            jobs = self.task_jobs(job.task_id)
-            applied = apply_outcome(jobs, job_id, outcome, at)
-            if applied.repeated:
-                return Recorded(job, True)
-            completed = None
-            if applied.all_final:
-                task = self.get(job.task_id)
-                after = {j.job_id: j for j in jobs} | {j.job_id: j for j in applied.changed}
-                if task is not None:
-                    successor = complete(task, sorted(after.values(), key=lambda j: j.destination))
-                    if successor is not task and not self.update([successor]):
-                        completed = successor
-            for changed in applied.changed:
-                self._jobs[changed.job_id] = changed
-            return Recorded(applied.changed[0], False, completed)
+            task_ids = {self._jobs[r.job_id].task_id for r in reports if r.job_id in self._jobs}
+            jobs = [self._jobs[i] for t in task_ids for i in self._jobs_of_task.get(t, ())]
+            batch = apply_reports(reports, jobs, self._tasks_of, at, complete)
+            check_written(batch, {t.task_id for t in batch.tasks} - self.update(batch.tasks))
+            for job in batch.jobs:
+                self._jobs[job.job_id] = job
+            return list(batch.recorded)
+
+    def _tasks_of(self, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+        found = ((task_id, self.get(task_id)) for task_id in task_ids)
+        return {task_id: task for task_id, task in found if task is not None}
 
     def job_counts(self) -> dict[str, JobCounts]:
         with self._lock:

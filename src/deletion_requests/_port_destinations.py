@@ -12,25 +12,11 @@ import abc
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-import attrs
-
 from ._destinations import Destination, Job, JobCounts, Outcome
+from ._outcome_batch import Complete, Recorded, Report, TaskChange
 from ._task import DeletionTask
 
-Complete = Callable[[DeletionTask, Sequence[Job]], DeletionTask]
-"""Given a task and its jobs, every one final, the task's successor version (completed), or the
-task itself when there is nothing to write. Stores call it inside their write, so it must not
-call the store."""
-
-
-@attrs.frozen
-class Recorded:
-    """What `record_outcome` did: the job as stored, whether the report only repeated its
-    outcome, and the task when this outcome completed it (None otherwise)."""
-
-    job: Job
-    repeated: bool
-    completed: DeletionTask | None = None
+__all__ = ["Complete", "Destinations", "Recorded", "Report", "TaskChange"]
 
 
 class Destinations(abc.ABC):
@@ -46,6 +32,8 @@ class Destinations(abc.ABC):
       `OutcomeConflict` and changes nothing.
     - **Completion with the last outcome.** The outcome that leaves every job of a task final
       writes the completed task (from `complete`) in the same transaction.
+    - **A batch in one write.** `record_outcomes` writes every outcome of a batch, the task
+      changes that go with them and the completions they make in one transaction, or none.
     - **Exclusive claims.** Two claims never hold one job at once; a claim whose lease has run
       out can be taken over. Claims never take a job of a paused destination, nor one that
       still waits for another destination of its task.
@@ -130,13 +118,29 @@ class Destinations(abc.ABC):
         or None when there is no such job. Operators' retries and the hand-off's record of the
         `default` job use it."""
 
-    @abc.abstractmethod
     def record_outcome(
-        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
+        self,
+        job_id: str,
+        outcome: Outcome,
+        at: dt.datetime,
+        complete: Complete,
+        destination: str | None = None,
+        change: TaskChange | None = None,
     ) -> Recorded:
-        """Give the job *outcome* (see `deletion_requests._destinations.apply_outcome`), and
-        when every job of its task is then final, write `complete(task, jobs)` with it.
-        `UnknownJob` when there is no such job."""
+        """`record_outcomes` of the one `Report(job_id, outcome, destination, change)`."""
+        return self.record_outcomes([Report(job_id, outcome, destination, change)], at, complete)[0]
+
+    @abc.abstractmethod
+    def record_outcomes(
+        self, reports: Sequence[Report], at: dt.datetime, complete: Complete
+    ) -> list[Recorded]:
+        """Record every report, in order, in **one write** (see
+        `deletion_requests._outcome_batch.apply_reports`): each job gets its outcome (a repeat
+        of the same one changes nothing), each report's `change` is applied to its task, and
+        a task whose jobs are then all final is written as `complete(task, jobs)`, all in that
+        write. `UnknownJob` (no such job, or not the report's destination's),
+        `OutcomeConflict`, or anything a `change` or *complete* raises: nothing is written.
+        Returns what each report did, in order."""
 
     @abc.abstractmethod
     def job_counts(self) -> dict[str, JobCounts]:

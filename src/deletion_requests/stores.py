@@ -26,7 +26,8 @@ from ._job_counts import count_jobs, counts_from_groups
 from ._lease import FileLease
 from ._open import redacted_url
 from ._operator_accounts import Operator
-from ._port_destinations import Complete, Destinations, Recorded
+from ._outcome_batch import Batch, apply_reports, check_written
+from ._port_destinations import Complete, Destinations, Recorded, Report, TaskChange
 from ._ports import (
     AccessRecords,
     Awaiting,
@@ -59,6 +60,7 @@ __all__ = [
     "Awaiting",
     "BackgroundLease",
     "Backlog",
+    "Batch",
     "Callback",
     "Complete",
     "Cursor",
@@ -74,16 +76,20 @@ __all__ = [
     "OperatorRecords",
     "Outbox",
     "Recorded",
+    "Report",
     "Reports",
     "ServerSettings",
+    "TaskChange",
     "TaskQuery",
     "TaskRecords",
     "Transition",
     "apply_outcome",
+    "apply_reports",
     "apps_from_grants",
     "attempt_failed",
     "backlog_of",
     "changed_job",
+    "check_written",
     "count_jobs",
     "counted_status",
     "counts_from_groups",

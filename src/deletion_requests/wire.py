@@ -19,6 +19,7 @@ from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
 from ._operator_accounts import verify_password
 from ._operators import check_reason
+from ._outcome_reports import MAX_BATCH
 from ._service import MAX_BULK
 from ._task import CALLBACK, EVENTS
 
@@ -26,6 +27,7 @@ __all__ = [
     "BREAKER",
     "CALLBACK",
     "EVENTS",
+    "MAX_BATCH",
     "MAX_BULK",
     "MAX_IDENTIFIERS",
     "CallbackSender",

@@ -42,6 +42,7 @@ from deletion_requests._task import DeletionTask
 
 from ._case import PortContract
 from ._contract_destination_work import DestinationWorkProperties
+from ._contract_outcome_batch import OutcomeBatchContract
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -68,7 +69,9 @@ def complete(task: DeletionTask, jobs: Sequence[Job]) -> DeletionTask:
     return handoff.complete(task, T0 + POLICY.cancel_period, "destinations")
 
 
-class DestinationsContract(DestinationWorkProperties, PortContract[Destinations]):
+class DestinationsContract(
+    DestinationWorkProperties, OutcomeBatchContract, PortContract[Destinations]
+):
     """Behaviour every `Destinations` guarantees. Hook: `create_store(directory)`."""
 
     def action(self, store: Any, destinations: Sequence[Destination], account: str = "a") -> str:

@@ -3,6 +3,8 @@ their own credentials; push destinations report outcomes signed with their own s
 
 - `POST /destinations/{name}/jobs/claim`, `{"limit": N}`, `Authorization: Bearer <credential>`
 - `POST /destinations/{name}/jobs/{jobId}/outcome`, `{"outcome": ..., "reason": ...}`, the same
+- `POST /destinations/{name}/jobs/outcomes`, `{"outcomes": [{"jobId", "outcome", "reason"}]}`
+  (at most `MAX_BATCH`), the same: every outcome in one store write, or none
 - `POST /data/deletion-requests/{taskId}/destinations/{name}/outcome`, the same body, signed
   (Standard Webhooks) with the destination's `whsec_` secret
 """
@@ -22,12 +24,13 @@ from deletion_requests import (
     Claimed,
     DeletionService,
     DestinationWork,
+    InvalidRequest,
     Mode,
     Outcome,
     UnknownDestination,
 )
 from deletion_requests.stores import Recorded
-from deletion_requests.wire import summary
+from deletion_requests.wire import MAX_BATCH, summary
 
 from ._documents import json_body, media_type, read_body
 from ._errors import HttpError, JSONResponse
@@ -35,6 +38,11 @@ from ._signing import verify_signed
 from ._task_path import TASK_ID
 
 OUTCOME_FIELDS = frozenset({"outcome", "reason"})
+ITEM_FIELDS = frozenset({"jobId", "outcome", "reason"})
+BATCH_SHAPE = (
+    'the body must be {"outcomes": [{"jobId": "...", "outcome": "<word>", "reason": "..."}]}, '
+    f"1 to {MAX_BATCH} of them"
+)
 
 
 def outcome_document(media: str, body: bytes) -> Outcome:
@@ -48,6 +56,34 @@ def outcome_document(media: str, body: bytes) -> Outcome:
             "BAD_REQUEST", f"unknown field(s) {', '.join(unknown)[:200]}: expected outcome, reason"
         )
     return Outcome.parse(document["outcome"], document.get("reason"))
+
+
+def batch_document(media: str, body: bytes) -> list[tuple[str, Outcome]]:
+    """The `(jobId, outcome)` pairs a batch report's body names; 400 naming the item that is
+    wrong (its index) and what is wrong with it."""
+    document = json_body(media, body)
+    if not isinstance(document, dict) or set(document) != {"outcomes"}:
+        raise HttpError("BAD_REQUEST", BATCH_SHAPE)
+    items = document["outcomes"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise HttpError("BAD_REQUEST", BATCH_SHAPE)
+    pairs = []
+    for index, item in enumerate(items):
+        where = f"outcomes[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("jobId"), str):
+            raise HttpError("BAD_REQUEST", f'{where} must be {{"jobId": "...", "outcome": ...}}')
+        unknown = sorted(set(item) - ITEM_FIELDS)
+        if unknown:
+            raise HttpError(
+                "BAD_REQUEST",
+                f"{where}: unknown field(s) {', '.join(unknown)[:200]}: expected jobId, "
+                "outcome, reason",
+            )
+        try:
+            pairs.append((item["jobId"], Outcome.parse(item.get("outcome"), item.get("reason"))))
+        except InvalidRequest as exc:
+            raise HttpError("BAD_REQUEST", f"{where}: {exc.message}") from exc
+    return pairs
 
 
 def bearer(request: Request) -> str:
@@ -75,19 +111,22 @@ def claimed_to_api(claimed: Claimed) -> dict[str, Any]:
 
 def recorded_to_api(recorded: Recorded, task_outcome: str | None) -> dict[str, Any]:
     """The answer to an outcome report; *task_outcome* is the completed task's summary."""
+    return {"data": recorded_item(recorded, task_outcome)}
+
+
+def recorded_item(recorded: Recorded, task_outcome: str | None) -> dict[str, Any]:
+    """One recorded outcome, as the answers to reports carry it."""
     job = recorded.job
     assert job.outcome is not None  # a recorded job is final
     return {
-        "data": {
-            "jobId": job.job_id,
-            "taskId": job.task_id,
-            "destination": job.destination,
-            "outcome": job.outcome.kind.value,
-            "reason": job.outcome.reason or None,
-            "repeated": recorded.repeated,
-            "taskCompleted": recorded.completed is not None,
-            "taskOutcome": task_outcome,
-        }
+        "jobId": job.job_id,
+        "taskId": job.task_id,
+        "destination": job.destination,
+        "outcome": job.outcome.kind.value,
+        "reason": job.outcome.reason or None,
+        "repeated": recorded.repeated,
+        "taskCompleted": recorded.completed is not None,
+        "taskOutcome": task_outcome,
     }
 
 
@@ -119,6 +158,26 @@ class DestinationEndpoints:
         recorded = await run_in_threadpool(self.work.report, name, job_id, outcome)
         return JSONResponse(await self._answer(recorded))
 
+    async def pull_outcomes(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        credential = bearer(request)
+        body = await read_body(request)
+        await run_in_threadpool(self.work.authenticate, name, credential)
+        outcomes = batch_document(media_type(request), body)
+        request.state.app_id = f"destination:{name}"
+        recorded = await run_in_threadpool(self.work.report_batch, name, outcomes)
+        return JSONResponse({"data": await run_in_threadpool(self._items, recorded)})
+
+    def _items(self, recorded: list[Recorded]) -> list[dict[str, Any]]:
+        outcomes = {
+            r.job.task_id: summary(self.work.jobs(r.job.task_id))
+            for r in recorded
+            if r.completed is not None
+        }
+        return [
+            recorded_item(r, outcomes.get(r.job.task_id) if r.completed else None) for r in recorded
+        ]
+
     async def push_outcome(self, request: Request) -> Response:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
         body = await read_body(request)
@@ -144,6 +203,7 @@ def destination_routes(service: DeletionService) -> list[Route]:
     api = DestinationEndpoints(DestinationWork(service))
     return [
         Route("/destinations/{name}/jobs/claim", api.claim, methods=["POST"]),
+        Route("/destinations/{name}/jobs/outcomes", api.pull_outcomes, methods=["POST"]),
         Route("/destinations/{name}/jobs/{job_id}/outcome", api.pull_outcome, methods=["POST"]),
         Route(
             f"/data/deletion-requests/{TASK_ID}/destinations/{{name}}/outcome",

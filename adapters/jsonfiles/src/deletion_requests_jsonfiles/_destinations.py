@@ -29,7 +29,6 @@ from deletion_requests import (
     OutcomeKind,
     Status,
     StoreError,
-    UnknownJob,
 )
 from deletion_requests.stores import (
     DEFAULT_DESTINATION,
@@ -37,9 +36,11 @@ from deletion_requests.stores import (
     Destinations,
     JobCounts,
     Recorded,
-    apply_outcome,
+    Report,
+    apply_reports,
     attempt_failed,
     changed_job,
+    check_written,
     count_jobs,
     delivered,
     job_id_for,
@@ -359,27 +360,22 @@ class DestinationFiles(JsonFiles, Destinations):
     ) -> Job | None:
         return self._settle_attempt(job_id, holder, lambda j: attempt_failed(j, error, retry_at))
 
-    def record_outcome(
-        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
-    ) -> Recorded:
+    def record_outcomes(
+        self, reports: Sequence[Report], at: dt.datetime, complete: Complete
+    ) -> list[Recorded]:
         with self._locked():
-            job = self.get_job(job_id)
-            if job is None:
-                raise UnknownJob(f"no job {job_id}")
-            jobs = self._jobs_of(job.task_id)
-            applied = apply_outcome(jobs, job_id, outcome, at)
-            if not applied.repeated:
-                self._replace(*applied.changed)
-            after = {j.job_id: j for j in jobs} | {j.job_id: j for j in applied.changed}
-            completed = None
-            task = self.get(job.task_id) if applied.all_final else None
-            if task is not None and task.completed_time is None:
-                successor = complete(task, sorted(after.values(), key=lambda j: j.destination))
-                if successor is not task and not self._update_locked([successor]):
-                    completed = successor
-            if applied.repeated:
-                return Recorded(job, True, completed)
-            return Recorded(applied.changed[0], False, completed)
+            wanted = {r.job_id for r in reports}
+            task_ids = {j.task_id for j in self._every_job() if j.job_id in wanted}
+            jobs = [job for task_id in sorted(task_ids) for job in self._jobs_of(task_id)]
+            found = {task_id: self.get(task_id) for task_id in task_ids}
+            tasks = {task_id: task for task_id, task in found.items() if task is not None}
+            batch = apply_reports(reports, jobs, lambda _: tasks, at, complete)
+            if batch.jobs:
+                self._replace(*batch.jobs)
+            if batch.tasks:
+                written = {t.task_id for t in batch.tasks} - self._update_locked(batch.tasks)
+                check_written(batch, written)
+            return list(batch.recorded)
 
     def job_counts(self) -> dict[str, JobCounts]:
         return count_jobs(self._every_job())

@@ -4,6 +4,8 @@ migrates), the pool, and the transaction each write runs in and the retry each r
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,9 @@ from ._timeouts import Timeouts, Watchdog, bounded_conninfo
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+FRESH = 1.0
+"""Seconds after its return to the pool during which a connection is handed out again without
+the pool's check: it answered then, and a busy server saves a round trip a checkout."""
 
 
 class PostgresConnection:
@@ -50,6 +55,7 @@ class PostgresConnection:
         conninfo = bounded_conninfo(conninfo, self.timeouts)
         self._conninfo = conninfo
         self._watchdog = Watchdog()
+        self._returned: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
         try:
             self._open(pool_size, create)
         except BaseException:
@@ -73,6 +79,7 @@ class PostgresConnection:
                 kwargs={"autocommit": True},
                 configure=self._configure,
                 check=self._check_connection,
+                reset=self._returned_now,
                 open=True,
                 timeout=self.timeouts.pool,
             )
@@ -86,10 +93,18 @@ class PostgresConnection:
             milliseconds = round(self.timeouts.statement * 1000)
             conn.execute(sql.SQL("SET statement_timeout = {}").format(milliseconds))
 
+    def _returned_now(self, conn: Conn) -> None:
+        self._returned[conn] = time.monotonic()
+
     def _check_connection(self, conn: Conn) -> None:
         """The pool's check of a connection it hands out (an empty query), bounded by the
         connect timeout: a round trip that takes longer than a whole handshake may is a dead
-        connection, which the pool replaces."""
+        connection, which the pool replaces. A connection returned less than `FRESH` seconds
+        ago goes unchecked; one that died meanwhile fails as any lost connection does (a read
+        is retried once, a write is a `StoreError`)."""
+        returned = self._returned.get(conn)
+        if returned is not None and time.monotonic() - returned < FRESH:
+            return
         bound = min(self.timeouts.call, self.timeouts.connect)
         with self._watchdog.bound(conn, bound, self._where):
             ConnectionPool.check_connection(conn)

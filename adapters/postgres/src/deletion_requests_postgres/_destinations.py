@@ -9,7 +9,7 @@ last one writes the completion in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -26,16 +26,17 @@ from deletion_requests import (
     Outcome,
     OutcomeKind,
     StoreError,
-    UnknownJob,
 )
 from deletion_requests.stores import (
     Complete,
     Destinations,
     JobCounts,
     Recorded,
-    apply_outcome,
+    Report,
+    apply_reports,
     attempt_failed,
     changed_job,
+    check_written,
     counts_from_groups,
     delivered,
     open_jobs_message,
@@ -146,6 +147,9 @@ class PostgresDestinations(Destinations):
         raise NotImplementedError
 
     def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
+        raise NotImplementedError
+
+    def _tasks_in(self, conn: Conn, task_ids: Collection[str]) -> dict[str, DeletionTask]:
         raise NotImplementedError
 
     def add_destination(self, destination: Destination) -> None:
@@ -316,13 +320,24 @@ class PostgresDestinations(Destinations):
 
     @staticmethod
     def _put_jobs(conn: Conn, jobs: Sequence[Job]) -> None:
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE jobs SET state = %s, waits_for = %s, outcome = %s, reason = %s, "
-                "outcome_time = %s, attempts = %s, last_error = %s, holder = %s, "
-                "lease_until = %s WHERE job_id = %s",
-                [(*_job_row(job)[4:], job.job_id) for job in jobs],
-            )
+        """Write *jobs* over their rows, in one statement however many they are."""
+        rows = [_job_row(job) for job in jobs]
+        waits = [",".join(sorted(job.waits_for)) for job in jobs]
+        conn.execute(
+            "UPDATE jobs AS j SET state = n.state, waits_for = string_to_array(n.waits_for, ','), "
+            "outcome = n.outcome, reason = n.reason, outcome_time = n.outcome_time, "
+            "attempts = n.attempts, last_error = n.last_error, holder = n.holder, "
+            "lease_until = n.lease_until FROM unnest(%s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[], "
+            "%s::timestamptz[]) AS n(job_id, state, waits_for, outcome, reason, outcome_time, "
+            "attempts, last_error, holder, lease_until) WHERE j.job_id = n.job_id",
+            (
+                [row[0] for row in rows],
+                [row[4] for row in rows],
+                waits,
+                *([row[i] for row in rows] for i in range(6, 13)),
+            ),
+        )
 
     def mark_delivered(self, job_id: str, holder: str) -> Job | None:
         return self._settle_attempt("mark delivered", job_id, holder, delivered)
@@ -346,34 +361,26 @@ class PostgresDestinations(Destinations):
             "mark attempt failed", job_id, holder, lambda j: attempt_failed(j, error, retry_at)
         )
 
-    def record_outcome(
-        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
-    ) -> Recorded:
-        with self._write("record outcome") as conn:
-            # The job's task and every job of it, locked, in one round trip.
+    def record_outcomes(
+        self, reports: Sequence[Report], at: dt.datetime, complete: Complete
+    ) -> list[Recorded]:
+        with self._write("record outcomes") as conn:
+            # Every job of the reports' tasks, locked, in one round trip.
             rows = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = "  # noqa: S608
-                "(SELECT task_id FROM jobs WHERE job_id = %s) ORDER BY destination FOR UPDATE",
-                (job_id,),
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id IN "  # noqa: S608
+                "(SELECT task_id FROM jobs WHERE job_id = ANY(%s)) "
+                "ORDER BY task_id, destination FOR UPDATE",
+                ([r.job_id for r in reports],),
             ).fetchall()
-            if not rows:
-                raise UnknownJob(f"no job {job_id}")
             jobs = [_job(row) for row in rows]
-            task_id = jobs[0].task_id
-            applied = apply_outcome(jobs, job_id, outcome, at)
-            if applied.repeated:
-                return Recorded(next(j for j in jobs if j.job_id == job_id), True)
-            self._put_jobs(conn, applied.changed)
-            completed = None
-            if applied.all_final:
-                after = {j.job_id: j for j in jobs} | {j.job_id: j for j in applied.changed}
-                task = self._task_in(conn, task_id)
-                if task is not None:
-                    ordered = sorted(after.values(), key=lambda j: j.destination)
-                    successor = complete(task, ordered)
-                    if successor is not task and task_id in self._update(conn, [successor]):
-                        completed = successor
-        return Recorded(applied.changed[0], False, completed)
+            batch = apply_reports(
+                reports, jobs, lambda ids: self._tasks_in(conn, ids), at, complete
+            )
+            if batch.jobs:
+                self._put_jobs(conn, batch.jobs)
+            if batch.tasks:
+                check_written(batch, self._update(conn, batch.tasks))
+        return list(batch.recorded)
 
     def job_counts(self) -> dict[str, JobCounts]:
         rows: Iterator[tuple[Any, ...]] = self._read(

@@ -15,6 +15,7 @@ from deletion_requests.stores import App, TaskQuery, Transition, apps_from_grant
 from ._rows import TASK_COLUMNS
 
 TASK_BY_ID = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s"  # noqa: S608 (fixed)
+TASKS_BY_IDS = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = ANY(%s)"  # noqa: S608
 TASK_BY_KEY = (
     f"SELECT {TASK_COLUMNS} FROM idempotency_keys k "  # noqa: S608 (fixed text)
     "JOIN tasks t ON t.task_id = k.task_id WHERE k.scope = %s AND k.key = %s"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -20,7 +20,15 @@ from deletion_requests.stores import (
 )
 
 from ._connection import Conn, PostgresConnection
-from ._reads import HISTORY_OF, IDENTIFIERS_OF, TASK_BY_ID, TASK_BY_KEY, list_statement, tasks_from
+from ._reads import (
+    HISTORY_OF,
+    IDENTIFIERS_OF,
+    TASK_BY_ID,
+    TASK_BY_KEY,
+    TASKS_BY_IDS,
+    list_statement,
+    tasks_from,
+)
 from ._rows import INSERT_BATCH, TASK_COLUMNS, Add, batch_arguments
 
 
@@ -127,6 +135,11 @@ class TaskTables(PostgresConnection, TaskRecords):
         found = self._tasks(conn, conn.execute(TASK_BY_ID, (task_id,)).fetchall())
         return found[0] if found else None
 
+    def _tasks_in(self, conn: Conn, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+        """The stored tasks of *task_ids* (three statements however many), by id."""
+        rows = conn.execute(TASKS_BY_IDS, (list(task_ids),)).fetchall()
+        return {task.task_id: task for task in self._tasks(conn, rows)}
+
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
         found: list[DeletionTask] = self._read(
             "find_by_idempotency_key",
@@ -178,8 +191,13 @@ class TaskTables(PostgresConnection, TaskRecords):
             for task in tasks:
                 written.update(self._update(conn, [task]))
             return written
+        history = [
+            (task.task_id, *row[1:]) for task in tasks for row in self._history_rows(0, task)
+        ]
+        # The compare-and-set and the new history entries in one statement: the entries
+        # already stored are kept (ON CONFLICT DO NOTHING), the new ones added.
         rows = conn.execute(
-            "UPDATE tasks AS t SET status = n.status, ready_time = n.ready_time, "
+            "WITH u AS (UPDATE tasks AS t SET status = n.status, ready_time = n.ready_time, "
             "actioned_time = n.actioned_time, cancelled_time = n.cancelled_time, "
             "version = n.version, outbox = string_to_array(n.outbox, ','), "
             "completed_time = n.completed_time, overdue_time = n.overdue_time, "
@@ -193,7 +211,14 @@ class TaskTables(PostgresConnection, TaskRecords):
             "held_time, due_time) "
             "WHERE t.task_id = n.task_id AND t.version = n.version - 1 "
             "AND t.account_id = n.account_id AND t.creation_time = n.creation_time "
-            "RETURNING t.task_id, t.id",
+            "RETURNING t.task_id, t.id), "
+            "h AS (INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
+            "SELECT u.id, x.seq, x.source, x.dest, x.at, x.by, x.event, x.detail "
+            "FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[], %s::timestamptz[], "
+            "%s::text[], %s::text[], %s::text[]) "
+            "AS x(task_id, seq, source, dest, at, by, event, detail) "
+            "JOIN u ON u.task_id = x.task_id ON CONFLICT DO NOTHING) "
+            "SELECT task_id, id FROM u",
             (
                 ids,
                 [task.status.value for task in tasks],
@@ -209,25 +234,13 @@ class TaskTables(PostgresConnection, TaskRecords):
                 [task.purged_time for task in tasks],
                 [task.held_time for task in tasks],
                 [task.due_time for task in tasks],
+                *([list(column) for column in zip(*history, strict=True)] or [[]] * 8),
             ),
         ).fetchall()
         written = dict(rows)
         purged = [written[t.task_id] for t in tasks if t.purged_time and t.task_id in written]
         if purged:  # a purge is the one change that deletes identifiers
             conn.execute("DELETE FROM task_identifiers WHERE task = ANY(%s)", (purged,))
-        history = [
-            row
-            for task in tasks
-            if task.task_id in written
-            for row in self._history_rows(written[task.task_id], task)
-        ]
-        if history:
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO task_history (task, seq, source, dest, at, by, event, detail) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    history,
-                )
         return written
 
     def _due_rows(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 
 from deletion_requests import (
@@ -17,17 +17,17 @@ from deletion_requests import (
     DestinationConflict,
     Job,
     JobState,
-    Outcome,
-    UnknownJob,
 )
 from deletion_requests.stores import (
     Complete,
     Destinations,
     JobCounts,
     Recorded,
-    apply_outcome,
+    Report,
+    apply_reports,
     attempt_failed,
     changed_job,
+    check_written,
     counts_from_groups,
     delivered,
     open_jobs_message,
@@ -270,43 +270,30 @@ class SqliteDestinations(Destinations):
             "mark attempt failed", job_id, holder, lambda j: attempt_failed(j, error, retry_at)
         )
 
-    def record_outcome(
-        self, job_id: str, outcome: Outcome, at: dt.datetime, complete: Complete
-    ) -> Recorded:
-        with self._write("record outcome") as conn:
-            row = conn.execute(
-                f"SELECT task_id FROM jobs WHERE {BY_JOB_ID}",  # noqa: S608 (fixed text only)
-                (job_id, job_id),
-            ).fetchone()
-            if row is None:
-                raise UnknownJob(f"no job {job_id}")
-            jobs = self._jobs_of(conn, row[0])
-            applied = apply_outcome(jobs, job_id, outcome, at)
-            if applied.repeated:
-                return Recorded(next(j for j in jobs if j.job_id == job_id), True)
-            self._put_jobs(conn, applied.changed)
-            completed = None
-            if applied.all_final:
-                completed = self._complete_in(conn, row[0], applied.changed, jobs, complete)
-        return Recorded(applied.changed[0], False, completed)
+    def record_outcomes(
+        self, reports: Sequence[Report], at: dt.datetime, complete: Complete
+    ) -> list[Recorded]:
+        with self._write("record outcomes") as conn:
+            task_ids: dict[str, None] = {}
+            for report in reports:
+                row = conn.execute(
+                    f"SELECT task_id FROM jobs WHERE {BY_JOB_ID}",  # noqa: S608 (fixed text)
+                    (report.job_id, report.job_id),
+                ).fetchone()
+                if row is not None:
+                    task_ids[row[0]] = None
+            jobs = [job for task_id in task_ids for job in self._jobs_of(conn, task_id)]
 
-    def _complete_in(
-        self,
-        conn: sqlite3.Connection,
-        task_id: str,
-        changed: Sequence[Job],
-        jobs: Sequence[Job],
-        complete: Complete,
-    ) -> DeletionTask | None:
-        task = self._task_in(conn, task_id)
-        if task is None:
-            return None
-        after = {j.job_id: j for j in jobs} | {j.job_id: j for j in changed}
-        successor = complete(task, sorted(after.values(), key=lambda j: j.destination))
-        if successor is task:
-            return None
-        written, _ = self._update_in(conn, [successor])
-        return successor if task_id in written else None
+            def tasks_of(ids: Collection[str]) -> dict[str, DeletionTask]:
+                found = ((task_id, self._task_in(conn, task_id)) for task_id in ids)
+                return {task_id: task for task_id, task in found if task is not None}
+
+            batch = apply_reports(reports, jobs, tasks_of, at, complete)
+            self._put_jobs(conn, batch.jobs)
+            if batch.tasks:
+                written, _ = self._update_in(conn, batch.tasks)
+                check_written(batch, written)
+        return list(batch.recorded)
 
     def job_counts(self) -> dict[str, JobCounts]:
         groups: dict[tuple[str, str | None], list[int]] = {}
