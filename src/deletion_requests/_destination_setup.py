@@ -22,6 +22,18 @@ from ._port_destinations import Destinations
 from ._text import check_text
 
 
+def check_waits_for(destination: Destination, known: Iterable[str]) -> None:
+    """`InvalidRequest` naming the destinations *destination* waits for that are not among
+    *known*, the names stored. A store checks it in the write that adds *destination*, so a
+    removal at the same moment cannot leave it waiting for a destination that is gone."""
+    missing = sorted(destination.waits_for - set(known))
+    if missing:
+        raise InvalidRequest(
+            f"destination {destination.name!r} waits for unknown destination(s): "
+            + ", ".join(missing)
+        )
+
+
 def check_webhook_url(url: str) -> str:
     """A push destination's webhook URL: absolute `https://` (or `http://`) with a host, and
     no user name or password in it, no control character (`check_text`). `InvalidRequest`

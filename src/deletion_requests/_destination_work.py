@@ -87,16 +87,10 @@ class DestinationWork:
 
     def add(self, destination: Destination) -> Destination:
         """Store a new destination: its webhook URL one (`check_webhook_url`), every
-        destination it waits for existing, its name not taken (`DestinationConflict`)."""
+        destination it waits for existing (`InvalidRequest`, checked by the store in the
+        adding write), its name not taken (`DestinationConflict`)."""
         if destination.webhook_url is not None:
             check_webhook_url(destination.webhook_url)
-        known = {d.name for d in self.store.list_destinations()}
-        missing = sorted(destination.waits_for - known)
-        if missing:
-            raise InvalidRequest(
-                f"destination {destination.name!r} waits for unknown destination(s): "
-                + ", ".join(missing)
-            )
         self.store.add_destination(destination)
         return destination
 

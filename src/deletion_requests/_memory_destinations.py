@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
+from ._destination_setup import check_waits_for
 from ._destinations import (
     Destination,
     DestinationConflict,
@@ -47,6 +48,7 @@ class MemoryDestinations(Destinations):
         with self._lock:
             if destination.name in self._destinations:
                 raise DestinationConflict(f"a destination named {destination.name!r} exists")
+            check_waits_for(destination, self._destinations)
             self._destinations[destination.name] = destination
 
     def get_destination(self, name: str) -> Destination | None:

@@ -44,7 +44,10 @@ class Destinations(abc.ABC):
 
     @abc.abstractmethod
     def add_destination(self, destination: Destination) -> None:
-        """Store a new destination; `DestinationConflict` when the name is taken."""
+        """Store a new destination; `DestinationConflict` when the name is taken, and
+        `InvalidRequest` (`deletion_requests.stores.check_waits_for`) when a destination it
+        waits for is not stored, checked in the same write, so that no removal can come
+        between the check and the add. Nothing is stored when it raises."""
 
     @abc.abstractmethod
     def get_destination(self, name: str) -> Destination | None:

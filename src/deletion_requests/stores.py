@@ -9,6 +9,7 @@ scanning tasks, what each indexed answer must equal, and a store may answer with
 from ._access import Account, App, apps_from_grants
 from ._callbacks import Callback
 from ._codec import task_from_record, task_to_record
+from ._destination_setup import check_waits_for
 from ._destinations import DEFAULT as DEFAULT_DESTINATION
 from ._destinations import (
     JobCounts,
@@ -89,6 +90,7 @@ __all__ = [
     "attempt_failed",
     "backlog_of",
     "changed_job",
+    "check_waits_for",
     "check_written",
     "count_jobs",
     "counted_status",

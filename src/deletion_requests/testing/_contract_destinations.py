@@ -33,6 +33,7 @@ from deletion_requests._destinations import (
     UnknownJob,
     jobs_for,
 )
+from deletion_requests._errors import InvalidRequest
 from deletion_requests._job_changes import retried
 from deletion_requests._lifecycle import catch_up
 from deletion_requests._policy import Policy
@@ -91,6 +92,8 @@ class DestinationsContract(
         store.add_destination(pull("backups", waits_for={"warehouse"}, accounts={"a"}))
         with pytest.raises(DestinationConflict):
             store.add_destination(push("warehouse"))
+        with pytest.raises(InvalidRequest, match=r"unknown destination\(s\): crm$"):
+            store.add_destination(pull("erp", waits_for={"crm", "warehouse"}))
         assert [d.name for d in store.list_destinations()] == ["backups", "warehouse"]
         assert store.get_destination("backups") == pull(
             "backups", waits_for={"warehouse"}, accounts={"a"}

@@ -40,6 +40,7 @@ from deletion_requests.stores import (
     apply_reports,
     attempt_failed,
     changed_job,
+    check_waits_for,
     check_written,
     count_jobs,
     delivered,
@@ -224,6 +225,8 @@ class DestinationFiles(JsonFiles, Destinations):
         with self._locked():
             if path.exists():
                 raise DestinationConflict(f"a destination named {destination.name!r} exists")
+            waited = destination.waits_for
+            check_waits_for(destination, (n for n in waited if self._destination_path(n).exists()))
             self._write(path, _destination_record(destination))
 
     def get_destination(self, name: str) -> Destination | None:

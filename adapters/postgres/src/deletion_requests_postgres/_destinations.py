@@ -36,6 +36,7 @@ from deletion_requests.stores import (
     apply_reports,
     attempt_failed,
     changed_job,
+    check_waits_for,
     check_written,
     counts_from_groups,
     delivered,
@@ -155,6 +156,10 @@ class PostgresDestinations(Destinations):
     def add_destination(self, destination: Destination) -> None:
         try:
             with self._write("add destination") as conn:
+                # FOR SHARE: a removal of one of them waits for this write, and then sees it.
+                waited = list(destination.waits_for)
+                sql = "SELECT name FROM destinations WHERE name = ANY(%s) FOR SHARE"
+                check_waits_for(destination, (n for (n,) in conn.execute(sql, (waited,))))
                 conn.execute(
                     f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
                     f"VALUES ({', '.join(['%s'] * 14)})",

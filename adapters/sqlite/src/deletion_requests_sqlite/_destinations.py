@@ -27,6 +27,7 @@ from deletion_requests.stores import (
     apply_reports,
     attempt_failed,
     changed_job,
+    check_waits_for,
     check_written,
     counts_from_groups,
     delivered,
@@ -72,6 +73,9 @@ class SqliteDestinations(Destinations):
 
     def add_destination(self, destination: Destination) -> None:
         with self._write("add destination") as conn:
+            check_waits_for(
+                destination, (n for (n,) in conn.execute("SELECT name FROM destinations"))
+            )
             try:
                 conn.execute(
                     f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
