@@ -143,13 +143,15 @@ def test_a_sigkilled_serve_takes_its_workers_along_and_a_new_one_carries_on(
 def test_a_worker_killed_is_replaced_and_the_server_goes_on(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path}/worker.db"
     with serving(store, tmp_path / "s.log", "--workers", "2", "--no-console") as server:
-        wait_for(lambda: len(server.workers()) == 2)
+        # Both workers listen before one is killed: the other then answers on its own.
+        wait_for(lambda: len(server.workers()) == 2 and server.listeners() == 2)
         victim = server.workers()[0]
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: victim not in server.workers() and len(server.workers()) == 2)
         assert server.process.poll() is None
         for _ in range(5):
             assert httpx.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
+        wait_for(lambda: server.listeners() == 2)
         assert "Respawning worker" in (tmp_path / "s.log").read_text()
 
 

@@ -22,6 +22,8 @@ import attrs
 
 from ._bootstrap import Application, Settings, bootstrap
 
+LISTEN = "0A"  # a socket's state in /proc/net/tcp when it listens
+
 
 def bootstrapped(store_url: str = "memory://", **settings: Any) -> Application:
     """The application `bootstrap` builds over *store_url* (a new memory store by default),
@@ -79,6 +81,11 @@ class RunningServer:
     def port(self) -> int:
         return int(self.base_url.rsplit(":", 1)[1])
 
+    def listeners(self) -> int:
+        """How many sockets listen on the server's port: one for each worker that has started
+        (each worker listens on a socket of its own, `SO_REUSEPORT`)."""
+        return listeners(self.port)
+
     def workers(self) -> list[int]:
         """The process ids of the server's live workers."""
         return workers_of(self.process.pid)
@@ -93,6 +100,17 @@ def workers_of(pid: int) -> list[int]:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(child)
     return found
+
+
+def listeners(port: int) -> int:
+    """How many TCP sockets listen on *port*, from `/proc/net/tcp` and `tcp6` (Linux)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                local, _, state = line.split()[1:4]
+                count += int(local.rsplit(":", 1)[1], 16) == port and state == LISTEN
+    return count
 
 
 def children(pid: int) -> list[int]:
