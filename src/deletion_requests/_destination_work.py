@@ -188,12 +188,12 @@ class DestinationWork:
             raise InvalidRequest(f"limit must be an integer from 1 to {MAX_CLAIM}")
         now = self.context.clock.now()
         jobs = self.store.claim_jobs(name, name, now, now + self.claim_lease, limit)
-        claimed = []
-        for job in jobs:
-            task = self.context.store.get(job.task_id)
-            if task is not None:
-                claimed.append(Claimed(job, task, job.late(task, now)))
-        return claimed
+        tasks = self.context.store.get_many([job.task_id for job in jobs])
+        return [
+            Claimed(job, task, job.late(task, now))
+            for job in jobs
+            if (task := tasks.get(job.task_id)) is not None
+        ]
 
     # -- outcomes -------------------------------------------------------------------------------
 

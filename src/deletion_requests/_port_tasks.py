@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._queries import Awaiting, Backlog, DayCount, TaskQuery
@@ -65,6 +65,17 @@ class TaskRecords(abc.ABC):
     @abc.abstractmethod
     def get(self, task_id: str) -> DeletionTask | None:
         """The stored task, or None."""
+
+    def get_many(self, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+        """The stored tasks among *task_ids*, by id; an id with no stored task is left out.
+        This default reads them one after another; stores that read many in one query
+        override it."""
+        found = {}
+        for task_id in task_ids:
+            task = self.get(task_id)
+            if task is not None:
+                found[task_id] = task
+        return found
 
     @abc.abstractmethod
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:

@@ -35,6 +35,23 @@ class TaskRecordsContract(TaskLifecycleCases):
     def test_missing_task_is_none(self, store: TaskRecords) -> None:
         assert store.get(str(uuid.uuid4())) is None
 
+    def test_many_tasks_read_at_once_are_each_as_read_alone(self, store: TaskRecords) -> None:
+        many = frozenset(f"{i:043d}=" for i in range(3))
+        now = T0 + POLICY.cancel_period
+        tasks = [
+            make_task(identifiers=many),
+            advanced(make_task(), now),
+            cancel(make_task(), T0 + HOUR, POLICY, by="app_x"),
+            *(make_task() for _ in range(600)),  # more than one statement's parameters
+        ]
+        for task in tasks:
+            store.add(task)
+        missing = str(uuid.uuid4())
+        wanted = [task.task_id for task in tasks] + [missing]
+        assert store.get_many(wanted) == {task.task_id: store.get(task.task_id) for task in tasks}
+        assert store.get_many([missing]) == {}
+        assert store.get_many([]) == {}
+
     def test_every_field_round_trips(self, store: TaskRecords) -> None:
         many = frozenset(f"{i:043d}=" for i in range(2000))
         task = cancel(make_task(identifiers=many), T0 + dt.timedelta(hours=1), POLICY, by="app_x")

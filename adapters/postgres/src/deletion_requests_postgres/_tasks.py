@@ -140,6 +140,14 @@ class TaskTables(PostgresConnection, TaskRecords):
         rows = conn.execute(TASKS_BY_IDS, (list(task_ids),)).fetchall()
         return {task.task_id: task for task in self._tasks(conn, rows)}
 
+    def get_many(self, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+        if not task_ids:
+            return {}
+        found: dict[str, DeletionTask] = self._read(
+            "get", lambda conn: self._tasks_in(conn, task_ids)
+        )
+        return found
+
     def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:
         found: list[DeletionTask] = self._read(
             "find_by_idempotency_key",
