@@ -4,6 +4,9 @@ pages at scale, in one run.
 
 Run: uv run python -m benchmarks.destinations [--tasks 30000] [--claims 6000] [--big 1000000]
      [--page-tasks 200] [--only handoff|claims|pages] [--store sqlite|postgres]
+     [--baseline REF]
+With --baseline, each claims case also runs REF's `serve` (built in a git worktree) on the
+same owed jobs, in the same run, and prints the ratio.
 (several minutes at full size; PostgreSQL at $DELETION_REQUESTS_TEST_POSTGRES or the local one)
 """
 
@@ -15,6 +18,7 @@ import datetime as dt
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +31,7 @@ from deletion_requests_http.testing import serving
 from deletion_requests_postgres import PostgresStore
 
 from benchmarks._drive import QUIET
-from benchmarks.http import drop_schemas, store_url
+from benchmarks.http import baseline_python, drop_schemas, remove_worktree, store_url
 from benchmarks.storage import T0, make_task, populate
 from deletion_requests import (
     AccessAdmin,
@@ -204,14 +208,18 @@ def owed_pull_jobs(url: str, count: int) -> str:
     return credential
 
 
-def claims_rate(directory: Path, count: int, workers: int, batch: bool = False) -> float:
+def claims_rate(
+    directory: Path, count: int, workers: int, batch: bool = False, python: str = sys.executable
+) -> float:
     """Jobs a second that *workers* pull workers claim and report over HTTP from one `serve`
-    on PostgreSQL, *count* jobs owed; reported one by one, or with *batch* in batches."""
+    (run by *python*: this checkout's, or a baseline's) on PostgreSQL, *count* jobs owed;
+    reported one by one, or with *batch* in batches."""
     url = store_url("postgres", f"claims{workers}{'b' if batch else ''}", directory)
     try:
         credential = owed_pull_jobs(url, count)
         log = directory / f"claims-{workers}{'-batch' if batch else ''}.log"
-        with serving(url, log, "--workers", "2", *QUIET, "--no-console", timeout=120) as server:
+        options = ("--workers", "2", *QUIET, "--no-console")
+        with serving(url, log, *options, timeout=120, python=python) as server:
             done: list[int] = []
             threads = [
                 threading.Thread(
@@ -232,6 +240,29 @@ def claims_rate(directory: Path, count: int, workers: int, batch: bool = False) 
     finally:
         drop_schemas([url])
     return count / elapsed
+
+
+def claims(directory: Path, count: int, rounds: int, baseline: str | None) -> None:
+    """Print `claims_rate` for 1 and 3 workers, one by one and in batches; with a *baseline*
+    python, *rounds* alternating rounds of both and the ratio of their medians."""
+    for workers in (1, 3):
+        for batch in (False, True):
+            how = "in batch reports" if batch else "one by one"
+            label = f"postgres pull claims of {CLAIM} over HTTP, {workers} worker(s), {count} jobs"
+            if baseline is None:
+                rate = claims_rate(directory, count, workers, batch)
+                print(f"{label}: {rate:.0f} jobs/s claimed and reported {how}")
+                continue
+            ours, theirs = [], []
+            for _ in range(rounds):
+                ours.append(claims_rate(directory, count, workers, batch))
+                theirs.append(claims_rate(directory, count, workers, batch, baseline))
+            mine, base = statistics.median(ours), statistics.median(theirs)
+            print(
+                f"{label}, reported {how}: {mine:.0f} against {base:.0f} jobs/s "
+                f"(median of {rounds}; {mine / base:.2f}x; rounds "
+                f"{', '.join(f'{a:.0f}/{b:.0f}' for a, b in zip(ours, theirs, strict=True))})"
+            )
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -338,6 +369,7 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres"], help="the hand-off on one")
     cases = ["handoff", "claims", "pages"]
     parser.add_argument("--only", choices=cases)
+    parser.add_argument("--baseline", help="claims: a git ref, the code before, in a worktree")
     args = parser.parse_args()
     wanted = {args.only} if args.only else set(cases)
     with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -345,14 +377,13 @@ def main() -> None:
         if "handoff" in wanted:
             kinds = [args.store] if args.store else ["sqlite", "postgres"]
             handoff(directory, args.tasks, kinds, args.rounds)
-        for workers in (1, 3) if "claims" in wanted else ():
-            for batch in (False, True):
-                rate = claims_rate(directory, args.claims, workers, batch)
-                how = "in batch reports" if batch else "one by one"
-                print(
-                    f"postgres pull claims of {CLAIM} over HTTP, {workers} worker(s), "
-                    f"{args.claims} jobs: {rate:.0f} jobs/s claimed and reported {how}"
-                )
+        if "claims" in wanted:
+            baseline = baseline_python(args.baseline, directory) if args.baseline else None
+            try:
+                claims(directory, args.claims, args.rounds, baseline)
+            finally:
+                if args.baseline:
+                    remove_worktree(directory / "baseline")
         if "pages" in wanted:
             pages(directory, args.big, args.samples, args.page_tasks)
 

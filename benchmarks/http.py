@@ -58,6 +58,11 @@ def baseline_python(ref: str, directory: Path) -> str:
     return str(tree / ".venv" / "bin" / "python")
 
 
+def remove_worktree(tree: Path) -> None:
+    """Remove the worktree `baseline_python` added."""
+    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def store_url(kind: str, name: str, directory: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{directory}/{name}.db"
@@ -323,10 +328,7 @@ def main() -> None:
                     case(directory, kind, workers, connections, args.rounds, args.seconds, baseline)
         finally:
             if args.baseline:
-                subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(directory / "baseline")],
-                    check=False,
-                )
+                remove_worktree(directory / "baseline")
 
 
 if __name__ == "__main__":
