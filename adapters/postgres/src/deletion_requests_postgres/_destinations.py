@@ -3,7 +3,9 @@
 Claims lock the rows they take with `FOR UPDATE SKIP LOCKED`, so several workers of one
 destination, on any number of servers, never share a job and never wait for each other. An
 outcome locks every job of its task first, so two reports for one task are serialised, and the
-last one writes the completion in the same transaction.
+last one writes the completion in the same transaction; the tasks a report writes are read
+locked too, so another writer changing one (an overdue mark, a hold) is waited for, and the
+report's compare-and-set cannot lose to it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from deletion_requests import (
     Destination,
     DestinationConflict,
     Job,
-    JobState,
-    Mode,
-    Outcome,
-    OutcomeKind,
     StoreError,
 )
 from deletion_requests.stores import (
@@ -44,94 +42,17 @@ from deletion_requests.stores import (
     waited_for_message,
 )
 
+from ._destination_rows import (
+    DESTINATION_COLUMNS,
+    JOB_COLUMNS,
+    JOB_VALUES,
+    destination_from_row,
+    destination_row,
+    job_from_row,
+    job_row,
+)
+
 Conn = psycopg.Connection[tuple[Any, ...]]
-DESTINATION_COLUMNS = (
-    "name, mode, created_time, webhook_url, secret, credential_digest, accounts, waits_for, "
-    "paused, changed_by, changed_time, failures, failing_since, last_error"
-)
-JOB_COLUMNS = (
-    "job_id, task_id, destination, created_time, state, waits_for, outcome, reason, "
-    "outcome_time, attempts, last_error, holder, lease_until"
-)
-_JOB_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-
-
-def _destination_row(d: Destination) -> tuple[object, ...]:
-    return (
-        d.name,
-        d.mode.value,
-        d.created_time,
-        d.webhook_url,
-        d.secret,
-        d.credential_digest,
-        None if d.accounts is None else sorted(d.accounts),
-        sorted(d.waits_for),
-        d.paused,
-        d.changed_by,
-        d.changed_time,
-        d.failures,
-        d.failing_since,
-        d.last_error,
-    )
-
-
-def _destination(row: tuple[Any, ...]) -> Destination:
-    try:
-        name, mode, created, url, secret, digest, accounts, waits, paused = row[:9]
-        return Destination(
-            name,
-            Mode(mode),
-            created,
-            url,
-            secret,
-            digest,
-            accounts,
-            frozenset(waits),
-            paused,
-            *row[9:],
-        )
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"destination row {row[0]!r} cannot be read: {exc}") from exc
-
-
-def _job_row(job: Job) -> tuple[object, ...]:
-    return (
-        job.job_id,
-        job.task_id,
-        job.destination,
-        job.created_time,
-        job.state.value,
-        sorted(job.waits_for),
-        None if job.outcome is None else job.outcome.kind.value,
-        "" if job.outcome is None else job.outcome.reason,
-        job.outcome_time,
-        job.attempts,
-        job.last_error,
-        job.holder,
-        job.lease_until,
-    )
-
-
-def _job(row: tuple[Any, ...]) -> Job:
-    try:
-        job_id, task_id, dest, created, state, waits, outcome, reason, at = row[:9]
-        attempts, error, holder, lease = row[9:]
-        return Job(
-            job_id,
-            task_id,
-            dest,
-            created,
-            JobState(state),
-            frozenset(waits),
-            None if outcome is None else Outcome(OutcomeKind(outcome), reason),
-            at,
-            attempts,
-            error,
-            holder,
-            lease,
-        )
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"job row {row[0]!r} cannot be read: {exc}") from exc
 
 
 class PostgresDestinations(Destinations):
@@ -150,7 +71,9 @@ class PostgresDestinations(Destinations):
     def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
         raise NotImplementedError
 
-    def _tasks_in(self, conn: Conn, task_ids: Collection[str]) -> dict[str, DeletionTask]:
+    def _tasks_in(
+        self, conn: Conn, task_ids: Collection[str], lock: bool = False
+    ) -> dict[str, DeletionTask]:
         raise NotImplementedError
 
     def add_destination(self, destination: Destination) -> None:
@@ -163,7 +86,7 @@ class PostgresDestinations(Destinations):
                 conn.execute(
                     f"INSERT INTO destinations ({DESTINATION_COLUMNS}) "  # noqa: S608
                     f"VALUES ({', '.join(['%s'] * 14)})",
-                    _destination_row(destination),
+                    destination_row(destination),
                 )
         except StoreError as exc:
             if isinstance(exc.__cause__, errors.UniqueViolation):
@@ -181,7 +104,7 @@ class PostgresDestinations(Destinations):
             ).fetchone(),
             single=True,
         )
-        return None if row is None else _destination(row)
+        return None if row is None else destination_from_row(row)
 
     def list_destinations(self) -> list[Destination]:
         rows = self._read(
@@ -191,11 +114,11 @@ class PostgresDestinations(Destinations):
             ).fetchall(),
             single=True,
         )
-        return [_destination(row) for row in rows]
+        return [destination_from_row(row) for row in rows]
 
     @staticmethod
     def _put_destination(conn: Conn, destination: Destination) -> bool:
-        row = _destination_row(destination)
+        row = destination_row(destination)
         changed = conn.execute(
             "UPDATE destinations SET mode = %s, created_time = %s, webhook_url = %s, "
             "secret = %s, credential_digest = %s, accounts = %s, waits_for = %s, "
@@ -220,7 +143,7 @@ class PostgresDestinations(Destinations):
             ).fetchone()
             if row is None:
                 return None
-            before = _destination(row)
+            before = destination_from_row(row)
             after = change(before)
             if after != before:
                 self._put_destination(conn, after)
@@ -256,12 +179,12 @@ class PostgresDestinations(Destinations):
         with self._write("write actioned") as conn:
             written = self._update(conn, [task for task, _ in changes])
             rows = [
-                _job_row(job) for task, jobs in changes if task.task_id in written for job in jobs
+                job_row(job) for task, jobs in changes if task.task_id in written for job in jobs
             ]
             if rows:
                 with conn.cursor() as cursor:
                     cursor.executemany(
-                        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES {_JOB_VALUES} "  # noqa: S608
+                        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES {JOB_VALUES} "  # noqa: S608
                         "ON CONFLICT (job_id) DO NOTHING",
                         rows,
                     )
@@ -276,7 +199,7 @@ class PostgresDestinations(Destinations):
             ).fetchone(),
             single=True,
         )
-        return None if row is None else _job(row)
+        return None if row is None else job_from_row(row)
 
     @staticmethod
     def _jobs_of(conn: Conn, task_id: str, lock: bool = False) -> list[Job]:
@@ -285,7 +208,7 @@ class PostgresDestinations(Destinations):
             + (" FOR UPDATE" if lock else ""),
             (task_id,),
         ).fetchall()
-        return [_job(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     def task_jobs(self, task_id: str) -> list[Job]:
         jobs: list[Job] = self._read("task jobs", lambda conn: self._jobs_of(conn, task_id), True)
@@ -306,7 +229,7 @@ class PostgresDestinations(Destinations):
                 f"RETURNING {JOB_COLUMNS}",
                 (holder, until, destination, now, limit),
             ).fetchall()
-        return sorted((_job(row) for row in rows), key=lambda j: (j.created_time, j.job_id))
+        return sorted((job_from_row(row) for row in rows), key=lambda j: (j.created_time, j.job_id))
 
     def _settle_attempt(
         self, what: str, job_id: str, holder: str, change: Callable[[Job], Job]
@@ -319,14 +242,14 @@ class PostgresDestinations(Destinations):
             ).fetchone()
             if row is None:
                 return None
-            job = change(_job(row))
+            job = change(job_from_row(row))
             self._put_jobs(conn, [job])
         return job
 
     @staticmethod
     def _put_jobs(conn: Conn, jobs: Sequence[Job]) -> None:
         """Write *jobs* over their rows, in one statement however many they are."""
-        rows = [_job_row(job) for job in jobs]
+        rows = [job_row(job) for job in jobs]
         waits = [",".join(sorted(job.waits_for)) for job in jobs]
         conn.execute(
             "UPDATE jobs AS j SET state = n.state, waits_for = string_to_array(n.waits_for, ','), "
@@ -355,7 +278,7 @@ class PostgresDestinations(Destinations):
             ).fetchone()
             if row is None:
                 return None
-            job = changed_job(_job(row), change)
+            job = changed_job(job_from_row(row), change)
             self._put_jobs(conn, [job])
         return job
 
@@ -377,9 +300,10 @@ class PostgresDestinations(Destinations):
                 "ORDER BY task_id, destination FOR UPDATE",
                 ([r.job_id for r in reports],),
             ).fetchall()
-            jobs = [_job(row) for row in rows]
+            jobs = [job_from_row(row) for row in rows]
+            # The tasks it will write, locked: another writer's change waits, or is waited for.
             batch = apply_reports(
-                reports, jobs, lambda ids: self._tasks_in(conn, ids), at, complete
+                reports, jobs, lambda ids: self._tasks_in(conn, ids, lock=True), at, complete
             )
             if batch.jobs:
                 self._put_jobs(conn, batch.jobs)

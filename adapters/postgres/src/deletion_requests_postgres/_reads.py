@@ -16,6 +16,7 @@ from ._rows import TASK_COLUMNS
 
 TASK_BY_ID = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s"  # noqa: S608 (fixed)
 TASKS_BY_IDS = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = ANY(%s)"  # noqa: S608
+TASKS_BY_IDS_LOCKED = f"{TASKS_BY_IDS} ORDER BY t.task_id FOR UPDATE OF t"
 TASK_BY_KEY = (
     f"SELECT {TASK_COLUMNS} FROM idempotency_keys k "  # noqa: S608 (fixed text)
     "JOIN tasks t ON t.task_id = k.task_id WHERE k.scope = %s AND k.key = %s"

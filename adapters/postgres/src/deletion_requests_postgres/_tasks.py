@@ -26,6 +26,7 @@ from ._reads import (
     TASK_BY_ID,
     TASK_BY_KEY,
     TASKS_BY_IDS,
+    TASKS_BY_IDS_LOCKED,
     list_statement,
     tasks_from,
 )
@@ -135,9 +136,14 @@ class TaskTables(PostgresConnection, TaskRecords):
         found = self._tasks(conn, conn.execute(TASK_BY_ID, (task_id,)).fetchall())
         return found[0] if found else None
 
-    def _tasks_in(self, conn: Conn, task_ids: Collection[str]) -> dict[str, DeletionTask]:
-        """The stored tasks of *task_ids* (three statements however many), by id."""
-        rows = conn.execute(TASKS_BY_IDS, (list(task_ids),)).fetchall()
+    def _tasks_in(
+        self, conn: Conn, task_ids: Collection[str], lock: bool = False
+    ) -> dict[str, DeletionTask]:
+        """The stored tasks of *task_ids* (three statements however many), by id; with *lock*,
+        their rows locked until the transaction ends (taken in id order), so that no other writer
+        changes them between this read and this transaction's write."""
+        statement = TASKS_BY_IDS_LOCKED if lock else TASKS_BY_IDS
+        rows = conn.execute(statement, (list(task_ids),)).fetchall()
         return {task.task_id: task for task in self._tasks(conn, rows)}
 
     def get_many(self, task_ids: Collection[str]) -> dict[str, DeletionTask]:
