@@ -160,33 +160,42 @@ def handoff(directory: Path, count: int, kinds: list[str], rounds: int) -> dict[
 # -- claims ----------------------------------------------------------------------------------
 
 
-def pull_worker(base: str, credential: str, done: list[int], batch: bool = False) -> None:
+def pull_worker(
+    base: str,
+    credential: str,
+    done: list[int],
+    batch: bool = False,
+    retried: list[int] | None = None,
+) -> None:
     """Claim the warehouse's jobs `CLAIM` at a time over HTTP and report each as deleted (one
     by one, or with *batch* a claim's outcomes in one batch report), until a claim comes back
-    empty; the count goes into *done*."""
+    empty; the count goes into *done*. A 503 is sent again after a moment, as a deleter
+    should, and counted in *retried*."""
     headers = {"Authorization": f"Bearer {credential}"}
     reported = 0
     with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+
+        def post(path: str, body: object) -> Any:
+            while True:
+                answer = http.post(path, json=body)
+                if answer.status_code != 503:
+                    answer.raise_for_status()
+                    return answer.json()
+                if retried is not None:
+                    retried.append(1)
+                time.sleep(0.05)
+
         while True:
-            claim = http.post("/destinations/warehouse/jobs/claim", json={"limit": CLAIM})
-            claim.raise_for_status()
-            jobs = claim.json()["data"]
+            jobs = post("/destinations/warehouse/jobs/claim", {"limit": CLAIM})["data"]
             if not jobs:
                 break
             if batch:
                 items = [{"jobId": job["jobId"], "outcome": "deleted"} for job in jobs]
-                answer = http.post(
-                    "/destinations/warehouse/jobs/outcomes", json={"outcomes": items}
-                )
-                answer.raise_for_status()
-                reported += len(answer.json()["data"])
+                answer = post("/destinations/warehouse/jobs/outcomes", {"outcomes": items})
+                reported += len(answer["data"])
                 continue
             for job in jobs:
-                answer = http.post(
-                    f"/destinations/warehouse/jobs/{job['jobId']}/outcome",
-                    json={"outcome": "deleted"},
-                )
-                answer.raise_for_status()
+                post(f"/destinations/warehouse/jobs/{job['jobId']}/outcome", {"outcome": "deleted"})
                 reported += 1
     done.append(reported)
 
@@ -221,9 +230,10 @@ def claims_rate(
         options = ("--workers", "2", *QUIET, "--no-console")
         with serving(url, log, *options, timeout=120, python=python) as server:
             done: list[int] = []
+            retried: list[int] = []
             threads = [
                 threading.Thread(
-                    target=pull_worker, args=(server.base_url, credential, done, batch)
+                    target=pull_worker, args=(server.base_url, credential, done, batch, retried)
                 )
                 for _ in range(workers)
             ]
@@ -234,6 +244,8 @@ def claims_rate(
                 thread.join()
             elapsed = time.perf_counter() - start
         assert sum(done) == count, (done, count)
+        if retried:
+            print(f"  ({len(retried)} answers of 503 sent again, {python})")
         with open_store(url, create=False) as store:
             counts = DestinationWork(DeletionService(store, subscribers=[])).store.job_counts()
             assert counts["warehouse"].final == count
