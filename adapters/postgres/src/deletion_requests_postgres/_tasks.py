@@ -199,6 +199,9 @@ class TaskTables(PostgresConnection, TaskRecords):
         return frozenset(t.task_id for t in tasks if t.task_id not in written)
 
     def _update(self, conn: Conn, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+        # In id order, the order in which a report locks the tasks it writes, so that the two
+        # do not each hold a row the other waits for.
+        tasks = sorted(tasks, key=lambda task: task.task_id)
         ids = [task.task_id for task in tasks]
         if len(set(ids)) != len(ids):  # the same task twice: in order, as separate writers
             written: dict[str, int] = {}
