@@ -24,8 +24,7 @@ from deletion_requests import (
     Outcome,
     Policy,
 )
-from deletion_requests._callbacks import new_signing_secret
-from deletion_requests.wire import BREAKER
+from deletion_requests.wire import BREAKER, new_signing_secret
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()

@@ -32,11 +32,10 @@ from deletion_requests import (
     UnknownJob,
 )
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destination_work import DestinationWork
 from deletion_requests._destinations import _JOB_NAMESPACE, job_id_for
 from deletion_requests.stores import DEFAULT_DESTINATION
-from deletion_requests.wire import new_credential, summary
+from deletion_requests.wire import new_credential, new_signing_secret, summary
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()

@@ -25,6 +25,7 @@ from ._operator_accounts import (
     verify_password,
 )
 from ._ports import Store
+from ._secrets import new_signing_secret
 
 
 @attrs.define
@@ -72,7 +73,7 @@ class AccessAdmin:
         `InvalidRequest` for a bad URL or no such app."""
         callback = Callback(
             callbacks.check_callback_url(url, allow_http),
-            callbacks.new_signing_secret(),
+            new_signing_secret(),
             self.clock.now(),
         )
         if not self.store.set_callback(app_id, callback):

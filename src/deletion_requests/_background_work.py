@@ -14,13 +14,13 @@ import attrs
 from . import _handoff as handoff
 from ._callbacks import Callback, CallbackSender
 from ._context import DEFAULT_PAGE, Context
-from ._destination_work import advance_with_jobs, complete_default, task_jobs, task_outcome
 from ._destinations import Job
 from ._handoff import Sink
 from ._outbox_delivery import OutboxDelivery
 from ._port_destinations import Destinations
 from ._ports import Awaiting
 from ._task import DeletionTask, as_successor
+from ._task_jobs import advance_with_jobs, complete_default, task_jobs, task_outcome
 
 
 @attrs.define

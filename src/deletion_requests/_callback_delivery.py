@@ -12,10 +12,10 @@ import attrs
 from . import _callbacks as callbacks
 from ._callbacks import CallbackSender
 from ._context import MAX_PAGE, Context, Deliveries, may_try
-from ._destination_work import task_jobs, task_outcome
 from ._handoff import DeliveryFailed
 from ._ports import Awaiting
 from ._task import CALLBACK, DeletionTask
+from ._task_jobs import task_jobs, task_outcome
 
 logger = logging.getLogger("deletion_requests.service")
 

@@ -8,10 +8,8 @@ so it is delivered at least once, like a hand-off; its delivery is recorded in t
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import ipaddress
-import secrets
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -21,8 +19,7 @@ import orjson
 from ._clock import as_utc
 from ._codec import task_detail_to_api
 from ._errors import InvalidRequest
-from ._handoff import _with
-from ._task import CALLBACK, DeletionTask
+from ._task import CALLBACK, DeletionTask, noted
 from ._text import check_text
 
 CLIENT_EVENTS = ("ready", "actioned", "deadline_extended", "cancelled", "completed")
@@ -86,11 +83,6 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def new_signing_secret() -> str:
-    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 def entry(event: str) -> str:
     """The outbox entry of a callback of *event*."""
     return f"{CALLBACK}.{event}"
@@ -145,20 +137,20 @@ def callback_body(task: DeletionTask, event: str, outcome: str | None) -> bytes:
 
 def delivered(task: DeletionTask, event: str, at: dt.datetime, by: str) -> DeletionTask:
     """The callback of *event* was taken: it leaves the outbox."""
-    return _with(
+    return noted(
         task, "callback.delivered", at, by, detail=event, outbox=task.outbox - {entry(event)}
     )
 
 
 def failed(task: DeletionTask, event: str, at: dt.datetime, by: str, detail: str) -> DeletionTask:
     """An attempt failed; the callback stays owed (and backs off)."""
-    return _with(task, "callback.failed", at, by, detail=f"{event}: {detail}"[:200])
+    return noted(task, "callback.failed", at, by, detail=f"{event}: {detail}"[:200])
 
 
 def dropped(task: DeletionTask, event: str, at: dt.datetime, reason: str) -> DeletionTask:
     """The callback cannot go (the app has no callback URL any more, or is revoked): it leaves
     the outbox unsent, and the history says why."""
-    return _with(
+    return noted(
         task,
         "callback.dropped",
         at,

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._access import digest_secret
-from ._callbacks import new_signing_secret
 from ._context import check_account_id
-from ._destinations import DEFAULT, Destination, DestinationConflict, Mode, new_credential
+from ._destinations import DEFAULT, Destination, DestinationConflict, Mode
 from ._errors import InvalidRequest, StoreError
 from ._port_destinations import Destinations
+from ._secrets import new_credential, new_signing_secret
 from ._text import check_text
 
 

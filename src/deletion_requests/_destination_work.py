@@ -17,6 +17,7 @@ import attrs
 from . import _breaker as breaker
 from ._breaker import Breaker
 from ._context import Context
+from ._decisions import check_reason, operator_by
 from ._destination_setup import check_webhook_url, configure_default, new_destination
 from ._destinations import (
     DEFAULT,
@@ -31,16 +32,14 @@ from ._destinations import (
     UnknownDestination,
     UnknownJob,
     job_id_for,
-    jobs_for,
     rotation,
-    summary,
 )
 from ._errors import AuthenticationFailed, InvalidRequest, StoreError, TaskNotFound
 from ._job_changes import retried
 from ._outcome_reports import report, report_batch
 from ._port_destinations import Destinations, Recorded
-from ._status import Status
-from ._task import HANDOFF, DeletionTask, Transition, as_successor
+from ._task import HANDOFF, DeletionTask, Transition
+from ._task_jobs import advance_with_jobs
 
 if TYPE_CHECKING:
     from ._destination_push import JobSender, PushRound
@@ -119,8 +118,6 @@ class DestinationWork:
     def set_paused(self, name: str, paused: bool, operator: str) -> Destination:
         """Pause (nothing is sent; jobs stay owed) or resume a destination, recording the
         operator's name (`changed_by` is `operator:NAME`). A resume closes its breaker."""
-        from ._operators import operator_by  # _operators imports the service
-
         by, at = operator_by(operator), self.context.clock.now()
         changed = self.store.change_destination(
             name, lambda d: breaker.set_paused(d, paused, by, at)
@@ -136,8 +133,6 @@ class DestinationWork:
         """Give destination *name* a new secret or credential (`rotated`), logged with the
         operator's name (`operator:NAME`); returns it and the new value, which only a push
         destination's store keeps (a credential's digest)."""
-        from ._operators import operator_by  # _operators imports the service
-
         by = operator_by(operator)
         rotated, shown = rotation(self.get(name))
         if not self.store.put_destination(rotated):
@@ -148,8 +143,6 @@ class DestinationWork:
     def remove(self, name: str, operator: str) -> None:
         """Remove a destination, logged with the operator's name (`operator:NAME`); refused
         while others wait for it or it has jobs without an outcome."""
-        from ._operators import operator_by  # _operators imports the service
-
         by = operator_by(operator)
         if not self.store.remove_destination(name):
             raise UnknownDestination(name)
@@ -247,8 +240,6 @@ class DestinationWork:
         `failed` with *reason*, and the task's history records `destination.skipped` with the
         operator's name (`operator:NAME`), its detail `NAME: reason`. A final job is refused
         (`OutcomeConflict`, saying its outcome) and nothing changes."""
-        from ._operators import check_reason, operator_by  # _operators imports the service
-
         by = operator_by(operator)
         reason = check_reason(reason)
         job = self._open_job(task_id, name)
@@ -267,8 +258,6 @@ class DestinationWork:
         `destination.retried` by `operator:NAME`, its detail `NAME: reason`. The `default`
         job's task owes its hand-off again, without waiting out the backoff of its failures.
         A final job is refused (`OutcomeConflict`) and nothing changes."""
-        from ._operators import check_reason, operator_by  # _operators imports the service
-
         by = operator_by(operator)
         reason = check_reason(reason)
         job = self._open_job(task_id, name)
@@ -287,58 +276,6 @@ class DestinationWork:
     def jobs(self, task_id: str) -> list[Job]:
         """The task's jobs, by destination name."""
         return self.store.task_jobs(task_id)
-
-
-def advance_with_jobs(context: Context, store: Destinations) -> int:
-    """Store every transition time has made due, as `DeletionService.advance_due` does,
-    writing each newly actioned task with one job per destination that serves it in the same
-    write. Returns the tasks moved."""
-    now = context.clock.now()
-    cutoffs = context.policy.cutoffs(now)
-    destinations = store.list_destinations()
-    moved = 0
-    while True:
-        apps = context.callbacks()
-        changes = []
-        for task in context.store.due(*cutoffs, context.batch_size):
-            new = context.owe(task, context.caught_up(task, now), apps)
-            if new is task:
-                continue
-            new = as_successor(task, new)
-            actioned = new.status is Status.ACTIONED and task.status is not Status.ACTIONED
-            changes.append((task, new, jobs_for(new, destinations, now) if actioned else []))
-        rejected = store.write_actioned([(new, jobs) for _, new, jobs in changes])
-        written = [(old, new) for old, new, _ in changes if new.task_id not in rejected]
-        for old, new in written:
-            context.publish(old, new)
-        moved += len(written)
-        if not written:
-            return moved
-
-
-def task_jobs(context: Context, task_id: str) -> list[Job]:
-    """The task's jobs, by destination name; none when the store keeps no destinations."""
-    store = context.store
-    return store.task_jobs(task_id) if isinstance(store, Destinations) else []
-
-
-def task_outcome(task: DeletionTask, jobs: Sequence[Job]) -> str | None:
-    """The one-word outcome a client sees for *task*, given its *jobs*: None until it is
-    completed; then `summary(jobs)`, or `deleted` for a task without jobs (completed by the
-    hand-off's deleter or an operator, who report the data deleted)."""
-    if task.completed_time is None:
-        return None
-    return summary(jobs) if jobs else OutcomeKind.DELETED.value
-
-
-def complete_default(
-    context: Context, store: Destinations, task_id: str, by: str = "deleter"
-) -> DeletionTask:
-    """The hand-off completion of a task with jobs, reported by *by* (the deleter, an
-    operator, an embedded sink): the `default` destination deleted."""
-    job_id = job_id_for(task_id, DEFAULT)
-    report(context, store, DEFAULT, job_id, Outcome(OutcomeKind.DELETED), by)
-    return context.any_task(task_id)
 
 
 def _logged(name: str, done: str, by: str, at: dt.datetime, **more: object) -> None:

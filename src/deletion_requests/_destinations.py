@@ -18,7 +18,6 @@ import enum
 import hashlib
 import hmac
 import re
-import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -27,6 +26,7 @@ import attrs
 from ._access import digest_secret
 from ._clock import as_utc
 from ._errors import DeletionRequestError, InvalidRequest
+from ._secrets import new_credential, new_signing_secret
 from ._task import DeletionTask, frozen_strings
 from ._text import check_text
 
@@ -213,11 +213,6 @@ class Destination:
         return hmac.compare_digest(digest_secret(credential), self.credential_digest)
 
 
-def new_credential() -> str:
-    """A new pull credential (shown once; the destination keeps only its digest)."""
-    return "drd_" + secrets.token_urlsafe(32)
-
-
 @attrs.frozen
 class Job:
     """What one destination owes one task."""
@@ -389,7 +384,5 @@ def rotation(destination: Destination) -> tuple[Destination, str]:
     if destination.mode is Mode.PULL:
         shown = new_credential()
         return attrs.evolve(destination, credential_digest=digest_secret(shown)), shown
-    from ._callbacks import new_signing_secret  # _callbacks imports this module
-
     shown = new_signing_secret()
     return attrs.evolve(destination, secret=shown), shown

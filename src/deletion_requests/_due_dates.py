@@ -11,9 +11,8 @@ import datetime as dt
 
 from . import _lifecycle as lifecycle
 from ._errors import DecisionRefused, InvalidRequest
-from ._handoff import _with
 from ._policy import Policy
-from ._task import DEADLINE_EXTENDED, DeletionTask
+from ._task import DEADLINE_EXTENDED, DeletionTask, noted
 
 DAY = dt.timedelta(days=1)
 
@@ -66,4 +65,4 @@ def extend_due(
         )
     due = task.due_time + days * DAY
     detail = f"by {days} day(s) to {due.isoformat()}: {reason}"
-    return _with(task, DEADLINE_EXTENDED, now, by, detail=detail, due_time=due)
+    return noted(task, DEADLINE_EXTENDED, now, by, detail=detail, due_time=due)

@@ -19,7 +19,7 @@ from ._destinations import DEFAULT, RETRIED
 from ._errors import AuthenticationFailed, NotActioned
 from ._policy import Policy
 from ._status import Status
-from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition
+from ._task import HANDOFF, REVIEW, SYSTEM, DeletionTask, Transition, noted
 
 # -- messages ---------------------------------------------------------------------------------
 
@@ -88,16 +88,9 @@ class CallableSink:
 # -- successor versions -----------------------------------------------------------------------
 
 
-def _with(
-    task: DeletionTask, event: str, at: dt.datetime, by: str, detail: str = "", **changes: Any
-) -> DeletionTask:
-    step = Transition(task.status, task.status, at, by, event=event, detail=detail)
-    return attrs.evolve(task, version=task.version + 1, history=(*task.history, step), **changes)
-
-
 def delivered(task: DeletionTask, kind: str, at: dt.datetime, by: str, done: bool) -> DeletionTask:
     """*kind* was delivered: it leaves the outbox; with *done*, the task is also completed."""
-    task = _with(task, f"{kind}.delivered", at, by, outbox=task.outbox - {kind})
+    task = noted(task, f"{kind}.delivered", at, by, outbox=task.outbox - {kind})
     if done and kind == HANDOFF:
         task = complete(task, at, by)
     return task
@@ -108,7 +101,7 @@ def delivery_failed(
 ) -> DeletionTask:
     """An attempt to deliver *kind* failed; it stays in the outbox. *detail* must not hold
     identifiers (sinks report status codes and error classes)."""
-    return _with(task, f"{kind}.failed", at, by, detail=detail[:200])
+    return noted(task, f"{kind}.failed", at, by, detail=detail[:200])
 
 
 def complete(task: DeletionTask, at: dt.datetime, by: str) -> DeletionTask:
@@ -120,7 +113,7 @@ def complete(task: DeletionTask, at: dt.datetime, by: str) -> DeletionTask:
         raise NotActioned(
             f"task {task.task_id} is {task.status.value}: only an actioned task can be completed"
         )
-    return _with(task, "completed", at, by, completed_time=at, outbox=task.outbox - {HANDOFF})
+    return noted(task, "completed", at, by, completed_time=at, outbox=task.outbox - {HANDOFF})
 
 
 def is_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> bool:
@@ -135,7 +128,7 @@ def mark_overdue(task: DeletionTask, now: dt.datetime, policy: Policy) -> Deleti
         return task
     assert task.actioned_time is not None
     since = max(task.due_time, task.actioned_time)  # a task released late is late from then
-    return _with(task, "overdue", since, SYSTEM, overdue_time=since)
+    return noted(task, "overdue", since, SYSTEM, overdue_time=since)
 
 
 def settled_at(task: DeletionTask) -> dt.datetime | None:
@@ -158,7 +151,7 @@ def purge(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTask:
     settled = settled_at(task)
     if task.purged_time is not None or settled is None or now < settled + policy.retention:
         return task
-    return _with(task, "purged", now, SYSTEM, identifiers=frozenset(), purged_time=now)
+    return noted(task, "purged", now, SYSTEM, identifiers=frozenset(), purged_time=now)
 
 
 # -- retries ----------------------------------------------------------------------------------

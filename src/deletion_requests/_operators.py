@@ -16,38 +16,17 @@ from ._access import Caller
 from ._client_requests import Page
 from ._context import DEFAULT_PAGE, MAX_PAGE, Context, check_account_id
 from ._cursor import decode_cursor, encode_cursor
+from ._decisions import OPERATOR, check_reason, operator_by
 from ._errors import InvalidRequest
 from ._identifiers import collect_identifiers
-from ._operator_accounts import check_operator_name
 from ._ports import DayCount, TaskQuery
 from ._service import DeletionService
 from ._status import Status
 from ._task import DeletionTask
-from ._text import check_text
 
 _SLICE = dt.timedelta(hours=1)
-OPERATOR = "operator"
-"""The `Caller` app id of operator listings (never an app's)."""
-MAX_REASON = 500
 LISTS = ("pending", "ready", "actioned", "completed", "cancelled", "held", "overdue")
 """The task lists `Operators.tasks` pages through."""
-
-
-def operator_by(name: str) -> str:
-    """The `by` of an operator's decision in a task's history: `operator:<name>`."""
-    return f"{OPERATOR}:{check_operator_name(name)}"
-
-
-def check_reason(reason: str) -> str:
-    """A decision's reason: some words, on one line (runs of whitespace, line breaks and tabs
-    included, become one space), at most `MAX_REASON` characters, no other control character
-    (`check_text`)."""
-    reason = " ".join(str(reason).split())
-    if not reason:
-        raise InvalidRequest("a decision needs a reason")
-    if len(reason) > MAX_REASON:
-        raise InvalidRequest(f"a reason is at most {MAX_REASON} characters")
-    return check_text(reason, "a reason")
 
 
 @attrs.define

@@ -16,13 +16,13 @@ from ._callback_delivery import CallbackDelivery
 from ._callbacks import CallbackSender
 from ._context import Context, Deliveries, may_try
 from ._destination_push import JobSender, push_groups
-from ._destination_work import complete_default
 from ._destinations import DEFAULT, Job, OutcomeConflict, job_id_for
 from ._handoff import DeliveryFailed, Sink
 from ._job_changes import handed_off, handoff_failed
 from ._port_destinations import Destinations
 from ._ports import Awaiting
 from ._task import HANDOFF, DeletionTask
+from ._task_jobs import complete_default
 
 logger = logging.getLogger("deletion_requests.service")
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -215,3 +216,12 @@ def as_successor(stored: DeletionTask, new: DeletionTask) -> DeletionTask:
     if new.version == stored.version + 1:
         return new
     return attrs.evolve(new, version=stored.version + 1)
+
+
+def noted(
+    task: DeletionTask, event: str, at: dt.datetime, by: str, detail: str = "", **changes: Any
+) -> DeletionTask:
+    """The next version of *task*, its status unchanged, with a history entry of *event* by
+    *by* at *at* (and its *detail*), and with *changes* to its fields."""
+    entry = Transition(task.status, task.status, at, by, event=event, detail=detail)
+    return attrs.evolve(task, version=task.version + 1, history=(*task.history, entry), **changes)

@@ -7,21 +7,22 @@ senders a delivery round takes for callbacks and push jobs; and `PreparedCreate`
 create that a server batching its writes stores itself.
 """
 
-from ._callbacks import CallbackSender, check_callback_url, new_signing_secret
+from ._callbacks import CallbackSender, check_callback_url
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
 from ._creating import PreparedCreate
+from ._decisions import check_reason
 from ._destination_push import JobSender
-from ._destination_work import task_outcome
-from ._destinations import BREAKER, new_credential, summary
+from ._destinations import BREAKER, summary
 from ._due_dates import days_left_to_extend
 from ._handoff import SignatureInvalid, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
 from ._ids import new_hex_id, new_task_uuid
 from ._operator_accounts import verify_password
-from ._operators import check_reason
 from ._outcome_reports import MAX_BATCH
+from ._secrets import new_credential, new_signing_secret
 from ._service import MAX_BULK
 from ._task import CALLBACK, EVENTS
+from ._task_jobs import task_outcome
 
 __all__ = [
     "BREAKER",

@@ -15,7 +15,7 @@ from deletion_requests import (
     Outcome,
     OutcomeKind,
 )
-from deletion_requests._callbacks import new_signing_secret
+from deletion_requests.wire import new_signing_secret
 
 from .conftest import T0
 from .test_console_http import Site

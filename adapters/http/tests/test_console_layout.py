@@ -14,9 +14,8 @@ import pytest
 from deletion_requests_http.testing import serving_app
 
 from deletion_requests import Destination, DestinationWork, Mode
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests.stores import Destinations
-from deletion_requests.wire import BREAKER
+from deletion_requests.wire import BREAKER, new_signing_secret
 
 from .conftest import DAY, Deployment, keep_screenshot, sign_in
 

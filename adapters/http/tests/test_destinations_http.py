@@ -10,9 +10,8 @@ from deletion_requests_http._signing import signed_headers
 
 from deletion_requests import Destination, Mode, Policy
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destination_work import DestinationWork
-from deletion_requests.wire import new_credential
+from deletion_requests.wire import new_credential, new_signing_secret
 
 from .conftest import World
 

@@ -41,9 +41,8 @@ from deletion_requests import (
     open_store,
 )
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests.testing import WebhookReceiver
-from deletion_requests.wire import hash_email, new_credential
+from deletion_requests.wire import hash_email, new_credential, new_signing_secret
 
 from .test_handoff_server import wait_for
 

@@ -9,8 +9,8 @@ from deletion_requests_http.testing import bootstrapped
 from starlette.testclient import TestClient
 
 from deletion_requests import Destination, ManualClock, Mode, Outcome, OutcomeKind, Policy
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destination_work import DestinationWork
+from deletion_requests.wire import new_signing_secret
 
 from .conftest import World
 

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._clock import ManualClock
 from deletion_requests._destination_work import DestinationWork
 from deletion_requests._destinations import (
@@ -32,6 +31,7 @@ from deletion_requests._policy import Policy
 from deletion_requests._service import DeletionService
 from deletion_requests._status import Status
 from deletion_requests._task import DeletionTask
+from deletion_requests.wire import new_signing_secret
 
 T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 POLICY = Policy()

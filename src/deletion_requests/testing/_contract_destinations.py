@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from deletion_requests import _handoff as handoff
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destinations import (
     BREAKER,
     Destination,
@@ -40,6 +39,7 @@ from deletion_requests._policy import Policy
 from deletion_requests._port_destinations import Destinations
 from deletion_requests._status import Status
 from deletion_requests._task import DeletionTask
+from deletion_requests.wire import new_signing_secret
 
 from ._case import PortContract
 from ._contract_destination_work import DestinationWorkProperties
