@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -24,7 +23,6 @@ from deletion_requests import (
     DestinationConflict,
     Job,
     JobState,
-    Mode,
     Outcome,
     OutcomeKind,
     Status,
@@ -49,106 +47,29 @@ from deletion_requests.stores import (
     waited_for_message,
 )
 
+from ._destination_records import (
+    destination_from_record,
+    destination_record,
+    job_from_record,
+    job_record,
+)
 from ._files import BAD_RECORD, JsonFiles, digest
 
 MIGRATED = ".default-jobs"
 """The marker, in `jobs/`, that the tasks actioned before destinations have their jobs."""
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _time(value: Any) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
-
-
-def _job_record(job: Job) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "task_id": job.task_id,
-        "destination": job.destination,
-        "created_time": job.created_time.isoformat(),
-        "state": job.state.value,
-        "waits_for": sorted(job.waits_for),
-        "outcome": None if job.outcome is None else job.outcome.kind.value,
-        "reason": "" if job.outcome is None else job.outcome.reason,
-        "outcome_time": _iso(job.outcome_time),
-        "attempts": job.attempts,
-        "last_error": job.last_error,
-        "holder": job.holder,
-        "lease_until": _iso(job.lease_until),
-    }
-
-
-def _job(record: dict[str, Any]) -> Job:
-    outcome = record["outcome"]
-    created = _time(record["created_time"])
-    assert created is not None
-    return Job(
-        record["job_id"],
-        record["task_id"],
-        record["destination"],
-        created,
-        JobState(record["state"]),
-        frozenset(record["waits_for"]),
-        None if outcome is None else Outcome(OutcomeKind(outcome), record["reason"]),
-        _time(record["outcome_time"]),
-        int(record["attempts"]),
-        record["last_error"],
-        record["holder"],
-        _time(record["lease_until"]),
-    )
-
-
-def _destination_record(d: Destination) -> dict[str, Any]:
-    return {
-        "name": d.name,
-        "mode": d.mode.value,
-        "created_time": d.created_time.isoformat(),
-        "webhook_url": d.webhook_url,
-        "secret": d.secret,
-        "credential_digest": d.credential_digest,
-        "accounts": None if d.accounts is None else sorted(d.accounts),
-        "waits_for": sorted(d.waits_for),
-        "paused": d.paused,
-        "changed_by": d.changed_by,
-        "changed_time": _iso(d.changed_time),
-        "failures": d.failures,
-        "failing_since": _iso(d.failing_since),
-        "last_error": d.last_error,
-    }
-
-
-def _destination(record: dict[str, Any]) -> Destination:
-    created = _time(record["created_time"])
-    assert created is not None
-    accounts = record["accounts"]
-    return Destination(
-        record["name"],
-        Mode(record["mode"]),
-        created,
-        record["webhook_url"],
-        record["secret"],
-        record["credential_digest"],
-        None if accounts is None else frozenset(accounts),
-        frozenset(record["waits_for"]),
-        bool(record["paused"]),
-        # Documents written before the breaker have none of these: read as never changed.
-        record.get("changed_by"),
-        _time(record.get("changed_time")),
-        int(record.get("failures", 0)),
-        _time(record.get("failing_since")),
-        record.get("last_error", ""),
-    )
-
-
 class DestinationFiles(JsonFiles, Destinations):
-    """`Destinations` over the file layer; claims and counts scan `jobs/`. The host supplies
+    """`Destinations` over the file layer; claims and counts scan `jobs/`, a report reads only
+    its jobs' tasks' documents (once the store has seen them). The host supplies
     `get`, `_scan` and `_update_locked`."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
+        # The task of each job read or written so far. A job's id is made from its task's id
+        # (`job_id_for`), so an entry never points at another task: it saves a report the scan
+        # of `jobs/`, and a job gone since (its destination removed) is simply not found there.
+        self._task_of_job: dict[str, str] = {}
         if not (self._dirs["jobs"] / MIGRATED).exists():
             with self._locked():
                 self._migrate_default_jobs()
@@ -198,16 +119,30 @@ class DestinationFiles(JsonFiles, Destinations):
         if document is None:
             return []
         try:
-            return sorted((_job(r) for r in document["jobs"]), key=lambda j: j.destination)
+            jobs = sorted(
+                (job_from_record(r) for r in document["jobs"]), key=lambda j: j.destination
+            )
         except BAD_RECORD as exc:
             raise StoreError(f"jsonfiles store: {path} is not a valid list of jobs: {exc}") from exc
+        self._task_of_job.update((job.job_id, job.task_id) for job in jobs)
+        return jobs
 
     def _jobs_of(self, task_id: str) -> list[Job]:
         return self._jobs_in(self._jobs_path(task_id))
 
     def _put_jobs(self, task_id: str, jobs: Sequence[Job]) -> None:
-        records = [_job_record(j) for j in sorted(jobs, key=lambda j: j.destination)]
+        records = [job_record(j) for j in sorted(jobs, key=lambda j: j.destination)]
         self._write(self._jobs_path(task_id), {"task_id": task_id, "jobs": records})
+        self._task_of_job.update((job.job_id, task_id) for job in jobs)
+
+    def _tasks_of_jobs(self, job_ids: Collection[str]) -> set[str]:
+        """The tasks of those of *job_ids* that are stored: from the jobs already seen, and
+        with one scan of `jobs/` for any other."""
+        tasks = {self._task_of_job[j] for j in job_ids if j in self._task_of_job}
+        unseen = {j for j in job_ids if j not in self._task_of_job}
+        if unseen:
+            tasks |= {job.task_id for job in self._every_job() if job.job_id in unseen}
+        return tasks
 
     def _every_job(self) -> Iterator[Job]:
         try:
@@ -227,7 +162,7 @@ class DestinationFiles(JsonFiles, Destinations):
                 raise DestinationConflict(f"a destination named {destination.name!r} exists")
             waited = destination.waits_for
             check_waits_for(destination, (n for n in waited if self._destination_path(n).exists()))
-            self._write(path, _destination_record(destination))
+            self._write(path, destination_record(destination))
 
     def get_destination(self, name: str) -> Destination | None:
         path = self._destination_path(name)
@@ -235,7 +170,7 @@ class DestinationFiles(JsonFiles, Destinations):
         if document is None:
             return None
         try:
-            return _destination(document)
+            return destination_from_record(document)
         except BAD_RECORD as exc:
             raise StoreError(f"jsonfiles store: {path} is not a valid destination: {exc}") from exc
 
@@ -244,7 +179,7 @@ class DestinationFiles(JsonFiles, Destinations):
         for path in self._dirs["destinations"].glob("*.json"):
             document = self._read(path)
             if document is not None:
-                found.append(_destination(document))
+                found.append(destination_from_record(document))
         return sorted(found, key=lambda d: d.name)
 
     def put_destination(self, destination: Destination) -> bool:
@@ -252,7 +187,7 @@ class DestinationFiles(JsonFiles, Destinations):
         with self._locked():
             if not path.exists():
                 return False
-            self._write(path, _destination_record(destination))
+            self._write(path, destination_record(destination))
             return True
 
     def change_destination(
@@ -264,7 +199,7 @@ class DestinationFiles(JsonFiles, Destinations):
                 return None
             after = change(before)
             if after != before:
-                self._write(self._destination_path(name), _destination_record(after))
+                self._write(self._destination_path(name), destination_record(after))
             return before, after
 
     def remove_destination(self, name: str) -> bool:
@@ -304,7 +239,8 @@ class DestinationFiles(JsonFiles, Destinations):
         return frozenset(rejected)
 
     def get_job(self, job_id: str) -> Job | None:
-        return next((j for j in self._every_job() if j.job_id == job_id), None)
+        jobs = (j for task_id in self._tasks_of_jobs([job_id]) for j in self._jobs_of(task_id))
+        return next((j for j in jobs if j.job_id == job_id), None)
 
     def task_jobs(self, task_id: str) -> list[Job]:
         return self._jobs_of(task_id)
@@ -368,7 +304,7 @@ class DestinationFiles(JsonFiles, Destinations):
     ) -> list[Recorded]:
         with self._locked():
             wanted = {r.job_id for r in reports}
-            task_ids = {j.task_id for j in self._every_job() if j.job_id in wanted}
+            task_ids = self._tasks_of_jobs(wanted)
             jobs = [job for task_id in sorted(task_ids) for job in self._jobs_of(task_id)]
             found = {task_id: self.get(task_id) for task_id in task_ids}
             tasks = {task_id: task for task_id, task in found.items() if task is not None}
