@@ -16,7 +16,15 @@ import psycopg
 import pytest
 from deletion_requests_http.testing import serving
 
-from benchmarks import console_reads, core, delivery, destinations, held_bodies, storage
+from benchmarks import (
+    console_reads,
+    core,
+    delivery,
+    destinations,
+    held_bodies,
+    jsonfiles_reports,
+    storage,
+)
 from benchmarks._drive import POSTGRES, acceptable, bare_app, make_app, wrk
 from benchmarks.http import auth_cost, case, list_latency
 
@@ -65,6 +73,7 @@ def test_storage_benchmark_functions_run(tmp_path: Path) -> None:
     adds, pages = storage.jsonfiles_rates(tmp_path / "json", 10)
     assert adds > 0
     assert pages > 0
+    assert len(jsonfiles_reports.report_times(tmp_path / "reports", 12, 5)) == 5
 
 
 def test_destinations_benchmark_functions_run(tmp_path: Path) -> None:
