@@ -9,8 +9,8 @@ from pathlib import Path
 
 from deletion_requests_sqlite import SqliteStore
 
+from benchmarks._populate import T0, populate
 from benchmarks._timing import median_seconds
-from benchmarks.storage import T0, populate
 from deletion_requests import AccessAdmin, DeletionService, ManualClock, Operators
 
 

@@ -31,8 +31,8 @@ from deletion_requests_http.testing import serving
 from deletion_requests_postgres import PostgresStore
 
 from benchmarks._drive import QUIET
+from benchmarks._populate import T0, make_task, populate
 from benchmarks.http import baseline_python, drop_schemas, remove_worktree, store_url
-from benchmarks.storage import T0, make_task, populate
 from deletion_requests import (
     AccessAdmin,
     DeletionService,

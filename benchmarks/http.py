@@ -46,7 +46,7 @@ from benchmarks._drive import (
     rate,
     wrk,
 )
-from benchmarks.storage import populate
+from benchmarks._populate import populate
 from deletion_requests import Caller, DeletionService, open_store
 
 

@@ -24,7 +24,7 @@ from deletion_requests_http.testing import serving
 from psycopg import sql
 
 from benchmarks._drive import QUIET, make_app, rate, wrk
-from benchmarks.storage import T0, populate
+from benchmarks._populate import T0, populate
 from deletion_requests import DeletionService, ManualClock, open_store
 from deletion_requests.wire import new_task_uuid
 
