@@ -11,8 +11,15 @@ from ._callbacks import CallbackSender, check_callback_url, new_signing_secret
 from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
 from ._creating import PreparedCreate
 from ._destination_push import JobSender
-from ._destination_work import task_outcome
-from ._destinations import BREAKER, new_credential, summary
+from ._destination_work import MAX_CLAIM, task_outcome
+from ._destinations import (
+    BREAKER,
+    MAX_REASON,
+    NAME_PATTERN,
+    REPORTED_WORDS,
+    new_credential,
+    summary,
+)
 from ._due_dates import days_left_to_extend
 from ._handoff import SignatureInvalid, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
@@ -29,7 +36,11 @@ __all__ = [
     "EVENTS",
     "MAX_BATCH",
     "MAX_BULK",
+    "MAX_CLAIM",
     "MAX_IDENTIFIERS",
+    "MAX_REASON",
+    "NAME_PATTERN",
+    "REPORTED_WORDS",
     "CallbackSender",
     "JobSender",
     "PreparedCreate",
