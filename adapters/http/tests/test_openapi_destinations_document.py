@@ -129,7 +129,7 @@ def test_the_four_operations_are_tagged_destinations_with_their_security() -> No
     for path in (CLAIM, BATCH, ONE):
         assert operation(path)["security"] == [{"destinationCredential": []}]
     assert operation(PUSH)["security"] == [{"destinationSignature": []}]
-    headers = {p["name"] for p in DOCUMENT["paths"][PUSH]["parameters"] if p["in"] == "header"}
+    headers = {p["name"] for p in operation(PUSH)["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp"}
 
 

@@ -95,6 +95,7 @@ def _operation(
     answer: tuple[str, str, dict[str, Any]],
     errors: dict[str, Any],
     security: list[dict[str, list[str]]] = PULL_SECURITY,
+    headers: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     schema, description_200, examples = answer
     return {
@@ -103,6 +104,7 @@ def _operation(
         "description": description,
         "operationId": operation_id,
         "security": security,
+        **({"parameters": headers} if headers else {}),
         "requestBody": {"required": True, "content": _content(*request)},
         "responses": {
             "200": {"description": description_200, "content": _content(schema, examples)},
@@ -156,7 +158,7 @@ def destination_paths() -> dict[str, Any]:
             ),
         },
         "/data/deletion-requests/{taskId}/destinations/{name}/outcome": {
-            "parameters": [TASK_ID, _name(ex.PUSH), *SIGNATURE_HEADERS],
+            "parameters": [TASK_ID, _name(ex.PUSH)],
             "post": _operation(
                 "reportPushedOutcome",
                 "A push destination reports the outcome of its job for a task (idempotent).",
@@ -166,6 +168,7 @@ def destination_paths() -> dict[str, Any]:
                 ("OutcomeRecorded", "The outcome, recorded (now or before).", ex.PUSH_RECORDED),
                 push_report_errors(),
                 security=[{"destinationSignature": []}],
+                headers=SIGNATURE_HEADERS,
             ),
         },
     }
