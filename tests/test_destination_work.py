@@ -35,7 +35,7 @@ from deletion_requests._access import digest_secret
 from deletion_requests._destination_work import DestinationWork
 from deletion_requests._destinations import _JOB_NAMESPACE, job_id_for
 from deletion_requests.stores import DEFAULT_DESTINATION
-from deletion_requests.wire import new_credential, new_signing_secret, summary
+from deletion_requests.wire import MAX_REASON, new_credential, new_signing_secret, summary
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 POLICY = Policy()
@@ -143,6 +143,20 @@ def test_unknown_words_list_the_ones_allowed() -> None:
     assert Outcome.parse("failed", "gave up", operator=True).kind is OutcomeKind.FAILED
     with pytest.raises(InvalidRequest, match="needs a reason"):
         Outcome.parse("exempt")
+
+
+def test_a_reason_is_checked_as_sent_then_trimmed() -> None:
+    """The length and the characters of a reason are those sent, as the OpenAPI schema has
+    them: a reason that would fit once trimmed, or whose only control character is at an end,
+    is refused all the same."""
+    assert Outcome.parse("exempt", "x" * MAX_REASON).reason == "x" * MAX_REASON
+    assert Outcome.parse("exempt", "  tax law ").reason == "tax law"
+    assert Outcome.parse("deleted", "   ").reason == ""
+    with pytest.raises(InvalidRequest, match=f"longer than {MAX_REASON}"):
+        Outcome.parse("exempt", " " + "x" * MAX_REASON)
+    for reason in ("tax law\n", "\ttax law"):
+        with pytest.raises(InvalidRequest, match="reason must not hold control characters"):
+            Outcome.parse("exempt", reason)
 
 
 def test_a_destination_owing_jobs_cannot_be_removed_and_waits_must_exist() -> None:

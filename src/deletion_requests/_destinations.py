@@ -82,6 +82,7 @@ class OutcomeKind(enum.Enum):
 REPORTED_WORDS = (OutcomeKind.DELETED, OutcomeKind.NOT_FOUND, OutcomeKind.EXEMPT)
 """The outcome words a destination may report (an operator may also give `failed`)."""
 MAX_REASON = 500
+"""The most characters an outcome's reason holds, as sent (before its ends are trimmed)."""
 
 
 class UnknownDestination(DeletionRequestError):
@@ -124,7 +125,9 @@ class Outcome:
     @classmethod
     def parse(cls, word: object, reason: object = None, *, operator: bool = False) -> Outcome:
         """The outcome a report names, or `InvalidRequest` naming what is wrong (an unknown
-        word lists the words allowed)."""
+        word lists the words allowed). The reason is checked as sent, as the OpenAPI schema
+        says (at most `MAX_REASON` characters, no control character), then its ends are
+        trimmed; a blank reason is none."""
         allowed = REPORTED_WORDS + ((OutcomeKind.FAILED,) if operator else ())
         words = ", ".join(kind.value for kind in allowed)
         if not isinstance(word, str) or word not in {kind.value for kind in allowed}:
@@ -132,14 +135,15 @@ class Outcome:
         kind = OutcomeKind(word)
         if reason is not None and not isinstance(reason, str):
             raise InvalidRequest("reason must be a string")
-        text = (reason or "").strip()
+        given = reason or ""
+        if len(given) > MAX_REASON:
+            raise InvalidRequest(f"reason is longer than {MAX_REASON} characters")
+        text = check_text(given, "reason").strip()
         if kind in (OutcomeKind.EXEMPT, OutcomeKind.FAILED) and not text:
             raise InvalidRequest(f"an outcome of {word} needs a reason")
         if kind in (OutcomeKind.DELETED, OutcomeKind.NOT_FOUND) and text:
             raise InvalidRequest(f"an outcome of {word} takes no reason")
-        if len(text) > MAX_REASON:
-            raise InvalidRequest(f"reason is longer than {MAX_REASON} characters")
-        return cls(kind, check_text(text, "reason"))
+        return cls(kind, text)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

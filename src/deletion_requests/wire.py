@@ -12,7 +12,8 @@ from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_
 from ._creating import PreparedCreate
 from ._decisions import check_reason
 from ._destination_push import JobSender
-from ._destinations import BREAKER, summary
+from ._destination_work import MAX_CLAIM
+from ._destinations import BREAKER, MAX_REASON, NAME_PATTERN, REPORTED_WORDS, summary
 from ._due_dates import days_left_to_extend
 from ._handoff import SignatureInvalid, message_id
 from ._identifiers import MAX_IDENTIFIERS, hash_email
@@ -30,7 +31,11 @@ __all__ = [
     "EVENTS",
     "MAX_BATCH",
     "MAX_BULK",
+    "MAX_CLAIM",
     "MAX_IDENTIFIERS",
+    "MAX_REASON",
+    "NAME_PATTERN",
+    "REPORTED_WORDS",
     "CallbackSender",
     "JobSender",
     "PreparedCreate",

@@ -6,7 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -60,6 +60,20 @@ def cli(*args: str) -> str:
 def basic(app_id: str, secret: str) -> dict[str, str]:
     token = base64.b64encode(f"{app_id}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def is_rokt_missing_credentials(failure: Exception, response: Any) -> bool:
+    """Whether schemathesis's *failure* is a missing Authorization header answered as the Rokt
+    document says (403 AUTHENTICATION_ERROR, where schemathesis expects 401 whatever its
+    settings say)."""
+    from schemathesis.openapi.checks import MissingHeaderNotRejected
+
+    return (
+        isinstance(failure, MissingHeaderNotRejected)
+        and failure.header_name.lower() == "authorization"
+        and response.status_code == 403
+        and response.json()["error"]["error"] == "AUTHENTICATION_ERROR"
+    )
 
 
 class World:

@@ -152,6 +152,10 @@ def test_healthz_and_openapi(world: World) -> None:
         "/data/deletion-requests/cancellations",
         "/data/deletion-requests/{taskId}",
         "/data/deletion-requests/{taskId}/completion",
+        "/destinations/{name}/jobs/claim",
+        "/destinations/{name}/jobs/outcomes",
+        "/destinations/{name}/jobs/{jobId}/outcome",
+        "/data/deletion-requests/{taskId}/destinations/{name}/outcome",
         "/healthz",
         "/openapi.json",
     }

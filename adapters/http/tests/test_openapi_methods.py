@@ -11,16 +11,19 @@ from .conftest import World
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 TASK = "3bc2e8b0-88ee-400c-8696-44897bc95cd3"
+JOB = "5d0c8a51-4c1e-5b7a-9f3e-2a6d1c7b8e90"
 # Paths the document does not describe, which the server serves all the same.
 UNDOCUMENTED = {"/metrics": {"GET"}, "/docs": {"GET"}, "/docs/init.js": {"GET"}}
 
 
 def documented_paths() -> dict[str, set[str]]:
-    """Each path of the document, with a concrete task id, and the methods it takes."""
+    """Each path of the document, with a concrete task id, job id and destination name, and
+    the methods it takes."""
     paths = {}
     for template, item in openapi_document()["paths"].items():
         methods = {m.upper() for m in item if m in {x.lower() for x in METHODS}}
-        paths[template.replace("{taskId}", TASK)] = methods
+        path = template.replace("{taskId}", TASK).replace("{jobId}", JOB)
+        paths[path.replace("{name}", "crm" if "/data/" in path else "warehouse")] = methods
     return paths
 
 
@@ -41,6 +44,10 @@ def test_the_document_paths_are_the_ones_expected() -> None:
         "/data/deletion-requests/cancellations",
         f"/data/deletion-requests/{TASK}",
         f"/data/deletion-requests/{TASK}/completion",
+        f"/data/deletion-requests/{TASK}/destinations/crm/outcome",
+        "/destinations/warehouse/jobs/claim",
+        "/destinations/warehouse/jobs/outcomes",
+        f"/destinations/warehouse/jobs/{JOB}/outcome",
         "/healthz",
         "/openapi.json",
     }

@@ -30,7 +30,7 @@ from deletion_requests import (
     UnknownDestination,
 )
 from deletion_requests.stores import Recorded
-from deletion_requests.wire import MAX_BATCH, summary
+from deletion_requests.wire import MAX_BATCH, MAX_CLAIM, summary
 
 from ._documents import json_body, media_type, read_body
 from ._errors import HttpError, JSONResponse
@@ -56,6 +56,18 @@ def outcome_document(media: str, body: bytes) -> Outcome:
             "BAD_REQUEST", f"unknown field(s) {', '.join(unknown)[:200]}: expected outcome, reason"
         )
     return Outcome.parse(document["outcome"], document.get("reason"))
+
+
+def claim_limit(media: str, body: bytes) -> Any:
+    """The `limit` a claim's body names, for the core to check; a number without a fraction
+    (`100.0`) is that integer, as JSON Schema's `integer` has it. 400 for another shape."""
+    document = json_body(media, body)
+    if not isinstance(document, dict) or set(document) != {"limit"}:
+        raise HttpError("BAD_REQUEST", f'the body must be {{"limit": <1 to {MAX_CLAIM}>}}')
+    limit = document["limit"]
+    if isinstance(limit, float) and limit.is_integer():
+        return int(limit)
+    return limit
 
 
 def batch_document(media: str, body: bytes) -> list[tuple[str, Outcome]]:
@@ -141,11 +153,9 @@ class DestinationEndpoints:
         credential = bearer(request)
         body = await read_body(request)
         await run_in_threadpool(self.work.authenticate, name, credential)
-        document = json_body(media_type(request), body)
-        if not isinstance(document, dict) or set(document) != {"limit"}:
-            raise HttpError("BAD_REQUEST", 'the body must be {"limit": <1 to 1000>}')
+        limit = claim_limit(media_type(request), body)
         request.state.app_id = f"destination:{name}"
-        claimed = await run_in_threadpool(self.work.claim, name, document["limit"])
+        claimed = await run_in_threadpool(self.work.claim, name, limit)
         return JSONResponse({"data": [claimed_to_api(c) for c in claimed]})
 
     async def pull_outcome(self, request: Request) -> Response:

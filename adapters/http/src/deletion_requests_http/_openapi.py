@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 description of the HTTP API, checked against the app by schemathesis and
 by a client that openapi-python-client generates from it. Its components are in
-`_openapi_schemas`, its examples in `_openapi_examples`."""
+`_openapi_schemas`, its examples in `_openapi_examples`; the destinations' operations are in
+`_openapi_destinations`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 from deletion_requests import Status
 
 from . import _openapi_examples as ex
+from ._openapi_destination_schemas import DESTINATION_SECURITY_SCHEMES, destination_schemas
+from ._openapi_destinations import TAG, destination_paths
 from ._openapi_schemas import ACCOUNT_ID, ERRORS, SECURITY_SCHEMES, UUID, component_schemas
 
 SECURITY: list[dict[str, list[str]]] = [{"oauth2": []}, {"bearerAuth": []}, {"basicAuth": []}]
@@ -364,9 +367,10 @@ def openapi_document() -> dict[str, Any]:
                 "ready. Raw emails are hashed on arrival and never stored or echoed."
             ),
         },
-        "paths": _paths(statuses),
+        "tags": [TAG],
+        "paths": {**_paths(statuses), **destination_paths()},
         "components": {
-            "securitySchemes": SECURITY_SCHEMES,
-            "schemas": component_schemas(statuses),
+            "securitySchemes": {**SECURITY_SCHEMES, **DESTINATION_SECURITY_SCHEMES},
+            "schemas": {**component_schemas(statuses), **destination_schemas()},
         },
     }
