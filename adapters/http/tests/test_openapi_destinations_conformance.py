@@ -28,9 +28,8 @@ from deletion_requests import (
     Policy,
 )
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destinations import job_id_for
-from deletion_requests.wire import new_credential
+from deletion_requests.wire import new_credential, new_signing_secret
 
 from .conftest import KEY, is_rokt_missing_credentials
 

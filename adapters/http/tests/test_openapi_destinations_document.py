@@ -19,7 +19,6 @@ from openapi_spec_validator import validate
 
 from deletion_requests import Destination, DestinationWork, Mode, Policy
 from deletion_requests._access import digest_secret
-from deletion_requests._callbacks import new_signing_secret
 from deletion_requests._destinations import job_id_for
 from deletion_requests.wire import (
     MAX_BATCH,
@@ -27,6 +26,7 @@ from deletion_requests.wire import (
     MAX_REASON,
     REPORTED_WORDS,
     new_credential,
+    new_signing_secret,
 )
 
 from .conftest import T0, World
