@@ -43,6 +43,7 @@ from ._memory import MemoryStore
 from ._open import UnknownStore, open_store
 from ._operators import Operators
 from ._policy import MAX_PERIOD, Policy
+from ._port_destinations import Recorded
 from ._ports import Store
 from ._service import AccessAdmin, DeletionService
 from ._status import Status
@@ -82,6 +83,7 @@ __all__ = [
     "OutcomeKind",
     "Page",
     "Policy",
+    "Recorded",
     "Sink",
     "Status",
     "Store",

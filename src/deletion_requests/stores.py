@@ -28,7 +28,7 @@ from ._lease import FileLease
 from ._open import redacted_url
 from ._operator_accounts import Operator
 from ._outcome_batch import Batch, apply_reports, check_written
-from ._port_destinations import Complete, Destinations, Recorded, Report, TaskChange
+from ._port_destinations import Complete, Destinations, Report, TaskChange
 from ._ports import (
     AccessRecords,
     Awaiting,
@@ -76,7 +76,6 @@ __all__ = [
     "Operator",
     "OperatorRecords",
     "Outbox",
-    "Recorded",
     "Report",
     "Reports",
     "ServerSettings",

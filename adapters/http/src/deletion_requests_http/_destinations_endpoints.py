@@ -27,9 +27,9 @@ from deletion_requests import (
     InvalidRequest,
     Mode,
     Outcome,
+    Recorded,
     UnknownDestination,
 )
-from deletion_requests.stores import Recorded
 from deletion_requests.wire import MAX_BATCH, MAX_CLAIM, summary
 
 from ._documents import json_body, media_type, read_body

@@ -25,6 +25,7 @@ from deletion_requests import (
     JobState,
     Outcome,
     OutcomeKind,
+    Recorded,
     Status,
     StoreError,
 )
@@ -33,7 +34,6 @@ from deletion_requests.stores import (
     Complete,
     Destinations,
     JobCounts,
-    Recorded,
     Report,
     apply_reports,
     attempt_failed,

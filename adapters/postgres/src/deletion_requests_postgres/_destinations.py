@@ -23,13 +23,13 @@ from deletion_requests import (
     Destination,
     DestinationConflict,
     Job,
+    Recorded,
     StoreError,
 )
 from deletion_requests.stores import (
     Complete,
     Destinations,
     JobCounts,
-    Recorded,
     Report,
     apply_reports,
     attempt_failed,

@@ -17,12 +17,12 @@ from deletion_requests import (
     DestinationConflict,
     Job,
     JobState,
+    Recorded,
 )
 from deletion_requests.stores import (
     Complete,
     Destinations,
     JobCounts,
-    Recorded,
     Report,
     apply_reports,
     attempt_failed,
