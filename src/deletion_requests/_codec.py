@@ -13,6 +13,7 @@ from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._clock import as_utc
 from ._status import Status
+from ._summary import TaskSummary
 from ._task import DeletionTask, Transition
 
 DELETION_TYPE = "emailsDeletion"
@@ -101,10 +102,10 @@ api_converter = _api_converter()
 record_converter = _record_converter()
 
 
-def _api_object(task: DeletionTask) -> dict[str, Any]:
+def _api_object(task: DeletionTask | TaskSummary) -> dict[str, Any]:
     """The view's fields by their API names, in `TaskView`'s order, with the task's own
     datetimes and status: orjson writes it as is (`task_to_api_json`), and the converter's
-    views are built from its values (`_view_fields`)."""
+    views are built from its values (`_view_fields`). A summary holds every field it reads."""
     return {
         "taskId": task.task_id,
         "status": task.status,
@@ -146,8 +147,9 @@ def task_to_api_json(task: DeletionTask) -> bytes:
     return orjson.dumps(_api_object(task))
 
 
-def tasks_to_api_json(tasks: Iterable[DeletionTask]) -> bytes:
-    """A JSON array of `task_to_api_json` objects."""
+def tasks_to_api_json(tasks: Iterable[DeletionTask | TaskSummary]) -> bytes:
+    """A JSON array of `task_to_api_json` objects, of tasks or of their summaries (the same
+    bytes for a task and for its `TaskSummary.of`)."""
     return orjson.dumps([_api_object(task) for task in tasks])
 
 

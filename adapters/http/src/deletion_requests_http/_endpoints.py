@@ -248,8 +248,8 @@ class Endpoints:
         asked = (query.get("accountId"), query.get("status"), int(limit), query.get("cursor"))
         page = await self._as_caller(
             request,
-            lambda who: self.service.list(who, *asked, summaries=True),
-            awaited=lambda on_loop, who: on_loop.list(who, *asked),
+            lambda who: self.service.list_summaries(who, *asked),
+            awaited=lambda on_loop, who: on_loop.list_summaries(who, *asked),
         )
         headers = {}
         if page.next_cursor is not None:

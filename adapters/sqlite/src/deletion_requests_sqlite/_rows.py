@@ -7,8 +7,9 @@ import datetime as dt
 import itertools
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
-from deletion_requests import DeletionTask, Status
+from deletion_requests import DeletionTask, Status, TaskSummary
 from deletion_requests.stores import DuplicateTask, IdempotencyKeyConflict
 
 UTC = dt.UTC
@@ -19,6 +20,11 @@ TASK_COLUMNS = (
     "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
     "created_by, version, outbox, completed_us, overdue_us, purged_us, held_us, due_us"
 )
+SUMMARY_COLUMNS = (
+    "task_id, account_id, status, creation_us, ready_us, actioned_us, cancelled_us, "
+    "completed_us, overdue_us, held_us, due_us"
+)
+"""The columns of a `TaskSummary`, in its fields' order (`summary_from_row`)."""
 HISTORY_COLUMNS = "task, seq, source, dest, at_us, by, event, detail"
 READ_COLUMNS = "id, " + TASK_COLUMNS
 # A new task's VALUES: a time it lacks is bound as '' and stored as NULL, since binding None costs
@@ -46,6 +52,35 @@ def status_of(value: str) -> Status:
         return _STATUSES[value]
     except KeyError:
         raise ValueError(f"{value!r} is not a status") from None
+
+
+def summary_from_row(row: tuple[Any, ...]) -> TaskSummary:
+    """The summary of a row of `SUMMARY_COLUMNS`; `ValueError`, `TypeError` or
+    `OverflowError` for a value that is not what the column holds."""
+    task_id, account_id, status, creation, ready, actioned, cancelled, done, overdue, held, due = (
+        row
+    )
+    if type(creation) is not int or type(due) is not int:
+        raise TypeError("creation_us and due_us must be integers")
+    try:
+        status_value = _STATUSES[status]
+    except KeyError:
+        raise ValueError(f"{status!r} is not a status") from None
+    # `from_us` and `opt_time`, written out: they run eight times a row of a page.
+    delta = dt.timedelta
+    return TaskSummary(
+        task_id,
+        account_id,
+        status_value,
+        EPOCH + delta(0, 0, creation),
+        None if ready is None else EPOCH + delta(0, 0, ready),
+        None if actioned is None else EPOCH + delta(0, 0, actioned),
+        None if cancelled is None else EPOCH + delta(0, 0, cancelled),
+        None if done is None else EPOCH + delta(0, 0, done),
+        None if overdue is None else EPOCH + delta(0, 0, overdue),
+        None if held is None else EPOCH + delta(0, 0, held),
+        EPOCH + delta(0, 0, due),
+    )
 
 
 def opt_us(moment: dt.datetime | None) -> int | None:
