@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-
-import attrs
+from typing import NamedTuple
 
 from ._lifecycle import _catch_up_by_machine, up_to_date
 from ._policy import Policy
@@ -12,14 +11,15 @@ from ._status import Status
 from ._task import SYSTEM, DeletionTask
 
 
-@attrs.frozen
-class TaskSummary:
+class TaskSummary(NamedTuple):
     """A task's own fields that a page of a listing shows, and that its status and overdue
     flag follow from: none of its identifiers, history, outbox, creator, version or purge.
 
-    Stores build these from their rows (`TaskRecords.list_summaries`) with values already typed
-    as `DeletionTask`'s converters type them (a `Status`, datetimes in `datetime.UTC`): the
-    initialiser converts nothing. `of` is the summary of a whole task.
+    Stores build these from their rows at volume (`TaskRecords.list_summaries`), with values
+    already typed as `DeletionTask`'s converters type them (a `Status`, datetimes in
+    `datetime.UTC`): nothing is converted. A named tuple, so that a row makes one in a
+    single step; it is a value all the same (immutable, equal by its fields), and equal to a
+    plain tuple of the same values. `of` is the summary of a whole task.
     """
 
     task_id: str

@@ -25,7 +25,7 @@ from deletion_requests._task import DeletionTask
 from ._case import POLICY, T0, PortContract
 from ._strategies import aware_datetimes, tasks
 
-SUMMARY_FIELDS = tuple(field.name for field in attrs.fields(TaskSummary))
+SUMMARY_FIELDS = TaskSummary._fields
 WINDOW = 3 * POLICY.cancel_period
 """Tasks are created within this of T0, and the clock reads within it of them."""
 PAGE_SETTINGS = settings(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deletion_requests import DeletionTask, Status, TaskSummary
@@ -54,33 +54,39 @@ def status_of(value: str) -> Status:
         raise ValueError(f"{value!r} is not a status") from None
 
 
-def summary_from_row(row: tuple[Any, ...]) -> TaskSummary:
-    """The summary of a row of `SUMMARY_COLUMNS`; `ValueError`, `TypeError` or
-    `OverflowError` for a value that is not what the column holds."""
-    task_id, account_id, status, creation, ready, actioned, cancelled, done, overdue, held, due = (
-        row
-    )
-    if type(creation) is not int or type(due) is not int:
-        raise TypeError("creation_us and due_us must be integers")
-    try:
-        status_value = _STATUSES[status]
-    except KeyError:
-        raise ValueError(f"{status!r} is not a status") from None
+def summaries_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[TaskSummary]:
+    """The summaries of rows of `SUMMARY_COLUMNS`; `KeyError` for a status that is none,
+    `TypeError` or `OverflowError` for a time that is not what the column holds."""
+    statuses, epoch, delta = _STATUSES, EPOCH, dt.timedelta
     # `from_us` and `opt_time`, written out: they run eight times a row of a page.
-    delta = dt.timedelta
-    return TaskSummary(
-        task_id,
-        account_id,
-        status_value,
-        EPOCH + delta(0, 0, creation),
-        None if ready is None else EPOCH + delta(0, 0, ready),
-        None if actioned is None else EPOCH + delta(0, 0, actioned),
-        None if cancelled is None else EPOCH + delta(0, 0, cancelled),
-        None if done is None else EPOCH + delta(0, 0, done),
-        None if overdue is None else EPOCH + delta(0, 0, overdue),
-        None if held is None else EPOCH + delta(0, 0, held),
-        EPOCH + delta(0, 0, due),
-    )
+    return [
+        TaskSummary(
+            task_id,
+            account_id,
+            statuses[status],
+            epoch + delta(0, 0, creation),
+            None if ready is None else epoch + delta(0, 0, ready),
+            None if actioned is None else epoch + delta(0, 0, actioned),
+            None if cancelled is None else epoch + delta(0, 0, cancelled),
+            None if done is None else epoch + delta(0, 0, done),
+            None if overdue is None else epoch + delta(0, 0, overdue),
+            None if held is None else epoch + delta(0, 0, held),
+            epoch + delta(0, 0, due),
+        )
+        for (
+            task_id,
+            account_id,
+            status,
+            creation,
+            ready,
+            actioned,
+            cancelled,
+            done,
+            overdue,
+            held,
+            due,
+        ) in rows
+    ]
 
 
 def opt_us(moment: dt.datetime | None) -> int | None:

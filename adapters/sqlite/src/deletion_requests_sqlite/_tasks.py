@@ -30,7 +30,7 @@ from ._rows import (
     opt_us,
     outbox_column,
     status_of,
-    summary_from_row,
+    summaries_from_rows,
     to_us,
     write_new,
 )
@@ -236,11 +236,17 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
         with self._read("list") as conn:
             rows = self._list(conn, query, SUMMARY_COLUMNS, 0)
         try:
-            return [summary_from_row(row) for row in rows]
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise StoreError(
-                f"sqlite store {self.path}: a tasks row cannot be read: {exc}"
-            ) from exc
+            return summaries_from_rows(rows)
+        except (KeyError, TypeError, OverflowError):
+            for row in rows:  # which row: the message names it
+                try:
+                    summaries_from_rows([row])
+                except (KeyError, TypeError, OverflowError) as exc:
+                    raise StoreError(
+                        f"sqlite store {self.path}: tasks row {row[0]!r} cannot be read: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+            raise
 
     @staticmethod
     def _list(
