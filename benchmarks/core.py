@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import importlib
 import json
 import os
 import statistics
@@ -227,15 +228,27 @@ def _init(row: tuple[Any, ...]) -> DeletionTask:
 
 
 def page_us(rounds: int = 200) -> dict[str, float]:
-    """Median us of a page of `PAGE` summaries: building the tasks from typed fields (the
-    store's constructor: `DeletionTask.from_fields` where the library has it, else the attrs
-    initialiser), `catch_up` of each, and the JSON array (`tasks_to_api_json`)."""
+    """Median us of a page of `PAGE` summaries: building them from typed fields (the store's
+    constructor: a `TaskSummary` of its fields where the library has one, else
+    `DeletionTask.from_fields`, else the attrs initialiser), catching each up (`catch_up`, or
+    `catch_up_summary` of a summary), and the JSON array (`tasks_to_api_json`)."""
     rows = page_rows()
     policy = Policy()
-    build = getattr(DeletionTask, "from_fields", None)
-    make = (lambda row: build(*row)) if build is not None else _init
+    try:
+        summary = importlib.import_module("deletion_requests._summary")
+    except ImportError:
+        summary = None
+    make: Any
+    if summary is not None:
+        fields = [_FIELDS.index(name) for name in summary.TaskSummary._fields]
+        rows = [tuple(row[i] for i in fields) for row in rows]
+        make, catch_up = (lambda row: summary.TaskSummary(*row)), summary.catch_up_summary
+    else:
+        build = getattr(DeletionTask, "from_fields", None)
+        make = (lambda row: build(*row)) if build is not None else _init
+        catch_up = lifecycle.catch_up
     tasks = [make(row) for row in rows]
-    catch_up, now = lifecycle.catch_up, PAGE_NOW
+    now = PAGE_NOW
     parts = {
         "build": lambda: [make(row) for row in rows],
         "catch_up": lambda: [catch_up(task, now, policy) for task in tasks],
