@@ -39,11 +39,11 @@ from deletion_requests import (
     Policy,
     Status,
 )
+from deletion_requests import _codec as codec
 
 # The page case also runs on a baseline's `src/` (`--baseline REF`): the names not in every
 # baseline's `deletion_requests` come from the private modules that every baseline has.
 from deletion_requests import _lifecycle as lifecycle
-from deletion_requests._codec import tasks_to_api_json
 from deletion_requests._identifiers import hash_email
 from deletion_requests._ids import new_task_uuid
 from deletion_requests._task import CREATED
@@ -231,7 +231,8 @@ def page_us(rounds: int = 200) -> dict[str, float]:
     """Median us of a page of `PAGE` summaries: building them from typed fields (the store's
     constructor: a `TaskSummary` of its fields where the library has one, else
     `DeletionTask.from_fields`, else the attrs initialiser), catching each up (`catch_up`, or
-    `catch_up_summary` of a summary), and the JSON array (`tasks_to_api_json`)."""
+    `catch_up_summary` of a summary), and the JSON array (`tasks_to_api_json`, or
+    `summaries_to_api_json`)."""
     rows = page_rows()
     policy = Policy()
     try:
@@ -239,21 +240,24 @@ def page_us(rounds: int = 200) -> dict[str, float]:
     except ImportError:
         summary = None
     make: Any
+    render: Any
     if summary is not None:
         fields = [_FIELDS.index(name) for name in summary.TaskSummary._fields]
         rows = [tuple(row[i] for i in fields) for row in rows]
         make, catch_up = (lambda row: summary.TaskSummary(*row)), summary.catch_up_summary
+        render = codec.summaries_to_api_json
     else:
         build = getattr(DeletionTask, "from_fields", None)
         make = (lambda row: build(*row)) if build is not None else _init
         catch_up = lifecycle.catch_up
+        render = codec.tasks_to_api_json
     tasks = [make(row) for row in rows]
     now = PAGE_NOW
     parts = {
         "build": lambda: [make(row) for row in rows],
         "catch_up": lambda: [catch_up(task, now, policy) for task in tasks],
-        "render": lambda: tasks_to_api_json(tasks),
-        "page": lambda: tasks_to_api_json([catch_up(make(row), now, policy) for row in rows]),
+        "render": lambda: render(tasks),
+        "page": lambda: render([catch_up(make(row), now, policy) for row in rows]),
     }
     return {name: median_seconds(run, rounds) * 1e6 for name, run in parts.items()}
 

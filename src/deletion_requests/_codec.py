@@ -102,10 +102,10 @@ api_converter = _api_converter()
 record_converter = _record_converter()
 
 
-def _api_object(task: DeletionTask | TaskSummary) -> dict[str, Any]:
+def _api_object(task: DeletionTask) -> dict[str, Any]:
     """The view's fields by their API names, in `TaskView`'s order, with the task's own
     datetimes and status: orjson writes it as is (`task_to_api_json`), and the converter's
-    views are built from its values (`_view_fields`). A summary holds every field it reads."""
+    views are built from its values (`_view_fields`)."""
     return {
         "taskId": task.task_id,
         "status": task.status,
@@ -147,10 +147,36 @@ def task_to_api_json(task: DeletionTask) -> bytes:
     return orjson.dumps(_api_object(task))
 
 
-def tasks_to_api_json(tasks: Iterable[DeletionTask | TaskSummary]) -> bytes:
-    """A JSON array of `task_to_api_json` objects, of tasks or of their summaries (the same
-    bytes for a task and for its `TaskSummary.of`)."""
+def tasks_to_api_json(tasks: Iterable[DeletionTask]) -> bytes:
+    """A JSON array of `task_to_api_json` objects."""
     return orjson.dumps([_api_object(task) for task in tasks])
+
+
+def _summary_object(summary: TaskSummary) -> dict[str, Any]:
+    """`_api_object` of a summary, its fields unpacked at once."""
+    task_id, account_id, status, created, ready, actioned, cancelled, completed, _, held, due = (
+        summary
+    )
+    return {
+        "taskId": task_id,
+        "status": status,
+        "deletionType": DELETION_TYPE,
+        "creationTime": created,
+        "accountId": account_id,
+        "readyTime": ready,
+        "actionedTime": actioned,
+        "cancelledTime": cancelled,
+        "completedTime": completed,
+        "overdue": summary.overdue,
+        "heldTime": held,
+        "dueTime": due,
+    }
+
+
+def summaries_to_api_json(summaries: Iterable[TaskSummary]) -> bytes:
+    """`tasks_to_api_json` of the tasks *summaries* are the `TaskSummary.of`: the same
+    bytes (`StoreContract` holds a page of them to the page of the whole tasks)."""
+    return orjson.dumps([_summary_object(summary) for summary in summaries])
 
 
 OPERATOR_PREFIX = "operator:"

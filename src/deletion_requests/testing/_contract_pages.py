@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from deletion_requests._access import Caller
 from deletion_requests._clock import ManualClock
-from deletion_requests._codec import tasks_to_api_json
+from deletion_requests._codec import summaries_to_api_json, tasks_to_api_json
 from deletion_requests._errors import DeadlineExceeded, DecisionRefused
 from deletion_requests._lifecycle import hold, release
 from deletion_requests._ports import Store, TaskQuery
@@ -121,7 +121,7 @@ class PageCases(PortContract[Store]):
                     assert type(value) is type(expected), name
                     if isinstance(value, dt.datetime):
                         assert value.tzinfo is expected.tzinfo, name
-            assert tasks_to_api_json(summaries) == tasks_to_api_json(whole)
+            assert summaries_to_api_json(summaries) == tasks_to_api_json(whole)
 
     @PAGE_SETTINGS
     @given(data=st.data())
@@ -144,7 +144,7 @@ class PageCases(PortContract[Store]):
         for _ in range(3):
             whole = service.list(caller, account, status, limit, cursor)
             page = service.list_summaries(caller, account, status, limit, cursor)
-            assert tasks_to_api_json(page.tasks) == tasks_to_api_json(whole.tasks)
+            assert summaries_to_api_json(page.tasks) == tasks_to_api_json(whole.tasks)
             assert page.tasks == tuple(TaskSummary.of(task) for task in whole.tasks)
             assert page.next_cursor == whole.next_cursor
             cursor = page.next_cursor
