@@ -198,7 +198,7 @@ def list_paths(store_url: str, samples: int = 500) -> list[str]:
 
 
 def list_latency(
-    directory: Path, counts: list[int], rounds: int, seconds: int, baseline: str | None
+    directory: Path, counts: list[int], rounds: int, seconds: int, baseline: str | None = None
 ) -> None:
     """A page of 100 at each of *counts* tasks, 4 connections, one worker: p50, p99, req/s and
     the server's CPU a page; with *baseline* (another checkout's python), its server over the
