@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import importlib
 import json
 import os
 import statistics
@@ -38,11 +39,11 @@ from deletion_requests import (
     Policy,
     Status,
 )
+from deletion_requests import _codec as codec
 
 # The page case also runs on a baseline's `src/` (`--baseline REF`): the names not in every
 # baseline's `deletion_requests` come from the private modules that every baseline has.
 from deletion_requests import _lifecycle as lifecycle
-from deletion_requests._codec import tasks_to_api_json
 from deletion_requests._identifiers import hash_email
 from deletion_requests._ids import new_task_uuid
 from deletion_requests._task import CREATED
@@ -227,20 +228,36 @@ def _init(row: tuple[Any, ...]) -> DeletionTask:
 
 
 def page_us(rounds: int = 200) -> dict[str, float]:
-    """Median us of a page of `PAGE` summaries: building the tasks from typed fields (the
-    store's constructor: `DeletionTask.from_fields` where the library has it, else the attrs
-    initialiser), `catch_up` of each, and the JSON array (`tasks_to_api_json`)."""
+    """Median us of a page of `PAGE` summaries: building them from typed fields (the store's
+    constructor: a `TaskSummary` of its fields where the library has one, else
+    `DeletionTask.from_fields`, else the attrs initialiser), catching each up (`catch_up`, or
+    `catch_up_summary` of a summary), and the JSON array (`tasks_to_api_json`, or
+    `summaries_to_api_json`)."""
     rows = page_rows()
     policy = Policy()
-    build = getattr(DeletionTask, "from_fields", None)
-    make = (lambda row: build(*row)) if build is not None else _init
+    try:
+        summary = importlib.import_module("deletion_requests._summary")
+    except ImportError:
+        summary = None
+    make: Any
+    render: Any
+    if summary is not None:
+        fields = [_FIELDS.index(name) for name in summary.TaskSummary._fields]
+        rows = [tuple(row[i] for i in fields) for row in rows]
+        make, catch_up = (lambda row: summary.TaskSummary(*row)), summary.catch_up_summary
+        render = codec.summaries_to_api_json
+    else:
+        build = getattr(DeletionTask, "from_fields", None)
+        make = (lambda row: build(*row)) if build is not None else _init
+        catch_up = lifecycle.catch_up
+        render = codec.tasks_to_api_json
     tasks = [make(row) for row in rows]
-    catch_up, now = lifecycle.catch_up, PAGE_NOW
+    now = PAGE_NOW
     parts = {
         "build": lambda: [make(row) for row in rows],
         "catch_up": lambda: [catch_up(task, now, policy) for task in tasks],
-        "render": lambda: tasks_to_api_json(tasks),
-        "page": lambda: tasks_to_api_json([catch_up(make(row), now, policy) for row in rows]),
+        "render": lambda: render(tasks),
+        "page": lambda: render([catch_up(make(row), now, policy) for row in rows]),
     }
     return {name: median_seconds(run, rounds) * 1e6 for name, run in parts.items()}
 

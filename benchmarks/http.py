@@ -6,7 +6,8 @@ run, rounds alternating. wrk is the load generator (`apt-get install wrk`).
 Run: uv run python -m benchmarks.http [--baseline REF | --baseline-python PYTHON]
      [--rounds 3] [--seconds 8] [--only sqlite-w2,sqlite-w2-c32,sqlite-w1,postgres-w2,list,auth]
 
-`list` measures the p50 and p99 of a page of 100 at 10,000 and at 1,000,000 tasks; `auth` an
+`list` measures the p50, p99 and server CPU of a page of 100 at 10,000 and at 1,000,000
+tasks, against the baseline's over the same store files in the same rounds; `auth` an
 authenticated GET of an empty list, Basic and Bearer, against the baseline's in the same
 rounds, with the server CPU a request.
 
@@ -196,9 +197,18 @@ def list_paths(store_url: str, samples: int = 500) -> list[str]:
     return paths
 
 
-def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) -> None:
+def list_latency(
+    directory: Path, counts: list[int], rounds: int, seconds: int, baseline: str | None = None
+) -> None:
+    """A page of 100 at each of *counts* tasks, 4 connections, one worker: p50, p99, req/s and
+    the server's CPU a page; with *baseline* (another checkout's python), its server over the
+    same store file in the same rounds, alternating, and the ratios."""
     accounts = 10
-    results: dict[int, list[dict[str, int]]] = {}
+    pythons = {"current": sys.executable}
+    if baseline:
+        pythons["baseline"] = baseline
+    results: dict[tuple[int, str], list[dict[str, int]]] = {}
+    cpu: dict[tuple[int, str], list[float]] = {}
     servers = []
     for count in counts:
         path = directory / f"list-{count}.db"
@@ -213,24 +223,42 @@ def list_latency(directory: Path, counts: list[int], rounds: int, seconds: int) 
     log = directory / "servers.log"
     for _ in range(rounds):
         for count, store, basic, paths_file in servers:
-            with serving(store, log, *QUIET, timeout=START) as server:
-                base = server.base_url
-                wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=str(paths_file))  # warm up
-                report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=str(paths_file))
-                results.setdefault(count, []).append(report)
+            for name, python in pythons.items():
+                with serving(store, log, *QUIET, timeout=START, python=python) as server:
+                    base, paths = server.base_url, str(paths_file)
+                    wrk("list.lua", base, 2, 4, AUTH=basic, PATHS_FILE=paths)  # warm up
+                    cpu_before = cpu_seconds(server.process.pid)
+                    report = wrk("list.lua", base, seconds, 4, AUTH=basic, PATHS_FILE=paths)
+                    used = cpu_seconds(server.process.pid) - cpu_before
+                    results.setdefault((count, name), []).append(report)
+                    cpu.setdefault((count, name), []).append(used / report["requests"] * 1e6)
     print(
         f"GET a page of 100 (half first pages, half deep cursors), 4 connections, {rounds} rounds:"
     )
     p99s = {}
-    for count, reports in results.items():
-        p99s[count] = statistics.median(r["p99_us"] for r in reports)
+    for (count, name), reports in results.items():
+        p99s[count, name] = statistics.median(r["p99_us"] for r in reports)
         p50 = statistics.median(r["p50_us"] for r in reports)
         print(
-            f"  at {count:>8} tasks: p50 {p50 / 1000:.2f} ms, p99 {p99s[count] / 1000:.2f} ms, "
-            f"{statistics.median(rate(r) for r in reports):.0f} req/s (medians)"
+            f"  {name:8s} at {count:>8} tasks: p50 {p50 / 1000:.2f} ms, p99 "
+            f"{p99s[count, name] / 1000:.2f} ms, "
+            f"{statistics.median(rate(r) for r in reports):.0f} req/s, "
+            f"{statistics.median(cpu[count, name]):.0f} us of server CPU a page (medians)"
         )
     small, big = counts
-    print(f"  p99 ratio {big} / {small}: {p99s[big] / p99s[small]:.2f}x")
+    print(f"  p99 ratio {big} / {small}: {p99s[big, 'current'] / p99s[small, 'current']:.2f}x")
+    if baseline:
+        for count in counts:
+            now, before = results[count, "current"], results[count, "baseline"]
+            p50s = [a["p50_us"] / b["p50_us"] for a, b in zip(now, before, strict=True)]
+            cpus = [
+                a / b for a, b in zip(cpu[count, "current"], cpu[count, "baseline"], strict=True)
+            ]
+            print(
+                f"  at {count:>8} tasks, current/baseline: p50 {statistics.median(p50s):.2f}x "
+                f"(rounds {', '.join(f'{x:.2f}' for x in p50s)}), CPU a page "
+                f"{statistics.median(cpus):.2f}x (rounds {', '.join(f'{x:.2f}' for x in cpus)})"
+            )
 
 
 def auth_cost(directory: Path, rounds: int, seconds: int, baseline: str | None) -> None:
@@ -320,7 +348,9 @@ def main() -> None:
         try:
             for name in args.only.split(","):
                 if name == "list":
-                    list_latency(directory, [args.small, args.big], args.rounds, args.seconds)
+                    list_latency(
+                        directory, [args.small, args.big], args.rounds, args.seconds, baseline
+                    )
                 elif name == "auth":
                     auth_cost(directory, args.rounds, args.seconds, baseline)
                 else:

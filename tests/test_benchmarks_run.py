@@ -150,10 +150,11 @@ def test_http_benchmark_case_runs_every_server(
 def test_http_list_and_auth_benchmarks_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    list_latency(tmp_path, [2020, 4040], rounds=1, seconds=1)
+    list_latency(tmp_path, [2020, 4040], rounds=1, seconds=1, baseline=sys.executable)
     auth_cost(tmp_path, rounds=1, seconds=1, baseline=sys.executable)
     printed = capsys.readouterr().out
     assert "p99 ratio 4040 / 2020" in printed
+    assert "at     4040 tasks, current/baseline: p50" in printed
     assert "Bearer/Basic" in printed
     assert "current/baseline, Bearer" in printed
 

@@ -47,6 +47,7 @@ from ._port_destinations import Recorded
 from ._ports import Store
 from ._service import AccessAdmin, DeletionService
 from ._status import Status
+from ._summary import TaskSummary
 from ._task import HANDOFF, REVIEW, DeletionTask
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "StoreError",
     "SystemClock",
     "TaskNotFound",
+    "TaskSummary",
     "UnauthorizedAccount",
     "UnknownDestination",
     "UnknownJob",

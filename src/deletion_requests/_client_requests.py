@@ -6,7 +6,8 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 import attrs
 
@@ -36,6 +37,7 @@ from ._identifiers import collect_identifiers, idempotency_digest
 from ._policy import Policy, status_bounds
 from ._ports import TaskQuery
 from ._status import Status
+from ._summary import TaskSummary, catch_up_summary
 from ._task import DeletionTask, as_successor
 
 CANCELLED = "cancelled"
@@ -55,11 +57,15 @@ class Cancellation:
     status: str
 
 
-@attrs.frozen
-class Page:
-    """One page of a listing; `next_cursor` is None on the last page."""
+Shown = TypeVar("Shown", DeletionTask, TaskSummary)
 
-    tasks: tuple[DeletionTask, ...]
+
+@attrs.frozen
+class Page(Generic[Shown]):
+    """One page of a listing, of whole tasks or of their summaries; `next_cursor` is None on
+    the last page."""
+
+    tasks: tuple[Shown, ...]
     next_cursor: str | None
 
 
@@ -72,16 +78,32 @@ class Listing:
     now: dt.datetime
     policy: Policy
 
-    def page(self, found: Iterable[Sequence[DeletionTask]]) -> Page:
+    def page(self, found: Iterable[Sequence[DeletionTask]]) -> Page[DeletionTask]:
         """The page of the queries' answers (*found*, one list a query, in order): newest
         first, caught up with the clock at the listing's moment."""
-        tasks = sorted(
-            itertools.chain.from_iterable(found),
-            key=lambda task: (task.creation_time, task.task_id),
-            reverse=True,
-        )
+        return self._page(found, lifecycle.catch_up)
+
+    def summary_page(self, found: Iterable[Sequence[TaskSummary]]) -> Page[TaskSummary]:
+        """`page` of the queries' summaries (`TaskRecords.list_summaries`): the summaries of
+        the tasks `page` shows."""
+        return self._page(found, catch_up_summary)
+
+    def _page(
+        self,
+        found: Iterable[Sequence[Shown]],
+        caught_up: Callable[[Shown, dt.datetime, Policy], Shown],
+    ) -> Page[Shown]:
+        answers = builtins.list(found)
+        if len(answers) == 1:  # one query's answer is in the store's order: newest first
+            tasks: Sequence[Shown] = answers[0]
+        else:
+            tasks = sorted(
+                itertools.chain.from_iterable(answers),
+                key=lambda task: (task.creation_time, task.task_id),
+                reverse=True,
+            )
         now, policy = self.now, self.policy
-        shown = tuple(lifecycle.catch_up(task, now, policy) for task in tasks[: self.limit])
+        shown = tuple([caught_up(task, now, policy) for task in tasks[: self.limit]])
         next_cursor = None
         if len(tasks) > self.limit:
             last = shown[-1]
@@ -217,19 +239,28 @@ class ClientRequests:
         status: str | Status | None = None,
         limit: int = DEFAULT_PAGE,
         cursor: str | None = None,
-        summaries: bool = False,
-    ) -> Page:
-        """A page of the caller's tasks, newest first, filtered by account and status. With
-        *summaries*, the tasks may come without their identifiers and history (the store's
-        `list_summaries`): what a page that shows only their own fields needs.
+    ) -> Page[DeletionTask]:
+        """A page of the caller's tasks, newest first, filtered by account and status.
 
         A status is a function of the creation time, the cancel and the hold, so a status
         filter is a union of store queries on those (`status_bounds`): a held task is never
         actioned, and stays `ready` past the hand-off moment until it is released."""
         listing = self.listing(caller, account_id, status, limit, cursor)
+        return listing.page([self.context.store.list_tasks(query) for query in listing.queries])
+
+    def list_summaries(
+        self,
+        caller: Caller,
+        account_id: str | None = None,
+        status: str | Status | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> Page[TaskSummary]:
+        """`list`, the page's tasks as their summaries (the store's `list_summaries`): what a
+        page that shows only the tasks' own fields needs."""
+        listing = self.listing(caller, account_id, status, limit, cursor)
         store = self.context.store
-        read = store.list_summaries if summaries else store.list_tasks
-        return listing.page([read(query) for query in listing.queries])
+        return listing.summary_page([store.list_summaries(query) for query in listing.queries])
 
     def listing(
         self,

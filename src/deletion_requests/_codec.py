@@ -13,6 +13,7 @@ from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._clock import as_utc
 from ._status import Status
+from ._summary import TaskSummary
 from ._task import DeletionTask, Transition
 
 DELETION_TYPE = "emailsDeletion"
@@ -149,6 +150,33 @@ def task_to_api_json(task: DeletionTask) -> bytes:
 def tasks_to_api_json(tasks: Iterable[DeletionTask]) -> bytes:
     """A JSON array of `task_to_api_json` objects."""
     return orjson.dumps([_api_object(task) for task in tasks])
+
+
+def _summary_object(summary: TaskSummary) -> dict[str, Any]:
+    """`_api_object` of a summary, its fields unpacked at once."""
+    task_id, account_id, status, created, ready, actioned, cancelled, completed, _, held, due = (
+        summary
+    )
+    return {
+        "taskId": task_id,
+        "status": status,
+        "deletionType": DELETION_TYPE,
+        "creationTime": created,
+        "accountId": account_id,
+        "readyTime": ready,
+        "actionedTime": actioned,
+        "cancelledTime": cancelled,
+        "completedTime": completed,
+        "overdue": summary.overdue,
+        "heldTime": held,
+        "dueTime": due,
+    }
+
+
+def summaries_to_api_json(summaries: Iterable[TaskSummary]) -> bytes:
+    """`tasks_to_api_json` of the tasks *summaries* are the `TaskSummary.of`: the same
+    bytes (`StoreContract` holds a page of them to the page of the whole tasks)."""
+    return orjson.dumps([_summary_object(summary) for summary in summaries])
 
 
 OPERATOR_PREFIX = "operator:"

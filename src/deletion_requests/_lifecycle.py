@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from transitions import EventData, Machine
 
@@ -18,6 +18,9 @@ from ._handoff import mark_overdue
 from ._policy import Policy, due_status
 from ._status import Status
 from ._task import HANDOFF, HELD, RELEASED, REVIEW, SYSTEM, DeletionTask, Transition, as_successor
+
+if TYPE_CHECKING:
+    from ._summary import TaskSummary
 
 INITIAL: Final = Status.PENDING
 FINAL: Final = frozenset({Status.ACTIONED, Status.CANCELLED})
@@ -266,11 +269,18 @@ def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTa
     Returns *task* itself when nothing was due, else its successor: one version higher, ready
     to be stored by compare-and-set. Whether to store it is the caller's choice.
 
-    Nothing is due when the status the clock gives (`status_at`) is the stored one and no
-    overdue mark is owed: then *task* is returned as it is, without the machine, which stays
-    the one place a status changes. Otherwise the machine decides (`_catch_up_by_machine`);
-    a property test holds the two paths to the same result.
+    When nothing is due (`up_to_date`), *task* is returned as it is, without the machine,
+    which stays the one place a status changes; a property test holds the two paths to the
+    same result.
     """
+    if up_to_date(task, now, policy):
+        return task
+    return _catch_up_by_machine(task, now, policy)
+
+
+def up_to_date(task: DeletionTask | TaskSummary, now: dt.datetime, policy: Policy) -> bool:
+    """Whether nothing is due for *task* at *now*: the status the clock gives is the stored
+    one, and no overdue mark is owed. Read on the task's own fields, without the machine."""
     creation_time = task.creation_time
     cancelled_time = task.cancelled_time
     if cancelled_time is not None and cancelled_time <= now:
@@ -281,12 +291,10 @@ def catch_up(task: DeletionTask, now: dt.datetime, policy: Policy) -> DeletionTa
         due = Status.READY
     else:
         due = Status.PENDING
-    if due is task.status and not _overdue_owed(task, now, policy):
-        return task
-    return _catch_up_by_machine(task, now, policy)
+    return due is task.status and not _overdue_owed(task, now, policy)
 
 
-def _overdue_owed(task: DeletionTask, now: dt.datetime, policy: Policy) -> bool:
+def _overdue_owed(task: DeletionTask | TaskSummary, now: dt.datetime, policy: Policy) -> bool:
     """Whether *task* is handed off, not completed, past its due time, and not yet marked
     overdue."""
     return (

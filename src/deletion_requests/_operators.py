@@ -62,7 +62,7 @@ class Operators:
         status: str | Status | None = None,
         limit: int = DEFAULT_PAGE,
         cursor: str | None = None,
-    ) -> Page:
+    ) -> Page[DeletionTask]:
         """A page of every account's tasks (or *account_id*'s), newest first."""
         accounts = frozenset({account_id}) if account_id is not None else self.accounts()
         return self.service.list(
@@ -155,7 +155,7 @@ class Operators:
         oldest_first: bool = False,
         cursor: str | None = None,
         limit: int = DEFAULT_PAGE,
-    ) -> Page:
+    ) -> Page[DeletionTask]:
         """A page of one of the `LISTS`, every account's (or *account_id*'s), caught up: by
         status as the clock sees it (`actioned` includes completed tasks), `held` (on hold
         now, or when cancelled), `overdue` (handed off, past its due time and not

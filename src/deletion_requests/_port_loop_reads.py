@@ -11,6 +11,7 @@ import abc
 
 from ._access import App
 from ._queries import TaskQuery
+from ._summary import TaskSummary
 from ._task import DeletionTask
 
 
@@ -41,8 +42,8 @@ class LoopReads(abc.ABC):
         """The task, as `TaskRecords.get`."""
 
     @abc.abstractmethod
-    async def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
-        """A page of tasks, as `TaskRecords.list_summaries`."""
+    async def list_summaries(self, query: TaskQuery) -> list[TaskSummary]:
+        """A page of task summaries, as `TaskRecords.list_summaries`."""
 
     @abc.abstractmethod
     async def find_by_idempotency_key(self, scope: str, key: str) -> DeletionTask | None:

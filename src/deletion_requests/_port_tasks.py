@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from ._errors import DuplicateTask, IdempotencyKeyConflict
 from ._queries import Awaiting, Backlog, DayCount, TaskQuery
+from ._summary import TaskSummary
 from ._task import DeletionTask
 
 
@@ -92,11 +93,11 @@ class TaskRecords(abc.ABC):
         """Up to `query.limit` tasks matching `query`, newest first (oldest first with
         `query.oldest_first`); cost O(limit), not O(store)."""
 
-    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
-        """`list_tasks`, for a page that shows only the tasks' own fields: a store may leave
-        each task's `identifiers` and `history` empty rather than read them (this default
-        reads them)."""
-        return self.list_tasks(query)
+    def list_summaries(self, query: TaskQuery) -> list[TaskSummary]:
+        """The summaries of the tasks `list_tasks` answers, in its order: for a page that
+        shows only the tasks' own fields. A store reads only the columns a summary holds
+        (this default reads the whole tasks)."""
+        return [TaskSummary.of(task) for task in self.list_tasks(query)]
 
     @abc.abstractmethod
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:

@@ -172,6 +172,7 @@ class DeletionService:
     finish_create = _UseCase("requests", ClientRequests.finish_create)
     get = _UseCase("requests", ClientRequests.get)
     list = _UseCase("requests", ClientRequests.list)
+    list_summaries = _UseCase("requests", ClientRequests.list_summaries)
     cancel = _UseCase("requests", ClientRequests.cancel)
     cancel_many = _UseCase("requests", ClientRequests.cancel_many)
 

@@ -8,7 +8,13 @@ create that a server batching its writes stores itself.
 """
 
 from ._callbacks import CallbackSender, check_callback_url
-from ._codec import task_detail_to_api, task_to_api, task_to_api_json, tasks_to_api_json
+from ._codec import (
+    summaries_to_api_json,
+    task_detail_to_api,
+    task_to_api,
+    task_to_api_json,
+    tasks_to_api_json,
+)
 from ._creating import PreparedCreate
 from ._decisions import check_reason
 from ._destination_push import JobSender
@@ -49,6 +55,7 @@ __all__ = [
     "new_hex_id",
     "new_signing_secret",
     "new_task_uuid",
+    "summaries_to_api_json",
     "summary",
     "task_detail_to_api",
     "task_outcome",

@@ -2,7 +2,8 @@
 
 Subclass `StoreContract` as `Test...` and supply `create_store(directory)`, beside the case of
 every port (`TaskRecordsContract`, `OutboxContract`, `ReportsContract`,
-`AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`). Stores that keep
+`AccessRecordsContract`, `OperatorRecordsContract`, `ServerSettingsContract`); it holds the
+cases of a page's summaries (`PageCases`). Stores that keep
 data across `close()` set `persistent = True`, and the suite then checks that a reopened store
 sees what was written.
 """
@@ -26,10 +27,11 @@ from deletion_requests._ports import Store, TaskQuery
 from deletion_requests._service import DeletionService
 from deletion_requests._status import Status
 
-from ._case import POLICY, T0, PortContract, advanced, make_task
+from ._case import POLICY, T0, advanced, make_task
+from ._contract_pages import PageCases
 
 
-class StoreContract(PortContract[Store]):
+class StoreContract(PageCases):
     """Behaviour every `Store` guarantees as a whole. Hook: `create_store(directory) -> Store`."""
 
     persistent = False

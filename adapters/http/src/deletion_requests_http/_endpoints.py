@@ -25,9 +25,9 @@ from starlette.responses import Response
 
 from deletion_requests import AuthenticationFailed, Caller, DeletionService, DeletionTask
 from deletion_requests.wire import (
+    summaries_to_api_json,
     task_detail_to_api,
     task_to_api_json,
-    tasks_to_api_json,
 )
 
 from ._auth import authenticate, caller, client_credentials
@@ -248,8 +248,8 @@ class Endpoints:
         asked = (query.get("accountId"), query.get("status"), int(limit), query.get("cursor"))
         page = await self._as_caller(
             request,
-            lambda who: self.service.list(who, *asked, summaries=True),
-            awaited=lambda on_loop, who: on_loop.list(who, *asked),
+            lambda who: self.service.list_summaries(who, *asked),
+            awaited=lambda on_loop, who: on_loop.list_summaries(who, *asked),
         )
         headers = {}
         if page.next_cursor is not None:
@@ -257,7 +257,7 @@ class Endpoints:
             following["cursor"] = page.next_cursor
             headers["Link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
         return Response(
-            tasks_to_api_json(page.tasks), headers=headers, media_type="application/json"
+            summaries_to_api_json(page.tasks), headers=headers, media_type="application/json"
         )
 
     async def task(self, request: Request) -> Response:

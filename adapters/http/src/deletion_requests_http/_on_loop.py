@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 import attrs
 from starlette.concurrency import run_in_threadpool
 
-from deletion_requests import AuthenticationFailed, Caller, DeletionService, DeletionTask, Page
+from deletion_requests import (
+    AuthenticationFailed,
+    Caller,
+    DeletionService,
+    DeletionTask,
+    Page,
+    TaskSummary,
+)
 from deletion_requests.stores import App, LoopReads
 from deletion_requests.wire import PreparedCreate
 
@@ -87,17 +94,20 @@ class OnLoop:
             return render(task)
         return await run_in_threadpool(render, task)
 
-    async def list(
+    async def list_summaries(
         self,
         who: Caller,
         account_id: str | None,
         status: str | None,
         limit: int,
         cursor: str | None,
-    ) -> Page:
-        """`DeletionService.list` with `summaries`."""
+    ) -> Page[TaskSummary]:
+        """`DeletionService.list_summaries`."""
         listing = self.service.requests.listing(who, account_id, status, limit, cursor)
-        return listing.page([await self.reads.list_summaries(query) for query in listing.queries])
+        reads = self.reads
+        return listing.summary_page(
+            [await reads.list_summaries(query) for query in listing.queries]
+        )
 
     async def prepare_create(
         self,

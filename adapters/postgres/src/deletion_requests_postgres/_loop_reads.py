@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from deletion_requests import DeletionTask, StoreError
+from deletion_requests import DeletionTask, StoreError, TaskSummary
 from deletion_requests.stores import App, LoopReads, TaskQuery
 
 from ._reads import (
@@ -33,8 +33,10 @@ from ._reads import (
     access_from,
     list_statement,
     read_failure,
+    summaries_from,
     tasks_from,
 )
+from ._rows import SUMMARY_COLUMNS
 from ._timeouts import Timeouts, shut_down
 
 AConn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -65,14 +67,14 @@ class PostgresLoopReads(LoopReads):
         )
         return found[0] if found else None
 
-    async def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
+    async def list_summaries(self, query: TaskQuery) -> list[TaskSummary]:
         if not query.accounts:
             return []
-        statement, args = list_statement(query)
+        statement, args = list_statement(query, SUMMARY_COLUMNS)
 
-        async def work(conn: AConn) -> list[DeletionTask]:
+        async def work(conn: AConn) -> list[TaskSummary]:
             rows = await (await conn.execute(statement, args)).fetchall()
-            return tasks_from(rows, (), (), self._where)
+            return summaries_from(rows, self._where)
 
         return await self._read("list", work)
 

@@ -9,10 +9,12 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from deletion_requests import DeletionTask, Status, StoreError
+from deletion_requests import DeletionTask, Status, StoreError, TaskSummary
 from deletion_requests.stores import App, TaskQuery, Transition, apps_from_grants
 
 from ._rows import TASK_COLUMNS
+
+_STATUSES = {status.value: status for status in Status}
 
 TASK_BY_ID = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s"  # noqa: S608 (fixed)
 TASKS_BY_IDS = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = ANY(%s)"  # noqa: S608
@@ -34,9 +36,9 @@ APP_ACCESS = (
 )
 
 
-def list_statement(query: TaskQuery) -> tuple[str, list[Any]]:
-    """The one statement of a listing (a keyset scan per account, one `LATERAL` query) and
-    its arguments; *query* has at least one account."""
+def list_statement(query: TaskQuery, columns: str = TASK_COLUMNS) -> tuple[str, list[Any]]:
+    """The one statement of a listing (a keyset scan per account, one `LATERAL` query) of
+    *columns* and its arguments; *query* has at least one account."""
     conditions = ["t.account_id = a.account"]
     args: list[Any] = [sorted(query.accounts)]
     for column, wanted in (
@@ -62,7 +64,7 @@ def list_statement(query: TaskQuery) -> tuple[str, list[Any]]:
     order = "ASC" if query.oldest_first else "DESC"
     statement = (
         f"SELECT page.* FROM unnest(%s::text[]) AS a(account) "  # noqa: S608
-        f"CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t "
+        f"CROSS JOIN LATERAL (SELECT {columns} FROM tasks t "
         f"WHERE {' AND '.join(conditions)} "
         f"ORDER BY t.creation_time {order}, t.task_id {order} LIMIT %s) AS page "
         f"ORDER BY page.creation_time {order}, page.task_id {order} LIMIT %s"
@@ -120,6 +122,22 @@ def tasks_from(
                 f"postgres store {where}: tasks row {task_id!r} cannot be read: {exc}"
             ) from exc
     return found
+
+
+def summaries_from(rows: Sequence[tuple[Any, ...]], where: str) -> list[TaskSummary]:
+    """Summaries from `SUMMARY_COLUMNS` *rows* (psycopg types the times as a summary holds
+    them); a row that makes none is a `StoreError` naming the store (*where*)."""
+    statuses = _STATUSES
+    try:
+        return [TaskSummary(row[0], row[1], statuses[row[2]], *row[3:]) for row in rows]
+    except (KeyError, TypeError):
+        for row in rows:  # which row: the message names it
+            if row[2] not in statuses:
+                raise StoreError(
+                    f"postgres store {where}: tasks row {row[0]!r} cannot be read: "
+                    f"{row[2]!r} is not a status"
+                ) from None
+        raise
 
 
 def access_from(rows: Sequence[tuple[Any, ...]]) -> tuple[App, frozenset[str]] | None:

@@ -14,6 +14,11 @@ TASK_COLUMNS = (
     "t.cancelled_time, t.created_by, t.version, t.outbox, t.completed_time, t.overdue_time, "
     "t.purged_time, t.held_time, t.due_time"
 )
+SUMMARY_COLUMNS = (
+    "t.task_id, t.account_id, t.status, t.creation_time, t.ready_time, t.actioned_time, "
+    "t.cancelled_time, t.completed_time, t.overdue_time, t.held_time, t.due_time"
+)
+"""The columns of a `TaskSummary`, in its fields' order."""
 
 
 INSERT_BATCH = """

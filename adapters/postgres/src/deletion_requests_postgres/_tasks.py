@@ -11,7 +11,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from deletion_requests import DeletionTask, StoreError
+from deletion_requests import DeletionTask, StoreError, TaskSummary
 from deletion_requests.stores import (
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -28,9 +28,10 @@ from ._reads import (
     TASKS_BY_IDS,
     TASKS_BY_IDS_LOCKED,
     list_statement,
+    summaries_from,
     tasks_from,
 )
-from ._rows import INSERT_BATCH, TASK_COLUMNS, Add, batch_arguments
+from ._rows import INSERT_BATCH, SUMMARY_COLUMNS, TASK_COLUMNS, Add, batch_arguments
 
 
 class TaskTables(PostgresConnection, TaskRecords):
@@ -42,14 +43,10 @@ class TaskTables(PostgresConnection, TaskRecords):
     - Listing is a keyset scan per account (one `LATERAL` query), O(accounts x page).
     """
 
-    def _tasks(
-        self, conn: Conn, rows: list[tuple[Any, ...]], whole: bool = True
-    ) -> list[DeletionTask]:
-        """Tasks from `TASK_COLUMNS` rows, with their identifiers and history when *whole*."""
+    def _tasks(self, conn: Conn, rows: list[tuple[Any, ...]]) -> list[DeletionTask]:
+        """Tasks from `TASK_COLUMNS` rows, with their identifiers and history."""
         if not rows:
             return []
-        if not whole:
-            return tasks_from(rows, (), (), self._where)
         ids = [row[0] for row in rows]
         identifiers = conn.execute(IDENTIFIERS_OF, (ids,)).fetchall()
         history = conn.execute(HISTORY_OF, (ids,)).fetchall()
@@ -175,20 +172,25 @@ class TaskTables(PostgresConnection, TaskRecords):
         return found
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
-        return self._list(query, whole=True)
-
-    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
-        return self._list(query, whole=False)
-
-    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
         if not query.accounts:
             return []
         statement, args = list_statement(query)
 
         def work(conn: Conn) -> list[DeletionTask]:
-            return self._tasks(conn, conn.execute(statement, args).fetchall(), whole)
+            return self._tasks(conn, conn.execute(statement, args).fetchall())
 
         found: list[DeletionTask] = self._read("list", work)
+        return found
+
+    def list_summaries(self, query: TaskQuery) -> list[TaskSummary]:
+        if not query.accounts:
+            return []
+        statement, args = list_statement(query, SUMMARY_COLUMNS)
+
+        def work(conn: Conn) -> list[TaskSummary]:
+            return summaries_from(conn.execute(statement, args).fetchall(), self._where)
+
+        found: list[TaskSummary] = self._read("list", work)
         return found
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from deletion_requests import DeletionTask, StoreError
+from deletion_requests import DeletionTask, StoreError, TaskSummary
 from deletion_requests.stores import (
     DuplicateTask,
     IdempotencyKeyConflict,
@@ -22,6 +22,7 @@ from ._db import SqliteDatabase
 from ._rows import (
     HISTORY_COLUMNS,
     READ_COLUMNS,
+    SUMMARY_COLUMNS,
     PendingAdd,
     from_us,
     history_rows,
@@ -29,6 +30,7 @@ from ._rows import (
     opt_us,
     outbox_column,
     status_of,
+    summaries_from_rows,
     to_us,
     write_new,
 )
@@ -227,12 +229,31 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             return self._tasks_from_rows(conn, rows)
 
     def list_tasks(self, query: TaskQuery) -> list[DeletionTask]:
-        return self._list(query, whole=True)
+        with self._read("list") as conn:
+            return self._tasks_from_rows(conn, self._list(conn, query, READ_COLUMNS, 1))
 
-    def list_summaries(self, query: TaskQuery) -> list[DeletionTask]:
-        return self._list(query, whole=False)
+    def list_summaries(self, query: TaskQuery) -> list[TaskSummary]:
+        with self._read("list") as conn:
+            rows = self._list(conn, query, SUMMARY_COLUMNS, 0)
+        try:
+            return summaries_from_rows(rows)
+        except (KeyError, TypeError, OverflowError):
+            for row in rows:  # which row: the message names it
+                try:
+                    summaries_from_rows([row])
+                except (KeyError, TypeError, OverflowError) as exc:
+                    raise StoreError(
+                        f"sqlite store {self.path}: tasks row {row[0]!r} cannot be read: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+            raise
 
-    def _list(self, query: TaskQuery, whole: bool) -> list[DeletionTask]:
+    @staticmethod
+    def _list(
+        conn: sqlite3.Connection, query: TaskQuery, columns: str, task_id_at: int
+    ) -> list[tuple[Any, ...]]:
+        """The rows of *columns* of the tasks *query* lists, in its order; *task_id_at* is
+        the position of `task_id` among the columns, `creation_us` the third after it."""
         conditions: list[str] = ["account_id = ?"]
         base_args: list[object] = []
         if query.cancelled is True:
@@ -261,23 +282,24 @@ class SqliteTasks(SqliteDatabase, TaskRecords):
             base_args.extend([to_us(query.after[0]), query.after[1]])
         order = "ASC" if query.oldest_first else "DESC"
         sql = (
-            f"SELECT {READ_COLUMNS} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
+            f"SELECT {columns} FROM tasks INDEXED BY tasks_by_account_newest "  # noqa: S608
             f"WHERE {' AND '.join(conditions)} "
             f"ORDER BY creation_us {order}, task_id {order} LIMIT ?"
         )
-        with self._read("list") as conn:
-            # One index range scan per account, merged: O(accounts x limit), never O(store).
-            per_account = [
-                conn.execute(sql, (account, *base_args, query.limit)).fetchall()
-                for account in sorted(query.accounts)
-            ]
-            merged = heapq.merge(
-                *per_account, key=lambda row: (row[4], row[1]), reverse=not query.oldest_first
-            )
-            rows = list(itertools.islice(merged, query.limit))
-            if whole:
-                return self._tasks_from_rows(conn, rows)
-        return [self._task(row[1:], set(), []) for row in rows]
+        # One index range scan per account, merged: O(accounts x limit), never O(store).
+        per_account = [
+            conn.execute(sql, (account, *base_args, query.limit)).fetchall()
+            for account in sorted(query.accounts)
+        ]
+        if len(per_account) == 1:
+            return per_account[0]
+        creation_at = task_id_at + 3
+        merged = heapq.merge(
+            *per_account,
+            key=lambda row: (row[creation_at], row[task_id_at]),
+            reverse=not query.oldest_first,
+        )
+        return list(itertools.islice(merged, query.limit))
 
     def update(self, tasks: Sequence[DeletionTask]) -> frozenset[str]:
         if not tasks:
