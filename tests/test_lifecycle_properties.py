@@ -25,7 +25,8 @@ from deletion_requests import (
     Status,
     _lifecycle,
 )
-from deletion_requests._lifecycle import catch_up, status_at
+from deletion_requests._lifecycle import catch_up
+from deletion_requests._policy import status_at
 from deletion_requests.stores import Transition, task_from_record, task_to_record
 from deletion_requests.testing import aware_datetimes, emails, periods, policies, tasks
 from deletion_requests.wire import hash_email, task_to_api, task_to_api_json, tasks_to_api_json

@@ -18,8 +18,7 @@ from deletion_requests import (
     Policy,
     Status,
 )
-from deletion_requests._lifecycle import status_at
-from deletion_requests._policy import status_bounds
+from deletion_requests._policy import status_at, status_bounds
 from deletion_requests.stores import TaskQuery, counted_status
 
 CORE = pathlib.Path(__file__).parent.parent / "src" / "deletion_requests"

@@ -15,7 +15,7 @@ from transitions import EventData, Machine
 
 from ._errors import DeadlineExceeded, DecisionRefused
 from ._handoff import mark_overdue
-from ._policy import Policy, due_status
+from ._policy import Policy, status_at
 from ._status import Status
 from ._task import HANDOFF, HELD, RELEASED, REVIEW, SYSTEM, DeletionTask, Transition, as_successor
 
@@ -391,18 +391,3 @@ def release(
 def new_transitions(before: DeletionTask, after: DeletionTask) -> Iterator[Transition]:
     """The history entries *after* gained over *before*."""
     return iter(after.history[len(before.history) :])
-
-
-def status_at(
-    creation_time: dt.datetime,
-    cancelled_time: dt.datetime | None,
-    now: dt.datetime,
-    policy: Policy,
-    held: bool = False,
-) -> Status:
-    """The reference: the status a caller sees is a pure function of these arguments (for a
-    task never released late from a hold: that one was actioned at its release). The timing is
-    `Policy`'s (`due_status` at `Policy.cutoffs`), as the stores' cutoffs are."""
-    if cancelled_time is not None and cancelled_time <= now:
-        return Status.CANCELLED
-    return due_status(creation_time, *policy.cutoffs(now), held)

@@ -124,3 +124,18 @@ def status_bounds(
         Status.CANCELLED: [{"cancelled": True}],
     }
     return bounds[status]
+
+
+def status_at(
+    creation_time: dt.datetime,
+    cancelled_time: dt.datetime | None,
+    now: dt.datetime,
+    policy: Policy,
+    held: bool = False,
+) -> Status:
+    """The reference: the status a caller sees is a pure function of these arguments (for a
+    task never released late from a hold: that one was actioned at its release). The timing is
+    `Policy`'s (`due_status` at `Policy.cutoffs`), as the stores' cutoffs are."""
+    if cancelled_time is not None and cancelled_time <= now:
+        return Status.CANCELLED
+    return due_status(creation_time, *policy.cutoffs(now), held)
