@@ -19,6 +19,7 @@ from deletion_requests import (
     ManualClock,
     MemoryStore,
     Mode,
+    Outcome,
     OutcomeKind,
     Policy,
 )
@@ -116,3 +117,14 @@ def test_a_paused_push_destination_is_sent_nothing(sender: HttpJobSender) -> Non
         actioned(work, clock, store)
         assert work.push_round(sender).delivered == 0
         assert receiver.received == []
+
+
+def test_an_answer_s_reason_is_trimmed_before_it_is_checked() -> None:
+    from deletion_requests_http._destination_sender import _outcome_in
+
+    answer = b'{"outcome": "exempt", "reason": "legal hold\\r\\n"}'
+    assert _outcome_in("crm", answer) == Outcome(OutcomeKind.EXEMPT, "legal hold")
+    assert _outcome_in("crm", b'{"outcome": "deleted", "reason": "\\n"}') == Outcome(
+        OutcomeKind.DELETED
+    )
+    assert _outcome_in("crm", b'{"outcome": "exempt", "reason": "a\\u0000b"}') is None

@@ -59,7 +59,9 @@ class HttpJobSender:
 
 
 def _outcome_in(name: str, content: bytes) -> Outcome | None:
-    """The outcome a 2xx answer's body reports, if it reports a valid one."""
+    """The outcome a 2xx answer's body reports, if it reports a valid one. Its reason's ends
+    are trimmed before it is checked: an answer is a destination's own body, not held to the
+    report endpoint's schema, and a trailing line break must not lose its outcome."""
     if not content.strip():
         return None
     try:
@@ -69,7 +71,10 @@ def _outcome_in(name: str, content: bytes) -> Outcome | None:
     if not isinstance(document, dict) or "outcome" not in document:
         return None
     try:
-        return Outcome.parse(document["outcome"], document.get("reason"))
+        reason = document.get("reason")
+        return Outcome.parse(
+            document["outcome"], reason.strip() if isinstance(reason, str) else reason
+        )
     except DeletionRequestError as exc:
         log.warning("destination %s answered an outcome that is refused: %s", name, exc.message)
         return None

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from deletion_requests import StoreError
@@ -144,6 +144,11 @@ class PostgresConnection:
             raise
         except PoolTimeout as exc:  # no connection: nothing was sent
             raise StoreError(f"postgres store {self._where}: {what} failed: {exc}") from exc
+        except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
+            raise StoreError(
+                f"postgres store {self._where}: {what} was rolled back, nothing written; "
+                f"try again ({exc})"
+            ) from exc
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"postgres store {self._where}: {what}: the connection failed; the write may "

@@ -4,8 +4,9 @@ Claims lock the rows they take with `FOR UPDATE SKIP LOCKED`, so several workers
 destination, on any number of servers, never share a job and never wait for each other. An
 outcome locks every job of its task first, so two reports for one task are serialised, and the
 last one writes the completion in the same transaction; the tasks a report writes are read
-locked too, so another writer changing one (an overdue mark, a hold) is waited for, and the
-report's compare-and-set cannot lose to it.
+locked too (in id order, as every write of several tasks locks them), so another writer
+changing one (an overdue mark, a hold) is waited for, and the report's compare-and-set cannot
+lose to it.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ class PostgresDestinations(Destinations):
     def _read(self, what: str, work: Callable[[Conn], Any], single: bool = False) -> Any:
         raise NotImplementedError
 
-    def _update(self, conn: Conn, tasks: Sequence[DeletionTask]) -> dict[str, int]:
+    def _update(
+        self, conn: Conn, tasks: Sequence[DeletionTask], locked: bool = False
+    ) -> dict[str, int]:
         raise NotImplementedError
 
     def _task_in(self, conn: Conn, task_id: str) -> DeletionTask | None:
@@ -308,7 +311,7 @@ class PostgresDestinations(Destinations):
             if batch.jobs:
                 self._put_jobs(conn, batch.jobs)
             if batch.tasks:
-                check_written(batch, self._update(conn, batch.tasks))
+                check_written(batch, self._update(conn, batch.tasks, locked=True))
         return list(batch.recorded)
 
     def job_counts(self) -> dict[str, JobCounts]:

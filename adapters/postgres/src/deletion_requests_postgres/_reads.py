@@ -19,6 +19,8 @@ _STATUSES = {status.value: status for status in Status}
 TASK_BY_ID = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = %s"  # noqa: S608 (fixed)
 TASKS_BY_IDS = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.task_id = ANY(%s)"  # noqa: S608
 TASKS_BY_IDS_LOCKED = f"{TASKS_BY_IDS} ORDER BY t.task_id FOR UPDATE OF t"
+LOCK_TASKS = "SELECT 1 FROM tasks WHERE task_id = ANY(%s) ORDER BY task_id FOR NO KEY UPDATE"
+"""Locks the tasks of the ids given, in id order: the order every write of many tasks takes."""
 TASK_BY_KEY = (
     f"SELECT {TASK_COLUMNS} FROM idempotency_keys k "  # noqa: S608 (fixed text)
     "JOIN tasks t ON t.task_id = k.task_id WHERE k.scope = %s AND k.key = %s"

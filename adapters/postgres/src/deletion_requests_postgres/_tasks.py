@@ -23,6 +23,7 @@ from ._connection import Conn, PostgresConnection
 from ._reads import (
     HISTORY_OF,
     IDENTIFIERS_OF,
+    LOCK_TASKS,
     TASK_BY_ID,
     TASK_BY_KEY,
     TASKS_BY_IDS,
@@ -200,16 +201,22 @@ class TaskTables(PostgresConnection, TaskRecords):
             written = self._update(conn, tasks)
         return frozenset(t.task_id for t in tasks if t.task_id not in written)
 
-    def _update(self, conn: Conn, tasks: Sequence[DeletionTask]) -> dict[str, int]:
-        # In id order, the order in which a report locks the tasks it writes, so that the two
-        # do not each hold a row the other waits for.
-        tasks = sorted(tasks, key=lambda task: task.task_id)
+    def _update(
+        self, conn: Conn, tasks: Sequence[DeletionTask], locked: bool = False
+    ) -> dict[str, int]:
+        """Compare-and-set *tasks*; the ids of those written, with their row ids. Unless the
+        caller holds their rows already (*locked*), two or more are locked first, in id order
+        (`LOCK_TASKS`), as a report locks the tasks it writes: an `UPDATE ... FROM unnest`
+        locks rows in the order of its plan, and two writers taking two rows in opposite
+        orders would deadlock."""
         ids = [task.task_id for task in tasks]
         if len(set(ids)) != len(ids):  # the same task twice: in order, as separate writers
             written: dict[str, int] = {}
             for task in tasks:
-                written.update(self._update(conn, [task]))
+                written.update(self._update(conn, [task], locked))
             return written
+        if len(ids) > 1 and not locked:
+            conn.execute(LOCK_TASKS, (ids,))
         history = [
             (task.task_id, *row[1:]) for task in tasks for row in self._history_rows(0, task)
         ]
@@ -298,5 +305,7 @@ class TaskTables(PostgresConnection, TaskRecords):
             rows = self._due_rows(conn, pending_cutoff, ready_cutoff, limit, True)
             changes = [(task, step(task)) for task in self._tasks(conn, rows)]
             changes = [(old, new) for old, new in changes if new is not old]
-            written = self._update(conn, [new for _, new in changes]) if changes else {}
+            written = (
+                self._update(conn, [new for _, new in changes], locked=True) if changes else {}
+            )
         return [(old, new) for old, new in changes if new.task_id in written]
