@@ -30,6 +30,7 @@ from deletion_requests import (
 )
 from deletion_requests._access import digest_secret
 from deletion_requests.testing import make_task
+from deletion_requests.testing._power import LossyMount, fuse_unavailable
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DELETED = Outcome(OutcomeKind.DELETED)
@@ -102,6 +103,30 @@ def test_a_skip_stopped_before_its_task_is_written_keeps_the_outcome_and_the_his
         assert task.history[-1].detail == "crm: the CRM was retired"
         assert task.completed_time is None
     assert not (root / JOURNAL).exists()
+
+
+def test_a_skip_stopped_midway_is_whole_after_a_power_cut(
+    tmp_path: Path, crash_at: Callable[[Callable[[Path], bool]], None]
+) -> None:
+    """On the lossy file system of the power-loss tests: what was not synced is gone."""
+    reason = fuse_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with LossyMount(tmp_path / "disk", tmp_path / "disk.state", tmp_path / "fs.log") as mount:
+        root = mount.mountpoint / "store"
+        with JsonFilesStore(root) as store:
+            task_id = actioned(store, ("crm", "warehouse"))
+            crash_at(in_tasks)
+            with pytest.raises(Crash):
+                work_on(store).skip(task_id, "crm", "the CRM was retired", "ann")
+        mount.power_cut()
+        mount.start()
+        with JsonFilesStore(root) as store:
+            crm = next(j for j in store.task_jobs(task_id) if j.destination == "crm")
+            assert crm.outcome == Outcome(OutcomeKind.FAILED, "the CRM was retired")
+            task = store.get(task_id)
+            assert task is not None
+            assert task.history[-1].event == "destination.skipped"
 
 
 def test_an_outcome_stopped_before_its_completion_is_written_completes_the_task(
