@@ -56,6 +56,7 @@ class JsonFiles:
         self._staged: dict[Path, Any] | None = None
         self._staged_by = 0
         self._opened = False
+        self._journal = self.root / JOURNAL
         try:
             # Private, like every file in it (written by `mkstemp`, mode 0600): the store holds
             # the token signing key and the apps' secret digests.
@@ -90,7 +91,7 @@ class JsonFiles:
             except OSError as exc:
                 raise StoreError(f"jsonfiles store {self.root}: cannot lock: {exc}") from exc
             try:
-                if self._opened:
+                if self._opened and os.access(self._journal, os.F_OK):
                     self._finish_journal()
                 yield
             finally:
@@ -111,10 +112,10 @@ class JsonFiles:
             self._staged = None
         if len(staged) > 1:
             journal = [[str(path.relative_to(self.root)), doc] for path, doc in staged.items()]
-            self._write(self.root / JOURNAL, {"writes": journal})
+            self._write(self._journal, {"writes": journal})
         self._apply(staged)
         if len(staged) > 1:
-            self._delete(self.root / JOURNAL)
+            self._delete(self._journal)
 
     def _apply(self, documents: dict[Path, Any]) -> None:
         for path, document in documents.items():
@@ -125,7 +126,7 @@ class JsonFiles:
 
     def _finish_journal(self) -> None:
         """Apply again, then remove, the journal of a change that did not finish."""
-        path = self.root / JOURNAL
+        path = self._journal
         found = self._read(path)
         if found is None:
             return
