@@ -1,11 +1,11 @@
 """Destinations and jobs: one document a destination in `destinations/`, one a task's jobs in
 `jobs/`, every write under the store's lock.
 
-A task's jobs are written before the task itself. A crash between the two leaves jobs for a task
-that is due but not yet stored as actioned: the next advance writes it, keeping those jobs (their
-ids are the same), and the task reads as actioned meanwhile, since reads catch up. An outcome's
-jobs are written before the completed task; a crash between the two is healed by the report's
-retry, which finds every job final and writes the completion.
+A change of several documents (a task's jobs and the task actioned; an outcome's jobs and the
+task it completes or whose history it adds to; a removed destination and the jobs documents it
+leaves) is written all or nothing, through the journal (`JsonFiles._all_or_nothing`): after a
+crash the next holder of the lock finishes it. Each is applied jobs first, so a reader taking no
+lock meanwhile may see the jobs before their task.
 """
 
 from __future__ import annotations
@@ -214,10 +214,11 @@ class DestinationFiles(JsonFiles, Destinations):
             open_jobs = sum(j.outcome is None for j in mine)
             if open_jobs:
                 raise DestinationConflict(open_jobs_message(name, open_jobs))
-            for task_id in {j.task_id for j in mine}:
-                rest = [j for j in self._jobs_of(task_id) if j.destination != name]
-                self._put_jobs(task_id, rest)
-            self._delete(path)
+            with self._all_or_nothing():
+                for task_id in {j.task_id for j in mine}:
+                    rest = [j for j in self._jobs_of(task_id) if j.destination != name]
+                    self._put_jobs(task_id, rest)
+                self._delete(path)
             return True
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ class DestinationFiles(JsonFiles, Destinations):
         self, changes: Sequence[tuple[DeletionTask, Sequence[Job]]]
     ) -> frozenset[str]:
         rejected: set[str] = set()
-        with self._locked():
+        with self._locked(), self._all_or_nothing():
             for task, jobs in changes:
                 stored = {j.job_id: j for j in self._jobs_of(task.task_id)}
                 new = [j for j in jobs if j.job_id not in stored]
@@ -309,11 +310,12 @@ class DestinationFiles(JsonFiles, Destinations):
             found = {task_id: self.get(task_id) for task_id in task_ids}
             tasks = {task_id: task for task_id, task in found.items() if task is not None}
             batch = apply_reports(reports, jobs, lambda _: tasks, at, complete)
-            if batch.jobs:
-                self._replace(*batch.jobs)
-            if batch.tasks:
-                written = {t.task_id for t in batch.tasks} - self._update_locked(batch.tasks)
-                check_written(batch, written)
+            with self._all_or_nothing():
+                if batch.jobs:
+                    self._replace(*batch.jobs)
+                if batch.tasks:
+                    written = {t.task_id for t in batch.tasks} - self._update_locked(batch.tasks)
+                    check_written(batch, written)
             return list(batch.recorded)
 
     def job_counts(self) -> dict[str, JobCounts]:

@@ -23,6 +23,10 @@ class JsonFilesStore(
 
     - Every write is atomic and durable: a temporary file in the same directory, `fsync`,
       `os.replace`, then `fsync` of the directory. A reader sees the old document or the new one.
+    - A change of several documents (a task's jobs and the task; a removed destination and
+      its jobs) is all or nothing across a crash: it is journalled first, and the next holder
+      of the lock finishes a journal left behind. A reader taking no lock may see part of one
+      being applied (the jobs before their task); see docs/storage.md.
     - Writers in several processes (and threads) take an exclusive `fcntl.flock` on `.lock`
       around each read-modify-write, so compare-and-set holds across processes. Readers take no
       lock.
