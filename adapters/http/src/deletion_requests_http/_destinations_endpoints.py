@@ -148,33 +148,33 @@ class DestinationEndpoints:
 
     work: DestinationWork
 
-    async def claim(self, request: Request) -> Response:
+    async def _pulled(self, request: Request) -> tuple[str, bytes]:
+        """The pull destination the request names, once its Bearer credential is checked
+        (the access line then names it), and the request's body."""
         name = request.path_params["name"]
         credential = bearer(request)
         body = await read_body(request)
         await run_in_threadpool(self.work.authenticate, name, credential)
-        limit = claim_limit(media_type(request), body)
         request.state.app_id = f"destination:{name}"
+        return name, body
+
+    async def claim(self, request: Request) -> Response:
+        name, body = await self._pulled(request)
+        limit = claim_limit(media_type(request), body)
         claimed = await run_in_threadpool(self.work.claim, name, limit)
         return JSONResponse({"data": [claimed_to_api(c) for c in claimed]})
 
     async def pull_outcome(self, request: Request) -> Response:
-        name, job_id = request.path_params["name"], request.path_params["job_id"]
-        credential = bearer(request)
-        body = await read_body(request)
-        await run_in_threadpool(self.work.authenticate, name, credential)
+        name, body = await self._pulled(request)
         outcome = outcome_document(media_type(request), body)
-        request.state.app_id = f"destination:{name}"
-        recorded = await run_in_threadpool(self.work.report, name, job_id, outcome)
+        recorded = await run_in_threadpool(
+            self.work.report, name, request.path_params["job_id"], outcome
+        )
         return JSONResponse(await self._answer(recorded))
 
     async def pull_outcomes(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        credential = bearer(request)
-        body = await read_body(request)
-        await run_in_threadpool(self.work.authenticate, name, credential)
+        name, body = await self._pulled(request)
         outcomes = batch_document(media_type(request), body)
-        request.state.app_id = f"destination:{name}"
         recorded = await run_in_threadpool(self.work.report_batch, name, outcomes)
         return JSONResponse({"data": await run_in_threadpool(self._items, recorded)})
 
